@@ -1,0 +1,23 @@
+"""Float reference attention (what the integer engine approximates)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def float_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                    keep: np.ndarray | None = None) -> np.ndarray:
+    """softmax(q k^T / sqrt(d)) v, in float64; keys outside `keep` [R, N] get probability 0.
+
+    A row that keeps no key returns zeros (nothing to attend to).
+    """
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    s = q @ k.T / np.sqrt(q.shape[-1])
+    if keep is not None:
+        s = np.where(keep, s, -np.inf)
+    row_max = s.max(axis=-1, keepdims=True)
+    row_max = np.where(np.isfinite(row_max), row_max, 0.0)
+    p = np.exp(s - row_max)
+    denom = p.sum(axis=-1, keepdims=True)
+    p = np.divide(p, denom, out=np.zeros_like(p), where=denom > 0)
+    return p @ v

