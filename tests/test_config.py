@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from golden import partial_sums, recombine
+from latte_rtl.config import LatteConfig, signed_width
+from latte_rtl.errors import UserError
+
+
+@pytest.mark.parametrize("changes, name", [
+    ({"bits": 3}, "bits"), ({"bits": 17}, "bits"), ({"msb_bits": 0}, "msb_bits"), ({"msb_bits": 8}, "msb_bits"),
+    ({"dim": 0}, "dim"), ({"dim": 1025}, "dim"), ({"lanes": 0}, "lanes"), ({"lanes": 65}, "lanes"),
+    ({"heads": 65}, "heads"), ({"max_keys": 0}, "max_keys"), ({"max_keys": 65537}, "max_keys"),
+    ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"),
+])
+def test_invalid_parameter_names_parameter_value_and_range(changes, name):
+    with pytest.raises(UserError) as err:
+        LatteConfig(**changes)
+    message = str(err.value)
+    assert message.startswith(f"{name}=") and "expected" in message
+
+
+def test_config_is_frozen_and_hashable():
+    cfg = LatteConfig()
+    with pytest.raises(Exception):
+        cfg.dim = 3
+    assert cfg == LatteConfig() and hash(cfg) == hash(LatteConfig())
+
+
+def test_signed_width():
+    assert signed_width(-128, 127) == 8
+    assert signed_width(-129, 127) == 9
+    assert signed_width(0, 128) == 9
+    assert signed_width(0, 0) == 1
+
+
+configs = st.builds(
+    lambda bits, m_frac, dim, mode: LatteConfig(
+        bits=bits, msb_bits=max(1, min(bits - 1, round(m_frac * bits))), dim=dim, lanes=1, threshold_mode=mode),
+    st.integers(4, 16), st.floats(0, 1), st.integers(1, 1024), st.sampled_from(["relative", "absolute"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs)
+def test_widths_hold_the_extreme_operands(cfg):
+    """All operands at each extreme: every partial sum and the score fit their derived widths."""
+    lo, hi = cfg.operand_range
+    for qv in (lo, hi, -1, 0):
+        for kv in (lo, hi, -1, 0):
+            q = np.full((1, cfg.dim), qv)
+            k = np.full((1, cfg.dim), kv)
+            parts = partial_sums(q, k, cfg)
+            for name, width in (("HH", cfg.hh_width), ("HL", cfg.hl_width), ("LH", cfg.lh_width), ("LL", cfg.ll_width)):
+                v = int(parts[name][0, 0])
+                assert -(1 << (width - 1)) <= v < (1 << (width - 1)), (name, v, width)
+            score = int(recombine(parts, cfg.lsb_bits)[0, 0])
+            assert score == qv * kv * cfg.dim
+            assert -(1 << (cfg.score_width - 1)) <= score < (1 << (cfg.score_width - 1))
+            assert cfg.accumulator_width >= cfg.score_width
+    assert cfg.max_hh == cfg.dim * (1 << (2 * (cfg.msb_bits - 1)))
+    assert int(partial_sums(np.full((1, cfg.dim), lo), np.full((1, cfg.dim), lo), cfg)["HH"][0, 0]) == cfg.max_hh
+
+
+def test_threshold_range_and_check():
+    rel = LatteConfig(dim=64, msb_bits=4)
+    assert rel.threshold_range == [0, 2 * 4096]
+    rel.check_threshold(8192)
+    with pytest.raises(UserError, match="out of range"):
+        rel.check_threshold(8193)
+    with pytest.raises(UserError, match="out of range"):
+        rel.check_threshold(-1)
+    ab = LatteConfig(dim=64, msb_bits=4, threshold_mode="absolute")
+    assert ab.threshold_range == [-4096, 4097]
+    ab.check_threshold(-4096)
+    assert ab.threshold_signed and not rel.threshold_signed
+
+
+def test_beats_and_tail():
+    cfg = LatteConfig(dim=10, lanes=3)
+    assert (cfg.beats, cfg.tail_lanes) == (4, 1)
+    assert cfg.ideal_cycles(100, 10) == 4 * (100 + 30)

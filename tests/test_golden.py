@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from golden import float_attention, keep_mask, partial_sums, recombine, score_rows, split
+from latte_rtl.config import LatteConfig
+
+
+@st.composite
+def operands(draw):
+    bits = draw(st.integers(4, 16))
+    msb = draw(st.integers(1, bits - 1))
+    d = draw(st.integers(1, 48))
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    elems = st.one_of(st.sampled_from([lo, hi, 0, -1]), st.integers(lo, hi))
+    q = draw(hnp.arrays(np.int64, (draw(st.integers(1, 4)), d), elements=elems))
+    k = draw(hnp.arrays(np.int64, (draw(st.integers(1, 5)), d), elements=elems))
+    return LatteConfig(bits=bits, msb_bits=msb, dim=d, lanes=1), q, k
+
+
+@settings(max_examples=200, deadline=None)
+@given(operands())
+def test_recombination_equals_exact_product(case):
+    cfg, q, k = case
+    parts = partial_sums(q, k, cfg)
+    expected = np.array([[sum(int(a) * int(b) for a, b in zip(qr, kr)) for kr in k] for qr in q])
+    assert np.array_equal(recombine(parts, cfg.lsb_bits), expected)
+
+
+@pytest.mark.parametrize("bits", range(4, 17))
+def test_all_operands_most_negative(bits):
+    """q = k = -2^(bits-1) everywhere, at dim = 1024: the largest product magnitude there is."""
+    for msb in {1, bits // 2, bits - 1}:
+        cfg = LatteConfig(bits=bits, msb_bits=msb, dim=1024, lanes=1)
+        x = np.full((1, 1024), -(1 << (bits - 1)))
+        parts = partial_sums(x, x, cfg)
+        assert int(recombine(parts, cfg.lsb_bits)[0, 0]) == 1024 * (1 << (2 * bits - 2))
+        assert int(parts["HH"][0, 0]) == cfg.max_hh
+
+
+def test_split_by_hand():
+    hi, lo = split(np.array([-128, -1, 0, 1, 127, -17]), 8, 4)
+    assert hi.tolist() == [-8, -1, 0, 0, 7, -2]
+    assert lo.tolist() == [0, 15, 0, 1, 15, 15]
+
+
+def test_hand_computed_row():
+    """q = [17, -3], k0 = [2, 5], k1 = [-128, 100], bits 8, msb 4 (l = 4)."""
+    cfg = LatteConfig(dim=2, lanes=1)
+    q = np.array([[17, -3]])
+    k = np.array([[2, 5], [-128, 100]])
+    # q_H = [1, -1], q_L = [1, 13]; k0_H = [0, 0], k1_H = [-8, 6]
+    res = score_rows(q, k, np.array([0]), np.array([5]), cfg)
+    assert res.hh.tolist() == [[0, -14]]
+    assert res.exact.tolist() == [[17 * 2 - 3 * 5, 17 * -128 - 3 * 100]]
+    # relative: max HH = 0, keep HH >= -5 → only key 0
+    assert res.kept.tolist() == [[True, False]]
+    assert res.scores.tolist() == [[19, 0]]
+    assert res.cycles.tolist() == [2 * (2 + 3 * 1)]
+
+
+def test_relative_ties_keep_boundary_and_max():
+    hh = np.array([[10, 7, 6, 10, -3]])
+    assert keep_mask(hh, np.array([3]), "relative").tolist() == [[True, True, False, True, False]]
+    assert keep_mask(hh, np.array([0]), "relative").tolist() == [[True, False, False, True, False]]
+
+
+def test_absolute_ties_and_zero_keep_rows():
+    hh = np.array([[10, 7, 6], [1, 2, 3]])
+    assert keep_mask(hh, np.array([7, 7]), "absolute").tolist() == [[True, True, False], [False] * 3]
+
+
+def test_key_mask_excludes_keys_from_max_and_keep():
+    hh = np.array([[10, 7, 6]])
+    mask = np.array([[False, True, True]])
+    assert keep_mask(hh, np.array([1]), "relative", mask).tolist() == [[False, True, True]]
+
+
+def test_one_key_and_per_head_keys():
+    cfg = LatteConfig(dim=3, lanes=1, heads=2)
+    q = np.array([[1, 2, 3], [4, 5, 6]])
+    k = np.array([[[1, 1, 1]], [[2, 0, 0]]])  # [H=2, N=1, d]
+    res = score_rows(q, k, np.array([0, 1]), np.array([0, 0]), cfg)
+    assert res.exact.tolist() == [[6], [8]]
+    assert res.kept.all()  # relative: the max is always kept
+
+
+def test_float_attention_matches_softmax_and_handles_empty_rows():
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(3, 4)), rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    s = q @ k.T / 2
+    p = np.exp(s - s.max(1, keepdims=True))
+    assert np.allclose(float_attention(q, k, v), (p / p.sum(1, keepdims=True)) @ v)
+    keep = np.zeros((3, 5), bool)
+    keep[0, 1] = True
+    out = float_attention(q, k, v, keep)
+    assert np.allclose(out[0], v[1]) and np.all(out[1:] == 0)
