@@ -141,6 +141,91 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_synth(args) -> int:
+    from sim.regression import load_design
+    from synth.flows import TARGETS, synthesize
+    from synth.report import DEFAULT_KEEP_RATIO, build_report, format_table
+
+    from .npzio import atomic_write
+
+    cfg, _ = load_design(args.design_dir)
+    targets = _split(args.target, TARGETS, "--target")
+    keep = DEFAULT_KEEP_RATIO if args.keep_ratio is None else args.keep_ratio
+    if not 0.0 <= keep <= 1.0:
+        raise UserError(f"--keep-ratio={keep} is out of range: expected 0 ≤ R ≤ 1")
+    print(f"synthesizing latte + dense for {', '.join(targets)} ({args.jobs} parallel flows)...")
+    results = synthesize(cfg, Path(args.design_dir), targets, workers=args.jobs)
+    report = build_report(cfg, results, keep)
+    print(format_table(report))
+    out = Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json"
+    text = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    atomic_write(out, lambda f: f.write(text.encode()))
+    print(f"report: {out}")
+    failed = [f"{k}/{t}" for k in ("latte", "dense") for t, r in report[k].items() if "error" in r]
+    if failed:
+        print(f"latte-rtl: some flows failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from synth.flows import TARGETS
+    from synth.sweep import parse_grid, run_sweep
+
+    grid = parse_grid(args)
+    targets = _split(args.target, TARGETS, "--target")
+    out = Path(args.output)
+    n = 1
+    for values in grid.values():
+        n *= len(values)
+    print(f"sweep: {n} points x {', '.join(targets)}, {args.jobs} workers, cache {out / 'cache'}")
+    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio)
+    for r in rows:
+        if r["status"] == "ok":
+            print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: LATTE "
+                  f"{r['latte_transistors']} / dense {r['dense_transistors']} transistors, throughput/area "
+                  f"x{r['throughput_per_area_ratio']:.2f} at keep {args.keep_ratio:.2f}"
+                  + (" (cached)" if r["cached"] else ""))
+        else:
+            print(f"  point {r['point']:2d} FAILED: {r['error']}")
+    print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'} and PNG plots in {out}/")
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def cmd_flow(args) -> int:
+    """The main job: generate → short cocotb simulation → synth → comparison table + plots."""
+    from sim.regression import run_regression
+    from synth.flows import synthesize
+    from synth.plots import plot_design
+    from synth.report import DEFAULT_KEEP_RATIO, build_report, format_table
+
+    from .emit import generate
+
+    out = Path(args.output)
+    cfg = _config(args)
+    print("1/3 generate")
+    manifest = generate(cfg, out)
+    print(manifest_summary(manifest))
+    print(f"2/3 simulate ({args.sim}, both engines, bit-exact against golden)")
+    try:
+        report = run_regression(out, sims=(args.sim,), seed=1, rows=2)
+    except AssertionError as exc:
+        print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
+        return 1
+    ratio = [r for r in report["runs"] if "cycle_ratio" in r][0]["cycle_ratio"]
+    print(f"  cycles measured/ideal (model beats*(N+3*kept)) = {ratio:.3f}")
+    targets = ["generic", "ecp5"]
+    print(f"3/3 synthesize ({', '.join(targets)})")
+    results = synthesize(cfg, out, targets, workers=2)
+    synth = build_report(cfg, results, DEFAULT_KEEP_RATIO)
+    synth["cycle_ratio_measured"] = ratio
+    (out / "synth_report.json").write_text(json.dumps(synth, indent=2, sort_keys=True) + "\n")
+    print(format_table(synth))
+    plots = plot_design(synth, out)
+    print("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", *plots]))
+    return 0
+
+
 def _split(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
@@ -182,6 +267,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
     p.add_argument("--waves", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("synth", help="area / fmax of both engines with Yosys + nextpnr")
+    p.add_argument("design_dir")
+    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--keep-ratio", type=float, default=None,
+                   help=f"keep ratio for the throughput comparison (default 0.10)")
+    p.add_argument("--json", help="report file (default DIR/synth_report.json)")
+    p.add_argument("--jobs", type=int, default=2, help="flows run in parallel (default %(default)s)")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("sweep", help="synthesize a grid of designs; CSV, JSON and PNG plots")
+    for name in ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode"):
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
+    p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--keep-ratio", type=float, default=0.10)
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
+    p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
+    _add_config_options(p)
+    p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
+    p.set_defaults(func=cmd_flow)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Yosys/nextpnr flows (the .ys scripts beside this file) and cost reports."""

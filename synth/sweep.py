@@ -1,0 +1,150 @@
+"""Design-space sweep: every combination of the given parameters, synthesized in worker processes,
+cached by manifest hash, written as CSV + JSON + PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from latte_rtl.config import LatteConfig
+from latte_rtl.errors import UserError
+
+from .report import DEFAULT_KEEP_RATIO, compare
+
+SWEEPABLE = ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode")
+CSV_FIELDS = ["point", *SWEEPABLE, "status", "latte_transistors", "dense_transistors", "logic_area_ratio",
+              "throughput_per_area_ratio", "break_even_keep_ratio", "latte_ecp5_fmax_mhz", "dense_ecp5_fmax_mhz",
+              "latte_ecp5_luts", "dense_ecp5_luts", "cached", "seconds", "error"]
+
+
+def point_key(cfg: LatteConfig, targets: list[str]) -> str:
+    """Cache key: the manifest (parameters, derived widths, Verilog hashes) and the targets."""
+    from latte_rtl.emit import engine_verilog
+
+    texts = {top: engine_verilog(cfg, top)[0] for top in ("latte_score_engine", "dense_score_engine")}
+    blob = json.dumps({"params": cfg.params(), "verilog": {t: hashlib.sha256(v.encode()).hexdigest()
+                                                            for t, v in texts.items()},
+                       "targets": sorted(targets)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _run_point(params: dict, targets: list[str], cache_dir: str) -> dict:
+    """Worker: generate, synthesize (or reuse the cached result) one point."""
+    from latte_rtl.emit import generate
+
+    from .flows import synthesize
+
+    start = time.perf_counter()
+    try:
+        cfg = LatteConfig(**params)
+        key = point_key(cfg, targets)
+        point_dir = Path(cache_dir) / key
+        cached = point_dir / "synth.json"
+        if cached.is_file():
+            return {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
+        generate(cfg, point_dir)
+        results = synthesize(cfg, point_dir, targets, workers=1, log=lambda *_: None)
+        errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
+        out = {"results": results, "error": "; ".join(errors) or None}
+        if not errors:  # only complete points are cached
+            cached.write_text(json.dumps(out, indent=1))
+        return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
+    except UserError as exc:
+        return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
+    except Exception as exc:  # a failed point is reported and the sweep goes on
+        return {"params": params, "key": None, "cached": False, "seconds": round(time.perf_counter() - start, 1),
+                "results": None, "error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def expand(grid: dict[str, list]) -> list[dict]:
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:50]:50s}")
+    sys.stderr.flush()
+    if done == total:
+        sys.stderr.write("\n")
+
+
+def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
+              keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None) -> list[dict]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = cache_dir or out_dir / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    points = expand(grid)
+    rows: list[dict | None] = [None] * len(points)
+    _progress(0, len(points), "starting")
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(_run_point, p, targets, str(cache_dir)): i for i, p in enumerate(points)}
+        for n, fut in enumerate(as_completed(futures), 1):
+            i = futures[fut]
+            rows[i] = _row(i, fut.result(), keep_ratio)
+            _progress(n, len(points), f"point {i}: {rows[i]['status']}")
+    write_outputs(rows, out_dir, keep_ratio)
+    return rows
+
+
+def _row(index: int, result: dict, keep_ratio: float) -> dict:
+    row = {"point": index, **{k: result["params"].get(k) for k in SWEEPABLE}, "cached": result["cached"],
+           "seconds": result["seconds"], "error": result.get("error")}
+    results = result.get("results")
+    row["status"] = "failed" if row["error"] else "ok"
+    if results:
+        cfg = LatteConfig(**{**LatteConfig().params(), **result["params"]})
+        comp = compare(cfg, results, keep_ratio)
+        row.update({
+            "latte_transistors": results["latte"].get("generic", {}).get("transistors"),
+            "dense_transistors": results["dense"].get("generic", {}).get("transistors"),
+            "logic_area_ratio": comp.get("logic_area_ratio"),
+            "throughput_per_area_ratio": comp.get("throughput_per_area_ratio"),
+            "break_even_keep_ratio": comp.get("break_even_keep_ratio"),
+            "latte_ecp5_fmax_mhz": results["latte"].get("ecp5", {}).get("fmax_mhz"),
+            "dense_ecp5_fmax_mhz": results["dense"].get("ecp5", {}).get("fmax_mhz"),
+            "latte_ecp5_luts": results["latte"].get("ecp5", {}).get("luts"),
+            "dense_ecp5_luts": results["dense"].get("ecp5", {}).get("luts"),
+            "beats": cfg.beats,
+        })
+    return row
+
+
+def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> None:
+    with open(out_dir / "sweep.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
+    from .plots import plot_sweep
+
+    plot_sweep(rows, out_dir)
+
+
+def parse_grid(args) -> dict[str, list]:
+    """Comma lists from the CLI (e.g. --lanes 4,8,16) → {param: [values]}; unset ones use the default."""
+    defaults = LatteConfig().params()
+    grid = {}
+    for name in SWEEPABLE:
+        text = getattr(args, name)
+        if text is None:
+            grid[name] = [defaults[name]]
+            continue
+        items = [t.strip() for t in str(text).split(",") if t.strip()]
+        if not items:
+            raise UserError(f"--{name.replace('_', '-')} is empty: expected a comma-separated list")
+        if name == "threshold_mode":
+            grid[name] = items
+        else:
+            try:
+                grid[name] = [int(t) for t in items]
+            except ValueError:
+                raise UserError(f"--{name.replace('_', '-')}={text!r}: expected comma-separated integers") from None
+    return grid

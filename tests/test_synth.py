@@ -1,0 +1,97 @@
+"""Synthesis reports: parsing (fixtures), the comparison arithmetic, a real small synthesis, the
+sweep cache, and CLI error paths."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latte_rtl.config import LatteConfig
+from latte_rtl.emit import generate
+from synth import flows
+from synth.report import build_report, compare, format_table
+from synth.sweep import run_sweep
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = dict(bits=8, msb_bits=4, dim=4, lanes=2, heads=2, max_keys=8)
+
+
+def test_generic_stat_parsing(tmp_path, monkeypatch):
+    """synth_generic reads only stat.json: blocks are leaves, the top's own share is the rest."""
+    def fake_yosys(work, script, name):
+        shutil.copy(FIXTURES / "generic_stat.json", work / "stat.json")
+
+    monkeypatch.setattr(flows, "_yosys", fake_yosys)
+    design = tmp_path / "d"
+    design.mkdir()
+    for name in ("latte_score_engine.v", "latte_sram.v"):
+        (design / name).write_text("// fixture")
+    r = flows.synth_generic(design, "latte_score_engine", tmp_path / "w")
+    assert r["transistors"] == 1700
+    assert r["cells"] == 23 and r["flip_flops"] == 6 and r["memories"] == 1
+    assert r["blocks"] == {"multiplier array": 1000, "adder tree + accumulator": 400,
+                           "threshold filter": 200, "control + stores": 100}
+
+
+def test_fpga_harness_cells_are_removed():
+    stat = json.loads((FIXTURES / "ecp5_stat.json").read_text())
+    cells = flows._engine_cells(stat, 121, lambda c: c == "TRELLIS_FF")
+    assert cells["TRELLIS_FF"] == 179 and cells["LUT4"] == 900
+
+
+def test_comparison_arithmetic():
+    cfg = LatteConfig(dim=64, lanes=16)  # 4 beats
+    results = {"latte": {"generic": {"transistors": 40_000}}, "dense": {"generic": {"transistors": 80_000}}}
+    comp = compare(cfg, results, 0.10)
+    assert comp["keys_per_cycle"] == pytest.approx({"latte": 1 / (4 * 1.3), "dense": 0.25})
+    assert comp["logic_area_ratio"] == pytest.approx(0.5)
+    assert comp["throughput_per_area_ratio"] == pytest.approx(2 / 1.3)
+    assert comp["break_even_keep_ratio"] == pytest.approx(1 / 3)
+    table = format_table(build_report(cfg, results, 0.10))
+    assert "keys/cycle per Mtransistor" in table and "0.500" in table
+
+
+def test_real_synthesis_of_a_small_design(tmp_path):
+    """Yosys (generic) and Yosys + nextpnr (ecp5) on a 2-lane design, both engines."""
+    cfg = LatteConfig(**TINY)
+    generate(cfg, tmp_path)
+    results = flows.synthesize(cfg, tmp_path, ["generic", "ecp5"], workers=2)
+    for key in ("latte", "dense"):
+        g, e = results[key]["generic"], results[key]["ecp5"]
+        assert "error" not in g and "error" not in e, (g, e)
+        assert g["transistors"] > 1000 and g["memories"] >= 2
+        assert e["luts"] > 0 and e["fmax_mhz"] > 1
+    # the multipliers of LATTE are 5 x 5, the dense ones 8 x 8
+    assert results["latte"]["generic"]["blocks"]["multiplier array"] < results["dense"]["generic"]["blocks"]["multiplier array"]
+
+
+def test_sweep_reuses_cached_points_and_reports_failures(tmp_path):
+    grid = {"bits": [8], "msb_bits": [4], "dim": [4], "lanes": [2, 5], "heads": [2], "max_keys": [8],
+            "threshold_mode": ["relative"]}
+    rows = run_sweep(grid, ["generic"], tmp_path, jobs=2)
+    assert [r["status"] for r in rows] == ["ok", "failed"]
+    assert "lanes=5" in rows[1]["error"]  # lanes > dim: reported, the sweep went on
+    assert not rows[0]["cached"]
+    again = run_sweep(grid, ["generic"], tmp_path, jobs=1)
+    assert again[0]["cached"] and again[0]["latte_transistors"] == rows[0]["latte_transistors"]
+    for name in ("sweep.csv", "sweep.json", "area_vs_lanes.png", "throughput_per_area.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "latte_rtl.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_synth_cli_errors(tmp_path):
+    proc = _cli("synth", tmp_path / "missing")
+    assert proc.returncode == 2 and "latte-rtl generate" in proc.stderr
+    generate(LatteConfig(**TINY), tmp_path)
+    proc = _cli("synth", tmp_path, "--target", "vivado")
+    assert proc.returncode == 2 and "vivado" in proc.stderr and "generic, ice40, ecp5" in proc.stderr
+    proc = _cli("synth", tmp_path, "--keep-ratio", "1.5")
+    assert proc.returncode == 2 and "keep-ratio" in proc.stderr
+    proc = _cli("sweep", "--lanes", "a,b", "-o", tmp_path / "s")
+    assert proc.returncode == 2 and "--lanes" in proc.stderr
