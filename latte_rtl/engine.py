@@ -142,9 +142,12 @@ class _RowEngine(wiring.Component):
         ]
 
     def pipeline(self, m, keys, qbuf, token, token_valid, *, width, product_width, sum_width,
-                 acc_width, lsb_bits, init_width, select):
-        """Stage 0: read key/q words for `token`; stage 1: multiply `select(...)` operands;
-        stages 2-3: adder tree and accumulator (Estimator). Returns (estimator, stage1_valid)."""
+                 acc_width, lsb_bits, init_width, select, register_operands=False):
+        """Stage 0: read key/q words for `token`; stage 1: `select(...)` the operands (and, with
+        `register_operands`, register them: the select mux then stays out of the multiplier's
+        path); then multiply, adder tree and accumulator (Estimator).
+
+        Returns (estimator, in_flight): in_flight is high while a token is before the estimator."""
         cfg = self.cfg
         token_layout = layouts.token(cfg, init_width)
         stage1 = Signal(token_layout)
@@ -157,15 +160,24 @@ class _RowEngine(wiring.Component):
             lanes=cfg.lanes, product_width=product_width, sum_width=sum_width, acc_width=acc_width,
             lsb_bits=lsb_bits, tag_layout=token_layout, index_width=cfg.index_width)
         a, b = select(stage1)
+        tag, tag_valid, in_flight = stage1, stage1_valid, stage1_valid
+        if register_operands:
+            tag, tag_valid = Signal(token_layout), Signal()
+            a_reg = [Signal.like(mul.a[lane]) for lane in range(cfg.lanes)]
+            b_reg = [Signal.like(mul.b[lane]) for lane in range(cfg.lanes)]
+            with m.If(self.advance):
+                m.d.sync += [tag.eq(stage1), tag_valid.eq(stage1_valid)]
+                m.d.sync += [r.eq(v) for r, v in zip(a_reg + b_reg, list(a) + list(b))]
+            a, b, in_flight = a_reg, b_reg, stage1_valid | tag_valid
         for lane in range(cfg.lanes):
             m.d.comb += [mul.a[lane].eq(a[lane]), mul.b[lane].eq(b[lane])]
         m.d.comb += [
             est.products.eq(mul.products),
-            est.tag.eq(stage1),
-            est.tag_valid.eq(stage1_valid),
+            est.tag.eq(tag),
+            est.tag_valid.eq(tag_valid),
             est.advance.eq(self.advance),
         ]
-        return est, stage1_valid
+        return est, in_flight
 
 
 class LatteScoreEngine(_RowEngine):
@@ -254,11 +266,11 @@ class LatteScoreEngine(_RowEngine):
             b = [Mux(stage1.k_low, keys.lsb[i], keys.msb[i]) for i in range(cfg.lanes)]
             return a, b
 
-        est, stage1_valid = self.pipeline(
+        est, in_flight = self.pipeline(
             m, keys, qbuf, token, token_valid, width=cfg.nibble_width,
             product_width=2 * cfg.nibble_width, sum_width=cfg.beat_sum_width,
             acc_width=cfg.accumulator_width, lsb_bits=cfg.lsb_bits, init_width=cfg.hh_width,
-            select=select)
+            select=select, register_operands=True)
 
         hh_done = est.result_valid & (est.result.kind == KIND_HH)
         m.d.comb += [
@@ -272,7 +284,7 @@ class LatteScoreEngine(_RowEngine):
             self.emit_score(m, est.result.index, est.result.value)
 
         # Row sequencing inside RUN: phase 1 → (relative: drain, scan) → done.
-        empty = ~stage1_valid & ~est.busy
+        empty = ~in_flight & ~est.busy
         with m.If(self.running & phase1 & ~p1_more):
             if relative:
                 with m.If(empty):
@@ -315,13 +327,13 @@ class DenseScoreEngine(_RowEngine):
             with m.Else():
                 m.d.sync += beat.eq(beat + 1)
 
-        est, stage1_valid = self.pipeline(
+        est, in_flight = self.pipeline(
             m, keys, qbuf, token, token_valid, width=cfg.bits, product_width=2 * cfg.bits,
             sum_width=cfg.dense_beat_sum_width, acc_width=cfg.score_width, lsb_bits=0,
             init_width=1, select=lambda stage1: (qbuf.full, keys.full))
         with m.If(est.result_valid):
             self.emit_score(m, est.result.index, est.result.value)
-        m.d.comb += self.datapath_done.eq(self.running & (key == self.row_keys) & ~stage1_valid & ~est.busy)
+        m.d.comb += self.datapath_done.eq(self.running & (key == self.row_keys) & ~in_flight & ~est.busy)
 
 
 ENGINES = {cls.top_name: cls for cls in (LatteScoreEngine, DenseScoreEngine)}
