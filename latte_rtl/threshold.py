@@ -9,7 +9,8 @@ from . import layouts
 from .config import LatteConfig
 from .sram import SRAM
 
-# Absolute mode: HH results still in the pipeline when a kept key is queued, plus one.
+# Absolute mode: the engine issues a key's HH beats only while this FIFO is empty and pauses
+# phase 1 while it is not, so it holds at most the keys in flight in the pipeline (≤ 3).
 KEPT_FIFO_DEPTH = 4
 
 

@@ -125,3 +125,42 @@ def _failures(results_xml: Path) -> list[str]:
             out.append(fail.get("message") or fail.text or "failed")
     return out
 
+
+
+def simulate_component(name: str, cfg, *, sim: str, seed: int, work_dir: Path) -> None:
+    """Build component `name` alone and run its test in sim/tb_components.py."""
+    import json
+
+    from cocotb_tools.runner import get_runner
+
+    from .components import write_component
+
+    prepare_simulator(sim)
+    work_dir = Path(work_dir).resolve()
+    sources = write_component(name, cfg, work_dir / "src")
+    build = work_dir / f"{name}_{sim}"
+    runner = get_runner(sim)
+    build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else []
+    saved = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+    try:
+        runner.build(sources=sources, hdl_toplevel=name, build_dir=build, build_args=build_args,
+                     timescale=("1ns", "1ps"), log_file=build / "build.log")
+    finally:
+        os.environ.pop("MAKEFLAGS", None) if saved is None else os.environ.__setitem__("MAKEFLAGS", saved)
+    results_xml = build / "results.xml"
+    env = {"LATTE_COMPONENT": name, "LATTE_CONFIG": json.dumps(cfg.params()), "LATTE_SEED": str(seed),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:
+        runner.test(test_module="sim.tb_components", hdl_toplevel=name, build_dir=build, test_dir=build,
+                    extra_env=env, seed=seed, results_xml=str(results_xml), log_file=build / "test.log")
+    except SystemExit:
+        pass
+    failures = _failures(results_xml)
+    ran = [c for c in ET.parse(results_xml).getroot().iter("testcase")
+           if c.get("name") == name and c.find("skipped") is None] if results_xml.is_file() else []
+    if not ran:
+        failures.append(f"the cocotb test {name} did not run")
+    if failures:
+        raise AssertionError(f"{name} on {sim} (seed {seed}): " + " | ".join(failures))
