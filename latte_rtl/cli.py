@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import THRESHOLD_MODES, LatteConfig
 from .errors import UserError
+from .npzio import atomic_write
 
 DEFAULTS = LatteConfig()
 
@@ -39,6 +40,24 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
 def _config(args) -> LatteConfig:
     return LatteConfig(bits=args.bits, msb_bits=args.msb_bits, dim=args.dim, lanes=args.lanes, heads=args.heads,
                        max_keys=args.max_keys, threshold_mode=args.threshold_mode)
+
+
+def default_qk() -> str:
+    """The embedded default input: real Q/K of the shipped lm model (layer 1, 4 heads, d = 64)."""
+    return str(Path(__file__).resolve().parent / "data" / "default_qk.npz")
+
+
+def embedded_keep_ratio(cfg: LatteConfig) -> float | None:
+    """Kept fraction of the embedded real dump under `cfg` (golden), or None if it does not fit."""
+    import golden
+
+    from .npzio import load_qk
+
+    try:
+        inp = load_qk(default_qk(), cfg)
+    except UserError:
+        return None
+    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg).kept.mean())
 
 
 def manifest_summary(manifest: dict) -> str:
@@ -115,6 +134,8 @@ def cmd_run(args) -> int:
     from .npzio import load_qk, save_result
 
     cfg, manifest = load_design(args.design_dir)
+    if args.qk is None:
+        args.qk = default_qk()
     inp = load_qk(args.qk, cfg)  # validate before anything runs
     prepare_simulator(args.sim)
     with tempfile.TemporaryDirectory(prefix="latte-run-") as tmp:
@@ -146,11 +167,11 @@ def cmd_synth(args) -> int:
     from synth.flows import TARGETS, synthesize
     from synth.report import DEFAULT_KEEP_RATIO, build_report, format_table
 
-    from .npzio import atomic_write
-
     cfg, _ = load_design(args.design_dir)
     targets = _split(args.target, TARGETS, "--target")
-    keep = DEFAULT_KEEP_RATIO if args.keep_ratio is None else args.keep_ratio
+    keep = args.keep_ratio
+    if keep is None:
+        keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
     if not 0.0 <= keep <= 1.0:
         raise UserError(f"--keep-ratio={keep} is out of range: expected 0 ≤ R ≤ 1")
     print(f"synthesizing latte + dense for {', '.join(targets)} ({args.jobs} parallel flows)...")
@@ -213,16 +234,75 @@ def cmd_flow(args) -> int:
         print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
         return 1
     ratio = [r for r in report["runs"] if "cycle_ratio" in r][0]["cycle_ratio"]
-    print(f"  cycles measured/ideal (model beats*(N+3*kept)) = {ratio:.3f}")
+    print(f"  cycles measured/ideal (model beats*(N+3*kept)) = {ratio:.3f} on the regression cases")
+    keep = DEFAULT_KEEP_RATIO
+    if embedded_keep_ratio(cfg) is not None:
+        print("  real data: the RTL on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
+        if cmd_run(argparse.Namespace(design_dir=str(out), qk=None, output=str(out / "embedded_result.npz"),
+                                      sim=args.sim, waves=False)) != 0:
+            return 1
+        import numpy as np
+
+        res = np.load(out / "embedded_result.npz")
+        keep = float(res["kept"].mean())
     targets = ["generic", "ecp5"]
-    print(f"3/3 synthesize ({', '.join(targets)})")
+    print(f"3/3 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
     results = synthesize(cfg, out, targets, workers=2)
-    synth = build_report(cfg, results, DEFAULT_KEEP_RATIO)
+    synth = build_report(cfg, results, keep)
     synth["cycle_ratio_measured"] = ratio
     (out / "synth_report.json").write_text(json.dumps(synth, indent=2, sort_keys=True) + "\n")
     print(format_table(synth))
     plots = plot_design(synth, out)
     print("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", *plots]))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .workloads.evaluate import evaluate, format_table, plot_curve
+
+    limit = args.samples
+    if limit is not None and limit < 1:
+        raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
+    print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
+    result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve)
+    print(format_table(result))
+    print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
+          f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
+    if args.json:
+        text = json.dumps(result, indent=2) + "\n"
+        atomic_write(Path(args.json), lambda f: f.write(text.encode()))
+        print(f"wrote {args.json}")
+    if args.plot and "curve" in result:
+        plot_curve(result, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from .npzio import load_qk
+    from .workloads.dump import calibrate
+
+    if (args.keep is None) == (args.gamma is None):
+        raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
+    cfg = _design_config(args)
+    inp = load_qk(args.qk, cfg)
+    result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
+    text = json.dumps(result, indent=2) + "\n"
+    atomic_write(Path(args.output), lambda f: f.write(text.encode()))
+    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}): kept {result['kept_fraction_all']:.1%} "
+          f"of the dump's keys -> {args.output}")
+    return 0
+
+
+def cmd_dump(args) -> int:
+    import numpy as np
+
+    from .workloads.dump import dump_qk
+
+    arrays = dump_qk(args.workload, layer=args.layer, rows=args.rows, keys=args.keys, sample=args.sample)
+    atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
+    print(f"dump {args.workload} layer {args.layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
+          f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (use --dim {arrays['q'].shape[1]})")
     return 0
 
 
@@ -262,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the generated RTL on your own tensors")
     p.add_argument("design_dir")
-    p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")
+    p.add_argument("--qk", default=None,
+                   help="input .npz (q, k, thresholds, heads); default: the embedded real dump (lm, d=64)")
     p.add_argument("-o", "--output", required=True, help="result .npz")
     p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
     p.add_argument("--waves", action="store_true")
@@ -272,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("design_dir")
     p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
     p.add_argument("--keep-ratio", type=float, default=None,
-                   help=f"keep ratio for the throughput comparison (default 0.10)")
+                   help="keep ratio for the throughput comparison (default: the kept fraction of the "
+                        "embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
     p.add_argument("--jobs", type=int, default=2, help="flows run in parallel (default %(default)s)")
     p.set_defaults(func=cmd_synth)
@@ -285,6 +367,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
+    p.add_argument("--workload", required=True, choices=("lm", "vision"))
+    p.add_argument("--samples", type=int, default=None, help="held-out windows / images (default: lm 64 of 256, vision all 360)")
+    p.add_argument("--calib-samples", type=int, default=None, help="calibration windows / images (default: lm 32, vision 256)")
+    p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
+    p.add_argument("--json", help="write the result JSON here")
+    p.add_argument("--plot", help="write the trade-off PNG here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="per-head thresholds from a Q/K dump")
+    _add_config_options(p)
+    p.add_argument("--design", help="take the parameters from this generated design directory instead")
+    p.add_argument("--qk", required=True, help="input .npz (SPEC §6; scale_q/scale_k needed for --gamma)")
+    p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
+    p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
+    p.add_argument("-o", "--output", required=True, help="thresholds JSON")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("dump", help="real Q/K rows of a shipped model in the input format")
+    p.add_argument("--workload", required=True, choices=("lm", "vision"))
+    p.add_argument("--layer", type=int, default=1)
+    p.add_argument("--rows", type=int, default=16, help="query rows per head (lm)")
+    p.add_argument("--keys", type=int, default=192, help="keys per head (lm)")
+    p.add_argument("--sample", type=int, default=0, help="held-out window / test image")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_dump)
 
     p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
     _add_config_options(p)

@@ -1,0 +1,95 @@
+"""Real Q/K rows of a trained model in the SPEC §6 input format, and threshold calibration from
+such dumps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden import score_rows
+
+from ..config import LatteConfig
+from ..errors import UserError
+from .attention import Attention
+from .evaluate import eval_data, gamma_to_threshold, load_model
+from .numpy_model import forward
+
+
+def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sample: int = 0) -> dict:
+    """Arrays of one layer, all heads: int8 q [H*rows, d], k [H, N, d], heads, trained thresholds.
+
+    lm: the queries at positions keys..keys+rows-1 of a held-out window and the N = keys
+    positions before them, all of which the causal mask allows. vision: every token of a test image.
+    """
+    spec, params, meta = load_model(name)
+    if not 0 <= layer < spec.n_layers:
+        raise UserError(f"--layer={layer} is out of range: expected 0..{spec.n_layers - 1}")
+    if spec.causal and not (1 <= keys and 1 <= rows and keys + rows <= spec.seq):
+        raise UserError(f"--keys={keys} --rows={rows}: expected keys ≥ 1, rows ≥ 1, keys + rows ≤ {spec.seq}")
+    x, _ = eval_data(name, "test")
+    if not 0 <= sample < len(x):
+        raise UserError(f"--sample={sample} is out of range: expected 0..{len(x) - 1}")
+    scales = np.array(meta["int8_scales"])
+    att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
+    captured = {}
+
+    def probe(i, q, k, v, allowed):
+        if i == layer:
+            captured.update(q=q[0], k=k[0], v=v[0])
+        return att(i, q, k, v, allowed)
+
+    forward(spec, params, x[sample:sample + 1], probe)
+    qi, ki, _ = att.captured[layer]
+    qi, ki = qi[0], ki[0]  # [H, S, d]
+    if spec.causal:
+        q_rows, k_rows = slice(keys, keys + rows), slice(0, keys)
+    else:
+        q_rows, k_rows = slice(0, spec.seq), slice(0, spec.seq)
+    h = spec.n_heads
+    n_q = q_rows.stop - q_rows.start
+    return {
+        "q": qi[:, q_rows].reshape(h * n_q, -1).astype(np.int8),
+        "k": ki[:, k_rows].astype(np.int8),
+        "heads": np.repeat(np.arange(h), n_q),
+        "thresholds": np.array(meta["trained_thresholds"]["values"][layer], np.int64),
+        "q_float": captured["q"][:, q_rows].reshape(h * n_q, -1).astype(np.float32),
+        "k_float": captured["k"][:, k_rows].astype(np.float32),
+        "v_float": captured["v"][:, k_rows].astype(np.float32),
+        "scale_q": scales[layer, :, 0],
+        "scale_k": scales[layer, :, 1],
+    }
+
+
+def calibrate(inp, cfg: LatteConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
+    """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (SPEC §2)."""
+    n_heads = len(inp.thresholds)
+    if gamma is not None:
+        if not 0 < gamma < 1:
+            raise UserError(f"--gamma={gamma} is out of range: expected 0 < γ < 1")
+        if "scale_q" not in inp.extras or "scale_k" not in inp.extras:
+            raise UserError("--gamma needs the arrays 'scale_q' and 'scale_k' in the input (a real model's dump)")
+        if cfg.threshold_mode != "relative":
+            raise UserError("--gamma converts LATTE's relative γ: use --threshold-mode relative")
+        sq = np.broadcast_to(np.asarray(inp.extras["scale_q"], float), (n_heads,))
+        sk = np.broadcast_to(np.asarray(inp.extras["scale_k"], float), (n_heads,))
+        t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) for h in range(n_heads)]
+    else:
+        if keep is None or not 0 < keep <= 1:
+            raise UserError(f"--keep={keep} is out of range: expected 0 < R ≤ 1")
+        res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
+                         else np.full(n_heads, cfg.threshold_range[0]), cfg)
+        t = []
+        for h in range(n_heads):
+            hh = res.hh[inp.heads == h]
+            if hh.size == 0:
+                t.append(0 if cfg.threshold_mode == "relative" else cfg.threshold_range[1])
+                continue
+            if cfg.threshold_mode == "relative":
+                t.append(int(np.floor(np.quantile(hh.max(axis=1, keepdims=True) - hh, keep))))
+            else:
+                t.append(int(np.floor(np.quantile(hh, 1 - keep))))
+    lo, hi = cfg.threshold_range
+    t = np.clip(np.array(t, np.int64), lo, hi)
+    achieved = score_rows(inp.q, inp.k, inp.heads, t, cfg).kept
+    per_head = [float(achieved[inp.heads == h].mean()) if np.any(inp.heads == h) else 0.0 for h in range(n_heads)]
+    return {"threshold_mode": cfg.threshold_mode, "keep_target": keep, "gamma": gamma,
+            "thresholds": t.tolist(), "kept_fraction": per_head, "kept_fraction_all": float(achieved.mean())}

@@ -1,0 +1,134 @@
+"""Workloads: NumPy inference vs torch, attention modes, calibration, dumps, evaluate, CLI errors."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from golden import split
+from latte_rtl.config import LatteConfig
+from latte_rtl.npzio import load_qk
+from latte_rtl.workloads.attention import Attention
+from latte_rtl.workloads.dump import calibrate, dump_qk
+from latte_rtl.workloads.evaluate import DATA, evaluate, gamma_to_threshold, load_model
+from latte_rtl.workloads.numpy_model import forward
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", ["lm", "vision"])
+def test_numpy_inference_matches_stored_torch_logits(name):
+    """training/reference_logits.py stored torch's logits of the shipped weights on fixed inputs."""
+    ref = np.load(DATA / "torch_reference.npz")
+    spec, params, _ = load_model(name)
+    att = Attention("float", spec.n_layers, spec.n_heads, spec.head_dim)
+    logits = forward(spec, params, ref[f"{name}_inputs"], att)
+    assert np.abs(logits - ref[f"{name}_logits"]).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", ["lm", "vision"])
+def test_numpy_inference_matches_live_torch(name):
+    torch = pytest.importorskip("torch", reason="torch not installed (pip install torch==2.13.0): stored "
+                                                "reference logits are checked instead")
+    sys.path[:0] = [str(ROOT / "training")]
+    from model_torch import Transformer
+
+    spec, params, _ = load_model(name)
+    model = Transformer(spec)
+    with torch.no_grad():
+        for k, v in model.p.items():
+            v.copy_(torch.from_numpy(params[k]))
+        x = np.random.default_rng(3).integers(0, 256 if name == "lm" else 17, (2, spec.seq))
+        want = model(torch.from_numpy(x)).numpy()
+    got = forward(spec, params, x, Attention("float", spec.n_layers, spec.n_heads, spec.head_dim))
+    assert np.abs(got - want).max() < 1e-3
+
+
+def _qkv(seed=0, b=2, h=2, s=12, d=64):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(b, h, s, d)).astype(np.float32) for _ in range(3))
+
+
+def test_latte_keep_all_equals_int8_and_tight_keeps_only_the_max():
+    q, k, v = _qkv()
+    scales = np.full((1, 2, 2), 0.03)
+    allowed = np.tril(np.ones((12, 12), bool))
+    int8 = Attention("int8", 1, 2, 64, scales=scales)
+    max_t = LatteConfig(dim=64).threshold_range[1]
+    keep_all = Attention("latte", 1, 2, 64, scales=scales, thresholds=np.full((1, 2), max_t))
+    assert np.allclose(keep_all(0, q, k, v, allowed), int8(0, q, k, v, allowed), atol=1e-6)
+    assert keep_all.keys_filtered == 0.0
+    only_max = Attention("latte", 1, 2, 64, scales=scales, thresholds=np.zeros((1, 2), np.int64))
+    out = only_max(0, q, k, v, allowed)
+    # T = 0 keeps the keys whose estimate equals the row max: the output is their mean value
+    qi = np.clip(np.rint(q / 0.03), -127, 127).astype(np.int64)
+    ki = np.clip(np.rint(k / 0.03), -127, 127).astype(np.int64)
+    hh = np.einsum("bhsd,bhtd->bhst", split(qi, 8, 4)[0], split(ki, 8, 4)[0])
+    hh = np.where(allowed, hh, -10**9)
+    keep = hh == hh.max(-1, keepdims=True)
+    exact = np.einsum("bhsd,bhtd->bhst", qi, ki) * 0.03 * 0.03 / 8
+    s = np.where(keep, exact, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    assert np.allclose(out, (p / p.sum(-1, keepdims=True)) @ v, atol=1e-5)
+    assert only_max.kept.sum() == keep.sum()
+
+
+def test_gamma_conversion_by_hand():
+    # γ = e^-1, d = 64, S_q S_k = 1/256: T = round(1 * 8 / (1/256 * 256)) = 8
+    assert gamma_to_threshold(math.exp(-1), 1 / 16, 1 / 16, 64) == 8
+
+
+def test_dump_is_valid_input_and_calibration_hits_its_target(tmp_path):
+    arrays = dump_qk("lm", layer=1, rows=8, keys=96)
+    cfg = LatteConfig(dim=64, heads=4, max_keys=96)
+    assert arrays["k"].shape == (4, 96, 64) and arrays["q"].shape == (32, 64)
+    path = tmp_path / "dump.npz"
+    np.savez(path, **arrays)
+    inp = load_qk(path, cfg)
+    _, _, meta = load_model("lm")
+    assert inp.thresholds.tolist() == meta["trained_thresholds"]["values"][1]
+    for keep in (0.1, 0.3):
+        res = calibrate(inp, cfg, keep=keep)
+        assert abs(res["kept_fraction_all"] - keep) < 0.05, res
+    res = calibrate(inp, cfg, gamma=0.05)
+    assert all(t >= 0 for t in res["thresholds"])
+
+
+def test_evaluate_small_slice():
+    result = evaluate("vision", limit=48, calib_limit=32, curve=False, log=lambda *_: None)
+    assert {"keys_filtered", "baseline", "latte", "metric", "rows"} <= set(result)
+    rows = {r["setting"].split(" (")[0]: r for r in result["rows"]}
+    assert rows["float"]["keys_filtered"] == 0 and rows["int8 dense"]["keys_filtered"] == 0
+    assert abs(rows["float"]["metric"] - rows["int8 dense"]["metric"]) <= 1 / 48 + 1e-9
+    for label in ("LATTE global T", "LATTE calibrated head-wise T", "LATTE trained head-wise T"):
+        assert 0.6 < rows[label]["keys_filtered"] < 0.99
+    assert result["baseline"] > 0.85  # a trained classifier, not chance (0.1)
+    lm = evaluate("lm", limit=2, calib_limit=2, curve=False, log=lambda *_: None)
+    assert 1.5 < lm["baseline"] < 10 and lm["keys_filtered"] > 0.6
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "latte_rtl.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_workload_cli(tmp_path):
+    dump = tmp_path / "qk.npz"
+    proc = _cli("dump", "--workload", "vision", "--layer", "0", "-o", dump)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "thr.json"
+    proc = _cli("calibrate", "--dim", "16", "--heads", "4", "--max-keys", "64", "--qk", dump, "--keep", "0.2", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(out.read_text())["thresholds"]) == 4
+    for args, words in [
+        (("evaluate", "--workload", "speech"), "speech"),
+        (("calibrate", "--dim", "16", "--heads", "4", "--max-keys", "64", "--qk", dump, "-o", out), "exactly one"),
+        (("calibrate", "--dim", "16", "--heads", "4", "--max-keys", "64", "--qk", dump, "--keep", "0", "-o", out), "--keep"),
+        (("dump", "--workload", "lm", "--layer", "7", "-o", dump), "--layer=7"),
+        (("dump", "--workload", "lm", "--keys", "250", "--rows", "16", "-o", dump), "keys + rows"),
+    ]:
+        proc = _cli(*args)
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
