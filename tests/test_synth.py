@@ -95,3 +95,17 @@ def test_synth_cli_errors(tmp_path):
     assert proc.returncode == 2 and "keep-ratio" in proc.stderr
     proc = _cli("sweep", "--lanes", "a,b", "-o", tmp_path / "s")
     assert proc.returncode == 2 and "--lanes" in proc.stderr
+
+
+def test_main_job_flow_on_a_small_design(tmp_path):
+    """`latte-rtl flow` (the README's main job) end to end on a small design with Icarus."""
+    from .conftest import require_simulator
+
+    require_simulator("icarus")
+    proc = _cli("flow", "--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16, "--sim", "icarus", "-o", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "keys/cycle per Mtransistor" in proc.stdout
+    report = json.loads((tmp_path / "synth_report.json").read_text())
+    assert report["latte"]["ecp5"]["fmax_mhz"] > 0 and report["comparison"]["keep_ratio"] == 0.10
+    for name in ("throughput_per_area.png", "area_by_block.png", "latte_score_engine.v"):
+        assert (tmp_path / name).stat().st_size > 0
