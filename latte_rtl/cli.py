@@ -156,7 +156,9 @@ def cmd_run(args) -> int:
     print(f"run ({args.sim}): {inp.q.shape[0]} rows x {inp.n_keys} keys, {kept:.1%} kept, "
           f"{int(out['cycles'].sum())} cycles -> {args.output}")
     if mismatch:
-        print(f"latte-rtl: RTL and golden disagree: {mismatch.splitlines()[-1] if mismatch else ''}", file=sys.stderr)
+        lines = [line.strip() for line in mismatch.splitlines()]
+        first = next((line for line in lines if " row " in line and not line.startswith("assert")), lines[0])
+        print(f"latte-rtl: RTL and golden disagree (first mismatch): {first}", file=sys.stderr)
         return 1
     print("RTL matches golden on every row (hh, kept, scores)")
     return 0
