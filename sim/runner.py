@@ -88,14 +88,17 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     if sim == "verilator":
         # Amaranth's output extends and truncates on purpose; everything else is linted.
         build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"]
-        if waves:
-            build_args.append("--trace-fst")
+        if waves:  # VCD: the wheel's FST writer needs lz4 headers that a fresh machine lacks
+            build_args.append("--trace")
     runner = get_runner(sim)
     log = work_dir / "build.log"
     work_dir.mkdir(parents=True, exist_ok=True)
-    with _verilator_pch_fix(sim):
-        runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
-                     timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
+    try:
+        with _verilator_pch_fix(sim):
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
+                         timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
+    except RuntimeError:
+        raise UserError(f"{sim} could not build {top} (a C++ compiler is needed for Verilator): see {log}") from None
     env = {
         "LATTE_DESIGN": str(design_dir),
         "LATTE_TOP": top,
