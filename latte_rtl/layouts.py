@@ -9,10 +9,9 @@ from .config import LatteConfig
 KIND_HH, KIND_MID, KIND_LOW = 0, 1, 2
 
 
-def vector(cfg: LatteConfig, width: int | None = None, is_signed: bool = True) -> data.ArrayLayout:
-    """One beat of a q/k vector: `lanes` elements."""
-    width = cfg.bits if width is None else width
-    return data.ArrayLayout(signed(width) if is_signed else unsigned(width), cfg.lanes)
+def vector(cfg: LatteConfig) -> data.ArrayLayout:
+    """One beat of a q/k vector: `lanes` signed `bits`-bit elements."""
+    return data.ArrayLayout(signed(cfg.bits), cfg.lanes)
 
 
 def key_beat(cfg: LatteConfig) -> data.StructLayout:
