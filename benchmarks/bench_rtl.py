@@ -13,21 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import score_rows
+from golden import partial_sums, score_rows, threshold_for_keep
 from latte_rtl.config import LatteConfig
 from latte_rtl.emit import generate
 from sim.runner import simulate
 
 
-def threshold_for_keep(cfg, q, k, keep):
+def relative_threshold(cfg, q, k, keep):
     """Relative-mode T that keeps about `keep` of the keys of these rows (at least the max)."""
-    from golden import split
-
-    q_h, _ = split(q, cfg.bits, cfg.msb_bits)
-    k_h, _ = split(k, cfg.bits, cfg.msb_bits)
-    hh = q_h @ k_h.T
-    gap = hh.max(axis=1, keepdims=True) - hh
-    return int(np.quantile(gap, keep)) if keep > 0 else 0
+    hh = partial_sums(q, k, cfg)["HH"]
+    return threshold_for_keep(hh, keep, "relative") if keep > 0 else 0
 
 
 def run_once(design, cfg, q, k, t, work):
@@ -58,7 +53,7 @@ def main():
         generate(cfg, design)
         q = rng.integers(-128, 128, (64, 64))
         k = rng.integers(-128, 128, (1024, 64))
-        t = threshold_for_keep(cfg, q, k, 0.10)
+        t = relative_threshold(cfg, q, k, 0.10)
         walls = []
         for i in range(args.repeat):
             wall, out, gold = run_once(design, cfg, q, k, t, tmp)
@@ -73,7 +68,7 @@ def main():
             generate(cfg, design)
             q = rng.integers(-128, 128, (4, 64))
             for keep in (0.0, 0.02, 0.10, 0.5, 1.0):
-                t = threshold_for_keep(cfg, q, k, keep)
+                t = relative_threshold(cfg, q, k, keep)
                 _, out, gold = run_once(design, cfg, q, k, t, tmp)
                 ratio = float(out["cycles"].sum() / gold.cycles.sum())
                 row = {"lanes": lanes, "beats": cfg.beats, "keep_target": keep, "kept": float(gold.kept.mean()),

@@ -1,6 +1,7 @@
 """Bit-exact NumPy golden models (the arithmetic the RTL must match) and float references."""
 
-from .latte import GoldenResult, keep_mask, partial_sums, recombine, score_rows, split
+from .latte import (GoldenResult, keep_mask, partial_sums, quantile_threshold, recombine, score_rows, split,
+                    threshold_for_keep)
 from .reference import float_attention
 
 __all__ = [
@@ -8,7 +9,9 @@ __all__ = [
     "float_attention",
     "keep_mask",
     "partial_sums",
+    "quantile_threshold",
     "recombine",
     "score_rows",
     "split",
+    "threshold_for_keep",
 ]

@@ -61,6 +61,22 @@ def keep_mask(hh: np.ndarray, row_thresholds: np.ndarray, mode: str,
     return keep if key_mask is None else keep & key_mask
 
 
+def quantile_threshold(samples: np.ndarray, keep: float, mode: str) -> int:
+    """Integer T keeping about a fraction `keep` of keys, from samples of (row max − HH) for
+    relative mode or of HH for absolute mode."""
+    q = keep if mode == "relative" else 1.0 - keep
+    return int(np.floor(np.quantile(samples, q)))
+
+
+def threshold_for_keep(hh: np.ndarray, keep: float, mode: str, key_mask: np.ndarray | None = None) -> int:
+    """Integer T that keeps about a fraction `keep` of the allowed keys of the rows `hh` [R, N]."""
+    mask = np.ones_like(hh, dtype=bool) if key_mask is None else key_mask
+    if mode == "relative":
+        row_max = np.where(mask, hh, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
+        return quantile_threshold((row_max - hh)[mask], keep, mode)
+    return quantile_threshold(hh[mask], keep, mode)
+
+
 @dataclass
 class GoldenResult:
     """Result arrays of SPEC §6: hh, kept, scores [R, N]; cycles [R] (throughput model);

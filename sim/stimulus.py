@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import split
+from golden import split, threshold_for_keep
 from latte_rtl.config import LatteConfig
 
 
@@ -27,12 +27,8 @@ def _clip_threshold(cfg: LatteConfig, t) -> np.ndarray:
 
 def _typical_threshold(cfg: LatteConfig, q, k, rng, keep=0.3) -> np.ndarray:
     """A threshold per head that keeps about `keep` of the keys of random rows (mixed rows)."""
-    hh = _hh(cfg, q, k)
-    if cfg.threshold_mode == "relative":
-        t = np.quantile(hh.max(axis=1, keepdims=True) - hh, keep)
-    else:
-        t = np.quantile(hh, 1 - keep)
-    return _clip_threshold(cfg, np.full(cfg.heads, int(round(t))) + rng.integers(-2, 3, cfg.heads))
+    t = threshold_for_keep(_hh(cfg, q, k), keep, cfg.threshold_mode)
+    return _clip_threshold(cfg, np.full(cfg.heads, t) + rng.integers(-2, 3, cfg.heads))
 
 
 def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | None = None) -> dict[str, dict]:

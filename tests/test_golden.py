@@ -97,3 +97,16 @@ def test_float_attention_matches_softmax_and_handles_empty_rows():
     keep[0, 1] = True
     out = float_attention(q, k, v, keep)
     assert np.allclose(out[0], v[1]) and np.all(out[1:] == 0)
+
+
+def test_threshold_for_keep_by_hand():
+    from golden import threshold_for_keep
+
+    hh = np.array([[10, 7, 6, 10, -3]])
+    # relative: gaps [0, 3, 4, 0, 13]; 40 % quantile = 1.8 → T = 1 keeps the two 10s
+    assert threshold_for_keep(hh, 0.4, "relative") == 1
+    assert keep_mask(hh, np.array([1]), "relative").sum() == 2
+    # absolute: 60 % quantile of HH = 8.2 → T = 8 keeps the two 10s
+    assert threshold_for_keep(hh, 0.4, "absolute") == 8
+    # a key mask leaves keys out of the max and of the sample
+    assert threshold_for_keep(hh, 1.0, "relative", np.array([[False, True, True, False, True]])) == 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden import score_rows
+from golden import score_rows, threshold_for_keep
 
 from ..config import LatteConfig
 from ..errors import UserError
@@ -77,16 +77,8 @@ def calibrate(inp, cfg: LatteConfig, *, keep: float | None = None, gamma: float 
             raise UserError(f"--keep={keep} is out of range: expected 0 < R ≤ 1")
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
                          else np.full(n_heads, cfg.threshold_range[0]), cfg)
-        t = []
-        for h in range(n_heads):
-            hh = res.hh[inp.heads == h]
-            if hh.size == 0:
-                t.append(0 if cfg.threshold_mode == "relative" else cfg.threshold_range[1])
-                continue
-            if cfg.threshold_mode == "relative":
-                t.append(int(np.floor(np.quantile(hh.max(axis=1, keepdims=True) - hh, keep))))
-            else:
-                t.append(int(np.floor(np.quantile(hh, 1 - keep))))
+        t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode) if np.any(inp.heads == h)
+             else (0 if cfg.threshold_mode == "relative" else cfg.threshold_range[1]) for h in range(n_heads)]
     lo, hi = cfg.threshold_range
     t = np.clip(np.array(t, np.int64), lo, hi)
     achieved = score_rows(inp.q, inp.k, inp.heads, t, cfg).kept

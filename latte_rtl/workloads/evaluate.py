@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from golden import quantile_threshold
+
 from ..errors import UserError
 from .attention import Attention
 from .numpy_model import forward
@@ -86,12 +88,11 @@ def calibrated_thresholds(stats, keep: float, mode: str = "relative", head_wise:
     """
     gaps, values = stats
     src = gaps if mode == "relative" else values
-    q = keep if mode == "relative" else 1 - keep
     n_layers, n_heads = len(src), len(src[0])
     if not head_wise:
         pooled = np.concatenate([v for per_layer in src for v in per_layer])
-        return np.full((n_layers, n_heads), int(np.floor(np.quantile(pooled, q))), np.int64)
-    return np.array([[int(np.floor(np.quantile(v, q))) for v in per_layer] for per_layer in src], np.int64)
+        return np.full((n_layers, n_heads), quantile_threshold(pooled, keep, mode), np.int64)
+    return np.array([[quantile_threshold(v, keep, mode) for v in per_layer] for per_layer in src], np.int64)
 
 
 def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: int) -> int:
