@@ -1,17 +1,31 @@
-"""Bit-exact NumPy golden models (the arithmetic the RTL must match) and float references."""
+"""Bit-exact NumPy golden models (the arithmetic the RTL must match) and float references.
 
-from .latte import (GoldenResult, keep_mask, partial_sums, quantile_threshold, recombine, score_rows, split,
-                    threshold_for_keep)
-from .reference import float_attention
+golden/ is the spec: it depends on NumPy only. latte_rtl, sim and the workloads import it,
+never the reverse; parameters come as plain ints or as an object with the attributes of
+`ScoreArithmetic`.
+"""
+
+from .cycles import (dense_cycles, dense_reads, keys_per_cycle, score_cycles,
+                     score_reads)
+from .latte import (GoldenResult, ScoreArithmetic, keep_mask, partial_sums, quantile_threshold, recombine,
+                    score_rows, split, threshold_for_keep)
+from .reference import float_attention, softmax_attention
 
 __all__ = [
     "GoldenResult",
+    "ScoreArithmetic",
+    "dense_cycles",
+    "dense_reads",
     "float_attention",
     "keep_mask",
+    "keys_per_cycle",
     "partial_sums",
     "quantile_threshold",
     "recombine",
+    "score_cycles",
+    "score_reads",
     "score_rows",
+    "softmax_attention",
     "split",
     "threshold_for_keep",
 ]

@@ -8,10 +8,25 @@ configurations (|q·k| ≤ 1024 · 2**30 = 2**40), so the float64 result is exac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from latte_rtl.config import LatteConfig
+from .cycles import score_cycles
+
+
+class ScoreArithmetic(Protocol):
+    """The parameters the score arithmetic depends on (latte_rtl's ScoreConfig provides them)."""
+
+    bits: int
+    msb_bits: int
+    threshold_mode: str
+
+    @property
+    def lsb_bits(self) -> int: ...
+
+    @property
+    def beats(self) -> int: ...
 
 
 def split(x: np.ndarray, bits: int, msb_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +41,7 @@ def _matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.rint(a.astype(np.float64) @ b.astype(np.float64).T).astype(np.int64)
 
 
-def partial_sums(q: np.ndarray, k: np.ndarray, cfg: LatteConfig) -> dict[str, np.ndarray]:
+def partial_sums(q: np.ndarray, k: np.ndarray, cfg: ScoreArithmetic) -> dict[str, np.ndarray]:
     """HH, HL, LH, LL [R, N] for q [R, d] and k [N, d]."""
     q_h, q_l = split(q, cfg.bits, cfg.msb_bits)
     k_h, k_l = split(k, cfg.bits, cfg.msb_bits)
@@ -90,7 +105,7 @@ class GoldenResult:
 
 
 def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.ndarray,
-               cfg: LatteConfig, key_mask: np.ndarray | None = None) -> GoldenResult:
+               cfg: ScoreArithmetic, key_mask: np.ndarray | None = None) -> GoldenResult:
     """Run the engine's arithmetic on every row.
 
     q [R, d]; k [N, d] (shared by all heads) or [H, N, d] (per head); heads [R] in 0..H-1;
@@ -109,5 +124,5 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
         hh[rows] = parts["HH"]
         exact[rows] = recombine(parts, cfg.lsb_bits)
     kept = keep_mask(hh, np.asarray(thresholds, dtype=np.int64)[heads], cfg.threshold_mode, key_mask)
-    cycles = cfg.ideal_cycles(n_keys, kept.sum(axis=1, dtype=np.int64))
+    cycles = score_cycles(cfg.beats, n_keys, kept.sum(axis=1, dtype=np.int64))
     return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact)

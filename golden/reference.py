@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def float_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
-                    keep: np.ndarray | None = None) -> np.ndarray:
-    """softmax(q k^T / sqrt(d)) v, in float64; keys outside `keep` [R, N] get probability 0.
+def softmax_attention(scores: np.ndarray, keep: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+    """softmax over the kept keys of each row of `scores` [..., R, N], times v [..., N, d].
 
-    A row that keeps no key returns zeros (nothing to attend to).
+    Keys outside `keep` get probability 0; a row that keeps no key returns zeros.
     """
-    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
-    s = q @ k.T / np.sqrt(q.shape[-1])
+    s = np.asarray(scores, dtype=np.float64)
     if keep is not None:
         s = np.where(keep, s, -np.inf)
     row_max = s.max(axis=-1, keepdims=True)
@@ -21,3 +19,10 @@ def float_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
     denom = p.sum(axis=-1, keepdims=True)
     p = np.divide(p, denom, out=np.zeros_like(p), where=denom > 0)
     return p @ v
+
+
+def float_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                    keep: np.ndarray | None = None) -> np.ndarray:
+    """softmax(q k^T / sqrt(d)) v in float64; keys outside `keep` [R, N] get probability 0."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    return softmax_attention(q @ k.T / np.sqrt(q.shape[-1]), keep, v)

@@ -1,5 +1,6 @@
-"""One frozen, validated configuration; every derived width is computed here and only here.
+"""Design parameters: one small frozen dataclass per stage, composed by `LatteConfig`.
 
+Every derived width is computed once, in `derive_score`, into the typed `ScoreWidths`.
 Arithmetic (SPEC §2): operands are signed ``bits``-bit integers split into a signed high part
 ``x_H = x >> lsb_bits`` (``msb_bits`` bits) and an unsigned low part ``x_L = x & (2**lsb_bits - 1)``.
 """
@@ -9,18 +10,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import golden
+
 from .errors import UserError
 
 THRESHOLD_MODES = ("relative", "absolute")
-
-# (name, lowest, highest) for every integer parameter; msb_bits and lanes depend on others.
-_RANGES = {
-    "bits": (4, 16),
-    "dim": (1, 1024),
-    "heads": (1, 64),
-    "max_keys": (1, 65536),
-    "cycle_counter_bits": (16, 64),
-}
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -49,6 +43,9 @@ class Interval:
     def __mul__(self, factor: int) -> "Interval":  # factor >= 0
         return Interval(self.lo * factor, self.hi * factor)
 
+    def __lshift__(self, amount: int) -> "Interval":
+        return Interval(self.lo << amount, self.hi << amount)
+
     def union(self, other: "Interval") -> "Interval":
         return Interval(min(self.lo, other.lo), max(self.hi, other.hi))
 
@@ -62,18 +59,87 @@ def _product(a: Interval, b: Interval) -> Interval:
     return Interval(min(corners), max(corners))
 
 
+def check_int(name: str, value, lo: int, hi: int, hi_text: str | None = None) -> None:
+    """UserError worded "name must be an integer in lo..hi, not value" unless lo ≤ value ≤ hi."""
+    expected = f"an integer {lo} ≤ {name} ≤ {hi_text or hi}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{name} must be {expected}, not {value!r}")
+    if not (lo <= value <= hi):
+        raise UserError(f"{name}={value} is out of range: {name} must be {expected}, not {value}")
+
+
 @dataclass(frozen=True)
-class LatteConfig:
-    """Generation parameters of both engines (LATTE and the dense baseline).
+class ScoreWidths:
+    """Every width and range of the score stage (bits unless said otherwise), derived once."""
+
+    lsb_bits: int
+    nibble_width: int            # LATTE multiplier operand: max(m, l) + 1 (signed)
+    lane_product_width: int
+    beat_sum_width: int          # sum of one beat's `lanes` nibble products
+    hh_width: int
+    hl_width: int
+    lh_width: int
+    ll_width: int
+    score_width: int             # exact q·k
+    accumulator_width: int       # HH, then (HH << l) + HL + LH, then << l + LL
+    dense_product_width: int
+    dense_beat_sum_width: int
+    max_hh: int                  # largest |HH|: dim · 2^(2(m−1))
+    hh_range: tuple[int, int]
+    score_range: tuple[int, int]
+    threshold_range: tuple[int, int]
+    threshold_signed: bool
+    threshold_width: int
+    head_width: int
+    index_width: int
+    count_width: int
+    beats: int                   # cycles (words) per vector: ceil(dim / lanes)
+    tail_lanes: int              # lanes used on a vector's final beat
+    scan_width: int              # relative mode: buffered estimates compared per cycle
+
+
+def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max_keys: int,
+                 threshold_mode: str) -> ScoreWidths:
+    """Interval arithmetic over every intermediate (SPEC §2), all operands included."""
+    m, l, d = msb_bits, bits - msb_bits, dim
+    hi = Interval(-(1 << (m - 1)), (1 << (m - 1)) - 1)  # x_H
+    lo = Interval(0, (1 << l) - 1)  # x_L
+    full = Interval(-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    hh, hl, ll = _product(hi, hi) * d, _product(hi, lo) * d, _product(lo, lo) * d
+    # Partial sums of terms that straddle 0 stay inside the full-sum interval.
+    middle = (hh << l) + hl + hl
+    accumulator = hh.union(middle).union((middle << l) + ll)
+    lane_product = _product(hi, hi).union(_product(hi, lo)).union(_product(lo, lo))
+    score = _product(full, full) * d
+    max_hh = d * (1 << (2 * (m - 1)))
+    thr = Interval(0, 2 * max_hh) if threshold_mode == "relative" else Interval(-max_hh, max_hh + 1)
+    beats = -(-d // lanes)
+    return ScoreWidths(
+        lsb_bits=l, nibble_width=max(m, l) + 1, lane_product_width=lane_product.width,
+        beat_sum_width=(lane_product * lanes).width, hh_width=hh.width, hl_width=hl.width,
+        lh_width=hl.width, ll_width=ll.width, score_width=score.width, accumulator_width=accumulator.width,
+        dense_product_width=_product(full, full).width, dense_beat_sum_width=(_product(full, full) * lanes).width,
+        max_hh=max_hh, hh_range=(hh.lo, hh.hi), score_range=(score.lo, score.hi),
+        threshold_range=(thr.lo, thr.hi), threshold_signed=thr.lo < 0,
+        threshold_width=thr.width if thr.lo < 0 else unsigned_width(thr.hi),
+        head_width=unsigned_width(heads - 1), index_width=unsigned_width(max_keys - 1),
+        count_width=unsigned_width(max_keys), beats=beats, tail_lanes=d - (beats - 1) * lanes,
+        # The scan of N dropped keys then costs at most N*beats/8 cycles (<= 12.5 % of phase 1).
+        scan_width=min(max_keys, -(-8 // beats)),
+    )
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Parameters of the score stage (estimate → filter → exact completion, and its dense twin).
 
     bits           operand width (signed), 4..16
     msb_bits       width m of the high part used by the estimate, 1..bits-1
     dim            head dimension d (elements per q/k vector), 1..1024
     lanes          multipliers in the array = elements per beat, 1..dim
-    heads          thresholds in the register file, 1..64
+    heads          threshold registers, 1..64
     max_keys       keys the key store holds (N ≤ max_keys), 1..65536
     threshold_mode "relative" (LATTE: keep HH ≥ max HH − T) or "absolute" (Top-θ: keep HH ≥ T)
-    cycle_counter_bits  width of the per-row cycle counter (saturating), 16..64
     """
 
     bits: int = 8
@@ -83,109 +149,109 @@ class LatteConfig:
     heads: int = 8
     max_keys: int = 1024
     threshold_mode: str = "relative"
-    cycle_counter_bits: int = 32
-    # derived quantities, filled in by __post_init__
-    derived: dict = field(init=False, repr=False, compare=False, hash=False)
+    widths: ScoreWidths = field(init=False, repr=False, compare=False)
+
+    RANGES = {"bits": (4, 16), "dim": (1, 1024), "heads": (1, 64), "max_keys": (1, 65536)}
 
     def __post_init__(self):
-        for name, (lo, hi) in _RANGES.items():
-            _check_int(name, getattr(self, name), lo, hi)
-        _check_int("msb_bits", self.msb_bits, 1, self.bits - 1, f"bits-1 = {self.bits - 1}")
-        _check_int("lanes", self.lanes, 1, self.dim, f"dim = {self.dim}")
+        for name, (lo, hi) in self.RANGES.items():
+            check_int(name, getattr(self, name), lo, hi)
+        check_int("msb_bits", self.msb_bits, 1, self.bits - 1, f"bits-1 = {self.bits - 1}")
+        check_int("lanes", self.lanes, 1, self.dim, f"dim = {self.dim}")
         if self.threshold_mode not in THRESHOLD_MODES:
-            raise UserError(
-                f"threshold_mode={self.threshold_mode!r} is not valid: expected one of "
-                + ", ".join(THRESHOLD_MODES)
-            )
-        object.__setattr__(self, "derived", self._derive())
+            raise UserError(f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}, "
+                            f"not {self.threshold_mode!r}")
+        object.__setattr__(self, "widths", derive_score(
+            self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode))
 
-    # --- derived quantities (one place) -----------------------------------------------------
-    def _derive(self) -> dict:
-        m, l, d = self.msb_bits, self.lsb_bits, self.dim
-        hi = Interval(-(1 << (m - 1)), (1 << (m - 1)) - 1)  # x_H
-        lo = Interval(0, (1 << l) - 1)  # x_L
-        full = Interval(-(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1)
-        hh, hl, ll = _product(hi, hi) * d, _product(hi, lo) * d, _product(lo, lo) * d
-        # The accumulator holds HH, then (HH << l) + partial HL + LH, then that << l + partial LL
-        # (partial sums of terms that straddle 0 stay inside the full-sum interval).
-        middle = Interval(hh.lo << l, hh.hi << l) + hl + hl
-        last = Interval(middle.lo << l, middle.hi << l) + ll
-        accumulator = hh.union(middle).union(last)
-        lane_product = _product(hi, hi).union(_product(hi, lo)).union(_product(lo, lo))
-        score = _product(full, full) * d
-        max_hh = d * (1 << (2 * (m - 1)))
-        if self.threshold_mode == "relative":
-            thr = Interval(0, 2 * max_hh)
-        else:
-            thr = Interval(-max_hh, max_hh + 1)
-        beats = -(-d // self.lanes)
-        return {
-            "lsb_bits": l,
-            "nibble_width": max(m, l) + 1,
-            "lane_product_width": lane_product.width,
-            "beat_sum_width": (lane_product * self.lanes).width,
-            "hh_width": hh.width,
-            "hl_width": hl.width,
-            "lh_width": hl.width,
-            "ll_width": ll.width,
-            "score_width": score.width,
-            "accumulator_width": accumulator.width,
-            "dense_product_width": _product(full, full).width,
-            "dense_beat_sum_width": (_product(full, full) * self.lanes).width,
-            "max_hh": max_hh,
-            "hh_range": [hh.lo, hh.hi],
-            "score_range": [score.lo, score.hi],
-            "threshold_range": [thr.lo, thr.hi],
-            "threshold_signed": self.threshold_mode == "absolute",
-            "threshold_width": thr.width if thr.lo < 0 else unsigned_width(thr.hi),
-            "head_width": unsigned_width(self.heads - 1),
-            "index_width": unsigned_width(self.max_keys - 1),
-            "count_width": unsigned_width(self.max_keys),
-            "beats": beats,
-            "tail_lanes": d - (beats - 1) * self.lanes,
-            # Relative mode scans `scan_width` buffered estimates per cycle, so the scan of N
-            # dropped keys costs at most N*beats/8 cycles (<= 12.5 % of phase 1).
-            "scan_width": min(self.max_keys, -(-8 // beats)),
-        }
-
-    def __getattr__(self, name):
-        # Derived quantities read as attributes: cfg.hh_width, cfg.beats, ...
-        derived = self.__dict__.get("derived")
-        if derived is not None and name in derived:
-            return derived[name]
-        raise AttributeError(name)
-
+    # The golden model's parameter protocol (golden.ScoreArithmetic): bits, msb_bits, lsb_bits,
+    # threshold_mode, beats.
     @property
     def lsb_bits(self) -> int:
         return self.bits - self.msb_bits
 
     @property
+    def beats(self) -> int:
+        return self.widths.beats
+
+    @property
     def operand_range(self) -> tuple[int, int]:
         return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
 
-    def ideal_cycles(self, n_keys: int, kept: int) -> int:
-        """Throughput model (SPEC §3): phase 1 over every key, three completion passes per kept key."""
-        return self.beats * (n_keys + 3 * kept)
-
     def check_threshold(self, value: int, what: str = "threshold") -> None:
-        lo, hi = self.threshold_range
+        lo, hi = self.widths.threshold_range
         if not (lo <= value <= hi):
-            raise UserError(
-                f"{what}={value} is out of range for {self.threshold_mode} mode: expected "
-                f"{lo} ≤ T ≤ {hi} (maxHH = {self.max_hh})"
-            )
+            raise UserError(f"{what}={value} is out of range for {self.threshold_mode} mode: expected "
+                            f"{lo} ≤ T ≤ {hi} (maxHH = {self.widths.max_hh})")
+
+
+@dataclass(frozen=True)
+class RowConfig:
+    """Row control and observability shared by every top.
+
+    cycle_counter_bits  width of the per-row cycle counter (saturating), 16..64
+    monitor             add the `monitor` port (every estimate, SRAM read counters): for
+                        verification and energy accounting; a production build may omit it
+    """
+
+    cycle_counter_bits: int = 32
+    monitor: bool = True
+
+    def __post_init__(self):
+        check_int("cycle_counter_bits", self.cycle_counter_bits, 16, 64)
+        if not isinstance(self.monitor, bool):
+            raise UserError(f"monitor must be true or false, not {self.monitor!r}")
+
+
+# Stages in the order of the pipeline; the next issue adds softmax and P·V here.
+STAGES = {"score": ScoreConfig, "row": RowConfig}
+
+
+@dataclass(frozen=True)
+class LatteConfig:
+    """The whole design: one config per stage, cross-checked here. Flat parameter names (the
+    CLI's and the manifest's) map to exactly one stage field; see `params` / `from_params`."""
+
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    row: RowConfig = field(default_factory=RowConfig)
+
+    def __post_init__(self):
+        for name, cls in STAGES.items():
+            if not isinstance(getattr(self, name), cls):
+                raise TypeError(f"{name} must be a {cls.__name__}, not {getattr(self, name)!r}")
+        # A row's cycle count must be able to reach the longest row of the model.
+        longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys)
+        if longest >= 1 << self.row.cycle_counter_bits:
+            raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
+                            f"max_keys={self.score.max_keys} takes up to {longest} cycles")
+
+    @classmethod
+    def from_params(cls, **params) -> "LatteConfig":
+        """Build from flat names (bits=8, lanes=16, monitor=False, ...); unknown names are errors."""
+        per_stage = {name: {} for name in STAGES}
+        owners = parameter_owners()
+        for key, value in params.items():
+            if key not in owners:
+                raise UserError(f"unknown design parameter {key!r}: expected one of {', '.join(owners)}")
+            per_stage[owners[key]][key] = value
+        return cls(**{name: STAGES[name](**values) for name, values in per_stage.items()})
 
     def params(self) -> dict:
-        """The generation parameters (no derived values), in a stable order."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        """Every generation parameter, flat, in a stable order (no derived values)."""
+        out = {}
+        for name in STAGES:
+            stage = getattr(self, name)
+            out.update({f.name: getattr(stage, f.name) for f in dataclasses.fields(stage) if f.init})
+        return out
 
     def replace(self, **changes) -> "LatteConfig":
-        return dataclasses.replace(self, **changes)
+        return LatteConfig.from_params(**{**self.params(), **changes})
+
+    def derived(self) -> dict:
+        """Derived quantities for the manifest (typed fields of every stage, as JSON values)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.score.widths).items()}
 
 
-def _check_int(name, value, lo, hi, hi_text=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"{name}={value!r} is not an integer: expected {lo} ≤ {name} ≤ {hi_text or hi}")
-    if not (lo <= value <= hi):
-        raise UserError(f"{name}={value} is out of range: expected {lo} ≤ {name} ≤ {hi_text or hi}")
-
+def parameter_owners() -> dict[str, str]:
+    """{flat parameter name: stage name}."""
+    return {f.name: stage for stage, cls in STAGES.items() for f in dataclasses.fields(cls) if f.init}

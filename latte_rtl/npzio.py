@@ -1,17 +1,19 @@
-"""Validated reading of attention inputs and atomic writing of results (SPEC §6)."""
+"""Validated reading of attention inputs and atomic writing of results (SPEC §6).
+
+`load_qk` checks against the score stage's parameters (`LatteConfig.score`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .config import LatteConfig
+from .config import ScoreConfig
+from .design.files import atomic_write
 from .errors import UserError
 
 
@@ -39,7 +41,7 @@ def _integer_array(name: str, arr: np.ndarray, expect: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def load_qk(path: str | os.PathLike, cfg: LatteConfig) -> AttentionInput:
+def load_qk(path: str | os.PathLike, cfg: ScoreConfig) -> AttentionInput:
     """Read and validate an attention input file against `cfg`; every problem is one UserError."""
     path = Path(path)
     if not path.is_file():
@@ -89,28 +91,6 @@ def load_qk(path: str | os.PathLike, cfg: LatteConfig) -> AttentionInput:
         heads = np.zeros(q.shape[0], dtype=np.int64)
     extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads")}
     return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras)
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call write(fileobj) on a temporary file beside `path`, then rename it into place.
-
-    An existing file is replaced only by complete output; on any error nothing is left behind.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise UserError(f"output directory {directory} does not exist: create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def save_result(path, hh, kept, scores, cycles, manifest: dict) -> None:

@@ -51,9 +51,10 @@ class PortFields:
 
 def payload_fields(manifest: dict, top: str) -> dict[str, PortFields]:
     """{name: PortFields} for every structured port of `top`: a stream payload under its
-    interface name (``query``), a plain port under its own name (``estimate``)."""
+    interface name (``query``, ``monitor__estimate``), a plain port under its own name
+    (``monitor__reads``). Nested struct fields are named ``outer.inner``."""
     out = {}
-    for port in manifest["engines"][top]["ports"]:
+    for port in manifest["tops"][top]["ports"]:
         if "fields" in port:
             name = port["stream"]["interface"] if "stream" in port else port["name"]
             out[name] = PortFields(port["fields"])

@@ -1,55 +1,41 @@
-"""The cocotb regression of a generated design: every engine, every simulator, every case,
-with and without backpressure. Used by `latte-rtl sim` and by the pytest sweep."""
+"""The cocotb regression of a generated design: every registered top, every simulator, every
+case, with and without backpressure. Used by `latte-rtl sim` and by the pytest sweep."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from golden import score_rows
 from latte_rtl.config import LatteConfig
-from latte_rtl.errors import UserError
+from latte_rtl.design import load_design
 from latte_rtl.npzio import load_qk
+from latte_rtl.tops import get_top
 
 from .runner import simulate
 from .stimulus import regression_cases, write_cases
 
-ENGINE_TOPS = ("latte_score_engine", "dense_score_engine")
-# (name, probability a source offers a beat, probability the sink takes one)
+# (name, fraction of cycles a source offers a beat, fraction a sink takes one)
 TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
 # Fixed per-row overhead on top of the cycle model (besides the q load, `beats`): pipeline fill
-# and drain of phase 1 and of the completion, the start of the scan, the end-of-row beat.
+# and drain of phase 1 and of the completion, the start of the scan, the end-of-row record.
 OVERHEAD_CYCLES = 12
 
 
-def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:
-    design_dir = Path(design_dir)
-    manifest_path = design_dir / "latte_score_engine.json"
-    if not manifest_path.is_file():
-        raise UserError(f"{design_dir} is not a generated design (no latte_score_engine.json): run "
-                        f"`latte-rtl generate -o {design_dir}` first")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        return LatteConfig(**manifest["params"]), manifest
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{manifest_path} is not a valid manifest ({exc}): regenerate the design") from None
-
-
-def cycle_bound(cfg: LatteConfig, n_keys: int, kept) -> np.ndarray:
+def cycle_bound(cfg: LatteConfig, model_cycles) -> np.ndarray:
     """Cycles a row may take: 1.15 × the model, plus the fixed q-load and pipeline overhead."""
-    return np.floor(1.15 * cfg.ideal_cycles(n_keys, np.asarray(kept))) + cfg.beats + OVERHEAD_CYCLES
+    return np.floor(1.15 * np.asarray(model_cycles)) + cfg.score.beats + OVERHEAD_CYCLES
 
 
-def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops=ENGINE_TOPS, seed: int = 1,
+def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops=None, seed: int = 1,
                    rows: int = 6, keys: int | None = None, waves: bool = False, log=print) -> dict:
     """Run the regression; returns a report dict. Raises AssertionError on any mismatch."""
     design_dir = Path(design_dir).resolve()
-    cfg, _ = load_design(design_dir)
+    cfg, manifest = load_design(design_dir)
+    tops = list(manifest["tops"]) if tops is None else list(tops)
     work = design_dir / "sim_build"
     stim_dir = work / f"stimulus_seed{seed}"
-    cases = regression_cases(cfg, seed, rows=rows, keys=keys)
+    cases = regression_cases(cfg.score, seed, rows=rows, keys=keys)
     stimuli = write_cases(cases, stim_dir)
     log(f"regression of {design_dir} with seed {seed}: {len(stimuli)} cases ({', '.join(cases)})")
     report = {"seed": seed, "config": cfg.params(), "runs": []}
@@ -60,27 +46,28 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
                 simulate(design_dir, stimuli, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
                          ready_prob=ready_prob, waves=waves, work_dir=work)
                 run = {"sim": sim, "top": top, "traffic": traffic, "status": "pass"}
-                if top == "latte_score_engine" and traffic == "steady":
-                    run.update(_cycle_report(cfg, stimuli, results))
+                if traffic == "steady":
+                    run.update(cycle_report(cfg, top, stimuli, results))
                 report["runs"].append(run)
-                extra = f", cycles measured/ideal = {run['cycle_ratio']:.3f}" if "cycle_ratio" in run else ""
+                extra = f", cycles measured/model = {run['cycle_ratio']:.3f}" if "cycle_ratio" in run else ""
                 log(f"  {sim:9s} {top:20s} {traffic:12s} pass{extra}")
     return report
 
 
-def _cycle_report(cfg: LatteConfig, stimuli: list[Path], results: list[Path]) -> dict:
-    measured = ideal = 0
+def cycle_report(cfg: LatteConfig, top: str, stimuli: list[Path], results: list[Path]) -> dict:
+    """Measured cycles against the top's model: every row within `cycle_bound`; the ratio."""
+    measured = model = 0
     worst = 0.0
     for stim, res in zip(stimuli, results):
-        inp = load_qk(stim, cfg)
+        inp = load_qk(stim, cfg.score)
         out = np.load(res)
-        gold = score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg)
-        bound = cycle_bound(cfg, inp.n_keys, gold.kept.sum(axis=1))
+        want = get_top(top).expected(inp, cfg)["cycles"]
+        bound = cycle_bound(cfg, want)
         if np.any(out["cycles"] > bound):
             r = int(np.argmax(out["cycles"] - bound))
-            raise AssertionError(f"{stim.stem} row {r}: {out['cycles'][r]} cycles, over the bound {bound[r]:.0f} "
-                                 f"(1.15 × model {gold.cycles[r]} + overhead)")
+            raise AssertionError(f"{top} {stim.stem} row {r}: {out['cycles'][r]} cycles, over the bound "
+                                 f"{bound[r]:.0f} (1.15 × model {want[r]} + overhead)")
         measured += int(out["cycles"].sum())
-        ideal += int(gold.cycles.sum())
-        worst = max(worst, float(np.max(out["cycles"] / gold.cycles)))
-    return {"cycle_ratio": measured / ideal, "worst_row_ratio": worst}
+        model += int(want.sum())
+        worst = max(worst, float(np.max(out["cycles"] / want)))
+    return {"cycle_ratio": measured / model, "worst_row_ratio": worst}

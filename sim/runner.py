@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from latte_rtl.errors import UserError
+from latte_rtl.hw.sram import SRAM_MODULE
 
 SIMULATORS = ("icarus", "verilator")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def _verilator_pch_fix(sim: str):
 
 
 def design_sources(design_dir: Path, top: str) -> list[Path]:
-    sources = [design_dir / f"{top}.v", design_dir / "latte_sram.v"]
+    sources = [design_dir / f"{top}.v", design_dir / f"{SRAM_MODULE}.v"]
     for src in sources:
         if not src.is_file():
             raise UserError(f"design directory {design_dir} has no {src.name}: run `latte-rtl generate -o "
@@ -73,7 +74,7 @@ def design_sources(design_dir: Path, top: str) -> list[Path]:
 def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
              sim: str = "icarus", seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
              waves: bool = False, work_dir: str | Path | None = None, verbose: bool = False) -> None:
-    """Run sim/tb_engine.py on `top` of `design_dir` for each stimulus file; results[i] gets what
+    """Run sim/tb_top.py on `top` of `design_dir` for each stimulus file; results[i] gets what
     the RTL produced for stimuli[i].
 
     Raises AssertionError (with the testbench's message) if the RTL disagrees with golden.
@@ -112,7 +113,7 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     results_xml = work_dir / "results.xml"
     results_xml.unlink(missing_ok=True)
     try:
-        runner.test(test_module="sim.tb_engine", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
+        runner.test(test_module="sim.tb_top", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else work_dir / "test.log")
     except SystemExit:  # the cocotb runner exits when a test fails; the results file says why
@@ -134,38 +135,3 @@ def _failures(results_xml: Path) -> list[str]:
         for fail in list(case.iter("failure")) + list(case.iter("error")):
             out.append(fail.get("message") or fail.text or "failed")
     return out
-
-
-
-def simulate_component(name: str, cfg, *, sim: str, seed: int, work_dir: Path) -> None:
-    """Build component `name` alone and run its test in sim/tb_components.py."""
-    import json
-
-    from cocotb_tools.runner import get_runner
-
-    from .components import write_component
-
-    prepare_simulator(sim)
-    work_dir = Path(work_dir).resolve()
-    sources = write_component(name, cfg, work_dir / "src")
-    build = work_dir / f"{name}_{sim}"
-    runner = get_runner(sim)
-    build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"] if sim == "verilator" else []
-    with _verilator_pch_fix(sim):
-        runner.build(sources=sources, hdl_toplevel=name, build_dir=build, build_args=build_args,
-                     timescale=("1ns", "1ps"), log_file=build / "build.log")
-    results_xml = build / "results.xml"
-    env = {"LATTE_COMPONENT": name, "LATTE_CONFIG": json.dumps(cfg.params()), "LATTE_SEED": str(seed),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    try:
-        runner.test(test_module="sim.tb_components", hdl_toplevel=name, build_dir=build, test_dir=build,
-                    extra_env=env, seed=seed, results_xml=str(results_xml), log_file=build / "test.log")
-    except SystemExit:
-        pass
-    failures = _failures(results_xml)
-    ran = [c for c in ET.parse(results_xml).getroot().iter("testcase")
-           if c.get("name") == name and c.find("skipped") is None] if results_xml.is_file() else []
-    if not ran:
-        failures.append(f"the cocotb test {name} did not run")
-    if failures:
-        raise AssertionError(f"{name} on {sim} (seed {seed}): " + " | ".join(failures))

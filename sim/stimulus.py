@@ -11,27 +11,27 @@ from pathlib import Path
 import numpy as np
 
 from golden import split, threshold_for_keep
-from latte_rtl.config import LatteConfig
+from latte_rtl.config import ScoreConfig
 
 
-def _hh(cfg: LatteConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+def _hh(cfg: ScoreConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
     q_h, _ = split(q, cfg.bits, cfg.msb_bits)
     k_h, _ = split(k, cfg.bits, cfg.msb_bits)
     return q_h @ k_h.T
 
 
-def _clip_threshold(cfg: LatteConfig, t) -> np.ndarray:
-    lo, hi = cfg.threshold_range
+def _clip_threshold(cfg: ScoreConfig, t) -> np.ndarray:
+    lo, hi = cfg.widths.threshold_range
     return np.clip(np.asarray(t, dtype=np.int64), lo, hi)
 
 
-def _typical_threshold(cfg: LatteConfig, q, k, rng, keep=0.3) -> np.ndarray:
+def _typical_threshold(cfg: ScoreConfig, q, k, rng, keep=0.3) -> np.ndarray:
     """A threshold per head that keeps about `keep` of the keys of random rows (mixed rows)."""
     t = threshold_for_keep(_hh(cfg, q, k), keep, cfg.threshold_mode)
     return _clip_threshold(cfg, np.full(cfg.heads, t) + rng.integers(-2, 3, cfg.heads))
 
 
-def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | None = None) -> dict[str, dict]:
+def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | None = None) -> dict[str, dict]:
     """{case name: arrays} covering random data, extremes, ties, N = 1, N = max_keys, keep none/all."""
     rng = np.random.default_rng(seed)
     lo, hi = cfg.operand_range
@@ -51,7 +51,7 @@ def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | Non
     consts = [lo, hi, 0, -1]
     ext = np.array([np.full(d, c) for c in consts] + [np.resize([lo, hi], d), np.resize([hi, lo], d)])
     cases["extremes"] = dict(q=ext, k=ext[:cfg.max_keys].copy(), heads=np.zeros(len(ext), np.int64),
-                             thresholds=_clip_threshold(cfg, [cfg.max_hh]))
+                             thresholds=_clip_threshold(cfg, [cfg.widths.max_hh]))
 
     # Ties: thresholds put some key exactly on the boundary (HH == max - T or HH == T).
     q, k = rand(rows, d), rand(n, d)
@@ -70,7 +70,7 @@ def regression_cases(cfg: LatteConfig, seed: int, rows: int = 6, keys: int | Non
 
     # Keep all (relative T = 2 maxHH, absolute T = -maxHH); keep none (absolute T = maxHH + 1)
     # or only the row maximum (relative T = 0).
-    lo_t, hi_t = cfg.threshold_range
+    lo_t, hi_t = cfg.widths.threshold_range
     relative = cfg.threshold_mode == "relative"
     for name, t in (("keep_all", hi_t if relative else lo_t), ("keep_none_or_max", 0 if relative else hi_t)):
         cases[name] = dict(q=rand(rows, d), k=rand(n, d), heads=np.zeros(rows, np.int64),

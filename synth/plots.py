@@ -1,4 +1,5 @@
-"""PNG plots of sweeps and single designs (matplotlib, headless)."""
+"""PNG plots of sweeps and single designs (matplotlib, headless). Series come from the registry:
+one line per top, its baseline dashed in the same colour."""
 
 from __future__ import annotations
 
@@ -6,69 +7,63 @@ from pathlib import Path
 
 import matplotlib
 
+from latte_rtl.config import LatteConfig
+from latte_rtl.tops import TOPS, comparison_pairs, get_top
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 KEEP = [i / 100 for i in range(0, 101)]
+GROUP = ("msb_bits", "dim", "bits")
 
 
-def _series(rows, key, group=("msb_bits", "dim", "bits")):
-    """{label: [(lanes, value)]} for successful points, grouped by the non-lane parameters."""
+def _series(rows, key):
+    """{label: [(lanes, value)]} of successful sweep points, grouped by the non-lane parameters."""
     out: dict[str, list] = {}
     for r in rows:
-        if r["status"] != "ok" or r.get(key) is None:
-            continue
-        label = ", ".join(f"{g}={r[g]}" for g in group)
-        out.setdefault(label, []).append((r["lanes"], r[key]))
+        if r["status"] == "ok" and r.get(key) is not None:
+            out.setdefault(", ".join(f"{g}={r[g]}" for g in GROUP), []).append((r["lanes"], r[key]))
     return {k: sorted(v) for k, v in out.items()}
 
 
-def throughput_per_area(beats: int, transistors_latte: int, transistors_dense: int):
-    """Keys/cycle per Mtransistor over keep ratio r: LATTE 1/(beats(1+3r)), dense 1/beats."""
-    latte = [1e6 / (beats * (1 + 3 * r) * transistors_latte) for r in KEEP]
-    dense = [1e6 / (beats * transistors_dense)] * len(KEEP)
-    return latte, dense
-
-
-def plot_throughput_vs_keep(ax, beats, t_latte, t_dense, label=""):
-    latte, dense = throughput_per_area(beats, t_latte, t_dense)
-    line, = ax.plot(KEEP, latte, label=f"LATTE {label}".strip())
-    ax.plot(KEEP, dense, "--", color=line.get_color(), label=f"dense {label}".strip())
-    even = (t_dense / t_latte - 1) / 3
-    if 0 <= even <= 1:
-        y = 1e6 / (beats * t_dense)
-        ax.plot([even], [y], "o", color=line.get_color())
-        ax.annotate(f"break-even {even:.2f}", (even, y), textcoords="offset points", xytext=(5, 8), fontsize=8)
+def plot_throughput_vs_keep(ax, cfg: LatteConfig, top, base, area_top, area_base, label=""):
+    """Keys/cycle per Mtransistor of `top` and its baseline over the keep ratio."""
+    y_top = [1e6 * top.keys_per_cycle(cfg, r) / area_top for r in KEEP]
+    y_base = [1e6 * base.keys_per_cycle(cfg, r) / area_base for r in KEEP]
+    line, = ax.plot(KEEP, y_top, label=f"{top.key} {label}".strip())
+    ax.plot(KEEP, y_base, "--", color=line.get_color(), label=f"{base.key} {label}".strip())
 
 
 def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
-    paths = [_lanes_plot(rows, "latte_transistors", "dense_transistors", "logic transistors (generic, Yosys estimate)",
-                         "Logic area vs lanes", out_dir / "area_vs_lanes.png")]
-
+    paths = [_lanes_plot(rows, "transistors", "logic transistors (generic, Yosys estimate)", "Logic area vs lanes",
+                         out_dir / "area_vs_lanes.png")]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for r in rows:
-        if r["status"] == "ok" and r.get("latte_transistors") and r.get("dense_transistors"):
-            plot_throughput_vs_keep(ax, r["beats"], r["latte_transistors"], r["dense_transistors"],
-                                    f"lanes={r['lanes']} m={r['msb_bits']}")
+        if r["status"] != "ok":
+            continue
+        cfg = LatteConfig.from_params(**r["params"])
+        for top, base in comparison_pairs(TOPS):
+            a, b = r.get(f"{top.key}_transistors"), r.get(f"{base.key}_transistors")
+            if a and b:
+                plot_throughput_vs_keep(ax, cfg, top, base, a, b, f"lanes={r['lanes']} m={r['msb_bits']}")
     ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
            title="Throughput per area vs keep ratio")
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     paths.append(_save(fig, out_dir / "throughput_per_area.png"))
-
-    if _series(rows, "latte_ecp5_fmax_mhz"):
-        paths.append(_lanes_plot(rows, "latte_ecp5_fmax_mhz", "dense_ecp5_fmax_mhz", "fmax on ECP5-85k (MHz, nextpnr)",
-                                 "fmax vs lanes", out_dir / "fmax_vs_lanes.png"))
+    if any(_series(rows, f"{t.key}_ecp5_fmax_mhz") for t in TOPS.values()):
+        paths.append(_lanes_plot(rows, "ecp5_fmax_mhz", "fmax on ECP5-85k (MHz, nextpnr)", "fmax vs lanes",
+                                 out_dir / "fmax_vs_lanes.png"))
     return paths
 
 
-def _lanes_plot(rows, latte_key, dense_key, ylabel, title, path: Path) -> Path:
-    """One figure of a sweep metric over lanes: a line per LATTE variant, dense in black."""
+def _lanes_plot(rows, metric, ylabel, title, path: Path) -> Path:
+    """One figure of a sweep metric over lanes: a line per top and parameter group."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, pts in _series(rows, latte_key).items():
-        ax.plot(*zip(*pts), "o-", label=f"LATTE ({label})")
-    for label, pts in _series(rows, dense_key, group=("dim", "bits")).items():
-        ax.plot(*zip(*pts), "s--", color="black", label=f"dense ({label})")
+    for n, top in enumerate(TOPS.values()):
+        for label, pts in _series(rows, f"{top.key}_{metric}").items():
+            ax.plot(*zip(*pts), "o-" if top.baseline else "s--", color=None if top.baseline else f"C{7 + n % 3}",
+                    label=f"{top.key} ({label})")
     ax.set(xlabel="lanes", ylabel=ylabel, title=title)
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=7)
@@ -85,29 +80,28 @@ def _save(fig, path: Path) -> Path:
 
 def plot_design(report: dict, out_dir: Path) -> list[Path]:
     """Plots of one design's synth report: throughput per area vs keep ratio, area by block."""
-    from latte_rtl.config import LatteConfig
-
-    cfg = LatteConfig(**report["config"])
+    cfg = LatteConfig.from_params(**report["config"])
     paths = []
-    lg, dg = report["latte"].get("generic", {}), report["dense"].get("generic", {})
-    if "transistors" not in lg or "transistors" not in dg:
-        return paths
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    plot_throughput_vs_keep(ax, cfg.beats, lg["transistors"], dg["transistors"], f"lanes={cfg.lanes}")
-    ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
-           title=f"Throughput per area, d={cfg.dim}, {cfg.bits}-bit, m={cfg.msb_bits}")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    paths.append(_save(fig, out_dir / "throughput_per_area.png"))
-
-    blocks = sorted(set(lg["blocks"]) | set(dg["blocks"]))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    bottom = [0, 0]
-    for block in blocks:
-        vals = [lg["blocks"].get(block, 0), dg["blocks"].get(block, 0)]
-        ax.bar(["LATTE", "dense"], vals, bottom=bottom, label=block)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    ax.set(ylabel="transistors (generic)", title="Logic area by block")
-    ax.legend(fontsize=8)
-    paths.append(_save(fig, out_dir / "area_by_block.png"))
+    for comp in report["comparison"].values():
+        if "logic_area_ratio" not in comp:
+            continue
+        top, base = get_top(comp["top"]), get_top(comp["baseline"])
+        gt, gb = report["tops"][top.name]["generic"], report["tops"][base.name]["generic"]
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        plot_throughput_vs_keep(ax, cfg, top, base, gt["transistors"], gb["transistors"], f"lanes={cfg.score.lanes}")
+        ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
+               title=f"Throughput per area, d={cfg.score.dim}, {cfg.score.bits}-bit, m={cfg.score.msb_bits}")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        paths.append(_save(fig, out_dir / "throughput_per_area.png"))
+        blocks = sorted(set(gt["blocks"]) | set(gb["blocks"]))
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        bottom = [0, 0]
+        for block in blocks:
+            vals = [gt["blocks"].get(block, 0), gb["blocks"].get(block, 0)]
+            ax.bar([top.key, base.key], vals, bottom=bottom, label=block)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        ax.set(ylabel="transistors (generic)", title="Logic area by block")
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out_dir / "area_by_block.png"))
     return paths

@@ -1,48 +1,71 @@
-"""Cost comparison LATTE vs dense (JSON + aligned text table)."""
+"""Cost report: every top's synthesis results, and each top against its registered baseline
+(JSON + aligned text table)."""
 
 from __future__ import annotations
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.tools import tool_versions
+from latte_rtl.tops import comparison_pairs, get_top
 
 DEFAULT_KEEP_RATIO = 0.10
 
 
-def keys_per_cycle(cfg: LatteConfig, keep_ratio: float) -> dict[str, float]:
-    """Throughput the RTL meets (the cycle model): LATTE beats*(1+3r) cycles a key, dense beats."""
-    return {"latte": 1.0 / (cfg.beats * (1 + 3 * keep_ratio)), "dense": 1.0 / cfg.beats}
+def break_even_keep_ratio(top, base, cfg: LatteConfig, area_top: float, area_base: float) -> float:
+    """Largest keep ratio at which `top` still has at least `base`'s keys/cycle per area
+    (bisection on the registered throughput models; 0 if never, 1 if always)."""
+    def lead(r):
+        return top.keys_per_cycle(cfg, r) / area_top - base.keys_per_cycle(cfg, r) / area_base
+
+    if lead(0.0) < 0:
+        return 0.0
+    if lead(1.0) >= 0:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if lead(mid) >= 0 else (lo, mid)
+    return lo
 
 
-def compare(cfg: LatteConfig, results: dict, keep_ratio: float) -> dict:
-    kpc = keys_per_cycle(cfg, keep_ratio)
-    comp: dict = {"keep_ratio": keep_ratio, "keys_per_cycle": kpc}
-    latte_g, dense_g = results["latte"].get("generic", {}), results["dense"].get("generic", {})
-    if "transistors" in latte_g and "transistors" in dense_g:
-        lt, dt = latte_g["transistors"], dense_g["transistors"]
-        per_area = {"latte": kpc["latte"] / lt * 1e6, "dense": kpc["dense"] / dt * 1e6}
+def compare_pair(cfg: LatteConfig, top, base, results: dict, keep_ratio: float) -> dict:
+    """One top against its baseline: throughput (model the RTL meets), area, fmax, LUT ratios."""
+    kpc = {"top": top.keys_per_cycle(cfg, keep_ratio), "baseline": base.keys_per_cycle(cfg, keep_ratio)}
+    comp: dict = {"top": top.name, "baseline": base.name, "keep_ratio": keep_ratio, "keys_per_cycle": kpc}
+    a, b = results.get(top.name, {}).get("generic", {}), results.get(base.name, {}).get("generic", {})
+    if "transistors" in a and "transistors" in b:
+        at, bt = a["transistors"], b["transistors"]
+        per_area = {"top": kpc["top"] / at * 1e6, "baseline": kpc["baseline"] / bt * 1e6}
         comp.update({
-            "logic_area_ratio": lt / dt,
+            "logic_area_ratio": at / bt,
             "keys_per_cycle_per_mtransistor": per_area,
-            "throughput_per_area_ratio": per_area["latte"] / per_area["dense"],
-            # LATTE wins while 1 / (1 + 3r) / A_latte > 1 / A_dense
-            "break_even_keep_ratio": max(0.0, (dt / lt - 1) / 3),
+            "throughput_per_area_ratio": per_area["top"] / per_area["baseline"],
+            "break_even_keep_ratio": break_even_keep_ratio(top, base, cfg, at, bt),
         })
     for target in ("ice40", "ice40_dsp", "ecp5"):
-        a, b = results["latte"].get(target, {}), results["dense"].get(target, {})
-        if a.get("luts") and b.get("luts"):
-            comp[f"{target}_lut_ratio"] = a["luts"] / b["luts"]
-        if a.get("fmax_mhz") and b.get("fmax_mhz"):
-            comp[f"{target}_fmax_ratio"] = a["fmax_mhz"] / b["fmax_mhz"]
+        x, y = results.get(top.name, {}).get(target, {}), results.get(base.name, {}).get(target, {})
+        if x.get("luts") and y.get("luts"):
+            comp[f"{target}_lut_ratio"] = x["luts"] / y["luts"]
+        if x.get("fmax_mhz") and y.get("fmax_mhz"):
+            comp[f"{target}_fmax_ratio"] = x["fmax_mhz"] / y["fmax_mhz"]
     return comp
 
 
-def build_report(cfg: LatteConfig, results: dict, keep_ratio: float) -> dict:
+def comparisons(cfg: LatteConfig, results: dict, keep_ratio: float) -> dict:
+    return {f"{t.key}_vs_{b.key}": compare_pair(cfg, t, b, results, keep_ratio)
+            for t, b in comparison_pairs(results)}
+
+
+def memory_bits(manifest: dict) -> dict[str, int]:
+    """SRAM bits of every top (excluded from logic area), from the manifest's memory list."""
+    return {name: sum(m["words"] * m["bits"] for m in t["memories"]) for name, t in manifest["tops"].items()}
+
+
+def build_report(cfg: LatteConfig, manifest: dict, results: dict, keep_ratio: float) -> dict:
     return {
         "config": cfg.params(),
-        "latte": results["latte"],
-        "dense": results["dense"],
-        "comparison": compare(cfg, results, keep_ratio),
-        "memory_bits": memory_bits(cfg),
+        "tops": results,
+        "comparison": comparisons(cfg, results, keep_ratio),
+        "memory_bits": memory_bits(manifest),
         "notes": "Memories (key store, q buffer, estimate buffer) are latte_sram black boxes in the generic "
                  "flow: reported in memory_bits, excluded from logic area. FPGA flows map them to block RAM "
                  "with max_keys capped (max_keys_used) and report the engine without its test harness.",
@@ -50,14 +73,8 @@ def build_report(cfg: LatteConfig, results: dict, keep_ratio: float) -> dict:
     }
 
 
-def memory_bits(cfg: LatteConfig) -> dict[str, int]:
-    words = cfg.max_keys * cfg.beats
-    latte = (words * cfg.lanes * cfg.bits  # key store: MSB + LSB banks
-             + cfg.beats * cfg.lanes * cfg.bits  # q buffer
-             + (-(-cfg.max_keys // cfg.scan_width) * cfg.scan_width * cfg.hh_width
-                if cfg.threshold_mode == "relative" else 0))  # estimate buffer
-    dense = words * cfg.lanes * cfg.bits + cfg.beats * cfg.lanes * cfg.bits
-    return {"latte": latte, "dense": dense}
+def failed_flows(report: dict) -> list[str]:
+    return [f"{top}/{flow}" for top, flows in report["tops"].items() for flow, r in flows.items() if "error" in r]
 
 
 def _fmt(value, spec="") -> str:
@@ -66,47 +83,59 @@ def _fmt(value, spec="") -> str:
     return format(value, spec) if spec else str(value)
 
 
-def format_table(report: dict) -> str:
-    """Side-by-side text table of every figure, then the ratios."""
-    rows = [("metric", "LATTE", "dense", "LATTE/dense")]
+def _ratio(a, b) -> str:
+    return f"{a / b:.3f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "-"
+
+
+def format_pair(report: dict, comp: dict) -> list[tuple[str, str, str, str]]:
+    """Rows (metric, top, baseline, ratio) of one comparison."""
+    top, base = get_top(comp["top"]), get_top(comp["baseline"])
+    rt, rb = report["tops"].get(top.name, {}), report["tops"].get(base.name, {})
+    rows = [("metric", top.key, base.key, f"{top.key}/{base.key}")]
 
     def add(label, target, field, spec=""):
-        a, b = report["latte"].get(target, {}), report["dense"].get(target, {})
-        if field not in a and field not in b:
-            return
-        va, vb = a.get(field), b.get(field)
-        ratio = f"{va / vb:.3f}" if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and vb else "-"
-        rows.append((label, _fmt(va, spec), _fmt(vb, spec), ratio))
+        a, b = rt.get(target, {}), rb.get(target, {})
+        if field in a or field in b:
+            rows.append((label, _fmt(a.get(field), spec), _fmt(b.get(field), spec), _ratio(a.get(field), b.get(field))))
 
     add("generic: transistors (logic)", "generic", "transistors")
     add("generic: gate cells", "generic", "cells")
     add("generic: flip-flops", "generic", "flip_flops")
-    for block in sorted(set(report["latte"].get("generic", {}).get("blocks", {}))
-                        | set(report["dense"].get("generic", {}).get("blocks", {}))):
-        a = report["latte"].get("generic", {}).get("blocks", {}).get(block)
-        b = report["dense"].get("generic", {}).get("blocks", {}).get(block)
-        rows.append((f"  {block}", _fmt(a), _fmt(b), f"{a / b:.3f}" if a and b else "-"))
+    blocks_a, blocks_b = rt.get("generic", {}).get("blocks", {}), rb.get("generic", {}).get("blocks", {})
+    for block in sorted(set(blocks_a) | set(blocks_b)):
+        a, b = blocks_a.get(block), blocks_b.get(block)
+        rows.append((f"  {block}", _fmt(a), _fmt(b), _ratio(a, b)))
     for target, fields in (("ice40", ("luts", "ffs", "bram", "fmax_mhz")), ("ice40_dsp", ("luts", "dsp", "fmax_mhz")),
                            ("ecp5", ("luts", "ffs", "mult18", "bram", "fmax_mhz"))):
         for field in fields:
             add(f"{target}: {field}", target, field, ".1f" if field == "fmax_mhz" else "")
-        for key in ("latte", "dense"):
-            if "error" in report[key].get(target, {}):
-                rows.append((f"{target}: {key} failed", report[key][target]["error"][:60], "", ""))
+        for name, r in ((top.key, rt), (base.key, rb)):
+            if "error" in r.get(target, {}):
+                rows.append((f"{target}: {name} failed", r[target]["error"][:60], "", ""))
     mem = report["memory_bits"]
-    rows.append(("memory bits (not in logic area)", str(mem["latte"]), str(mem["dense"]), f"{mem['latte'] / mem['dense']:.3f}"))
-    comp = report["comparison"]
+    rows.append(("memory bits (not in logic area)", str(mem.get(top.name)), str(mem.get(base.name)),
+                 _ratio(mem.get(top.name), mem.get(base.name))))
     kpc = comp["keys_per_cycle"]
-    rows.append((f"keys/cycle at keep {comp['keep_ratio']:.2f}", f"{kpc['latte']:.4f}", f"{kpc['dense']:.4f}",
-                 f"{kpc['latte'] / kpc['dense']:.3f}"))
+    rows.append((f"keys/cycle at keep {comp['keep_ratio']:.2f}", f"{kpc['top']:.4f}", f"{kpc['baseline']:.4f}",
+                 _ratio(kpc["top"], kpc["baseline"])))
     if "keys_per_cycle_per_mtransistor" in comp:
         pa = comp["keys_per_cycle_per_mtransistor"]
-        rows.append(("keys/cycle per Mtransistor", f"{pa['latte']:.3f}", f"{pa['dense']:.3f}",
+        rows.append(("keys/cycle per Mtransistor", f"{pa['top']:.3f}", f"{pa['baseline']:.3f}",
                      f"{comp['throughput_per_area_ratio']:.3f}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    if "break_even_keep_ratio" in comp:
-        lines.append(f"LATTE beats dense in throughput per transistor while keep ratio < "
-                     f"{comp['break_even_keep_ratio']:.3f}")
-    return "\n".join(lines)
+    return rows
+
+
+def format_table(report: dict) -> str:
+    """Side-by-side text table of every comparison of the report."""
+    out = []
+    for comp in report["comparison"].values():
+        rows = format_pair(report, comp)
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        if "break_even_keep_ratio" in comp:
+            lines.append(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while keep ratio < "
+                         f"{comp['break_even_keep_ratio']:.3f}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)

@@ -14,20 +14,24 @@ from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
+from latte_rtl.tops import TOPS, comparison_pairs, tops_for
 
-from .report import DEFAULT_KEEP_RATIO, compare
+from .report import DEFAULT_KEEP_RATIO, comparisons
 
 SWEEPABLE = ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode")
-CSV_FIELDS = ["point", *SWEEPABLE, "status", "latte_transistors", "dense_transistors", "logic_area_ratio",
-              "throughput_per_area_ratio", "break_even_keep_ratio", "latte_ecp5_fmax_mhz", "dense_ecp5_fmax_mhz",
-              "latte_ecp5_luts", "dense_ecp5_luts", "cached", "seconds", "error"]
+PER_TOP = ("transistors", "ecp5_fmax_mhz", "ecp5_luts")
+PER_PAIR = ("logic_area_ratio", "throughput_per_area_ratio", "break_even_keep_ratio")
+CSV_FIELDS = ["point", *SWEEPABLE, "status",
+              *(f"{t.key}_{f}" for f in PER_TOP for t in TOPS.values()),
+              *(f"{t.key}_vs_{b.key}_{f}" for t, b in comparison_pairs(TOPS) for f in PER_PAIR),
+              "cached", "seconds", "error"]
 
 
 def point_key(cfg: LatteConfig, targets: list[str]) -> str:
-    """Cache key: the manifest (parameters, derived widths, Verilog hashes) and the targets."""
-    from latte_rtl.emit import engine_verilog
+    """Cache key: the parameters, the Verilog of every top and the targets."""
+    from latte_rtl.design.emit import top_verilog
 
-    texts = {top: engine_verilog(cfg, top)[0] for top in ("latte_score_engine", "dense_score_engine")}
+    texts = {top.name: top_verilog(cfg, top)[0] for top in tops_for(cfg)}
     blob = json.dumps({"params": cfg.params(), "verilog": {t: hashlib.sha256(v.encode()).hexdigest()
                                                             for t, v in texts.items()},
                        "targets": sorted(targets)}, sort_keys=True)
@@ -36,20 +40,20 @@ def point_key(cfg: LatteConfig, targets: list[str]) -> str:
 
 def _run_point(params: dict, targets: list[str], cache_dir: str) -> dict:
     """Worker: generate, synthesize (or reuse the cached result) one point."""
-    from latte_rtl.emit import generate
+    from latte_rtl.design import generate
 
     from .flows import synthesize
 
     start = time.perf_counter()
     try:
-        cfg = LatteConfig(**params)
+        cfg = LatteConfig.from_params(**params)
         key = point_key(cfg, targets)
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
             return {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
-        generate(cfg, point_dir)
-        results = synthesize(cfg, point_dir, targets, workers=1, log=lambda *_: None)
+        manifest = generate(cfg, point_dir)
+        results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, log=lambda *_: None)
         errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
         out = {"results": results, "error": "; ".join(errors) or None}
         if not errors:  # only complete points are cached
@@ -95,25 +99,19 @@ def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs:
 
 
 def _row(index: int, result: dict, keep_ratio: float) -> dict:
-    row = {"point": index, **{k: result["params"].get(k) for k in SWEEPABLE}, "cached": result["cached"],
-           "seconds": result["seconds"], "error": result.get("error")}
+    row = {"point": index, **{k: result["params"].get(k) for k in SWEEPABLE}, "params": result["params"],
+           "cached": result["cached"], "seconds": result["seconds"], "error": result.get("error")}
     results = result.get("results")
     row["status"] = "failed" if row["error"] else "ok"
     if results:
-        cfg = LatteConfig(**{**LatteConfig().params(), **result["params"]})
-        comp = compare(cfg, results, keep_ratio)
-        row.update({
-            "latte_transistors": results["latte"].get("generic", {}).get("transistors"),
-            "dense_transistors": results["dense"].get("generic", {}).get("transistors"),
-            "logic_area_ratio": comp.get("logic_area_ratio"),
-            "throughput_per_area_ratio": comp.get("throughput_per_area_ratio"),
-            "break_even_keep_ratio": comp.get("break_even_keep_ratio"),
-            "latte_ecp5_fmax_mhz": results["latte"].get("ecp5", {}).get("fmax_mhz"),
-            "dense_ecp5_fmax_mhz": results["dense"].get("ecp5", {}).get("fmax_mhz"),
-            "latte_ecp5_luts": results["latte"].get("ecp5", {}).get("luts"),
-            "dense_ecp5_luts": results["dense"].get("ecp5", {}).get("luts"),
-            "beats": cfg.beats,
-        })
+        cfg = LatteConfig.from_params(**result["params"])
+        for name, flows in results.items():
+            key = TOPS[name].key
+            row[f"{key}_transistors"] = flows.get("generic", {}).get("transistors")
+            row[f"{key}_ecp5_fmax_mhz"] = flows.get("ecp5", {}).get("fmax_mhz")
+            row[f"{key}_ecp5_luts"] = flows.get("ecp5", {}).get("luts")
+        for pair, comp in comparisons(cfg, results, keep_ratio).items():
+            row.update({f"{pair}_{f}": comp.get(f) for f in PER_PAIR})
     return row
 
 

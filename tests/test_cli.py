@@ -28,13 +28,15 @@ def test_generate_is_deterministic(tmp_path):
     assert main(["generate", *args, "-o", str(tmp_path / "a")]) == 0
     assert main(["generate", *args, "-o", str(tmp_path / "b")]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["dense_score_engine.v", "latte_score_engine.json", "latte_score_engine.v", "latte_sram.v"]
+    assert names == ["dense_score_engine.v", "latte_score_engine.v", "latte_sram.v", "manifest.json"]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    manifest = json.loads((tmp_path / "a" / "latte_score_engine.json").read_text())
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["params"]["dim"] == 12 and manifest["derived"]["beats"] == 3
-    ports = {p["name"]: p for p in manifest["engines"]["latte_score_engine"]["ports"]}
-    assert ports["result__payload"]["stream"]["role"] == "payload"
+    ports = {p["name"]: p for p in manifest["tops"]["latte_score_engine"]["ports"]}
+    assert ports["scores__payload"]["stream"]["role"] == "payload"
+    assert [f["name"] for f in ports["rows__payload"]["fields"]] == ["summary.kept_count", "summary.max_estimate",
+                                                                      "cycles"]
     assert ports["query__payload"]["width"] == 5 * 8 + 1  # 5 lanes of 8 bits + 1-bit head
 
 

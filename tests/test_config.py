@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden import partial_sums, recombine
-from latte_rtl.config import LatteConfig, signed_width
+from latte_rtl.config import LatteConfig, RowConfig, ScoreConfig, signed_width
 from latte_rtl.errors import UserError
 
 
@@ -14,13 +14,36 @@ from latte_rtl.errors import UserError
     ({"bits": 3}, "bits"), ({"bits": 17}, "bits"), ({"msb_bits": 0}, "msb_bits"), ({"msb_bits": 8}, "msb_bits"),
     ({"dim": 0}, "dim"), ({"dim": 1025}, "dim"), ({"lanes": 0}, "lanes"), ({"lanes": 65}, "lanes"),
     ({"heads": 65}, "heads"), ({"max_keys": 0}, "max_keys"), ({"max_keys": 65537}, "max_keys"),
-    ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"),
+    ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"), ({"cycle_counter_bits": 15}, "cycle_counter_bits"),
+    ({"cycle_counter_bits": 65}, "cycle_counter_bits"), ({"monitor": 1}, "monitor"),
 ])
 def test_invalid_parameter_names_parameter_value_and_range(changes, name):
+    """Amaranth-style wording: "name must be …, not value" (with the range where there is one)."""
     with pytest.raises(UserError) as err:
-        LatteConfig(**changes)
+        LatteConfig.from_params(**changes)
     message = str(err.value)
-    assert message.startswith(f"{name}=") and "expected" in message
+    assert message.startswith(name) and " must be " in message and ", not " in message, message
+
+
+def test_unknown_parameter_and_stage_types():
+    with pytest.raises(UserError, match="unknown design parameter 'lane'"):
+        LatteConfig.from_params(lane=4)
+    with pytest.raises(TypeError, match="score must be a ScoreConfig"):
+        LatteConfig(score=RowConfig())
+
+
+def test_cross_check_cycle_counter_width():
+    """The top-level config checks that the row counter can count the longest row of the model."""
+    with pytest.raises(UserError, match="cycle_counter_bits=16 is too narrow"):
+        LatteConfig.from_params(dim=1024, lanes=1, max_keys=65536, cycle_counter_bits=16)
+    LatteConfig.from_params(dim=1024, lanes=1, max_keys=65536, cycle_counter_bits=32)
+
+
+def test_params_round_trip():
+    cfg = LatteConfig.from_params(dim=12, lanes=5, cycle_counter_bits=20, monitor=False)
+    assert LatteConfig.from_params(**cfg.params()) == cfg
+    assert cfg.params()["cycle_counter_bits"] == 20 and cfg.row == RowConfig(20, False)
+    assert cfg.replace(lanes=3).score == ScoreConfig(dim=12, lanes=3)
 
 
 def test_config_is_frozen_and_hashable():
@@ -38,7 +61,7 @@ def test_signed_width():
 
 
 configs = st.builds(
-    lambda bits, m_frac, dim, mode: LatteConfig(
+    lambda bits, m_frac, dim, mode: ScoreConfig(
         bits=bits, msb_bits=max(1, min(bits - 1, round(m_frac * bits))), dim=dim, lanes=1, threshold_mode=mode),
     st.integers(4, 16), st.floats(0, 1), st.integers(1, 1024), st.sampled_from(["relative", "absolute"]))
 
@@ -53,32 +76,36 @@ def test_widths_hold_the_extreme_operands(cfg):
             q = np.full((1, cfg.dim), qv)
             k = np.full((1, cfg.dim), kv)
             parts = partial_sums(q, k, cfg)
-            for name, width in (("HH", cfg.hh_width), ("HL", cfg.hl_width), ("LH", cfg.lh_width), ("LL", cfg.ll_width)):
+            w = cfg.widths
+            for name, width in (("HH", w.hh_width), ("HL", w.hl_width), ("LH", w.lh_width), ("LL", w.ll_width)):
                 v = int(parts[name][0, 0])
                 assert -(1 << (width - 1)) <= v < (1 << (width - 1)), (name, v, width)
             score = int(recombine(parts, cfg.lsb_bits)[0, 0])
             assert score == qv * kv * cfg.dim
-            assert -(1 << (cfg.score_width - 1)) <= score < (1 << (cfg.score_width - 1))
-            assert cfg.accumulator_width >= cfg.score_width
-    assert cfg.max_hh == cfg.dim * (1 << (2 * (cfg.msb_bits - 1)))
-    assert int(partial_sums(np.full((1, cfg.dim), lo), np.full((1, cfg.dim), lo), cfg)["HH"][0, 0]) == cfg.max_hh
+            assert -(1 << (w.score_width - 1)) <= score < (1 << (w.score_width - 1))
+            assert w.accumulator_width >= w.score_width
+    assert w.max_hh == cfg.dim * (1 << (2 * (cfg.msb_bits - 1)))
+    assert int(partial_sums(np.full((1, cfg.dim), lo), np.full((1, cfg.dim), lo), cfg)["HH"][0, 0]) == w.max_hh
 
 
 def test_threshold_range_and_check():
-    rel = LatteConfig(dim=64, msb_bits=4)
-    assert rel.threshold_range == [0, 2 * 4096]
+    rel = ScoreConfig(dim=64, msb_bits=4)
+    assert rel.widths.threshold_range == (0, 2 * 4096)
     rel.check_threshold(8192)
     with pytest.raises(UserError, match="out of range"):
         rel.check_threshold(8193)
     with pytest.raises(UserError, match="out of range"):
         rel.check_threshold(-1)
-    ab = LatteConfig(dim=64, msb_bits=4, threshold_mode="absolute")
-    assert ab.threshold_range == [-4096, 4097]
+    ab = ScoreConfig(dim=64, msb_bits=4, threshold_mode="absolute")
+    assert ab.widths.threshold_range == (-4096, 4097)
     ab.check_threshold(-4096)
-    assert ab.threshold_signed and not rel.threshold_signed
+    assert ab.widths.threshold_signed and not rel.widths.threshold_signed
 
 
 def test_beats_and_tail():
-    cfg = LatteConfig(dim=10, lanes=3)
-    assert (cfg.beats, cfg.tail_lanes) == (4, 1)
-    assert cfg.ideal_cycles(100, 10) == 4 * (100 + 30)
+    import golden
+
+    cfg = ScoreConfig(dim=10, lanes=3)
+    assert (cfg.beats, cfg.widths.tail_lanes) == (4, 1)
+    assert golden.score_cycles(cfg.beats, 100, 10) == 4 * (100 + 30)
+    assert golden.dense_cycles(cfg.beats, 100) == 400

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -5,7 +9,20 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from golden import float_attention, keep_mask, partial_sums, recombine, score_rows, split
-from latte_rtl.config import LatteConfig
+
+
+@dataclass(frozen=True)
+class Params:
+    """The golden model's parameter protocol (golden.ScoreArithmetic), without latte_rtl."""
+
+    bits: int = 8
+    msb_bits: int = 4
+    threshold_mode: str = "relative"
+    beats: int = 1
+
+    @property
+    def lsb_bits(self):
+        return self.bits - self.msb_bits
 
 
 @st.composite
@@ -17,7 +34,7 @@ def operands(draw):
     elems = st.one_of(st.sampled_from([lo, hi, 0, -1]), st.integers(lo, hi))
     q = draw(hnp.arrays(np.int64, (draw(st.integers(1, 4)), d), elements=elems))
     k = draw(hnp.arrays(np.int64, (draw(st.integers(1, 5)), d), elements=elems))
-    return LatteConfig(bits=bits, msb_bits=msb, dim=d, lanes=1), q, k
+    return Params(bits=bits, msb_bits=msb), q, k
 
 
 @settings(max_examples=200, deadline=None)
@@ -33,11 +50,11 @@ def test_recombination_equals_exact_product(case):
 def test_all_operands_most_negative(bits):
     """q = k = -2^(bits-1) everywhere, at dim = 1024: the largest product magnitude there is."""
     for msb in {1, bits // 2, bits - 1}:
-        cfg = LatteConfig(bits=bits, msb_bits=msb, dim=1024, lanes=1)
+        cfg = Params(bits=bits, msb_bits=msb)
         x = np.full((1, 1024), -(1 << (bits - 1)))
         parts = partial_sums(x, x, cfg)
         assert int(recombine(parts, cfg.lsb_bits)[0, 0]) == 1024 * (1 << (2 * bits - 2))
-        assert int(parts["HH"][0, 0]) == cfg.max_hh
+        assert int(parts["HH"][0, 0]) == 1024 * (1 << (2 * (msb - 1)))  # maxHH
 
 
 def test_split_by_hand():
@@ -47,8 +64,8 @@ def test_split_by_hand():
 
 
 def test_hand_computed_row():
-    """q = [17, -3], k0 = [2, 5], k1 = [-128, 100], bits 8, msb 4 (l = 4)."""
-    cfg = LatteConfig(dim=2, lanes=1)
+    """q = [17, -3], k0 = [2, 5], k1 = [-128, 100], bits 8, msb 4 (l = 4), 2 beats per key."""
+    cfg = Params(beats=2)
     q = np.array([[17, -3]])
     k = np.array([[2, 5], [-128, 100]])
     # q_H = [1, -1], q_L = [1, 13]; k0_H = [0, 0], k1_H = [-8, 6]
@@ -79,7 +96,7 @@ def test_key_mask_excludes_keys_from_max_and_keep():
 
 
 def test_one_key_and_per_head_keys():
-    cfg = LatteConfig(dim=3, lanes=1, heads=2)
+    cfg = Params()
     q = np.array([[1, 2, 3], [4, 5, 6]])
     k = np.array([[[1, 1, 1]], [[2, 0, 0]]])  # [H=2, N=1, d]
     res = score_rows(q, k, np.array([0, 1]), np.array([0, 0]), cfg)
@@ -110,3 +127,20 @@ def test_threshold_for_keep_by_hand():
     assert threshold_for_keep(hh, 0.4, "absolute") == 8
     # a key mask leaves keys out of the max and of the sample
     assert threshold_for_keep(hh, 1.0, "relative", np.array([[False, True, True, False, True]])) == 10
+
+
+def test_golden_imports_nothing_of_latte_rtl():
+    """golden/ is the spec: importing it (all of it) loads no latte_rtl, sim or synth module."""
+    code = ("import sys, golden, golden.attention; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('latte_rtl', 'sim', 'synth')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hardware_packages_import_neither_sim_nor_synth():
+    code = ("import sys, latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('sim', 'synth', 'cocotb')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from latte_rtl.config import LatteConfig
-from latte_rtl.emit import generate
+from latte_rtl.design import generate
+from latte_rtl.tops import get_top
 from synth import flows
-from synth.report import build_report, compare, format_table
+from synth.report import build_report, compare_pair, format_table
 from synth.sweep import run_sweep
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -20,7 +21,9 @@ TINY = dict(bits=8, msb_bits=4, dim=4, lanes=2, heads=2, max_keys=8)
 
 
 def test_generic_stat_parsing(tmp_path, monkeypatch):
-    """synth_generic reads only stat.json: blocks are leaves, the top's own share is the rest."""
+    """synth_generic reads only stat.json: each module's own cells go to the block the registry
+    maps its path to (dot.multipliers → multiplier array, dot → adder tree); the top's own share
+    is the rest."""
     def fake_yosys(work, script, name):
         shutil.copy(FIXTURES / "generic_stat.json", work / "stat.json")
 
@@ -43,29 +46,35 @@ def test_fpga_harness_cells_are_removed():
 
 
 def test_comparison_arithmetic():
-    cfg = LatteConfig(dim=64, lanes=16)  # 4 beats
-    results = {"latte": {"generic": {"transistors": 40_000}}, "dense": {"generic": {"transistors": 80_000}}}
-    comp = compare(cfg, results, 0.10)
-    assert comp["keys_per_cycle"] == pytest.approx({"latte": 1 / (4 * 1.3), "dense": 0.25})
+    cfg = LatteConfig.from_params(dim=64, lanes=16)  # 4 beats
+    results = {"latte_score_engine": {"generic": {"transistors": 40_000}},
+               "dense_score_engine": {"generic": {"transistors": 80_000}}}
+    comp = compare_pair(cfg, get_top("latte_score_engine"), get_top("dense_score_engine"), results, 0.10)
+    assert comp["keys_per_cycle"] == pytest.approx({"top": 1 / (4 * 1.3), "baseline": 0.25})
     assert comp["logic_area_ratio"] == pytest.approx(0.5)
     assert comp["throughput_per_area_ratio"] == pytest.approx(2 / 1.3)
+    # 1 / (1 + 3r) / 40k = 1 / 80k  ⇔  r = 1/3
     assert comp["break_even_keep_ratio"] == pytest.approx(1 / 3)
-    table = format_table(build_report(cfg, results, 0.10))
+    manifest = {"tops": {name: {"memories": [{"words": 4, "bits": 8}]} for name in results}}
+    table = format_table(build_report(cfg, manifest, results, 0.10))
     assert "keys/cycle per Mtransistor" in table and "0.500" in table
 
 
 def test_real_synthesis_of_a_small_design(tmp_path):
     """Yosys (generic) and Yosys + nextpnr (ecp5) on a 2-lane design, both engines."""
-    cfg = LatteConfig(**TINY)
-    generate(cfg, tmp_path)
-    results = flows.synthesize(cfg, tmp_path, ["generic", "ecp5"], workers=2)
-    for key in ("latte", "dense"):
-        g, e = results[key]["generic"], results[key]["ecp5"]
+    cfg = LatteConfig.from_params(**TINY)
+    manifest = generate(cfg, tmp_path)
+    results = flows.synthesize(cfg, tmp_path, list(manifest["tops"]), ["generic", "ecp5"], workers=2)
+    for top in ("latte_score_engine", "dense_score_engine"):
+        g, e = results[top]["generic"], results[top]["ecp5"]
         assert "error" not in g and "error" not in e, (g, e)
         assert g["transistors"] > 1000 and g["memories"] >= 2
         assert e["luts"] > 0 and e["fmax_mhz"] > 1
+        assert g["blocks"]["multiplier array"] > 0 and g["blocks"]["adder tree + accumulator"] > 0
     # the multipliers of LATTE are 5 x 5, the dense ones 8 x 8
-    assert results["latte"]["generic"]["blocks"]["multiplier array"] < results["dense"]["generic"]["blocks"]["multiplier array"]
+    mults = {top: results[top]["generic"]["blocks"]["multiplier array"] for top in results}
+    assert mults["latte_score_engine"] < mults["dense_score_engine"]
+    assert results["latte_score_engine"]["generic"]["blocks"]["threshold filter"] > 0
 
 
 def test_sweep_reuses_cached_points_and_reports_failures(tmp_path):
@@ -76,7 +85,7 @@ def test_sweep_reuses_cached_points_and_reports_failures(tmp_path):
     assert "lanes=5" in rows[1]["error"]  # lanes > dim: reported, the sweep went on
     assert not rows[0]["cached"]
     again = run_sweep(grid, ["generic"], tmp_path, jobs=1)
-    assert again[0]["cached"] and again[0]["latte_transistors"] == rows[0]["latte_transistors"]
+    assert again[0]["cached"] and again[0]["latte_transistors"] == rows[0]["latte_transistors"] > 0
     for name in ("sweep.csv", "sweep.json", "area_vs_lanes.png", "throughput_per_area.png"):
         assert (tmp_path / name).stat().st_size > 0
 
@@ -88,7 +97,7 @@ def _cli(*args):
 def test_synth_cli_errors(tmp_path):
     proc = _cli("synth", tmp_path / "missing")
     assert proc.returncode == 2 and "latte-rtl generate" in proc.stderr
-    generate(LatteConfig(**TINY), tmp_path)
+    generate(LatteConfig.from_params(**TINY), tmp_path)
     proc = _cli("synth", tmp_path, "--target", "vivado")
     assert proc.returncode == 2 and "vivado" in proc.stderr and "generic, ice40, ecp5" in proc.stderr
     proc = _cli("synth", tmp_path, "--keep-ratio", "1.5")
@@ -106,6 +115,7 @@ def test_main_job_flow_on_a_small_design(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "keys/cycle per Mtransistor" in proc.stdout
     report = json.loads((tmp_path / "synth_report.json").read_text())
-    assert report["latte"]["ecp5"]["fmax_mhz"] > 0 and report["comparison"]["keep_ratio"] == 0.10
+    assert report["tops"]["latte_score_engine"]["ecp5"]["fmax_mhz"] > 0
+    assert report["comparison"]["latte_vs_dense"]["keep_ratio"] == 0.10
     for name in ("throughput_per_area.png", "area_by_block.png", "latte_score_engine.v"):
         assert (tmp_path / name).stat().st_size > 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from golden import split
-from latte_rtl.config import LatteConfig
+from latte_rtl.config import ScoreConfig
 from latte_rtl.npzio import load_qk
 from latte_rtl.workloads.attention import Attention
 from latte_rtl.workloads.dump import calibrate, dump_qk
@@ -58,7 +58,7 @@ def test_latte_keep_all_equals_int8_and_tight_keeps_only_the_max():
     scales = np.full((1, 2, 2), 0.03)
     allowed = np.tril(np.ones((12, 12), bool))
     int8 = Attention("int8", 1, 2, 64, scales=scales)
-    max_t = LatteConfig(dim=64).threshold_range[1]
+    max_t = ScoreConfig(dim=64).widths.threshold_range[1]
     keep_all = Attention("latte", 1, 2, 64, scales=scales, thresholds=np.full((1, 2), max_t))
     assert np.allclose(keep_all(0, q, k, v, allowed), int8(0, q, k, v, allowed), atol=1e-6)
     assert keep_all.keys_filtered == 0.0
@@ -84,7 +84,7 @@ def test_gamma_conversion_by_hand():
 
 def test_dump_is_valid_input_and_calibration_hits_its_target(tmp_path):
     arrays = dump_qk("lm", layer=1, rows=8, keys=96)
-    cfg = LatteConfig(dim=64, heads=4, max_keys=96)
+    cfg = ScoreConfig(dim=64, heads=4, max_keys=96)
     assert arrays["k"].shape == (4, 96, 64) and arrays["q"].shape == (32, 64)
     path = tmp_path / "dump.npz"
     np.savez(path, **arrays)

@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden import score_rows
-from latte_rtl.config import LatteConfig
+from golden import score_rows, softmax_attention
+
+from ..config import ScoreConfig
 
 MODES = ("float", "int8", "latte", "absolute")
-
-
-def softmax_attention(scores: np.ndarray, keep: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """softmax over kept keys (a row with none kept gives 0) times v."""
-    s = np.where(keep, scores, -np.inf)
-    m = s.max(-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    p = np.exp(s - m)
-    z = p.sum(-1, keepdims=True)
-    p = np.divide(p, z, out=np.zeros_like(p), where=z > 0)
-    return p @ v
 
 
 def quantize(x: np.ndarray, scale) -> np.ndarray:
@@ -51,11 +41,11 @@ class Attention:
         self.captured: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._cfg = {}
 
-    def cfg(self, n_keys: int) -> LatteConfig:
+    def cfg(self, n_keys: int) -> ScoreConfig:
         mode = "absolute" if self.mode == "absolute" else "relative"
         key = (n_keys, mode)
         if key not in self._cfg:
-            self._cfg[key] = LatteConfig(bits=8, msb_bits=4, dim=self.head_dim, lanes=1, heads=1,
+            self._cfg[key] = ScoreConfig(bits=8, msb_bits=4, dim=self.head_dim, lanes=1, heads=1,
                                          max_keys=n_keys, threshold_mode=mode)
         return self._cfg[key]
 
@@ -84,7 +74,7 @@ class Attention:
         cfg = self.cfg(s)
         for bi in range(b):
             for hi in range(h):
-                t = int(np.clip(self.thresholds[layer, hi], *cfg.threshold_range))
+                t = int(np.clip(self.thresholds[layer, hi], *cfg.widths.threshold_range))
                 res = score_rows(qi[bi, hi], ki[bi, hi], np.zeros(s, np.int64), np.array([t]), cfg,
                                  key_mask=allowed)
                 self.kept[layer, hi] += res.kept.sum()

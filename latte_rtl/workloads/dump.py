@@ -7,7 +7,7 @@ import numpy as np
 
 from golden import score_rows, threshold_for_keep
 
-from ..config import LatteConfig
+from ..config import ScoreConfig
 from ..errors import UserError
 from .attention import Attention
 from .evaluate import eval_data, gamma_to_threshold, load_model
@@ -59,7 +59,7 @@ def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sampl
     }
 
 
-def calibrate(inp, cfg: LatteConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
+def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
     """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (SPEC §2)."""
     n_heads = len(inp.thresholds)
     if gamma is not None:
@@ -76,10 +76,10 @@ def calibrate(inp, cfg: LatteConfig, *, keep: float | None = None, gamma: float 
         if keep is None or not 0 < keep <= 1:
             raise UserError(f"--keep={keep} is out of range: expected 0 < R ≤ 1")
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
-                         else np.full(n_heads, cfg.threshold_range[0]), cfg)
+                         else np.full(n_heads, cfg.widths.threshold_range[0]), cfg)
         t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode) if np.any(inp.heads == h)
-             else (0 if cfg.threshold_mode == "relative" else cfg.threshold_range[1]) for h in range(n_heads)]
-    lo, hi = cfg.threshold_range
+             else (0 if cfg.threshold_mode == "relative" else cfg.widths.threshold_range[1]) for h in range(n_heads)]
+    lo, hi = cfg.widths.threshold_range
     t = np.clip(np.array(t, np.int64), lo, hi)
     achieved = score_rows(inp.q, inp.k, inp.heads, t, cfg).kept
     per_head = [float(achieved[inp.heads == h].mean()) if np.any(inp.heads == h) else 0.0 for h in range(n_heads)]

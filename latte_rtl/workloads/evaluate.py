@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import quantile_threshold
+from golden import quantile_threshold, split
 
 from ..errors import UserError
 from .attention import Attention
@@ -68,7 +68,7 @@ def hh_statistics(spec, params, scales, x, batch: int = 32):
     for i in range(0, len(x), batch):
         forward(spec, params, x[i:i + batch], att)
         for layer, (qi, ki, _) in att.captured.items():
-            qh, kh = qi >> LSB_BITS, ki >> LSB_BITS
+            (qh, _), (kh, _) = split(qi, 8, 8 - LSB_BITS), split(ki, 8, 8 - LSB_BITS)
             hh = np.einsum("bhsd,bhtd->bhst", qh, kh)
             s = hh.shape[-1]
             allowed = np.tril(np.ones((s, s), bool)) if spec.causal else np.ones((s, s), bool)

@@ -5,23 +5,23 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from ..config import ScoreConfig
 from . import layouts
-from .config import LatteConfig
 from .sram import SRAM
 
-# Absolute mode: the engine issues a key's HH beats only while this FIFO is empty and pauses
-# phase 1 while it is not, so it holds at most the keys in flight in the pipeline (≤ 3).
+# Absolute mode: completion tokens take the array as soon as a kept key waits, so this FIFO
+# holds at most the keys whose HH beats were already in the pipeline (≤ 3).
 KEPT_FIFO_DEPTH = 4
 
 
 class ThresholdRegisterFile(wiring.Component):
     """`heads` threshold registers (reset value 0), written through `write`, read by `head`."""
 
-    def __init__(self, cfg: LatteConfig):
+    def __init__(self, cfg: ScoreConfig):
         self.cfg = cfg
         super().__init__({
             "write": In(stream.Signature(layouts.threshold_write(cfg), always_ready=True)),
-            "head": In(cfg.head_width),
+            "head": In(cfg.widths.head_width),
             "threshold": Out(layouts.threshold_shape(cfg)),
         })
 
@@ -31,68 +31,84 @@ class ThresholdRegisterFile(wiring.Component):
         regs = Array(Signal(shape, name=f"threshold_{h}") for h in range(self.cfg.heads))
         with m.If(self.write.valid & (self.write.payload.head < self.cfg.heads)):
             m.d.sync += regs[self.write.payload.head].eq(self.write.payload.value)
-        if self.cfg.heads == 1:
-            m.d.comb += self.threshold.eq(regs[0])
-        else:
-            m.d.comb += self.threshold.eq(regs[self.head])
+        m.d.comb += self.threshold.eq(regs[0] if self.cfg.heads == 1 else regs[self.head])
         return m
 
 
 class ThresholdFilter(wiring.Component):
-    """Decides which keys of a row are kept and hands them on, in index order, as `kept`.
+    """Decides which keys of a row are kept and hands them on, in index order, on `kept`.
 
-    `estimate` (no backpressure) carries each key's HH as phase 1 computes it; `start` begins
-    a row (clears the running max). Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once.
-    Relative mode (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width`
-    per word; after `scan` (phase 1 done, max final) it reads one word per cycle, compares all
-    of its lanes at once and offers the kept ones. `done`: every kept key has been handed on.
+    A row starts with `job` (N, threshold); `estimate` (no backpressure) then brings the HH of
+    each of the N keys. Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once. Relative mode
+    (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width` per word; once
+    all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
+    once and offers the kept ones. When every kept key has been handed on, `summary` offers
+    (kept_count, max_estimate); the next job is taken after it.
     """
 
-    def __init__(self, cfg: LatteConfig):
+    def __init__(self, cfg: ScoreConfig):
         self.cfg = cfg
         super().__init__({
+            "job": In(stream.Signature(layouts.filter_job(cfg))),
             "estimate": In(stream.Signature(layouts.estimate(cfg), always_ready=True)),
-            "threshold": In(layouts.threshold_shape(cfg)),
-            "n_keys": In(cfg.count_width),
-            "start": In(1),
-            "scan": In(1),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
-            "max_estimate": Out(signed(cfg.hh_width)),
-            "done": Out(1),
+            "summary": Out(stream.Signature(layouts.row_summary(cfg))),
         })
 
     def elaborate(self, platform):
         m = Module()
-        est = self.estimate
-        have_max = Signal()
+        w = self.cfg.widths
+        est, summary = self.estimate, self.summary.payload
+        active, have_max = Signal(), Signal()
+        n_keys = Signal(w.count_width)
+        threshold = Signal(layouts.threshold_shape(self.cfg))
+        seen = Signal(w.count_width)
+        self.start = Signal()  # a row begins this cycle
+        self.all_seen = Signal()
+        self.drained = Signal()  # set by the mode: nothing kept is left to hand on
+        self.threshold_value = threshold
+        self.n_keys_value = n_keys
+        m.d.comb += [
+            self.job.ready.eq(~active),
+            self.start.eq(self.job.valid & self.job.ready),
+            self.all_seen.eq(seen == n_keys),
+            self.summary.valid.eq(active & self.all_seen & self.drained),
+        ]
         with m.If(self.start):
-            m.d.sync += [have_max.eq(0), self.max_estimate.eq(0)]
-        with m.Elif(est.valid & (~have_max | (est.payload.hh > self.max_estimate))):
-            m.d.sync += [have_max.eq(1), self.max_estimate.eq(est.payload.hh)]
+            m.d.sync += [active.eq(1), have_max.eq(0), summary.max_estimate.eq(0), summary.kept_count.eq(0),
+                         seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
+        with m.If(self.summary.valid & self.summary.ready):
+            m.d.sync += active.eq(0)
+        with m.If(est.valid):
+            m.d.sync += seen.eq(seen + 1)
+            with m.If(~have_max | (est.payload.hh > summary.max_estimate)):
+                m.d.sync += [have_max.eq(1), summary.max_estimate.eq(est.payload.hh)]
+        with m.If(self.kept.valid & self.kept.ready):
+            m.d.sync += summary.kept_count.eq(summary.kept_count + 1)
         if self.cfg.threshold_mode == "absolute":
             self._absolute(m)
         else:
-            self._relative(m)
+            self._relative(m, active)
         return m
 
     def _absolute(self, m):
-        cfg = self.cfg
-        m.submodules.kept_fifo = fifo = SyncFIFO(width=cfg.index_width + cfg.hh_width, depth=KEPT_FIFO_DEPTH)
+        w = self.cfg.widths
+        m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=KEPT_FIFO_DEPTH)
         m.d.comb += [
             fifo.w_data.eq(self.estimate.payload.as_value()),
-            fifo.w_en.eq(self.estimate.valid & (self.estimate.payload.hh >= self.threshold)),
+            fifo.w_en.eq(self.estimate.valid & (self.estimate.payload.hh >= self.threshold_value)),
             self.kept.valid.eq(fifo.r_rdy),
             self.kept.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.kept.ready),
-            self.done.eq(~fifo.r_rdy),
+            self.drained.eq(~fifo.r_rdy),
         ]
 
-    def _relative(self, m):
-        cfg = self.cfg
-        width = cfg.scan_width
-        words = -(-cfg.max_keys // width)
-        word_layout = data.ArrayLayout(signed(cfg.hh_width), width)
-        m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words, granularity=cfg.hh_width)
+    def _relative(self, m, active):
+        w = self.cfg.widths
+        width = w.scan_width
+        words = -(-self.cfg.max_keys // width)
+        word_layout = data.ArrayLayout(signed(w.hh_width), width)
+        m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words, granularity=w.hh_width)
 
         # Phase 1: HH of key i goes to word i // width, lane i % width (counters, no division).
         wr_word = Signal(range(words))
@@ -109,9 +125,13 @@ class ThresholdFilter(wiring.Component):
                 m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
             with m.Else():
                 m.d.sync += wr_lane.eq(wr_lane + 1)
+        self._scan(m, buf, word_layout, words, scanning=active & self.all_seen)
 
-        # Phase 2: prefetch word `rd_word` while the current word's kept keys are handed on.
-        scanning = Signal()
+    def _scan(self, m, buf, word_layout, words, scanning):
+        """Once the max is final: prefetch word `rd_word` while the current word's kept keys are
+        handed on, lowest index first."""
+        width = self.cfg.widths.scan_width
+        n_keys = self.n_keys_value
         rd_word = Signal(range(words + 1))
         rd_base = Signal(range(words * width + 1))  # first key of word rd_word
         fetched = Signal()  # buf.rdata holds an unconsumed word whose first key is fetched_base
@@ -135,22 +155,19 @@ class ThresholdFilter(wiring.Component):
         ]
 
         rdata = data.View(word_layout, buf.rdata)
-        bound = self.max_estimate - self.threshold  # widened by Amaranth: no overflow
-        keep_bits = Cat(*(((fetched_base + i) < self.n_keys) & (rdata[i] >= bound) for i in range(width)))
-        load = Signal()
-        fetch = Signal()
+        bound = self.summary.payload.max_estimate - self.threshold_value  # widened: no overflow
+        keep_bits = Cat(*(((fetched_base + i) < n_keys) & (rdata[i] >= bound) for i in range(width)))
+        load, fetch = Signal(), Signal()
         m.d.comb += [
             load.eq(fetched & (remaining == 0)),
-            fetch.eq(scanning & (rd_base < self.n_keys) & (~fetched | load)),
+            fetch.eq(scanning & (rd_base < n_keys) & (~fetched | load)),
             buf.raddr.eq(rd_word),
             buf.ren.eq(fetch),
-            self.done.eq(scanning & (rd_base >= self.n_keys) & ~fetched & (cur_bits == 0)),
+            self.drained.eq((rd_base >= n_keys) & ~fetched & (cur_bits == 0)),
         ]
         with m.If(self.start):
-            m.d.sync += [scanning.eq(0), fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]
+            m.d.sync += [fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]
         with m.Else():
-            with m.If(self.scan):
-                m.d.sync += scanning.eq(1)
             with m.If(load):
                 m.d.sync += [cur_bits.eq(keep_bits), cur_hh.eq(rdata), cur_base.eq(fetched_base)]
             with m.Else():
@@ -162,3 +179,4 @@ class ThresholdFilter(wiring.Component):
                 ]
             with m.Elif(load):
                 m.d.sync += fetched.eq(0)
+        return m

@@ -3,10 +3,14 @@
 The storage is the behavioural Verilog module ``latte_sram`` (emitted beside the design):
 simulators run it as is, synthesis infers block RAM from it or treats it as an SRAM macro, and
 generation time does not grow with depth (Amaranth would emit an initializer per word).
+Inside `simulation_model()` the same component elaborates to an Amaranth memory instead, so
+blocks that hold an SRAM can be unit-tested with `amaranth.sim` (no Verilog build).
 """
 
-from amaranth import ClockSignal, Instance, unsigned
-from amaranth.lib import wiring
+import contextlib
+
+from amaranth import ClockSignal, Instance, Module, unsigned
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 SRAM_MODULE = "latte_sram"
@@ -66,9 +70,35 @@ class SRAM(wiring.Component):
         })
 
     def elaborate(self, platform):
+        if _simulation_model:
+            return self._model()
         return Instance(
             SRAM_MODULE,
             p_WIDTH=self.width, p_DEPTH=self.depth, p_ABITS=self.addr_width, p_GRAN=self.granularity,
             i_clk=ClockSignal(), i_waddr=self.waddr, i_wdata=self.wdata, i_wen=self.wen,
             i_raddr=self.raddr, i_ren=self.ren, o_rdata=self.rdata,
         )
+
+    def _model(self):
+        """The behaviour of latte_sram as an Amaranth memory (for amaranth.sim only)."""
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=unsigned(self.width), depth=self.depth, init=[])
+        wp = mem.write_port(granularity=self.granularity)
+        rp = mem.read_port()
+        m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.wen),
+                     rp.addr.eq(self.raddr), rp.en.eq(self.ren), self.rdata.eq(rp.data)]
+        return m
+
+
+_simulation_model = False
+
+
+@contextlib.contextmanager
+def simulation_model():
+    """Elaborate SRAMs as Amaranth memories while this is active (create the Simulator inside)."""
+    global _simulation_model
+    saved, _simulation_model = _simulation_model, True
+    try:
+        yield
+    finally:
+        _simulation_model = saved

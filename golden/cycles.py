@@ -1,0 +1,33 @@
+"""The throughput and memory-traffic model of the score engines (SPEC §3): the one place each
+formula is written.
+
+LATTE: phase 1 costs `beats` cycles per key; each kept key costs three more passes (HL, LH, LL)
+of `beats` cycles on the same array. Dense: `beats` cycles per key.
+"""
+
+from __future__ import annotations
+
+
+def score_cycles(beats: int, n_keys, kept):
+    """Model cycles of a LATTE row: beats · (N + 3 · kept) (scalars or arrays)."""
+    return beats * (n_keys + 3 * kept)
+
+
+def dense_cycles(beats: int, n_keys):
+    """Model cycles of a dense row: beats · N."""
+    return beats * n_keys
+
+
+def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False) -> float:
+    """Keys a row consumes per cycle at a keep ratio: 1 / (beats (1 + 3 r)), dense 1 / beats."""
+    return 1.0 / (beats if dense else beats * (1 + 3 * keep_ratio))
+
+
+def score_reads(beats: int, n_keys, kept) -> dict:
+    """Key-store word reads of a LATTE row: k_H in phase 1 and in the LH pass, k_L in HL and LL."""
+    return {"msb": beats * (n_keys + kept), "lsb": 2 * beats * kept}
+
+
+def dense_reads(beats: int, n_keys) -> dict:
+    """Key-store word reads of a dense row: every word of every key once."""
+    return {"full": beats * n_keys}

@@ -1,0 +1,42 @@
+"""latte-rtl command line. Each command lives beside the code it drives:
+
+  generate, golden          latte_rtl/design/cli.py
+  sim, run                  sim/cli.py
+  synth, sweep, flow        synth/cli.py
+  evaluate, calibrate, dump latte_rtl/workloads/cli.py
+
+Every user error prints one line `latte-rtl: error: ...` on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UserError
+from .common import Parser
+
+
+def build_parser() -> Parser:
+    import sim.cli
+    import synth.cli
+
+    from ..design import cli as design_cli
+    from ..workloads import cli as workloads_cli
+
+    parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in (design_cli, sim.cli, synth.cli, workloads_cli):
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as exc:
+        print(f"latte-rtl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("latte-rtl: interrupted", file=sys.stderr)
+        return 130

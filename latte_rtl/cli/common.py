@@ -1,0 +1,94 @@
+"""Shared pieces of the command line: the parser class, design-parameter options, list options."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from ..config import STAGES, THRESHOLD_MODES, LatteConfig
+from ..errors import UserError
+
+PARAM_HELP = {
+    "bits": "operand width, 4..16",
+    "msb_bits": "MSB width used by the estimate, 1..bits-1",
+    "dim": "head dimension, 1..1024",
+    "lanes": "multipliers (elements per beat), 1..dim",
+    "heads": "per-head registers, 1..64",
+    "max_keys": "key store depth in keys, 1..65536",
+    "threshold_mode": "relative (LATTE, keep HH >= max-T) or absolute (Top-θ, keep HH >= T)",
+    "cycle_counter_bits": "width of the per-row cycle counter, 16..64",
+    "monitor": "add the monitor port (estimates, SRAM read counters); --no-monitor for production",
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage + message otherwise)
+        raise UserError(message)
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per design parameter of every stage (defaults from the stage dataclasses)."""
+    g = p.add_argument_group("design parameters")
+    for stage in STAGES.values():
+        for f in dataclasses.fields(stage):
+            if not f.init:
+                continue
+            flag, default = f"--{f.name.replace('_', '-')}", f.default
+            text = f"{PARAM_HELP[f.name]} (default {default})"
+            if isinstance(default, bool):
+                g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            elif f.name == "threshold_mode":
+                g.add_argument(flag, choices=THRESHOLD_MODES, default=None, help=text)
+            else:
+                g.add_argument(flag, type=int, default=None, help=text)
+
+
+def given_config_options(args) -> dict:
+    return {name: getattr(args, name) for name in PARAM_HELP if getattr(args, name, None) is not None}
+
+
+def config_from_args(args) -> LatteConfig:
+    return LatteConfig.from_params(**given_config_options(args))
+
+
+def design_config(args) -> LatteConfig:
+    """The design's config with --design DIR (then no parameter option may be given), else the options'."""
+    if getattr(args, "design", None):
+        from ..design import load_design
+
+        given = given_config_options(args)
+        if given:
+            names = ", ".join(f"--{n.replace('_', '-')}" for n in given)
+            raise UserError(f"{names} cannot be combined with --design: the parameters come from the design's manifest")
+        return load_design(args.design)[0]
+    return config_from_args(args)
+
+
+def split_list(text: str, allowed, option: str) -> list[str]:
+    """A comma-separated list whose items are all in `allowed`."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    for item in items:
+        if item not in allowed:
+            raise UserError(f"{option}: unknown value {item!r}: expected a comma-separated list of {', '.join(allowed)}")
+    if not items:
+        raise UserError(f"{option} is empty: expected a comma-separated list of {', '.join(allowed)}")
+    return items
+
+
+def default_qk() -> str:
+    """The embedded default input: real Q/K of the shipped lm model (layer 1, 4 heads, d = 64)."""
+    return str(Path(__file__).resolve().parent.parent / "data" / "default_qk.npz")
+
+
+def embedded_keep_ratio(cfg: LatteConfig) -> float | None:
+    """Kept fraction of the embedded real dump under `cfg` (golden), or None if it does not fit."""
+    import golden
+
+    from ..npzio import load_qk
+
+    try:
+        inp = load_qk(default_qk(), cfg.score)
+    except UserError:
+        return None
+    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score).kept.mean())

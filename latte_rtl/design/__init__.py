@@ -1,0 +1,8 @@
+"""A generated design on disk: Verilog emission, the manifest (write, load, verify) and atomic
+file writes."""
+
+from .emit import generate
+from .files import atomic_write, atomic_write_text
+from .manifest import MANIFEST_NAME, load_design
+
+__all__ = ["MANIFEST_NAME", "atomic_write", "atomic_write_text", "generate", "load_design"]

@@ -1,0 +1,64 @@
+"""Commands `generate` (Verilog of every top + manifest) and `golden` (the golden model of a top
+on an attention input)."""
+
+from __future__ import annotations
+
+from ..cli.common import add_config_options, config_from_args, design_config
+
+
+def manifest_summary(manifest: dict) -> str:
+    p, d = manifest["params"], manifest["derived"]
+    lines = [
+        f"design  bits={p['bits']} msb_bits={p['msb_bits']} dim={p['dim']} lanes={p['lanes']} heads={p['heads']} "
+        f"max_keys={p['max_keys']} mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} "
+        f"monitor={p['monitor']}",
+        f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed (dense baseline: {p['lanes']} x {p['bits']}b)",
+        f"  widths          HH {d['hh_width']}b  HL/LH {d['hl_width']}b  LL {d['ll_width']}b  "
+        f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",
+        f"  threshold       {d['threshold_width']}b {'signed' if d['threshold_signed'] else 'unsigned'}, "
+        f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
+        f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
+        f"dense {d['beats']} × N",
+        "  tops            " + ", ".join(f"{name} ({t['file']})" for name, t in manifest["tops"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def cmd_generate(args) -> int:
+    from .emit import generate
+
+    manifest = generate(config_from_args(args), args.output)
+    print(manifest_summary(manifest))
+    print(f"  written to      {args.output}/")
+    return 0
+
+
+def cmd_golden(args) -> int:
+    from ..npzio import load_qk, save_result
+    from ..tops import DEFAULT_TOP, get_top
+
+    cfg = design_config(args)
+    top = get_top(args.top or DEFAULT_TOP)
+    inp = load_qk(args.qk, cfg.score)
+    res = top.expected(inp, cfg)
+    save_result(args.output, res["hh"], res["kept"], res["scores"], res["cycles"],
+                {"params": cfg.params(), "top": top.name, "source": "golden"})
+    kept = res["kept"].mean()
+    print(f"golden ({top.name}): {inp.q.shape[0]} rows x {inp.n_keys} keys, {kept:.1%} kept "
+          f"({1 - kept:.1%} filtered) -> {args.output}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="write the Verilog of every top + manifest.json")
+    add_config_options(p)
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("golden", help="run the NumPy golden model of a top on an attention input .npz")
+    add_config_options(p)
+    p.add_argument("--design", help="take the parameters from this generated design directory instead")
+    p.add_argument("--top", help="registered top whose golden function runs (default: latte_score_engine)")
+    p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")
+    p.add_argument("-o", "--output", required=True, help="result .npz")
+    p.set_defaults(func=cmd_golden)

@@ -1,0 +1,115 @@
+"""Verilog emission of every registered top (deterministic for the same parameters)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from amaranth import Shape, Value
+from amaranth.back import rtlil
+from amaranth.lib import data, wiring
+
+from ..config import LatteConfig
+from ..hw.sram import SRAM_MODULE, SRAM_VERILOG
+from ..tools import run_yosys
+from .files import atomic_write_text
+
+
+def top_verilog(cfg: LatteConfig, top) -> tuple[str, list[dict]]:
+    """Verilog text of one registered top and its port list."""
+    component = top.build(cfg)
+    return rtlil_to_verilog(rtlil.convert(component, name=top.name, emit_src=False)), port_list(component)
+
+
+def rtlil_to_verilog(rtlil_text: str) -> str:
+    """Amaranth's RTLIL to Verilog through Yosys, every process lowered to cells.
+
+    amaranth.back.verilog keeps processes as `always @*` + `casez` blocks, which Verilator's
+    lint rejects (CASEINCOMPLETE/CASEOVERLAP) and Icarus 11 leaves at X until an input moves.
+    Lowered (`proc`, `pmuxtree`) the output is plain assigns and flip-flops. Register initial
+    values are dropped: every register is defined by the synchronous reset (`rst`), as in an
+    ASIC; assert it for a cycle after power-on.
+    """
+    script = "; ".join([
+        "read_rtlil design.il", "proc -norom", "pmuxtree", "attrmap -remove init",
+        "opt_clean -purge", "write_verilog -noattr design.v",
+    ])
+    with tempfile.TemporaryDirectory(prefix="latte-emit-") as tmp:
+        Path(tmp, "design.il").write_text(rtlil_text)
+        result = run_yosys(["-q", "-p", script], cwd=tmp)
+        if result.returncode != 0:
+            raise RuntimeError(f"yosys failed while writing Verilog: {result.stderr.strip()[-2000:]}")
+        return Path(tmp, "design.v").read_text()
+
+
+def port_list(component: wiring.Component) -> list[dict]:
+    """Every top-level port: Verilog name, direction, width, its stream role, its bit fields."""
+    ports = [{"name": "clk", "direction": "input", "width": 1},
+             {"name": "rst", "direction": "input", "width": 1}]
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        entry = {"name": name, "direction": "input" if member.flow == wiring.In else "output",
+                 "width": Value.cast(value).shape().width}
+        if len(path) > 1 and path[-1] in ("valid", "ready", "payload"):
+            entry["stream"] = {"interface": "__".join(str(p) for p in path[:-1]), "role": path[-1]}
+        if isinstance(member.shape, data.Layout):
+            entry["fields"] = _fields(member.shape)
+        ports.append(entry)
+    return ports
+
+
+def _fields(shape, offset=0, prefix="") -> list[dict]:
+    """Bit fields of a (nested) data layout, flattened: name, offset, width, signed."""
+    if isinstance(shape, data.StructLayout):
+        out = []
+        for name, field in shape:
+            out += _fields(field.shape, offset + field.offset, f"{prefix}{'.' if prefix else ''}{name}")
+        return out
+    if isinstance(shape, data.ArrayLayout):
+        elem = Shape.cast(shape.elem_shape)
+        return [{"name": f"{prefix}[{i}]", "offset": offset + i * elem.width, "width": elem.width,
+                 "signed": elem.signed} for i in range(shape.length)]
+    s = Shape.cast(shape)
+    return [{"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}]
+
+
+_MODULE = re.compile(r"^module\s+(\S+)", re.M)
+_SRAM = re.compile(SRAM_MODULE + r"\s*#\((.*?)\)\s*(\S+)\s*\(", re.S)
+_PARAM = re.compile(r"\.(\w+)\((?:32'd)?(\d+)\)")
+
+
+def memories(verilog: str, top: str) -> list[dict]:
+    """Every SRAM instance of a top's Verilog: path below the top, words, bits per word."""
+    out = []
+    starts = [(m.start(), m.group(1)) for m in _MODULE.finditer(verilog)] + [(len(verilog), None)]
+    for (begin, module), (end, _) in zip(starts, starts[1:]):
+        path = module.lstrip("\\").removeprefix(top).lstrip(".")
+        for inst in _SRAM.finditer(verilog, begin, end):
+            params = dict((k, int(v)) for k, v in _PARAM.findall(inst.group(1)))
+            name = inst.group(2).lstrip("\\")
+            out.append({"path": f"{path}.{name}" if path else name, "words": params["DEPTH"],
+                        "bits": params["WIDTH"], "write_granularity": params["GRAN"]})
+    return sorted(out, key=lambda m: m["path"])
+
+
+def generate(cfg: LatteConfig, out_dir: str | Path) -> dict:
+    """Write <top>.v for every registered top, latte_sram.v and manifest.json; return the manifest."""
+    from ..tops import tops_for
+    from .manifest import MANIFEST_NAME, build_manifest
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    emitted = {top.name: top_verilog(cfg, top) for top in tops_for(cfg)}
+    manifest = build_manifest(cfg, emitted)
+    for name, (text, _) in emitted.items():
+        atomic_write_text(out_dir / f"{name}.v", text)
+    atomic_write_text(out_dir / f"{SRAM_MODULE}.v", SRAM_VERILOG)
+    atomic_write_text(out_dir / MANIFEST_NAME, manifest_text(manifest))
+    return manifest
+
+
+def manifest_text(manifest: dict) -> str:
+    import json
+
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"

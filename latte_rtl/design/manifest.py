@@ -1,0 +1,74 @@
+"""The manifest (SPEC §6) of a generated design: written beside the Verilog, read back by every
+command that works on a design directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..config import LatteConfig
+from ..errors import UserError
+from ..hw.sram import SRAM_MODULE, SRAM_VERILOG
+from ..tools import tool_versions
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 2
+PROTOCOL = {
+    "reset": "synchronous, active high (rst); assert it for at least one cycle after power-on",
+    "streams": "valid/ready: a beat transfers on a rising clk edge with valid and ready high; the payload "
+               "is held while valid and not ready",
+    "keys": "beats = ceil(dim/lanes) per key, lane i of beat b is element b*lanes+i (lanes past dim "
+            "ignored); last = 1 on the final beat of the final key of the set, which sets N",
+    "query": "beats per row, lane order as keys; head on the first beat",
+    "scores": "one beat per kept key, index ascending: exact score q.k and the estimate HH (0 in dense)",
+    "rows": "one record per row after its scores: kept_count, max_estimate, cycles (first accepted q beat "
+            "to the cycle the record becomes valid)",
+}
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]]) -> dict:
+    from ..design.emit import memories
+    from ..tops import DEFAULT_TOP, TOPS
+
+    tops = {}
+    for name, (text, ports) in emitted.items():
+        top = TOPS[name]
+        tops[name] = {"file": f"{name}.v", "sha256": _sha(text), "key": top.key, "baseline": top.baseline,
+                      "description": top.description, "ports": ports, "memories": memories(text, name)}
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "default_top": DEFAULT_TOP,
+        "params": cfg.params(),
+        "derived": cfg.derived(),
+        "tops": tops,
+        "memory_module": {"file": f"{SRAM_MODULE}.v", "sha256": _sha(SRAM_VERILOG)},
+        "cycle_model": {
+            "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 12 (shared array)",
+            "dense_score_engine": "cycles(row) ~= beats * N",
+            "beats": cfg.score.beats,
+        },
+        "protocol": PROTOCOL,
+        "tool_versions": tool_versions(),
+    }
+
+
+def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:
+    """(config, manifest) of a generated design directory; a UserError says what to do if it is
+    not one."""
+    design_dir = Path(design_dir)
+    path = design_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise UserError(f"{design_dir} is not a generated design (no {MANIFEST_NAME}): run "
+                        f"`latte-rtl generate -o {design_dir}` first")
+    try:
+        manifest = json.loads(path.read_text())
+        if manifest.get("manifest_version") != MANIFEST_VERSION:
+            raise ValueError(f"manifest_version {manifest.get('manifest_version')}, expected {MANIFEST_VERSION}")
+        return LatteConfig.from_params(**manifest["params"]), manifest
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{path} is not a valid manifest ({exc}): regenerate the design") from None

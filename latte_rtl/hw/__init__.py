@@ -1,0 +1,2 @@
+"""Hardware blocks (Amaranth components): stores, multiplier array, dot-product pipeline,
+threshold filter, completion unit, token issue, stream helpers. Stages compose them."""

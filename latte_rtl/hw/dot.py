@@ -1,0 +1,92 @@
+"""The dot-product pipeline shared by the estimate and the completion: multiply + adder tree,
+then the accumulator where the 4-bit partial sum is reused."""
+
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from . import layouts
+from .layouts import PassKind
+from .multiplier import MultiplierArray
+
+
+def adder_tree(terms):
+    """Balanced pairwise sum (depth ceil(log2(n)) instead of a chain of n-1 adders)."""
+    terms = list(terms)
+    while len(terms) > 1:
+        pairs = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
+class DotProduct(wiring.Component):
+    """`i`: a token with `lanes` operand pairs; `o` (one cycle later): the token with the sum of
+    the lane products (`sum_width` bits). One register stage."""
+
+    def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int):
+        self.lanes, self.operand_width = lanes, operand_width
+        token_layout = operand_layout.members["token"]
+        super().__init__({
+            "i": In(stream.Signature(operand_layout)),
+            "o": Out(stream.Signature(layouts.beat_sum(token_layout, sum_width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.multipliers = mul = MultiplierArray(lanes=self.lanes, width=self.operand_width)
+        m.d.comb += [mul.a.eq(self.i.payload.a), mul.b.eq(self.i.payload.b),
+                     self.i.ready.eq(~self.o.valid | self.o.ready)]
+        with m.If(self.i.ready):
+            m.d.sync += [
+                self.o.valid.eq(self.i.valid),
+                self.o.payload.token.eq(self.i.payload.token),
+                self.o.payload.sum.eq(adder_tree(mul.products[lane] for lane in range(self.lanes))),
+            ]
+        return m
+
+
+class Accumulator(wiring.Component):
+    """Accumulates beat sums; per beat (`i.payload.token`):
+
+    * HH, first beat:   acc = sum                       (phase 1: the estimate)
+    * MID, first beat:  acc = (token.init << l) + sum   (HL then LH on top of the stored HH)
+    * LOW, first beat:  acc = (acc << l) + sum          (LL; after its last beat acc = q·k)
+    * any other beat:   acc = acc + sum
+
+    On the last beat of an HH or LOW pass the new value leaves on `o` in the same cycle (HH, or
+    the exact score); that beat is taken only when `o` is. Other beats are always taken.
+    """
+
+    def __init__(self, *, beat_layout, acc_width: int, lsb_bits: int, result_layout):
+        self.lsb_bits, self.acc_width = lsb_bits, acc_width
+        super().__init__({
+            "i": In(stream.Signature(beat_layout)),
+            "o": Out(stream.Signature(result_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        tok, beat_sum = self.i.payload.token, self.i.payload.sum
+        acc = Signal(self.o.payload.value.shape())
+        acc_next = Signal.like(acc)
+        with m.If(~tok.first):
+            m.d.comb += acc_next.eq(acc + beat_sum)
+        with m.Elif(tok.kind == PassKind.HH):
+            m.d.comb += acc_next.eq(beat_sum)
+        with m.Elif(tok.kind == PassKind.MID):
+            m.d.comb += acc_next.eq((tok.init << self.lsb_bits) + beat_sum)
+        with m.Else():
+            m.d.comb += acc_next.eq((acc << self.lsb_bits) + beat_sum)
+
+        emits = tok.last & (tok.kind != PassKind.MID)
+        m.d.comb += [
+            self.o.valid.eq(self.i.valid & emits),
+            self.o.payload.kind.eq(tok.kind),
+            self.o.payload.index.eq(tok.index),
+            self.o.payload.value.eq(acc_next),
+            self.o.payload.init.eq(tok.init),
+            self.i.ready.eq(self.o.ready | ~emits),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += acc.eq(acc_next)
+        return m

@@ -1,0 +1,80 @@
+"""Token sources of the dot-product pipeline: phase-1 issue over every key, and the arbiter that
+merges it with the completion unit's tokens."""
+
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import ScoreConfig
+from . import layouts
+from .layouts import PassKind
+
+
+class KeyIssuer(wiring.Component):
+    """Per `job` (N keys): `beats` HH tokens for each key 0..N-1, in order, one per transfer.
+
+    The next job is taken once every token of the current one has been taken.
+    """
+
+    def __init__(self, cfg: ScoreConfig, token_layout):
+        self.cfg = cfg
+        super().__init__({
+            "job": In(stream.Signature(layouts.row_job(cfg))),
+            "o": Out(stream.Signature(token_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        beats = self.cfg.beats
+        n_keys = Signal.like(self.job.payload.n_keys)
+        key = Signal(range(self.cfg.max_keys + 1))
+        beat = Signal(range(max(2, beats)))
+        active = Signal()
+        m.d.comb += [
+            self.job.ready.eq(~active),
+            self.o.valid.eq(active & (key < n_keys)),
+            self.o.payload.kind.eq(PassKind.HH),
+            self.o.payload.index.eq(key),
+            self.o.payload.beat.eq(beat),
+            self.o.payload.first.eq(beat == 0),
+            self.o.payload.last.eq(beat == beats - 1),
+        ]
+        with m.If(self.job.valid & self.job.ready):
+            m.d.sync += [active.eq(1), n_keys.eq(self.job.payload.n_keys), key.eq(0), beat.eq(0)]
+        with m.If(active & (key == n_keys)):
+            m.d.sync += active.eq(0)
+        with m.If(self.o.valid & self.o.ready):
+            with m.If(beat == beats - 1):
+                m.d.sync += [beat.eq(0), key.eq(key + 1)]
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+        return m
+
+
+class TokenArbiter(wiring.Component):
+    """Merges phase-1 tokens (`phase1`) and completion tokens (`completion`) into `o`.
+
+    Completion tokens win, except in the middle of a phase-1 key (its next token is not a first
+    beat): a key's HH beats are never split. A completion job's tokens stay together because
+    the completion unit offers them back to back.
+    """
+
+    def __init__(self, token_layout):
+        super().__init__({
+            "phase1": In(stream.Signature(token_layout)),
+            "completion": In(stream.Signature(token_layout)),
+            "o": Out(stream.Signature(token_layout)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        mid_key = self.phase1.valid & ~self.phase1.payload.first
+        pick_completion = Signal()
+        m.d.comb += pick_completion.eq(self.completion.valid & ~mid_key)
+        with m.If(pick_completion):
+            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(self.completion.payload),
+                         self.completion.ready.eq(self.o.ready)]
+        with m.Else():
+            m.d.comb += [self.o.valid.eq(self.phase1.valid), self.o.payload.eq(self.phase1.payload),
+                         self.phase1.ready.eq(self.o.ready)]
+        return m

@@ -1,0 +1,103 @@
+"""Payload layouts of every stream, derived from the stage config (one place for port formats)."""
+
+from amaranth import signed, unsigned
+from amaranth.lib import data, enum
+
+from ..config import LatteConfig, ScoreConfig
+
+
+class PassKind(enum.Enum, shape=2):
+    """What a token asks of the dot-product pipeline (see dot.Accumulator)."""
+
+    HH = 0   # phase 1 (estimate), or the whole product in the dense engine
+    MID = 1  # HL and LH passes, accumulated on top of HH << l
+    LOW = 2  # LL pass: after its last beat the accumulator holds q·k
+
+
+def vector(cfg: ScoreConfig) -> data.ArrayLayout:
+    """One beat of a q/k vector: `lanes` signed `bits`-bit elements; lane i of beat b is element
+    b·lanes + i."""
+    return data.ArrayLayout(signed(cfg.bits), cfg.lanes)
+
+
+def key_beat(cfg: ScoreConfig) -> data.StructLayout:
+    """Key load beat: `lanes` operands; `last` marks the final beat of the final key of the set."""
+    return data.StructLayout({"data": vector(cfg), "last": 1})
+
+
+def query_beat(cfg: ScoreConfig) -> data.StructLayout:
+    """Query beat: `lanes` operands and the head id (sampled on the first beat of a row)."""
+    return data.StructLayout({"data": vector(cfg), "head": cfg.widths.head_width})
+
+
+def threshold_shape(cfg: ScoreConfig):
+    w = cfg.widths
+    return signed(w.threshold_width) if w.threshold_signed else unsigned(w.threshold_width)
+
+
+def threshold_write(cfg: ScoreConfig) -> data.StructLayout:
+    return data.StructLayout({"head": cfg.widths.head_width, "value": threshold_shape(cfg)})
+
+
+def estimate(cfg: ScoreConfig) -> data.StructLayout:
+    """An MS4B estimate HH of one key."""
+    return data.StructLayout({"index": cfg.widths.index_width, "hh": signed(cfg.widths.hh_width)})
+
+
+def scored_key(cfg: ScoreConfig) -> data.StructLayout:
+    """Score stage output: a kept key, its exact score q·k and its estimate HH (0 in dense)."""
+    w = cfg.widths
+    return data.StructLayout({"index": w.index_width, "score": signed(w.score_width),
+                              "estimate": signed(w.hh_width)})
+
+
+def row_job(cfg: ScoreConfig) -> data.StructLayout:
+    """Start of a row for the datapath: the head and the number of keys N loaded."""
+    return data.StructLayout({"head": cfg.widths.head_width, "n_keys": cfg.widths.count_width})
+
+
+def filter_job(cfg: ScoreConfig) -> data.StructLayout:
+    """Start of a row for the threshold filter: N and the threshold of the row's head."""
+    return data.StructLayout({"n_keys": cfg.widths.count_width, "threshold": threshold_shape(cfg)})
+
+
+def row_summary(cfg: ScoreConfig) -> data.StructLayout:
+    """What the datapath reports when a row is finished."""
+    return data.StructLayout({"kept_count": cfg.widths.count_width, "max_estimate": signed(cfg.widths.hh_width)})
+
+
+def row_record(cfg: LatteConfig) -> data.StructLayout:
+    """End-of-row record on `rows`: the summary plus the cycles the row took."""
+    return data.StructLayout({"summary": row_summary(cfg.score), "cycles": cfg.row.cycle_counter_bits})
+
+
+def token(cfg: ScoreConfig, init_width: int) -> data.StructLayout:
+    """One beat of work for the multiplier array: which operands, where in the pass, which key."""
+    return data.StructLayout({
+        "kind": PassKind,
+        "q_low": 1,  # multiply q_L (else q_H)
+        "k_low": 1,  # multiply k_L (else k_H)
+        "beat": max(1, (cfg.beats - 1).bit_length()),
+        "first": 1,  # first beat of an accumulation (see dot.Accumulator)
+        "last": 1,   # last beat of a pass whose result leaves the accumulator
+        "index": cfg.widths.index_width,
+        "init": signed(init_width),  # HH of the key, for the first beat of a completion
+    })
+
+
+def operands(cfg: ScoreConfig, token_layout, operand_width: int) -> data.StructLayout:
+    """A token with its `lanes` pairs of multiplier operands."""
+    lanes = data.ArrayLayout(signed(operand_width), cfg.lanes)
+    return data.StructLayout({"token": token_layout, "a": lanes, "b": lanes})
+
+
+def beat_sum(token_layout, sum_width: int) -> data.StructLayout:
+    """A token with the sum of its beat's lane products."""
+    return data.StructLayout({"token": token_layout, "sum": signed(sum_width)})
+
+
+def acc_result(cfg: ScoreConfig, acc_width: int, init_width: int) -> data.StructLayout:
+    """What leaves the accumulator: HH (kind HH) or an exact score (kind LOW) of key `index`,
+    with the token's `init` (the key's HH on a completion pass)."""
+    return data.StructLayout({"kind": PassKind, "index": cfg.widths.index_width, "value": signed(acc_width),
+                              "init": signed(init_width)})

@@ -1,0 +1,46 @@
+"""Tiny stream components (valid/ready, `amaranth.lib.stream`) used to join the stages."""
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class Fork(wiring.Component):
+    """One stream to two consumers: a transfer happens on `i` when both `a` and `b` take it
+    in the same cycle (a "lazy" fork; neither output ever sees a beat twice)."""
+
+    def __init__(self, payload_shape):
+        super().__init__({
+            "i": In(stream.Signature(payload_shape)),
+            "a": Out(stream.Signature(payload_shape)),
+            "b": Out(stream.Signature(payload_shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [
+            self.a.payload.eq(self.i.payload),
+            self.b.payload.eq(self.i.payload),
+            self.a.valid.eq(self.i.valid & self.b.ready),
+            self.b.valid.eq(self.i.valid & self.a.ready),
+            self.i.ready.eq(self.a.ready & self.b.ready),
+        ]
+        return m
+
+
+class PipeRegister(wiring.Component):
+    """One register stage: `o` shows a beat of `i` one cycle after it was taken; `i` is ready
+    whenever `o` is empty or being emptied (full throughput, no bubble)."""
+
+    def __init__(self, payload_shape):
+        super().__init__({
+            "i": In(stream.Signature(payload_shape)),
+            "o": Out(stream.Signature(payload_shape)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+        return m

@@ -1,0 +1,92 @@
+"""Row control shared by every top: key loads between rows, query intake, the row handshake
+with the datapath, the cycle counter and the end-of-row record."""
+
+from amaranth import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import LatteConfig
+from ..hw import layouts
+
+
+class RowControl(wiring.Component):
+    """Sequences rows around a datapath.
+
+    * `keys` pass to `key_load` only between rows; a row starts only with a complete key set.
+    * `query` beats go to `q_load` (`last` on beat `beats`−1); the head and N are latched on
+      the first beat. Then `start` offers (head, N) to the datapath.
+    * When the datapath offers `done` (its row summary), the end-of-row record goes out on
+      `rows` with `cycles`: clock cycles from the first accepted q beat to the cycle the
+      record becomes valid (saturating).
+    """
+
+    def __init__(self, cfg: LatteConfig):
+        self.cfg = cfg
+        score = cfg.score
+        super().__init__({
+            "keys": In(stream.Signature(layouts.key_beat(score))),
+            "key_load": Out(stream.Signature(layouts.key_beat(score))),
+            "n_keys": In(score.widths.count_width),
+            "query": In(stream.Signature(layouts.query_beat(score))),
+            "q_load": Out(stream.Signature(layouts.key_beat(score))),
+            "start": Out(stream.Signature(layouts.row_job(score))),
+            "done": In(stream.Signature(layouts.row_summary(score))),
+            "rows": Out(stream.Signature(layouts.row_record(cfg))),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        beats, counter_bits = self.cfg.score.beats, self.cfg.row.cycle_counter_bits
+        idle, loading = Signal(), Signal()  # loading: a key set is part-way in
+        cycles = Signal(counter_bits)
+        cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
+        q_beat = Signal(range(max(2, beats)))
+
+        m.d.comb += [  # keys pass through between rows
+            self.key_load.valid.eq(self.keys.valid & idle),
+            self.key_load.payload.eq(self.keys.payload),
+            self.keys.ready.eq(self.key_load.ready & idle),
+        ]
+        with m.If(self.key_load.valid & self.key_load.ready):
+            m.d.sync += loading.eq(~self.keys.payload.last)
+
+        q_open = Signal()
+        m.d.comb += [
+            self.q_load.valid.eq(self.query.valid & q_open),
+            self.q_load.payload.data.eq(self.query.payload.data),
+            self.q_load.payload.last.eq(q_beat == beats - 1),
+            self.query.ready.eq(self.q_load.ready & q_open),
+        ]
+        q_take = self.query.valid & self.query.ready
+        with m.If(self.rows.valid & self.rows.ready):
+            m.d.sync += self.rows.valid.eq(0)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [idle.eq(1), q_open.eq(~loading & ~self.keys.valid)]
+                with m.If(q_take):
+                    m.d.sync += [self.start.payload.head.eq(self.query.payload.head),
+                                 self.start.payload.n_keys.eq(self.n_keys), cycles.eq(1),
+                                 q_beat.eq(1 if beats > 1 else 0)]
+                    m.next = "LOAD_Q" if beats > 1 else "START"
+            with m.State("LOAD_Q"):
+                m.d.comb += q_open.eq(1)
+                with m.If(q_take):
+                    m.d.sync += q_beat.eq(Mux(q_beat == beats - 1, 0, q_beat + 1))
+                    with m.If(q_beat == beats - 1):
+                        m.next = "START"
+            with m.State("START"):
+                m.d.comb += self.start.valid.eq(1)
+                with m.If(self.start.ready):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                m.d.comb += self.done.ready.eq(~self.rows.valid | self.rows.ready)
+                with m.If(self.done.valid & self.done.ready):
+                    m.d.sync += [self.rows.valid.eq(1), self.rows.payload.summary.eq(self.done.payload),
+                                 self.rows.payload.cycles.eq(cycles_next)]
+                    m.next = "IDLE"
+        m.d.comb += self.busy.eq(~idle)
+        with m.If(self.busy):
+            m.d.sync += cycles.eq(cycles_next)
+        return m

@@ -1,0 +1,114 @@
+"""One entry per top: its component, its golden function, its scoreboard, its report blocks.
+
+Generation, regression, `run`, synthesis, sweeps and reports iterate `TOPS`; nothing else
+names a particular top. Adding a top is one `Top(...)` here plus its scoreboard in sim/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import golden
+
+from ..config import LatteConfig
+from ..errors import UserError
+from ..stages.score import DenseScoreStage, LatteScoreStage
+
+
+@dataclass(frozen=True)
+class Top:
+    """A generated top-level module.
+
+    name            Verilog module name (and file stem)
+    key             short name in reports and tables ("latte", "dense")
+    component       Amaranth component class, constructed with the LatteConfig
+    expected        golden function (AttentionInput, LatteConfig) -> expected result dict
+                    (`hh`, `kept`, `scores`, `cycles` [R, ...] as in SPEC §6, plus `max_estimate`
+                    [R] and `reads` {bank: [R]} for the scoreboard)
+    scoreboard      "module:Class" of its scoreboard in sim/ (hardware never imports sim/)
+    keys_per_cycle  throughput model (LatteConfig, keep ratio) -> keys per cycle
+    blocks          submodule path below the top -> report block (the rest: "control + stores")
+    baseline        the top it is compared against in reports, if any
+    """
+
+    name: str
+    key: str
+    component: type
+    expected: Callable
+    scoreboard: str
+    keys_per_cycle: Callable[[LatteConfig, float], float]
+    blocks: dict = field(default_factory=dict)
+    baseline: str | None = None
+    description: str = ""
+
+    def build(self, cfg: LatteConfig):
+        return self.component(cfg)
+
+    def block_of(self, path: str) -> str:
+        """Report block of a submodule path ("dot.multipliers"): longest registered prefix."""
+        parts = path.split(".")
+        for n in range(len(parts), 0, -1):
+            block = self.blocks.get(".".join(parts[:n]))
+            if block:
+                return block
+        return "control + stores"
+
+
+
+def latte_score_expected(inp, cfg: LatteConfig) -> dict:
+    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
+    kept = res.kept.sum(axis=1)
+    return {"hh": res.hh, "kept": res.kept, "scores": res.scores, "cycles": res.cycles,
+            "max_estimate": res.hh.max(axis=1), "reads": golden.score_reads(cfg.score.beats, inp.n_keys, kept)}
+
+
+def dense_score_expected(inp, cfg: LatteConfig) -> dict:
+    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
+    rows, n = res.exact.shape
+    return {"hh": np.zeros_like(res.hh), "kept": np.ones_like(res.kept), "scores": res.exact,
+            "cycles": np.full(rows, golden.dense_cycles(cfg.score.beats, n)), "max_estimate": np.zeros(rows, np.int64),
+            "reads": {k: np.full(rows, v) for k, v in golden.dense_reads(cfg.score.beats, n).items()}}
+
+
+_SCORE_BLOCKS = {
+    "dot.multipliers": "multiplier array",
+    "dot": "adder tree + accumulator",
+    "accumulator": "adder tree + accumulator",
+}
+
+TOPS: dict[str, Top] = {t.name: t for t in (
+    Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
+        scoreboard="sim.scoreboards:ScoreScoreboard",
+        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep),
+        blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
+                "completion": "completion", "arbiter": "completion"},
+        baseline="dense_score_engine",
+        description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
+    Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
+        scoreboard="sim.scoreboards:ScoreScoreboard",
+        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, dense=True),
+        blocks=dict(_SCORE_BLOCKS),
+        description="dense baseline: every key's exact score on full-width multipliers"),
+)}
+
+DEFAULT_TOP = "latte_score_engine"
+
+
+def get_top(name: str) -> Top:
+    if name not in TOPS:
+        raise UserError(f"unknown top {name!r}: expected one of {', '.join(TOPS)}")
+    return TOPS[name]
+
+
+def tops_for(cfg: LatteConfig) -> list[Top]:
+    """The tops a design generates (all of them today; the attention tops will be optional)."""
+    return list(TOPS.values())
+
+
+def comparison_pairs(names) -> list[tuple[Top, Top]]:
+    """(top, its baseline) for every top among `names` whose baseline is also there."""
+    names = set(names)
+    return [(t, TOPS[t.baseline]) for t in TOPS.values() if t.name in names and t.baseline in names]

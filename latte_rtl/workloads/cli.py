@@ -1,0 +1,90 @@
+"""Commands `evaluate` (quality vs keys filtered on the shipped models), `calibrate` (thresholds
+from a dump) and `dump` (real Q/K rows of a shipped model in the input format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..cli.common import add_config_options, design_config
+from ..design import atomic_write, atomic_write_text
+from ..errors import UserError
+from .spec import SPECS
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import evaluate, format_table, plot_curve
+
+    limit = args.samples
+    if limit is not None and limit < 1:
+        raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
+    print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
+    result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve)
+    print(format_table(result))
+    print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
+          f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot and "curve" in result:
+        plot_curve(result, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from ..npzio import load_qk
+    from .dump import calibrate
+
+    if (args.keep is None) == (args.gamma is None):
+        raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
+    cfg = design_config(args).score
+    inp = load_qk(args.qk, cfg)
+    result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
+    atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
+    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}): kept {result['kept_fraction_all']:.1%} "
+          f"of the dump's keys -> {args.output}")
+    return 0
+
+
+def cmd_dump(args) -> int:
+    import numpy as np
+
+    from .dump import dump_qk
+
+    arrays = dump_qk(args.workload, layer=args.layer, rows=args.rows, keys=args.keys, sample=args.sample)
+    atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
+    print(f"dump {args.workload} layer {args.layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
+          f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (use --dim {arrays['q'].shape[1]})")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
+    p.add_argument("--workload", required=True, choices=tuple(SPECS))
+    p.add_argument("--samples", type=int, default=None,
+                   help="held-out windows / images (default: lm 64 of 256, vision all 360)")
+    p.add_argument("--calib-samples", type=int, default=None,
+                   help="calibration windows / images (default: lm 32, vision 256)")
+    p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
+    p.add_argument("--json", help="write the result JSON here")
+    p.add_argument("--plot", help="write the trade-off PNG here")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="per-head thresholds from a Q/K dump")
+    add_config_options(p)
+    p.add_argument("--design", help="take the parameters from this generated design directory instead")
+    p.add_argument("--qk", required=True, help="input .npz (SPEC §6; scale_q/scale_k needed for --gamma)")
+    p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
+    p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
+    p.add_argument("-o", "--output", required=True, help="thresholds JSON")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("dump", help="real Q/K rows of a shipped model in the input format")
+    p.add_argument("--workload", required=True, choices=tuple(SPECS))
+    p.add_argument("--layer", type=int, default=1)
+    p.add_argument("--rows", type=int, default=16, help="query rows per head (lm)")
+    p.add_argument("--keys", type=int, default=192, help="keys per head (lm)")
+    p.add_argument("--sample", type=int, default=0, help="held-out window / test image")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_dump)

@@ -1,0 +1,146 @@
+"""Commands `synth` (cost of every top of a design), `sweep` (a grid of designs) and `flow`
+(the main job: generate → simulate → run on real data → synthesize → compare)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from latte_rtl.cli.common import add_config_options, config_from_args, embedded_keep_ratio, split_list
+from latte_rtl.errors import UserError
+
+from .flows import TARGETS
+from .report import DEFAULT_KEEP_RATIO
+
+
+def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: int) -> dict:
+    from .flows import synthesize
+    from .report import build_report
+
+    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs)
+    return build_report(cfg, manifest, results, keep)
+
+
+def cmd_synth(args) -> int:
+    from latte_rtl.design import atomic_write_text, load_design
+
+    from .report import failed_flows, format_table
+
+    cfg, manifest = load_design(args.design_dir)
+    targets = split_list(args.target, TARGETS, "--target")
+    keep = args.keep_ratio
+    if keep is None:
+        keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
+    if not 0.0 <= keep <= 1.0:
+        raise UserError(f"--keep-ratio={keep} is out of range: expected 0 ≤ R ≤ 1")
+    print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({args.jobs} parallel flows)...")
+    report = _synth_report(cfg, manifest, Path(args.design_dir), targets, keep, args.jobs)
+    print(format_table(report))
+    out = Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json"
+    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"report: {out}")
+    failed = failed_flows(report)
+    if failed:
+        print(f"latte-rtl: some flows failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import parse_grid, run_sweep
+
+    grid = parse_grid(args)
+    targets = split_list(args.target, TARGETS, "--target")
+    out = Path(args.output)
+    n = 1
+    for values in grid.values():
+        n *= len(values)
+    print(f"sweep: {n} points x {', '.join(targets)}, {args.jobs} workers, cache {out / 'cache'}")
+    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio)
+    for r in rows:
+        if r["status"] != "ok":
+            print(f"  point {r['point']:2d} FAILED: {r['error']}")
+            continue
+        tops = "  ".join(f"{k[:-len('_transistors')]} {v}" for k, v in r.items() if k.endswith("_transistors"))
+        ratios = "  ".join(f"{k[:-len('_throughput_per_area_ratio')]} x{v:.2f}" for k, v in r.items()
+                           if k.endswith("_throughput_per_area_ratio") and v is not None)
+        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: transistors {tops}; "
+              f"throughput/area {ratios} at keep {args.keep_ratio:.2f}" + (" (cached)" if r["cached"] else ""))
+    print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'} and PNG plots in {out}/")
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def cmd_flow(args) -> int:
+    """The main job: generate → short cocotb regression → RTL on the embedded dump → synth → table."""
+    import numpy as np
+
+    from latte_rtl.design import atomic_write_text, generate
+    from latte_rtl.design.cli import manifest_summary
+    from sim.cli import cmd_run
+    from sim.regression import run_regression
+
+    from .plots import plot_design
+    from .report import format_table
+
+    out = Path(args.output)
+    cfg = config_from_args(args)
+    print("1/3 generate")
+    manifest = generate(cfg, out)
+    print(manifest_summary(manifest))
+    print(f"2/3 simulate ({args.sim}, every top, bit-exact against golden)")
+    try:
+        report = run_regression(out, sims=(args.sim,), seed=1, rows=2)
+    except AssertionError as exc:
+        print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
+        return 1
+    for run in report["runs"]:
+        if "cycle_ratio" in run:
+            print(f"  {run['top']}: cycles measured/model = {run['cycle_ratio']:.3f} on the regression cases")
+    keep = DEFAULT_KEEP_RATIO
+    if embedded_keep_ratio(cfg) is not None:
+        print("  real data: the RTL on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
+        result = out / "embedded_result.npz"
+        if cmd_run(argparse.Namespace(design_dir=str(out), qk=None, top=None, output=str(result),
+                                      sim=args.sim, waves=False)) != 0:
+            return 1
+        keep = float(np.load(result)["kept"].mean())
+    targets = ["generic", "ecp5"]
+    print(f"3/3 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
+    synth = _synth_report(cfg, manifest, out, targets, keep, 2)
+    synth["cycle_ratio_measured"] = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
+    atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
+    print(format_table(synth))
+    plots = plot_design(synth, out)
+    print("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", *plots]))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
+    p.add_argument("design_dir")
+    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--keep-ratio", type=float, default=None,
+                   help="keep ratio for the throughput comparison (default: the kept fraction of the "
+                        "embedded real dump when it fits the design, else 0.10)")
+    p.add_argument("--json", help="report file (default DIR/synth_report.json)")
+    p.add_argument("--jobs", type=int, default=2, help="flows run in parallel (default %(default)s)")
+    p.set_defaults(func=cmd_synth)
+
+    from .sweep import SWEEPABLE
+
+    p = sub.add_parser("sweep", help="synthesize a grid of designs; CSV, JSON and PNG plots")
+    for name in SWEEPABLE:
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
+    p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--keep-ratio", type=float, default=DEFAULT_KEEP_RATIO)
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
+    p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
+    add_config_options(p)
+    p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
+    p.set_defaults(func=cmd_flow)
