@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from golden import score_rows
-from latte_rtl.config import LatteConfig
+from latte_rtl.config import ScoreConfig
 
 
 def main():
@@ -22,7 +22,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1024)
     ap.add_argument("--keys", type=int, default=1024)
     args = ap.parse_args()
-    cfg = LatteConfig(dim=64, heads=args.heads, max_keys=args.keys)
+    cfg = ScoreConfig(dim=64, heads=args.heads, max_keys=args.keys)
     rng = np.random.default_rng(0)
     h, r, n = args.heads, args.rows, args.keys
     q = rng.integers(-128, 128, (h * r, 64), dtype=np.int8)

@@ -15,13 +15,13 @@ import numpy as np
 
 from golden import partial_sums, score_rows, threshold_for_keep
 from latte_rtl.config import LatteConfig
-from latte_rtl.emit import generate
+from latte_rtl.design import generate
 from sim.runner import simulate
 
 
 def relative_threshold(cfg, q, k, keep):
     """Relative-mode T that keeps about `keep` of the keys of these rows (at least the max)."""
-    hh = partial_sums(q, k, cfg)["HH"]
+    hh = partial_sums(q, k, cfg.score)["HH"]
     return threshold_for_keep(hh, keep, "relative") if keep > 0 else 0
 
 
@@ -30,10 +30,10 @@ def run_once(design, cfg, q, k, t, work):
     np.savez(src, q=q, k=k, thresholds=np.array([t]))
     res = work / "res.npz"
     start = time.perf_counter()
-    simulate(design, [src], [res], top="latte_score_engine", sim="verilator", work_dir=work)
+    simulate(design, [src], [res], top="latte_score_engine", sim="verilator")
     wall = time.perf_counter() - start
     out = np.load(res)
-    gold = score_rows(q, k, np.zeros(len(q), np.int64), np.array([t]), cfg)
+    gold = score_rows(q, k, np.zeros(len(q), np.int64), np.array([t]), cfg.score)
     assert np.array_equal(out["kept"], gold.kept) and np.array_equal(out["scores"], gold.scores)
     return wall, out, gold
 
@@ -63,7 +63,7 @@ def main():
                            "first_run_s": walls[0], "median_warm_s": statistics.median(walls[1:] or walls)}
         # 2. cycles vs model for lanes 64/16/4 (beats 1/4/16) and keep ratios 0..1
         for lanes in (64, 16, 4):
-            cfg = LatteConfig(lanes=lanes)
+            cfg = LatteConfig.from_params(lanes=lanes)
             design = tmp / f"lanes{lanes}"
             generate(cfg, design)
             q = rng.integers(-128, 128, (4, 64))
@@ -71,10 +71,10 @@ def main():
                 t = relative_threshold(cfg, q, k, keep)
                 _, out, gold = run_once(design, cfg, q, k, t, tmp)
                 ratio = float(out["cycles"].sum() / gold.cycles.sum())
-                row = {"lanes": lanes, "beats": cfg.beats, "keep_target": keep, "kept": float(gold.kept.mean()),
+                row = {"lanes": lanes, "beats": cfg.score.beats, "keep_target": keep, "kept": float(gold.kept.mean()),
                        "cycles": int(out["cycles"].sum()), "model": int(gold.cycles.sum()), "ratio": ratio}
                 report["cycles"].append(row)
-                print(f"lanes {lanes:3d} (beats {cfg.beats:2d})  kept {row['kept']:6.1%}  cycles {row['cycles']:7d}  "
+                print(f"lanes {lanes:3d} (beats {cfg.score.beats:2d})  kept {row['kept']:6.1%}  cycles {row['cycles']:7d}  "
                       f"model {row['model']:7d}  measured/model {ratio:.3f}", flush=True)
     s = report["speed"]
     print(f"\n64 queries x 1024 keys x d=64 through Verilator: {s['first_run_s']:.1f} s first run (incl. build), "

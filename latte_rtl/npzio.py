@@ -41,17 +41,50 @@ def _integer_array(name: str, arr: np.ndarray, expect: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def load_qk(path: str | os.PathLike, cfg: ScoreConfig) -> AttentionInput:
-    """Read and validate an attention input file against `cfg`; every problem is one UserError."""
-    path = Path(path)
+def _read_npz(path: Path) -> dict:
+    expected = "expected numpy.savez output with arrays q, k, thresholds"
     if not path.is_file():
-        raise UserError(f"input file {path} does not exist: expected an .npz file with arrays q, k, thresholds")
+        raise UserError(f"input file {path} does not exist: {expected}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
+        loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): "
-                        "expected numpy.savez output with arrays q, k, thresholds") from None
+        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): {expected}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise UserError(f"input file {path} holds a single array (.npy), not an .npz archive: {expected}")
+    try:
+        with loaded as npz:
+            return {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): {expected}") from None
+
+
+def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> np.ndarray:
+    """The `thresholds` list of a JSON file written by `calibrate`, checked against `cfg`."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        values = data["thresholds"]
+    except FileNotFoundError:
+        raise UserError(f"--thresholds {path} does not exist: expected the JSON file `latte-rtl calibrate` writes") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"--thresholds {path} is not a thresholds file ({exc.__class__.__name__}): expected JSON "
+                        'with a list "thresholds" (as `latte-rtl calibrate` writes)') from None
+    if not isinstance(values, list) or not values or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                             for v in values):
+        raise UserError(f'--thresholds {path}: "thresholds" must be a non-empty list of integers, not {values!r}')
+    mode = data.get("threshold_mode", cfg.threshold_mode) if isinstance(data, dict) else cfg.threshold_mode
+    if mode != cfg.threshold_mode:
+        raise UserError(f"--thresholds {path} holds {mode} thresholds but the design's mode is {cfg.threshold_mode}")
+    return np.array(values, dtype=np.int64)
+
+
+def load_qk(path: str | os.PathLike, cfg: ScoreConfig, thresholds: np.ndarray | None = None) -> AttentionInput:
+    """Read and validate an attention input file against `cfg`; every problem is one UserError.
+    `thresholds` (e.g. from `load_thresholds_json`) replaces the file's own."""
+    path = Path(path)
+    arrays = _read_npz(path)
+    if thresholds is not None:
+        arrays["thresholds"] = thresholds
     for name in ("q", "k", "thresholds"):
         if name not in arrays:
             raise UserError(f"input file {path} has no array '{name}': expected arrays q, k, thresholds "

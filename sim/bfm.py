@@ -142,6 +142,7 @@ class ClockedTB:
         self.dut = dut
         self.cycle = 0
         self.models: list[_Model] = []
+        self.out_of_reset = False  # models step only after reset (registers are X before it)
         cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
         cocotb.start_soon(self._step())
 
@@ -153,6 +154,8 @@ class ClockedTB:
         while True:
             await RisingEdge(self.dut.clk)
             self.cycle += 1
+            if not self.out_of_reset:
+                continue
             for model in self.models:
                 model.sample(self.cycle)
             for model in self.models:
@@ -169,3 +172,4 @@ class ClockedTB:
             await RisingEdge(self.dut.clk)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
+        self.out_of_reset = True

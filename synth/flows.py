@@ -98,8 +98,39 @@ def _engine_cells(stat: dict, harness_ffs: int, ff_cell) -> dict[str, int]:
     return cells
 
 
+# The devices the FPGA flows place on, with the capacity of each resource nextpnr must fit.
+DEVICES = {
+    "ice40": {"name": "iCE40 UP5K", "pnr": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--freq", "12"],
+              "capacity": {"SB_LUT4": (5280, "logic cells"), "SB_MAC16": (8, "DSPs"), "SB_RAM40_4K": (30, "block RAMs")}},
+    "ecp5": {"name": "ECP5 LFE5U-85F", "pnr": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained",
+                                              "--freq", "50"],
+             "capacity": {"LUT4": (83640, "LUTs"), "MULT18X18D": (156, "18x18 multipliers"), "DP16KD": (208, "block RAMs")}},
+}
+
+
+def fit(family: str, cells: dict) -> str | None:
+    """None if the design's cells fit the family's device, else "does not fit <device>: needs X of Y <resource>"."""
+    device = DEVICES[family]
+    for cell, (capacity, what) in device["capacity"].items():
+        if cells.get(cell, 0) > capacity:
+            return f"does not fit {device['name']}: needs {cells[cell]} of {capacity} {what}"
+    return None
+
+
+def _fpga_cells(family: str, stat: dict, harness_ffs: int) -> dict:
+    if family == "ice40":
+        cells = _engine_cells(stat, harness_ffs, lambda c: c.startswith("SB_DFF"))
+        return {"luts": cells.get("SB_LUT4", 0), "ffs": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+                "carries": cells.get("SB_CARRY", 0), "dsp": cells.get("SB_MAC16", 0),
+                "bram": cells.get("SB_RAM40_4K", 0)}
+    cells = _engine_cells(stat, harness_ffs, lambda c: c == "TRELLIS_FF")
+    return {"luts": cells.get("LUT4", 0), "ffs": cells.get("TRELLIS_FF", 0), "carries": cells.get("CCU2C", 0),
+            "mult18": cells.get("MULT18X18D", 0), "bram": cells.get("DP16KD", 0)}
+
+
 def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -> dict:
-    """synth_ice40 / synth_ecp5 on the harnessed engine, then nextpnr for fmax and utilization."""
+    """synth_ice40 / synth_ecp5 on the harnessed engine, then nextpnr for fmax and utilization.
+    A design larger than the device is a result ("fits": false and why), not an error."""
     work.mkdir(parents=True, exist_ok=True)
     fpga_cfg = cfg.replace(max_keys=min(cfg.score.max_keys, FPGA_MAX_KEYS))
     harness_il, harness_ffs = _harness_rtlil(fpga_cfg, top)
@@ -109,33 +140,18 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
     _yosys(work, _render(f"{family}.ys", dsp=dsp_flag, netlist_json="netlist.json", stat_json="stat.json"),
            f"{family}.ys")
     stat = json.loads((work / "stat.json").read_text())
-    if family == "ice40":
-        cells = _engine_cells(stat, harness_ffs, lambda c: c.startswith("SB_DFF"))
-        result = {
-            "luts": cells.get("SB_LUT4", 0),
-            "ffs": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
-            "carries": cells.get("SB_CARRY", 0),
-            "dsp": cells.get("SB_MAC16", 0),
-            "bram": cells.get("SB_RAM40_4K", 0),
-        }
-        pnr = ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--freq", "12"]
-    else:
-        cells = _engine_cells(stat, harness_ffs, lambda c: c == "TRELLIS_FF")
-        result = {
-            "luts": cells.get("LUT4", 0),
-            "ffs": cells.get("TRELLIS_FF", 0),
-            "carries": cells.get("CCU2C", 0),
-            "mult18": cells.get("MULT18X18D", 0),
-            "bram": cells.get("DP16KD", 0),
-        }
-        pnr = ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained", "--freq", "50"]
-    result.update({"dsp_mapping": dsp, "max_keys_used": fpga_cfg.max_keys, "harness_ffs_removed": harness_ffs})
-    proc = run_nextpnr(family, [*pnr, "--timing-allow-fail", "--seed", "1", "--json", "netlist.json", "--report", "report.json"],
-                       cwd=work, timeout=FLOW_TIMEOUT_S)
+    result = _fpga_cells(family, stat, harness_ffs)
+    result.update({"dsp_mapping": dsp, "max_keys_used": fpga_cfg.score.max_keys, "harness_ffs_removed": harness_ffs,
+                   "device": DEVICES[family]["name"], "fits": True, "fmax_mhz": None})
+    too_big = fit(family, stat["design"]["num_cells_by_type"])
+    if too_big:
+        result.update({"fits": False, "fit": too_big})
+        return result
+    proc = run_nextpnr(family, [*DEVICES[family]["pnr"], "--timing-allow-fail", "--seed", "1", "--json", "netlist.json",
+                                "--report", "report.json"], cwd=work, timeout=FLOW_TIMEOUT_S)
     (work / "nextpnr.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or not (work / "report.json").exists():
         errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
-        result["fmax_mhz"] = None
         result["error"] = (errors[-1] if errors else proc.stderr.strip()[-300:]) or "nextpnr failed"
         return result
     report = json.loads((work / "report.json").read_text())
@@ -157,6 +173,15 @@ def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str
                 yield top, "ecp5", lambda t=top, w=w: synth_fpga(cfg, t, "ecp5", True, w / "ecp5")
 
 
+def warm_up(targets: list[str]) -> None:
+    """Run each yowasp tool once, serially: its first call compiles WebAssembly into a cache, and
+    two first calls racing on a cold cache can fail."""
+    run_yosys(["-V"], cwd=".", timeout=FLOW_TIMEOUT_S)
+    for family in ("ice40", "ecp5"):
+        if family in targets:
+            run_nextpnr(family, ["--version"], cwd=".", timeout=FLOW_TIMEOUT_S)
+
+
 def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], *, workers: int = 2,
                work_dir: Path | None = None, log=print) -> dict:
     """Run every flow of `targets` on every top; {top: {flow: result}}. Failures are recorded
@@ -164,6 +189,7 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
     for target in targets:
         if target not in TARGETS:
             raise UserError(f"unknown target {target!r}: expected a comma-separated list of {', '.join(TARGETS)}")
+    warm_up(targets)
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
         jobs = list(_jobs(cfg, design_dir, tops, targets, work))

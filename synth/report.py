@@ -111,7 +111,9 @@ def format_pair(report: dict, comp: dict) -> list[tuple[str, str, str, str]]:
             add(f"{target}: {field}", target, field, ".1f" if field == "fmax_mhz" else "")
         for name, r in ((top.key, rt), (base.key, rb)):
             if "error" in r.get(target, {}):
-                rows.append((f"{target}: {name} failed", r[target]["error"][:60], "", ""))
+                rows.append((f"{target}: {name} failed", r[target]["error"], "", ""))
+            if "fit" in r.get(target, {}):
+                rows.append((f"{target}: {name}", r[target]["fit"], "", ""))
     mem = report["memory_bits"]
     rows.append(("memory bits (not in logic area)", str(mem.get(top.name)), str(mem.get(base.name)),
                  _ratio(mem.get(top.name), mem.get(base.name))))

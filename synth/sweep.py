@@ -16,6 +16,7 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
 from latte_rtl.tops import TOPS, comparison_pairs, tops_for
 
+from .flows import warm_up
 from .report import DEFAULT_KEEP_RATIO, comparisons
 
 SWEEPABLE = ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode")
@@ -82,10 +83,14 @@ def _progress(done: int, total: int, label: str) -> None:
 
 def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
               keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None) -> list[dict]:
+    """Synthesize every point (invalid points are refused before any work; a point whose flows
+    fail is reported in its row and the sweep goes on)."""
+    check_grid(grid)
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = cache_dir or out_dir / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     points = expand(grid)
+    warm_up(targets)
     rows: list[dict | None] = [None] * len(points)
     _progress(0, len(points), "starting")
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -145,4 +150,15 @@ def parse_grid(args) -> dict[str, list]:
                 grid[name] = [int(t) for t in items]
             except ValueError:
                 raise UserError(f"--{name.replace('_', '-')}={text!r}: expected comma-separated integers") from None
+    check_grid(grid)
     return grid
+
+
+def check_grid(grid: dict[str, list]) -> None:
+    """Every point of the grid is a valid design, or one UserError names the first that is not."""
+    for point in expand(grid):
+        try:
+            LatteConfig.from_params(**point)
+        except UserError as exc:
+            varied = ", ".join(f"{k}={v}" for k, v in point.items() if len(grid[k]) > 1) or "the grid"
+            raise UserError(f"sweep point {varied} is not a valid design: {exc}") from None

@@ -129,18 +129,17 @@ def test_threshold_for_keep_by_hand():
     assert threshold_for_keep(hh, 1.0, "relative", np.array([[False, True, True, False, True]])) == 10
 
 
-def test_golden_imports_nothing_of_latte_rtl():
-    """golden/ is the spec: importing it (all of it) loads no latte_rtl, sim or synth module."""
-    code = ("import sys, golden, golden.attention; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('latte_rtl', 'sim', 'synth')]; "
+def _loads_none_of(imports: str, forbidden: tuple[str, ...]) -> None:
+    code = (f"import sys, {imports}; bad = [m for m in sys.modules if m.split('.')[0] in {forbidden!r}]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_golden_imports_nothing_of_latte_rtl():
+    """golden/ is the spec: importing all of it loads no latte_rtl, sim or synth module."""
+    _loads_none_of("golden, golden.attention", ("latte_rtl", "sim", "synth"))
 
 
 def test_hardware_packages_import_neither_sim_nor_synth():
-    code = ("import sys, latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('sim', 'synth', 'cocotb')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    _loads_none_of("latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design", ("sim", "synth", "cocotb"))

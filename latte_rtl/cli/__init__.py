@@ -23,7 +23,10 @@ def build_parser() -> Parser:
     from ..design import cli as design_cli
     from ..workloads import cli as workloads_cli
 
+    from .. import __version__
+
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
+    parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in (design_cli, sim.cli, synth.cli, workloads_cli):
         module.register(sub)

@@ -65,6 +65,32 @@ def design_config(args) -> LatteConfig:
     return config_from_args(args)
 
 
+def int_at_least(option: str, minimum: int):
+    """argparse type: an integer ≥ minimum."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {value}")
+        return value
+    return parse
+
+
+def fraction(option: str):
+    """argparse type: a number in [0, 1]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a number 0 ≤ R ≤ 1, not {text!r}") from None
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{option} must be a number 0 ≤ R ≤ 1, not {value}")
+        return value
+    return parse
+
+
 def split_list(text: str, allowed, option: str) -> list[str]:
     """A comma-separated list whose items are all in `allowed`."""
     items = [t.strip() for t in text.split(",") if t.strip()]

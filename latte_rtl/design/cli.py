@@ -26,20 +26,26 @@ def manifest_summary(manifest: dict) -> str:
 
 def cmd_generate(args) -> int:
     from .emit import generate
+    from .files import check_output_dir
 
-    manifest = generate(config_from_args(args), args.output)
+    cfg = config_from_args(args)
+    check_output_dir(args.output)
+    manifest = generate(cfg, args.output)
     print(manifest_summary(manifest))
     print(f"  written to      {args.output}/")
     return 0
 
 
 def cmd_golden(args) -> int:
-    from ..npzio import load_qk, save_result
+    from ..npzio import load_qk, load_thresholds_json, save_result
     from ..tops import DEFAULT_TOP, get_top
+    from .files import check_output_file
 
     cfg = design_config(args)
     top = get_top(args.top or DEFAULT_TOP)
-    inp = load_qk(args.qk, cfg.score)
+    check_output_file(args.output)
+    thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
+    inp = load_qk(args.qk, cfg.score, thresholds)
     res = top.expected(inp, cfg)
     save_result(args.output, res["hh"], res["kept"], res["scores"], res["cycles"],
                 {"params": cfg.params(), "top": top.name, "source": "golden"})
@@ -60,5 +66,6 @@ def register(sub) -> None:
     p.add_argument("--design", help="take the parameters from this generated design directory instead")
     p.add_argument("--top", help="registered top whose golden function runs (default: latte_score_engine)")
     p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")
+    p.add_argument("--thresholds", help="thresholds JSON (as `latte-rtl calibrate` writes) replacing the input's")
     p.add_argument("-o", "--output", required=True, help="result .npz")
     p.set_defaults(func=cmd_golden)

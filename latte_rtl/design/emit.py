@@ -96,12 +96,13 @@ def memories(verilog: str, top: str) -> list[dict]:
 def generate(cfg: LatteConfig, out_dir: str | Path) -> dict:
     """Write <top>.v for every registered top, latte_sram.v and manifest.json; return the manifest."""
     from ..tops import tops_for
+    from .files import check_output_dir
     from .manifest import MANIFEST_NAME, build_manifest
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir)
     emitted = {top.name: top_verilog(cfg, top) for top in tops_for(cfg)}
     manifest = build_manifest(cfg, emitted)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name, (text, _) in emitted.items():
         atomic_write_text(out_dir / f"{name}.v", text)
     atomic_write_text(out_dir / f"{SRAM_MODULE}.v", SRAM_VERILOG)

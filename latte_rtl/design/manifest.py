@@ -72,3 +72,23 @@ def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:
         return LatteConfig.from_params(**manifest["params"]), manifest
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{path} is not a valid manifest ({exc}): regenerate the design") from None
+
+
+def verify_design(design_dir: str | Path, manifest: dict, tops=None, *, allow_modified: bool = False) -> list[str]:
+    """Check the SHA-256 of each Verilog file of `tops` (all by default) and of the memory module
+    against the manifest. A missing file is an error; a modified one is an error unless
+    `allow_modified`, when the names of the modified files are returned (to be reported)."""
+    design_dir = Path(design_dir)
+    entries = [manifest["tops"][t] for t in (tops or manifest["tops"])] + [manifest["memory_module"]]
+    modified = []
+    for entry in entries:
+        path = design_dir / entry["file"]
+        if not path.is_file():
+            raise UserError(f"design directory {design_dir} has no {entry['file']}: run "
+                            f"`latte-rtl generate -o {design_dir}` again")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            modified.append(entry["file"])
+    if modified and not allow_modified:
+        raise UserError(f"{', '.join(modified)} in {design_dir} differs from its manifest SHA-256 (edited after "
+                        "generation): regenerate the design, or pass --allow-modified to use it as it is")
+    return modified

@@ -63,18 +63,19 @@ class ThresholdFilter(wiring.Component):
         n_keys = Signal(w.count_width)
         threshold = Signal(layouts.threshold_shape(self.cfg))
         seen = Signal(w.count_width)
-        self.start = Signal()  # a row begins this cycle
-        self.all_seen = Signal()
-        self.drained = Signal()  # set by the mode: nothing kept is left to hand on
-        self.threshold_value = threshold
-        self.n_keys_value = n_keys
+        # Row state shared with the mode-specific parts (_absolute, _relative, _scan):
+        self._start = Signal()  # a row begins this cycle
+        self._all_seen = Signal()
+        self._drained = Signal()  # set by the mode: nothing kept is left to hand on
+        self._threshold = threshold
+        self._n_keys = n_keys
         m.d.comb += [
             self.job.ready.eq(~active),
-            self.start.eq(self.job.valid & self.job.ready),
-            self.all_seen.eq(seen == n_keys),
-            self.summary.valid.eq(active & self.all_seen & self.drained),
+            self._start.eq(self.job.valid & self.job.ready),
+            self._all_seen.eq(seen == n_keys),
+            self.summary.valid.eq(active & self._all_seen & self._drained),
         ]
-        with m.If(self.start):
+        with m.If(self._start):
             m.d.sync += [active.eq(1), have_max.eq(0), summary.max_estimate.eq(0), summary.kept_count.eq(0),
                          seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
         with m.If(self.summary.valid & self.summary.ready):
@@ -96,11 +97,11 @@ class ThresholdFilter(wiring.Component):
         m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=KEPT_FIFO_DEPTH)
         m.d.comb += [
             fifo.w_data.eq(self.estimate.payload.as_value()),
-            fifo.w_en.eq(self.estimate.valid & (self.estimate.payload.hh >= self.threshold_value)),
+            fifo.w_en.eq(self.estimate.valid & (self.estimate.payload.hh >= self._threshold)),
             self.kept.valid.eq(fifo.r_rdy),
             self.kept.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.kept.ready),
-            self.drained.eq(~fifo.r_rdy),
+            self._drained.eq(~fifo.r_rdy),
         ]
 
     def _relative(self, m, active):
@@ -118,20 +119,20 @@ class ThresholdFilter(wiring.Component):
             buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
             buf.wen.eq(Cat(*((self.estimate.valid & (wr_lane == i)) for i in range(width)))),
         ]
-        with m.If(self.start):
+        with m.If(self._start):
             m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
         with m.Elif(self.estimate.valid):
             with m.If(wr_lane == width - 1):
                 m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
             with m.Else():
                 m.d.sync += wr_lane.eq(wr_lane + 1)
-        self._scan(m, buf, word_layout, words, scanning=active & self.all_seen)
+        self._scan(m, buf, word_layout, words, scanning=active & self._all_seen)
 
     def _scan(self, m, buf, word_layout, words, scanning):
         """Once the max is final: prefetch word `rd_word` while the current word's kept keys are
         handed on, lowest index first."""
         width = self.cfg.widths.scan_width
-        n_keys = self.n_keys_value
+        n_keys = self._n_keys
         rd_word = Signal(range(words + 1))
         rd_base = Signal(range(words * width + 1))  # first key of word rd_word
         fetched = Signal()  # buf.rdata holds an unconsumed word whose first key is fetched_base
@@ -155,7 +156,7 @@ class ThresholdFilter(wiring.Component):
         ]
 
         rdata = data.View(word_layout, buf.rdata)
-        bound = self.summary.payload.max_estimate - self.threshold_value  # widened: no overflow
+        bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
         keep_bits = Cat(*(((fetched_base + i) < n_keys) & (rdata[i] >= bound) for i in range(width)))
         load, fetch = Signal(), Signal()
         m.d.comb += [
@@ -163,9 +164,9 @@ class ThresholdFilter(wiring.Component):
             fetch.eq(scanning & (rd_base < n_keys) & (~fetched | load)),
             buf.raddr.eq(rd_word),
             buf.ren.eq(fetch),
-            self.drained.eq((rd_base >= n_keys) & ~fetched & (cur_bits == 0)),
+            self._drained.eq((rd_base >= n_keys) & ~fetched & (cur_bits == 0)),
         ]
-        with m.If(self.start):
+        with m.If(self._start):
             m.d.sync += [fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]
         with m.Else():
             with m.If(load):

@@ -48,6 +48,12 @@ class MonitorSignature(wiring.Signature):
         super().__init__(members)
 
 
+def _checked(cfg) -> LatteConfig:
+    if not isinstance(cfg, LatteConfig):
+        raise TypeError(f"cfg must be a LatteConfig, not {cfg!r}")
+    return cfg
+
+
 def score_ports(cfg: LatteConfig, parts, *, latte: bool) -> dict:
     score = cfg.score
     ports = {
@@ -161,9 +167,7 @@ class LatteScoreStage(wiring.Component):
     PARTS = ("msb", "lsb")
 
     def __init__(self, cfg: LatteConfig):
-        if not isinstance(cfg, LatteConfig):
-            raise TypeError(f"cfg must be a LatteConfig, not {cfg!r}")
-        self.cfg = cfg
+        self.cfg = _checked(cfg)
         super().__init__(score_ports(cfg, self.PARTS, latte=True))
 
     def elaborate(self, platform):
@@ -227,9 +231,7 @@ class DenseScoreStage(wiring.Component):
     PARTS = ("full",)
 
     def __init__(self, cfg: LatteConfig):
-        if not isinstance(cfg, LatteConfig):
-            raise TypeError(f"cfg must be a LatteConfig, not {cfg!r}")
-        self.cfg = cfg
+        self.cfg = _checked(cfg)
         super().__init__(score_ports(cfg, self.PARTS, latte=False))
 
     def elaborate(self, platform):

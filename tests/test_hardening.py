@@ -1,0 +1,210 @@
+"""Every failure path a newcomer hit on purpose (issue 11): one line `latte-rtl: error: …`, exit 2,
+nothing clobbered or half-written; integrity of generated designs; waves; the build cache."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from latte_rtl.config import LatteConfig
+from latte_rtl.design import generate
+
+from .conftest import require_simulator
+from .test_cli import GOOD, assert_user_error, run_cli
+
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory):
+    """A small generated design (d = 8, 4 lanes, 16 keys) shared by the tests of this module."""
+    path = tmp_path_factory.mktemp("design")
+    generate(LatteConfig.from_params(dim=8, lanes=4, heads=2, max_keys=16), path)
+    return path
+
+
+@pytest.fixture
+def qk(tmp_path):
+    rng = np.random.default_rng(SEED)
+    print(f"seed={SEED}")
+    path = tmp_path / "in.npz"
+    np.savez(path, q=rng.integers(-128, 128, (3, 8), dtype=np.int8), k=rng.integers(-128, 128, (10, 8), dtype=np.int8),
+             thresholds=np.array([40, 80]), heads=np.array([0, 1, 0]))
+    return path
+
+
+def test_version():
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("latte-rtl ") and proc.stdout.split()[1][0].isdigit()
+
+
+def test_plain_npy_input_is_a_user_error(tmp_path, design):
+    npy = tmp_path / "plain.npy"
+    np.save(npy, np.zeros((2, 2), np.int8))
+    assert_user_error(run_cli("golden", "--dim", 2, "--lanes", 1, "--qk", npy, "-o", tmp_path / "o.npz"), ".npy")
+    assert_user_error(run_cli("run", design, "--qk", npy, "-o", tmp_path / "o.npz"), ".npy")
+
+
+@pytest.mark.parametrize("command", ["golden", "run"])
+def test_unwritable_output_fails_before_any_work(command, tmp_path, design, qk):
+    """/proc takes no new files, even as root; `run` refuses before it simulates."""
+    args = ["--dim", 8, "--lanes", 4, "--heads", 2] if command == "golden" else [design]
+    start = time.perf_counter()
+    proc = run_cli(command, *args, "--qk", qk, "-o", "/proc/latte-result.npz")
+    assert_user_error(proc, "cannot write")
+    assert time.perf_counter() - start < 20  # no simulation ran
+
+
+def test_output_that_is_a_directory_or_a_file(tmp_path, qk):
+    assert_user_error(run_cli("golden", "--dim", 8, "--lanes", 4, "--heads", 2, "--qk", qk, "-o", tmp_path),
+                      "is a directory")
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"precious")
+    assert_user_error(run_cli("generate", "--dim", 8, "--lanes", 4, "-o", existing), "is an existing file")
+    assert existing.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("rows", ["0", "-3", "x"])
+def test_sim_rows_must_be_positive(rows, design):
+    assert_user_error(run_cli("sim", design, "--rows", rows), "--rows must be an integer ≥ 1")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--lanes", "0"], ["lanes=0"]),
+    (["--bits", "3,8"], ["bits=3"]),
+    (["--lanes", "128", "--dim", "64"], ["lanes=128", "dim = 64"]),
+    (["--threshold-mode", "foo"], ["threshold_mode", "'foo'"]),
+    (["--keep-ratio", "2"], ["--keep-ratio", "0 ≤ R ≤ 1"]),
+    (["--keep-ratio", "-0.1"], ["--keep-ratio"]),
+    (["--jobs", "0"], ["--jobs must be an integer ≥ 1"]),
+])
+def test_sweep_grid_and_options_are_checked_before_any_work(args, words, tmp_path):
+    out = tmp_path / "sweep"
+    assert_user_error(run_cli("sweep", *args, "-o", out), *words)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, words", [(["--jobs", "0"], ["--jobs"]), (["--keep-ratio", "1.5"], ["--keep-ratio"])])
+def test_synth_options_are_checked(args, words, design):
+    assert_user_error(run_cli("synth", design, *args), *words)
+
+
+def test_options_that_do_not_apply_are_rejected(tmp_path, design, qk):
+    assert_user_error(run_cli("golden", "--design", design, "--bits", 4, "--qk", qk, "-o", tmp_path / "o.npz"),
+                      "--bits cannot be combined with --design")
+    assert_user_error(run_cli("run", design, "--bits", 4, "-o", tmp_path / "o.npz"), "--bits")
+
+
+def _copy_design(design, tmp_path):
+    import shutil
+
+    copy = tmp_path / "design"
+    shutil.copytree(design, copy, ignore=shutil.ignore_patterns("sim_build"))
+    return copy
+
+
+def test_tampered_verilog_is_refused(tmp_path, design, qk):
+    copy = _copy_design(design, tmp_path)
+    with open(copy / "latte_score_engine.v", "a") as f:
+        f.write("// one appended line\n")
+    for command in (["run", copy, "--qk", qk, "-o", tmp_path / "o.npz"], ["sim", copy], ["synth", copy]):
+        assert_user_error(run_cli(*command), "latte_score_engine.v", "differs from its manifest", "--allow-modified")
+
+
+def test_thresholds_json_from_calibrate(tmp_path, qk):
+    """`golden --thresholds` takes the file `calibrate` writes and uses its thresholds."""
+    common = ["--dim", 8, "--lanes", 4, "--heads", 2]
+    thresholds = tmp_path / "t.json"
+    assert run_cli("calibrate", *common, "--qk", qk, "--keep", 1.0, "-o", thresholds).returncode == 0
+    t = json.loads(thresholds.read_text())["thresholds"]
+    proc = run_cli("golden", *common, "--qk", qk, "--thresholds", thresholds, "-o", tmp_path / "a.npz")
+    assert proc.returncode == 0, proc.stderr
+    with np.load(qk) as npz:
+        np.savez(tmp_path / "same.npz", **{**dict(npz), "thresholds": np.array(t)})
+    assert run_cli("golden", *common, "--qk", tmp_path / "same.npz", "-o", tmp_path / "b.npz").returncode == 0
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    assert np.array_equal(a["kept"], b["kept"]) and a["kept"].all()  # keep 1.0: every key
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"thresholds": [1.5]}')
+    assert_user_error(run_cli("golden", *common, "--qk", qk, "--thresholds", bad, "-o", tmp_path / "c.npz"),
+                      "list of integers")
+
+
+def test_broken_verilog_keeps_its_build_log(tmp_path, design, qk):
+    require_simulator("icarus")
+    copy = _copy_design(design, tmp_path)
+    with open(copy / "latte_score_engine.v", "a") as f:
+        f.write("this is not verilog;\n")
+    proc = run_cli("run", copy, "--qk", qk, "-o", tmp_path / "o.npz", "--sim", "icarus", "--allow-modified")
+    lines = proc.stderr.strip().splitlines()  # the --allow-modified warning, then the error
+    assert proc.returncode == 2 and len(lines) == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[1].startswith("latte-rtl: error: icarus could not build latte_score_engine: see ")
+    assert "Verilator" not in proc.stderr and "C++" not in proc.stderr
+    log = lines[1].split("see ")[-1].strip()
+    assert "syntax error" in open(log).read()
+
+
+def test_wrong_result_names_row_key_field_and_keeps_the_output(tmp_path, design, qk):
+    """A sabotaged memory (bit 0 of lane 0 flipped on every write): exit 1, the message names row,
+    key and field; the existing -o file is untouched and the RTL's result lies beside it."""
+    require_simulator("icarus")
+    copy = _copy_design(design, tmp_path)
+    sram = copy / "latte_sram.v"
+    good = "<= wdata[lane*GRAN +: GRAN];"
+    assert good in sram.read_text()
+    sram.write_text(sram.read_text().replace(good, "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);"))
+    out = tmp_path / "o.npz"
+    out.write_bytes(b"precious")
+    proc = run_cli("run", copy, "--qk", qk, "-o", out, "--sim", "icarus", "--allow-modified")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = [x for x in proc.stderr.splitlines() if "disagree" in x][0]
+    assert "row " in line and " key " in line and ("score" in line or "HH" in line or "kept" in line), line
+    assert out.read_bytes() == b"precious"
+    assert np.load(tmp_path / "o.mismatch.npz")["kept"].shape == (3, 10)
+
+
+def test_waves_and_build_cache(tmp_path, design, qk):
+    """`run --waves FILE` keeps one waveform; a second run reuses the compiled model; `sim --waves`
+    keeps one file per (top, simulator, traffic)."""
+    require_simulator("icarus")
+    copy = _copy_design(design, tmp_path)
+    cli = [sys.executable, "-m", "latte_rtl.cli", "run", str(copy), "--qk", str(qk), "--sim", "icarus"]
+    wave = tmp_path / "run.fst"
+    assert_user_error(run_cli("run", copy, "--qk", qk, "-o", tmp_path / "a.npz", "--sim", "icarus",
+                              "--waves", tmp_path / "run.vcd"), ".fst")
+    times, outs = [], []
+    for name in ("a", "b"):
+        start = time.perf_counter()
+        proc = subprocess.run([*cli, "-o", str(tmp_path / f"{name}.npz"), "--waves", str(wave)],
+                              capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        outs.append(proc.stdout)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "(cached model)" not in outs[0] and "(cached model)" in outs[1]
+    print(f"run: first {times[0]:.1f} s (build), second {times[1]:.1f} s (cached model)")
+    assert wave.stat().st_size > 0
+    proc = run_cli("sim", copy, "--sim", "icarus", "--rows", 1, "--waves")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    waves = sorted(p.name for p in (copy / "sim_build" / "waves").iterdir())
+    assert waves == sorted(f"{top}.icarus.{traffic}.fst" for top in ("latte_score_engine", "dense_score_engine")
+                           for traffic in ("steady", "backpressure"))
+
+
+def test_fpga_fit_is_a_result_not_an_error():
+    from synth.flows import fit
+    from synth.report import format_pair
+
+    assert fit("ice40", {"SB_LUT4": 4491, "SB_MAC16": 16}) == "does not fit iCE40 UP5K: needs 16 of 8 DSPs"
+    assert fit("ice40", {"SB_LUT4": 5281}) == "does not fit iCE40 UP5K: needs 5281 of 5280 logic cells"
+    assert fit("ecp5", {"LUT4": 1000, "MULT18X18D": 16}) is None
+    report = {"tops": {"latte_score_engine": {"ice40": {"luts": 10, "fits": True, "fmax_mhz": 50.0}},
+                       "dense_score_engine": {"ice40": {"luts": 20, "fits": False, "fmax_mhz": None,
+                                                        "fit": "does not fit iCE40 UP5K: needs 16 of 8 DSPs"}}},
+              "memory_bits": {}}
+    comp = {"top": "latte_score_engine", "baseline": "dense_score_engine", "keep_ratio": 0.1,
+            "keys_per_cycle": {"top": 0.2, "baseline": 0.25}}
+    rows = format_pair(report, comp)
+    assert ("ice40: dense", "does not fit iCE40 UP5K: needs 16 of 8 DSPs", "", "") in rows
