@@ -275,7 +275,7 @@ def test_vector_store(config):
     cfg = CONFIGS[config]
     print(f"seed={SEED} config={config}")
     rng = np.random.default_rng(SEED)
-    dut = VectorStore(cfg, parts=("msb", "lsb"), capacity=cfg.max_keys)
+    dut = VectorStore(cfg, parts=("msb", "lsb"), capacity=cfg.max_keys, counter_bits=16)
     lo, hi = cfg.operand_range
     lanes, beats = cfg.lanes, cfg.beats
 

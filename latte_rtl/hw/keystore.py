@@ -32,15 +32,15 @@ class VectorStore(wiring.Component):
     stored as zero whatever was sent. Beats past `capacity` vectors are dropped.
 
     Read: one port per part (`msb`, `lsb`, `full`), word address = vector · beats + beat.
-    `<part>_reads` counts the word reads of each bank since reset (monitor; the LATTE engine
-    reads its LSB bank only for kept keys).
+    With `counter_bits`, `<part>_reads` counts the word reads of each bank since reset (monitor;
+    the LATTE engine reads its LSB bank only for kept keys).
     """
 
-    def __init__(self, cfg: ScoreConfig, *, parts: tuple[str, ...], capacity: int, counter_bits: int = 32):
+    def __init__(self, cfg: ScoreConfig, *, parts: tuple[str, ...], capacity: int, counter_bits: int | None = None):
         for part in parts:
             if part not in PARTS:
                 raise ValueError(f"part must be one of {PARTS}, not {part!r}")
-        self.cfg, self.parts, self.capacity = cfg, tuple(parts), capacity
+        self.cfg, self.parts, self.capacity, self.counter_bits = cfg, tuple(parts), capacity, counter_bits
         self.depth = capacity * cfg.beats
         self.addr_width = max(1, (self.depth - 1).bit_length())
         members = {
@@ -50,7 +50,8 @@ class VectorStore(wiring.Component):
         for part in self.parts:
             lanes = data.ArrayLayout(part_shape(cfg, part), cfg.lanes)
             members[part] = In(BankReadSignature(self.addr_width, lanes))
-            members[f"{part}_reads"] = Out(counter_bits)
+            if counter_bits:
+                members[f"{part}_reads"] = Out(counter_bits)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -73,7 +74,7 @@ class VectorStore(wiring.Component):
         for part in self.parts:
             bank = SRAM(width=part_shape(cfg, part).width * cfg.lanes, depth=self.depth)
             m.submodules[f"{part}_bank"] = bank
-            port, reads = getattr(self, part), getattr(self, f"{part}_reads")
+            port = getattr(self, part)
             m.d.comb += [
                 bank.waddr.eq(waddr),
                 bank.wdata.eq(Cat(*(part_bits[part](masked[lane]) for lane in range(cfg.lanes)))),
@@ -82,8 +83,10 @@ class VectorStore(wiring.Component):
                 bank.ren.eq(port.en),
                 port.data.eq(bank.rdata),
             ]
-            with m.If(port.en):
-                m.d.sync += reads.eq(reads + 1)
+            if self.counter_bits:
+                reads = getattr(self, f"{part}_reads")
+                with m.If(port.en):
+                    m.d.sync += reads.eq(reads + 1)
 
         with m.If(accept):
             with m.If(self.load.payload.last):

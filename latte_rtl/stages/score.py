@@ -104,11 +104,10 @@ def _shell(m, stage, parts):
     """Row control, key store and q buffer of a score stage, joined to the stage's ports.
     Returns (row control, key store, q buffer)."""
     cfg = stage.cfg
-    bits = cfg.row.cycle_counter_bits
     m.submodules.row = row = RowControl(cfg)
     m.submodules.key_store = keys = VectorStore(cfg.score, parts=parts, capacity=cfg.score.max_keys,
-                                                counter_bits=bits)
-    m.submodules.q_buffer = qbuf = VectorStore(cfg.score, parts=parts, capacity=1, counter_bits=bits)
+                                                counter_bits=cfg.row.cycle_counter_bits if cfg.row.monitor else None)
+    m.submodules.q_buffer = qbuf = VectorStore(cfg.score, parts=parts, capacity=1)
     wiring.connect(m, wiring.flipped(stage.keys), row.keys)
     wiring.connect(m, wiring.flipped(stage.query), row.query)
     wiring.connect(m, row.key_load, keys.load)

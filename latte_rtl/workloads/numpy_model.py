@@ -1,6 +1,6 @@
 """NumPy inference of the trained models (no torch at run time), attention pluggable.
 
-`attention(layer, q, k, v, allowed)` gets q, k, v [B, H, S, dh] (float32) and the allowed-key mask
+`attention(layer, q, k, v, allowed)` gets q, k, v [B, H, S, dh] (float64) and the allowed-key mask
 [S, S] and returns the attention output [B, H, S, dh]; see attention.py for the modes.
 """
 
@@ -27,13 +27,13 @@ def embed(spec: ModelSpec, p: dict, tokens: np.ndarray) -> np.ndarray:
     """lm: byte ids [B, S]; vision: pixel values 0..16 [B, 64]."""
     if spec.name == "lm":
         return p["tok_emb"][tokens] + p["pos_emb"][: tokens.shape[1]]
-    x = tokens[..., None].astype(np.float32) / 16.0
+    x = tokens[..., None].astype(np.float64) / 16.0
     return x * p["pix_w"] + p["pix_b"] + p["pos_emb"]
 
 
 def forward(spec: ModelSpec, p: dict, tokens: np.ndarray, attention) -> np.ndarray:
     """Logits: lm [B, S, 256]; vision [B, 10]."""
-    x = embed(spec, p, tokens).astype(np.float32)
+    x = embed(spec, p, tokens).astype(np.float64)
     b, s, _ = x.shape
     h, dh = spec.n_heads, spec.head_dim
     allowed = np.tril(np.ones((s, s), bool)) if spec.causal else np.ones((s, s), bool)
