@@ -5,6 +5,8 @@ never the reverse; parameters come as plain ints or as an object with the attrib
 `ScoreArithmetic`.
 """
 
+from .attention import (attention_rows, dense_attention_rows, exp_table, key_limit_mask, pv_rows, softmax_rows,
+                        vmean_of)
 from .cycles import (dense_cycles, dense_reads, keys_per_cycle, score_cycles,
                      score_reads)
 from .latte import (GoldenResult, ScoreArithmetic, keep_mask, partial_sums, quantile_threshold, recombine,
@@ -12,6 +14,13 @@ from .latte import (GoldenResult, ScoreArithmetic, keep_mask, partial_sums, quan
 from .reference import float_attention, softmax_attention
 
 __all__ = [
+    "attention_rows",
+    "dense_attention_rows",
+    "exp_table",
+    "key_limit_mask",
+    "pv_rows",
+    "softmax_rows",
+    "vmean_of",
     "GoldenResult",
     "ScoreArithmetic",
     "dense_cycles",

@@ -203,8 +203,80 @@ class RowConfig:
             raise UserError(f"monitor must be true or false, not {self.monitor!r}")
 
 
-# Stages in the order of the pipeline; the next issue adds softmax and P·V here.
-STAGES = {"score": ScoreConfig, "row": RowConfig}
+PROB_FORMATS = ("linear", "log2")
+
+
+@dataclass(frozen=True)
+class AttentionWidths:
+    """Widths of the softmax and P·V stages (bits), derived once."""
+
+    t_width: int          # t_j = (s_j · M_h) >> R, signed
+    d_width: int          # m − t_j >= 0
+    exp_width: int        # e_j <= 2^P
+    denominator_width: int  # D = Σ e_j + C_h
+    comp_width: int       # C_h register
+    prob_width: int       # p_j <= 2^B − 1
+    log_shift_width: int  # log2 format: k_j in 0..B−1
+    out_width: int        # o_i, |o_i| <= (2^B − 1) · 2^(bits−1)
+    prob_sum_width: int   # Σ p_j <= 2^B − 1
+    lut: tuple[int, ...]  # the 2^F-entry exp table (golden.exp_table)
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Parameters of the softmax and P·V stages (SPEC §7); `attention` adds the attention tops.
+
+    attention      generate latte_attention_engine and dense_attention_engine too
+    exp_frac_bits  F: fractional bits of the base-2 exponent (LUT of 2^F entries), 0..4
+    exp_bits       P: precision of the exp values e_j (e_max = 2^P), 1..24
+    prob_bits      B: probability width (unsigned), 1..16
+    scale_shift    R: t_j = (s_j · M_h) >> R, 0..48
+    mult_bits      width of the per-head softmax multiplier M_h (unsigned), 1..24
+    prob_format    "linear" or "log2" (Ji et al.: powers of two, P·V by shifts)
+    log_levels     L: non-zero levels of the log2 format, 1..prob_bits
+    """
+
+    attention: bool = False
+    exp_frac_bits: int = 2
+    exp_bits: int = 12
+    prob_bits: int = 8
+    scale_shift: int = 20
+    mult_bits: int = 16
+    prob_format: str = "linear"
+    log_levels: int = 7
+
+    RANGES = {"exp_frac_bits": (0, 4), "exp_bits": (1, 24), "prob_bits": (1, 16), "scale_shift": (0, 48),
+              "mult_bits": (1, 24)}
+
+    def __post_init__(self):
+        if not isinstance(self.attention, bool):
+            raise UserError(f"attention must be true or false, not {self.attention!r}")
+        for name, (lo, hi) in self.RANGES.items():
+            check_int(name, getattr(self, name), lo, hi)
+        if self.prob_format not in PROB_FORMATS:
+            raise UserError(f"prob_format must be one of {', '.join(PROB_FORMATS)}, not {self.prob_format!r}")
+        check_int("log_levels", self.log_levels, 1, max(1, self.prob_bits), f"prob_bits = {self.prob_bits}")
+
+    def widths(self, score: ScoreWidths, bits: int, max_keys: int) -> AttentionWidths:
+        f, p, b = self.exp_frac_bits, self.exp_bits, self.prob_bits
+        t = Interval(score.score_range[0] * ((1 << self.mult_bits) - 1) >> self.scale_shift,
+                     score.score_range[1] * ((1 << self.mult_bits) - 1) >> self.scale_shift)
+        comp_max = max_keys << p
+        return AttentionWidths(
+            t_width=t.width, d_width=unsigned_width(t.hi - t.lo), exp_width=unsigned_width(1 << p),
+            denominator_width=unsigned_width(max_keys * (1 << p) + comp_max), comp_width=unsigned_width(comp_max),
+            prob_width=unsigned_width((1 << b) - 1), log_shift_width=unsigned_width(max(1, b - 1)),
+            out_width=signed_width(-((1 << b) - 1) << (bits - 1), ((1 << b) - 1) * ((1 << (bits - 1)) - 1)),
+            prob_sum_width=unsigned_width((1 << b) - 1), lut=tuple(int(x) for x in golden.exp_table(f, p)))
+
+    def golden_params(self) -> dict:
+        """Keyword arguments of golden.attention's softmax functions."""
+        return {"exp_frac_bits": self.exp_frac_bits, "exp_bits": self.exp_bits, "prob_bits": self.prob_bits,
+                "scale_shift": self.scale_shift, "prob_format": self.prob_format, "log_levels": self.log_levels}
+
+
+# Stages in the order of the pipeline.
+STAGES = {"score": ScoreConfig, "attention": AttentionConfig, "row": RowConfig}
 
 
 @dataclass(frozen=True)
@@ -213,12 +285,18 @@ class LatteConfig:
     CLI's and the manifest's) map to exactly one stage field; see `params` / `from_params`."""
 
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
     row: RowConfig = field(default_factory=RowConfig)
 
     def __post_init__(self):
         for name, cls in STAGES.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"{name} must be a {cls.__name__}, not {getattr(self, name)!r}")
+        object.__setattr__(self, "attention_widths", self.attention.widths(
+            self.score.widths, self.score.bits, self.score.max_keys))
+        if self.attention.exp_bits + self.attention.prob_bits > 40:
+            raise UserError(f"exp_bits + prob_bits = {self.attention.exp_bits + self.attention.prob_bits} is too "
+                            "wide: the divider's numerator (2^B − 1) << P must stay within 40 bits")
         # A row's cycle count must be able to reach the longest row of the model.
         longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys)
         if longest >= 1 << self.row.cycle_counter_bits:
@@ -249,7 +327,19 @@ class LatteConfig:
 
     def derived(self) -> dict:
         """Derived quantities for the manifest (typed fields of every stage, as JSON values)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.score.widths).items()}
+        out = dict(dataclasses.asdict(self.score.widths))
+        if self.attention.attention:
+            out["attention"] = dataclasses.asdict(self.attention_widths)
+        return json_values(out)
+
+
+def json_values(x):
+    """Tuples → lists, recursively (the manifest's JSON form)."""
+    if isinstance(x, dict):
+        return {k: json_values(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return [json_values(v) for v in x]
+    return x
 
 
 def parameter_owners() -> dict[str, str]:

@@ -26,6 +26,7 @@ class AttentionInput:
     heads: np.ndarray
     thresholds: np.ndarray
     extras: dict
+    key_limit: np.ndarray  # [R]: row r sees keys j < key_limit[r]
 
     @property
     def n_keys(self) -> int:
@@ -33,6 +34,11 @@ class AttentionInput:
 
     def keys_of_head(self, head: int) -> np.ndarray:
         return self.k[head] if self.k.ndim == 3 else self.k
+
+    @property
+    def key_mask(self) -> np.ndarray:
+        """[R, N]: the keys each row may see."""
+        return np.arange(self.n_keys)[None, :] < self.key_limit[:, None]
 
 
 def _integer_array(name: str, arr: np.ndarray, expect: str) -> np.ndarray:
@@ -122,8 +128,22 @@ def load_qk(path: str | os.PathLike, cfg: ScoreConfig, thresholds: np.ndarray | 
                             f"expected head indices 0..{n_heads - 1} (one per threshold)")
     else:
         heads = np.zeros(q.shape[0], dtype=np.int64)
-    extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads")}
-    return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras)
+    key_limit = _key_limit(arrays, q.shape[0], k.shape[-2])
+    extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads", "key_limit")}
+    return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit)
+
+
+def _key_limit(arrays: dict, rows: int, n_keys: int) -> np.ndarray:
+    """Optional `key_limit` [R]: row r sees keys j < key_limit[r] (1..N); default N for every row."""
+    if "key_limit" not in arrays:
+        return np.full(rows, n_keys, dtype=np.int64)
+    limit = _integer_array("key_limit", arrays["key_limit"], "key_limit [R]")
+    if limit.shape != (rows,):
+        raise UserError(f"array 'key_limit' has shape {list(limit.shape)}: expected [{rows}] (one per row of q)")
+    if limit.min() < 1 or limit.max() > n_keys:
+        bad = limit.min() if limit.min() < 1 else limit.max()
+        raise UserError(f"array 'key_limit' holds {bad}: expected 1..{n_keys} (keys a row may see)")
+    return limit
 
 
 def save_result(path, hh, kept, scores, cycles, manifest: dict) -> None:

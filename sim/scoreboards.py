@@ -71,7 +71,8 @@ class ScoreScoreboard:
         before = self.reads()
         query = self.m["query"]
         first = len(query.accepted_at)
-        await query.send([{"data": beat, "head": int(self.inp.heads[r])} for beat in self.beats(self.inp.q[r])])
+        await query.send([{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+                          for beat in self.beats(self.inp.q[r])])
         record, valid_at = await self.m["rows"].recv()
         scores = [self.m["scores"].queue.popleft()[0] for _ in range(len(self.m["scores"].queue))]
         estimates = list(self.m["monitor__estimate"].queue) if "monitor__estimate" in self.m else None
@@ -90,9 +91,9 @@ class ScoreScoreboard:
         for b in self.banks:
             out[f"reads_{b}"][r] = after[b] - before[b]
         if estimates is not None:
-            seen = [e["index"] for e in estimates]
-            if sorted(seen) != list(range(self.inp.n_keys)):
-                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, expected each of 0..{self.inp.n_keys - 1} once")
+            seen, visible = [e["index"] for e in estimates], int(self.inp.key_limit[r])
+            if sorted(seen) != list(range(visible)):
+                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, expected each of 0..{visible - 1} once")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
         else:
             out["hh"][r, idx] = [s["estimate"] for s in scores]

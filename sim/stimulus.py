@@ -68,6 +68,13 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
     cases["max_keys"] = dict(q=q, k=k, heads=np.zeros(2, np.int64),
                              thresholds=_typical_threshold(cfg, q, k, rng, keep=0.1)[:1])
 
+    # Causal rows: row r sees keys j < key_limit[r] only (1..N), the last row all of them.
+    q, k = rand(rows, d), rand(n, d)
+    limit = rng.integers(1, n + 1, rows)
+    limit[-1] = n
+    cases["causal"] = dict(q=q, k=k, heads=np.zeros(rows, np.int64), key_limit=limit,
+                           thresholds=_typical_threshold(cfg, q, k, rng)[:1])
+
     # Keep all (relative T = 2 maxHH, absolute T = -maxHH); keep none (absolute T = maxHH + 1)
     # or only the row maximum (relative T = 0).
     lo_t, hi_t = cfg.widths.threshold_range

@@ -367,7 +367,7 @@ def test_score_stage_in_amaranth_sim(mode):
                 await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)}, prng)
         for r in range(len(q)):
             for beat in beats(q[r]):
-                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r])}, prng)
+                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": len(k)}, prng)
 
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.5)
@@ -393,3 +393,133 @@ def test_score_stage_in_amaranth_sim(mode):
         assert (count, mx) == (len(kept), int(gold.hh[r].max()))
         lsb_total += golden.score_reads(sc.beats, len(k), len(kept))["lsb"]
         assert lsb_reads == lsb_total
+
+
+ATTENTION = {
+    "linear_f2": dict(dim=8, lanes=4, heads=2, max_keys=12, attention=True, exp_frac_bits=2, exp_bits=10, prob_bits=8,
+                      scale_shift=6, mult_bits=8),
+    "log2_f0": dict(dim=8, lanes=4, heads=2, max_keys=12, attention=True, exp_frac_bits=0, exp_bits=6, prob_bits=7,
+                    scale_shift=3, mult_bits=6, prob_format="log2", log_levels=5),
+}
+
+
+@pytest.mark.parametrize("config", ATTENTION)
+def test_softmax_stage(config):
+    """Kept scores and the row record in, probabilities and the row's Σp out, against
+    golden.softmax_rows; rows with one key, ties at the max, none kept, C_h > 0; random stalls."""
+    from latte_rtl.stages.softmax import SoftmaxStage
+
+    cfg = LatteConfig.from_params(**ATTENTION[config])
+    a, sw = cfg.attention, cfg.score.widths
+    print(f"seed={SEED} config={config}")
+    rng = np.random.default_rng(SEED)
+    mults, comps = [int(rng.integers(1, 1 << a.mult_bits)), (1 << a.mult_bits) - 1], [0, 37]
+    rows = []
+    for n_kept in (5, 1, 0, 12, 3):
+        idx = np.sort(rng.choice(cfg.score.max_keys, n_kept, replace=False))
+        s = rng.integers(sw.score_range[0], sw.score_range[1] + 1, n_kept)
+        if n_kept == 3:
+            s[:] = s.max()  # ties at the max
+        rows.append((idx, s, len(rows) % 2))
+    dut = SoftmaxStage(cfg)
+    got = []
+
+    async def producer(ctx):
+        for h in range(2):
+            ctx.set(dut.mult_write.valid, 1)
+            ctx.set(dut.mult_write.payload, {"head": h, "value": mults[h]})
+            ctx.set(dut.comp_write.valid, 1)
+            ctx.set(dut.comp_write.payload, {"head": h, "value": comps[h]})
+            await ctx.tick()
+        ctx.set(dut.mult_write.valid, 0)
+        ctx.set(dut.comp_write.valid, 0)
+        prng = pauses(random.Random(SEED), 0.7)
+        for idx, s, head in rows:
+            for j, score in zip(idx, s):
+                await stream_put(ctx, dut.scores, {"index": int(j), "score": int(score), "estimate": 0}, prng)
+            await stream_put(ctx, dut.rows, {"summary": {"kept_count": len(idx), "max_estimate": 0}, "head": head,
+                                             "cycles": 0})
+
+    async def consumer(ctx):
+        prng = pauses(random.Random(SEED + 1), 0.6)
+        for _ in rows:
+            probs = []
+            while True:
+                ctx.set(dut.probs.ready, int(not next(prng)))
+                ctx.set(dut.done.ready, 1)
+                _, _, pr, pv, pp, dv, dp = await ctx.tick().sample(dut.probs.ready, dut.probs.valid, dut.probs.payload,
+                                                                   dut.done.valid, dut.done.payload)
+                if pv and pr:
+                    probs.append((pp.index, pp.prob))
+                if dv:
+                    got.append((probs, dp.kept_count, dp.prob_sum, dp.head))
+                    break
+
+    simulate(dut, producer, consumer, cycles=40000)
+    assert len(got) == len(rows)
+    for (idx, s, head), (probs, count, prob_sum, got_head) in zip(rows, got):
+        want = golden.softmax_rows(s[None], np.ones((1, len(s)), bool), np.array([mults[head]]), np.array([comps[head]]),
+                                   **a.golden_params())["probs"][0] if len(s) else np.zeros(0, np.int64)
+        assert probs == [(int(j), int(p)) for j, p in zip(idx, want)], (idx, s, probs, want)
+        assert (count, prob_sum, got_head) == (len(idx), int(want.sum()), head)
+
+
+@pytest.mark.parametrize("config", ATTENTION)
+def test_pv_stage(config):
+    """V loaded, then per row (index, p) beats and the summary: o against golden.pv_rows, V rows
+    read only where p > 0, rows with no probability, random stalls on every stream."""
+    from latte_rtl.stages.pv import PVStage
+
+    cfg = LatteConfig.from_params(**ATTENTION[config])
+    sc, a = cfg.score, cfg.attention
+    print(f"seed={SEED} config={config}")
+    rng = np.random.default_rng(SEED)
+    lo, hi = sc.operand_range
+    v = rng.integers(lo, hi + 1, (10, sc.dim))
+    v[0] = lo  # extreme V row
+    rows = []
+    for n in (4, 0, 1, 10):
+        idx = np.sort(rng.choice(10, n, replace=False))
+        p = rng.integers(0, 1 << a.prob_bits, n) if a.prob_format == "linear" else \
+            np.where(rng.random(n) < 0.3, 0, 1 << rng.integers(0, a.prob_bits, n))
+        if n == 10:
+            p[:] = 0
+            p[0] = (1 << a.prob_bits) - 1 if a.prob_format == "linear" else 1 << (a.prob_bits - 1)
+        rows.append((idx, p))
+    dut = PVStage(cfg)
+    got = []
+
+    def beats(vec):
+        return [list(vec[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
+                for b in range(sc.beats)]
+
+    async def producer(ctx):
+        prng = pauses(random.Random(SEED), 0.6)
+        for j in range(len(v)):
+            for b, beat in enumerate(beats(v[j])):
+                await stream_put(ctx, dut.values, {"data": beat, "last": int(j == len(v) - 1 and b == sc.beats - 1)}, prng)
+        for idx, p in rows:
+            for j, pj in zip(idx, p):
+                await stream_put(ctx, dut.probs, {"index": int(j), "prob": int(pj)}, prng)
+            await stream_put(ctx, dut.rows, {"kept_count": len(idx), "prob_sum": int(p.sum()) & 0xFF, "head": 1})
+
+    async def consumer(ctx):
+        prng = pauses(random.Random(SEED + 1), 0.5)
+        for _ in rows:
+            out = []
+            for _ in range(sc.beats):
+                beat = await stream_get(ctx, dut.out, prng)
+                out += [beat.data[i] for i in range(sc.lanes)]
+            done = await stream_get(ctx, dut.done, prng)
+            got.append((out[:sc.dim], done.kept_count, done.v_reads, done.head))
+
+    simulate(dut, producer, consumer, cycles=40000)
+    assert len(got) == len(rows)
+    for (idx, p), (out, count, v_reads, head) in zip(rows, got):
+        probs = np.zeros((1, len(v)), np.int64)
+        probs[0, idx] = p
+        want = golden.pv_rows(probs, v, prob_bits=a.prob_bits)[0] if p.sum() < (1 << a.prob_bits) else None
+        if want is None:  # random linear rows may sum past 2^B - 1: the exact product is still well defined
+            want = probs[0] @ v
+        assert out == [int(x) for x in want], (idx, p)
+        assert (count, v_reads, head) == (len(idx), int(np.count_nonzero(p)), 1)

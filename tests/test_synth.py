@@ -77,12 +77,28 @@ def test_real_synthesis_of_a_small_design(tmp_path):
     assert results["latte_score_engine"]["generic"]["blocks"]["threshold filter"] > 0
 
 
-def test_sweep_reuses_cached_points_and_reports_failures(tmp_path):
-    grid = {"bits": [8], "msb_bits": [4], "dim": [4], "lanes": [2, 5], "heads": [2], "max_keys": [8],
+def test_sweep_reuses_cached_points_and_reports_failures(tmp_path, monkeypatch):
+    """An invalid grid is refused before any work; a point whose flow fails at run time (here
+    the generic flow of the 3-lane point, patched to fail in the forked workers) is reported in
+    its row and the sweep goes on; a second sweep reuses the cached point."""
+    from latte_rtl.errors import UserError
+
+    grid = {"bits": [8], "msb_bits": [4], "dim": [4], "lanes": [2, 3], "heads": [2], "max_keys": [8],
             "threshold_mode": ["relative"]}
+    with pytest.raises(UserError, match="lanes=5"):
+        run_sweep({**grid, "lanes": [2, 5]}, ["generic"], tmp_path / "bad", jobs=1)
+    assert not (tmp_path / "bad").exists()
+    real = flows.synth_generic
+
+    def fails_at_three_lanes(design_dir, top, work):
+        if json.loads((design_dir / "manifest.json").read_text())["params"]["lanes"] == 3:
+            raise RuntimeError("yosys crashed (simulated)")
+        return real(design_dir, top, work)
+
+    monkeypatch.setattr(flows, "synth_generic", fails_at_three_lanes)
     rows = run_sweep(grid, ["generic"], tmp_path, jobs=2)
     assert [r["status"] for r in rows] == ["ok", "failed"]
-    assert "lanes=5" in rows[1]["error"]  # lanes > dim: reported, the sweep went on
+    assert "yosys crashed (simulated)" in rows[1]["error"]
     assert not rows[0]["cached"]
     again = run_sweep(grid, ["generic"], tmp_path, jobs=1)
     assert again[0]["cached"] and again[0]["latte_transistors"] == rows[0]["latte_transistors"] > 0

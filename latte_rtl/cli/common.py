@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import STAGES, THRESHOLD_MODES, LatteConfig
+from ..config import PROB_FORMATS, STAGES, THRESHOLD_MODES, LatteConfig
 from ..errors import UserError
 
 PARAM_HELP = {
@@ -17,6 +17,14 @@ PARAM_HELP = {
     "heads": "per-head registers, 1..64",
     "max_keys": "key store depth in keys, 1..65536",
     "threshold_mode": "relative (LATTE, keep HH >= max-T) or absolute (Top-θ, keep HH >= T)",
+    "attention": "also generate the attention tops (score filter → softmax → P·V), LATTE and dense",
+    "exp_frac_bits": "softmax: fractional exponent bits F (2^F-entry exp table), 0..4",
+    "exp_bits": "softmax: exp precision P (the max key's e = 2^P), 1..24",
+    "prob_bits": "softmax: probability width B, 1..16",
+    "scale_shift": "softmax: R in t = (s · M_h) >> R, 0..48",
+    "mult_bits": "softmax: width of the per-head multiplier M_h, 1..24",
+    "prob_format": "probabilities: linear, or log2 (powers of two: P·V by shifts)",
+    "log_levels": "log2 format: non-zero levels L, 1..prob_bits",
     "cycle_counter_bits": "width of the per-row cycle counter, 16..64",
     "monitor": "add the monitor port (estimates, SRAM read counters); --no-monitor for production",
 }
@@ -40,6 +48,8 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
                 g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
             elif f.name == "threshold_mode":
                 g.add_argument(flag, choices=THRESHOLD_MODES, default=None, help=text)
+            elif f.name == "prob_format":
+                g.add_argument(flag, choices=PROB_FORMATS, default=None, help=text)
             else:
                 g.add_argument(flag, type=int, default=None, help=text)
 

@@ -26,8 +26,10 @@ def key_beat(cfg: ScoreConfig) -> data.StructLayout:
 
 
 def query_beat(cfg: ScoreConfig) -> data.StructLayout:
-    """Query beat: `lanes` operands and the head id (sampled on the first beat of a row)."""
-    return data.StructLayout({"data": vector(cfg), "head": cfg.widths.head_width})
+    """Query beat: `lanes` operands, the head id and the key limit (both sampled on the first beat
+    of a row): the row sees keys j < min(N, key_limit) only (causal prefill)."""
+    return data.StructLayout({"data": vector(cfg), "head": cfg.widths.head_width,
+                              "key_limit": cfg.widths.count_width})
 
 
 def threshold_shape(cfg: ScoreConfig):
@@ -67,8 +69,50 @@ def row_summary(cfg: ScoreConfig) -> data.StructLayout:
 
 
 def row_record(cfg: LatteConfig) -> data.StructLayout:
-    """End-of-row record on `rows`: the summary plus the cycles the row took."""
-    return data.StructLayout({"summary": row_summary(cfg.score), "cycles": cfg.row.cycle_counter_bits})
+    """End-of-row record on `rows`: the summary, the row's head and the cycles the row took."""
+    return data.StructLayout({"summary": row_summary(cfg.score), "head": cfg.score.widths.head_width,
+                              "cycles": cfg.row.cycle_counter_bits})
+
+
+def prob_beat(cfg: LatteConfig) -> data.StructLayout:
+    """Softmax output: a kept key and its probability p_j (B bits; a power of two or 0 in log2)."""
+    return data.StructLayout({"index": cfg.score.widths.index_width, "prob": cfg.attention_widths.prob_width})
+
+
+def softmax_row(cfg: LatteConfig) -> data.StructLayout:
+    """What the softmax stage reports after a row's last probability."""
+    w = cfg.attention_widths
+    return data.StructLayout({"kept_count": cfg.score.widths.count_width, "prob_sum": w.prob_sum_width,
+                              "head": cfg.score.widths.head_width})
+
+
+def out_beat(cfg: LatteConfig) -> data.StructLayout:
+    """P·V output beat: `lanes` exact accumulators o_i (element b·lanes + i on beat b)."""
+    return data.StructLayout({"data": data.ArrayLayout(signed(cfg.attention_widths.out_width), cfg.score.lanes)})
+
+
+def attention_record(cfg: LatteConfig) -> data.StructLayout:
+    """End-of-row record of an attention top, after the row's `beats` output beats."""
+    w = cfg.score.widths
+    return data.StructLayout({"kept_count": w.count_width, "prob_sum": cfg.attention_widths.prob_sum_width,
+                              "v_reads": w.count_width, "head": w.head_width,
+                              "cycles": cfg.row.cycle_counter_bits})
+
+
+class ConfigReg(enum.Enum, shape=2):
+    """Which per-head register a `config` write addresses."""
+
+    THRESHOLD = 0      # T_h of the LATTE filter
+    SOFTMAX_MULT = 1   # M_h
+    DENOM_COMP = 2     # C_h
+
+
+def config_write(cfg: LatteConfig) -> data.StructLayout:
+    """A write on an attention top's `config` port: register kind, head, value (wide enough for
+    each kind; a threshold is sign-extended from the value's low bits)."""
+    w, a = cfg.score.widths, cfg.attention_widths
+    value = max(w.threshold_width, cfg.attention.mult_bits, a.comp_width)
+    return data.StructLayout({"reg": ConfigReg, "head": w.head_width, "value": value})
 
 
 def token(cfg: ScoreConfig, init_width: int) -> data.StructLayout:

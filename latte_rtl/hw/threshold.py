@@ -14,25 +14,30 @@ from .sram import SRAM
 KEPT_FIFO_DEPTH = 4
 
 
-class ThresholdRegisterFile(wiring.Component):
-    """`heads` threshold registers (reset value 0), written through `write`, read by `head`."""
+class HeadRegisterFile(wiring.Component):
+    """`heads` registers of `shape` (reset value 0), written through `write` (head, value; heads
+    past the last are ignored), read combinationally by `head` on `value`."""
 
-    def __init__(self, cfg: ScoreConfig):
-        self.cfg = cfg
+    def __init__(self, heads: int, head_width: int, shape, name: str = "reg"):
+        self.heads, self.shape, self.name = heads, shape, name
         super().__init__({
-            "write": In(stream.Signature(layouts.threshold_write(cfg), always_ready=True)),
-            "head": In(cfg.widths.head_width),
-            "threshold": Out(layouts.threshold_shape(cfg)),
+            "write": In(stream.Signature(data.StructLayout({"head": head_width, "value": shape}), always_ready=True)),
+            "head": In(head_width),
+            "value": Out(shape),
         })
 
     def elaborate(self, platform):
         m = Module()
-        shape = layouts.threshold_shape(self.cfg)
-        regs = Array(Signal(shape, name=f"threshold_{h}") for h in range(self.cfg.heads))
-        with m.If(self.write.valid & (self.write.payload.head < self.cfg.heads)):
+        regs = Array(Signal(self.shape, name=f"{self.name}_{h}") for h in range(self.heads))
+        with m.If(self.write.valid & (self.write.payload.head < self.heads)):
             m.d.sync += regs[self.write.payload.head].eq(self.write.payload.value)
-        m.d.comb += self.threshold.eq(regs[0] if self.cfg.heads == 1 else regs[self.head])
+        m.d.comb += self.value.eq(regs[0] if self.heads == 1 else regs[self.head])
         return m
+
+
+def threshold_registers(cfg: ScoreConfig) -> HeadRegisterFile:
+    """The per-head threshold registers of the LATTE filter."""
+    return HeadRegisterFile(cfg.heads, cfg.widths.head_width, layouts.threshold_shape(cfg), "threshold")
 
 
 class ThresholdFilter(wiring.Component):

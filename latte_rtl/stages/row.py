@@ -13,8 +13,8 @@ class RowControl(wiring.Component):
     """Sequences rows around a datapath.
 
     * `keys` pass to `key_load` only between rows; a row starts only with a complete key set.
-    * `query` beats go to `q_load` (`last` on beat `beats`−1); the head and N are latched on
-      the first beat. Then `start` offers (head, N) to the datapath.
+    * `query` beats go to `q_load` (`last` on beat `beats`−1); the head and the row's key count
+      min(N, key_limit) are latched on the first beat. Then `start` offers them to the datapath.
     * When the datapath offers `done` (its row summary), the end-of-row record goes out on
       `rows` with `cycles`: clock cycles from the first accepted q beat to the cycle the
       record becomes valid (saturating).
@@ -66,8 +66,9 @@ class RowControl(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += [idle.eq(1), q_open.eq(~loading & ~self.keys.valid)]
                 with m.If(q_take):
+                    limit = self.query.payload.key_limit
                     m.d.sync += [self.start.payload.head.eq(self.query.payload.head),
-                                 self.start.payload.n_keys.eq(self.n_keys), cycles.eq(1),
+                                 self.start.payload.n_keys.eq(Mux(limit < self.n_keys, limit, self.n_keys)), cycles.eq(1),
                                  q_beat.eq(1 if beats > 1 else 0)]
                     m.next = "LOAD_Q" if beats > 1 else "START"
             with m.State("LOAD_Q"):
@@ -84,6 +85,7 @@ class RowControl(wiring.Component):
                 m.d.comb += self.done.ready.eq(~self.rows.valid | self.rows.ready)
                 with m.If(self.done.valid & self.done.ready):
                     m.d.sync += [self.rows.valid.eq(1), self.rows.payload.summary.eq(self.done.payload),
+                                 self.rows.payload.head.eq(self.start.payload.head),
                                  self.rows.payload.cycles.eq(cycles_next)]
                     m.next = "IDLE"
         m.d.comb += self.busy.eq(~idle)

@@ -26,7 +26,7 @@ from ..hw.keystore import VectorStore, part_shape
 from ..hw.layouts import PassKind
 from ..hw.operands import OperandFetch, full_select, nibble_select
 from ..hw.streams import Fork, PipeRegister
-from ..hw.threshold import ThresholdFilter, ThresholdRegisterFile
+from ..hw.threshold import ThresholdFilter, threshold_registers
 from .row import RowControl
 
 
@@ -173,7 +173,7 @@ class LatteScoreStage(wiring.Component):
         m = Module()
         cfg, w = self.cfg.score, self.cfg.score.widths
         row, keys, qbuf = _shell(m, self, self.PARTS)
-        m.submodules.thresholds = thr = ThresholdRegisterFile(cfg)
+        m.submodules.thresholds = thr = threshold_registers(cfg)
         m.submodules.filter = filt = ThresholdFilter(cfg)
         m.submodules.completion = comp = CompletionUnit(cfg)
         m.submodules.issuer = issuer = KeyIssuer(cfg, comp.token_layout)
@@ -190,7 +190,7 @@ class LatteScoreStage(wiring.Component):
             thr.head.eq(fork.b.payload.head),
             filt.job.valid.eq(fork.b.valid),
             filt.job.payload.n_keys.eq(fork.b.payload.n_keys),
-            filt.job.payload.threshold.eq(thr.threshold),
+            filt.job.payload.threshold.eq(thr.value),
             fork.b.ready.eq(filt.job.ready),
         ]
         wiring.connect(m, issuer.o, arb.phase1)

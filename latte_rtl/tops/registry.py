@@ -59,18 +59,24 @@ class Top:
 
 
 def latte_score_expected(inp, cfg: LatteConfig) -> dict:
-    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
-    kept = res.kept.sum(axis=1)
-    return {"hh": res.hh, "kept": res.kept, "scores": res.scores, "cycles": res.cycles,
-            "max_estimate": res.hh.max(axis=1), "reads": golden.score_reads(cfg.score.beats, inp.n_keys, kept)}
+    """Keys at or past a row's key limit are invisible: no estimate (0 here), never kept."""
+    mask = inp.key_mask
+    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask)
+    kept, visible = res.kept.sum(axis=1), inp.key_limit
+    hh = np.where(mask, res.hh, 0)
+    return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact,
+            "cycles": golden.score_cycles(cfg.score.beats, visible, kept),
+            "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
+            "reads": golden.score_reads(cfg.score.beats, visible, kept)}
 
 
 def dense_score_expected(inp, cfg: LatteConfig) -> dict:
+    mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
-    rows, n = res.exact.shape
-    return {"hh": np.zeros_like(res.hh), "kept": np.ones_like(res.kept), "scores": res.exact,
-            "cycles": np.full(rows, golden.dense_cycles(cfg.score.beats, n)), "max_estimate": np.zeros(rows, np.int64),
-            "reads": {k: np.full(rows, v) for k, v in golden.dense_reads(cfg.score.beats, n).items()}}
+    rows = res.exact.shape[0]
+    return {"hh": np.zeros_like(res.hh), "kept": mask, "scores": np.where(mask, res.exact, 0), "exact": res.exact,
+            "cycles": golden.dense_cycles(cfg.score.beats, inp.key_limit), "max_estimate": np.zeros(rows, np.int64),
+            "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 
 
 _SCORE_BLOCKS = {

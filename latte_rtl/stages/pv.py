@@ -1,0 +1,119 @@
+"""P·V stage (SPEC §7): o_i = Σ_j p_j · v_{j,i} over the kept keys, V rows read only where p_j > 0.
+
+  values  In  stream  V load: key-beat format (`lanes` elements a beat, `last` ends the set)
+  probs   In  stream  (index, p_j) of the row's kept keys
+  rows    In  stream  the softmax stage's row summary (after the row's last probability)
+  out     Out stream  o: `beats` beats of `lanes` exact accumulators (element b·lanes + i)
+  done    Out stream  (kept_count, Σ p_j, V rows read, head) after the row's last out beat
+
+Per key with p_j > 0 the stage reads its `beats` V words, one a cycle, and adds p_j · v (linear:
+`lanes` multipliers of B × bits; log2: `lanes` shifters, p_j being a power of two) into the
+accumulators of that beat. A key with p_j = 0 costs no V read.
+"""
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import LatteConfig
+from ..hw import layouts
+from ..hw.keystore import VectorStore
+
+
+class PVStage(wiring.Component):
+    def __init__(self, cfg: LatteConfig):
+        self.cfg = cfg
+        w = cfg.score.widths
+        members = {
+            "values": In(stream.Signature(layouts.key_beat(cfg.score))),
+            "probs": In(stream.Signature(layouts.prob_beat(cfg))),
+            "rows": In(stream.Signature(layouts.softmax_row(cfg))),
+            "out": Out(stream.Signature(layouts.out_beat(cfg))),
+            "done": Out(stream.Signature(data.StructLayout({
+                "kept_count": w.count_width, "prob_sum": cfg.attention_widths.prob_sum_width,
+                "v_reads": w.count_width, "head": w.head_width}))),
+            "n_values": Out(w.count_width),
+        }
+        if cfg.row.monitor:
+            members["v_word_reads"] = Out(cfg.row.cycle_counter_bits)
+        super().__init__(members)
+
+    def _product(self, prob, v):
+        """p · v: a multiplier (linear) or a shift by log2 p (log2 format; p is 2^k or 0)."""
+        a = self.cfg.attention
+        if a.prob_format == "linear":
+            return prob * v
+        out = 0
+        for k in range(a.prob_bits):
+            out = Mux(prob[k], v.as_signed() << k, out)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, sc = self.cfg, self.cfg.score
+        beats, lanes = sc.beats, sc.lanes
+        m.submodules.v_store = vs = VectorStore(
+            sc, parts=("full",), capacity=sc.max_keys,
+            counter_bits=cfg.row.cycle_counter_bits if cfg.row.monitor else None)
+        wiring.connect(m, wiring.flipped(self.values), vs.load)
+        m.d.comb += self.n_values.eq(vs.n_keys)
+        if cfg.row.monitor:
+            m.d.comb += self.v_word_reads.eq(vs.full_reads)
+
+        cur, cur_index, cur_prob = Signal(), Signal.like(self.probs.payload.index), Signal.like(self.probs.payload.prob)
+        beat = Signal(range(max(2, beats)))
+        mac, mac_beat, mac_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)
+        v_rows = Signal(sc.widths.count_width)
+        acc = [[Signal(signed(cfg.attention_widths.out_width), name=f"acc_{b}_{i}") for i in range(lanes)]
+               for b in range(beats)]
+
+        last_issue = cur & (beat == beats - 1)
+        accumulating = Signal()  # set by _output: the accumulators belong to the row coming in
+        m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
+                     self.probs.ready.eq(accumulating & (~cur | last_issue))]
+        m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob)]
+        with m.If(cur):
+            m.d.sync += beat.eq(Mux(last_issue, 0, beat + 1))
+            with m.If(last_issue):
+                m.d.sync += cur.eq(0)
+        with m.If(self.probs.valid & self.probs.ready & (self.probs.payload.prob != 0)):
+            m.d.sync += [cur.eq(1), cur_index.eq(self.probs.payload.index), cur_prob.eq(self.probs.payload.prob),
+                         beat.eq(0), v_rows.eq(v_rows + 1)]
+        with m.If(mac):
+            with m.Switch(mac_beat):
+                for b in range(beats):
+                    with m.Case(b):
+                        for i in range(lanes):
+                            m.d.sync += acc[b][i].eq(acc[b][i] + self._product(mac_prob, vs.full.data[i]))
+        self._output(m, acc, cur, mac, v_rows, accumulating)
+        return m
+
+    def _output(self, m, acc, cur, mac, v_rows, accumulating):
+        """After the row's summary, with nothing in flight: `beats` out beats, then `done`."""
+        beats, lanes = self.cfg.score.beats, self.cfg.score.lanes
+        out_beat = Signal(range(max(2, beats)))
+        with m.FSM():
+            with m.State("ACCUMULATE"):
+                m.d.comb += accumulating.eq(1)
+                with m.If(self.rows.valid & ~cur & ~mac):
+                    m.d.comb += self.rows.ready.eq(1)
+                    m.d.sync += [self.done.payload.kept_count.eq(self.rows.payload.kept_count),
+                                 self.done.payload.prob_sum.eq(self.rows.payload.prob_sum),
+                                 self.done.payload.head.eq(self.rows.payload.head),
+                                 self.done.payload.v_reads.eq(v_rows), out_beat.eq(0)]
+                    m.next = "OUT"
+            with m.State("OUT"):
+                m.d.comb += self.out.valid.eq(1)
+                with m.Switch(out_beat):
+                    for b in range(beats):
+                        with m.Case(b):
+                            m.d.comb += [self.out.payload.data[i].eq(acc[b][i]) for i in range(lanes)]
+                with m.If(self.out.ready):
+                    m.d.sync += out_beat.eq(out_beat + 1)
+                    with m.If(out_beat == beats - 1):
+                        m.next = "DONE"
+            with m.State("DONE"):
+                m.d.comb += self.done.valid.eq(1)
+                with m.If(self.done.ready):
+                    m.d.sync += [v_rows.eq(0)] + [a.eq(0) for row in acc for a in row]
+                    m.next = "ACCUMULATE"

@@ -1,0 +1,166 @@
+"""Softmax stage (SPEC §7): integer base-2 softmax over a row's kept keys, one division per row.
+
+  scores  In  stream  kept keys of the row (index, score, estimate), then
+  rows    In  stream  the score stage's end-of-row record (kept_count, head, ...)
+  probs   Out stream  (index, p_j) for every kept key, in the order they came
+  done    Out stream  (kept_count, Σ p_j, head) after the row's last probability
+  mult_write / comp_write  per-head M_h / C_h registers (always ready)
+
+The scores go into the kept-score buffer as they come. Once the record is in: pass 1 finds
+m = max t_j, pass 2 sums D = Σ e_j + C_h, the serial divider computes inv = ((2^B−1) << P) / D,
+pass 3 emits p_j = (e_j · inv) >> P (log2 format: its leading power of two, or 0 below 2^(B−L)).
+"""
+
+from amaranth import Array, C, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import LatteConfig
+from ..hw import layouts
+from ..hw.divider import SerialDivider
+from ..hw.sram import SRAM
+from ..hw.threshold import HeadRegisterFile
+
+
+class SoftmaxStage(wiring.Component):
+    """See the module docstring. Cycles per row: kept (collect, while the score stage works)
+    + 2 (kept + 1) passes + B (divide) + kept (emit) + a few."""
+
+    def __init__(self, cfg: LatteConfig):
+        self.cfg = cfg
+        sw, aw = cfg.score.widths, cfg.attention_widths
+        super().__init__({
+            "scores": In(stream.Signature(layouts.scored_key(cfg.score))),
+            "rows": In(stream.Signature(layouts.row_record(cfg))),
+            "probs": Out(stream.Signature(layouts.prob_beat(cfg))),
+            "done": Out(stream.Signature(layouts.softmax_row(cfg))),
+            "mult_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": cfg.attention.mult_bits}),
+                                              always_ready=True)),
+            "comp_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": aw.comp_width}),
+                                              always_ready=True)),
+        })
+
+    def _exp(self, m, d):
+        """e = LUT[d mod 2^F] >> min(d >> F, P + 1)."""
+        a = self.cfg.attention
+        lut = Array(C(v, self.cfg.attention_widths.exp_width) for v in self.cfg.attention_widths.lut)
+        i = d >> a.exp_frac_bits
+        shift = Mux(i > a.exp_bits + 1, a.exp_bits + 1, i)
+        frac = d[:a.exp_frac_bits] if a.exp_frac_bits else C(0, 1)
+        table = Signal(self.cfg.attention_widths.exp_width)
+        m.d.comb += table.eq(lut[frac])
+        return table >> shift[:max(1, (a.exp_bits + 1).bit_length())]
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, a = self.cfg, self.cfg.attention
+        sw, aw = cfg.score.widths, cfg.attention_widths
+        heads = cfg.score.heads
+        m.submodules.mult = mult = HeadRegisterFile(heads, sw.head_width, a.mult_bits, "softmax_mult")
+        m.submodules.comp = comp = HeadRegisterFile(heads, sw.head_width, aw.comp_width, "denominator_comp")
+        wiring.connect(m, wiring.flipped(self.mult_write), mult.write)
+        wiring.connect(m, wiring.flipped(self.comp_write), comp.write)
+        entry = data.StructLayout({"index": sw.index_width, "score": signed(sw.score_width)})
+        m.submodules.buffer = buf = SRAM(width=entry.size, depth=cfg.score.max_keys)
+        m.submodules.divider = div = SerialDivider(num_bits=a.prob_bits + a.exp_bits, den_bits=aw.denominator_width,
+                                                   quot_bits=a.prob_bits)
+
+        count, kept = Signal(sw.count_width), Signal(sw.count_width)   # written entries; the record's count
+        head = Signal(sw.head_width)
+        rd = Signal(sw.count_width)             # next entry to read
+        got, got_last = Signal(), Signal()      # buf.rdata holds an entry read last cycle (the last one)
+        t_max, have_max = Signal(signed(aw.t_width)), Signal()
+        denominator = Signal(aw.denominator_width)
+        inv = Signal(a.prob_bits)
+        prob_sum = Signal(aw.prob_sum_width)
+        m.d.comb += [mult.head.eq(head), comp.head.eq(head)]
+
+        rdata = data.View(entry, buf.rdata)
+        t = Signal(signed(aw.t_width))
+        m.d.comb += t.eq((rdata.score * mult.value) >> a.scale_shift)
+        e = Signal(aw.exp_width)
+        m.d.comb += e.eq(self._exp(m, (t_max - t).as_unsigned()[:aw.d_width]))
+        p = Signal(a.prob_bits)
+        m.d.comb += p.eq((e * inv) >> a.exp_bits)
+        if a.prob_format == "log2":
+            p = self._log2(m, p)
+        m.d.comb += buf.raddr.eq(rd)
+
+        with m.FSM():
+            with m.State("COLLECT"):
+                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1),
+                             buf.waddr.eq(count), buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
+                             buf.wen.eq(self.scores.valid)]
+                with m.If(self.scores.valid):
+                    m.d.sync += count.eq(count + 1)
+                with m.If(self.rows.valid):
+                    m.d.sync += [kept.eq(self.rows.payload.summary.kept_count), head.eq(self.rows.payload.head),
+                                 rd.eq(0), got.eq(0), have_max.eq(0), denominator.eq(0), prob_sum.eq(0)]
+                    m.next = "MAX"
+            with m.State("MAX"):
+                self._read_pass(m, buf, rd, kept, got, got_last)
+                with m.If(got & (~have_max | (t > t_max))):
+                    m.d.sync += [t_max.eq(t), have_max.eq(1)]
+                with m.If((kept == 0) | (got & got_last)):
+                    m.d.sync += [rd.eq(0), got.eq(0)]
+                    m.next = "SUM"
+            with m.State("SUM"):
+                self._read_pass(m, buf, rd, kept, got, got_last)
+                with m.If(got):
+                    m.d.sync += denominator.eq(denominator + e)
+                with m.If((kept == 0) | (got & got_last)):
+                    m.d.sync += [rd.eq(0), got.eq(0)]
+                    m.next = "DIVIDE"
+            with m.State("DIVIDE"):
+                m.d.comb += [div.i.valid.eq(kept != 0), div.i.payload.num.eq(((1 << a.prob_bits) - 1) << a.exp_bits),
+                             div.i.payload.den.eq(denominator + comp.value), div.o.ready.eq(1)]
+                with m.If(kept == 0):
+                    m.d.sync += inv.eq(0)
+                    m.next = "DONE"
+                with m.If(div.o.valid):
+                    m.d.sync += inv.eq(div.o.payload.quot)
+                    m.next = "EMIT"
+            with m.State("EMIT"):
+                self._emit(m, buf, rd, kept, got, got_last, rdata, p, prob_sum)
+            with m.State("DONE"):
+                m.d.comb += [self.done.valid.eq(1), self.done.payload.kept_count.eq(kept),
+                             self.done.payload.prob_sum.eq(prob_sum), self.done.payload.head.eq(head)]
+                with m.If(self.done.ready):
+                    m.d.sync += count.eq(0)
+                    m.next = "COLLECT"
+        return m
+
+    def _read_pass(self, m, buf, rd, kept, got, got_last):
+        """Read entries 0..kept-1, one a cycle: `got` marks that buf.rdata holds one."""
+        issue = rd < kept
+        m.d.comb += buf.ren.eq(issue)
+        m.d.sync += [got.eq(issue), got_last.eq(rd == kept - 1)]
+        with m.If(issue):
+            m.d.sync += rd.eq(rd + 1)
+
+    def _emit(self, m, buf, rd, kept, got, got_last, rdata, p, prob_sum):  # noqa: PLR0913
+        """Pass 3: read an entry when the probs register can take its probability next cycle."""
+        out = self.probs
+        advance = ~out.valid | out.ready
+        issue = (rd < kept) & (~got | advance)
+        m.d.comb += buf.ren.eq(issue)
+        with m.If(out.valid & out.ready):
+            m.d.sync += out.valid.eq(0)
+        with m.If(got & advance):
+            m.d.sync += [out.valid.eq(1), out.payload.index.eq(rdata.index), out.payload.prob.eq(p),
+                         prob_sum.eq(prob_sum + p)]
+        with m.If(issue):
+            m.d.sync += [rd.eq(rd + 1), got.eq(1), got_last.eq(rd == kept - 1)]
+        with m.Elif(got & advance):
+            m.d.sync += got.eq(0)
+        with m.If(~got & (rd == kept) & advance):  # the last probability is out (or being taken)
+            m.next = "DONE"
+
+    def _log2(self, m, p):
+        """Ji et al.: p := 2^floor(log2 p) if that is ≥ 2^(B−L), else 0."""
+        a = self.cfg.attention
+        q = Signal(a.prob_bits)
+        for k in range(a.prob_bits):
+            with m.If(p[k]):
+                m.d.comb += q.eq(Const(1 << k, a.prob_bits) if k >= a.prob_bits - a.log_levels else 0)
+        return q
