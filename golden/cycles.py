@@ -31,3 +31,10 @@ def score_reads(beats: int, n_keys, kept) -> dict:
 def dense_reads(beats: int, n_keys) -> dict:
     """Key-store word reads of a dense row: every word of every key once."""
     return {"full": beats * n_keys}
+
+
+def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
+    """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
+    scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
+    output beats, plus the hand-overs between the stages (12)."""
+    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + 12

@@ -156,3 +156,42 @@ def save_result(path, hh, kept, scores, cycles, manifest: dict) -> None:
         "config": np.array(json.dumps(manifest, sort_keys=True)),
     }
     atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+@dataclass
+class AttentionArrays:
+    """The §7 additions to an input: v [N, d] or [H, N, d]; softmax_mult [H]; denominator_comp [H]."""
+
+    v: np.ndarray
+    mult: np.ndarray
+    comp: np.ndarray
+
+
+def load_attention(inp: AttentionInput, cfg) -> AttentionArrays:
+    """Check the arrays an attention top needs (`cfg` is the LatteConfig); one UserError each."""
+    sc, n_heads, d, n = cfg.score, len(inp.thresholds), cfg.score.dim, inp.n_keys
+    for name in ("v", "softmax_mult"):
+        if name not in inp.extras:
+            raise UserError(f"an attention top needs the array '{name}' (SPEC §7): v [N, {d}] or [H, N, {d}], "
+                            "softmax_mult [H]")
+    v = _integer_array("v", inp.extras["v"], f"v [N, {d}]")
+    if v.ndim not in (2, 3) or v.shape[-2:] != (n, d) or (v.ndim == 3 and v.shape[0] != n_heads):
+        raise UserError(f"array 'v' has shape {list(v.shape)}: expected [{n}, {d}] or [{n_heads}, {n}, {d}] "
+                        "(one V row per key)")
+    lo, hi = sc.operand_range
+    if v.min() < lo or v.max() > hi:
+        bad = v.min() if v.min() < lo else v.max()
+        raise UserError(f"array 'v' holds {bad}, outside the signed {sc.bits}-bit range [{lo}, {hi}]")
+    limits = {"softmax_mult": (1 << cfg.attention.mult_bits) - 1,
+              "denominator_comp": (1 << cfg.attention_widths.comp_width) - 1}
+    arrays = {}
+    for name, top in limits.items():
+        arr = _integer_array(name, inp.extras[name], f"{name} [H]") if name in inp.extras \
+            else np.zeros(n_heads, np.int64)
+        if arr.shape != (n_heads,):
+            raise UserError(f"array '{name}' has shape {list(arr.shape)}: expected [{n_heads}] (one per head)")
+        if arr.min() < 0 or arr.max() > top:
+            bad = arr.min() if arr.min() < 0 else arr.max()
+            raise UserError(f"array '{name}' holds {bad}: expected 0..{top} (its register's width)")
+        arrays[name] = arr
+    return AttentionArrays(v=v, mult=arrays["softmax_mult"], comp=arrays["denominator_comp"])

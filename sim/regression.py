@@ -13,7 +13,7 @@ from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
 
 from .runner import simulate
-from .stimulus import regression_cases, write_cases
+from .stimulus import add_attention_arrays, regression_cases, write_cases
 
 # (name, fraction of cycles a source offers a beat, fraction a sink takes one)
 TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
@@ -36,6 +36,8 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
     work = design_dir / "sim_build"
     stim_dir = work / f"stimulus_seed{seed}"
     cases = regression_cases(cfg.score, seed, rows=rows, keys=keys)
+    if cfg.attention.attention:
+        add_attention_arrays(cfg, cases, np.random.default_rng(seed + 1))
     stimuli = write_cases(cases, stim_dir)
     log(f"regression of {design_dir} with seed {seed}: {len(stimuli)} cases ({', '.join(cases)})")
     report = {"seed": seed, "config": cfg.params(), "runs": []}

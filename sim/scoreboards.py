@@ -51,16 +51,20 @@ class ScoreScoreboard:
             out.append(chunk + [-1] * (lanes - len(chunk)))
         return out
 
-    async def load_keys(self, k) -> None:
+    async def load(self, port: str, vectors, count_port: str) -> None:
+        """Load a vector set (keys or values): `beats` beats each, `last` on the set's final beat."""
         words = []
-        for j, key in enumerate(k):
-            beats = self.beats(key)
-            words += [{"data": beat, "last": int(j == len(k) - 1 and b == len(beats) - 1)}
+        for j, vector in enumerate(vectors):
+            beats = self.beats(vector)
+            words += [{"data": beat, "last": int(j == len(vectors) - 1 and b == len(beats) - 1)}
                       for b, beat in enumerate(beats)]
-        await self.m["keys"].send(words)
+        await self.m[port].send(words)
         await self.tb.wait_cycles(1)
-        n = int(self.tb.dut.n_keys.value)
-        assert n == len(k), f"n_keys={n} after loading {len(k)} keys"
+        n = int(getattr(self.tb.dut, count_port).value)
+        assert n == len(vectors), f"{count_port}={n} after loading {len(vectors)} vectors"
+
+    async def load_keys(self, k) -> None:
+        await self.load("keys", k, "n_keys")
 
     def reads(self) -> dict:
         if not self.banks:
@@ -118,3 +122,95 @@ class ScoreScoreboard:
         if record["cycles"] != out["measured_cycles"][r]:
             errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
                           f"{out['measured_cycles'][r]}")
+
+
+class AttentionScoreboard(ScoreScoreboard):
+    """Attention tops: keys and values per head, per-head config (T, M_h, C_h), then per row the
+    `out` beats and the end-of-row record; scores, probabilities and estimates from the monitor."""
+
+    REG = {"THRESHOLD": 0, "SOFTMAX_MULT": 1, "DENOM_COMP": 2}
+
+    def __init__(self, tb, models: dict, cfg, top, inp):
+        from latte_rtl.npzio import load_attention
+
+        super().__init__(tb, models, cfg, top, inp)
+        self.arrays = load_attention(inp, cfg)
+        rows, d = inp.q.shape[0], cfg.score.dim
+        self.result.update({"probs": np.zeros((rows, inp.n_keys), np.int64), "out": np.zeros((rows, d), np.int64),
+                            "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64)})
+        self.banks = self.banks + (["v"] if self.banks else [])
+        self.expected["reads"] = {**self.expected["reads"],
+                                  "v": cfg.score.beats * self.expected["v_reads"]}
+        for b in self.banks:
+            self.result.setdefault(f"reads_{b}", np.zeros(rows, np.int64))
+
+    async def run(self) -> None:
+        inp, a = self.inp, self.arrays
+        writes = [("THRESHOLD", inp.thresholds), ("SOFTMAX_MULT", a.mult), ("DENOM_COMP", a.comp)]
+        await self.m["config"].send([{"reg": self.REG[reg], "head": h, "value": int(x)}
+                                     for reg, values in writes for h, x in enumerate(values)])
+        heads = np.unique(inp.heads) if inp.k.ndim == 3 or a.v.ndim == 3 else [None]
+        for h in heads:
+            rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
+            await self.load_keys(inp.k if inp.k.ndim == 2 else inp.k[h])
+            await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
+            for r in rows:
+                await self.row(int(r))
+
+    async def row(self, r: int) -> None:
+        before = self.reads()
+        query = self.m["query"]
+        first = len(query.accepted_at)
+        await query.send([{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+                          for beat in self.beats(self.inp.q[r])])
+        out = []
+        for _ in range(self.cfg.score.beats):
+            beat, _ = await self.m["out"].recv()
+            out += beat["data"]
+        record, valid_at = await self.m["rows"].recv()
+        after = self.reads()
+        res = self.result
+        res["out"][r] = out[:self.cfg.score.dim]
+        res["cycles"][r] = record["cycles"]
+        res["measured_cycles"][r] = valid_at - query.accepted_at[first]
+        res["prob_sum"][r], res["v_reads"][r] = record["prob_sum"], record["v_reads"]
+        for b in self.banks:
+            res[f"reads_{b}"][r] = after[b] - before[b]
+        self._observed(r)
+        self.compare_attention(r, record)
+
+    def _observed(self, r: int) -> None:
+        """Scores, probabilities and estimates of row r from the monitor (when the top has one)."""
+        res = self.result
+        for name, key in (("monitor__scores", "scores"), ("monitor__probs", "probs")):
+            if name in self.m:
+                beats = list(self.m[name].queue)
+                self.m[name].queue.clear()
+                idx = [b["index"] for b in beats]
+                res[key][r, idx] = [b["score" if key == "scores" else "prob"] for b in beats]
+                if key == "scores":
+                    res["kept"][r, idx] = True
+        if "monitor__estimate" in self.m:
+            est = list(self.m["monitor__estimate"].queue)
+            self.m["monitor__estimate"].queue.clear()
+            res["hh"][r, [e["index"] for e in est]] = [e["hh"] for e in est]
+
+    def compare_attention(self, r: int, record: dict) -> None:
+        exp, res, errors = self.expected, self.result, self.errors
+        errors += first_mismatch("out", r, res["out"][r], exp["out"][r])
+        if "monitor__scores" in self.m:
+            errors += first_mismatch("kept", r, res["kept"][r], exp["kept"][r])
+            errors += first_mismatch("score", r, res["scores"][r], exp["scores"][r])
+            errors += first_mismatch("prob", r, res["probs"][r], exp["probs"][r])
+        if "monitor__estimate" in self.m:
+            errors += first_mismatch("HH", r, res["hh"][r], exp["hh"][r])
+        for field, want in (("kept_count", exp["kept"][r].sum()), ("prob_sum", exp["prob_sum"][r]),
+                            ("v_reads", exp["v_reads"][r])):
+            if record[field] != want:
+                errors.append(f"row {r}: rows.{field} rtl={record[field]} golden={want}")
+        for b in self.banks:
+            if res[f"reads_{b}"][r] != exp["reads"][b][r]:
+                errors.append(f"row {r}: {res[f'reads_{b}'][r]} {b}-bank word reads, golden {exp['reads'][b][r]}")
+        if record["cycles"] != res["measured_cycles"][r]:
+            errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
+                          f"{res['measured_cycles'][r]}")

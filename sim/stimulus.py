@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from golden import split, threshold_for_keep
-from latte_rtl.config import ScoreConfig
+from latte_rtl.config import LatteConfig, ScoreConfig
 
 
 def _hh(cfg: ScoreConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -83,6 +83,29 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
         cases[name] = dict(q=rand(rows, d), k=rand(n, d), heads=np.zeros(rows, np.int64),
                            thresholds=np.array([t], dtype=np.int64))
     return cases
+
+
+def add_attention_arrays(cfg: LatteConfig, cases: dict[str, dict], rng) -> None:
+    """V, M_h and C_h for every case (SPEC §7): M_h puts the row's score spread at a few octaves
+    (some heads at the largest M_h, one case at M_h = 0: all probabilities equal), C_h = 0 on
+    head 0 and random elsewhere; V random, all −2^(bits−1) in `extremes`."""
+    sc, a = cfg.score, cfg.attention
+    lo, hi = sc.operand_range
+    top_mult, top_comp = (1 << a.mult_bits) - 1, (1 << cfg.attention_widths.comp_width) - 1
+    for name, case in cases.items():
+        q, k = np.asarray(case["q"]), np.asarray(case["k"])
+        heads = len(case["thresholds"])
+        spread = float(np.std(q @ (k if k.ndim == 2 else k[0]).T)) or 1.0
+        target = int(np.clip(round(2 ** (a.exp_frac_bits + a.scale_shift) * 4 / spread), 1, top_mult))
+        mult = np.clip(target + rng.integers(-target // 4, target // 4 + 1, heads), 0, top_mult)
+        if name == "keep_all":
+            mult[:] = 0
+        elif name in ("random", "ties"):
+            mult[-1] = top_mult
+        shape = (k.shape[0], sc.dim) if k.ndim == 2 else k.shape
+        case["v"] = np.full(shape, lo) if name == "extremes" else rng.integers(lo, hi + 1, shape)
+        case["softmax_mult"] = mult
+        case["denominator_comp"] = np.concatenate([[0], rng.integers(0, min(top_comp, 1 << a.exp_bits) + 1, heads - 1)])
 
 
 def write_cases(cases: dict[str, dict], directory: Path) -> list[Path]:

@@ -16,6 +16,7 @@ import golden
 from ..config import LatteConfig
 from ..errors import UserError
 from ..stages.score import DenseScoreStage, LatteScoreStage
+from .attention import DenseAttentionEngine, LatteAttentionEngine
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Top:
     keys_per_cycle: Callable[[LatteConfig, float], float]
     blocks: dict = field(default_factory=dict)
     baseline: str | None = None
+    attention: bool = False  # generated only with the `attention` parameter
     description: str = ""
 
     def build(self, cfg: LatteConfig):
@@ -79,6 +81,37 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 
 
+def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
+    """The §7 softmax and P·V over a score top's kept keys (golden.attention_rows)."""
+    from ..npzio import load_attention
+
+    arrays = load_attention(inp, cfg)
+    att = golden.attention_rows(score["scores"], score["kept"], arrays.v, inp.heads, arrays.mult, arrays.comp,
+                                **cfg.attention.golden_params())
+    nonzero = (att["probs"] > 0).sum(axis=1)
+    kept = score["kept"].sum(axis=1)
+    cycles = golden.attention_cycles(score["cycles"], kept, nonzero, cfg.score.beats, cfg.attention.prob_bits)
+    return {**score, "probs": att["probs"], "out": att["out"], "prob_sum": att["prob_sum"], "v_reads": nonzero,
+            "cycles": cycles}
+
+
+def latte_attention_expected(inp, cfg: LatteConfig) -> dict:
+    return _attention_expected(latte_score_expected(inp, cfg), inp, cfg)
+
+
+def dense_attention_expected(inp, cfg: LatteConfig) -> dict:
+    return _attention_expected(dense_score_expected(inp, cfg), inp, cfg)
+
+
+def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> float:
+    """Keys per cycle of a row of N = max_keys keys at a keep ratio (all kept in dense; every kept
+    key taken to have p > 0), from golden.attention_cycles."""
+    n = cfg.score.max_keys
+    kept = n if dense else max(1, round(keep * n))
+    score = golden.dense_cycles(cfg.score.beats, n) if dense else golden.score_cycles(cfg.score.beats, n, kept)
+    return n / golden.attention_cycles(score, kept, kept, cfg.score.beats, cfg.attention.prob_bits)
+
+
 _SCORE_BLOCKS = {
     "dot.multipliers": "multiplier array",
     "dot": "adder tree + accumulator",
@@ -98,6 +131,19 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, dense=True),
         blocks=dict(_SCORE_BLOCKS),
         description="dense baseline: every key's exact score on full-width multipliers"),
+    Top(name="latte_attention_engine", key="latte_attention", component=LatteAttentionEngine,
+        expected=latte_attention_expected, scoreboard="sim.scoreboards:AttentionScoreboard",
+        keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
+        blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
+                "score.thresholds": "threshold filter", "score.completion": "completion", "score.arbiter": "completion",
+                "softmax": "softmax", "pv": "P·V"},
+        baseline="dense_attention_engine", attention=True,
+        description="LATTE attention: score filter → softmax → P·V over the kept keys only"),
+    Top(name="dense_attention_engine", key="dense_attention", component=DenseAttentionEngine,
+        expected=dense_attention_expected, scoreboard="sim.scoreboards:AttentionScoreboard",
+        keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=True),
+        blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "softmax": "softmax", "pv": "P·V"},
+        attention=True, description="dense attention: the same softmax and P·V over every key"),
 )}
 
 DEFAULT_TOP = "latte_score_engine"
@@ -110,8 +156,8 @@ def get_top(name: str) -> Top:
 
 
 def tops_for(cfg: LatteConfig) -> list[Top]:
-    """The tops a design generates (all of them today; the attention tops will be optional)."""
-    return list(TOPS.values())
+    """The tops a design generates: the score tops, and the attention tops with `attention`."""
+    return [t for t in TOPS.values() if cfg.attention.attention or not t.attention]
 
 
 def comparison_pairs(names) -> list[tuple[Top, Top]]:
