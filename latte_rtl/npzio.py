@@ -146,15 +146,14 @@ def _key_limit(arrays: dict, rows: int, n_keys: int) -> np.ndarray:
     return limit
 
 
-def save_result(path, hh, kept, scores, cycles, manifest: dict) -> None:
-    """Write the result format of SPEC §6."""
-    arrays = {
-        "hh": np.asarray(hh, dtype=np.int64),
-        "kept": np.asarray(kept, dtype=bool),
-        "scores": np.asarray(scores, dtype=np.int64),
-        "cycles": np.asarray(cycles, dtype=np.int64),
-        "config": np.array(json.dumps(manifest, sort_keys=True)),
-    }
+RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "cycles": np.int64,
+                 "probs": np.int64, "out": np.int64}  # probs, out: attention tops only (SPEC §7)
+
+
+def save_result(path, result: dict, manifest: dict) -> None:
+    """Write the result format of SPEC §6 (and §7's probs/out when `result` has them)."""
+    arrays = {name: np.asarray(result[name], dtype=dtype) for name, dtype in RESULT_FIELDS.items() if name in result}
+    arrays["config"] = np.array(json.dumps(manifest, sort_keys=True))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 

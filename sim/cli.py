@@ -73,6 +73,10 @@ def cmd_run(args) -> int:
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
     qk = args.qk or default_qk()
     inp = load_qk(qk, cfg.score, thresholds)  # validate before anything runs
+    if top.attention:
+        from latte_rtl.npzio import load_attention
+
+        load_attention(inp, cfg)
     prepare_simulator(args.sim)
     with tempfile.TemporaryDirectory(prefix="latte-run-") as tmp:
         source, result = Path(tmp) / "input.npz", Path(tmp) / "rtl.npz"
@@ -95,14 +99,17 @@ def cmd_run(args) -> int:
         print(f"latte-rtl: RTL and golden disagree (first mismatch): {_first_mismatch(mismatch)}; the RTL's result "
               f"is in {written['path']}, {args.output} was not written", file=sys.stderr)
         return 1
-    print("RTL matches golden on every row (hh, kept, scores, row records)")
+    print("RTL matches golden on every row (" + ("out, probs, " if top.attention else "") +
+          "hh, kept, scores, row records)")
     return 0
 
 
 def _write_input(path: Path, inp) -> None:
+    """The validated input (thresholds replaced by --thresholds) for the testbench."""
     import numpy as np
 
-    np.savez(path, q=inp.q, k=inp.k, heads=inp.heads, thresholds=inp.thresholds)
+    np.savez(path, q=inp.q, k=inp.k, heads=inp.heads, thresholds=inp.thresholds, key_limit=inp.key_limit,
+             **{name: inp.extras[name] for name in ("v", "softmax_mult", "denominator_comp") if name in inp.extras})
 
 
 def _save(result: Path, output: Path, cfg, top, sim: str, manifest: dict) -> dict:
@@ -111,9 +118,8 @@ def _save(result: Path, output: Path, cfg, top, sim: str, manifest: dict) -> dic
     from latte_rtl.npzio import save_result
 
     out = dict(np.load(result))
-    save_result(output, out["hh"], out["kept"], out["scores"], out["cycles"],
-                {"params": cfg.params(), "top": top.name, "source": f"rtl/{sim}",
-                 "tool_versions": manifest["tool_versions"]})
+    save_result(output, out, {"params": cfg.params(), "top": top.name, "source": f"rtl/{sim}",
+                              "tool_versions": manifest["tool_versions"]})
     return {"path": output, "kept": float(out["kept"].mean()), "cycles": int(out["cycles"].sum())}
 
 

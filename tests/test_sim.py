@@ -32,8 +32,22 @@ SWEEP = [
 ]
 
 
+# Attention tops (their score stages are covered by SWEEP): both probability formats, F = 0 and
+# F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim.
+ATTENTION = [
+    dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
+         exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12),
+    dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
+         exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5),
+    dict(bits=8, msb_bits=4, dim=5, lanes=5, heads=1, max_keys=9, threshold_mode="relative", attention=True,
+         exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16),
+]
+ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
+
+
 def _id(p):
-    return f"b{p['bits']}m{p['msb_bits']}d{p['dim']}l{p['lanes']}n{p['max_keys']}{p['threshold_mode'][:3]}"
+    name = f"b{p['bits']}m{p['msb_bits']}d{p['dim']}l{p['lanes']}n{p['max_keys']}{p['threshold_mode'][:3]}"
+    return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}" if p.get("attention") else "")
 
 
 @pytest.mark.parametrize("params", SWEEP, ids=_id)
@@ -43,10 +57,51 @@ def test_regression(params, simulator, tmp_path):
     print(f"seed={SEED} config={params}")
     report = run_regression(tmp_path, sims=(simulator,), seed=SEED)
     runs = report["runs"]
-    assert len(runs) == 2 * len(TOPS) and all(r["status"] == "pass" for r in runs)
+    assert len(runs) == 2 * len([t for t in TOPS.values() if not t.attention]) and all(r["status"] == "pass" for r in runs)
     for r in runs:
         if "cycle_ratio" in r:
             print(f"{r['top']}: cycles measured/model = {r['cycle_ratio']:.3f} (worst row {r['worst_row_ratio']:.3f})")
+
+
+@pytest.mark.parametrize("params", ATTENTION, ids=_id)
+def test_attention_regression(params, simulator, tmp_path):
+    """Both attention tops, every case (zero-keep rows, one key, keep all, ties, extremes, causal
+    limits, M_h = 0 and the largest M_h, C_h = 0 and > 0), steady and with backpressure."""
+    generate(LatteConfig.from_params(**params), tmp_path)
+    print(f"seed={SEED} config={params}")
+    report = run_regression(tmp_path, sims=(simulator,), seed=SEED, rows=4, tops=ATTENTION_TOPS)
+    assert len(report["runs"]) == 4 and all(r["status"] == "pass" for r in report["runs"])
+    for r in report["runs"]:
+        if "cycle_ratio" in r:
+            print(f"{r['top']}: cycles measured/model = {r['cycle_ratio']:.3f}")
+
+
+def test_attention_run_matches_golden_cli(tmp_path):
+    """`latte-rtl run` and `latte-rtl golden` on a design made with --attention: the LATTE attention
+    top by default, identical out, probs, hh, kept, scores."""
+    require_simulator("verilator")
+    design = tmp_path / "design"
+    common = ["--dim", "8", "--lanes", "3", "--heads", "2", "--max-keys", "20", "--scale-shift", "12"]
+    cli = [sys.executable, "-m", "latte_rtl.cli"]
+    assert subprocess.run([*cli, "generate", *common, "--attention", "-o", design], capture_output=True).returncode == 0
+    rng = np.random.default_rng(SEED)
+    print(f"seed={SEED}")
+    src = tmp_path / "in.npz"
+    np.savez(src, q=rng.integers(-128, 128, (4, 8), dtype=np.int8), k=rng.integers(-128, 128, (2, 18, 8), dtype=np.int8),
+             v=rng.integers(-128, 128, (2, 18, 8), dtype=np.int8), thresholds=np.array([150, 400]),
+             heads=np.array([0, 1, 1, 0]), softmax_mult=np.array([40, 90]), denominator_comp=np.array([0, 300]),
+             key_limit=np.array([18, 5, 18, 1]))
+    rtl, gold = tmp_path / "rtl.npz", tmp_path / "gold.npz"
+    proc = subprocess.run([*cli, "run", design, "--qk", src, "-o", rtl], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "latte_attention_engine" in proc.stdout
+    proc = subprocess.run([*cli, "golden", "--design", design, "--qk", src, "-o", gold], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    a, b = np.load(rtl), np.load(gold)
+    for name in ("out", "probs", "hh", "kept", "scores"):
+        assert np.array_equal(a[name], b[name]), name
+    assert 0 < a["kept"].sum() < a["kept"].size and a["out"].any()
+    assert not a["kept"][3, 1:].any()  # key_limit 1: the row sees key 0 only
 
 
 def test_run_matches_golden_cli(tmp_path, simulator):

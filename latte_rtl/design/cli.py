@@ -4,6 +4,7 @@ on an attention input)."""
 from __future__ import annotations
 
 from ..cli.common import add_config_options, config_from_args, design_config
+from ..errors import UserError
 
 
 def manifest_summary(manifest: dict) -> str:
@@ -38,17 +39,18 @@ def cmd_generate(args) -> int:
 
 def cmd_golden(args) -> int:
     from ..npzio import load_qk, load_thresholds_json, save_result
-    from ..tops import DEFAULT_TOP, get_top
+    from ..tops import default_top, get_top, tops_for
     from .files import check_output_file
 
     cfg = design_config(args)
-    top = get_top(args.top or DEFAULT_TOP)
+    top = get_top(args.top or default_top(cfg))
+    if top not in tops_for(cfg):
+        raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the attention tops)")
     check_output_file(args.output)
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
     inp = load_qk(args.qk, cfg.score, thresholds)
     res = top.expected(inp, cfg)
-    save_result(args.output, res["hh"], res["kept"], res["scores"], res["cycles"],
-                {"params": cfg.params(), "top": top.name, "source": "golden"})
+    save_result(args.output, res, {"params": cfg.params(), "top": top.name, "source": "golden"})
     kept = res["kept"].mean()
     print(f"golden ({top.name}): {inp.q.shape[0]} rows x {inp.n_keys} keys, {kept:.1%} kept "
           f"({1 - kept:.1%} filtered) -> {args.output}")
@@ -64,7 +66,8 @@ def register(sub) -> None:
     p = sub.add_parser("golden", help="run the NumPy golden model of a top on an attention input .npz")
     add_config_options(p)
     p.add_argument("--design", help="take the parameters from this generated design directory instead")
-    p.add_argument("--top", help="registered top whose golden function runs (default: latte_score_engine)")
+    p.add_argument("--top", help="registered top whose golden function runs (default: latte_attention_engine with "
+                                 "--attention, else latte_score_engine)")
     p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")
     p.add_argument("--thresholds", help="thresholds JSON (as `latte-rtl calibrate` writes) replacing the input's")
     p.add_argument("-o", "--output", required=True, help="result .npz")

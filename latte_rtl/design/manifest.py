@@ -33,7 +33,7 @@ def _sha(text: str) -> str:
 
 def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]]) -> dict:
     from ..design.emit import memories
-    from ..tops import DEFAULT_TOP, TOPS
+    from ..tops import TOPS, default_top
 
     tops = {}
     for name, (text, ports) in emitted.items():
@@ -42,7 +42,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]])
                       "description": top.description, "ports": ports, "memories": memories(text, name)}
     return {
         "manifest_version": MANIFEST_VERSION,
-        "default_top": DEFAULT_TOP,
+        "default_top": default_top(cfg),
         "params": cfg.params(),
         "derived": cfg.derived(),
         "tops": tops,

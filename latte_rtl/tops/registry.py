@@ -149,6 +149,11 @@ TOPS: dict[str, Top] = {t.name: t for t in (
 DEFAULT_TOP = "latte_score_engine"
 
 
+def default_top(cfg: LatteConfig) -> str:
+    """The top `golden` and `run` use unless told: the LATTE attention top where it is generated."""
+    return "latte_attention_engine" if cfg.attention.attention else DEFAULT_TOP
+
+
 def get_top(name: str) -> Top:
     if name not in TOPS:
         raise UserError(f"unknown top {name!r}: expected one of {', '.join(TOPS)}")
