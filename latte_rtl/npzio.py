@@ -64,8 +64,9 @@ def _read_npz(path: Path) -> dict:
         raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): {expected}") from None
 
 
-def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> np.ndarray:
-    """The `thresholds` list of a JSON file written by `calibrate`, checked against `cfg`."""
+def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str, np.ndarray]:
+    """{"thresholds": [H], and "denominator_comp": [H] when present} from a JSON file written by
+    `calibrate`, checked against `cfg` (the values' ranges are checked with the input)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -81,16 +82,21 @@ def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> np.ndarra
     mode = data.get("threshold_mode", cfg.threshold_mode) if isinstance(data, dict) else cfg.threshold_mode
     if mode != cfg.threshold_mode:
         raise UserError(f"--thresholds {path} holds {mode} thresholds but the design's mode is {cfg.threshold_mode}")
-    return np.array(values, dtype=np.int64)
+    out = {"thresholds": np.array(values, dtype=np.int64)}
+    comp = data.get("denominator_comp")
+    if comp is not None:
+        if not isinstance(comp, list) or len(comp) != len(values) or not all(isinstance(c, int) for c in comp):
+            raise UserError(f'--thresholds {path}: "denominator_comp" must be a list of {len(values)} integers')
+        out["denominator_comp"] = np.array(comp, dtype=np.int64)
+    return out
 
 
-def load_qk(path: str | os.PathLike, cfg: ScoreConfig, thresholds: np.ndarray | None = None) -> AttentionInput:
+def load_qk(path: str | os.PathLike, cfg: ScoreConfig, overrides: dict | None = None) -> AttentionInput:
     """Read and validate an attention input file against `cfg`; every problem is one UserError.
-    `thresholds` (e.g. from `load_thresholds_json`) replaces the file's own."""
+    `overrides` (e.g. from `load_thresholds_json`) replace the file's arrays of the same names."""
     path = Path(path)
     arrays = _read_npz(path)
-    if thresholds is not None:
-        arrays["thresholds"] = thresholds
+    arrays.update(overrides or {})
     for name in ("q", "k", "thresholds"):
         if name not in arrays:
             raise UserError(f"input file {path} has no array '{name}': expected arrays q, k, thresholds "

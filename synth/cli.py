@@ -74,23 +74,23 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_flow(args) -> int:
-    """The main job: generate → short cocotb regression → RTL on the embedded dump → synth → table."""
-    import numpy as np
-
+    """The main job: generate → short cocotb regression → the RTL on the embedded real dump →
+    synthesis → the comparison tables."""
+    from latte_rtl.cli.common import given_config_options
+    from latte_rtl.config import LatteConfig
     from latte_rtl.design import atomic_write_text, check_output_dir, generate
     from latte_rtl.design.cli import manifest_summary
-    from sim.cli import cmd_run
     from sim.regression import run_regression
 
     from .plots import plot_design
     from .report import format_table
 
-    cfg = config_from_args(args)
+    cfg = LatteConfig.from_params(**{"attention": True, **given_config_options(args)})
     out = check_output_dir(args.output)
-    print("1/3 generate")
+    print("1/4 generate")
     manifest = generate(cfg, out)
     print(manifest_summary(manifest))
-    print(f"2/3 simulate ({args.sim}, every top, bit-exact against golden)")
+    print(f"2/4 simulate ({args.sim}, every top, bit-exact against golden)")
     try:
         report = run_regression(out, sims=(args.sim,), seed=1, rows=2)
     except AssertionError as exc:
@@ -99,23 +99,55 @@ def cmd_flow(args) -> int:
     for run in report["runs"]:
         if "cycle_ratio" in run:
             print(f"  {run['top']}: cycles measured/model = {run['cycle_ratio']:.3f} on the regression cases")
-    keep = DEFAULT_KEEP_RATIO
+    keep, costs = DEFAULT_KEEP_RATIO, None
     if embedded_keep_ratio(cfg) is not None:
-        print("  real data: the RTL on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
-        result = out / "embedded_result.npz"
-        if cmd_run(argparse.Namespace(design_dir=str(out), qk=None, top=None, output=str(result), thresholds=None,
-                                      sim=args.sim, waves=None, allow_modified=False)) != 0:
+        print("3/4 real data: every top on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
+        keep, costs = _real_data(cfg, manifest, out, args.sim)
+        if costs is None:
             return 1
-        keep = float(np.load(result)["kept"].mean())
     targets = ["generic", "ecp5"]
-    print(f"3/3 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
+    print(f"4/4 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
     synth = _synth_report(cfg, manifest, out, targets, keep, 2)
     synth["cycle_ratio_measured"] = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
-    atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     print(format_table(synth))
+    if costs:
+        from .endtoend import compare, format_costs
+
+        synth["end_to_end"] = {"per_row": costs, "comparison": compare(cfg, costs, synth)}
+        print("\nend to end on the embedded lm dump (LATTE attention vs dense attention):")
+        print(format_costs(costs, synth["end_to_end"]["comparison"], synth))
+    atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     plots = plot_design(synth, out)
     print("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", *plots]))
     return 0
+
+
+def _real_data(cfg, manifest: dict, out: Path, sim: str):
+    """Every top on the embedded dump, checked against golden; returns (the LATTE score top's
+    kept fraction, per-row costs of the attention tops), or (None, None) on a mismatch."""
+    import numpy as np
+
+    from latte_rtl.cli.common import default_qk
+    from latte_rtl.tops import get_top
+    from sim.runner import simulate
+
+    from .endtoend import row_costs
+
+    keep, costs = None, {}
+    for name in manifest["tops"]:
+        result = out / f"embedded.{name}.npz"
+        try:
+            simulate(out, [Path(default_qk())], [result], top=name, sim=sim)
+        except AssertionError as exc:
+            print(f"latte-rtl: RTL and golden disagree on the embedded dump: {exc}", file=sys.stderr)
+            return None, None
+        raw = dict(np.load(result))
+        print(f"  {name}: matches golden; {raw['kept'].mean():.1%} kept, {raw['cycles'].mean():.0f} cycles/row")
+        if name == "latte_score_engine":
+            keep = float(raw["kept"].mean())
+        if get_top(name).attention:
+            costs[name] = row_costs(cfg, raw)
+    return keep, costs
 
 
 def register(sub) -> None:

@@ -82,7 +82,7 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
     """Plots of one design's synth report: throughput per area vs keep ratio, area by block."""
     cfg = LatteConfig.from_params(**report["config"])
     paths = []
-    for comp in report["comparison"].values():
+    for pair, comp in report["comparison"].items():
         if "logic_area_ratio" not in comp:
             continue
         top, base = get_top(comp["top"]), get_top(comp["baseline"])
@@ -93,7 +93,7 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
                title=f"Throughput per area, d={cfg.score.dim}, {cfg.score.bits}-bit, m={cfg.score.msb_bits}")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        paths.append(_save(fig, out_dir / "throughput_per_area.png"))
+        paths.append(_save(fig, out_dir / f"throughput_per_area_{pair}.png"))
         blocks = sorted(set(gt["blocks"]) | set(gb["blocks"]))
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         bottom = [0, 0]
@@ -101,7 +101,7 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
             vals = [gt["blocks"].get(block, 0), gb["blocks"].get(block, 0)]
             ax.bar([top.key, base.key], vals, bottom=bottom, label=block)
             bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set(ylabel="transistors (generic)", title="Logic area by block")
+        ax.set(ylabel="transistors (generic)", title=f"Logic area by block, {top.key} vs {base.key}")
         ax.legend(fontsize=8)
-        paths.append(_save(fig, out_dir / "area_by_block.png"))
+        paths.append(_save(fig, out_dir / f"area_by_block_{pair}.png"))
     return paths

@@ -36,7 +36,7 @@ def test_generate_is_deterministic(tmp_path):
     ports = {p["name"]: p for p in manifest["tops"]["latte_score_engine"]["ports"]}
     assert ports["scores__payload"]["stream"]["role"] == "payload"
     assert [f["name"] for f in ports["rows__payload"]["fields"]] == ["summary.kept_count", "summary.max_estimate",
-                                                                      "cycles"]
+                                                                      "head", "cycles"]
     assert ports["query__payload"]["width"] == 5 * 8 + 1  # 5 lanes of 8 bits + 1-bit head
 
 

@@ -127,34 +127,14 @@ def test_run_matches_golden_cli(tmp_path, simulator):
     assert np.all(a["cycles"] >= b["cycles"])  # the model is a lower bound
 
 
-@pytest.mark.parametrize("params", SWEEP[:4], ids=_id)
+@pytest.mark.parametrize("params", SWEEP[:3] + ATTENTION[:2], ids=_id)
 def test_verilator_lint(params, tmp_path):
     require_simulator("verilator")
     prepare_simulator("verilator")
-    generate(LatteConfig.from_params(**params), tmp_path)
-    for top in TOPS:
+    manifest = generate(LatteConfig.from_params(**params), tmp_path)
+    for top in manifest["tops"]:
         proc = subprocess.run(
             ["verilator", "--lint-only", "-Wall", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL",
              "-Wno-DECLFILENAME", "--top-module", top, f"{top}.v", "latte_sram.v"],
             cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]
-
-
-def test_run_reports_the_first_mismatch(tmp_path):
-    """A sabotaged memory (bit 0 of lane 0 flipped on every write): `run` exits 1, names a row and key."""
-    require_simulator("icarus")
-    design = tmp_path / "design"
-    generate(LatteConfig.from_params(dim=8, lanes=4, heads=1, max_keys=16), design)
-    sram = design / "latte_sram.v"
-    text = sram.read_text()
-    good = "<= wdata[lane*GRAN +: GRAN];"
-    assert good in text
-    sram.write_text(text.replace(good, "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);"))
-    rng = np.random.default_rng(SEED)
-    src = tmp_path / "in.npz"
-    np.savez(src, q=rng.integers(-128, 128, (3, 8), dtype=np.int8), k=rng.integers(-128, 128, (10, 8), dtype=np.int8),
-             thresholds=np.array([40]))
-    proc = subprocess.run([sys.executable, "-m", "latte_rtl.cli", "run", design, "--qk", src, "-o", tmp_path / "o.npz",
-                           "--sim", "icarus"], capture_output=True, text=True)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "RTL and golden disagree" in proc.stderr and "row " in proc.stderr and "key " in proc.stderr, proc.stderr

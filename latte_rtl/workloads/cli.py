@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..cli.common import add_config_options, design_config
 from ..design import atomic_write, atomic_write_text
 from ..errors import UserError
@@ -38,11 +40,17 @@ def cmd_calibrate(args) -> int:
 
     if (args.keep is None) == (args.gamma is None):
         raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
-    cfg = design_config(args).score
+    design = design_config(args)
+    cfg = design.score
     inp = load_qk(args.qk, cfg)
     result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
+    if args.comp:
+        from .dump import denominator_compensation
+
+        result["denominator_comp"] = denominator_compensation(inp, design, np.array(result["thresholds"]))
     atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
-    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}): kept {result['kept_fraction_all']:.1%} "
+    comp = f", denominator_comp {result['denominator_comp']}" if args.comp else ""
+    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}){comp}: kept {result['kept_fraction_all']:.1%} "
           f"of the dump's keys -> {args.output}")
     return 0
 
@@ -52,7 +60,9 @@ def cmd_dump(args) -> int:
 
     from .dump import dump_qk
 
-    arrays = dump_qk(args.workload, layer=args.layer, rows=args.rows, keys=args.keys, sample=args.sample)
+    attention = design_config(args).attention
+    arrays = dump_qk(args.workload, layer=args.layer, rows=args.rows, keys=args.keys, sample=args.sample,
+                     attention=attention)
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     print(f"dump {args.workload} layer {args.layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (use --dim {arrays['q'].shape[1]})")
@@ -77,10 +87,14 @@ def register(sub) -> None:
     p.add_argument("--qk", required=True, help="input .npz (SPEC §6; scale_q/scale_k needed for --gamma)")
     p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
     p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
+    p.add_argument("--comp", action="store_true",
+                   help="also calibrate Top-θ's denominator compensation C_h (needs softmax_mult in the input)")
     p.add_argument("-o", "--output", required=True, help="thresholds JSON")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("dump", help="real Q/K rows of a shipped model in the input format")
+    p = sub.add_parser("dump", help="real Q/K/V rows of a shipped model in the input format")
+    add_config_options(p)
+    p.add_argument("--design", help="take softmax_mult's F and R from this generated design directory")
     p.add_argument("--workload", required=True, choices=tuple(SPECS))
     p.add_argument("--layer", type=int, default=1)
     p.add_argument("--rows", type=int, default=16, help="query rows per head (lm)")

@@ -7,15 +7,28 @@ import numpy as np
 
 from golden import score_rows, threshold_for_keep
 
-from ..config import ScoreConfig
+from ..config import AttentionConfig, ScoreConfig
 from ..errors import UserError
 from .attention import Attention
 from .evaluate import eval_data, gamma_to_threshold, load_model
 from .numpy_model import forward
 
 
-def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sample: int = 0) -> dict:
-    """Arrays of one layer, all heads: int8 q [H*rows, d], k [H, N, d], heads, trained thresholds.
+def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig) -> np.ndarray:
+    """SPEC §7: M_h = round(S_q S_k log2(e) / sqrt(d) · 2^(F+R)), checked against its register."""
+    mult = np.rint(np.asarray(scale_q) * np.asarray(scale_k) * np.log2(np.e) / np.sqrt(head_dim)
+                   * 2.0 ** (attention.exp_frac_bits + attention.scale_shift)).astype(np.int64)
+    top = (1 << attention.mult_bits) - 1
+    if mult.max() > top:
+        raise UserError(f"softmax_mult up to {mult.max()} does not fit mult_bits={attention.mult_bits}: lower "
+                        f"--scale-shift (now {attention.scale_shift}) or raise --mult-bits")
+    return mult
+
+
+def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sample: int = 0,
+            attention: AttentionConfig | None = None) -> dict:
+    """Arrays of one layer, all heads: int8 q [H*rows, d], k and v [H, N, d], heads, trained
+    thresholds, softmax_mult (for `attention`'s F and R) and the scales.
 
     lm: the queries at positions keys..keys+rows-1 of a held-out window and the N = keys
     positions before them, all of which the causal mask allows. vision: every token of a test image.
@@ -46,7 +59,13 @@ def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sampl
         q_rows, k_rows = slice(0, spec.seq), slice(0, spec.seq)
     h = spec.n_heads
     n_q = q_rows.stop - q_rows.start
+    v_float = captured["v"][:, k_rows]
+    scale_v = np.maximum(np.abs(v_float).max(axis=(1, 2)), 1e-12) / 127.0  # per head, over the dumped keys
     return {
+        "v": np.clip(np.rint(v_float / scale_v[:, None, None]), -127, 127).astype(np.int8),
+        "softmax_mult": softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], spec.head_dim,
+                                           attention or AttentionConfig()),
+        "scale_v": scale_v,
         "q": qi[:, q_rows].reshape(h * n_q, -1).astype(np.int8),
         "k": ki[:, k_rows].astype(np.int8),
         "heads": np.repeat(np.arange(h), n_q),
@@ -85,3 +104,24 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
     per_head = [float(achieved[inp.heads == h].mean()) if np.any(inp.heads == h) else 0.0 for h in range(n_heads)]
     return {"threshold_mode": cfg.threshold_mode, "keep_target": keep, "gamma": gamma,
             "thresholds": t.tolist(), "kept_fraction": per_head, "kept_fraction_all": float(achieved.mean())}
+
+
+def denominator_compensation(inp, cfg, thresholds: np.ndarray) -> list[int]:
+    """Top-θ's offline-calibrated C_h: per head, the mean over the dump's rows of Σ e_j of the keys
+    the filter drops (e_j relative to the kept maximum, as the softmax would have computed it).
+    `cfg` is the LatteConfig; the input must have `softmax_mult`."""
+    from golden.attention import exp_values
+
+    from ..npzio import load_attention
+
+    a = cfg.attention
+    mult = load_attention(inp, cfg).mult
+    res = score_rows(inp.q, inp.k, inp.heads, thresholds, cfg.score, key_mask=inp.key_mask)
+    t = (res.exact * mult[inp.heads][:, None]) >> a.scale_shift
+    m = np.where(res.kept, t, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
+    dropped = inp.key_mask & ~res.kept
+    e = exp_values(np.maximum(m - t, 0), a.exp_frac_bits, a.exp_bits)
+    per_row = np.where(dropped, e, 0).sum(axis=1)
+    top = (1 << cfg.attention_widths.comp_width) - 1
+    return [int(min(top, round(per_row[inp.heads == h].mean()))) if np.any(inp.heads == h) else 0
+            for h in range(len(thresholds))]
