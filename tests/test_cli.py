@@ -37,7 +37,7 @@ def test_generate_is_deterministic(tmp_path):
     assert ports["scores__payload"]["stream"]["role"] == "payload"
     assert [f["name"] for f in ports["rows__payload"]["fields"]] == ["summary.kept_count", "summary.max_estimate",
                                                                       "head", "cycles"]
-    assert ports["query__payload"]["width"] == 5 * 8 + 1  # 5 lanes of 8 bits + 1-bit head
+    assert ports["query__payload"]["width"] == 5 * 8 + 1 + 6  # 5 lanes of 8 bits, 1-bit head, 6-bit key limit (0..40)
 
 
 @pytest.mark.parametrize("args, words", [
