@@ -57,18 +57,18 @@ def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
     stat = json.loads((work / "stat.json").read_text())
     design = stat["design"]
     by_type = design["num_cells_by_type"]
-    # Each module's own cells (submodules are instances, not counted); the top's own logic is
-    # the total minus its submodules'. Blocks come from the registry's map of submodule paths.
-    total = _transistors(design["estimated_num_transistors"])
-    blocks: dict[str, int] = {"control + stores": total}
+    # Yosys reports a module with submodules with their cells included: a module's own share is
+    # its figure less its direct children's. Blocks come from the registry's map of submodule
+    # paths; the top's own logic is "control + stores".
     entry = get_top(top)
-    for module, info in stat["modules"].items():
-        name = module.lstrip("\\")
-        if name.startswith(f"{top}."):
-            block = entry.block_of(name[len(top) + 1:])
-            count = _transistors(info["estimated_num_transistors"])
-            blocks[block] = blocks.get(block, 0) + count
-            blocks["control + stores"] -= count
+    reported = {m.lstrip("\\"): _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}
+    blocks: dict[str, int] = {}
+    for name, count in reported.items():
+        children = [c for c in reported if c.startswith(name + ".") and "." not in c[len(name) + 1:]]
+        own = count - sum(reported[c] for c in children)
+        block = "control + stores" if name == top else entry.block_of(name[len(top) + 1:])
+        blocks[block] = blocks.get(block, 0) + own
+    total = _transistors(design["estimated_num_transistors"])
     return {
         "cells": sum(n for t, n in by_type.items() if t.startswith("$_")),
         "transistors": total,

@@ -10,11 +10,45 @@ from __future__ import annotations
 
 import numpy as np
 
+import golden
 from golden import score_rows, softmax_attention
 
-from ..config import ScoreConfig
+from ..config import AttentionConfig, ScoreConfig
 
 MODES = ("float", "int8", "latte", "absolute")
+
+
+def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig) -> np.ndarray:
+    """SPEC §7: M_h = round(S_q S_k log2(e) / sqrt(d) · 2^(F+R)), checked against its register."""
+    from ..errors import UserError
+
+    mult = np.rint(np.asarray(scale_q) * np.asarray(scale_k) * np.log2(np.e) / np.sqrt(head_dim)
+                   * 2.0 ** (attention.exp_frac_bits + attention.scale_shift)).astype(np.int64)
+    top = (1 << attention.mult_bits) - 1
+    if mult.max() > top:
+        raise UserError(f"softmax_mult up to {mult.max()} does not fit mult_bits={attention.mult_bits}: lower "
+                        f"--scale-shift (now {attention.scale_shift}) or raise --mult-bits")
+    return mult
+
+
+class IntegerSoftmax:
+    """The §7 integer softmax and P·V for the NumPy models: `attention` (F, P, B, R, format),
+    static V scales [L, H], optional C_h [L, H] (Top-θ's denominator compensation)."""
+
+    def __init__(self, attention: AttentionConfig, v_scales, comp=None):
+        self.attention, self.v_scales = attention, np.asarray(v_scales, dtype=np.float64)
+        self.comp = None if comp is None else np.asarray(comp, dtype=np.int64)
+
+    def __call__(self, layer: int, head: int, scores, kept, v, scale_q: float, scale_k: float):
+        """scores int [S, N], kept bool [S, N], v float [N, dh] → the attention output (float)."""
+        a = self.attention
+        s_v = self.v_scales[layer, head]
+        vi = quantize(v, s_v)
+        mult = softmax_multiplier(scale_q, scale_k, v.shape[-1], a)
+        comp = 0 if self.comp is None else self.comp[layer, head]
+        res = golden.attention_rows(scores, kept, vi, np.zeros(len(scores), np.int64), np.array([mult]),
+                                    np.array([comp]), **a.golden_params())
+        return res["out"] * s_v / ((1 << a.prob_bits) - 1)
 
 
 def quantize(x: np.ndarray, scale) -> np.ndarray:
@@ -29,7 +63,7 @@ class Attention:
     """
 
     def __init__(self, mode: str, n_layers: int, n_heads: int, head_dim: int, *, scales=None,
-                 thresholds=None, capture: bool = False):
+                 thresholds=None, capture: bool = False, integer: IntegerSoftmax | None = None):
         if mode not in MODES:
             raise ValueError(f"attention mode {mode!r}: expected one of {MODES}")
         self.mode, self.head_dim = mode, head_dim
@@ -37,7 +71,7 @@ class Attention:
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.int64)
         self.kept = np.zeros((n_layers, n_heads), np.int64)
         self.allowed = np.zeros((n_layers, n_heads), np.int64)
-        self.capture = capture
+        self.capture, self.integer = capture, integer
         self.captured: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._cfg = {}
 
@@ -66,7 +100,7 @@ class Attention:
         if self.capture:
             self.captured[layer] = (qi, ki, v)
         real = s_q * s_k / np.sqrt(dh)
-        if self.mode == "int8":
+        if self.mode == "int8" and self.integer is None:
             self.kept[layer] += allowed.sum() * b
             exact = qi.astype(np.float64) @ ki.astype(np.float64).transpose(0, 1, 3, 2)  # exact integers
             return softmax_attention(exact * real, allowed, v)
@@ -74,9 +108,16 @@ class Attention:
         cfg = self.cfg(s)
         for bi in range(b):
             for hi in range(h):
-                t = int(np.clip(self.thresholds[layer, hi], *cfg.widths.threshold_range))
+                if self.mode == "int8":
+                    t = cfg.widths.threshold_range[1]  # relative T = 2 maxHH: every allowed key kept
+                else:
+                    t = int(np.clip(self.thresholds[layer, hi], *cfg.widths.threshold_range))
                 res = score_rows(qi[bi, hi], ki[bi, hi], np.zeros(s, np.int64), np.array([t]), cfg,
                                  key_mask=allowed)
                 self.kept[layer, hi] += res.kept.sum()
-                out[bi, hi] = softmax_attention(res.scores * real[0, hi, 0, 0], res.kept, v[bi, hi])
+                if self.integer is None:
+                    out[bi, hi] = softmax_attention(res.scores * real[0, hi, 0, 0], res.kept, v[bi, hi])
+                else:
+                    out[bi, hi] = self.integer(layer, hi, res.scores, res.kept, v[bi, hi],
+                                               self.scales[layer, hi, 0], self.scales[layer, hi, 1])
         return out

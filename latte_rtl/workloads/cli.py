@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.common import add_config_options, design_config
+from ..cli.common import add_config_options, config_from_args, design_config
 from ..design import atomic_write, atomic_write_text
 from ..errors import UserError
 from .spec import SPECS
@@ -20,8 +20,10 @@ def cmd_evaluate(args) -> int:
     limit = args.samples
     if limit is not None and limit < 1:
         raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
+    integer = None if args.no_integer else config_from_args(args).attention
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
-    result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve)
+    result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve,
+                      integer=integer)
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
@@ -77,6 +79,9 @@ def register(sub) -> None:
     p.add_argument("--calib-samples", type=int, default=None,
                    help="calibration windows / images (default: lm 32, vision 256)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
+    p.add_argument("--no-integer", action="store_true",
+                   help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
+    add_config_options(p)
     p.add_argument("--json", help="write the result JSON here")
     p.add_argument("--plot", help="write the trade-off PNG here")
     p.set_defaults(func=cmd_evaluate)

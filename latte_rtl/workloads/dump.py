@@ -9,20 +9,9 @@ from golden import score_rows, threshold_for_keep
 
 from ..config import AttentionConfig, ScoreConfig
 from ..errors import UserError
-from .attention import Attention
+from .attention import Attention, softmax_multiplier
 from .evaluate import eval_data, gamma_to_threshold, load_model
 from .numpy_model import forward
-
-
-def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig) -> np.ndarray:
-    """SPEC §7: M_h = round(S_q S_k log2(e) / sqrt(d) · 2^(F+R)), checked against its register."""
-    mult = np.rint(np.asarray(scale_q) * np.asarray(scale_k) * np.log2(np.e) / np.sqrt(head_dim)
-                   * 2.0 ** (attention.exp_frac_bits + attention.scale_shift)).astype(np.int64)
-    top = (1 << attention.mult_bits) - 1
-    if mult.max() > top:
-        raise UserError(f"softmax_mult up to {mult.max()} does not fit mult_bits={attention.mult_bits}: lower "
-                        f"--scale-shift (now {attention.scale_shift}) or raise --mult-bits")
-    return mult
 
 
 def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sample: int = 0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import quantile_threshold, split
+from golden import quantile_threshold, score_rows, split
 
 from ..errors import UserError
 from .attention import Attention
@@ -81,6 +81,40 @@ def hh_statistics(spec, params, scales, x, batch: int = 32):
     return cat(gaps), cat(values)
 
 
+def integer_calibration(spec, params, scales, x, thresholds, attention, batch: int = 32):
+    """For the §7 integer pipeline, from calibration inputs: static V scales [L, H] (max |v| / 127)
+    and Top-θ's offline-calibrated C_h [L, H] for `thresholds` (relative mode): the mean over
+    rows of Σ e_j of the keys the filter drops, e_j taken against the kept maximum."""
+    from golden.attention import exp_values
+
+    from ..config import ScoreConfig
+    from .attention import softmax_multiplier
+
+    att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
+    v_max = np.zeros((spec.n_layers, spec.n_heads))
+    comp_sum = np.zeros((spec.n_layers, spec.n_heads))
+    rows = 0
+    cfg = ScoreConfig(bits=8, msb_bits=4, dim=spec.head_dim, lanes=1, heads=1, max_keys=spec.seq)
+    a = attention
+    for i in range(0, len(x), batch):
+        forward(spec, params, x[i:i + batch], att)
+        s = spec.seq
+        allowed = np.tril(np.ones((s, s), bool)) if spec.causal else np.ones((s, s), bool)
+        for layer, (qi, ki, v) in att.captured.items():
+            v_max[layer] = np.maximum(v_max[layer], np.abs(v).max(axis=(0, 2, 3)))
+            mult = softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], spec.head_dim, a)
+            for b in range(qi.shape[0]):
+                for h in range(spec.n_heads):
+                    res = score_rows(qi[b, h], ki[b, h], np.zeros(s, np.int64), thresholds[layer, h:h + 1], cfg,
+                                     key_mask=allowed)
+                    t = (res.exact * mult[h]) >> a.scale_shift
+                    m = np.where(res.kept, t, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
+                    e = exp_values(np.maximum(m - t, 0), a.exp_frac_bits, a.exp_bits)
+                    comp_sum[layer, h] += np.where(allowed & ~res.kept, e, 0).sum()
+        rows += len(x[i:i + batch]) * spec.seq
+    return np.maximum(v_max, 1e-12) / 127.0, np.rint(comp_sum / rows).astype(np.int64)
+
+
 def calibrated_thresholds(stats, keep: float, mode: str = "relative", head_wise: bool = True) -> np.ndarray:
     """Integer T per (layer, head) that keeps about `keep` of the calibration keys.
 
@@ -102,7 +136,9 @@ def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: i
 
 
 def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = None, curve: bool = True,
-             log=print) -> dict:
+             integer=None, log=print) -> dict:
+    """Quality of every setting (float, int8, LATTE variants, and the §7 integer pipeline with
+    `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h)."""
     spec, params, meta = load_model(name)
     limit = DEFAULT_SAMPLES[name][0] if limit is None else limit
     calib_limit = DEFAULT_SAMPLES[name][1] if calib_limit is None else calib_limit
@@ -122,6 +158,9 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
         (f"absolute calibrated head-wise T (keep {keep:.2f})",
          mk("absolute", calibrated_thresholds(stats, keep, mode="absolute"))),
     ]
+    if integer is not None:
+        settings += integer_settings(spec, params, scales, calibrated_thresholds(stats, keep, head_wise=False),
+                                     eval_data(name, "calib", calib_limit)[0], integer, keep)
     rows = []
     for label, att in settings:
         value = run(spec, params, att, x, y)
@@ -131,7 +170,7 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
     base = rows[1]["metric"]
     for r in rows:
         r["change_vs_int8"] = (r["metric"] - base) / base if name == "lm" else r["metric"] - base
-    latte_rows = [r for r in rows if r["setting"].startswith("LATTE")]
+    latte_rows = [r for r in rows if r["setting"].startswith("LATTE") and "§7" not in r["setting"]]
     best = (min if name == "lm" else max)(latte_rows, key=lambda r: r["metric"])
     result = {
         "workload": name, "metric": "perplexity" if name == "lm" else "accuracy",
@@ -143,6 +182,30 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
         result["curve"] = tradeoff_curve(spec, params, scales, stats, x, y, log)
         result["curve"]["trained"] = [rows[4]["keys_filtered"], rows[4]["metric"]]
     return result
+
+
+def integer_settings(spec, params, scales, thresholds, x_calib, integer, keep) -> list:
+    """(label, Attention) of the §7 integer pipeline: dense; LATTE (global T) linear and log2;
+    both with Top-θ's calibrated C_h."""
+    from dataclasses import replace
+
+    from .attention import IntegerSoftmax
+
+    log2 = replace(integer, prob_format="log2")
+    v_scales, comp = integer_calibration(spec, params, scales, x_calib, thresholds, integer)  # C_h: any format
+
+    def mk(mode, a, c=None, thr=None):
+        return Attention(mode, spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, thresholds=thr,
+                         integer=IntegerSoftmax(a, v_scales, c))
+
+    b, lv = integer.prob_bits, integer.log_levels
+    return [
+        (f"integer dense attention (§7, B={b})", mk("int8", integer)),
+        (f"LATTE + integer §7 linear B={b} (keep {keep:.2f})", mk("latte", integer, thr=thresholds)),
+        (f"LATTE + integer §7 log2 L={lv} (keep {keep:.2f})", mk("latte", log2, thr=thresholds)),
+        (f"LATTE + integer §7 linear + C_h (keep {keep:.2f})", mk("latte", integer, comp, thresholds)),
+        (f"LATTE + integer §7 log2 + C_h (keep {keep:.2f})", mk("latte", log2, comp, thresholds)),
+    ]
 
 
 def tradeoff_curve(spec, params, scales, stats, x, y, log, keeps=(0.04, 0.07, 0.1, 0.15, 0.2, 0.3)) -> dict:
