@@ -234,6 +234,7 @@ class AttentionConfig:
     mult_bits      width of the per-head softmax multiplier M_h (unsigned), 1..24
     prob_format    "linear" or "log2" (Ji et al.: powers of two, P·V by shifts)
     log_levels     L: non-zero levels of the log2 format, 1..prob_bits
+    vmean          Top-θ V-mean compensation: o_i += ((2^B − 1) − Σ p_j) · floor(mean_j v_{j,i})
     """
 
     attention: bool = False
@@ -244,13 +245,15 @@ class AttentionConfig:
     mult_bits: int = 16
     prob_format: str = "linear"
     log_levels: int = 7
+    vmean: bool = False
 
     RANGES = {"exp_frac_bits": (0, 4), "exp_bits": (1, 24), "prob_bits": (1, 16), "scale_shift": (0, 48),
               "mult_bits": (1, 24)}
 
     def __post_init__(self):
-        if not isinstance(self.attention, bool):
-            raise UserError(f"attention must be true or false, not {self.attention!r}")
+        for name in ("attention", "vmean"):
+            if not isinstance(getattr(self, name), bool):
+                raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
         for name, (lo, hi) in self.RANGES.items():
             check_int(name, getattr(self, name), lo, hi)
         if self.prob_format not in PROB_FORMATS:
@@ -272,7 +275,8 @@ class AttentionConfig:
     def golden_params(self) -> dict:
         """Keyword arguments of golden.attention's softmax functions."""
         return {"exp_frac_bits": self.exp_frac_bits, "exp_bits": self.exp_bits, "prob_bits": self.prob_bits,
-                "scale_shift": self.scale_shift, "prob_format": self.prob_format, "log_levels": self.log_levels}
+                "scale_shift": self.scale_shift, "prob_format": self.prob_format, "log_levels": self.log_levels,
+                "vmean": self.vmean}
 
 
 # Stages in the order of the pipeline.

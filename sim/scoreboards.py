@@ -154,6 +154,8 @@ class AttentionScoreboard(ScoreScoreboard):
             rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
             await self.load_keys(inp.k if inp.k.ndim == 2 else inp.k[h])
             await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
+            while int(self.tb.dut.busy.value):  # vmean: the means of the new V set
+                await self.tb.wait_cycles(1)
             for r in rows:
                 await self.row(int(r))
 

@@ -400,6 +400,8 @@ ATTENTION = {
                       scale_shift=6, mult_bits=8),
     "log2_f0": dict(dim=8, lanes=4, heads=2, max_keys=12, attention=True, exp_frac_bits=0, exp_bits=6, prob_bits=7,
                     scale_shift=3, mult_bits=6, prob_format="log2", log_levels=5),
+    "vmean_d7l3": dict(dim=7, lanes=3, heads=2, max_keys=12, attention=True, exp_frac_bits=1, exp_bits=8, prob_bits=8,
+                       scale_shift=6, mult_bits=8, vmean=True),
 }
 
 
@@ -459,7 +461,8 @@ def test_softmax_stage(config):
     assert len(got) == len(rows)
     for (idx, s, head), (probs, count, prob_sum, got_head) in zip(rows, got):
         want = golden.softmax_rows(s[None], np.ones((1, len(s)), bool), np.array([mults[head]]), np.array([comps[head]]),
-                                   **a.golden_params())["probs"][0] if len(s) else np.zeros(0, np.int64)
+                                   **{k: x for k, x in a.golden_params().items() if k != "vmean"})["probs"][0] \
+            if len(s) else np.zeros(0, np.int64)
         assert probs == [(int(j), int(p)) for j, p in zip(idx, want)], (idx, s, probs, want)
         assert (count, prob_sum, got_head) == (len(idx), int(want.sum()), head)
 
@@ -482,6 +485,8 @@ def test_pv_stage(config):
         idx = np.sort(rng.choice(10, n, replace=False))
         p = rng.integers(0, 1 << a.prob_bits, n) if a.prob_format == "linear" else \
             np.where(rng.random(n) < 0.3, 0, 1 << rng.integers(0, a.prob_bits, n))
+        if a.vmean:  # Σ p ≤ 2^B − 1, as the softmax guarantees
+            p = p * ((1 << a.prob_bits) - 1) // max(1, int(p.sum()) + 1)
         if n == 10:
             p[:] = 0
             p[0] = (1 << a.prob_bits) - 1 if a.prob_format == "linear" else 1 << (a.prob_bits - 1)
@@ -518,8 +523,10 @@ def test_pv_stage(config):
     for (idx, p), (out, count, v_reads, head) in zip(rows, got):
         probs = np.zeros((1, len(v)), np.int64)
         probs[0, idx] = p
-        want = golden.pv_rows(probs, v, prob_bits=a.prob_bits)[0] if p.sum() < (1 << a.prob_bits) else None
-        if want is None:  # random linear rows may sum past 2^B - 1: the exact product is still well defined
+        if p.sum() < (1 << a.prob_bits):
+            want = golden.pv_rows(probs, v, prob_bits=a.prob_bits, vmean=golden.vmean_of(v) if a.vmean else None)[0]
+        else:  # random linear rows may sum past 2^B - 1: the exact product is still well defined (no vmean)
+            assert not a.vmean
             want = probs[0] @ v
         assert out == [int(x) for x in want], (idx, p)
         assert (count, v_reads, head) == (len(idx), int(np.count_nonzero(p)), 1)

@@ -25,6 +25,7 @@ PARAM_HELP = {
     "mult_bits": "softmax: width of the per-head multiplier M_h, 1..24",
     "prob_format": "probabilities: linear, or log2 (powers of two: P·V by shifts)",
     "log_levels": "log2 format: non-zero levels L, 1..prob_bits",
+    "vmean": "Top-θ V-mean compensation in P·V (o += (2^B−1 − Σp) · mean V)",
     "cycle_counter_bits": "width of the per-row cycle counter, 16..64",
     "monitor": "add the monitor port (estimates, SRAM read counters); --no-monitor for production",
 }

@@ -9,14 +9,20 @@
 Per key with p_j > 0 the stage reads its `beats` V words, one a cycle, and adds p_j · v (linear:
 `lanes` multipliers of B × bits; log2: `lanes` shifters, p_j being a power of two) into the
 accumulators of that beat. A key with p_j = 0 costs no V read.
+
+With `vmean` (Top-θ): while V loads, column sums are accumulated; after the load one serial
+divider computes vmean_i = floor(Σ_j v_{j,i} / N) element by element (rows wait meanwhile), and
+each output element gets + w · vmean_i, w = (2^B − 1) − Σ p_j.
 """
 
 from amaranth import Module, Mux, Signal, signed
+
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
 from ..hw import layouts
+from ..hw.divider import SerialDivider
 from ..hw.keystore import VectorStore
 
 
@@ -33,6 +39,7 @@ class PVStage(wiring.Component):
                 "kept_count": w.count_width, "prob_sum": cfg.attention_widths.prob_sum_width,
                 "v_reads": w.count_width, "head": w.head_width}))),
             "n_values": Out(w.count_width),
+            "preparing": Out(1),  # vmean: the means of a new V set are being computed
         }
         if cfg.row.monitor:
             members["v_word_reads"] = Out(cfg.row.cycle_counter_bits)
@@ -68,7 +75,8 @@ class PVStage(wiring.Component):
                for b in range(beats)]
 
         last_issue = cur & (beat == beats - 1)
-        accumulating = Signal()  # set by _output: the accumulators belong to the row coming in
+        accumulating = Signal()  # the accumulators belong to the row coming in (and vmean is ready)
+        accumulating_state = Signal()  # set by _output
         m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
                      self.probs.ready.eq(accumulating & (~cur | last_issue))]
         m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob)]
@@ -85,29 +93,85 @@ class PVStage(wiring.Component):
                     with m.Case(b):
                         for i in range(lanes):
                             m.d.sync += acc[b][i].eq(acc[b][i] + self._product(mac_prob, vs.full.data[i]))
-        self._output(m, acc, cur, mac, v_rows, accumulating)
+        vmean, vmean_ready = self._vmean(m, vs) if cfg.attention.vmean else (None, 1)
+        m.d.comb += [accumulating.eq(accumulating_state & vmean_ready), self.preparing.eq(~vmean_ready)]
+        self._output(m, acc, cur, mac, v_rows, accumulating_state, vmean_ready, vmean)
         return m
 
-    def _output(self, m, acc, cur, mac, v_rows, accumulating):
-        """After the row's summary, with nothing in flight: `beats` out beats, then `done`."""
+    def _vmean(self, m, vs):
+        """Column sums while V loads; then vmean_i = floor(sum_i / N), one element at a time.
+        Returns (vmean registers [beats][lanes], ready)."""
+        sc = self.cfg.score
+        beats, lanes, bits = sc.beats, sc.lanes, sc.bits
+        sum_bits = bits + sc.widths.count_width + 1
+        sums = [[Signal(signed(sum_bits), name=f"vsum_{b}_{i}") for i in range(lanes)] for b in range(beats)]
+        vmean = [[Signal(signed(bits), name=f"vmean_{b}_{i}") for i in range(lanes)] for b in range(beats)]
+        load_beat, loading = Signal(range(max(2, beats))), Signal()
+        take = self.values.valid & self.values.ready
+        data_in = self.values.payload.data
+        with m.If(take):
+            m.d.sync += [load_beat.eq(Mux(load_beat == beats - 1, 0, load_beat + 1)),
+                         loading.eq(~self.values.payload.last)]
+            with m.Switch(load_beat):
+                for b in range(beats):
+                    with m.Case(b):
+                        for i in range(lanes):
+                            value = data_in[i] if b * lanes + i < sc.dim else 0
+                            m.d.sync += sums[b][i].eq(Mux(loading, sums[b][i] + value, value))
+            with m.If(self.values.payload.last):
+                m.d.sync += load_beat.eq(0)
+        m.submodules.vmean_divider = div = SerialDivider(num_bits=sum_bits, den_bits=sc.widths.count_width,
+                                                         quot_bits=bits)
+        element = Signal(range(beats * lanes + 1))
+        ready = Signal(init=1)
+        flat_sums = [sums[e // lanes][e % lanes] for e in range(beats * lanes)]
+        current = Signal(signed(sum_bits))
+        with m.Switch(element):
+            for e, value in enumerate(flat_sums):
+                with m.Case(e):
+                    m.d.comb += current.eq(value)
+        negative = current < 0
+        magnitude = Mux(negative, -current, current)
+        n = vs.n_keys
+        m.d.comb += [div.i.valid.eq(~ready & (element < beats * lanes)),
+                     div.i.payload.num.eq(magnitude + Mux(negative, n - 1, 0)),  # floor toward −∞
+                     div.i.payload.den.eq(n), div.o.ready.eq(1)]
+        with m.If(take & self.values.payload.last):
+            m.d.sync += [ready.eq(0), element.eq(0)]
+        with m.If(div.o.valid):
+            q = div.o.payload.quot
+            with m.Switch(element):
+                for e in range(beats * lanes):
+                    with m.Case(e):
+                        m.d.sync += vmean[e // lanes][e % lanes].eq(Mux(negative, -q, q))
+            m.d.sync += element.eq(element + 1)
+            with m.If(element == beats * lanes - 1):
+                m.d.sync += ready.eq(1)
+        return vmean, ready
+
+    def _output(self, m, acc, cur, mac, v_rows, accumulating, vmean_ready, vmean):  # noqa: PLR0913
+        """After the row's summary, with nothing in flight: `beats` out beats (+ w · vmean), then `done`."""
         beats, lanes = self.cfg.score.beats, self.cfg.score.lanes
         out_beat = Signal(range(max(2, beats)))
+        weight = Signal(self.cfg.attention.prob_bits + 1)  # w = (2^B − 1) − Σ p_j
         with m.FSM():
             with m.State("ACCUMULATE"):
                 m.d.comb += accumulating.eq(1)
-                with m.If(self.rows.valid & ~cur & ~mac):
+                with m.If(self.rows.valid & ~cur & ~mac & vmean_ready):
                     m.d.comb += self.rows.ready.eq(1)
                     m.d.sync += [self.done.payload.kept_count.eq(self.rows.payload.kept_count),
                                  self.done.payload.prob_sum.eq(self.rows.payload.prob_sum),
                                  self.done.payload.head.eq(self.rows.payload.head),
-                                 self.done.payload.v_reads.eq(v_rows), out_beat.eq(0)]
+                                 self.done.payload.v_reads.eq(v_rows), out_beat.eq(0),
+                                 weight.eq(((1 << self.cfg.attention.prob_bits) - 1) - self.rows.payload.prob_sum)]
                     m.next = "OUT"
             with m.State("OUT"):
                 m.d.comb += self.out.valid.eq(1)
                 with m.Switch(out_beat):
                     for b in range(beats):
                         with m.Case(b):
-                            m.d.comb += [self.out.payload.data[i].eq(acc[b][i]) for i in range(lanes)]
+                            m.d.comb += [self.out.payload.data[i].eq(
+                                acc[b][i] + (weight * vmean[b][i] if vmean else 0)) for i in range(lanes)]
                 with m.If(self.out.ready):
                     m.d.sync += out_beat.eq(out_beat + 1)
                     with m.If(out_beat == beats - 1):

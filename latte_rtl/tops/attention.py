@@ -6,7 +6,7 @@
   config   In  stream  per-head register writes: reg (THRESHOLD, SOFTMAX_MULT, DENOM_COMP), head, value
   out      Out stream  o: `beats` beats of `lanes` exact accumulators
   rows     Out stream  end-of-row record: kept_count, Σp, V rows read, head, cycles
-  n_keys / n_values / busy   Out
+  n_keys / n_values / busy   Out  (busy: a row in flight, or V means being computed after a load)
   monitor  Out         (with `monitor`) estimates (LATTE), scores, probabilities, SRAM read counters
 """
 
@@ -74,7 +74,7 @@ class _AttentionEngine(wiring.Component):
         wiring.connect(m, pv.out, wiring.flipped(self.out))
         m.d.comb += [self.n_keys.eq(score.n_keys), self.n_values.eq(pv.n_values)]
         self._config(m, score, softmax)
-        busy = self._rows(m, score, pv)
+        busy = self._rows(m, score, pv) | pv.preparing
         m.d.comb += [  # V loads only while no row is in flight
             pv.values.valid.eq(self.values.valid & ~busy),
             pv.values.payload.eq(self.values.payload),
