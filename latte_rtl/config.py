@@ -68,6 +68,12 @@ def check_int(name: str, value, lo: int, hi: int, hi_text: str | None = None) ->
         raise UserError(f"{name}={value} is out of range: {name} must be {expected}, not {value}")
 
 
+def check_ranges(stage) -> None:
+    """check_int for every (name, (lo, hi)) of the stage's RANGES."""
+    for name, (lo, hi) in stage.RANGES.items():
+        check_int(name, getattr(stage, name), lo, hi)
+
+
 @dataclass(frozen=True)
 class ScoreWidths:
     """Every width and range of the score stage (bits unless said otherwise), derived once."""
@@ -154,8 +160,7 @@ class ScoreConfig:
     RANGES = {"bits": (4, 16), "dim": (1, 1024), "heads": (1, 64), "max_keys": (1, 65536)}
 
     def __post_init__(self):
-        for name, (lo, hi) in self.RANGES.items():
-            check_int(name, getattr(self, name), lo, hi)
+        check_ranges(self)
         check_int("msb_bits", self.msb_bits, 1, self.bits - 1, f"bits-1 = {self.bits - 1}")
         check_int("lanes", self.lanes, 1, self.dim, f"dim = {self.dim}")
         if self.threshold_mode not in THRESHOLD_MODES:
@@ -254,8 +259,7 @@ class AttentionConfig:
         for name in ("attention", "vmean"):
             if not isinstance(getattr(self, name), bool):
                 raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
-        for name, (lo, hi) in self.RANGES.items():
-            check_int(name, getattr(self, name), lo, hi)
+        check_ranges(self)
         if self.prob_format not in PROB_FORMATS:
             raise UserError(f"prob_format must be one of {', '.join(PROB_FORMATS)}, not {self.prob_format!r}")
         check_int("log_levels", self.log_levels, 1, max(1, self.prob_bits), f"prob_bits = {self.prob_bits}")

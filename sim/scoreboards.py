@@ -71,12 +71,17 @@ class ScoreScoreboard:
             return {}
         return self.m["monitor__reads"].read()
 
-    async def row(self, r: int) -> None:
-        before = self.reads()
+    async def send_query(self, r: int) -> int:
+        """Send row r's q beats (head and key limit on each); return the index of its first
+        beat in the query source's `accepted_at`."""
         query = self.m["query"]
         first = len(query.accepted_at)
         await query.send([{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
                           for beat in self.beats(self.inp.q[r])])
+        return first
+
+    async def row(self, r: int) -> None:
+        before, start = self.reads(), await self.send_query(r)
         record, valid_at = await self.m["rows"].recv()
         scores = [self.m["scores"].queue.popleft()[0] for _ in range(len(self.m["scores"].queue))]
         estimates = list(self.m["monitor__estimate"].queue) if "monitor__estimate" in self.m else None
@@ -91,7 +96,7 @@ class ScoreScoreboard:
         out["kept"][r, idx] = True
         out["scores"][r, idx] = [s["score"] for s in scores]
         out["cycles"][r] = record["cycles"]
-        out["measured_cycles"][r] = valid_at - query.accepted_at[first]
+        out["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
         for b in self.banks:
             out[f"reads_{b}"][r] = after[b] - before[b]
         if estimates is not None:
@@ -160,11 +165,7 @@ class AttentionScoreboard(ScoreScoreboard):
                 await self.row(int(r))
 
     async def row(self, r: int) -> None:
-        before = self.reads()
-        query = self.m["query"]
-        first = len(query.accepted_at)
-        await query.send([{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                          for beat in self.beats(self.inp.q[r])])
+        before, start = self.reads(), await self.send_query(r)
         out = []
         for _ in range(self.cfg.score.beats):
             beat, _ = await self.m["out"].recv()
@@ -174,7 +175,7 @@ class AttentionScoreboard(ScoreScoreboard):
         res = self.result
         res["out"][r] = out[:self.cfg.score.dim]
         res["cycles"][r] = record["cycles"]
-        res["measured_cycles"][r] = valid_at - query.accepted_at[first]
+        res["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
         res["prob_sum"][r], res["v_reads"][r] = record["prob_sum"], record["v_reads"]
         for b in self.banks:
             res[f"reads_{b}"][r] = after[b] - before[b]

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import (add_config_options, config_from_args, embedded_keep_ratio, fraction, int_at_least,
+from latte_rtl.cli.common import (add_config_options, embedded_keep_ratio, fraction, int_at_least,
                                   split_list)
 
 from .flows import TARGETS

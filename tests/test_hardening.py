@@ -13,7 +13,7 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 
 from .conftest import require_simulator
-from .test_cli import GOOD, assert_user_error, run_cli
+from .test_cli import assert_user_error, run_cli
 
 SEED = 11
 

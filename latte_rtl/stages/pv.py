@@ -149,7 +149,7 @@ class PVStage(wiring.Component):
                 m.d.sync += ready.eq(1)
         return vmean, ready
 
-    def _output(self, m, acc, cur, mac, v_rows, accumulating, vmean_ready, vmean):  # noqa: PLR0913
+    def _output(self, m, acc, cur, mac, v_rows, accumulating, vmean_ready, vmean):
         """After the row's summary, with nothing in flight: `beats` out beats (+ w · vmean), then `done`."""
         beats, lanes = self.cfg.score.beats, self.cfg.score.lanes
         out_beat = Signal(range(max(2, beats)))

@@ -51,20 +51,34 @@ class SoftmaxStage(wiring.Component):
         m.d.comb += table.eq(lut[frac])
         return table >> shift[:max(1, (a.exp_bits + 1).bit_length())]
 
-    def elaborate(self, platform):
-        m = Module()
+    def _parts(self, m):
+        """M_h and C_h register files, the kept-score buffer, the divider."""
         cfg, a = self.cfg, self.cfg.attention
         sw, aw = cfg.score.widths, cfg.attention_widths
-        heads = cfg.score.heads
-        m.submodules.mult = mult = HeadRegisterFile(heads, sw.head_width, a.mult_bits, "softmax_mult")
-        m.submodules.comp = comp = HeadRegisterFile(heads, sw.head_width, aw.comp_width, "denominator_comp")
+        m.submodules.mult = mult = HeadRegisterFile(cfg.score.heads, sw.head_width, a.mult_bits, "softmax_mult")
+        m.submodules.comp = comp = HeadRegisterFile(cfg.score.heads, sw.head_width, aw.comp_width, "denominator_comp")
         wiring.connect(m, wiring.flipped(self.mult_write), mult.write)
         wiring.connect(m, wiring.flipped(self.comp_write), comp.write)
         entry = data.StructLayout({"index": sw.index_width, "score": signed(sw.score_width)})
         m.submodules.buffer = buf = SRAM(width=entry.size, depth=cfg.score.max_keys)
         m.submodules.divider = div = SerialDivider(num_bits=a.prob_bits + a.exp_bits, den_bits=aw.denominator_width,
                                                    quot_bits=a.prob_bits)
+        return mult, comp, buf, div, data.View(entry, buf.rdata)
 
+    def _arithmetic(self, m, score, mult, t_max, inv):
+        """t = (s·M) >> R, e = exp(m − t), p = (e·inv) >> P (log2 format applied) of one entry."""
+        a, aw = self.cfg.attention, self.cfg.attention_widths
+        t, e, p = Signal(signed(aw.t_width)), Signal(aw.exp_width), Signal(a.prob_bits)
+        m.d.comb += [t.eq((score * mult) >> a.scale_shift),
+                     e.eq(self._exp(m, (t_max - t).as_unsigned()[:aw.d_width])),
+                     p.eq((e * inv) >> a.exp_bits)]
+        return t, e, (self._log2(m, p) if a.prob_format == "log2" else p)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, a = self.cfg, self.cfg.attention
+        sw, aw = cfg.score.widths, cfg.attention_widths
+        mult, comp, buf, div, rdata = self._parts(m)
         count, kept = Signal(sw.count_width), Signal(sw.count_width)   # written entries; the record's count
         head = Signal(sw.head_width)
         rd = Signal(sw.count_width)             # next entry to read
@@ -73,18 +87,8 @@ class SoftmaxStage(wiring.Component):
         denominator = Signal(aw.denominator_width)
         inv = Signal(a.prob_bits)
         prob_sum = Signal(aw.prob_sum_width)
-        m.d.comb += [mult.head.eq(head), comp.head.eq(head)]
-
-        rdata = data.View(entry, buf.rdata)
-        t = Signal(signed(aw.t_width))
-        m.d.comb += t.eq((rdata.score * mult.value) >> a.scale_shift)
-        e = Signal(aw.exp_width)
-        m.d.comb += e.eq(self._exp(m, (t_max - t).as_unsigned()[:aw.d_width]))
-        p = Signal(a.prob_bits)
-        m.d.comb += p.eq((e * inv) >> a.exp_bits)
-        if a.prob_format == "log2":
-            p = self._log2(m, p)
-        m.d.comb += buf.raddr.eq(rd)
+        m.d.comb += [mult.head.eq(head), comp.head.eq(head), buf.raddr.eq(rd)]
+        t, e, p = self._arithmetic(m, rdata.score, mult.value, t_max, inv)
 
         with m.FSM():
             with m.State("COLLECT"):
@@ -138,7 +142,7 @@ class SoftmaxStage(wiring.Component):
         with m.If(issue):
             m.d.sync += rd.eq(rd + 1)
 
-    def _emit(self, m, buf, rd, kept, got, got_last, rdata, p, prob_sum):  # noqa: PLR0913
+    def _emit(self, m, buf, rd, kept, got, got_last, rdata, p, prob_sum):
         """Pass 3: read an entry when the probs register can take its probability next cycle."""
         out = self.probs
         advance = ~out.valid | out.ready
