@@ -166,6 +166,7 @@ def register(sub) -> None:
     p = sub.add_parser("sweep", help="synthesize a grid of designs; CSV, JSON and PNG plots")
     for name in SWEEPABLE:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
+    p.add_argument("--attention", action="store_true", help="also generate and synthesize the attention tops")
     p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")

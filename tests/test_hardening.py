@@ -200,6 +200,11 @@ def test_fpga_fit_is_a_result_not_an_error():
     assert fit("ice40", {"SB_LUT4": 4491, "SB_MAC16": 16}) == "does not fit iCE40 UP5K: needs 16 of 8 DSPs"
     assert fit("ice40", {"SB_LUT4": 5281}) == "does not fit iCE40 UP5K: needs 5281 of 5280 logic cells"
     assert fit("ecp5", {"LUT4": 1000, "MULT18X18D": 16}) is None
+    from synth.flows import placement_fit
+
+    log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    5947/   5280   112%\nInfo: \t  ICESTORM_DSP:  0/  8  0%\n"
+    assert placement_fit("ice40", log) == "does not fit iCE40 UP5K: needs 5947 of 5280 ICESTORM_LC"
+    assert placement_fit("ice40", "ERROR: timing") is None
     report = {"tops": {"latte_score_engine": {"ice40": {"luts": 10, "fits": True, "fmax_mhz": 50.0}},
                        "dense_score_engine": {"ice40": {"luts": 20, "fits": False, "fmax_mhz": None,
                                                         "fit": "does not fit iCE40 UP5K: needs 16 of 8 DSPs"}}},
