@@ -238,7 +238,7 @@ class AttentionConfig:
     scale_shift    R: t_j = (s_j · M_h) >> R, 0..48
     mult_bits      width of the per-head softmax multiplier M_h (unsigned), 1..24
     prob_format    "linear" or "log2" (Ji et al.: powers of two, P·V by shifts)
-    log_levels     L: non-zero levels of the log2 format, 1..prob_bits
+    log_levels     L: non-zero levels of the log2 format, 1..prob_bits (log2 format only)
     vmean          Top-θ V-mean compensation: o_i += ((2^B − 1) − Σ p_j) · floor(mean_j v_{j,i})
     """
 
@@ -262,7 +262,10 @@ class AttentionConfig:
         check_ranges(self)
         if self.prob_format not in PROB_FORMATS:
             raise UserError(f"prob_format must be one of {', '.join(PROB_FORMATS)}, not {self.prob_format!r}")
-        check_int("log_levels", self.log_levels, 1, max(1, self.prob_bits), f"prob_bits = {self.prob_bits}")
+        if self.prob_format == "log2":  # L only matters, and is bounded by B, in the log2 format
+            check_int("log_levels", self.log_levels, 1, self.prob_bits, f"prob_bits = {self.prob_bits}")
+        else:
+            check_int("log_levels", self.log_levels, 1, 16)
 
     def widths(self, score: ScoreWidths, bits: int, max_keys: int) -> AttentionWidths:
         f, p, b = self.exp_frac_bits, self.exp_bits, self.prob_bits

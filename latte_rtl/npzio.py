@@ -134,22 +134,23 @@ def load_qk(path: str | os.PathLike, cfg: ScoreConfig, overrides: dict | None = 
                             f"expected head indices 0..{n_heads - 1} (one per threshold)")
     else:
         heads = np.zeros(q.shape[0], dtype=np.int64)
-    key_limit = _key_limit(arrays, q.shape[0], k.shape[-2])
+    key_limit = _key_limit(arrays, q.shape[0], k.shape[-2], cfg.max_keys)
     extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads", "key_limit")}
     return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit)
 
 
-def _key_limit(arrays: dict, rows: int, n_keys: int) -> np.ndarray:
-    """Optional `key_limit` [R]: row r sees keys j < key_limit[r] (1..N); default N for every row."""
+def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarray:
+    """Optional `key_limit` [R]: row r sees keys j < min(N, key_limit[r]) (1..max_keys); default N."""
     if "key_limit" not in arrays:
         return np.full(rows, n_keys, dtype=np.int64)
     limit = _integer_array("key_limit", arrays["key_limit"], "key_limit [R]")
     if limit.shape != (rows,):
         raise UserError(f"array 'key_limit' has shape {list(limit.shape)}: expected [{rows}] (one per row of q)")
-    if limit.min() < 1 or limit.max() > n_keys:
+    if limit.min() < 1 or limit.max() > max_keys:
         bad = limit.min() if limit.min() < 1 else limit.max()
-        raise UserError(f"array 'key_limit' holds {bad}: expected 1..{n_keys} (keys a row may see)")
-    return limit
+        raise UserError(f"array 'key_limit' holds {bad}: expected 1..{max_keys} (max_keys; a row sees keys "
+                        f"j < min(N, key_limit))")
+    return np.minimum(limit, n_keys)
 
 
 RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "cycles": np.int64,

@@ -61,7 +61,7 @@ def cmd_run(args) -> int:
     from .runner import prepare_simulator, simulate
 
     cfg, manifest = _checked_design(args)
-    top = get_top(args.top or manifest["default_top"])
+    top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
     output = check_output_file(args.output)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray) -> list[str]:
-    """"row r key j: name rtl=… golden=…" for the first differing key, or nothing."""
+def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: str = "key") -> list[str]:
+    """"row r key j: name rtl=… golden=…" for the first differing key (or output element), or nothing."""
     bad = np.flatnonzero(np.asarray(got) != np.asarray(want))
     if not bad.size:
         return []
     j = bad[0]
-    return [f"row {r} key {j}: {name} rtl={got[j]} golden={want[j]}"]
+    return [f"row {r} {what} {j}: {name} rtl={got[j]} golden={want[j]}"]
 
 
 class ScoreScoreboard:
@@ -200,7 +200,7 @@ class AttentionScoreboard(ScoreScoreboard):
 
     def compare_attention(self, r: int, record: dict) -> None:
         exp, res, errors = self.expected, self.result, self.errors
-        errors += first_mismatch("out", r, res["out"][r], exp["out"][r])
+        errors += first_mismatch("out", r, res["out"][r], exp["out"][r], "element")
         if "monitor__scores" in self.m:
             errors += first_mismatch("kept", r, res["kept"][r], exp["kept"][r])
             errors += first_mismatch("score", r, res["scores"][r], exp["scores"][r])

@@ -75,8 +75,7 @@ def cmd_sweep(args) -> int:
 def cmd_flow(args) -> int:
     """The main job: generate → short cocotb regression → the RTL on the embedded real dump →
     synthesis → the comparison tables."""
-    from latte_rtl.cli.common import given_config_options
-    from latte_rtl.config import LatteConfig
+    from latte_rtl.cli.common import design_config_from_args
     from latte_rtl.design import atomic_write_text, check_output_dir, generate
     from latte_rtl.design.cli import manifest_summary
     from sim.regression import run_regression
@@ -84,7 +83,7 @@ def cmd_flow(args) -> int:
     from .plots import plot_design
     from .report import format_table
 
-    cfg = LatteConfig.from_params(**{"attention": True, **given_config_options(args)})
+    cfg = design_config_from_args(args, attention_default=True)
     out = check_output_dir(args.output)
     print("1/4 generate")
     manifest = generate(cfg, out)

@@ -213,3 +213,42 @@ def test_fpga_fit_is_a_result_not_an_error():
             "keys_per_cycle": {"top": 0.2, "baseline": 0.25}}
     rows = format_pair(report, comp)
     assert ("ice40: dense", "does not fit iCE40 UP5K: needs 16 of 8 DSPs", "", "") in rows
+
+
+def test_attention_options_apply_only_where_they_mean_something(tmp_path):
+    """A newcomer's findings: softmax options need --attention, --log-levels needs log2; the
+    default L does not constrain a linear B < 7; --comp needs the attention tops."""
+    common = ["--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16]
+    assert_user_error(run_cli("generate", *common, "--vmean", "-o", tmp_path / "a"), "--vmean", "--attention")
+    assert_user_error(run_cli("generate", *common, "--attention", "--log-levels", 3, "-o", tmp_path / "b"),
+                      "--log-levels", "log2")
+    proc = run_cli("generate", *common, "--attention", "--prob-bits", 4, "--exp-bits", 6, "-o", tmp_path / "c")
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    rng = np.random.default_rng(SEED)
+    src = tmp_path / "in.npz"
+    np.savez(src, q=rng.integers(-128, 128, (6, 8), dtype=np.int8), k=rng.integers(-128, 128, (12, 8), dtype=np.int8),
+             v=rng.integers(-128, 128, (12, 8), dtype=np.int8), thresholds=np.array([60, 60]),
+             heads=np.array([0, 1, 0, 1, 0, 1]), softmax_mult=np.array([40, 50]), key_limit=np.array([12, 3, 16, 7, 1, 12]))
+    assert_user_error(run_cli("calibrate", *common, "--qk", src, "--keep", 0.3, "--comp", "-o", tmp_path / "t.json"),
+                      "--comp", "--attention")
+    # calibrate sees the keys each row may see (key_limit, up to max_keys = 16), as golden does
+    t = tmp_path / "t.json"
+    proc = run_cli("calibrate", "--design", tmp_path / "c", "--qk", src, "--keep", 0.3, "--comp", "-o", t)
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli("golden", "--design", tmp_path / "c", "--qk", src, "--thresholds", t, "-o", tmp_path / "g.npz").returncode == 0
+    kept = np.load(tmp_path / "g.npz")["kept"]
+    visible = np.arange(12)[None, :] < np.minimum([12, 3, 16, 7, 1, 12], 12)[:, None]
+    assert not (kept & ~visible).any()
+    assert abs(kept.sum() / visible.sum() - json.loads(t.read_text())["kept_fraction_all"]) < 1e-9
+    np.savez(tmp_path / "big.npz", **{**dict(np.load(src)), "key_limit": np.array([17, 1, 1, 1, 1, 1])})
+    assert_user_error(run_cli("golden", "--design", tmp_path / "c", "--qk", tmp_path / "big.npz", "-o", tmp_path / "x.npz"),
+                      "key_limit", "1..16")
+
+
+def test_edited_manifest_is_refused(tmp_path, design, qk):
+    copy = _copy_design(design, tmp_path)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["params"]["max_keys"] = 15
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert_user_error(run_cli("run", copy, "--qk", qk, "-o", tmp_path / "o.npz"), "manifest.json", "--allow-modified")

@@ -59,8 +59,26 @@ def given_config_options(args) -> dict:
     return {name: getattr(args, name) for name in PARAM_HELP if getattr(args, name, None) is not None}
 
 
+ATTENTION_ONLY = ("exp_frac_bits", "exp_bits", "prob_bits", "scale_shift", "mult_bits", "prob_format", "log_levels",
+                  "vmean")
+
+
 def config_from_args(args) -> LatteConfig:
     return LatteConfig.from_params(**given_config_options(args))
+
+
+def design_config_from_args(args, *, attention_default: bool = False) -> LatteConfig:
+    """The config of a design to generate: softmax and P·V options need the attention tops, and
+    --log-levels the log2 format (an option that does not apply is an error, not ignored)."""
+    given = given_config_options(args)
+    attention = given.get("attention", attention_default)
+    extra = [n for n in ATTENTION_ONLY if n in given]
+    if extra and not attention:
+        raise UserError(f"{', '.join('--' + n.replace('_', '-') for n in extra)} configure the attention tops: "
+                        "add --attention")
+    if "log_levels" in given and given.get("prob_format", "linear") != "log2":
+        raise UserError("--log-levels applies to --prob-format log2 only")
+    return LatteConfig.from_params(**{"attention": attention, **given})
 
 
 def design_config(args) -> LatteConfig:

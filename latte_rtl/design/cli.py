@@ -3,7 +3,7 @@ on an attention input)."""
 
 from __future__ import annotations
 
-from ..cli.common import add_config_options, config_from_args, design_config
+from ..cli.common import add_config_options, design_config, design_config_from_args
 from ..errors import UserError
 
 
@@ -22,6 +22,11 @@ def manifest_summary(manifest: dict) -> str:
         f"dense {d['beats']} × N",
         "  tops            " + ", ".join(f"{name} ({t['file']})" for name, t in manifest["tops"].items()),
     ]
+    if p["attention"]:
+        lines.insert(-1, f"  softmax, P·V    F={p['exp_frac_bits']} P={p['exp_bits']} B={p['prob_bits']} "
+                         f"R={p['scale_shift']} M_h {p['mult_bits']}b, {p['prob_format']}"
+                         + (f" L={p['log_levels']}" if p["prob_format"] == "log2" else "")
+                         + (", vmean" if p["vmean"] else ""))
     return "\n".join(lines)
 
 
@@ -29,7 +34,7 @@ def cmd_generate(args) -> int:
     from .emit import generate
     from .files import check_output_dir
 
-    cfg = config_from_args(args)
+    cfg = design_config_from_args(args)
     check_output_dir(args.output)
     manifest = generate(cfg, args.output)
     print(manifest_summary(manifest))
@@ -43,7 +48,7 @@ def cmd_golden(args) -> int:
     from .files import check_output_file
 
     cfg = design_config(args)
-    top = get_top(args.top or default_top(cfg))
+    top = get_top(default_top(cfg) if args.top is None else args.top)
     if top not in tops_for(cfg):
         raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the attention tops)")
     check_output_file(args.output)

@@ -22,13 +22,26 @@ PROTOCOL = {
             "ignored); last = 1 on the final beat of the final key of the set, which sets N",
     "query": "beats per row, lane order as keys; head on the first beat",
     "scores": "one beat per kept key, index ascending: exact score q.k and the estimate HH (0 in dense)",
-    "rows": "one record per row after its scores: kept_count, max_estimate, cycles (first accepted q beat "
-            "to the cycle the record becomes valid)",
+    "rows": "score engines: one record per row after its scores: kept_count, max_estimate, head, cycles (first "
+            "accepted q beat to the cycle the record becomes valid); attention engines: one record after the "
+            "row's out beats: kept_count, prob_sum, v_reads, head, cycles",
+    "key_limit": "on the query's first beat: the row sees keys j < min(N, key_limit); send N (or max_keys) for all",
+    "values": "attention engines: V beats in the key format, last on the final beat of the set; accepted while "
+              "busy is low (busy also covers the V means after a load with vmean)",
+    "config": "attention engines: (reg, head, value) writes, always ready; reg THRESHOLD = 0 (value's low "
+              "threshold_width bits, two's complement in absolute mode), SOFTMAX_MULT = 1 (M_h), DENOM_COMP = 2 (C_h)",
+    "out": "attention engines: beats beats of lanes signed accumulators o_i (element b*lanes + i)",
 }
 
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(manifest: dict) -> str:
+    """SHA-256 of the manifest's content (all but this field): an edited manifest is detected."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return _sha(json.dumps(body, sort_keys=True))
 
 
 def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]]) -> dict:
@@ -40,7 +53,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]])
         top = TOPS[name]
         tops[name] = {"file": f"{name}.v", "sha256": _sha(text), "key": top.key, "baseline": top.baseline,
                       "description": top.description, "ports": ports, "memories": memories(text, name)}
-    return {
+    manifest = {
         "manifest_version": MANIFEST_VERSION,
         "default_top": default_top(cfg),
         "params": cfg.params(),
@@ -50,11 +63,15 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]])
         "cycle_model": {
             "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 12 (shared array)",
             "dense_score_engine": "cycles(row) ~= beats * N",
+            "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + 12 "
+                                 "(golden.attention_cycles)",
             "beats": cfg.score.beats,
         },
         "protocol": PROTOCOL,
         "tool_versions": tool_versions(),
     }
+    manifest["manifest_sha256"] = seal(manifest)
+    return manifest
 
 
 def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:
@@ -80,7 +97,7 @@ def verify_design(design_dir: str | Path, manifest: dict, tops=None, *, allow_mo
     `allow_modified`, when the names of the modified files are returned (to be reported)."""
     design_dir = Path(design_dir)
     entries = [manifest["tops"][t] for t in (tops or manifest["tops"])] + [manifest["memory_module"]]
-    modified = []
+    modified = [] if manifest.get("manifest_sha256") == seal(manifest) else [MANIFEST_NAME]
     for entry in entries:
         path = design_dir / entry["file"]
         if not path.is_file():
@@ -89,6 +106,6 @@ def verify_design(design_dir: str | Path, manifest: dict, tops=None, *, allow_mo
         if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
             modified.append(entry["file"])
     if modified and not allow_modified:
-        raise UserError(f"{', '.join(modified)} in {design_dir} differs from its manifest SHA-256 (edited after "
-                        "generation): regenerate the design, or pass --allow-modified to use it as it is")
+        raise UserError(f"{', '.join(modified)} in {design_dir} differs from the SHA-256 in its manifest (edited "
+                        "after generation): regenerate the design, or pass --allow-modified to use it as it is")
     return modified

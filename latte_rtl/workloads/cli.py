@@ -49,6 +49,9 @@ def cmd_calibrate(args) -> int:
     if args.comp:
         from .dump import denominator_compensation
 
+        if not design.attention.attention:
+            raise UserError("--comp calibrates the attention tops' C_h: add --attention (or use --design of an "
+                            "attention design)")
         result["denominator_comp"] = denominator_compensation(inp, design, np.array(result["thresholds"]))
     atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
     comp = f", denominator_comp {result['denominator_comp']}" if args.comp else ""

@@ -83,16 +83,20 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
     else:
         if keep is None or not 0 < keep <= 1:
             raise UserError(f"--keep={keep} is out of range: expected 0 < R ≤ 1")
+        mask = inp.key_mask
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
-                         else np.full(n_heads, cfg.widths.threshold_range[0]), cfg)
-        t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode) if np.any(inp.heads == h)
+                         else np.full(n_heads, cfg.widths.threshold_range[0]), cfg, key_mask=mask)
+        t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode, mask[inp.heads == h])
+             if np.any(inp.heads == h)
              else (0 if cfg.threshold_mode == "relative" else cfg.widths.threshold_range[1]) for h in range(n_heads)]
     lo, hi = cfg.widths.threshold_range
     t = np.clip(np.array(t, np.int64), lo, hi)
-    achieved = score_rows(inp.q, inp.k, inp.heads, t, cfg).kept
-    per_head = [float(achieved[inp.heads == h].mean()) if np.any(inp.heads == h) else 0.0 for h in range(n_heads)]
-    return {"threshold_mode": cfg.threshold_mode, "keep_target": keep, "gamma": gamma,
-            "thresholds": t.tolist(), "kept_fraction": per_head, "kept_fraction_all": float(achieved.mean())}
+    mask = inp.key_mask  # kept fractions of the keys each row may see
+    achieved = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask).kept
+    per_head = [float(achieved[inp.heads == h].sum() / mask[inp.heads == h].sum()) if np.any(inp.heads == h) else 0.0
+                for h in range(n_heads)]
+    return {"threshold_mode": cfg.threshold_mode, "keep_target": keep, "gamma": gamma, "thresholds": t.tolist(),
+            "kept_fraction": per_head, "kept_fraction_all": float(achieved.sum() / mask.sum())}
 
 
 def denominator_compensation(inp, cfg, thresholds: np.ndarray) -> list[int]:
