@@ -111,7 +111,7 @@ def test_tampered_verilog_is_refused(tmp_path, design, qk):
     with open(copy / "latte_score_engine.v", "a") as f:
         f.write("// one appended line\n")
     for command in (["run", copy, "--qk", qk, "-o", tmp_path / "o.npz"], ["sim", copy], ["synth", copy]):
-        assert_user_error(run_cli(*command), "latte_score_engine.v", "differs from its manifest", "--allow-modified")
+        assert_user_error(run_cli(*command), "latte_score_engine.v", "differs from the SHA-256 in its manifest", "--allow-modified")
 
 
 def test_thresholds_json_from_calibrate(tmp_path, qk):
