@@ -122,6 +122,18 @@ def exp_values(d: np.ndarray, exp_frac_bits: int, exp_bits: int) -> np.ndarray:
     return lut[d & ((1 << exp_frac_bits) - 1)] >> whole
 
 
+def dropped_exp_mass(scores, kept, visible, mult, *, exp_frac_bits: int, exp_bits: int,
+                     scale_shift: int) -> np.ndarray:
+    """Per row, Σ e_j over the keys the filter drops (visible, not kept), e_j taken against the
+    kept maximum as the softmax would: the quantity Top-θ's denominator compensation C_h
+    estimates. scores [R, N] (exact, every key), kept/visible bool [R, N], mult [R]."""
+    t = _scaled_scores(_int_array("scores", scores, 2), np.asarray(visible, bool),
+                       _int_array("mult", mult, 1), scale_shift)
+    m = np.where(kept, t, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
+    e = exp_values(np.maximum(m - t, 0), exp_frac_bits, exp_bits)
+    return np.where(np.asarray(visible, bool) & ~np.asarray(kept, bool), e, 0).sum(axis=1)
+
+
 def floor_log2(x: np.ndarray) -> np.ndarray:
     """floor(log2 x) for int64 x >= 1 (position of the leading one), exact, elementwise."""
     x = _int_array("x", x).copy()

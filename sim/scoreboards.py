@@ -38,7 +38,7 @@ class ScoreScoreboard:
         groups = [(h, np.flatnonzero(inp.heads == h)) for h in np.unique(inp.heads)] if inp.k.ndim == 3 \
             else [(None, np.arange(inp.q.shape[0]))]
         for h, rows in groups:
-            await self.load_keys(inp.k if h is None else inp.k[h])
+            await self.load_keys(inp.keys_of_head(h))
             for r in rows:
                 await self.row(int(r))
 
@@ -121,12 +121,18 @@ class ScoreScoreboard:
         if record["summary.max_estimate"] != exp["max_estimate"][r]:
             errors.append(f"row {r}: rows.max_estimate rtl={record['summary.max_estimate']} "
                           f"golden={exp['max_estimate'][r]}")
+        self.compare_reads_and_cycles(r, record)
+
+    def compare_reads_and_cycles(self, r: int, record: dict) -> None:
+        """The word reads of each SRAM bank against golden; the record's cycles against the
+        testbench's own count."""
+        out, exp = self.result, self.expected
         for b in self.banks:
             if out[f"reads_{b}"][r] != exp["reads"][b][r]:
-                errors.append(f"row {r}: {out[f'reads_{b}'][r]} {b}-bank word reads, golden {exp['reads'][b][r]}")
+                self.errors.append(f"row {r}: {out[f'reads_{b}'][r]} {b}-bank word reads, golden {exp['reads'][b][r]}")
         if record["cycles"] != out["measured_cycles"][r]:
-            errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
-                          f"{out['measured_cycles'][r]}")
+            self.errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
+                               f"{out['measured_cycles'][r]}")
 
 
 class AttentionScoreboard(ScoreScoreboard):
@@ -157,7 +163,7 @@ class AttentionScoreboard(ScoreScoreboard):
         heads = np.unique(inp.heads) if inp.k.ndim == 3 or a.v.ndim == 3 else [None]
         for h in heads:
             rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
-            await self.load_keys(inp.k if inp.k.ndim == 2 else inp.k[h])
+            await self.load_keys(inp.keys_of_head(h))
             await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
             while int(self.tb.dut.busy.value):  # vmean: the means of the new V set
                 await self.tb.wait_cycles(1)
@@ -211,9 +217,4 @@ class AttentionScoreboard(ScoreScoreboard):
                             ("v_reads", exp["v_reads"][r])):
             if record[field] != want:
                 errors.append(f"row {r}: rows.{field} rtl={record[field]} golden={want}")
-        for b in self.banks:
-            if res[f"reads_{b}"][r] != exp["reads"][b][r]:
-                errors.append(f"row {r}: {res[f'reads_{b}'][r]} {b}-bank word reads, golden {exp['reads'][b][r]}")
-        if record["cycles"] != res["measured_cycles"][r]:
-            errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
-                          f"{res['measured_cycles'][r]}")
+        self.compare_reads_and_cycles(r, record)

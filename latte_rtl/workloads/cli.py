@@ -61,8 +61,6 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    import numpy as np
-
     from .dump import dump_qk
 
     attention = design_config(args).attention

@@ -103,18 +103,15 @@ def denominator_compensation(inp, cfg, thresholds: np.ndarray) -> list[int]:
     """Top-θ's offline-calibrated C_h: per head, the mean over the dump's rows of Σ e_j of the keys
     the filter drops (e_j relative to the kept maximum, as the softmax would have computed it).
     `cfg` is the LatteConfig; the input must have `softmax_mult`."""
-    from golden.attention import exp_values
+    from golden.attention import dropped_exp_mass
 
     from ..npzio import load_attention
 
     a = cfg.attention
     mult = load_attention(inp, cfg).mult
     res = score_rows(inp.q, inp.k, inp.heads, thresholds, cfg.score, key_mask=inp.key_mask)
-    t = (res.exact * mult[inp.heads][:, None]) >> a.scale_shift
-    m = np.where(res.kept, t, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
-    dropped = inp.key_mask & ~res.kept
-    e = exp_values(np.maximum(m - t, 0), a.exp_frac_bits, a.exp_bits)
-    per_row = np.where(dropped, e, 0).sum(axis=1)
+    per_row = dropped_exp_mass(res.exact, res.kept, inp.key_mask, mult[inp.heads], exp_frac_bits=a.exp_frac_bits,
+                               exp_bits=a.exp_bits, scale_shift=a.scale_shift)
     top = (1 << cfg.attention_widths.comp_width) - 1
     return [int(min(top, round(per_row[inp.heads == h].mean()))) if np.any(inp.heads == h) else 0
             for h in range(len(thresholds))]

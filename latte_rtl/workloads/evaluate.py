@@ -85,16 +85,15 @@ def integer_calibration(spec, params, scales, x, thresholds, attention, batch: i
     """For the §7 integer pipeline, from calibration inputs: static V scales [L, H] (max |v| / 127)
     and Top-θ's offline-calibrated C_h [L, H] for `thresholds` (relative mode): the mean over
     rows of Σ e_j of the keys the filter drops, e_j taken against the kept maximum."""
-    from golden.attention import exp_values
+    from golden.attention import dropped_exp_mass
 
-    from ..config import ScoreConfig
     from .attention import softmax_multiplier
 
     att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
     v_max = np.zeros((spec.n_layers, spec.n_heads))
     comp_sum = np.zeros((spec.n_layers, spec.n_heads))
     rows = 0
-    cfg = ScoreConfig(bits=8, msb_bits=4, dim=spec.head_dim, lanes=1, heads=1, max_keys=spec.seq)
+    cfg = att.cfg(spec.seq)
     a = attention
     for i in range(0, len(x), batch):
         forward(spec, params, x[i:i + batch], att)
@@ -107,10 +106,9 @@ def integer_calibration(spec, params, scales, x, thresholds, attention, batch: i
                 for h in range(spec.n_heads):
                     res = score_rows(qi[b, h], ki[b, h], np.zeros(s, np.int64), thresholds[layer, h:h + 1], cfg,
                                      key_mask=allowed)
-                    t = (res.exact * mult[h]) >> a.scale_shift
-                    m = np.where(res.kept, t, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
-                    e = exp_values(np.maximum(m - t, 0), a.exp_frac_bits, a.exp_bits)
-                    comp_sum[layer, h] += np.where(allowed & ~res.kept, e, 0).sum()
+                    comp_sum[layer, h] += dropped_exp_mass(
+                        res.exact, res.kept, np.broadcast_to(allowed, res.kept.shape), np.full(s, mult[h]),
+                        exp_frac_bits=a.exp_frac_bits, exp_bits=a.exp_bits, scale_shift=a.scale_shift).sum()
         rows += len(x[i:i + batch]) * spec.seq
     return np.maximum(v_max, 1e-12) / 127.0, np.rint(comp_sum / rows).astype(np.int64)
 
