@@ -18,7 +18,7 @@ def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: i
     from .flows import synthesize
     from .report import build_report
 
-    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs)
+    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep)
     return build_report(cfg, manifest, results, keep)
 
 
@@ -84,6 +84,7 @@ def cmd_flow(args) -> int:
     from .report import format_table
 
     cfg = design_config_from_args(args, attention_default=True)
+    targets = split_list(args.target, TARGETS, "--target")
     out = check_output_dir(args.output)
     print("1/4 generate")
     manifest = generate(cfg, out)
@@ -103,8 +104,7 @@ def cmd_flow(args) -> int:
         keep, costs = _real_data(cfg, manifest, out, args.sim)
         if costs is None:
             return 1
-    targets = ["generic", "ecp5"]
-    print(f"4/4 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
+    print(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}")
     synth = _synth_report(cfg, manifest, out, targets, keep, 2)
     synth["cycle_ratio_measured"] = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
     print(format_table(synth))
@@ -151,7 +151,7 @@ def _real_data(cfg, manifest: dict, out: Path, sim: str):
 def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
     p.add_argument("design_dir")
-    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=None,
                    help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
                         "embedded real dump when it fits the design, else 0.10)")
@@ -166,7 +166,7 @@ def register(sub) -> None:
     for name in SWEEPABLE:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
     p.add_argument("--attention", action="store_true", help="also generate and synthesize the attention tops")
-    p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--target", default="generic", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
@@ -176,5 +176,7 @@ def register(sub) -> None:
     p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
     add_config_options(p)
     p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    p.add_argument("--target", default="generic,ecp5,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
+                   "(default %(default)s)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_flow)
