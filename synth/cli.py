@@ -63,13 +63,25 @@ def cmd_sweep(args) -> int:
         if r["status"] != "ok":
             print(f"  point {r['point']:2d} FAILED: {r['error']}")
             continue
-        tops = "  ".join(f"{k[:-len('_transistors')]} {v}" for k, v in r.items() if k.endswith("_transistors"))
-        ratios = "  ".join(f"{k[:-len('_throughput_per_area_ratio')]} x{v:.2f}" for k, v in r.items()
-                           if k.endswith("_throughput_per_area_ratio") and v is not None)
-        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: transistors {tops}; "
-              f"throughput/area {ratios} at keep {args.keep_ratio:.2f}" + (" (cached)" if r["cached"] else ""))
+        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: {_point_summary(r)}"
+              + (" (cached)" if r["cached"] else ""))
     print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'} and PNG plots in {out}/")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _point_summary(row: dict) -> str:
+    """The figures of one sweep point that its targets produced, LATTE and dense side by side."""
+    parts = []
+    for field, label, spec in (("transistors", "transistors", ""), ("ecp5_fmax_mhz", "ECP5 MHz", ".1f"),
+                               ("ihp130_total_um2", "IHP µm²", ",.0f"), ("ihp130_fmax_mhz", "IHP MHz", ".1f"),
+                               ("ihp130_pj_per_row", "pJ/row", ",.0f")):
+        values = {k[:-len(field) - 1]: v for k, v in row.items() if k.endswith("_" + field) and v is not None}
+        if values:
+            parts.append(f"{label} " + " / ".join(f"{top} {format(v, spec)}" for top, v in values.items()))
+    for key, value in row.items():
+        if key.endswith("_ratio") and value is not None and "_vs_" in key and "break_even" not in key:
+            parts.append(f"{key} x{value:.2f}")
+    return "; ".join(parts)
 
 
 def cmd_flow(args) -> int:

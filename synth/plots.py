@@ -35,22 +35,25 @@ def plot_throughput_vs_keep(ax, cfg: LatteConfig, top, base, area_top, area_base
 
 
 def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
-    paths = [_lanes_plot(rows, "transistors", "logic transistors (generic, Yosys estimate)", "Logic area vs lanes",
-                         out_dir / "area_vs_lanes.png")]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for r in rows:
-        if r["status"] != "ok":
-            continue
-        cfg = LatteConfig.from_params(**r["params"])
-        for top, base in comparison_pairs(TOPS):
-            a, b = r.get(f"{top.key}_transistors"), r.get(f"{base.key}_transistors")
-            if a and b:
-                plot_throughput_vs_keep(ax, cfg, top, base, a, b, f"lanes={r['lanes']} m={r['msb_bits']}")
-    ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
-           title="Throughput per area vs keep ratio")
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(alpha=0.3)
-    paths.append(_save(fig, out_dir / "throughput_per_area.png"))
+    """The sweep's plots of the metrics its targets produced."""
+    paths = []
+    if any(_series(rows, f"{t.key}_transistors") for t in TOPS.values()):
+        paths.append(_lanes_plot(rows, "transistors", "logic transistors (generic, Yosys estimate)",
+                                 "Logic area vs lanes", out_dir / "area_vs_lanes.png"))
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for r in rows:
+            if r["status"] != "ok":
+                continue
+            cfg = LatteConfig.from_params(**r["params"])
+            for top, base in comparison_pairs(TOPS):
+                a, b = r.get(f"{top.key}_transistors"), r.get(f"{base.key}_transistors")
+                if a and b:
+                    plot_throughput_vs_keep(ax, cfg, top, base, a, b, f"lanes={r['lanes']} m={r['msb_bits']}")
+        ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
+               title="Throughput per area vs keep ratio")
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(alpha=0.3)
+        paths.append(_save(fig, out_dir / "throughput_per_area.png"))
     for metric, ylabel, title, name in (
             ("ihp130_total_um2", "area (µm², IHP SG13G2: logic + SRAM macros)", "Area vs lanes", "ihp130_area_vs_lanes"),
             ("ihp130_pj_per_row", "energy per query row (pJ, IHP SG13G2)", "Energy per row vs lanes",
