@@ -49,33 +49,45 @@ def _yosys(work: Path, script_text: str, name: str) -> None:
         raise RuntimeError(f"yosys {name} failed: {errors[-1]}")
 
 
+def block_areas(top: str, modules: dict[str, str], reported: dict[str, int]) -> dict[str, int]:
+    """Transistors per report block of `top` from Yosys's per-module figures. `modules` maps each
+    Verilog module to its submodule path below the top ("" for the top; the manifest's `modules`).
+    Yosys counts a module with its submodules: a module's own share is its figure less its direct
+    children's. Blocks come from the registry's map of submodule paths; the top's own logic is
+    "control + stores"."""
+    entry, paths = get_top(top), {m: modules[m] for m in reported if m in modules}
+    blocks: dict[str, int] = {}
+    for name, path in paths.items():
+        children = [c for c, p in paths.items() if p and p.rpartition(".")[0] == path]
+        own = reported[name] - sum(reported[c] for c in children)
+        block = "control + stores" if not path else entry.block_of(path)
+        blocks[block] = blocks.get(block, 0) + own
+    return dict(sorted(blocks.items()))
+
+
 def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
     """Generic gates of the generated Verilog: cells, transistors, flip-flops, per-block area."""
+    from latte_rtl.design import load_design
+
     work.mkdir(parents=True, exist_ok=True)
-    for name in (f"{top}.v", f"{SRAM_MODULE}.v"):
+    manifest = load_design(design_dir)[1]
+    entry, memory = manifest["tops"][top], manifest["memory_module"]
+    for name in (entry["file"], memory["file"]):
         shutil.copy(design_dir / name, work / name)
-    _yosys(work, _render("generic.ys", top=top, stat_json="stat.json"), "generic.ys")
+    _yosys(work, _render("generic.ys", top=entry["module"], top_file=entry["file"], sram_file=memory["file"],
+                         stat_json="stat.json"), "generic.ys")
     stat = json.loads((work / "stat.json").read_text())
     design = stat["design"]
     by_type = design["num_cells_by_type"]
-    # Yosys reports a module with submodules with their cells included: a module's own share is
-    # its figure less its direct children's. Blocks come from the registry's map of submodule
-    # paths; the top's own logic is "control + stores".
-    entry = get_top(top)
     reported = {m.lstrip("\\"): _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}
-    blocks: dict[str, int] = {}
-    for name, count in reported.items():
-        children = [c for c in reported if c.startswith(name + ".") and "." not in c[len(name) + 1:]]
-        own = count - sum(reported[c] for c in children)
-        block = "control + stores" if name == top else entry.block_of(name[len(top) + 1:])
-        blocks[block] = blocks.get(block, 0) + own
+    blocks = block_areas(top, entry["modules"], reported)
     total = _transistors(design["estimated_num_transistors"])
     return {
         "cells": sum(n for t, n in by_type.items() if t.startswith("$_")),
         "transistors": total,
         "flip_flops": sum(n for t, n in by_type.items() if "DFF" in t),
-        "memories": by_type.get("latte_sram", 0),
-        "blocks": dict(sorted(blocks.items())),
+        "memories": by_type.get(memory["module"], 0),
+        "blocks": blocks,
         "script": GENERIC_SCRIPT,
     }
 
