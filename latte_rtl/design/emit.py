@@ -17,14 +17,28 @@ from .files import atomic_write_text
 from .netlist import check_prefix, finish_verilog, module_names, rename_modules, sram_verilog
 
 
-def top_verilog(cfg: LatteConfig, top, prefix: str = "") -> tuple[str, list[dict], dict[str, str]]:
-    """Verilog text of one registered top (module `<prefix><top.name>`), its port list and
-    {Verilog module: submodule path below the top ("" for the top)}."""
+INTERFACES = ("native", "axis")
+
+
+def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wiring.Component, str]:
+    """(component, module name without prefix) of a top with its native valid/ready streams, or
+    behind AXI-Stream / AXI4-Lite ports (`<top>_axis`)."""
     component = top.build(cfg)
-    il = rtlil.convert(component, name=top.name, emit_src=False)
-    names = module_names(il, top.name, prefix)
+    if interface == "native":
+        return component, top.name
+    from ..tops.axis import AxisWrapper
+
+    return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
+
+
+def top_verilog(cfg: LatteConfig, top, prefix: str = "", interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
+    """Verilog text of one registered top (module `<prefix><top.name>`, `…_axis` for the AXI
+    variant), its port list and {Verilog module: submodule path below the top ("" for the top)}."""
+    component, name = top_component(cfg, top, interface)
+    il = rtlil.convert(component, name=name, emit_src=False)
+    names = module_names(il, name, prefix)
     ports = port_list(component)
-    module = prefix + top.name
+    module = prefix + name
     text = finish_verilog(rtlil_to_verilog(rename_modules(il, names)), module, [p["name"] for p in ports],
                           top.description)
     paths = {new: ".".join(old.lstrip("\\").split(".")[1:]) for old, new in names.items() if old != f"\\{SRAM_MODULE}"}
@@ -108,7 +122,7 @@ def memories(verilog: str, modules: dict[str, str], sram_module: str = SRAM_MODU
     return sorted(out, key=lambda m: m["path"])
 
 
-def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "") -> dict:
+def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interface: str = "native") -> dict:
     """Write every registered top's Verilog (`<prefix><top>.v`), its Verilog-2005 include and
     SystemVerilog package of parameters and fields, `<prefix>latte_sram.v`, the FuseSoC core and
     manifest.json; return the manifest. Every module name starts with `prefix`."""
@@ -120,8 +134,8 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "") -> dict
 
     check_prefix(prefix)
     out_dir = check_output_dir(out_dir)
-    emitted = {top.name: top_verilog(cfg, top, prefix) for top in tops_for(cfg)}
-    manifest = build_manifest(cfg, emitted, prefix)
+    emitted = {top.name: top_verilog(cfg, top, prefix, interface) for top in tops_for(cfg)}
+    manifest = build_manifest(cfg, emitted, prefix, interface)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, (text, _, _) in emitted.items():
         atomic_write_text(out_dir / manifest["tops"][name]["file"], text)

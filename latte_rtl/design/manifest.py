@@ -13,6 +13,7 @@ from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
 from .fusesoc import core_name
 from .netlist import sram_verilog
+from ..tops.axis import REGISTER_MAP
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 3
@@ -47,21 +48,24 @@ def seal(manifest: dict) -> str:
 
 
 def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], dict[str, str]]],
-                   prefix: str = "") -> dict:
+                   prefix: str = "", interface: str = "native") -> dict:
     """`emitted`: {top: (Verilog, ports, {Verilog module: submodule path})} as top_verilog returns."""
     from ..design.emit import memories
     from ..tops import TOPS, default_top
 
     tops = {}
     for name, (text, ports, modules) in emitted.items():
-        top, module = TOPS[name], prefix + name
+        top, module = TOPS[name], next(m for m, path in modules.items() if path == "")
         tops[name] = {"module": module, "file": f"{module}.v", "sha256": _sha(text), "key": top.key,
                       "baseline": top.baseline, "description": top.description, "ports": ports,
                       "modules": modules, "include": f"{module}.vh", "package": f"{module}_pkg.sv",
                       "memories": memories(text, modules, prefix + SRAM_MODULE)}
+        if interface == "axis" and any(p["name"] == "s_axil_awaddr" for p in ports):
+            tops[name]["register_map"] = REGISTER_MAP
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "prefix": prefix,
+        "interface": interface,
         "core": core_name(prefix),
         "default_top": default_top(cfg),
         "params": cfg.params(),
