@@ -21,6 +21,7 @@ from latte_rtl.errors import UserError
 from latte_rtl.hw.sram import SRAM_MODULE, SRAM_VERILOG
 from latte_rtl.tools import run_nextpnr, run_yosys
 from latte_rtl.tops import get_top
+from latte_rtl.tops.axis import AXIS_CORE
 
 from .harness import FpgaHarness
 
@@ -60,7 +61,8 @@ def block_areas(top: str, modules: dict[str, str], reported: dict[str, int]) -> 
     for name, path in paths.items():
         children = [c for c, p in paths.items() if p and p.rpartition(".")[0] == path]
         own = reported[name] - sum(reported[c] for c in children)
-        block = "control + stores" if not path else entry.block_of(path)
+        inner = path.removeprefix(f"{AXIS_CORE}.")  # an AXI top: the native top's paths below its core
+        block = "control + stores" if inner in ("", AXIS_CORE) else entry.block_of(inner)
         blocks[block] = blocks.get(block, 0) + own
     return dict(sorted(blocks.items()))
 

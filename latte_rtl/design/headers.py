@@ -59,6 +59,8 @@ def constants(manifest: dict, top: str) -> list[tuple[str, int | str, str]]:
             out += _values(key, value, group)
     for port in manifest["tops"][top]["ports"]:
         out += _fields(port)
+    for name, address in manifest["tops"][top].get("register_map", {}).items():
+        out.append((_constant_name("REG", name, "ADDR"), address, "AXI4-Lite byte address (+ 4·head for a block)"))
     return out
 
 

@@ -30,6 +30,7 @@ DATA_WIDTH = 32
 REGISTER_MAP = {"THRESHOLD": 0x000, "SOFTMAX_MULT": 0x100, "DENOM_COMP": 0x200,
                 "N_KEYS": 0x300, "BUSY": 0x304, "N_VALUES": 0x308}
 STATUS = ("N_KEYS", "BUSY", "N_VALUES")
+AXIS_CORE = "core"  # the native top's instance name inside the wrapper
 
 
 def byte_aligned(shape):
@@ -108,7 +109,7 @@ class AxisWrapper(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self.core
+        m.submodules[AXIS_CORE] = core = self.core
         for name, layout in self.streams_in.items():
             port, s = getattr(core, name), lambda role, n=name: getattr(self, f"s_axis_{n}_{role}")
             m.d.comb += [port.valid.eq(s("tvalid")), s("tready").eq(port.ready)]
