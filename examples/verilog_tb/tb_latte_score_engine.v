@@ -75,13 +75,33 @@ module `LATTE_TB;
     // ---- stimulus -----------------------------------------------------------------------
     reg [31:0]     meta [0:HEADS + 1];
     reg [31:0]     row_mem [0:2 * MAX_ROWS - 1];
-    reg [BITS-1:0] k_mem [0:MAX_KEYS * DIM - 1];
-    reg [BITS-1:0] q_mem [0:MAX_ROWS * DIM - 1];
-    integer n, rows, j, b, i, e, r, cycle, rows_seen, scores_file, rows_file;
+    localparam integer Q_BASE = MAX_KEYS * DIM;  // vec_mem: keys from 0, query rows from Q_BASE
+    reg [BITS-1:0] vec_mem [0:(MAX_KEYS + MAX_ROWS) * DIM - 1];
+    integer n, rows, j, b, r, cycle, rows_seen, scores_file, rows_file;
     reg done = 1'b0;
+
+    // Beat b of the vector starting at element `base` of vec_mem: lane i = element b*LANES + i
+    // (lanes past DIM: 0, ignored by the engine).
+    function [LANES*BITS-1:0] beat_lanes(input integer base, input integer beat);
+        integer lane;
+        begin
+            beat_lanes = 0;
+            for (lane = 0; lane < LANES; lane = lane + 1)
+                if (beat * LANES + lane < DIM)
+                    beat_lanes[lane * BITS +: BITS] = vec_mem[base + beat * LANES + lane];
+        end
+    endfunction
 
     // A source drives valid and payload after a falling edge; the beat transfers on the next
     // rising edge where ready is high (sampled there, before the engine's registers change).
+    localparam integer KEYS = 0, QUERY = 1, THRESHOLDS = 2;
+    task transfer(input integer port);
+        begin
+            @(posedge clk);
+            while (!(port == KEYS ? keys_ready : port == QUERY ? query_ready : thresholds_ready)) @(posedge clk);
+        end
+    endtask
+
     task send_threshold(input integer head, input [31:0] value);
         begin
             @(negedge clk);
@@ -89,8 +109,7 @@ module `LATTE_TB;
             thresholds_payload[THRESHOLDS_HEAD_OFFSET +: THRESHOLDS_HEAD_WIDTH] = head;
             thresholds_payload[THRESHOLDS_VALUE_OFFSET +: THRESHOLDS_VALUE_WIDTH] = value;
             thresholds_valid = 1'b1;
-            @(posedge clk);
-            while (!thresholds_ready) @(posedge clk);
+            transfer(THRESHOLDS);
             @(negedge clk) thresholds_valid = 1'b0;
         end
     endtask
@@ -106,15 +125,10 @@ module `LATTE_TB;
                     keys_valid = 1'b0;
                     if ((j * BEATS + b) % 3 == 2) @(negedge clk);
                     keys_payload = 0;
-                    for (i = 0; i < LANES; i = i + 1) begin
-                        e = b * LANES + i;
-                        if (e < DIM)
-                            keys_payload[KEYS_DATA_OFFSET + i * KEYS_DATA_WIDTH +: KEYS_DATA_WIDTH] = k_mem[j * DIM + e];
-                    end
+                    keys_payload[KEYS_DATA_OFFSET +: LANES * BITS] = beat_lanes(j * DIM, b);
                     keys_payload[KEYS_LAST_OFFSET] = (j == n - 1) && (b == BEATS - 1);
                     keys_valid = 1'b1;
-                    @(posedge clk);
-                    while (!keys_ready) @(posedge clk);
+                    transfer(KEYS);
                 end
             @(negedge clk) keys_valid = 1'b0;
         end
@@ -126,16 +140,11 @@ module `LATTE_TB;
             for (b = 0; b < BEATS; b = b + 1) begin
                 @(negedge clk);
                 query_payload = 0;
-                for (i = 0; i < LANES; i = i + 1) begin
-                    e = b * LANES + i;
-                    if (e < DIM)
-                        query_payload[QUERY_DATA_OFFSET + i * QUERY_DATA_WIDTH +: QUERY_DATA_WIDTH] = q_mem[row * DIM + e];
-                end
+                query_payload[QUERY_DATA_OFFSET +: LANES * BITS] = beat_lanes(Q_BASE + row * DIM, b);
                 query_payload[QUERY_HEAD_OFFSET +: QUERY_HEAD_WIDTH] = row_mem[2 * row];
                 query_payload[QUERY_KEY_LIMIT_OFFSET +: QUERY_KEY_LIMIT_WIDTH] = row_mem[2 * row + 1];
                 query_valid = 1'b1;
-                @(posedge clk);
-                while (!query_ready) @(posedge clk);
+                transfer(QUERY);
             end
             @(negedge clk) query_valid = 1'b0;
         end
@@ -181,8 +190,8 @@ module `LATTE_TB;
             $finish;
         end
         $readmemh({`LATTE_HEX_DIR, "rows.hex"}, row_mem, 0, 2 * rows - 1);
-        $readmemh({`LATTE_HEX_DIR, "keys.hex"}, k_mem, 0, n * DIM - 1);
-        $readmemh({`LATTE_HEX_DIR, "query.hex"}, q_mem, 0, rows * DIM - 1);
+        $readmemh({`LATTE_HEX_DIR, "keys.hex"}, vec_mem, 0, n * DIM - 1);
+        $readmemh({`LATTE_HEX_DIR, "query.hex"}, vec_mem, Q_BASE, Q_BASE + rows * DIM - 1);
         scores_file = $fopen({`LATTE_HEX_DIR, "scores.out"}, "w");
         rows_file = $fopen({`LATTE_HEX_DIR, "records.out"}, "w");
         // Reset: synchronous, active high, at least one rising edge.
