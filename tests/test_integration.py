@@ -16,6 +16,7 @@ import pytest
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
+from latte_rtl.design.netlist import LINT_WAIVERS
 from sim.runner import prepare_simulator, verilator_bin_dir
 
 from .conftest import require_simulator
@@ -187,6 +188,33 @@ def test_manifest_records_modules_for_synthesis_attribution(tmp_path):
     modules = manifest["tops"]["latte_attention_engine"]["modules"]
     assert modules["p_latte_attention_engine"] == "" and modules["p_latte_attention_engine__score__dot"] == "score.dot"
     assert json.loads((tmp_path / "manifest.json").read_text())["prefix"] == "p_"
+
+
+def test_axis_tops_lint_clean_and_headers(tmp_path):
+    """The AXI tops pass Verilator -Wall with the native waivers; their headers carry the
+    byte-aligned fields and the register map."""
+    require_simulator("verilator")
+    prepare_simulator("verilator")
+    manifest = generate(LatteConfig.from_params(**AXIS[1]), tmp_path, interface="axis")
+    for top, entry in manifest["tops"].items():
+        proc = subprocess.run(["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", entry["module"],
+                               entry["file"], "latte_sram.v"], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    vh = _localparams((tmp_path / "latte_attention_engine_axis.vh").read_text())
+    assert vh["S_AXIS_KEYS_TDATA_WIDTH"] == 3 * 8 and vh["S_AXIS_KEYS_TDATA_ELEM_WIDTH"] == 8  # 6-bit lanes in bytes
+    assert vh["S_AXIS_KEYS_TDATA_ELEM_SIGNED"] == 1 and vh["S_AXIS_KEYS_TDATA_ELEM_COUNT"] == 3
+    assert vh["M_AXIS_OUT_TDATA_DATA_WIDTH"] % 8 == 0 and vh["M_AXIS_OUT_TDATA_DATA_COUNT"] == 3
+    assert (vh["REG_THRESHOLD_ADDR"], vh["REG_SOFTMAX_MULT_ADDR"], vh["REG_DENOM_COMP_ADDR"]) == (0, 0x100, 0x200)
+    assert "axis" in manifest["protocol"] and "s_axil_awaddr" not in {
+        p["name"] for p in manifest["tops"]["dense_score_engine"]["ports"]}
+
+
+def test_axis_refuses_registers_wider_than_the_bus(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "latte_rtl.cli", "generate", "--attention", "--exp-bits", "24",
+                           "--max-keys", "65536", "--dim", "4", "--lanes", "4", "--interface", "axis", "-o",
+                           tmp_path / "d"], capture_output=True, text=True)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "at most 32 bits" in proc.stderr and not (tmp_path / "d").exists()
 
 
 AXIS = [dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute"),

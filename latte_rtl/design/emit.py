@@ -11,6 +11,7 @@ from amaranth.back import rtlil
 from amaranth.lib import data, enum, wiring
 
 from ..config import LatteConfig
+from ..errors import UserError
 from ..hw.sram import SRAM_MODULE
 from ..tools import run_yosys
 from .files import atomic_write_text
@@ -133,6 +134,12 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
     from .manifest import MANIFEST_NAME, build_manifest
 
     check_prefix(prefix)
+    if interface not in INTERFACES:
+        raise UserError(f"--interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+    if interface == "axis":
+        from ..tops.axis import check_registers
+
+        check_registers(cfg)
     out_dir = check_output_dir(out_dir)
     emitted = {top.name: top_verilog(cfg, top, prefix, interface) for top in tops_for(cfg)}
     manifest = build_manifest(cfg, emitted, prefix, interface)

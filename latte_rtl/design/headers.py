@@ -24,15 +24,17 @@ def _fields(port: dict) -> list[tuple[str, int | str, str]]:
     seen = set()
     for f in port.get("fields", []):
         name, index = re.fullmatch(r"(.*?)(?:\[(\d+)\])?", f["name"]).groups()
+        name = name or "elem"  # the port is an array itself (an AXI tdata of lanes)
         if name in seen:
             continue
         seen.add(name)
-        count = sum(1 for g in port["fields"] if g["name"].split("[")[0] == name) if index is not None else None
+        count = sum(1 for g in port["fields"] if "[" in g["name"]
+                    and (g["name"].split("[")[0] or "elem") == name) if index is not None else None
         out += [(_constant_name(base, name, "OFFSET"), f["offset"], f"bit offset in {port['name']}"),
                 (_constant_name(base, name, "WIDTH"), f["width"], "element width" if count else "bits"),
                 (_constant_name(base, name, "SIGNED"), int(f["signed"]), "two's complement" if f["signed"] else "")]
         if count:
-            out.append((_constant_name(base, name, "COUNT"), count, f"elements, element i at OFFSET + i*WIDTH"))
+            out.append((_constant_name(base, name, "COUNT"), count, "elements, element i at OFFSET + i*WIDTH"))
         for member, value in f.get("values", {}).items():
             out.append((_constant_name(base, name, member), value, "enum value"))
     for member, value in port.get("values", {}).items():
@@ -74,8 +76,11 @@ def _literal(value, sv: bool) -> tuple[str, str]:
 
 
 def _lines(manifest: dict, top: str, sv: bool) -> list[str]:
-    lines = []
-    for name, value, comment in constants(manifest, top):
+    lines, table = [], constants(manifest, top)
+    names = [name for name, _, _ in table]
+    if len(set(names)) != len(names):
+        raise ValueError(f"header constants of {top} collide: {sorted(n for n in set(names) if names.count(n) > 1)}")
+    for name, value, comment in table:
         kind, literal = _literal(value, sv)
         lines.append(f"localparam {kind}{name} = {literal};" + (f"  // {comment}" if comment else ""))
     return lines

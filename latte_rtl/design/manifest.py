@@ -13,6 +13,7 @@ from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
 from .fusesoc import core_name
 from .netlist import sram_verilog
+from ..tops.axis import PROTOCOL as AXIS_PROTOCOL
 from ..tops.axis import REGISTER_MAP
 
 MANIFEST_NAME = "manifest.json"
@@ -80,7 +81,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
                                  "(golden.attention_cycles)",
             "beats": cfg.score.beats,
         },
-        "protocol": PROTOCOL,
+        "protocol": {**PROTOCOL, **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
         "tool_versions": tool_versions(),
     }
     manifest["manifest_sha256"] = seal(manifest)

@@ -21,7 +21,9 @@ from amaranth import Module, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..config import LatteConfig
 from ..errors import UserError
+from ..hw import layouts
 from ..hw.layouts import ConfigReg
 
 ADDRESS_WIDTH = 12
@@ -31,6 +33,20 @@ REGISTER_MAP = {"THRESHOLD": 0x000, "SOFTMAX_MULT": 0x100, "DENOM_COMP": 0x200,
                 "N_KEYS": 0x300, "BUSY": 0x304, "N_VALUES": 0x308}
 STATUS = ("N_KEYS", "BUSY", "N_VALUES")
 AXIS_CORE = "core"  # the native top's instance name inside the wrapper
+PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/_tuser; tdata fields byte-aligned "
+            "(lane i of an input vector at bits [i*S, i*S+bits), S = bits rounded up to bytes); tlast of keys/values = "
+            "final beat of the whole set; query tuser = {key_limit, head}; output tlast = 1 per record, final out beat "
+            "of a row; AXI4-Lite s_axil_*: per-head registers at register_map[block] + 4*head (32-bit words, wstrb "
+            "ignored), status words N_KEYS/BUSY/N_VALUES readable; same cycles as the native top")
+
+
+def check_registers(cfg: LatteConfig) -> None:
+    """UserError unless every per-head register value fits the AXI4-Lite data word."""
+    width = (layouts.config_write(cfg) if cfg.attention.attention else layouts.threshold_write(cfg.score))["value"].shape
+    width = Shape.cast(width).width
+    if width > DATA_WIDTH:
+        raise UserError(f"--interface axis needs per-head register values of at most {DATA_WIDTH} bits, not {width} "
+                        "(M_h or C_h of this design): use the native interface")
 
 
 def byte_aligned(shape):
@@ -79,10 +95,6 @@ class AxisWrapper(wiring.Component):
                 self.plain[name] = member
                 members[name] = member
         if self.registers:
-            width = Shape.cast(core.signature.members[self.registers].signature.members["payload"].shape["value"].shape).width
-            if width > DATA_WIDTH:
-                raise UserError(f"--interface axis needs per-head register values of at most {DATA_WIDTH} bits, "
-                                f"not {width} (C_h of this design): use the native interface")
             members.update(self._lite_members())
         super().__init__(members)
 
