@@ -65,7 +65,7 @@ def _copy(dst, src, shape) -> list:
         return [s for name, _ in shape for s in _copy(dst[name], src[name], shape[name].shape)]
     if isinstance(shape, data.ArrayLayout):
         return [s for i in range(shape.length) for s in _copy(dst[i], src[i], shape.elem_shape)]
-    return [dst.as_value().eq(src.as_value()) if hasattr(dst, "as_value") else dst.eq(src)]
+    return [_as_value(dst).eq(_as_value(src))]
 
 
 def _as_value(x):
@@ -130,7 +130,7 @@ class AxisWrapper(wiring.Component):
                 m.d.comb += port.payload["last"].eq(s("tlast"))
             if hasattr(self, f"s_axis_{name}_tuser"):
                 user = s("tuser")
-                m.d.comb += [_as_value(port.payload[n]).eq(_as_value(user[n])) for n, _ in user.shape()]
+                m.d.comb += _copy(port.payload, user, user.shape())
         for name, layout in self.streams_out.items():
             port, s = getattr(core, name), lambda role, n=name: getattr(self, f"m_axis_{n}_{role}")
             m.d.comb += [s("tvalid").eq(port.valid), port.ready.eq(s("tready"))]
