@@ -207,6 +207,10 @@ def test_axis_tops_lint_clean_and_headers(tmp_path):
     assert (vh["REG_THRESHOLD_ADDR"], vh["REG_SOFTMAX_MULT_ADDR"], vh["REG_DENOM_COMP_ADDR"]) == (0, 0x100, 0x200)
     assert "axis" in manifest["protocol"] and "s_axil_awaddr" not in {
         p["name"] for p in manifest["tops"]["dense_score_engine"]["ports"]}
+    again = tmp_path / "again"
+    generate(LatteConfig.from_params(**AXIS[1]), again, interface="axis")
+    for path in again.iterdir():  # same parameters, same bytes: Verilog, headers, core, manifest
+        assert path.read_bytes() == (tmp_path / path.name).read_bytes(), path.name
 
 
 def test_axis_refuses_registers_wider_than_the_bus(tmp_path):
