@@ -62,8 +62,11 @@ async def top_matches_golden(dut):
     seed = int(os.environ.get("LATTE_SEED", "1"))
     dut._log.info("seed=%d top=%s config=%s", seed, top.name, cfg.params())
     tb = ClockedTB(dut)
-    models = bind_models(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
-                         float(os.environ.get("LATTE_READY_PROB", "1")))
+    bind = bind_models
+    if manifest.get("interface") == "axis":
+        from sim.axis_models import bind_axis_models as bind
+    models = bind(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
+                  float(os.environ.get("LATTE_READY_PROB", "1")))
     await tb.reset()
     scoreboard = _scoreboard_class(top.scoreboard)
     mismatches = []
@@ -73,6 +76,10 @@ async def top_matches_golden(dut):
         await sb.run()
         np.savez(result, **sb.result)
         mismatches += [f"{Path(stimulus).stem}: {e}" for e in sb.errors]
+    for name in ("config", "thresholds"):
+        if hasattr(models.get(name), "read_status"):  # AXI4-Lite: the status word against the port
+            n_keys = await models[name].read_status("N_KEYS")
+            assert n_keys == int(dut.n_keys.value), f"AXI4-Lite N_KEYS={n_keys}, n_keys port {int(dut.n_keys.value)}"
     leftovers = [name for name, model in models.items() if getattr(model, "queue", None)]
     assert not leftovers, f"beats left over on {', '.join(leftovers)} after the last row"
     assert not mismatches, "RTL differs from golden:\n" + "\n".join(mismatches[:20])
