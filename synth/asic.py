@@ -18,9 +18,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from latte_rtl.tops import get_top
 
-from .blocks import block_areas
+from .blocks import block_areas, block_of_path
 from .fanout import BUFFER, repair_fanout
 from .pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
 from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
@@ -154,29 +153,30 @@ _POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d
 
 
 def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, period_ns: float,
-                activity: dict[str, float], default: float) -> dict[str, float]:
+                activity: dict[str, float], default: float) -> tuple[dict[str, float], float]:
     """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
     (`a.b`: on the pins of the cells directly in it) and `default` elsewhere. Macros are left out
-    (their energy is counted per access)."""
+    (their energy is counted per access). Also returns the flip-flops' share (W)."""
     # (set_power_activity -pins is broken in OpenSTA 2.0.17: set each pin through the API under it.)
     commands = [_constraints(period_ns), f"set_power_activity -global -activity {default:.6f} -duty 0.5",
                 "proc pins_activity {pattern activity} {\n"
                 "  foreach pin [get_pins $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
-    commands.append("report_power -instances [get_cells -hierarchical *] -digits 6")
+    commands += ["report_power -digits 6", "report_power -instances [get_cells -hierarchical *] -digits 6"]
     text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "sta_netlist.v")
-    entry, watts = get_top(top), {}
+    watts = {}
     for *figures, name in _POWER_LINE.findall(text):
         parent, _, leaf = name.rpartition("/")
         if re.fullmatch(r"m_\d+_\d+", leaf):
             continue
-        block = entry.block_of(parent.replace("/", ".")) if parent else "control + stores"
+        block = block_of_path(top, parent.replace("/", "."))
         watts[block] = watts.get(block, 0.0) + float(figures[3])
-    return watts
+    return watts, float(re.search(r"^Sequential\s+\S+\s+\S+\s+\S+\s+(\S+)", text, re.M).group(1))
 
 
-def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap]) -> dict:
+def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap],
+                  flip_flop_w: float | None = None) -> dict:
     """pJ per row (logic by block over the row cycles; SRAM reads and buffer writes by memory role)
     and per key loaded (store writes and the logic over the load cycles)."""
     from .activity import is_store
@@ -202,6 +202,7 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
         "pj_per_row_by_block": {b: round(v, 1) for b, v in sorted(per_row.items())},
         "pj_per_stored_word": round(load_pj / loaded, 2),
         "logic_mw": round(sum(watts.values()) * 1e3, 3), "clock_ns": period_ns,
+        "flip_flop_mw": None if flip_flop_w is None else round(flip_flop_w * 1e3, 3),
         "activity": {"rows": activity.rows, "keys": activity.keys, "kept_keys": activity.kept,
                      "keep_ratio": round(activity.kept / (activity.rows * activity.keys), 4),
                      "cycles": activity.cycles, "load_cycles": activity.load_cycles,
@@ -241,9 +242,9 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
     from .activity import measure
 
     activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio)
-    watts = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, activity.toggles,
-                        activity.toggles.get("", 0.1))
-    energy = energy_report(activity, watts, impl.period_ns, impl.mapped)
+    watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
+                                    activity.toggles, activity.toggles.get("", 0.1))
+    energy = energy_report(activity, watts, impl.period_ns, impl.mapped, flip_flops)
     energy["activity"]["input"] = activity.input
     return energy
 
