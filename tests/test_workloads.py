@@ -111,6 +111,12 @@ def test_evaluate_small_slice():
     assert 1.5 < lm["baseline"] < 10 and lm["keys_filtered"] > 0.6
 
 
+def test_evaluate_in_parallel_processes_gives_the_same_result():
+    serial = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None)
+    parallel = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None, jobs=2)
+    assert parallel == serial and len(serial["rows"]) == 6
+
+
 def test_evaluate_integer_pipeline_settings():
     """The §7 integer rows of `evaluate`: integer dense attention keeps every key and stays near
     int8 dense; the LATTE integer rows filter keys; C_h is calibrated and non-negative."""

@@ -22,8 +22,10 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
     integer = None if args.no_integer else config_from_args(args).attention
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
+    if args.jobs < 1:
+        raise UserError(f"--jobs={args.jobs} is out of range: expected ≥ 1")
     result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve,
-                      integer=integer)
+                      integer=integer, jobs=args.jobs)
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
@@ -81,6 +83,7 @@ def register(sub) -> None:
     p.add_argument("--calib-samples", type=int, default=None,
                    help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
+    p.add_argument("--jobs", type=int, default=1, help="settings evaluated in parallel processes (same results)")
     p.add_argument("--no-integer", action="store_true",
                    help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
     add_config_options(p)

@@ -134,9 +134,10 @@ def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: i
 
 
 def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = None, curve: bool = True,
-             integer=None, log=print) -> dict:
+             integer=None, log=print, jobs: int = 1) -> dict:
     """Quality of every setting (float, int8, LATTE variants, and the §7 integer pipeline with
-    `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h)."""
+    `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h); the settings
+    run in `jobs` processes (same results)."""
     from .tasks import load_task
 
     task = load_task(name, limit, calib_limit)
@@ -156,9 +157,10 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
         "absolute", thresholds=calibrated_thresholds(stats, keep, mode="absolute"))))
     if integer is not None:
         settings += integer_settings(task, calibrated_thresholds(stats, keep, head_wise=False), integer)
+    curve_points = curve_settings(task, stats) if curve else []
+    scored = score_all(task, [att for _, att in settings] + [att for _, _, att in curve_points], jobs)
     rows = []
-    for label, att in settings:
-        figures = task.score(att, task.test)
+    for (label, att), figures in zip(settings, scored):
         rows.append({"setting": label, **figures, "keys_filtered": att.keys_filtered,
                      "thresholds": None if att.thresholds is None else att.thresholds.tolist()})
         log(f"  {label:48s} {figures['metric']:8.4f}  filtered {att.keys_filtered:6.1%}")
@@ -175,8 +177,9 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
         "samples": int(len(task.test[0])), "provenance": task.provenance,
     }
     if curve:
-        known = {(head_wise, keep): [r["keys_filtered"], r["metric"]] for head_wise, r in ((False, rows[2]), (True, rows[3]))}
-        result["curve"] = tradeoff_curve(task, stats, log, known)
+        known = {(head_wise, task.keep): [r["keys_filtered"], r["metric"]]
+                 for head_wise, r in ((False, rows[2]), (True, rows[3]))}
+        result["curve"] = tradeoff_curve(task, curve_points, scored[len(settings):], known, log)
         trained = next((r for r in rows if r["setting"] == "LATTE trained head-wise T"), None)
         if trained is not None:
             result["curve"]["trained"] = [trained["keys_filtered"], trained["metric"]]
@@ -206,21 +209,56 @@ def integer_settings(task, thresholds, integer) -> list:
     ]
 
 
-def tradeoff_curve(task, stats, log, known=None) -> dict:
-    """(keys filtered, metric) at each of the task's keep targets, one global and head-wise
-    calibrated thresholds; `known` {(head-wise?, keep): point} are reused, not run again."""
+def curve_settings(task, stats) -> list:
+    """(head-wise?, keep, Attention) of the trade-off curve: one global and head-wise calibrated
+    thresholds at each of the task's keep targets but its own (`evaluate`'s rows 2 and 3)."""
+    return [(head_wise, keep, task.attention("latte", thresholds=calibrated_thresholds(stats, keep,
+                                                                                        head_wise=head_wise)))
+            for keep in task.curve_keeps if keep != task.keep for head_wise in (False, True)]
+
+
+def tradeoff_curve(task, points, scored, known, log) -> dict:
+    """(keys filtered, metric) per keep target: `points` with their `scored` figures, and `known`
+    {(head-wise?, keep): point}."""
+    found = dict(known)
+    for (head_wise, keep, att), figures in zip(points, scored):
+        found[(head_wise, keep)] = [att.keys_filtered, figures["metric"]]
     out = {"keep_targets": list(task.curve_keeps), "global": [], "head_wise": []}
     for keep in task.curve_keeps:
-        for key, head_wise in (("global", False), ("head_wise", True)):
-            point = (known or {}).get((head_wise, keep))
-            if point is None:
-                att = task.attention("latte", thresholds=calibrated_thresholds(stats, keep, head_wise=head_wise))
-                value = task.score(att, task.test)["metric"]
-                point = [att.keys_filtered, value]
-            out[key].append(point)
+        out["global"].append(found[(False, keep)])
+        out["head_wise"].append(found[(True, keep)])
         log(f"  curve keep {keep:.2f}: global {out['global'][-1][1]:.4f} @ {out['global'][-1][0]:.1%}, "
             f"head-wise {out['head_wise'][-1][1]:.4f} @ {out['head_wise'][-1][0]:.1%}")
     return out
+
+
+_POOL = None  # (task, attentions) shared with forked workers
+
+
+def _score_one(i: int):
+    task, atts = _POOL
+    figures = task.score(atts[i], task.test)
+    return figures, atts[i].kept, atts[i].allowed
+
+
+def score_all(task, atts: list, jobs: int = 1) -> list[dict]:
+    """task.score of every Attention (their kept/allowed counters filled), the first one alone
+    first (the float reference some tasks keep), the rest in `jobs` forked processes."""
+    global _POOL
+    first = [task.score(atts[0], task.test)]
+    if jobs <= 1 or len(atts) < 3:
+        return first + [task.score(att, task.test) for att in atts[1:]]
+    import multiprocessing
+
+    _POOL = (task, atts)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(atts) - 1)) as pool:
+            results = pool.map(_score_one, range(1, len(atts)), chunksize=1)
+    finally:
+        _POOL = None
+    for att, (_, kept, allowed) in zip(atts[1:], results):
+        att.kept[...], att.allowed[...] = kept, allowed
+    return first + [figures for figures, _, _ in results]
 
 
 def format_table(result: dict) -> str:
