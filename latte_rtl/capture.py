@@ -101,9 +101,11 @@ class Capture:
         return sdpa
 
     def _record_sdpa(self, query, key, value, attn_mask, is_causal, scale, out):
+        if query.dim() == 3:  # unbatched [H, S, d]
+            query, key, value, out = (t.unsqueeze(0) for t in (query, key, value, out))
         if query.dim() != 4:
             raise UserError(f"capture: scaled_dot_product_attention with q of shape {list(query.shape)}: "
-                            "expected [B, H, S, d]")
+                            "expected [B, H, S, d] or [H, S, d]")
         h, s, d = query.shape[1:]
         groups = h // key.shape[1]  # grouped-query attention: each K/V head serves `groups` query heads
         k, v = (t.repeat_interleave(groups, dim=1) for t in (key, value))

@@ -168,3 +168,16 @@ def test_hugging_face_style_eager_module(torch, tmp_path):
     path = tmp_path / "hf.npz"
     arrays = cap.save(path, layer=1)
     _check(arrays, arrays["out_float"], path)
+
+
+def test_grouped_query_and_unbatched_sdpa_calls(torch):
+    F = torch.nn.functional
+    q, k, v = torch.randn(4, 6, 8), torch.randn(2, 9, 8), torch.randn(2, 9, 8)  # [H, S, d], 2 K/V heads
+    with capture() as cap:
+        out = F.scaled_dot_product_attention(q, k, v, enable_gqa=True, scale=0.5)
+    rec = cap.records[0]
+    assert rec.q.shape == (1, 4, 6, 8) and rec.k.shape == rec.v.shape == (1, 4, 9, 8) and rec.scale == 0.5
+    assert np.array_equal(rec.k[0, 1], k[0].numpy()) and np.array_equal(rec.k[0, 2], k[1].numpy())
+    assert np.allclose(rec.out[0], out.numpy())
+    arrays = cap.arrays(0)
+    assert np.abs(_dequantized_attention(arrays) - out.numpy().reshape(24, 8)).max() < 0.05 * out.abs().max().item()
