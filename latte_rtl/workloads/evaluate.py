@@ -137,7 +137,16 @@ def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = N
              integer=None, log=print, jobs: int = 1) -> dict:
     """Quality of every setting (float, int8, LATTE variants, and the §7 integer pipeline with
     `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h); the settings
-    run in `jobs` processes (same results)."""
+    run in `jobs` processes (same results). BLAS runs single-threaded meanwhile: the per-head
+    matrices are small and its threads only spin (a 4-pair MiniLM evaluation on the shared 2-core
+    machine: 127 s wall with 2 BLAS threads, 9 s with one)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _evaluate(name, limit, calib_limit, curve, integer, log, jobs)
+
+
+def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
     from .tasks import load_task
 
     task = load_task(name, limit, calib_limit)
