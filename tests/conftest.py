@@ -27,3 +27,30 @@ def require_simulator(sim: str) -> None:
 def simulator(request):
     require_simulator(request.param)
     return request.param
+
+
+TORCH_HINT = "PyTorch missing: pip install torch==2.13.0 (the CPU build)"
+
+
+def require_torch():
+    """The torch module; fail in CI, skip locally (with the install hint) when it is missing."""
+    try:
+        import torch
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"torch missing in CI: {TORCH_HINT}")
+        pytest.skip(TORCH_HINT)
+    return torch
+
+
+def require_minilm():
+    """The MiniLM model (NumPy); fail in CI, skip locally with the install command when missing."""
+    from latte_rtl.errors import UserError
+    from latte_rtl.workloads.minilm import load_minilm
+
+    try:
+        return load_minilm()
+    except UserError as exc:
+        if IN_CI:
+            pytest.fail(f"MiniLM missing in CI: {exc}")
+        pytest.skip(str(exc))

@@ -14,7 +14,7 @@ from latte_rtl.config import ScoreConfig
 from latte_rtl.npzio import load_qk
 from latte_rtl.workloads.attention import Attention
 from latte_rtl.workloads.dump import calibrate, dump_qk
-from latte_rtl.workloads.evaluate import DATA, eval_data, evaluate, gamma_to_threshold, load_model
+from latte_rtl.workloads.evaluate import DATA, evaluate, gamma_to_threshold, load_model
 from latte_rtl.workloads.numpy_model import forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,12 @@ def test_evaluate_small_slice():
     assert 1.5 < lm["baseline"] < 10 and lm["keys_filtered"] > 0.6
 
 
+def test_evaluate_in_parallel_processes_gives_the_same_result():
+    serial = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None)
+    parallel = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None, jobs=2)
+    assert parallel == serial and len(serial["rows"]) == 6
+
+
 def test_evaluate_integer_pipeline_settings():
     """The §7 integer rows of `evaluate`: integer dense attention keeps every key and stays near
     int8 dense; the LATTE integer rows filter keys; C_h is calibrated and non-negative."""
@@ -123,12 +129,12 @@ def test_evaluate_integer_pipeline_settings():
     latte = [r for s, r in rows.items() if s.startswith("LATTE + integer")]
     assert dense["keys_filtered"] == 0 and abs(dense["metric"] - result["baseline"]) <= 2 / 32 + 1e-9
     assert len(latte) == 4 and all(0.6 < r["keys_filtered"] < 0.99 and 0 <= r["metric"] <= 1 for r in latte)
-    spec, params, meta = load_model("vision")
-    scales = np.array(meta["int8_scales"])
-    x = eval_data("vision", "calib", 8)[0]
-    thresholds = calibrated_thresholds(hh_statistics(spec, params, scales, x), 0.15, head_wise=False)
-    v_scales, comp = integer_calibration(spec, params, scales, x, thresholds, AttentionConfig())
-    assert v_scales.shape == comp.shape == (spec.n_layers, spec.n_heads)
+    from latte_rtl.workloads.tasks import load_task
+
+    task = load_task("vision", 1, 8)
+    thresholds = calibrated_thresholds(hh_statistics(task, task.calib), 0.15, head_wise=False)
+    v_scales, comp = integer_calibration(task, task.calib, thresholds, AttentionConfig())
+    assert v_scales.shape == comp.shape == (task.n_layers, task.n_heads)
     assert (v_scales > 0).all() and (comp >= 0).all() and comp.any()
 
 

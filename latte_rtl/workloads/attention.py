@@ -18,12 +18,15 @@ from ..config import AttentionConfig, ScoreConfig
 MODES = ("float", "int8", "latte", "absolute")
 
 
-def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig) -> np.ndarray:
-    """SPEC §7: M_h = round(S_q S_k log2(e) / sqrt(d) · 2^(F+R)), checked against its register."""
+def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig,
+                       softmax_scale: float | None = None) -> np.ndarray:
+    """SPEC §7: M_h = round(S_q S_k log2(e) · c · 2^(F+R)), c the model's score scale (default
+    1/sqrt(d)), checked against its register."""
     from ..errors import UserError
 
-    mult = np.rint(np.asarray(scale_q) * np.asarray(scale_k) * np.log2(np.e) / np.sqrt(head_dim)
-                   * 2.0 ** (attention.exp_frac_bits + attention.scale_shift)).astype(np.int64)
+    real = np.asarray(scale_q) * np.asarray(scale_k) * np.log2(np.e)
+    real = real / np.sqrt(head_dim) if softmax_scale is None else real * softmax_scale
+    mult = np.rint(real * 2.0 ** (attention.exp_frac_bits + attention.scale_shift)).astype(np.int64)
     top = (1 << attention.mult_bits) - 1
     if mult.max() > top:
         raise UserError(f"softmax_mult up to {mult.max()} does not fit mult_bits={attention.mult_bits}: lower "

@@ -11,7 +11,7 @@ import numpy as np
 from ..cli.common import add_config_options, config_from_args, design_config
 from ..design import atomic_write, atomic_write_text
 from ..errors import UserError
-from .spec import SPECS
+from .tasks import WORKLOADS
 
 
 def cmd_evaluate(args) -> int:
@@ -22,8 +22,10 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
     integer = None if args.no_integer else config_from_args(args).attention
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
+    if args.jobs < 1:
+        raise UserError(f"--jobs={args.jobs} is out of range: expected ≥ 1")
     result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve,
-                      integer=integer)
+                      integer=integer, jobs=args.jobs)
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
@@ -68,18 +70,20 @@ def cmd_dump(args) -> int:
                      attention=attention)
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     print(f"dump {args.workload} layer {args.layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
-          f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (use --dim {arrays['q'].shape[1]})")
+          f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
+          f"--heads ≥ {len(arrays['thresholds'])} --max-keys ≥ {arrays['k'].shape[-2]})")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
-    p.add_argument("--workload", required=True, choices=tuple(SPECS))
+    p.add_argument("--workload", required=True, choices=WORKLOADS)
     p.add_argument("--samples", type=int, default=None,
-                   help="held-out windows / images (default: lm 64 of 256, vision all 360)")
+                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200)")
     p.add_argument("--calib-samples", type=int, default=None,
-                   help="calibration windows / images (default: lm 32, vision 256)")
+                   help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
+    p.add_argument("--jobs", type=int, default=1, help="settings evaluated in parallel processes (same results)")
     p.add_argument("--no-integer", action="store_true",
                    help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
     add_config_options(p)
@@ -98,13 +102,14 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="thresholds JSON")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("dump", help="real Q/K/V rows of a shipped model in the input format")
+    p = sub.add_parser("dump", help="real Q/K/V rows of a workload's model in the input format")
     add_config_options(p)
     p.add_argument("--design", help="take softmax_mult's F and R from this generated design directory")
-    p.add_argument("--workload", required=True, choices=tuple(SPECS))
+    p.add_argument("--workload", required=True, choices=WORKLOADS)
     p.add_argument("--layer", type=int, default=1)
-    p.add_argument("--rows", type=int, default=16, help="query rows per head (lm)")
-    p.add_argument("--keys", type=int, default=192, help="keys per head (lm)")
-    p.add_argument("--sample", type=int, default=0, help="held-out window / test image")
+    p.add_argument("--rows", type=int, default=None,
+                   help="query rows per head (default: lm 16; vision, minilm every token)")
+    p.add_argument("--keys", type=int, default=192, help="keys per head (lm; minilm: the document's tokens)")
+    p.add_argument("--sample", type=int, default=0, help="held-out window / test image / test document")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_dump)

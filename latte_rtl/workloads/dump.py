@@ -1,7 +1,9 @@
-"""Real Q/K rows of a trained model in the SPEC §6 input format, and threshold calibration from
+"""Real Q/K/V rows of a workload's model in the SPEC §6 input format, and threshold calibration from
 such dumps."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
@@ -9,29 +11,37 @@ from golden import score_rows, threshold_for_keep
 
 from ..config import AttentionConfig, ScoreConfig
 from ..errors import UserError
-from .attention import Attention, softmax_multiplier
-from .evaluate import eval_data, gamma_to_threshold, load_model
-from .numpy_model import forward
+from .attention import softmax_multiplier
+from .evaluate import gamma_to_threshold
 
 
-def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sample: int = 0,
+def dump_qk(name: str, *, layer: int = 1, rows: int | None = None, keys: int = 192, sample: int = 0,
             attention: AttentionConfig | None = None) -> dict:
-    """Arrays of one layer, all heads: int8 q [H*rows, d], k and v [H, N, d], heads, trained
-    thresholds, softmax_mult (for `attention`'s F and R) and the scales.
+    """Arrays of one layer, all heads: int8 q [H*rows, d], k and v [H, N, d], heads, thresholds
+    (trained; MiniLM without learned ones: calibrated head-wise at its keep target), softmax_mult
+    (for `attention`'s F and R) and the scales.
 
-    lm: the queries at positions keys..keys+rows-1 of a held-out window and the N = keys
-    positions before them, all of which the causal mask allows. vision: every token of a test image.
+    lm: the queries at positions keys..keys+rows-1 (rows default 16) of a held-out window and the
+    N = keys positions before them, all of which the causal mask allows. vision: every token of a
+    test image; minilm: every token of a test document (N = its length, ≤ 256); there `rows`
+    (default all) takes the first query positions.
     """
-    spec, params, meta = load_model(name)
-    if not 0 <= layer < spec.n_layers:
-        raise UserError(f"--layer={layer} is out of range: expected 0..{spec.n_layers - 1}")
-    if spec.causal and not (1 <= keys and 1 <= rows and keys + rows <= spec.seq):
-        raise UserError(f"--keys={keys} --rows={rows}: expected keys ≥ 1, rows ≥ 1, keys + rows ≤ {spec.seq}")
-    x, _ = eval_data(name, "test")
+    from .tasks import load_task
+
+    task = load_task(name, whole_test=True)
+    if not 0 <= layer < task.n_layers:
+        raise UserError(f"--layer={layer} is out of range: expected 0..{task.n_layers - 1}")
+    x = task.test[1] if name == "minilm" else task.test[0]
     if not 0 <= sample < len(x):
         raise UserError(f"--sample={sample} is out of range: expected 0..{len(x) - 1}")
-    scales = np.array(meta["int8_scales"])
-    att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
+    seq = len(x[sample]) if name == "minilm" else x.shape[1]
+    rows = (16 if task.causal else seq) if rows is None else rows
+    if task.causal and not (1 <= keys and 1 <= rows and keys + rows <= seq):
+        raise UserError(f"--keys={keys} --rows={rows}: expected keys ≥ 1, rows ≥ 1, keys + rows ≤ {seq}")
+    if not 1 <= rows <= seq:
+        raise UserError(f"--rows={rows} is out of range: expected 1..{seq} (the sample's tokens)")
+    scales = task.scales
+    att = task.attention("int8", capture=True)
     captured = {}
 
     def probe(i, q, k, v, allowed):
@@ -39,32 +49,37 @@ def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sampl
             captured.update(q=q[0], k=k[0], v=v[0])
         return att(i, q, k, v, allowed)
 
-    forward(spec, params, x[sample:sample + 1], probe)
+    task.forward(x[sample:sample + 1], probe)
     qi, ki, _ = att.captured[layer]
     qi, ki = qi[0], ki[0]  # [H, S, d]
-    if spec.causal:
-        q_rows, k_rows = slice(keys, keys + rows), slice(0, keys)
-    else:
-        q_rows, k_rows = slice(0, spec.seq), slice(0, spec.seq)
-    h = spec.n_heads
-    n_q = q_rows.stop - q_rows.start
+    q_rows, k_rows = (slice(keys, keys + rows), slice(0, keys)) if task.causal else (slice(0, rows), slice(0, seq))
+    h, n_q = task.n_heads, rows
     v_float = captured["v"][:, k_rows]
     scale_v = np.maximum(np.abs(v_float).max(axis=(1, 2)), 1e-12) / 127.0  # per head, over the dumped keys
     return {
         "v": np.clip(np.rint(v_float / scale_v[:, None, None]), -127, 127).astype(np.int8),
-        "softmax_mult": softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], spec.head_dim,
+        "softmax_mult": softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], task.head_dim,
                                            attention or AttentionConfig()),
         "scale_v": scale_v,
         "q": qi[:, q_rows].reshape(h * n_q, -1).astype(np.int8),
         "k": ki[:, k_rows].astype(np.int8),
         "heads": np.repeat(np.arange(h), n_q),
-        "thresholds": np.array(meta["trained_thresholds"]["values"][layer], np.int64),
+        "thresholds": _dump_thresholds(task)[layer],
         "q_float": captured["q"][:, q_rows].reshape(h * n_q, -1).astype(np.float32),
         "k_float": captured["k"][:, k_rows].astype(np.float32),
         "v_float": captured["v"][:, k_rows].astype(np.float32),
         "scale_q": scales[layer, :, 0],
         "scale_k": scales[layer, :, 1],
     }
+
+
+def _dump_thresholds(task) -> np.ndarray:
+    """[L, H]: the task's trained thresholds, else its shipped calibrated ones (MiniLM)."""
+    if task.trained is not None:
+        return task.trained
+    from .tasks import MINILM_META
+
+    return np.array(json.loads(MINILM_META.read_text())["calibrated_thresholds"]["values"], np.int64)
 
 
 def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:

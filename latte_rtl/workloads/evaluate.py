@@ -1,5 +1,6 @@
-"""Quality vs keys filtered on the shipped models: float, int8 dense, LATTE (global, calibrated
-head-wise, trained head-wise thresholds) and absolute thresholds. NumPy only."""
+"""Quality vs keys filtered on the workloads (tasks.py): float, int8 dense, LATTE (global,
+calibrated head-wise, trained head-wise thresholds), absolute thresholds and the §7 integer
+pipeline. NumPy only."""
 
 from __future__ import annotations
 
@@ -18,9 +19,6 @@ from .spec import SPECS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 LSB_BITS = 4  # int8 operands, MS4B estimate
-# Default evaluation sizes: lm 64 held-out windows of 256 bytes (16 384 predicted bytes) and
-# 32 calibration windows; vision all 360 test images and 256 calibration images.
-DEFAULT_SAMPLES = {"lm": (64, 32), "vision": (None, None)}
 
 
 def load_model(name: str):
@@ -61,27 +59,30 @@ def run(spec, params, attention, x, y, batch: int = 32) -> float:
     return metric(spec, logits, y)
 
 
-def hh_statistics(spec, params, scales, x, batch: int = 32):
+def _allowed(task, s: int) -> np.ndarray:
+    return np.tril(np.ones((s, s), bool)) if task.causal else np.ones((s, s), bool)
+
+
+def hh_statistics(task, x):
     """Per (layer, head): the int8 HH of every allowed key and its row max, from an int8 dense pass."""
-    att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
-    gaps = [[[] for _ in range(spec.n_heads)] for _ in range(spec.n_layers)]
-    values = [[[] for _ in range(spec.n_heads)] for _ in range(spec.n_layers)]
-    for i in range(0, len(x), batch):
-        forward(spec, params, x[i:i + batch], att)
+    att = task.attention("int8", capture=True)
+    gaps = [[[] for _ in range(task.n_heads)] for _ in range(task.n_layers)]
+    values = [[[] for _ in range(task.n_heads)] for _ in range(task.n_layers)]
+    for i in range(0, len(x), task.batch):
+        task.forward(x[i:i + task.batch], att)
         for layer, (qi, ki, _) in att.captured.items():
             (qh, _), (kh, _) = split(qi, 8, 8 - LSB_BITS), split(ki, 8, 8 - LSB_BITS)
             hh = np.einsum("bhsd,bhtd->bhst", qh, kh)
-            s = hh.shape[-1]
-            allowed = np.tril(np.ones((s, s), bool)) if spec.causal else np.ones((s, s), bool)
+            allowed = _allowed(task, hh.shape[-1])
             row_max = np.where(allowed, hh, np.iinfo(np.int64).min).max(-1, keepdims=True)
-            for h in range(spec.n_heads):
+            for h in range(task.n_heads):
                 gaps[layer][h].append((row_max[:, h] - hh[:, h])[:, allowed])
                 values[layer][h].append(hh[:, h][:, allowed])
     cat = lambda lists: [[np.concatenate(v, axis=None) for v in per_layer] for per_layer in lists]  # noqa: E731
     return cat(gaps), cat(values)
 
 
-def integer_calibration(spec, params, scales, x, thresholds, attention, batch: int = 32):
+def integer_calibration(task, x, thresholds, attention):
     """For the §7 integer pipeline, from calibration inputs: static V scales [L, H] (max |v| / 127)
     and Top-θ's offline-calibrated C_h [L, H] for `thresholds` (relative mode): the mean over
     rows of Σ e_j of the keys the filter drops, e_j taken against the kept maximum."""
@@ -89,27 +90,26 @@ def integer_calibration(spec, params, scales, x, thresholds, attention, batch: i
 
     from .attention import softmax_multiplier
 
-    att = Attention("int8", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, capture=True)
-    v_max = np.zeros((spec.n_layers, spec.n_heads))
-    comp_sum = np.zeros((spec.n_layers, spec.n_heads))
+    att = task.attention("int8", capture=True)
+    v_max = np.zeros((task.n_layers, task.n_heads))
+    comp_sum = np.zeros((task.n_layers, task.n_heads))
     rows = 0
-    cfg = att.cfg(spec.seq)
-    a = attention
-    for i in range(0, len(x), batch):
-        forward(spec, params, x[i:i + batch], att)
-        s = spec.seq
-        allowed = np.tril(np.ones((s, s), bool)) if spec.causal else np.ones((s, s), bool)
+    a, scales = attention, task.scales
+    for i in range(0, len(x), task.batch):
+        task.forward(x[i:i + task.batch], att)
         for layer, (qi, ki, v) in att.captured.items():
+            s = qi.shape[2]
+            cfg, allowed = att.cfg(s), _allowed(task, s)
             v_max[layer] = np.maximum(v_max[layer], np.abs(v).max(axis=(0, 2, 3)))
-            mult = softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], spec.head_dim, a)
+            mult = softmax_multiplier(scales[layer, :, 0], scales[layer, :, 1], task.head_dim, a)
             for b in range(qi.shape[0]):
-                for h in range(spec.n_heads):
+                for h in range(task.n_heads):
                     res = score_rows(qi[b, h], ki[b, h], np.zeros(s, np.int64), thresholds[layer, h:h + 1], cfg,
                                      key_mask=allowed)
                     comp_sum[layer, h] += dropped_exp_mass(
                         res.exact, res.kept, np.broadcast_to(allowed, res.kept.shape), np.full(s, mult[h]),
                         exp_frac_bits=a.exp_frac_bits, exp_bits=a.exp_bits, scale_shift=a.scale_shift).sum()
-        rows += len(x[i:i + batch]) * spec.seq
+        rows += att.captured[0][0].shape[0] * att.captured[0][0].shape[2]
     return np.maximum(v_max, 1e-12) / 127.0, np.rint(comp_sum / rows).astype(np.int64)
 
 
@@ -134,55 +134,68 @@ def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: i
 
 
 def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = None, curve: bool = True,
-             integer=None, log=print) -> dict:
+             integer=None, log=print, jobs: int = 1) -> dict:
     """Quality of every setting (float, int8, LATTE variants, and the §7 integer pipeline with
-    `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h)."""
-    spec, params, meta = load_model(name)
-    limit = DEFAULT_SAMPLES[name][0] if limit is None else limit
-    calib_limit = DEFAULT_SAMPLES[name][1] if calib_limit is None else calib_limit
-    scales = np.array(meta["int8_scales"])
-    trained = np.array(meta["trained_thresholds"]["values"], np.int64)
-    keep = meta["trained_thresholds"]["target_keep"]
-    x, y = eval_data(name, "test", limit)
-    stats = hh_statistics(spec, params, scales, eval_data(name, "calib", calib_limit)[0])
-    mk = lambda mode, thr=None: Attention(mode, spec.n_layers, spec.n_heads, spec.head_dim,  # noqa: E731
-                                          scales=scales, thresholds=thr)
+    `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h); the settings
+    run in `jobs` processes (same results). BLAS runs single-threaded meanwhile: the per-head
+    matrices are small and its threads only spin (a 4-pair MiniLM evaluation on the shared 2-core
+    machine: 127 s wall with 2 BLAS threads, 9 s with one)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        return _evaluate(name, limit, calib_limit, curve, integer, log, jobs)
+
+
+def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
+    from .tasks import load_task
+
+    task = load_task(name, limit, calib_limit)
+    keep = task.keep
+    stats = hh_statistics(task, task.calib)
     settings = [
-        ("float", mk("float")),
-        ("int8 dense", mk("int8")),
-        (f"LATTE global T (keep {keep:.2f})", mk("latte", calibrated_thresholds(stats, keep, head_wise=False))),
-        (f"LATTE calibrated head-wise T (keep {keep:.2f})", mk("latte", calibrated_thresholds(stats, keep))),
-        ("LATTE trained head-wise T", mk("latte", trained)),
-        (f"absolute calibrated head-wise T (keep {keep:.2f})",
-         mk("absolute", calibrated_thresholds(stats, keep, mode="absolute"))),
+        ("float", Attention("float", task.n_layers, task.n_heads, task.head_dim)),
+        ("int8 dense", task.attention("int8")),
+        (f"LATTE global T (keep {keep:.2f})", task.attention("latte", thresholds=calibrated_thresholds(
+            stats, keep, head_wise=False))),
+        (f"LATTE calibrated head-wise T (keep {keep:.2f})", task.attention(
+            "latte", thresholds=calibrated_thresholds(stats, keep))),
     ]
+    if task.trained is not None:
+        settings.append(("LATTE trained head-wise T", task.attention("latte", thresholds=task.trained)))
+    settings.append((f"absolute calibrated head-wise T (keep {keep:.2f})", task.attention(
+        "absolute", thresholds=calibrated_thresholds(stats, keep, mode="absolute"))))
     if integer is not None:
-        settings += integer_settings(spec, params, scales, calibrated_thresholds(stats, keep, head_wise=False),
-                                     eval_data(name, "calib", calib_limit)[0], integer, keep)
+        settings += integer_settings(task, calibrated_thresholds(stats, keep, head_wise=False), integer)
+    curve_points = curve_settings(task, stats) if curve else []
+    scored = score_all(task, [att for _, att in settings] + [att for _, _, att in curve_points], jobs)
     rows = []
-    for label, att in settings:
-        value = run(spec, params, att, x, y)
-        rows.append({"setting": label, "metric": value, "keys_filtered": att.keys_filtered,
+    for (label, att), figures in zip(settings, scored):
+        rows.append({"setting": label, **figures, "keys_filtered": att.keys_filtered,
                      "thresholds": None if att.thresholds is None else att.thresholds.tolist()})
-        log(f"  {label:48s} {value:8.4f}  filtered {att.keys_filtered:6.1%}")
+        log(f"  {label:48s} {figures['metric']:8.4f}  filtered {att.keys_filtered:6.1%}")
     base = rows[1]["metric"]
     for r in rows:
-        r["change_vs_int8"] = (r["metric"] - base) / base if name == "lm" else r["metric"] - base
+        r["change_vs_int8"] = (r["metric"] - base) / base if task.relative_change else r["metric"] - base
     latte_rows = [r for r in rows if r["setting"].startswith("LATTE") and "§7" not in r["setting"]]
-    best = (min if name == "lm" else max)(latte_rows, key=lambda r: r["metric"])
+    best = (min if task.lower_is_better else max)(latte_rows, key=lambda r: r["metric"])
     result = {
-        "workload": name, "metric": "perplexity" if name == "lm" else "accuracy",
+        "workload": name, "metric": task.metric, "lower_is_better": task.lower_is_better,
+        "relative_change": task.relative_change,
         "baseline": base, "latte": best["metric"], "keys_filtered": best["keys_filtered"],
         "best_setting": best["setting"], "rows": rows,
-        "samples": int(len(x)), "provenance": {k: meta[k] for k in ("corpus", "training", "metric", "spec")},
+        "samples": int(len(task.test[0])), "provenance": task.provenance,
     }
     if curve:
-        result["curve"] = tradeoff_curve(spec, params, scales, stats, x, y, log)
-        result["curve"]["trained"] = [rows[4]["keys_filtered"], rows[4]["metric"]]
+        known = {(head_wise, task.keep): [r["keys_filtered"], r["metric"]]
+                 for head_wise, r in ((False, rows[2]), (True, rows[3]))}
+        result["curve"] = tradeoff_curve(task, curve_points, scored[len(settings):], known, log)
+        trained = next((r for r in rows if r["setting"] == "LATTE trained head-wise T"), None)
+        if trained is not None:
+            result["curve"]["trained"] = [trained["keys_filtered"], trained["metric"]]
     return result
 
 
-def integer_settings(spec, params, scales, thresholds, x_calib, integer, keep) -> list:
+def integer_settings(task, thresholds, integer) -> list:
     """(label, Attention) of the §7 integer pipeline: dense; LATTE (global T) linear and log2;
     both with Top-θ's calibrated C_h."""
     from dataclasses import replace
@@ -190,13 +203,12 @@ def integer_settings(spec, params, scales, thresholds, x_calib, integer, keep) -
     from .attention import IntegerSoftmax
 
     log2 = replace(integer, prob_format="log2")
-    v_scales, comp = integer_calibration(spec, params, scales, x_calib, thresholds, integer)  # C_h: any format
+    v_scales, comp = integer_calibration(task, task.calib, thresholds, integer)  # C_h: any format
 
     def mk(mode, a, c=None, thr=None):
-        return Attention(mode, spec.n_layers, spec.n_heads, spec.head_dim, scales=scales, thresholds=thr,
-                         integer=IntegerSoftmax(a, v_scales, c))
+        return task.attention(mode, thresholds=thr, integer=IntegerSoftmax(a, v_scales, c))
 
-    b, lv = integer.prob_bits, integer.log_levels
+    b, lv, keep = integer.prob_bits, integer.log_levels, task.keep
     return [
         (f"integer dense attention (§7, B={b})", mk("int8", integer)),
         (f"LATTE + integer §7 linear B={b} (keep {keep:.2f})", mk("latte", integer, thr=thresholds)),
@@ -206,24 +218,64 @@ def integer_settings(spec, params, scales, thresholds, x_calib, integer, keep) -
     ]
 
 
-def tradeoff_curve(spec, params, scales, stats, x, y, log, keeps=(0.04, 0.07, 0.1, 0.15, 0.2, 0.3)) -> dict:
-    out = {"keep_targets": list(keeps), "global": [], "head_wise": []}
-    for keep in keeps:
-        for key, head_wise in (("global", False), ("head_wise", True)):
-            att = Attention("latte", spec.n_layers, spec.n_heads, spec.head_dim, scales=scales,
-                            thresholds=calibrated_thresholds(stats, keep, head_wise=head_wise))
-            value = run(spec, params, att, x, y)
-            out[key].append([att.keys_filtered, value])
+def curve_settings(task, stats) -> list:
+    """(head-wise?, keep, Attention) of the trade-off curve: one global and head-wise calibrated
+    thresholds at each of the task's keep targets but its own (`evaluate`'s rows 2 and 3)."""
+    return [(head_wise, keep, task.attention("latte", thresholds=calibrated_thresholds(stats, keep,
+                                                                                        head_wise=head_wise)))
+            for keep in task.curve_keeps if keep != task.keep for head_wise in (False, True)]
+
+
+def tradeoff_curve(task, points, scored, known, log) -> dict:
+    """(keys filtered, metric) per keep target: `points` with their `scored` figures, and `known`
+    {(head-wise?, keep): point}."""
+    found = dict(known)
+    for (head_wise, keep, att), figures in zip(points, scored):
+        found[(head_wise, keep)] = [att.keys_filtered, figures["metric"]]
+    out = {"keep_targets": list(task.curve_keeps), "global": [], "head_wise": []}
+    for keep in task.curve_keeps:
+        out["global"].append(found[(False, keep)])
+        out["head_wise"].append(found[(True, keep)])
         log(f"  curve keep {keep:.2f}: global {out['global'][-1][1]:.4f} @ {out['global'][-1][0]:.1%}, "
             f"head-wise {out['head_wise'][-1][1]:.4f} @ {out['head_wise'][-1][0]:.1%}")
     return out
 
 
+_POOL = None  # (task, attentions) shared with forked workers
+
+
+def _score_one(i: int):
+    task, atts = _POOL
+    figures = task.score(atts[i], task.test)
+    return figures, atts[i].kept, atts[i].allowed
+
+
+def score_all(task, atts: list, jobs: int = 1) -> list[dict]:
+    """task.score of every Attention (their kept/allowed counters filled), the first one alone
+    first (the float reference some tasks keep), the rest in `jobs` forked processes."""
+    global _POOL
+    first = [task.score(atts[0], task.test)]
+    if jobs <= 1 or len(atts) < 3:
+        return first + [task.score(att, task.test) for att in atts[1:]]
+    import multiprocessing
+
+    _POOL = (task, atts)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(atts) - 1)) as pool:
+            results = pool.map(_score_one, range(1, len(atts)), chunksize=1)
+    finally:
+        _POOL = None
+    for att, (_, kept, allowed) in zip(atts[1:], results):
+        att.kept[...], att.allowed[...] = kept, allowed
+    return first + [figures for figures, _, _ in results]
+
+
 def format_table(result: dict) -> str:
-    unit = "Δ vs int8 (relative)" if result["workload"] == "lm" else "Δ vs int8 (points)"
+    relative = result.get("relative_change", result["workload"] == "lm")
+    unit = "Δ vs int8 (relative)" if relative else "Δ vs int8 (points)"
     lines = [f"{'setting':50s} {result['metric']:>10s} {'keys filtered':>14s} {unit:>22s}"]
     for r in result["rows"]:
-        change = f"{r['change_vs_int8']:+.2%}" if result["workload"] == "lm" else f"{100 * r['change_vs_int8']:+.2f}"
+        change = f"{r['change_vs_int8']:+.2%}" if relative else f"{100 * r['change_vs_int8']:+.2f}"
         lines.append(f"{r['setting']:50s} {r['metric']:10.4f} {r['keys_filtered']:14.1%} {change:>22s}")
     return "\n".join(lines)
 
@@ -240,7 +292,8 @@ def plot_curve(result: dict, path: Path) -> Path:
         pts = sorted(c[key])
         ax.plot([100 * p[0] for p in pts], [p[1] for p in pts], style,
                 label="one global threshold" if key == "global" else "calibrated head-wise thresholds")
-    ax.plot([100 * c["trained"][0]], [c["trained"][1]], "r*", markersize=12, label="trained head-wise thresholds")
+    if "trained" in c:
+        ax.plot([100 * c["trained"][0]], [c["trained"][1]], "r*", markersize=12, label="trained head-wise thresholds")
     ax.axhline(result["baseline"], color="gray", lw=0.8, label="int8 dense")
     ax.set(xlabel="keys filtered (%)", ylabel=result["metric"],
            title=f"{result['workload']}: quality vs keys filtered (LATTE, MS4B estimate)")
