@@ -59,3 +59,19 @@ def payload_fields(manifest: dict, top: str) -> dict[str, PortFields]:
             name = port["stream"]["interface"] if "stream" in port else port["name"]
             out[name] = PortFields(port["fields"])
     return out
+
+
+def stream_kinds(manifest: dict, top: str) -> dict[str, str]:
+    """{name: kind} of every stream and structured output port of `top`, in manifest order:
+    "source" (input stream), "sink" (output stream with ready), "observation" (output stream
+    without ready, e.g. ``monitor__estimate``) or "reader" (plain structured output port)."""
+    ports = manifest["tops"][top]["ports"]
+    roles: dict[str, dict] = {}
+    for p in ports:
+        if "stream" in p:
+            roles.setdefault(p["stream"]["interface"], {})[p["stream"]["role"]] = p["direction"]
+    kinds = {name: "observation" if "ready" not in r else "source" if r["valid"] == "input" else "sink"
+             for name, r in roles.items()}
+    kinds.update({p["name"]: "reader" for p in ports
+                  if "stream" not in p and "fields" in p and p["direction"] == "output"})
+    return kinds

@@ -3,7 +3,22 @@ golden function (`Top.expected`). One class per kind of top; the registry names 
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
+
+
+def scoreboard_class(top):
+    """The scoreboard class the registry names for `top` ("module:Class")."""
+    module, name = top.scoreboard.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def final_check(models: dict, mismatches: list[str]) -> None:
+    """After the last row: no beat left unread on any model, no mismatch (AssertionError)."""
+    leftovers = [name for name, model in models.items() if getattr(model, "queue", None)]
+    assert not leftovers, f"beats left over on {', '.join(leftovers)} after the last row"
+    assert not mismatches, "RTL differs from golden:\n" + "\n".join(mismatches[:20])
 
 
 def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: str = "key") -> list[str]:
@@ -61,7 +76,8 @@ class ScoreScoreboard:
         await self.m[port].send(words)
         await self.tb.wait_cycles(1)
         n = int(getattr(self.tb.dut, count_port).value)
-        assert n == len(vectors), f"{count_port}={n} after loading {len(vectors)} vectors"
+        if n != len(vectors):
+            self.errors.append(f"{count_port}={n} after loading {len(vectors)} vectors")
 
     async def load_keys(self, k) -> None:
         await self.load("keys", k, "n_keys")
@@ -165,8 +181,7 @@ class AttentionScoreboard(ScoreScoreboard):
             rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
             await self.load_keys(inp.keys_of_head(h))
             await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
-            while int(self.tb.dut.busy.value):  # vmean: the means of the new V set
-                await self.tb.wait_cycles(1)
+            await self.tb.wait_low("busy")  # vmean: the means of the new V set
             for r in rows:
                 await self.row(int(r))
 
