@@ -25,8 +25,7 @@ class LocalPool:
     def submit(self, fn, *args):
         return self.pool.submit(fn, *args)
 
-    @staticmethod
-    def as_completed(futures):
+    def as_completed(self, futures):
         return local_as_completed(futures)
 
     def close(self) -> None:
@@ -51,11 +50,10 @@ class DaskPool:
     def submit(self, fn, *args):
         return self.client.submit(fn, *args, pure=False)
 
-    @staticmethod
-    def as_completed(futures):
+    def as_completed(self, futures):
         from distributed import as_completed
 
-        return as_completed(futures)
+        return as_completed(list(futures), loop=self.client.loop)
 
     def close(self) -> None:
         self.client.close()

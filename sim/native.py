@@ -39,7 +39,7 @@ class Capture:
     """What the harness wrote into `work`: per op the cycle it completed, per input stream the
     accept cycle of each beat, per output stream (arrival cycle, valid-since cycle, payload)."""
 
-    def __init__(self, work: Path, ports: HarnessPorts):
+    def __init__(self, work: Path, ports: HarnessPorts, fields: dict[str, PortFields]):
         self.done = np.fromfile(work / "done.bin", "<u8")
         self.accepted = {n: np.fromfile(work / f"acc_{n}.bin", "<u8") for n, _ in ports.sources}
         self.outputs = {}
@@ -47,7 +47,8 @@ class Capture:
             raw = np.fromfile(work / f"out_{name}.bin", "<u4").reshape(-1, 4 + words(width))
             cycles = raw[:, :4].astype(np.uint64)
             self.outputs[name] = (cycles[:, 0] | cycles[:, 1] << np.uint64(32),
-                                  cycles[:, 2] | cycles[:, 3] << np.uint64(32), raw[:, 4:])
+                                  (cycles[:, 2] | cycles[:, 3] << np.uint64(32)).tolist(),
+                                  fields[name].unpack_words(raw[:, 4:]))
         self.probes = np.fromfile(work / "probes.bin", "<u4")
 
 
@@ -83,11 +84,12 @@ class _Output:
         self.cursor = 0
 
     def flush(self, now: int) -> None:
-        cycles, since, payload = self.arrived
+        cycles, since, beats = self.arrived
         end = int(np.searchsorted(cycles, np.uint64(now), side="right"))
-        for i in range(self.cursor, end):
-            beat = self.fields.unpack(_word(payload[i]))
-            self.queue.append((beat, int(since[i])) if self.has_ready else beat)
+        if self.has_ready:
+            self.queue.extend(zip(beats[self.cursor:end], since[self.cursor:end]))
+        else:
+            self.queue.extend(beats[self.cursor:end])
         self.cursor = end
 
     async def recv(self) -> tuple[dict, int]:
@@ -210,7 +212,7 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
         stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, top)
-        replay = NativeTB(ports, fields, Capture(Path(work), ports), plan.ops)
+        replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, inp, result in zip(stimuli, inputs, results):
         sb = scoreboard(replay, replay.models, cfg, spec, inp)

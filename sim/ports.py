@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class PortFields:
     """The fields of one payload port: pack(dict) -> int, unpack(int) -> dict.
@@ -47,6 +49,26 @@ class PortFields:
         for name, fs in self.arrays.items():
             out[name] = [self._get(word, f) for f in fs]
         return out
+
+    def unpack_words(self, words: np.ndarray) -> list[dict]:
+        """unpack() of many payloads at once: `words` [n, W] uint32, little-endian words of each."""
+        bits = np.unpackbits(np.ascontiguousarray(words, "<u4").view(np.uint8), axis=1, bitorder="little")
+        columns = {f["name"]: self._column(bits, f) for f in self.fields}
+        names = list(self.scalars) + list(self.arrays)
+        per_name = [columns[n] for n in self.scalars]
+        per_name += [[list(v) for v in zip(*(columns[f["name"]] for f in fs))] for fs in self.arrays.values()]
+        return [dict(zip(names, values)) for values in zip(*per_name)]
+
+    @staticmethod
+    def _column(bits: np.ndarray, f: dict) -> list[int]:
+        field = bits[:, f["offset"]:f["offset"] + f["width"]]
+        if f["width"] > 62:  # past int64 arithmetic: Python integers
+            return [sum(int(b) << i for i, b in enumerate(row)) - ((1 << f["width"]) if f["signed"] and row[-1] else 0)
+                    for row in field]
+        value = field.astype(np.int64) @ (np.int64(1) << np.arange(f["width"], dtype=np.int64))
+        if f["signed"]:
+            value -= field[:, -1].astype(np.int64) << f["width"]
+        return value.tolist()
 
 
 def payload_fields(manifest: dict, top: str) -> dict[str, PortFields]:

@@ -57,8 +57,9 @@ def cmd_sweep(args) -> int:
     n = 1
     for values in grid.values():
         n *= len(values)
-    print(f"sweep: {n} points x {', '.join(targets)}, {args.jobs} workers, cache {out / 'cache'}")
-    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio)
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.jobs} workers"
+    print(f"sweep: {n} points x {', '.join(targets)}, {where}, cache {out / 'cache'}")
+    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio, scheduler=args.scheduler)
     for r in rows:
         if r["status"] != "ok":
             print(f"  point {r['point']:2d} FAILED: {r['error']}")
@@ -170,6 +171,8 @@ def register(sub) -> None:
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="run the points on this Dask cluster's workers instead (-o on a filesystem they share)")
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 

@@ -67,6 +67,18 @@ def dump_qk(name: str, *, layer: int = 1, rows: int = 16, keys: int = 192, sampl
     }
 
 
+def dump_all_layers(name: str, **options) -> dict:
+    """dump_qk of every layer in one dict: `layers` [L] and each layer's arrays under
+    `layer<i>.<name>` (the multi-layer input `latte-rtl run` takes)."""
+    from ..npzio import LAYERS, layer_prefix
+
+    layers = range(load_model(name)[0].n_layers)
+    arrays = {LAYERS: np.array(layers, np.int64)}
+    for layer in layers:
+        arrays.update({layer_prefix(layer) + n: a for n, a in dump_qk(name, layer=layer, **options).items()})
+    return arrays
+
+
 def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
     """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (SPEC §2)."""
     n_heads = len(inp.thresholds)
