@@ -97,6 +97,8 @@ def _inputs(args, cfg, top) -> dict:
 def cmd_run(args) -> int:
     from latte_rtl.tops import get_top
 
+    from .shards import gather, run_rows
+
     cfg, manifest = _checked_design(args)
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
@@ -105,15 +107,13 @@ def cmd_run(args) -> int:
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     start = time.perf_counter()
-    done = _run_shards(Path(args.design_dir).resolve(), top.name, engine, inputs, args.jobs, args.scheduler)
+    done = run_rows(Path(args.design_dir).resolve(), top.name, engine, inputs, args.jobs, args.scheduler)
     wall = time.perf_counter() - start
     failed = [d for d in done if d["result"] is None]
     if failed:
         print(f"latte-rtl: error: the simulation produced no result: {failed[0]['mismatch']}", file=sys.stderr)
         return 1
     mismatches = [d["mismatch"] for d in done if d["mismatch"]]
-    from .shards import gather
-
     result = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
     path = output if not mismatches else output.with_name(f"{output.stem}.mismatch.npz")
     _save(result, path, cfg, top, engine, manifest)
@@ -127,23 +127,6 @@ def cmd_run(args) -> int:
     print("RTL matches golden on every row (" + ("out, probs, " if top.attention else "") +
           "hh, kept, scores, row records)")
     return 0
-
-
-def _run_shards(design_dir: Path, top: str, engine, inputs: dict, jobs: int, scheduler: str | None) -> list[dict]:
-    """Every shard of rows through `run_shard`: in this process with -j 1, else on a job pool."""
-    from latte_rtl.executor import job_pool
-
-    from .shards import DesignFiles, plan_shards, run_shard, shard_arrays
-
-    rows = {layer: inp.q.shape[0] for layer, inp in inputs.items()}
-    if jobs == 1 and not scheduler:
-        design = DesignFiles(str(design_dir))
-        return [run_shard(design, top, engine, s, shard_arrays(inputs[s.layer], s)) for s in plan_shards(rows, 1)]
-    design = DesignFiles.shipped(design_dir, top) if scheduler else DesignFiles(str(design_dir))
-    with job_pool(scheduler, jobs) as pool:
-        futures = [pool.submit(run_shard, design, top, engine, s, shard_arrays(inputs[s.layer], s))
-                   for s in plan_shards(rows, pool.workers)]
-        return [f.result() for f in futures]
 
 
 def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path: Path) -> str:

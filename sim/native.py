@@ -67,7 +67,7 @@ class _Source:
         first = len(self.accepted_at)
         self.tb.op(Op.SEND, self.index, len(beats))
         if self.tb.capture is None:
-            self.tb.beats[self.name] += [self.fields.pack(b) if isinstance(b, dict) else int(b) for b in beats]
+            self.tb.beats[self.name].append(self.fields.pack_words(beats))
             self.accepted_at += [0] * len(beats)
         else:
             self.accepted_at += self.tb.capture.accepted[self.name][first:first + len(beats)].tolist()
@@ -125,7 +125,7 @@ class NativeTB:
                  planned: list[tuple[int, int, int]] | None = None):
         self.ports, self.capture, self.planned = ports, capture, planned
         self.ops: list[tuple[int, int, int]] = []
-        self.beats: dict[str, list[int]] = {n: [] for n, _ in ports.sources}
+        self.beats: dict[str, list[np.ndarray]] = {n: [] for n, _ in ports.sources}  # [n, W] uint32 per SEND
         self.probe_cursor = 0
         self.dut = _Ports(self)
         self.models: dict = {n: _Source(self, i, n, fields.get(n)) for i, (n, _) in enumerate(ports.sources)}
@@ -166,9 +166,8 @@ class NativeTB:
         """The script and the beat files for the harness."""
         np.array(self.ops, dtype="<i8").reshape(-1, 3).tofile(work / "ops.bin")
         for name, width in self.ports.sources:
-            n = 4 * words(width)
-            (work / f"in_{name}.bin").write_bytes(b"".join(v.to_bytes(n, "little", signed=False)
-                                                           for v in self.beats[name]))
+            beats = self.beats[name] or [np.zeros((0, words(width)), "<u4")]
+            np.concatenate(beats).astype("<u4").tofile(work / f"in_{name}.bin")
 
 
 def run_sync(coro):
@@ -205,17 +204,17 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     exe, built = build_harness(design_dir, top, manifest)
     ports, fields = HarnessPorts.of(manifest, top), payload_fields(manifest, top)
     scoreboard = scoreboard_class(spec)
-    inputs = [load_qk(s, cfg.score) for s in stimuli]
     plan = NativeTB(ports, fields)
-    for inp in inputs:
-        run_sync(scoreboard(plan, plan.models, cfg, spec, inp).run())
+    boards = [scoreboard(plan, plan.models, cfg, spec, load_qk(s, cfg.score)) for s in stimuli]
+    for sb in boards:
+        run_sync(sb.run())
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
         stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, top)
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
-    for stimulus, inp, result in zip(stimuli, inputs, results):
-        sb = scoreboard(replay, replay.models, cfg, spec, inp)
+    for stimulus, sb, result in zip(stimuli, boards, results):
+        sb.rebind(replay, replay.models)
         run_sync(sb.run())
         np.savez(result, **sb.result)
         mismatches += [f"{Path(stimulus).stem}: {e}" for e in sb.errors]

@@ -50,6 +50,18 @@ class PortFields:
             out[name] = [self._get(word, f) for f in fs]
         return out
 
+    def pack_words(self, beats: list[dict]) -> np.ndarray:
+        """pack() of many beats at once: [n, W] uint32, the little-endian words of each payload
+        (W = ceil(width / 32) of the widest field end)."""
+        width = max(f["offset"] + f["width"] for f in self.fields)
+        bits = np.zeros((len(beats), -(-width // 32) * 32), np.uint8)
+        for name, fs in [*((n, [f]) for n, f in self.scalars.items()), *self.arrays.items()]:
+            values = np.array([b[name] if name in self.arrays else [b[name]] for b in beats], np.int64)
+            for i, f in enumerate(fs):
+                shifts = np.arange(f["width"], dtype=np.int64)
+                bits[:, f["offset"]:f["offset"] + f["width"]] = (values[:, i, None] >> shifts) & 1
+        return np.packbits(bits, axis=1, bitorder="little").view("<u4")
+
     def unpack_words(self, words: np.ndarray) -> list[dict]:
         """unpack() of many payloads at once: `words` [n, W] uint32, little-endian words of each."""
         bits = np.unpackbits(np.ascontiguousarray(words, "<u4").view(np.uint8), axis=1, bitorder="little")

@@ -60,11 +60,16 @@ class ScoreScoreboard:
     def beats(self, vector) -> list[list[int]]:
         """`beats` beats of `lanes` elements; lanes past `dim` carry -1, which the engine must ignore."""
         lanes, beats = self.cfg.score.lanes, self.cfg.score.beats
-        out = []
-        for b in range(beats):
-            chunk = [int(x) for x in vector[b * lanes:(b + 1) * lanes]]
-            out.append(chunk + [-1] * (lanes - len(chunk)))
-        return out
+        padded = np.full(beats * lanes, -1, np.int64)
+        padded[:len(vector)] = vector
+        return padded.reshape(beats, lanes).tolist()
+
+    def rebind(self, tb, models: dict) -> None:
+        """Run the same stimulus again on other models (the native engine's replay): golden's
+        expectation is kept, the result and the errors start afresh."""
+        self.tb, self.m = tb, models
+        self.result = {name: np.zeros_like(arr) for name, arr in self.result.items()}
+        self.errors = []
 
     async def load(self, port: str, vectors, count_port: str) -> None:
         """Load a vector set (keys or values): `beats` beats each, `last` on the set's final beat."""

@@ -108,6 +108,24 @@ def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, array
             "waves": info.get("waves")}
 
 
+def run_rows(design_dir: Path, top: str, engine: Engine, inputs: dict, jobs: int = 1,
+             scheduler: str | None = None) -> list[dict]:
+    """Every row of `inputs` ({layer: input}) through `run_shard`: in this process with jobs = 1,
+    else sharded over `jobs` local processes or the workers of the Dask cluster at `scheduler`.
+    Returns each shard's run_shard dict."""
+    from latte_rtl.executor import job_pool
+
+    rows = {layer: inp.q.shape[0] for layer, inp in inputs.items()}
+    if jobs == 1 and not scheduler:
+        design = DesignFiles(str(design_dir))
+        return [run_shard(design, top, engine, s, shard_arrays(inputs[s.layer], s)) for s in plan_shards(rows, 1)]
+    design = DesignFiles.shipped(design_dir, top) if scheduler else DesignFiles(str(design_dir))
+    with job_pool(scheduler, jobs) as pool:
+        futures = [pool.submit(run_shard, design, top, engine, s, shard_arrays(inputs[s.layer], s))
+                   for s in plan_shards(rows, pool.workers)]
+        return [f.result() for f in futures]
+
+
 def _renumbered(message: str, shard: Shard) -> str:
     """A shard's "row r" as the row of the whole layer, prefixed with the layer."""
     text = re.sub(r"\brow (\d+)", lambda m: f"row {int(m[1]) + shard.start}", message)
