@@ -67,7 +67,8 @@ class _Source:
         first = len(self.accepted_at)
         self.tb.op(Op.SEND, self.index, len(beats))
         if self.tb.capture is None:
-            self.tb.beats[self.name].append(self.fields.pack_words(beats))
+            if beats:
+                self.tb.beats[self.name].append(self.fields.pack_words(beats))
             self.accepted_at += [0] * len(beats)
         else:
             self.accepted_at += self.tb.capture.accepted[self.name][first:first + len(beats)].tolist()

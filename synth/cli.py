@@ -155,7 +155,8 @@ def _real_data(cfg, manifest: dict, out: Path):
             return None, None
         raw = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
         rows = sum(len(r["cycles"]) for r in raw.values())
-        print(f"  {name}: matches golden on {len(raw)} layers x {rows // len(raw)} rows ({wall:.1f} s, "
+        built = ", incl. the harness build" if any(d["built"] for d in done) else ""
+        print(f"  {name}: matches golden on {len(raw)} layers x {rows // len(raw)} rows ({wall:.1f} s{built}, "
               f"{rows / wall:.0f} rows/s); layer 1: {raw[1]['kept'].mean():.1%} kept, "
               f"{raw[1]['cycles'].mean():.0f} cycles/row")
         if name == "latte_score_engine":

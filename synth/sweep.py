@@ -93,26 +93,32 @@ def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs:
     lost, is reported in its row and the sweep goes on; finished points are cached, so an
     interrupted sweep resumes where it stopped)."""
     check_grid(grid)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = cache_dir or out_dir / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
     points = expand(grid)
-    if not scheduler:
-        warm_up(targets)
+    with job_pool(scheduler, max(1, jobs)) as pool:  # a cluster that cannot be reached: before any work
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir = cache_dir or out_dir / "cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if not scheduler:
+            warm_up(targets)
+        rows = _gather(pool, points, targets, cache_dir, keep_ratio)
+    write_outputs(rows, out_dir, keep_ratio)
+    return rows
+
+
+def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
+    """Every point through `_run_point` on the pool, as rows in point order."""
     rows: list[dict | None] = [None] * len(points)
     _progress(0, len(points), "starting")
-    with job_pool(scheduler, max(1, jobs)) as pool:
-        futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve())): i for i, p in enumerate(points)}
-        for n, fut in enumerate(pool.as_completed(futures), 1):
-            i = futures[fut]
-            try:
-                result = fut.result()
-            except Exception as exc:  # the worker itself failed (e.g. lost): this point only
-                result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
-                          "error": f"{exc.__class__.__name__}: {exc}"}
-            rows[i] = _row(i, result, keep_ratio)
-            _progress(n, len(points), f"point {i}: {rows[i]['status']}")
-    write_outputs(rows, out_dir, keep_ratio)
+    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve())): i for i, p in enumerate(points)}
+    for n, fut in enumerate(pool.as_completed(futures), 1):
+        i = futures[fut]
+        try:
+            result = fut.result()
+        except Exception as exc:  # the worker itself failed (e.g. lost): this point only
+            result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
+                      "error": f"{exc.__class__.__name__}: {exc}"}
+        rows[i] = _row(i, result, keep_ratio)
+        _progress(n, len(points), f"point {i}: {rows[i]['status']}")
     return rows
 
 

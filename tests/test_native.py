@@ -76,7 +76,7 @@ def test_native_is_cycle_exact_with_cocotb(tmp_path):
     cfg = LatteConfig.from_params(bits=8, msb_bits=4, dim=8, lanes=3, heads=2, max_keys=16, attention=True,
                                   scale_shift=12, mult_bits=12)
     generate(cfg, tmp_path)
-    stimuli = _cases(cfg, tmp_path / "cases")[:3]
+    stimuli = _cases(cfg, tmp_path / "cases")[:2]  # random, extremes
     print(f"seed={SEED}")
     for top in ("latte_score_engine", "latte_attention_engine"):
         native = [tmp_path / f"{p.stem}.{top}.native.npz" for p in stimuli]
