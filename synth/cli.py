@@ -18,7 +18,7 @@ def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: i
     from .flows import synthesize
     from .report import build_report
 
-    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs)
+    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep)
     return build_report(cfg, manifest, results, keep)
 
 
@@ -64,17 +64,29 @@ def cmd_sweep(args) -> int:
         if r["status"] != "ok":
             print(f"  point {r['point']:2d} FAILED: {r['error']}")
             continue
-        tops = "  ".join(f"{k[:-len('_transistors')]} {v}" for k, v in r.items() if k.endswith("_transistors"))
-        ratios = "  ".join(f"{k[:-len('_throughput_per_area_ratio')]} x{v:.2f}" for k, v in r.items()
-                           if k.endswith("_throughput_per_area_ratio") and v is not None)
-        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: transistors {tops}; "
-              f"throughput/area {ratios} at keep {args.keep_ratio:.2f}" + (" (cached)" if r["cached"] else ""))
+        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: {_point_summary(r)}"
+              + (" (cached)" if r["cached"] else ""))
     print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'} and PNG plots in {out}/")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
 
+def _point_summary(row: dict) -> str:
+    """The figures of one sweep point that its targets produced, LATTE and dense side by side."""
+    parts = []
+    for field, label, spec in (("transistors", "transistors", ""), ("ecp5_fmax_mhz", "ECP5 MHz", ".1f"),
+                               ("ihp130_total_um2", "IHP µm²", ",.0f"), ("ihp130_fmax_mhz", "IHP MHz", ".1f"),
+                               ("ihp130_pj_per_row", "pJ/row", ",.0f")):
+        values = {k[:-len(field) - 1]: v for k, v in row.items() if k.endswith("_" + field) and v is not None}
+        if values:
+            parts.append(f"{label} " + " / ".join(f"{top} {format(v, spec)}" for top, v in values.items()))
+    for key, value in row.items():
+        if key.endswith("_ratio") and value is not None and "_vs_" in key and "break_even" not in key:
+            parts.append(f"{key} x{value:.2f}")
+    return "; ".join(parts)
+
+
 def cmd_flow(args) -> int:
-    """The main job: generate → short cocotb regression → the RTL on the embedded real dump →
+    """The main job: generate → short cocotb regression → the RTL on every layer of the lm →
     synthesis → the comparison tables."""
     from latte_rtl.cli.common import design_config_from_args
     from latte_rtl.design import atomic_write_text, check_output_dir, generate
@@ -85,6 +97,7 @@ def cmd_flow(args) -> int:
     from .report import format_table
 
     cfg = design_config_from_args(args, attention_default=True)
+    targets = split_list(args.target, TARGETS, "--target")
     out = check_output_dir(args.output)
     print("1/4 generate")
     manifest = generate(cfg, out)
@@ -105,8 +118,7 @@ def cmd_flow(args) -> int:
         keep, costs = _real_data(cfg, manifest, out)
         if costs is None:
             return 1
-    targets = ["generic", "ecp5"]
-    print(f"4/4 synthesize ({', '.join(targets)}); throughput compared at keep ratio {keep:.3f}")
+    print(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}")
     synth = _synth_report(cfg, manifest, out, targets, keep, 2)
     synth["cycle_ratio_measured"] = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
     print(format_table(synth))
@@ -169,7 +181,7 @@ def _real_data(cfg, manifest: dict, out: Path):
 def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
     p.add_argument("design_dir")
-    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=None,
                    help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
                         "embedded real dump when it fits the design, else 0.10)")
@@ -184,7 +196,7 @@ def register(sub) -> None:
     for name in SWEEPABLE:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
     p.add_argument("--attention", action="store_true", help="also generate and synthesize the attention tops")
-    p.add_argument("--target", default="generic", help="generic, ice40, ecp5 (default %(default)s)")
+    p.add_argument("--target", default="generic", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
@@ -196,5 +208,7 @@ def register(sub) -> None:
     p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
     add_config_options(p)
     p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    p.add_argument("--target", default="generic,ecp5,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
+                   "(default %(default)s)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_flow)

@@ -18,14 +18,15 @@ from amaranth.back import rtlil
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
+from latte_rtl.tops import get_top
 from latte_rtl.hw.sram import SRAM_MODULE, SRAM_VERILOG
 from latte_rtl.tools import run_nextpnr, run_yosys
-from latte_rtl.tops import get_top
 
+from .asic import block_areas, synth_ihp130
 from .harness import FpgaHarness
 
 SCRIPTS = Path(__file__).resolve().parent
-TARGETS = ("generic", "ice40", "ecp5")
+TARGETS = ("generic", "ice40", "ecp5", "ihp130")
 # FPGA runs cap the key store so that both banks fit the device's block RAM; the logic grows
 # only logarithmically with max_keys (counters, addresses).
 FPGA_MAX_KEYS = 64
@@ -58,17 +59,7 @@ def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
     stat = json.loads((work / "stat.json").read_text())
     design = stat["design"]
     by_type = design["num_cells_by_type"]
-    # Yosys reports a module with submodules with their cells included: a module's own share is
-    # its figure less its direct children's. Blocks come from the registry's map of submodule
-    # paths; the top's own logic is "control + stores".
-    entry = get_top(top)
-    reported = {m.lstrip("\\"): _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}
-    blocks: dict[str, int] = {}
-    for name, count in reported.items():
-        children = [c for c in reported if c.startswith(name + ".") and "." not in c[len(name) + 1:]]
-        own = count - sum(reported[c] for c in children)
-        block = "control + stores" if name == top else entry.block_of(name[len(top) + 1:])
-        blocks[block] = blocks.get(block, 0) + own
+    blocks = block_areas({m: _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}, top)
     total = _transistors(design["estimated_num_transistors"])
     return {
         "cells": sum(n for t, n in by_type.items() if t.startswith("$_")),
@@ -180,7 +171,7 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
     return result
 
 
-def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path):
+def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path, keep_ratio: float):
     """(top, report key, callable) for every flow to run."""
     for top in tops:
         for target in targets:
@@ -192,6 +183,8 @@ def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str
                 yield top, "ice40_dsp", lambda t=top, w=w: synth_fpga(cfg, t, "ice40", True, w / "ice40_dsp")
             elif target == "ecp5":
                 yield top, "ecp5", lambda t=top, w=w: synth_fpga(cfg, t, "ecp5", True, w / "ecp5")
+            elif target == "ihp130":
+                yield top, "ihp130", lambda t=top, w=w: synth_ihp130(cfg, design_dir, t, w / "ihp130", keep_ratio)
 
 
 def warm_up(targets: list[str]) -> None:
@@ -204,7 +197,7 @@ def warm_up(targets: list[str]) -> None:
 
 
 def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], *, workers: int = 2,
-               work_dir: Path | None = None, log=print) -> dict:
+               work_dir: Path | None = None, keep_ratio: float = 0.10, log=print) -> dict:
     """Run every flow of `targets` on every top; {top: {flow: result}}. Failures are recorded
     with their reason, not raised."""
     for target in targets:
@@ -213,7 +206,7 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
     warm_up(targets)
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        jobs = list(_jobs(cfg, design_dir, tops, targets, work))
+        jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio))
         report: dict = {top: {} for top in tops}
 
         def run(job):

@@ -35,22 +35,31 @@ def plot_throughput_vs_keep(ax, cfg: LatteConfig, top, base, area_top, area_base
 
 
 def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
-    paths = [_lanes_plot(rows, "transistors", "logic transistors (generic, Yosys estimate)", "Logic area vs lanes",
-                         out_dir / "area_vs_lanes.png")]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for r in rows:
-        if r["status"] != "ok":
-            continue
-        cfg = LatteConfig.from_params(**r["params"])
-        for top, base in comparison_pairs(TOPS):
-            a, b = r.get(f"{top.key}_transistors"), r.get(f"{base.key}_transistors")
-            if a and b:
-                plot_throughput_vs_keep(ax, cfg, top, base, a, b, f"lanes={r['lanes']} m={r['msb_bits']}")
-    ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
-           title="Throughput per area vs keep ratio")
-    ax.legend(fontsize=6, ncol=2)
-    ax.grid(alpha=0.3)
-    paths.append(_save(fig, out_dir / "throughput_per_area.png"))
+    """The sweep's plots of the metrics its targets produced."""
+    paths = []
+    if any(_series(rows, f"{t.key}_transistors") for t in TOPS.values()):
+        paths.append(_lanes_plot(rows, "transistors", "logic transistors (generic, Yosys estimate)",
+                                 "Logic area vs lanes", out_dir / "area_vs_lanes.png"))
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for r in rows:
+            if r["status"] != "ok":
+                continue
+            cfg = LatteConfig.from_params(**r["params"])
+            for top, base in comparison_pairs(TOPS):
+                a, b = r.get(f"{top.key}_transistors"), r.get(f"{base.key}_transistors")
+                if a and b:
+                    plot_throughput_vs_keep(ax, cfg, top, base, a, b, f"lanes={r['lanes']} m={r['msb_bits']}")
+        ax.set(xlabel="keep ratio (kept keys / keys)", ylabel="keys/cycle per Mtransistor",
+               title="Throughput per area vs keep ratio")
+        ax.legend(fontsize=6, ncol=2)
+        ax.grid(alpha=0.3)
+        paths.append(_save(fig, out_dir / "throughput_per_area.png"))
+    for metric, ylabel, title, name in (
+            ("ihp130_total_um2", "area (µm², IHP SG13G2: logic + SRAM macros)", "Area vs lanes", "ihp130_area_vs_lanes"),
+            ("ihp130_pj_per_row", "energy per query row (pJ, IHP SG13G2)", "Energy per row vs lanes",
+             "ihp130_energy_vs_lanes")):
+        if any(_series(rows, f"{t.key}_{metric}") for t in TOPS.values()):
+            paths.append(_lanes_plot(rows, metric, ylabel, title, out_dir / f"{name}.png"))
     if any(_series(rows, f"{t.key}_ecp5_fmax_mhz") for t in TOPS.values()):
         paths.append(_lanes_plot(rows, "ecp5_fmax_mhz", "fmax on ECP5-85k (MHz, nextpnr)", "fmax vs lanes",
                                  out_dir / "fmax_vs_lanes.png"))
@@ -94,14 +103,24 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         paths.append(_save(fig, out_dir / f"throughput_per_area_{pair}.png"))
-        blocks = sorted(set(gt["blocks"]) | set(gb["blocks"]))
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        bottom = [0, 0]
-        for block in blocks:
-            vals = [gt["blocks"].get(block, 0), gb["blocks"].get(block, 0)]
-            ax.bar([top.key, base.key], vals, bottom=bottom, label=block)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set(ylabel="transistors (generic)", title=f"Logic area by block, {top.key} vs {base.key}")
-        ax.legend(fontsize=8)
-        paths.append(_save(fig, out_dir / f"area_by_block_{pair}.png"))
+        paths.append(_stacked([gt["blocks"], gb["blocks"]], [top.key, base.key], "transistors (generic)",
+                              f"Logic area by block, {top.key} vs {base.key}", out_dir / f"area_by_block_{pair}.png"))
+        energy = [report["tops"][t.name].get("ihp130", {}).get("energy") for t in (top, base)]
+        if all(energy):
+            paths.append(_stacked([e["pj_per_row_by_block"] for e in energy], [top.key, base.key],
+                                  "energy per row (pJ, IHP SG13G2)", f"Energy per row by block, keep "
+                                  f"{energy[0]['activity']['keep_ratio']:.2f}", out_dir / f"ihp130_energy_by_block_{pair}.png"))
     return paths
+
+
+def _stacked(values: list[dict], labels: list[str], ylabel: str, title: str, path: Path) -> Path:
+    """One stacked bar per dict of {part: value}."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    bottom = [0.0] * len(values)
+    for part in sorted(set().union(*values)):
+        vals = [v.get(part, 0) for v in values]
+        ax.bar(labels, vals, bottom=bottom, label=part)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)

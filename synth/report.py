@@ -41,12 +41,40 @@ def compare_pair(cfg: LatteConfig, top, base, results: dict, keep_ratio: float) 
             "throughput_per_area_ratio": per_area["top"] / per_area["baseline"],
             "break_even_keep_ratio": break_even_keep_ratio(top, base, cfg, at, bt),
         })
+    x, y = results.get(top.name, {}).get("ihp130", {}), results.get(base.name, {}).get("ihp130", {})
+    if "total_um2" in x and "total_um2" in y:
+        comp["ihp130"] = asic_comparison(x, y)
     for target in ("ice40", "ice40_dsp", "ecp5"):
         x, y = results.get(top.name, {}).get(target, {}), results.get(base.name, {}).get(target, {})
         if x.get("luts") and y.get("luts"):
             comp[f"{target}_lut_ratio"] = x["luts"] / y["luts"]
         if x.get("fmax_mhz") and y.get("fmax_mhz"):
             comp[f"{target}_fmax_ratio"] = x["fmax_mhz"] / y["fmax_mhz"]
+    return comp
+
+
+def keys_per_s_per_mm2(result: dict) -> float | None:
+    """Keys scored per second per mm² (logic + macros) at fmax, with the cycles per row measured in
+    the energy run (the load cycles left out); None without timing or energy."""
+    energy = result.get("energy")
+    if not energy or not result.get("fmax_mhz"):
+        return None
+    act = energy["activity"]
+    keys_per_cycle = act["keys"] * act["rows"] / (act["cycles"] - act["load_cycles"])
+    return keys_per_cycle * result["fmax_mhz"] * 1e6 / (result["total_um2"] / 1e6)
+
+
+def asic_comparison(top: dict, base: dict) -> dict:
+    """IHP130 figures of a top against its baseline: area, fmax, keys/s per mm², energy per row."""
+    comp = {"total_area_ratio": top["total_um2"] / base["total_um2"],
+            "logic_area_ratio": top["logic_um2"] / base["logic_um2"],
+            "macro_area_ratio": top["macro_um2"] / base["macro_um2"] if base["macro_um2"] else None}
+    if top.get("fmax_mhz") and base.get("fmax_mhz"):
+        comp["fmax_ratio"] = top["fmax_mhz"] / base["fmax_mhz"]
+    a, b = keys_per_s_per_mm2(top), keys_per_s_per_mm2(base)
+    if a and b:
+        comp.update({"keys_per_s_per_mm2": {"top": a, "baseline": b}, "keys_per_s_per_mm2_ratio": a / b,
+                     "energy_per_row_ratio": top["energy"]["pj_per_row"] / base["energy"]["pj_per_row"]})
     return comp
 
 
@@ -68,9 +96,18 @@ def build_report(cfg: LatteConfig, manifest: dict, results: dict, keep_ratio: fl
         "memory_bits": memory_bits(manifest),
         "notes": "Memories (key store, q buffer, estimate buffer) are latte_sram black boxes in the generic "
                  "flow: reported in memory_bits, excluded from logic area. FPGA flows map them to block RAM "
-                 "with max_keys capped (max_keys_used) and report the engine without its test harness.",
-        "tool_versions": tool_versions(),
+                 "with max_keys capped (max_keys_used) and report the engine without its test harness. "
+                 "ihp130 maps them to IHP SG13G2 SRAM macros (or flip-flops where smaller; see memories) and "
+                 "reports energy per row from a simulated run (synth/asic.py states the method).",
+        "tool_versions": _tool_versions(results),
     }
+
+
+def _tool_versions(results: dict) -> dict:
+    from .asic import sta_binary, sta_version
+
+    asic = any("ihp130" in flows for flows in results.values())
+    return {**tool_versions(), **({"opensta": sta_version()} if asic and sta_binary() else {})}
 
 
 def failed_flows(report: dict) -> list[str]:
@@ -114,6 +151,7 @@ def format_pair(report: dict, comp: dict) -> list[tuple[str, str, str, str]]:
                 rows.append((f"{target}: {name} failed", r[target]["error"], "", ""))
             if "fit" in r.get(target, {}):
                 rows.append((f"{target}: {name}", r[target]["fit"], "", ""))
+    rows += _asic_rows(rt.get("ihp130", {}), rb.get("ihp130", {}))
     mem = report["memory_bits"]
     rows.append(("memory bits (not in logic area)", str(mem.get(top.name)), str(mem.get(base.name)),
                  _ratio(mem.get(top.name), mem.get(base.name))))
@@ -124,6 +162,33 @@ def format_pair(report: dict, comp: dict) -> list[tuple[str, str, str, str]]:
         pa = comp["keys_per_cycle_per_mtransistor"]
         rows.append(("keys/cycle per Mtransistor", f"{pa['top']:.3f}", f"{pa['baseline']:.3f}",
                      f"{comp['throughput_per_area_ratio']:.3f}"))
+    return rows
+
+
+def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
+    """IHP130 rows of a comparison: µm², fmax, keys/s per mm², energy per row and its blocks."""
+    if not a and not b:
+        return []
+    rows = []
+
+    def add(label, x, y, spec=",.0f"):
+        rows.append((f"ihp130: {label}", _fmt(x, spec), _fmt(y, spec), _ratio(x, y)))
+
+    for field, label in (("logic_um2", "logic µm²"), ("flip_flop_um2", "  of which flip-flops µm²"),
+                         ("macro_um2", "SRAM macros µm²"), ("total_um2", "total µm²")):
+        add(label, a.get(field), b.get(field))
+    add("fmax MHz (OpenSTA)", a.get("fmax_mhz"), b.get("fmax_mhz"), ".1f")
+    add("keys/s per mm²", keys_per_s_per_mm2(a), keys_per_s_per_mm2(b), ".4g")
+    ea, eb = a.get("energy") or {}, b.get("energy") or {}
+    add("pJ per row", ea.get("pj_per_row"), eb.get("pj_per_row"))
+    add("pJ per key", ea.get("pj_per_key"), eb.get("pj_per_key"), ".1f")
+    blocks_a, blocks_b = ea.get("pj_per_row_by_block", {}), eb.get("pj_per_row_by_block", {})
+    for block in sorted(set(blocks_a) | set(blocks_b)):
+        add(f"  pJ/row {block}", blocks_a.get(block), blocks_b.get(block))
+    for name, r in (("top", a), ("baseline", b)):
+        for key in ("error", "skipped"):
+            if key in r:
+                rows.append((f"ihp130: {name} {key}", r[key], "", ""))
     return rows
 
 

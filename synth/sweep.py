@@ -21,26 +21,30 @@ from .flows import warm_up
 from .report import DEFAULT_KEEP_RATIO, comparisons
 
 SWEEPABLE = ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode")
-PER_TOP = ("transistors", "ecp5_fmax_mhz", "ecp5_luts")
-PER_PAIR = ("logic_area_ratio", "throughput_per_area_ratio", "break_even_keep_ratio")
+PER_TOP = ("transistors", "ecp5_fmax_mhz", "ecp5_luts", "ihp130_total_um2", "ihp130_logic_um2", "ihp130_fmax_mhz",
+           "ihp130_pj_per_row")
+PER_PAIR = ("logic_area_ratio", "throughput_per_area_ratio", "break_even_keep_ratio",
+            "ihp130_keys_per_s_per_mm2_ratio", "ihp130_energy_per_row_ratio")
 CSV_FIELDS = ["point", *SWEEPABLE, "status",
               *(f"{t.key}_{f}" for f in PER_TOP for t in TOPS.values()),
               *(f"{t.key}_vs_{b.key}_{f}" for t, b in comparison_pairs(TOPS) for f in PER_PAIR),
               "cached", "seconds", "error"]
 
 
-def point_key(cfg: LatteConfig, targets: list[str]) -> str:
-    """Cache key: the parameters, the Verilog of every top and the targets."""
+def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float) -> str:
+    """Cache key: the parameters, the Verilog of every top, the targets (and the keep ratio of the
+    ihp130 energy run)."""
     from latte_rtl.design.emit import top_verilog
 
     texts = {top.name: top_verilog(cfg, top)[0] for top in tops_for(cfg)}
     blob = json.dumps({"params": cfg.params(), "verilog": {t: hashlib.sha256(v.encode()).hexdigest()
                                                             for t, v in texts.items()},
-                       "targets": sorted(targets)}, sort_keys=True)
+                       "targets": sorted(targets), "keep": keep_ratio if "ihp130" in targets else None},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _run_point(params: dict, targets: list[str], cache_dir: str) -> dict:
+def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO) -> dict:
     """Worker: generate, synthesize (or reuse the cached result) one point."""
     from latte_rtl.design import generate
 
@@ -52,13 +56,14 @@ def _run_point(params: dict, targets: list[str], cache_dir: str) -> dict:
             raise UserError(f"the sweep cache {cache_dir} does not exist on worker host {socket.gethostname()}: put "
                             "the sweep's -o on a filesystem the workers share")
         cfg = LatteConfig.from_params(**params)
-        key = point_key(cfg, targets)
+        key = point_key(cfg, targets, keep_ratio)
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
             return {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
         manifest = generate(cfg, point_dir)
-        results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, log=lambda *_: None)
+        results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
+                             log=lambda *_: None)
         errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
         out = {"results": results, "error": "; ".join(errors) or None}
         if not errors:  # only complete points are cached
@@ -109,7 +114,8 @@ def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_
     """Every point through `_run_point` on the pool, as rows in point order."""
     rows: list[dict | None] = [None] * len(points)
     _progress(0, len(points), "starting")
-    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve())): i for i, p in enumerate(points)}
+    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio): i
+               for i, p in enumerate(points)}
     for n, fut in enumerate(pool.as_completed(futures), 1):
         i = futures[fut]
         try:
@@ -134,8 +140,13 @@ def _row(index: int, result: dict, keep_ratio: float) -> dict:
             row[f"{key}_transistors"] = flows.get("generic", {}).get("transistors")
             row[f"{key}_ecp5_fmax_mhz"] = flows.get("ecp5", {}).get("fmax_mhz")
             row[f"{key}_ecp5_luts"] = flows.get("ecp5", {}).get("luts")
+            asic = flows.get("ihp130", {})
+            for field in ("total_um2", "logic_um2", "fmax_mhz"):
+                row[f"{key}_ihp130_{field}"] = asic.get(field)
+            row[f"{key}_ihp130_pj_per_row"] = (asic.get("energy") or {}).get("pj_per_row")
         for pair, comp in comparisons(cfg, results, keep_ratio).items():
-            row.update({f"{pair}_{f}": comp.get(f) for f in PER_PAIR})
+            flat = {**comp, **{f"ihp130_{k}": v for k, v in comp.get("ihp130", {}).items()}}
+            row.update({f"{pair}_{f}": flat.get(f) for f in PER_PAIR})
     return row
 
 

