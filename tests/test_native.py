@@ -179,11 +179,13 @@ def cluster(tmp_path_factory):
 def test_sweep_on_dask_reports_failures_and_resumes(tmp_path, cluster):
     """A point that fails on its worker (its cache entry blocked by a file) is reported and the
     other finishes; the rerun reuses the finished point from the cache and computes the other."""
+    from synth.report import DEFAULT_KEEP_RATIO
     from synth.sweep import point_key, run_sweep
 
     grid = {"bits": [8], "msb_bits": [4], "dim": [4], "lanes": [2, 3], "heads": [2], "max_keys": [8],
             "threshold_mode": ["relative"]}
-    blocker = tmp_path / "cache" / point_key(LatteConfig.from_params(**{k: v[-1] for k, v in grid.items()}), ["generic"])
+    last = LatteConfig.from_params(**{k: v[-1] for k, v in grid.items()})
+    blocker = tmp_path / "cache" / point_key(last, ["generic"], DEFAULT_KEEP_RATIO)
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a directory")
     rows = run_sweep(grid, ["generic"], tmp_path, scheduler=cluster)
