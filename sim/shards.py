@@ -127,9 +127,9 @@ def run_rows(design_dir: Path, top: str, engine: Engine, inputs: dict, jobs: int
 
 
 def _renumbered(message: str, shard: Shard) -> str:
-    """A shard's "row r" as the row of the whole layer, prefixed with the layer."""
+    """A shard's "row r" as the row of the whole layer, each line prefixed with the layer."""
     text = re.sub(r"\brow (\d+)", lambda m: f"row {int(m[1]) + shard.start}", message)
-    return text if shard.layer is None else f"layer {shard.layer}: {text}"
+    return text if shard.layer is None else "\n".join(f"layer {shard.layer}: {line}" for line in text.splitlines())
 
 
 def gather(done: list[dict], rows: dict[int | None, int]) -> dict:

@@ -204,3 +204,27 @@ def test_run_on_dask_matches_local(tmp_path, small_design, cluster):
                            "-o", str(tmp_path / "d.npz"), "--scheduler", cluster], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _assert_layers_match_golden(tmp_path / "d.npz", qk)
+
+
+def test_sharded_mismatch_names_layer_and_row(tmp_path, small_design):
+    """A sabotaged memory (bit 0 of lane 0 flipped on every write) under `-j 4`: exit 1, the first
+    mismatch names its layer and row; the gathered RTL result of every layer lies beside -o."""
+    import shutil
+
+    from sim.shards import Shard, _renumbered
+
+    require_simulator("verilator")
+    copy = tmp_path / "design"
+    shutil.copytree(small_design, copy, ignore=shutil.ignore_patterns("sim_build"))
+    sram = copy / "latte_sram.v"
+    sram.write_text(sram.read_text().replace("<= wdata[lane*GRAN +: GRAN];", "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);"))
+    qk = _two_layer_input(tmp_path)
+    proc = run_cli("run", copy, "--qk", qk, "-o", tmp_path / "r.npz", "-j", 4, "--allow-modified")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line = [x for x in proc.stderr.splitlines() if "disagree" in x][0]
+    assert "first mismatch): layer 0: " in line and " row " in line, line
+    bad = np.load(tmp_path / "r.mismatch.npz")
+    assert bad["layers"].tolist() == [0, 3] and bad["layer3.kept"].shape == (7, 12)
+    assert not (tmp_path / "r.npz").exists()
+    assert _renumbered("t: x\ncase: row 2 key 1: score rtl=1 golden=2", Shard(3, 4, 7)) == \
+        "layer 3: t: x\nlayer 3: case: row 6 key 1: score rtl=1 golden=2"
