@@ -180,8 +180,15 @@ def run_sync(coro):
     raise RuntimeError("the scoreboard waited on something the native testbench does not provide")
 
 
-def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, top: str) -> dict:
-    done = subprocess.run([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob)],
+def stall_limit(cfg) -> int:
+    """Cycles without any beat moving after which the harness reports a hang: far above the longest
+    quiet stretch of a row (every key's score pass and completion, 3 softmax passes, P·V, the
+    division), 1 M at least."""
+    return 1_000_000 + 16 * cfg.score.beats * cfg.score.max_keys
+
+
+def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str) -> dict:
+    done = subprocess.run([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit)],
                           capture_output=True, text=True)
     if done.returncode:
         raise AssertionError(f"{top} on native (seed {seed}): {done.stderr.strip() or f'exit {done.returncode}'}")
@@ -211,7 +218,7 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
         run_sync(sb.run())
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
-        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, top)
+        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, stall_limit(cfg), top)
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, sb, result in zip(stimuli, boards, results):

@@ -4,8 +4,10 @@
 // valid gaps and ready stalls, the same clocking as sim/bfm.py's ClockedTB: every rising edge,
 // first sample (outputs as they were at the edge), then drive (inputs for the next cycle).
 //
-//   harness DIR SEED VALID_PROB READY_PROB   run DIR/ops.bin, DIR/in_<stream>.bin; write
-//                                            DIR/out_<stream>.bin, acc_<stream>.bin, probes.bin, done.bin
+//   harness DIR SEED VALID_PROB READY_PROB STALL_LIMIT
+//                                            run DIR/ops.bin, DIR/in_<stream>.bin; write
+//                                            DIR/out_<stream>.bin, acc_<stream>.bin, probes.bin, done.bin;
+//                                            give up after STALL_LIMIT cycles without any progress
 //   harness --idle CYCLES                    only clock the model (Verilator's own speed)
 //
 // File formats (little-endian): ops.bin int64 triples (code, a, b); in_*.bin beats of `words`
@@ -52,7 +54,6 @@ struct ProbePort {  // a plain output port the script reads (counts, busy, count
 namespace {
 
 enum Op : int64_t { SEND = 0, RECV = 1, WAIT = 2, WAIT_LOW = 3, PROBE = 4 };
-constexpr uint64_t STALL_LIMIT = 1000000;  // cycles without any progress before giving up
 
 struct Rng {  // splitmix64: a fixed, portable stream per model
     uint64_t s;
@@ -214,13 +215,14 @@ struct Run {
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "--idle") == 0) return idle(std::strtoull(argv[2], nullptr, 10));
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB | --idle CYCLES\n", argv[0]);
+    if (argc != 6) {
+        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB STALL_LIMIT | --idle CYCLES\n", argv[0]);
         return 2;
     }
     std::string dir = argv[1];
     uint64_t seed = std::strtoull(argv[2], nullptr, 10);
     double valid_prob = std::atof(argv[3]), ready_prob = std::atof(argv[4]);
+    uint64_t stall_limit = std::strtoull(argv[5], nullptr, 10);
     auto model = std::make_unique<Model>();
     Model* m = model.get();
     bind_ports(m);
@@ -252,9 +254,9 @@ int main(int argc, char** argv) {
         edge(m, 0);
         running = run.step_ops(cycle, progressed);
         quiet = progressed ? 0 : quiet + 1;
-        if (quiet > STALL_LIMIT) {
+        if (quiet > stall_limit) {
             std::fprintf(stderr, "harness: no progress for %llu cycles at op %zu (code %lld) of the script\n",
-                         (unsigned long long)STALL_LIMIT, run.op, (long long)run.ops[run.op * 3]);
+                         (unsigned long long)stall_limit, run.op, (long long)run.ops[run.op * 3]);
             return 3;
         }
     }

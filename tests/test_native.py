@@ -228,3 +228,23 @@ def test_sharded_mismatch_names_layer_and_row(tmp_path, small_design):
     assert not (tmp_path / "r.npz").exists()
     assert _renumbered("t: x\ncase: row 2 key 1: score rtl=1 golden=2", Shard(3, 4, 7)) == \
         "layer 3: t: x\nlayer 3: case: row 6 key 1: score rtl=1 golden=2"
+
+
+def test_a_hang_is_reported(tmp_path, small_design):
+    """A top whose `rows` stream never becomes valid: the harness gives up after its stall limit
+    and `run` says where it hung (exit 1), instead of running forever."""
+    import shutil
+
+    require_simulator("verilator")
+    copy = tmp_path / "design"
+    shutil.copytree(small_design, copy, ignore=shutil.ignore_patterns("sim_build"))
+    top = copy / "latte_score_engine.v"
+    text = top.read_text()
+    assert "  wire rows__valid;\n" in text and ".rows__valid(rows__valid)" in text
+    top.write_text(text.replace("  wire rows__valid;\n", "  wire rows__valid = 1'b0;\n  wire rows_valid_cut;\n", 1)
+                   .replace(".rows__valid(rows__valid)", ".rows__valid(rows_valid_cut)", 1))
+    qk = _two_layer_input(tmp_path)
+    proc = run_cli("run", copy, "--qk", qk, "-o", tmp_path / "r.npz", "--allow-modified")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "produced no result" in proc.stderr and "no progress for" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r.npz").exists()
