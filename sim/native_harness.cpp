@@ -178,6 +178,16 @@ struct Run {
         std::vector<uint32_t> raw = read_words(dir + "/ops.bin");
         ops.assign(reinterpret_cast<int64_t*>(raw.data()), reinterpret_cast<int64_t*>(raw.data() + raw.size()));
     }
+    std::string waiting_for() const {  // the current op, in words
+        int64_t code = ops[op * 3], a = ops[op * 3 + 1];
+        switch (code) {
+            case SEND: return std::string("sending on ") + sources[a].port.name + " (" +
+                              std::to_string(sources[a].queued) + " beats not taken)";
+            case RECV: return std::string("waiting for a beat on ") + sinks[a].port.name;
+            case WAIT_LOW: return std::string("waiting for ") + PROBES[a].name + " to go low";
+            default: return "op " + std::to_string(op) + " of the script";
+        }
+    }
     // Advance through ops that complete at this cycle; false once the script is finished.
     bool step_ops(uint64_t cycle, bool& progressed) {
         while (op * 3 < ops.size()) {
@@ -255,8 +265,8 @@ int main(int argc, char** argv) {
         running = run.step_ops(cycle, progressed);
         quiet = progressed ? 0 : quiet + 1;
         if (quiet > stall_limit) {
-            std::fprintf(stderr, "harness: no progress for %llu cycles at op %zu (code %lld) of the script\n",
-                         (unsigned long long)stall_limit, run.op, (long long)run.ops[run.op * 3]);
+            std::fprintf(stderr, "harness: no beat moved for %llu cycles (cycle %llu) while %s\n",
+                         (unsigned long long)stall_limit, (unsigned long long)cycle, run.waiting_for().c_str());
             return 3;
         }
     }
