@@ -1,8 +1,9 @@
 """Speed of the RTL paths and of the scale-out, in one run:
 
 1. cycles/s of the cocotb and the native engine on the same design (default, d = 64, 16 lanes)
-   and input (64 queries x 1024 keys, ~10 % kept), both warm (models built before timing), their
-   ratio, and Verilator's own speed on that model with an empty harness (only the clock);
+   and input (64 queries x 1024 keys, ~10 % kept), both warm (models built before timing; medians
+   of repeated runs), their ratio, and Verilator's own speed on that model with an empty harness
+   (only the clock);
 2. the whole shipped lm through the LATTE attention top (`dump --all-layers`: 4 layers x 4 heads
    x 64 query rows x 192 keys) with -j 1 and -j 2: rows/s and wall time;
 3. sweep points per minute on a Dask LocalCluster of 1 and of 2 workers (tiny designs, generic flow).
@@ -21,6 +22,7 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -36,6 +38,7 @@ from bench_rtl import relative_threshold  # benchmarks/ is the script's director
 
 TOP = "latte_score_engine"
 IDLE_CYCLES = 5_000_000
+NATIVE_REPEATS, COCOTB_REPEATS = 5, 3  # medians of these (this machine is shared)
 
 
 def engines(tmp: Path) -> dict:
@@ -49,23 +52,30 @@ def engines(tmp: Path) -> dict:
     np.savez(src, q=q, k=k, thresholds=np.array([relative_threshold(cfg, q, k, 0.10)]))
     simulate_native(design, [src], [tmp / "warm.npz"], top=TOP)  # builds, untimed
     simulate(design, [src], [tmp / "warm.npz"], top=TOP, sim="verilator")
-    start = time.perf_counter()
-    native = simulate_native(design, [src], [tmp / "native.npz"], top=TOP)
-    native_wall = time.perf_counter() - start
-    start = time.perf_counter()
-    simulate(design, [src], [tmp / "cocotb.npz"], top=TOP, sim="verilator")
-    cocotb_wall = time.perf_counter() - start
+    native_walls, harness_walls, cocotb_walls = [], [], []
+    for _ in range(NATIVE_REPEATS):
+        start = time.perf_counter()
+        native = simulate_native(design, [src], [tmp / "native.npz"], top=TOP)
+        native_walls.append(time.perf_counter() - start)
+        harness_walls.append(native["seconds"])
+    for _ in range(COCOTB_REPEATS):
+        start = time.perf_counter()
+        simulate(design, [src], [tmp / "cocotb.npz"], top=TOP, sim="verilator")
+        cocotb_walls.append(time.perf_counter() - start)
     a, b = np.load(tmp / "native.npz"), np.load(tmp / "cocotb.npz")
     assert all(np.array_equal(a[n], b[n]) for n in a.files), "native and cocotb results differ"
     cycles = native["cycles"]  # the same edges as cocotb's run: steady traffic is cycle-exact
     exe, _ = build_harness(design.resolve(), TOP, load_design(design)[1])
-    idle = json.loads(subprocess.run([str(exe), "--idle", str(IDLE_CYCLES)], capture_output=True, text=True,
-                                     check=True).stdout)
+    idle = [json.loads(subprocess.run([str(exe), "--idle", str(IDLE_CYCLES)], capture_output=True, text=True,
+                                      check=True).stdout)["seconds"] for _ in range(NATIVE_REPEATS)]
+    cocotb_wall, native_wall, harness_wall = map(statistics.median, (cocotb_walls, native_walls, harness_walls))
     out = {"rows": 64, "keys": 1024, "dim": 64, "kept": float(a["kept"].mean()), "cycles": cycles,
-           "cocotb_s": cocotb_wall, "native_s": native_wall, "native_harness_s": native["seconds"],
+           "cocotb_s": cocotb_wall, "native_s": native_wall, "native_harness_s": harness_wall,
            "cocotb_cycles_per_s": cycles / cocotb_wall, "native_cycles_per_s": cycles / native_wall,
-           "native_harness_cycles_per_s": cycles / native["seconds"],
-           "empty_harness_cycles_per_s": idle["cycles"] / idle["seconds"]}
+           "native_harness_cycles_per_s": cycles / harness_wall,
+           "empty_harness_cycles_per_s": IDLE_CYCLES / statistics.median(idle),
+           "native_ratio_range": [min(cocotb_walls) / max(native_walls), max(cocotb_walls) / min(native_walls)],
+           "repeats": {"native": NATIVE_REPEATS, "cocotb": COCOTB_REPEATS}}
     out["ratio"] = out["native_cycles_per_s"] / out["cocotb_cycles_per_s"]
     out["harness_ratio"] = out["native_harness_cycles_per_s"] / out["cocotb_cycles_per_s"]
     return out
@@ -130,7 +140,9 @@ def main():
               f"  native              {e['native_cycles_per_s']:12,.0f} cycles/s  ({e['native_s']:.2f} s, "
               f"harness loop {e['native_harness_cycles_per_s']:,.0f} cycles/s)\n"
               f"  empty harness       {e['empty_harness_cycles_per_s']:12,.0f} cycles/s  (Verilator's own speed)\n"
-              f"  native / cocotb     {e['ratio']:.0f}x end to end, {e['harness_ratio']:.0f}x harness loop", flush=True)
+              f"  native / cocotb     {e['ratio']:.0f}x end to end (runs: {e['native_ratio_range'][0]:.0f}x.."
+              f"{e['native_ratio_range'][1]:.0f}x), {e['harness_ratio']:.0f}x harness loop "
+              f"(medians of {NATIVE_REPEATS} native, {COCOTB_REPEATS} cocotb runs)", flush=True)
         if "model" not in skip:
             m = report["whole_model"] = whole_model(tmp)
             for jobs, r in m.items():
