@@ -17,25 +17,23 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.tools import tool_versions
 from synth.activity import measure
-from synth.asic import area_report, energy_report, logic_power, prepare, sta_version, timing
+from synth.asic import energy_at, implement, sta_version
 from synth.report import keys_per_s_per_mm2
 
 TOPS = ("latte_attention_engine", "dense_attention_engine", "latte_score_engine", "dense_score_engine")
 
 
-def sweep_top(cfg, design: Path, manifest: dict, top: str, keeps: list[float], work: Path) -> dict:
-    mapped = prepare(design, top, manifest["tops"][top]["memories"], work)
-    result = area_report(json.loads((work / "stat.json").read_text()), top, mapped)
-    result.update(timing(work, mapped, top))
+def sweep_top(cfg, design: Path, top: str, keeps: list[float], work: Path) -> dict:
+    result, impl = implement(design, top, work)
+    if impl is None:
+        raise SystemExit(f"bench_ihp130: {result['skipped']}")
     result["by_keep"] = {}
     for keep in keeps:
-        act = measure(design, top, cfg, [m.path for m in mapped], keep=keep)
-        watts = logic_power(work, mapped, top, result["critical_path_ns"], act.toggles, act.toggles.get("", 0.1))
-        energy = energy_report(act, watts, result["critical_path_ns"], mapped)
-        point = {**result, "energy": energy}
-        result["by_keep"][str(keep)] = {"energy": energy, "keys_per_s_per_mm2": keys_per_s_per_mm2(point)}
+        energy = energy_at(cfg, impl, keep)
+        per_mm2 = keys_per_s_per_mm2({**result, "energy": energy})
+        result["by_keep"][str(keep)] = {"energy": energy, "keys_per_s_per_mm2": per_mm2}
         print(f"  {top:24s} keep {keep:<5} kept {energy['activity']['keep_ratio']:.3f}: "
-              f"{energy['pj_per_row']:>10,.0f} pJ/row, {keys_per_s_per_mm2(point):.3g} keys/s/mm²", flush=True)
+              f"{energy['pj_per_row']:>10,.0f} pJ/row, {per_mm2:.3g} keys/s/mm²", flush=True)
     return result
 
 
@@ -74,8 +72,8 @@ def main():
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-ihp130-") as tmp:
         design = Path(tmp) / "design"
-        manifest = generate(cfg, design)
-        results = {top: sweep_top(cfg, design, manifest, top, keeps, Path(tmp) / top) for top in TOPS}
+        generate(cfg, design)
+        results = {top: sweep_top(cfg, design, top, keeps, Path(tmp) / top) for top in TOPS}
     for latte, dense in ((TOPS[0], TOPS[1]), (TOPS[2], TOPS[3])):
         for k in keeps:
             a, b = results[latte]["by_keep"][str(k)], results[dense]["by_keep"][str(k)]

@@ -78,9 +78,9 @@ def _getter(port: str, width: int) -> str:
     return f"[](Model* m, uint32_t* w) {{ w[0] = uint32_t(m->{port});{high} }}"
 
 
-def headers(ports: HarnessPorts, top: str) -> dict[str, str]:
-    """{file name: text} of latte_model.h and latte_ports.h for `top`."""
-    model = f"#pragma once\n#include \"V{top}.h\"\nusing Model = V{top};\n"
+def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
+    """{file name: text} of latte_model.h and latte_ports.h for the top's Verilog `module`."""
+    model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
     lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
              "std::vector<OutputPort> OUTPUTS;", "", "const ProbePort PROBES[] = {"]
     lines += [f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes] or ["    {nullptr, 0, nullptr},"]
@@ -99,15 +99,18 @@ def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, boo
     One process builds while others wait (a lock beside the build directory). A failed build
     keeps its log in the build directory and says so."""
     prepare_simulator("verilator")
-    sources = design_sources(design_dir, top)
+    if manifest.get("interface", "native") != "native":
+        raise UserError(f"the native engine drives the native valid/ready ports; this design has the "
+                        f"{manifest['interface']} interface: use --engine cocotb")
+    module, sources = design_sources(design_dir, top)
     build_dir = design_dir / "sim_build" / f"{top}_native"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(build_dir.parent / f"{top}_native.lock"):
-        return _build(build_dir, top, sources, manifest)
+        return _build(build_dir, top, module, sources, manifest)
 
 
-def _build(build_dir: Path, top: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
-    generated = headers(HarnessPorts.of(manifest, top), top)
+def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
+    generated = headers(HarnessPorts.of(manifest, top), module)
     key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
     for src in sources:
         key.update(src.read_bytes())
@@ -119,7 +122,7 @@ def _build(build_dir: Path, top: str, sources: list[Path], manifest: dict) -> tu
     for name, text in generated.items():
         (build_dir / name).write_text(text)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(min(4, os.cpu_count() or 1)), *NATIVE_ARGS,
-           "-CFLAGS", f"-I{build_dir}", "--top-module", top, "--Mdir", str(build_dir / "obj"), "-o", str(exe),
+           "-CFLAGS", f"-I{build_dir}", "--top-module", module, "--Mdir", str(build_dir / "obj"), "-o", str(exe),
            *map(str, sources), str(HARNESS)]
     log = build_dir / "build.log"
     with verilator_pch_fix("verilator"), open(log, "w") as out:

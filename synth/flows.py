@@ -18,11 +18,12 @@ from amaranth.back import rtlil
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
-from latte_rtl.tops import get_top
 from latte_rtl.hw.sram import SRAM_MODULE, SRAM_VERILOG
 from latte_rtl.tools import run_nextpnr, run_yosys
+from latte_rtl.tops import get_top
 
-from .asic import block_areas, synth_ihp130
+from .asic import synth_ihp130
+from .blocks import block_areas
 from .harness import FpgaHarness
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -52,21 +53,27 @@ def _yosys(work: Path, script_text: str, name: str) -> None:
 
 def synth_generic(design_dir: Path, top: str, work: Path) -> dict:
     """Generic gates of the generated Verilog: cells, transistors, flip-flops, per-block area."""
+    from latte_rtl.design import load_design
+
     work.mkdir(parents=True, exist_ok=True)
-    for name in (f"{top}.v", f"{SRAM_MODULE}.v"):
+    manifest = load_design(design_dir)[1]
+    entry, memory = manifest["tops"][top], manifest["memory_module"]
+    for name in (entry["file"], memory["file"]):
         shutil.copy(design_dir / name, work / name)
-    _yosys(work, _render("generic.ys", top=top, stat_json="stat.json"), "generic.ys")
+    _yosys(work, _render("generic.ys", top=entry["module"], top_file=entry["file"], sram_file=memory["file"],
+                         stat_json="stat.json"), "generic.ys")
     stat = json.loads((work / "stat.json").read_text())
     design = stat["design"]
     by_type = design["num_cells_by_type"]
-    blocks = block_areas({m: _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}, top)
+    reported = {m.lstrip("\\"): _transistors(i["estimated_num_transistors"]) for m, i in stat["modules"].items()}
+    blocks = block_areas(top, entry["modules"], reported)
     total = _transistors(design["estimated_num_transistors"])
     return {
         "cells": sum(n for t, n in by_type.items() if t.startswith("$_")),
         "transistors": total,
         "flip_flops": sum(n for t, n in by_type.items() if "DFF" in t),
-        "memories": by_type.get("latte_sram", 0),
-        "blocks": dict(sorted(blocks.items())),
+        "memories": by_type.get(memory["module"], 0),
+        "blocks": blocks,
         "script": GENERIC_SCRIPT,
     }
 

@@ -162,16 +162,17 @@ def wrapper_verilog(mapped: list[MemoryMap]) -> str:
     return "\n".join(text)
 
 
-_INSTANCE = re.compile(r"latte_sram #\(\s*\.ABITS\(32'd(\d+)\),\s*\.DEPTH\(32'd(\d+)\),\s*\.GRAN\(32'd(\d+)\),"
+_INSTANCE = re.compile(r"\b\w*latte_sram #\(\s*\.ABITS\(32'd(\d+)\),\s*\.DEPTH\(32'd(\d+)\),\s*\.GRAN\(32'd(\d+)\),"
                        r"\s*\.WIDTH\(32'd(\d+)\)\s*\)")
 
 
-def bind_memories(verilog: str) -> str:
-    """The design's Verilog with each parameterised `latte_sram` instance bound to its shape's module."""
+def bind_memories(verilog: str, memory_module: str) -> str:
+    """The design's Verilog with each parameterised instance of `memory_module` (`latte_sram`, with the
+    design's prefix) bound to its shape's module."""
     def shape(match):
         _, depth, gran, width = (int(g) for g in match.groups())
         return f"latte_sram_{depth}x{width}g{gran}"
     bound, count = _INSTANCE.subn(shape, verilog)
-    if count != verilog.count("latte_sram #("):
+    if count != verilog.count(f"{memory_module} #("):
         raise ValueError("unexpected latte_sram instance syntax in the generated Verilog")
     return bound

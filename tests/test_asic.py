@@ -193,3 +193,23 @@ def test_asic_comparison_and_table():
     assert comp["energy_per_row_ratio"] == pytest.approx(0.25) and comp["total_area_ratio"] == pytest.approx(2.0)
     table = format_table(report)
     assert "ihp130: pJ per row" in table and "0.250" in table and "ihp130: keys/s per mm²" in table
+
+
+def test_fanout_repair():
+    """A flip-flop driving 40 loads gets 3 buffers of ≤ 16 loads; the clock and tie nets keep theirs."""
+    from synth.fanout import MAX_FANOUT, repair_fanout
+
+    loads = "".join(f"  sg13g2_inv_1 _l{i}_ (\n    .A(\\q[0] ),\n    .Y(o{i})\n  );\n" for i in range(40))
+    clocked = "".join(f"  sg13g2_dfrbpq_1 _f{i}_ (\n    .CLK(clk),\n    .D(e{i}),\n    .Q(x{i}),\n    .RESET_B(hi)\n  );\n"
+                      for i in range(20))
+    netlist = ("module t (clk, d);\n  input clk;\n  input d;\n  sg13g2_tiehi _t_ (\n    .L_HI(hi)\n  );\n"
+               "  sg13g2_dfrbpq_1 _q_ (\n    .CLK(clk),\n    .D(d),\n    .Q(\\q[0] ),\n    .RESET_B(hi)\n  );\n"
+               + loads + clocked + "endmodule\n")
+    out, n = repair_fanout(netlist)
+    assert n == 3
+    assert out.count("(\\q[0] )") == 1 + 3  # the flip-flop's Q and the three buffers' inputs
+    for k in range(3):
+        assert out.count(f".A(_fanout_{k}_)") == (16 if k < 2 else 8)
+        assert out.index(f"wire _fanout_{k}_;") < out.index("sg13g2_tiehi")
+    assert out.count(".CLK(clk)") == 21 and out.count(".RESET_B(hi)") == 21
+    assert all(out.count(f".A(_fanout_{k}_)") <= MAX_FANOUT for k in range(3))

@@ -28,7 +28,9 @@ def test_generate_is_deterministic(tmp_path):
     assert main(["generate", *args, "-o", str(tmp_path / "a")]) == 0
     assert main(["generate", *args, "-o", str(tmp_path / "b")]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["dense_score_engine.v", "latte_score_engine.v", "latte_sram.v", "manifest.json"]
+    assert names == ["dense_score_engine.v", "dense_score_engine.vh", "dense_score_engine_pkg.sv", "latte_design.core",
+                     "latte_score_engine.v", "latte_score_engine.vh", "latte_score_engine_pkg.sv", "latte_sram.v",
+                     "manifest.json"]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())

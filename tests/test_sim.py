@@ -8,6 +8,7 @@ import pytest
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
+from latte_rtl.design.netlist import LINT_WAIVERS
 from latte_rtl.tops import TOPS
 from sim.regression import run_regression
 from sim.runner import prepare_simulator
@@ -135,7 +136,6 @@ def test_verilator_lint(params, tmp_path):
     manifest = generate(LatteConfig.from_params(**params), tmp_path)
     for top in manifest["tops"]:
         proc = subprocess.run(
-            ["verilator", "--lint-only", "-Wall", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL",
-             "-Wno-DECLFILENAME", "--top-module", top, f"{top}.v", "latte_sram.v"],
+            ["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", top, f"{top}.v", "latte_sram.v"],
             cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]

@@ -22,16 +22,14 @@ TINY = dict(bits=8, msb_bits=4, dim=4, lanes=2, heads=2, max_keys=8)
 
 def test_generic_stat_parsing(tmp_path, monkeypatch):
     """synth_generic reads only stat.json: each module's own cells go to the block the registry
-    maps its path to (dot.multipliers → multiplier array, dot → adder tree); the top's own share
-    is the rest."""
+    maps its path to (the manifest maps module cfg_latte_score_engine__dot__multipliers to path
+    dot.multipliers → multiplier array, dot → adder tree); the top's own share is the rest."""
     def fake_yosys(work, script, name):
         shutil.copy(FIXTURES / "generic_stat.json", work / "stat.json")
 
     monkeypatch.setattr(flows, "_yosys", fake_yosys)
     design = tmp_path / "d"
-    design.mkdir()
-    for name in ("latte_score_engine.v", "latte_sram.v"):
-        (design / name).write_text("// fixture")
+    generate(LatteConfig.from_params(**TINY), design, prefix="cfg_")
     r = flows.synth_generic(design, "latte_score_engine", tmp_path / "w")
     assert r["transistors"] == 1700
     assert r["cells"] == 23 and r["flip_flops"] == 6 and r["memories"] == 1

@@ -36,7 +36,7 @@ def cmd_generate(args) -> int:
 
     cfg = design_config_from_args(args)
     check_output_dir(args.output)
-    manifest = generate(cfg, args.output)
+    manifest = generate(cfg, args.output, prefix=args.prefix, interface=args.interface)
     print(manifest_summary(manifest))
     print(f"  written to      {args.output}/")
     return 0
@@ -65,6 +65,11 @@ def cmd_golden(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write the Verilog of every top + manifest.json")
     add_config_options(p)
+    p.add_argument("--prefix", default="", help="start every module name (and file) with this, so that several "
+                                                "designs compile together, e.g. cfg_a_ (default: none)")
+    p.add_argument("--interface", choices=("native", "axis"), default="native",
+                   help="native valid/ready streams (default), or axis: every top as <top>_axis behind AXI-Stream "
+                        "ports and an AXI4-Lite register block")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=cmd_generate)
 

@@ -8,18 +8,42 @@ from pathlib import Path
 
 from amaranth import Shape, Value
 from amaranth.back import rtlil
-from amaranth.lib import data, wiring
+from amaranth.lib import data, enum, wiring
 
 from ..config import LatteConfig
-from ..hw.sram import SRAM_MODULE, SRAM_VERILOG
+from ..errors import UserError
+from ..hw.sram import SRAM_MODULE
 from ..tools import run_yosys
 from .files import atomic_write_text
+from .netlist import check_prefix, finish_verilog, module_names, rename_modules, sram_verilog
 
 
-def top_verilog(cfg: LatteConfig, top) -> tuple[str, list[dict]]:
-    """Verilog text of one registered top and its port list."""
+INTERFACES = ("native", "axis")
+
+
+def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wiring.Component, str]:
+    """(component, module name without prefix) of a top with its native valid/ready streams, or
+    behind AXI-Stream / AXI4-Lite ports (`<top>_axis`)."""
     component = top.build(cfg)
-    return rtlil_to_verilog(rtlil.convert(component, name=top.name, emit_src=False)), port_list(component)
+    if interface == "native":
+        return component, top.name
+    from ..tops.axis import AxisWrapper
+
+    return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
+
+
+def top_verilog(cfg: LatteConfig, top, prefix: str = "", interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
+    """Verilog text of one registered top (module `<prefix><top.name>`, `…_axis` for the AXI
+    variant), its port list and {Verilog module: submodule path below the top ("" for the top)}."""
+    component, name = top_component(cfg, top, interface)
+    il = rtlil.convert(component, name=name, emit_src=False)
+    names = module_names(il, name, prefix)
+    ports = port_list(component)
+    module = prefix + name
+    text = finish_verilog(rtlil_to_verilog(rename_modules(il, names)), module, [p["name"] for p in ports],
+                          top.description)
+    paths = {new: ".".join(old.lstrip("\\").split(".")[1:]) for old, new in names.items() if old != f"\\{SRAM_MODULE}"}
+    return text, ports, dict(sorted(paths.items()))
 
 
 def rtlil_to_verilog(rtlil_text: str) -> str:
@@ -55,6 +79,8 @@ def port_list(component: wiring.Component) -> list[dict]:
             entry["stream"] = {"interface": "__".join(str(p) for p in path[:-1]), "role": path[-1]}
         if isinstance(member.shape, data.Layout):
             entry["fields"] = _fields(member.shape)
+        elif isinstance(member.shape, enum.EnumMeta):
+            entry["values"] = {m.name: m.value for m in member.shape}
         ports.append(entry)
     return ports
 
@@ -71,21 +97,25 @@ def _fields(shape, offset=0, prefix="") -> list[dict]:
         return [{"name": f"{prefix}[{i}]", "offset": offset + i * elem.width, "width": elem.width,
                  "signed": elem.signed} for i in range(shape.length)]
     s = Shape.cast(shape)
-    return [{"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}]
+    field = {"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}
+    if isinstance(shape, enum.EnumMeta):
+        field["values"] = {m.name: m.value for m in shape}
+    return [field]
 
 
 _MODULE = re.compile(r"^module\s+(\S+)", re.M)
-_SRAM = re.compile(SRAM_MODULE + r"\s*#\((.*?)\)\s*(\S+)\s*\(", re.S)
 _PARAM = re.compile(r"\.(\w+)\((?:32'd)?(\d+)\)")
 
 
-def memories(verilog: str, top: str) -> list[dict]:
-    """Every SRAM instance of a top's Verilog: path below the top, words, bits per word."""
+def memories(verilog: str, modules: dict[str, str], sram_module: str = SRAM_MODULE) -> list[dict]:
+    """Every SRAM instance of a top's Verilog: path below the top, words, bits per word.
+    `modules` maps each Verilog module to its path below the top (as top_verilog returns)."""
     out = []
+    sram = re.compile(r"(?<!\S)" + re.escape(sram_module) + r"\s*#\((.*?)\)\s*(\S+)\s*\(", re.S)
     starts = [(m.start(), m.group(1)) for m in _MODULE.finditer(verilog)] + [(len(verilog), None)]
     for (begin, module), (end, _) in zip(starts, starts[1:]):
-        path = module.lstrip("\\").removeprefix(top).lstrip(".")
-        for inst in _SRAM.finditer(verilog, begin, end):
+        path = modules[module]
+        for inst in sram.finditer(verilog, begin, end):
             params = dict((k, int(v)) for k, v in _PARAM.findall(inst.group(1)))
             name = inst.group(2).lstrip("\\")
             out.append({"path": f"{path}.{name}" if path else name, "words": params["DEPTH"],
@@ -93,19 +123,32 @@ def memories(verilog: str, top: str) -> list[dict]:
     return sorted(out, key=lambda m: m["path"])
 
 
-def generate(cfg: LatteConfig, out_dir: str | Path) -> dict:
-    """Write <top>.v for every registered top, latte_sram.v and manifest.json; return the manifest."""
+def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interface: str = "native") -> dict:
+    """Write every registered top's Verilog (`<prefix><top>.v`), its Verilog-2005 include and
+    SystemVerilog package of parameters and fields, `<prefix>latte_sram.v`, the FuseSoC core and
+    manifest.json; return the manifest. Every module name starts with `prefix`."""
     from ..tops import tops_for
     from .files import check_output_dir
+    from .fusesoc import core_file
+    from .headers import header_files
     from .manifest import MANIFEST_NAME, build_manifest
 
+    check_prefix(prefix)
+    if interface not in INTERFACES:
+        raise UserError(f"--interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+    if interface == "axis":
+        from ..tops.axis import check_registers
+
+        check_registers(cfg)
     out_dir = check_output_dir(out_dir)
-    emitted = {top.name: top_verilog(cfg, top) for top in tops_for(cfg)}
-    manifest = build_manifest(cfg, emitted)
+    emitted = {top.name: top_verilog(cfg, top, prefix, interface) for top in tops_for(cfg)}
+    manifest = build_manifest(cfg, emitted, prefix, interface)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, (text, _) in emitted.items():
-        atomic_write_text(out_dir / f"{name}.v", text)
-    atomic_write_text(out_dir / f"{SRAM_MODULE}.v", SRAM_VERILOG)
+    for name, (text, _, _) in emitted.items():
+        atomic_write_text(out_dir / manifest["tops"][name]["file"], text)
+    atomic_write_text(out_dir / manifest["memory_module"]["file"], sram_verilog(prefix))
+    for file_name, text in {**header_files(manifest), **core_file(manifest)}.items():
+        atomic_write_text(out_dir / file_name, text)
     atomic_write_text(out_dir / MANIFEST_NAME, manifest_text(manifest))
     return manifest
 

@@ -9,11 +9,15 @@ from pathlib import Path
 
 from ..config import LatteConfig
 from ..errors import UserError
-from ..hw.sram import SRAM_MODULE, SRAM_VERILOG
+from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
+from .fusesoc import core_name
+from .netlist import sram_verilog
+from ..tops.axis import PROTOCOL as AXIS_PROTOCOL
+from ..tops.axis import REGISTER_MAP
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 PROTOCOL = {
     "reset": "synchronous, active high (rst); assert it for at least one cycle after power-on",
     "streams": "valid/ready: a beat transfers on a rising clk edge with valid and ready high; the payload "
@@ -44,30 +48,40 @@ def seal(manifest: dict) -> str:
     return _sha(json.dumps(body, sort_keys=True))
 
 
-def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict]]]) -> dict:
+def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], dict[str, str]]],
+                   prefix: str = "", interface: str = "native") -> dict:
+    """`emitted`: {top: (Verilog, ports, {Verilog module: submodule path})} as top_verilog returns."""
     from ..design.emit import memories
     from ..tops import TOPS, default_top
 
     tops = {}
-    for name, (text, ports) in emitted.items():
-        top = TOPS[name]
-        tops[name] = {"file": f"{name}.v", "sha256": _sha(text), "key": top.key, "baseline": top.baseline,
-                      "description": top.description, "ports": ports, "memories": memories(text, name)}
+    for name, (text, ports, modules) in emitted.items():
+        top, module = TOPS[name], next(m for m, path in modules.items() if path == "")
+        tops[name] = {"module": module, "file": f"{module}.v", "sha256": _sha(text), "key": top.key,
+                      "baseline": top.baseline, "description": top.description, "ports": ports,
+                      "modules": modules, "include": f"{module}.vh", "package": f"{module}_pkg.sv",
+                      "memories": memories(text, modules, prefix + SRAM_MODULE)}
+        if interface == "axis" and any(p["name"] == "s_axil_awaddr" for p in ports):
+            tops[name]["register_map"] = REGISTER_MAP
     manifest = {
         "manifest_version": MANIFEST_VERSION,
+        "prefix": prefix,
+        "interface": interface,
+        "core": core_name(prefix),
         "default_top": default_top(cfg),
         "params": cfg.params(),
         "derived": cfg.derived(),
         "tops": tops,
-        "memory_module": {"file": f"{SRAM_MODULE}.v", "sha256": _sha(SRAM_VERILOG)},
+        "memory_module": {"module": prefix + SRAM_MODULE, "file": f"{prefix}{SRAM_MODULE}.v",
+                          "sha256": _sha(sram_verilog(prefix))},
         "cycle_model": {
             "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 12 (shared array)",
             "dense_score_engine": "cycles(row) ~= beats * N",
-            "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + 12 "
+            "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + 21 "
                                  "(golden.attention_cycles)",
             "beats": cfg.score.beats,
         },
-        "protocol": PROTOCOL,
+        "protocol": {**PROTOCOL, **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
         "tool_versions": tool_versions(),
     }
     manifest["manifest_sha256"] = seal(manifest)

@@ -69,7 +69,9 @@ class PVStage(wiring.Component):
 
         cur, cur_index, cur_prob = Signal(), Signal.like(self.probs.payload.index), Signal.like(self.probs.payload.prob)
         beat = Signal(range(max(2, beats)))
-        mac, mac_beat, mac_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)
+        mac, mac_beat, mac_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # the V word is out
+        add, add_beat, add_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # it is registered
+        v_word = Signal.like(vs.full.data)  # off the SRAM's clock-to-output path
         v_rows = Signal(sc.widths.count_width)
         acc = [[Signal(signed(cfg.attention_widths.out_width), name=f"acc_{b}_{i}") for i in range(lanes)]
                for b in range(beats)]
@@ -79,7 +81,8 @@ class PVStage(wiring.Component):
         accumulating_state = Signal()  # set by _output
         m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
                      self.probs.ready.eq(accumulating & (~cur | last_issue))]
-        m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob)]
+        m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob),
+                     add.eq(mac), add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
         with m.If(cur):
             m.d.sync += beat.eq(Mux(last_issue, 0, beat + 1))
             with m.If(last_issue):
@@ -87,15 +90,15 @@ class PVStage(wiring.Component):
         with m.If(self.probs.valid & self.probs.ready & (self.probs.payload.prob != 0)):
             m.d.sync += [cur.eq(1), cur_index.eq(self.probs.payload.index), cur_prob.eq(self.probs.payload.prob),
                          beat.eq(0), v_rows.eq(v_rows + 1)]
-        with m.If(mac):
-            with m.Switch(mac_beat):
+        with m.If(add):
+            with m.Switch(add_beat):
                 for b in range(beats):
                     with m.Case(b):
                         for i in range(lanes):
-                            m.d.sync += acc[b][i].eq(acc[b][i] + self._product(mac_prob, vs.full.data[i]))
+                            m.d.sync += acc[b][i].eq(acc[b][i] + self._product(add_prob, v_word[i]))
         vmean, vmean_ready = self._vmean(m, vs) if cfg.attention.vmean else (None, 1)
         m.d.comb += [accumulating.eq(accumulating_state & vmean_ready), self.preparing.eq(~vmean_ready)]
-        self._output(m, acc, cur, mac, v_rows, accumulating_state, vmean_ready, vmean)
+        self._output(m, acc, cur | mac | add, v_rows, accumulating_state, vmean_ready, vmean)
         return m
 
     def _vmean(self, m, vs):
@@ -149,7 +152,7 @@ class PVStage(wiring.Component):
                 m.d.sync += ready.eq(1)
         return vmean, ready
 
-    def _output(self, m, acc, cur, mac, v_rows, accumulating, vmean_ready, vmean):
+    def _output(self, m, acc, in_flight, v_rows, accumulating, vmean_ready, vmean):
         """After the row's summary, with nothing in flight: `beats` out beats (+ w · vmean), then `done`."""
         beats, lanes = self.cfg.score.beats, self.cfg.score.lanes
         out_beat = Signal(range(max(2, beats)))
@@ -157,7 +160,7 @@ class PVStage(wiring.Component):
         with m.FSM():
             with m.State("ACCUMULATE"):
                 m.d.comb += accumulating.eq(1)
-                with m.If(self.rows.valid & ~cur & ~mac & vmean_ready):
+                with m.If(self.rows.valid & ~in_flight & vmean_ready):
                     m.d.comb += self.rows.ready.eq(1)
                     m.d.sync += [self.done.payload.kept_count.eq(self.rows.payload.kept_count),
                                  self.done.payload.prob_sum.eq(self.rows.payload.prob_sum),

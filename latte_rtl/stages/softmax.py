@@ -65,14 +65,31 @@ class SoftmaxStage(wiring.Component):
                                                    quot_bits=a.prob_bits)
         return mult, comp, buf, div, data.View(entry, buf.rdata)
 
-    def _arithmetic(self, m, score, mult, t_max, inv):
-        """t = (s·M) >> R, e = exp(m − t), p = (e·inv) >> P (log2 format applied) of one entry."""
-        a, aw = self.cfg.attention, self.cfg.attention_widths
-        t, e, p = Signal(signed(aw.t_width)), Signal(aw.exp_width), Signal(a.prob_bits)
-        m.d.comb += [t.eq((score * mult) >> a.scale_shift),
-                     e.eq(self._exp(m, (t_max - t).as_unsigned()[:aw.d_width])),
-                     p.eq((e * inv) >> a.exp_bits)]
-        return t, e, (self._log2(m, p) if a.prob_format == "log2" else p)
+    def _pipeline(self, m, buf, rdata, rd, kept, mult, t_max, run, advance):
+        """Read entries 0..kept-1 into a 4-stage pipeline, one a cycle while `advance`:
+        1 the buffer's output, 2 the entry registered, 3 t = (s·M_h) >> R, 4 e = exp(m − t).
+        Returns the valid and last flags of every stage, and t (stage 3), e and its index (stage 4)."""
+        a, aw, sw = self.cfg.attention, self.cfg.attention_widths, self.cfg.score.widths
+        valid, last = [Signal(name=f"valid{n}") for n in range(1, 5)], [Signal(name=f"last{n}") for n in range(1, 5)]
+        score = Signal(signed(sw.score_width), name="score2")
+        t, e = Signal(signed(aw.t_width), name="t3"), Signal(aw.exp_width, name="e4")
+        index = [Signal(sw.index_width, name=f"index{n}") for n in range(2, 5)]
+        scale = Signal(a.mult_bits, name="scale")  # M_h of the row, registered: off the multiplier's path
+        issue = run & (rd < kept) & advance
+        e_next = self._exp(m, (t_max - t).as_unsigned()[:aw.d_width])
+        m.d.comb += buf.ren.eq(issue)
+        m.d.sync += scale.eq(mult.value)
+        with m.If(issue):
+            m.d.sync += rd.eq(rd + 1)
+        with m.If(advance):
+            m.d.sync += [valid[0].eq(issue), last[0].eq(rd == kept - 1),
+                         *(v.eq(u) for v, u in zip(valid[1:], valid)), *(l.eq(k) for l, k in zip(last[1:], last)),
+                         index[0].eq(rdata.index), score.eq(rdata.score), index[1].eq(index[0]), index[2].eq(index[1]),
+                         t.eq((score * scale) >> a.scale_shift), e.eq(e_next)]
+        return valid, last, t, e, index[2]
+
+    def _flush(self, m, rd, valid):
+        m.d.sync += [rd.eq(0), *(v.eq(0) for v in valid)]
 
     def elaborate(self, platform):
         m = Module()
@@ -82,13 +99,13 @@ class SoftmaxStage(wiring.Component):
         count, kept = Signal(sw.count_width), Signal(sw.count_width)   # written entries; the record's count
         head = Signal(sw.head_width)
         rd = Signal(sw.count_width)             # next entry to read
-        got, got_last = Signal(), Signal()      # buf.rdata holds an entry read last cycle (the last one)
         t_max, have_max = Signal(signed(aw.t_width)), Signal()
         denominator = Signal(aw.denominator_width)
         inv = Signal(a.prob_bits)
         prob_sum = Signal(aw.prob_sum_width)
+        run, advance = Signal(), Signal(init=1)  # a pass reads the buffer; its pipeline moves on
         m.d.comb += [mult.head.eq(head), comp.head.eq(head), buf.raddr.eq(rd)]
-        t, e, p = self._arithmetic(m, rdata.score, mult.value, t_max, inv)
+        valid, last, t, e, index = self._pipeline(m, buf, rdata, rd, kept, mult, t_max, run, advance)
 
         with m.FSM():
             with m.State("COLLECT"):
@@ -99,21 +116,22 @@ class SoftmaxStage(wiring.Component):
                     m.d.sync += count.eq(count + 1)
                 with m.If(self.rows.valid):
                     m.d.sync += [kept.eq(self.rows.payload.summary.kept_count), head.eq(self.rows.payload.head),
-                                 rd.eq(0), got.eq(0), have_max.eq(0), denominator.eq(0), prob_sum.eq(0)]
+                                 have_max.eq(0), denominator.eq(0), prob_sum.eq(0)]
+                    self._flush(m, rd, valid)
                     m.next = "MAX"
             with m.State("MAX"):
-                self._read_pass(m, buf, rd, kept, got, got_last)
-                with m.If(got & (~have_max | (t > t_max))):
+                m.d.comb += run.eq(1)
+                with m.If(valid[2] & (~have_max | (t > t_max))):
                     m.d.sync += [t_max.eq(t), have_max.eq(1)]
-                with m.If((kept == 0) | (got & got_last)):
-                    m.d.sync += [rd.eq(0), got.eq(0)]
+                with m.If((kept == 0) | (valid[2] & last[2])):
+                    self._flush(m, rd, valid)
                     m.next = "SUM"
             with m.State("SUM"):
-                self._read_pass(m, buf, rd, kept, got, got_last)
-                with m.If(got):
+                m.d.comb += run.eq(1)
+                with m.If(valid[3]):
                     m.d.sync += denominator.eq(denominator + e)
-                with m.If((kept == 0) | (got & got_last)):
-                    m.d.sync += [rd.eq(0), got.eq(0)]
+                with m.If((kept == 0) | (valid[3] & last[3])):
+                    self._flush(m, rd, valid)
                     m.next = "DIVIDE"
             with m.State("DIVIDE"):
                 m.d.comb += [div.i.valid.eq(kept != 0), div.i.payload.num.eq(((1 << a.prob_bits) - 1) << a.exp_bits),
@@ -125,7 +143,8 @@ class SoftmaxStage(wiring.Component):
                     m.d.sync += inv.eq(div.o.payload.quot)
                     m.next = "EMIT"
             with m.State("EMIT"):
-                self._emit(m, buf, rd, kept, got, got_last, rdata, p, prob_sum)
+                m.d.comb += run.eq(1)
+                self._emit(m, rd, kept, valid, e, index, inv, prob_sum, advance)
             with m.State("DONE"):
                 m.d.comb += [self.done.valid.eq(1), self.done.payload.kept_count.eq(kept),
                              self.done.payload.prob_sum.eq(prob_sum), self.done.payload.head.eq(head)]
@@ -134,30 +153,19 @@ class SoftmaxStage(wiring.Component):
                     m.next = "COLLECT"
         return m
 
-    def _read_pass(self, m, buf, rd, kept, got, got_last):
-        """Read entries 0..kept-1, one a cycle: `got` marks that buf.rdata holds one."""
-        issue = rd < kept
-        m.d.comb += buf.ren.eq(issue)
-        m.d.sync += [got.eq(issue), got_last.eq(rd == kept - 1)]
-        with m.If(issue):
-            m.d.sync += rd.eq(rd + 1)
-
-    def _emit(self, m, buf, rd, kept, got, got_last, rdata, p, prob_sum):
-        """Pass 3: read an entry when the probs register can take its probability next cycle."""
-        out = self.probs
-        advance = ~out.valid | out.ready
-        issue = (rd < kept) & (~got | advance)
-        m.d.comb += buf.ren.eq(issue)
+    def _emit(self, m, rd, kept, valid, e, index, inv, prob_sum, advance):
+        """Pass 3: p = (e·inv) >> P (log2 format applied) into the probs register; the pipeline
+        moves only when that register can take a probability."""
+        a, out = self.cfg.attention, self.probs
+        p = Signal(a.prob_bits)
+        m.d.comb += [advance.eq(~out.valid | out.ready), p.eq((e * inv) >> a.exp_bits)]
+        p = self._log2(m, p) if a.prob_format == "log2" else p
         with m.If(out.valid & out.ready):
             m.d.sync += out.valid.eq(0)
-        with m.If(got & advance):
-            m.d.sync += [out.valid.eq(1), out.payload.index.eq(rdata.index), out.payload.prob.eq(p),
+        with m.If(valid[3] & advance):
+            m.d.sync += [out.valid.eq(1), out.payload.index.eq(index), out.payload.prob.eq(p),
                          prob_sum.eq(prob_sum + p)]
-        with m.If(issue):
-            m.d.sync += [rd.eq(rd + 1), got.eq(1), got_last.eq(rd == kept - 1)]
-        with m.Elif(got & advance):
-            m.d.sync += got.eq(0)
-        with m.If(~got & (rd == kept) & advance):  # the last probability is out (or being taken)
+        with m.If((rd == kept) & ~Cat(*valid).any() & advance):  # the last probability is out (or being taken)
             m.next = "DONE"
 
     def _log2(self, m, p):
