@@ -96,7 +96,39 @@ def load_qk(path: str | os.PathLike, cfg: ScoreConfig, overrides: dict | None = 
     `overrides` (e.g. from `load_thresholds_json`) replace the file's arrays of the same names."""
     path = Path(path)
     arrays = _read_npz(path)
+    if LAYERS in arrays:
+        raise UserError(f"input file {path} holds several layers ('{LAYERS}'): this command takes one layer; "
+                        "`latte-rtl run` takes them all")
     arrays.update(overrides or {})
+    return _validated(arrays, cfg, path)
+
+
+LAYERS = "layers"  # multi-layer files: `layers` [L] (layer numbers) and each layer's arrays as `layer<i>.<name>`
+
+
+def layer_prefix(layer: int) -> str:
+    return f"layer{layer}."
+
+
+def load_layers(path: str | os.PathLike, cfg: ScoreConfig) -> dict[int | None, AttentionInput]:
+    """{layer: validated input} of a multi-layer file (`dump --all-layers`), or {None: input} of
+    a one-layer file."""
+    path = Path(path)
+    arrays = _read_npz(path)
+    if LAYERS not in arrays:
+        return {None: _validated(arrays, cfg, path)}
+    layers = _integer_array(LAYERS, arrays[LAYERS], "layers [L]")
+    if layers.ndim != 1 or layers.size == 0 or len(set(layers.tolist())) != layers.size:
+        raise UserError(f"array '{LAYERS}' of {path} has {layers.tolist()}: expected distinct layer numbers [L], L ≥ 1")
+    out = {}
+    for layer in layers.tolist():
+        prefix = layer_prefix(layer)
+        out[layer] = _validated({n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}, cfg,
+                                f"{path} ({prefix[:-1]})")
+    return out
+
+
+def _validated(arrays: dict, cfg: ScoreConfig, path) -> AttentionInput:
     for name in ("q", "k", "thresholds"):
         if name not in arrays:
             raise UserError(f"input file {path} has no array '{name}': expected arrays q, k, thresholds "
@@ -158,8 +190,15 @@ RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "cycles": np.
 
 
 def save_result(path, result: dict, manifest: dict) -> None:
-    """Write the result format of SPEC §6 (and §7's probs/out when `result` has them)."""
-    arrays = {name: np.asarray(result[name], dtype=dtype) for name, dtype in RESULT_FIELDS.items() if name in result}
+    """Write the result format of SPEC §6 (and §7's probs/out when `result` has them); a result of
+    several layers ({layer: result}) as `layers` and `layer<i>.<name>`, like the input."""
+    if all(isinstance(layer, int) for layer in result):
+        arrays = {LAYERS: np.array(sorted(result), np.int64)}
+        for layer in sorted(result):
+            arrays.update({layer_prefix(layer) + name: np.asarray(result[layer][name], dtype=dtype)
+                           for name, dtype in RESULT_FIELDS.items() if name in result[layer]})
+    else:
+        arrays = {name: np.asarray(result[name], dtype=dtype) for name, dtype in RESULT_FIELDS.items() if name in result}
     arrays["config"] = np.array(json.dumps(manifest, sort_keys=True))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 

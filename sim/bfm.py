@@ -165,6 +165,11 @@ class ClockedTB:
         for _ in range(n):
             await RisingEdge(self.dut.clk)
 
+    async def wait_low(self, port: str) -> None:
+        """Wait until the 1-bit output `port` (e.g. `busy`) is low."""
+        while int(getattr(self.dut, port).value):
+            await RisingEdge(self.dut.clk)
+
     async def reset(self, cycles: int = 3) -> None:
         """Assert `rst` (synchronous, active high) for `cycles` clock cycles."""
         self.dut.rst.value = 1

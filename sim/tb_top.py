@@ -9,7 +9,6 @@ LATTE_VALID_PROB / LATTE_READY_PROB (fraction of cycles a source offers / a sink
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 from pathlib import Path
@@ -21,37 +20,27 @@ from latte_rtl.design import load_design
 from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
 from sim.bfm import ClockedTB, ObservationMonitor, PortReader, StreamSink, StreamSource, random_pauses
-from sim.ports import payload_fields
+from sim.ports import payload_fields, stream_kinds
+from sim.scoreboards import final_check, scoreboard_class
 
 
 def bind_models(tb: ClockedTB, manifest: dict, top: str, rng: random.Random, valid_prob: float,
                 ready_prob: float) -> dict:
     """{interface or port name: model} for every stream, observation and structured port."""
     fields = payload_fields(manifest, top)
-    ports = manifest["tops"][top]["ports"]
-    roles: dict[str, dict] = {}
-    for p in ports:
-        if "stream" in p:
-            roles.setdefault(p["stream"]["interface"], {})[p["stream"]["role"]] = p["direction"]
     models = {}
-    for name, r in roles.items():
-        if "ready" not in r:
+    for name, kind in stream_kinds(manifest, top).items():
+        if kind == "observation":
             models[name] = tb.add(ObservationMonitor(tb.dut, name, fields[name]))
-        elif r["valid"] == "input":
+        elif kind == "source":
             models[name] = tb.add(StreamSource(tb.dut, name, fields.get(name)))
             models[name].set_pause_generator(random_pauses(random.Random(rng.random()), valid_prob))
-        else:
+        elif kind == "sink":
             models[name] = tb.add(StreamSink(tb.dut, name, fields[name]))
             models[name].set_pause_generator(random_pauses(random.Random(rng.random()), ready_prob))
-    for p in ports:
-        if "stream" not in p and "fields" in p and p["direction"] == "output":
-            models[p["name"]] = tb.add(PortReader(tb.dut, p["name"], fields[p["name"]]))
+        else:
+            models[name] = tb.add(PortReader(tb.dut, name, fields[name]))
     return models
-
-
-def _scoreboard_class(path: str):
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 @cocotb.test()
@@ -68,7 +57,7 @@ async def top_matches_golden(dut):
     models = bind(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
                   float(os.environ.get("LATTE_READY_PROB", "1")))
     await tb.reset()
-    scoreboard = _scoreboard_class(top.scoreboard)
+    scoreboard = scoreboard_class(top)
     mismatches = []
     for stimulus, result in zip(os.environ["LATTE_STIMULUS"].split(os.pathsep),
                                 os.environ["LATTE_RESULTS"].split(os.pathsep)):
@@ -80,6 +69,4 @@ async def top_matches_golden(dut):
         if hasattr(models.get(name), "read_status"):  # AXI4-Lite: the status word against the port
             n_keys = await models[name].read_status("N_KEYS")
             assert n_keys == int(dut.n_keys.value), f"AXI4-Lite N_KEYS={n_keys}, n_keys port {int(dut.n_keys.value)}"
-    leftovers = [name for name, model in models.items() if getattr(model, "queue", None)]
-    assert not leftovers, f"beats left over on {', '.join(leftovers)} after the last row"
-    assert not mismatches, "RTL differs from golden:\n" + "\n".join(mismatches[:20])
+    final_check(models, mismatches)

@@ -57,8 +57,9 @@ def cmd_sweep(args) -> int:
     n = 1
     for values in grid.values():
         n *= len(values)
-    print(f"sweep: {n} points x {', '.join(targets)}, {args.jobs} workers, cache {out / 'cache'}")
-    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio)
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.jobs} workers"
+    print(f"sweep: {n} points x {', '.join(targets)}, {where}, cache {out / 'cache'}")
+    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio, scheduler=args.scheduler)
     for r in rows:
         if r["status"] != "ok":
             print(f"  point {r['point']:2d} FAILED: {r['error']}")
@@ -85,7 +86,7 @@ def _point_summary(row: dict) -> str:
 
 
 def cmd_flow(args) -> int:
-    """The main job: generate → short cocotb regression → the RTL on the embedded real dump →
+    """The main job: generate → short cocotb regression → the RTL on every layer of the lm →
     synthesis → the comparison tables."""
     from latte_rtl.cli.common import design_config_from_args
     from latte_rtl.design import atomic_write_text, check_output_dir, generate
@@ -112,8 +113,9 @@ def cmd_flow(args) -> int:
             print(f"  {run['top']}: cycles measured/model = {run['cycle_ratio']:.3f} on the regression cases")
     keep, costs = DEFAULT_KEEP_RATIO, None
     if embedded_keep_ratio(cfg) is not None:
-        print("3/4 real data: every top on the embedded lm dump (layer 1, 4 heads, 64 queries x 192 keys)")
-        keep, costs = _real_data(cfg, manifest, out, args.sim)
+        print(f"3/4 real data: every top on the whole lm (4 layers x 4 heads x {WHOLE_LM['rows']} queries x "
+              f"{WHOLE_LM['keys']} keys, native engine, 2 processes)")
+        keep, costs = _real_data(cfg, manifest, out)
         if costs is None:
             return 1
     print(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}")
@@ -124,7 +126,7 @@ def cmd_flow(args) -> int:
         from .endtoend import compare, format_costs
 
         synth["end_to_end"] = {"per_row": costs, "comparison": compare(cfg, costs, synth)}
-        print("\nend to end on the embedded lm dump (LATTE attention vs dense attention):")
+        print("\nend to end on layer 1 of the lm (the embedded dump; LATTE attention vs dense attention):")
         print(format_costs(costs, synth["end_to_end"]["comparison"], synth))
     atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     plots = plot_design(synth, out)
@@ -132,31 +134,47 @@ def cmd_flow(args) -> int:
     return 0
 
 
-def _real_data(cfg, manifest: dict, out: Path, sim: str):
-    """Every top on the embedded dump, checked against golden; returns (the LATTE score top's
-    kept fraction, per-row costs of the attention tops), or (None, None) on a mismatch."""
+WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the embedded dump
+
+
+def _real_data(cfg, manifest: dict, out: Path):
+    """Every top on every layer of the shipped lm (`dump --all-layers`, rows sharded over 2
+    processes, native engine), checked against golden; returns (the LATTE score top's kept
+    fraction, per-row costs of the attention tops), both on layer 1 (the embedded dump), or
+    (None, None) on a mismatch."""
+    import time
+
     import numpy as np
 
-    from latte_rtl.cli.common import default_qk
+    from latte_rtl.npzio import load_layers
     from latte_rtl.tops import get_top
-    from sim.runner import simulate
+    from latte_rtl.workloads.dump import dump_all_layers
+    from sim.shards import Engine, gather, run_rows
 
     from .endtoend import row_costs
 
+    dump = out / "lm_all_layers.npz"
+    np.savez(dump, **dump_all_layers("lm", attention=cfg.attention, **WHOLE_LM))
+    inputs = load_layers(dump, cfg.score)
     keep, costs = None, {}
     for name in manifest["tops"]:
-        result = out / f"embedded.{name}.npz"
-        try:
-            simulate(out, [Path(default_qk())], [result], top=name, sim=sim)
-        except AssertionError as exc:
-            print(f"latte-rtl: RTL and golden disagree on the embedded dump: {exc}", file=sys.stderr)
+        start = time.perf_counter()
+        done = run_rows(out, name, Engine("native"), inputs, jobs=2)
+        wall = time.perf_counter() - start
+        bad = [d["mismatch"] or "no result" for d in done if d["mismatch"] or d["result"] is None]
+        if bad:
+            print(f"latte-rtl: RTL and golden disagree on the lm dump: {bad[0]}", file=sys.stderr)
             return None, None
-        raw = dict(np.load(result))
-        print(f"  {name}: matches golden; {raw['kept'].mean():.1%} kept, {raw['cycles'].mean():.0f} cycles/row")
+        raw = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
+        rows = sum(len(r["cycles"]) for r in raw.values())
+        built = ", incl. the harness build" if any(d["built"] for d in done) else ""
+        print(f"  {name}: matches golden on {len(raw)} layers x {rows // len(raw)} rows ({wall:.1f} s{built}, "
+              f"{rows / wall:.0f} rows/s); layer 1: {raw[1]['kept'].mean():.1%} kept, "
+              f"{raw[1]['cycles'].mean():.0f} cycles/row")
         if name == "latte_score_engine":
-            keep = float(raw["kept"].mean())
+            keep = float(raw[1]["kept"].mean())
         if get_top(name).attention:
-            costs[name] = row_costs(cfg, raw)
+            costs[name] = row_costs(cfg, raw[1])
     return keep, costs
 
 
@@ -182,6 +200,8 @@ def register(sub) -> None:
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="run the points on this Dask cluster's workers instead (-o on a filesystem they share)")
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 

@@ -7,13 +7,14 @@ import csv
 import hashlib
 import itertools
 import json
+import socket
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
+from latte_rtl.executor import job_pool
 from latte_rtl.tops import TOPS, comparison_pairs, tops_for
 
 from .flows import warm_up
@@ -51,6 +52,9 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
 
     start = time.perf_counter()
     try:
+        if not Path(cache_dir).is_dir():
+            raise UserError(f"the sweep cache {cache_dir} does not exist on worker host {socket.gethostname()}: put "
+                            "the sweep's -o on a filesystem the workers share")
         cfg = LatteConfig.from_params(**params)
         key = point_key(cfg, targets, keep_ratio)
         point_dir = Path(cache_dir) / key
@@ -87,24 +91,40 @@ def _progress(done: int, total: int, label: str) -> None:
 
 
 def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
-              keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None) -> list[dict]:
-    """Synthesize every point (invalid points are refused before any work; a point whose flows
-    fail is reported in its row and the sweep goes on)."""
+              keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
+              scheduler: str | None = None) -> list[dict]:
+    """Synthesize every point on `jobs` local processes or the Dask cluster at `scheduler`
+    (invalid points are refused before any work; a point whose flows fail, or whose worker is
+    lost, is reported in its row and the sweep goes on; finished points are cached, so an
+    interrupted sweep resumes where it stopped)."""
     check_grid(grid)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = cache_dir or out_dir / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
     points = expand(grid)
-    warm_up(targets)
+    with job_pool(scheduler, max(1, jobs)) as pool:  # a cluster that cannot be reached: before any work
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir = cache_dir or out_dir / "cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if not scheduler:
+            warm_up(targets)
+        rows = _gather(pool, points, targets, cache_dir, keep_ratio)
+    write_outputs(rows, out_dir, keep_ratio)
+    return rows
+
+
+def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
+    """Every point through `_run_point` on the pool, as rows in point order."""
     rows: list[dict | None] = [None] * len(points)
     _progress(0, len(points), "starting")
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_run_point, p, targets, str(cache_dir), keep_ratio): i for i, p in enumerate(points)}
-        for n, fut in enumerate(as_completed(futures), 1):
-            i = futures[fut]
-            rows[i] = _row(i, fut.result(), keep_ratio)
-            _progress(n, len(points), f"point {i}: {rows[i]['status']}")
-    write_outputs(rows, out_dir, keep_ratio)
+    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio): i
+               for i, p in enumerate(points)}
+    for n, fut in enumerate(pool.as_completed(futures), 1):
+        i = futures[fut]
+        try:
+            result = fut.result()
+        except Exception as exc:  # the worker itself failed (e.g. lost): this point only
+            result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
+                      "error": f"{exc.__class__.__name__}: {exc}"}
+        rows[i] = _row(i, result, keep_ratio)
+        _progress(n, len(points), f"point {i}: {rows[i]['status']}")
     return rows
 
 

@@ -147,10 +147,11 @@ def test_broken_verilog_keeps_its_build_log(tmp_path, design, qk):
     assert "syntax error" in open(log).read()
 
 
-def test_wrong_result_names_row_key_field_and_keeps_the_output(tmp_path, design, qk):
+@pytest.mark.parametrize("engine", [["--sim", "icarus"], ["--engine", "native"]], ids=["cocotb", "native"])
+def test_wrong_result_names_row_key_field_and_keeps_the_output(tmp_path, design, qk, engine):
     """A sabotaged memory (bit 0 of lane 0 flipped on every write): exit 1, the message names row,
     key and field; the existing -o file is untouched and the RTL's result lies beside it."""
-    require_simulator("icarus")
+    require_simulator("icarus" if "icarus" in engine else "verilator")
     copy = _copy_design(design, tmp_path)
     sram = copy / "latte_sram.v"
     good = "<= wdata[lane*GRAN +: GRAN];"
@@ -158,7 +159,7 @@ def test_wrong_result_names_row_key_field_and_keeps_the_output(tmp_path, design,
     sram.write_text(sram.read_text().replace(good, "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);"))
     out = tmp_path / "o.npz"
     out.write_bytes(b"precious")
-    proc = run_cli("run", copy, "--qk", qk, "-o", out, "--sim", "icarus", "--allow-modified")
+    proc = run_cli("run", copy, "--qk", qk, "-o", out, *engine, "--allow-modified")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     line = [x for x in proc.stderr.splitlines() if "disagree" in x][0]
     assert "row " in line and " key " in line and ("score" in line or "HH" in line or "kept" in line), line

@@ -63,13 +63,21 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    from .dump import dump_qk
+    from .dump import dump_all_layers, dump_qk
 
     attention = design_config(args).attention
-    arrays = dump_qk(args.workload, layer=args.layer, rows=args.rows, keys=args.keys, sample=args.sample,
-                     attention=attention)
+    if args.all_layers and args.layer is not None:
+        raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
+    common = dict(rows=args.rows, keys=args.keys, sample=args.sample, attention=attention)
+    layer = 1 if args.layer is None else args.layer
+    arrays = dump_all_layers(args.workload, **common) if args.all_layers else dump_qk(args.workload, layer=layer,
+                                                                                       **common)
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
-    print(f"dump {args.workload} layer {args.layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
+    if args.all_layers:
+        print(f"dump {args.workload} layers {arrays['layers'].tolist()}: q {list(arrays['layer0.q'].shape)}, "
+              f"k {list(arrays['layer0.k'].shape)} per layer -> {args.output} (use --dim {arrays['layer0.q'].shape[1]})")
+        return 0
+    print(f"dump {args.workload} layer {layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
           f"--heads ≥ {len(arrays['thresholds'])} --max-keys ≥ {arrays['k'].shape[-2]})")
     return 0
@@ -106,7 +114,9 @@ def register(sub) -> None:
     add_config_options(p)
     p.add_argument("--design", help="take softmax_mult's F and R from this generated design directory")
     p.add_argument("--workload", required=True, choices=WORKLOADS)
-    p.add_argument("--layer", type=int, default=1)
+    p.add_argument("--layer", type=int, default=None, help="layer to dump (default 1)")
+    p.add_argument("--all-layers", action="store_true",
+                   help="every layer into one file: `layers` [L] and each layer's arrays as `layer<i>.<name>`")
     p.add_argument("--rows", type=int, default=None,
                    help="query rows per head (default: lm 16; vision, minilm every token)")
     p.add_argument("--keys", type=int, default=192, help="keys per head (lm; minilm: the document's tokens)")

@@ -82,6 +82,20 @@ def _dump_thresholds(task) -> np.ndarray:
     return np.array(json.loads(MINILM_META.read_text())["calibrated_thresholds"]["values"], np.int64)
 
 
+def dump_all_layers(name: str, **options) -> dict:
+    """dump_qk of every layer in one dict: `layers` [L] and each layer's arrays under
+    `layer<i>.<name>` (the multi-layer input `latte-rtl run` takes)."""
+    from ..npzio import LAYERS, layer_prefix
+
+    from .tasks import load_task
+
+    layers = range(load_task(name, whole_test=True).n_layers)
+    arrays = {LAYERS: np.array(layers, np.int64)}
+    for layer in layers:
+        arrays.update({layer_prefix(layer) + n: a for n, a in dump_qk(name, layer=layer, **options).items()})
+    return arrays
+
+
 def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
     """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (SPEC §2)."""
     n_heads = len(inp.thresholds)

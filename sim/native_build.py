@@ -1,0 +1,134 @@
+"""Build the native testbench of a top: sim/native_harness.cpp compiled with the top's Verilator
+model and two small headers generated from the manifest (the model class, the port tables).
+Cached like the cocotb models, in DIR/sim_build/<top>_native/, keyed by the sources, the
+harness, the headers and the Verilator arguments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from latte_rtl.design.files import file_lock
+from latte_rtl.errors import UserError
+
+from .ports import stream_kinds
+from .runner import BUILD_ARGS, STAMP, design_sources, prepare_simulator, verilator_pch_fix
+
+HARNESS = Path(__file__).resolve().parent / "native_harness.cpp"
+EXECUTABLE = "harness"
+# -O3: Verilator's own optimizations; the C++ compiler gets -O2 (Verilator's default is -Os).
+# UNOPTFLAT (a performance note on signals Verilator cannot order, e.g. the operand select of
+# some designs) only fails the build here: cocotb's --public-flat-rw build never reports it.
+NATIVE_ARGS = BUILD_ARGS["verilator"] + ["-O3", "--x-assign", "fast", "-Wno-UNOPTFLAT", "-CFLAGS", "-O2"]
+
+
+def words(width: int) -> int:
+    """uint32 words of a `width`-bit payload."""
+    return (width + 31) // 32
+
+
+@dataclass(frozen=True)
+class HarnessPorts:
+    """The ports the harness moves, in the order its op codes index them: input streams,
+    output streams (sinks with ready, observation ports without), plain output ports it reads.
+    Each entry is (name, payload width in bits)."""
+    sources: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int, bool], ...]  # (name, width, has ready)
+    probes: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, manifest: dict, top: str) -> HarnessPorts:
+        ports = {p["name"]: p for p in manifest["tops"][top]["ports"]}
+        kinds = stream_kinds(manifest, top)
+        width = {name: ports[f"{name}__payload"]["width"] for name in kinds if kinds[name] != "reader"}
+        return cls(
+            sources=tuple((n, width[n]) for n, k in kinds.items() if k == "source"),
+            outputs=tuple((n, width[n], k == "sink") for n, k in kinds.items() if k in ("sink", "observation")),
+            probes=tuple((p["name"], p["width"]) for p in ports.values()
+                         if p["direction"] == "output" and "stream" not in p))
+
+    def probe_index(self, name: str) -> int:
+        return [n for n, _ in self.probes].index(name)
+
+
+def cxx_name(port: str) -> str:
+    """The port's member name in the Verilator model: an underscore after an underscore is
+    encoded as `__05F` (`keys__valid` -> `keys___05Fvalid`)."""
+    return "".join("__05F" if c == "_" and port[i - 1:i] == "_" else c for i, c in enumerate(port))
+
+
+def _setter(port: str, width: int) -> str:
+    port = cxx_name(port)
+    if width > 64:
+        return f"[](Model* m, const uint32_t* w) {{ for (size_t i = 0; i < {words(width)}; ++i) m->{port}[i] = w[i]; }}"
+    high = " | (uint64_t(w[1]) << 32)" if width > 32 else ""
+    return f"[](Model* m, const uint32_t* w) {{ m->{port} = uint64_t(w[0]){high}; }}"
+
+
+def _getter(port: str, width: int) -> str:
+    port = cxx_name(port)
+    if width > 64:
+        return f"[](Model* m, uint32_t* w) {{ for (size_t i = 0; i < {words(width)}; ++i) w[i] = m->{port}[i]; }}"
+    high = " w[1] = uint32_t(uint64_t(m->" + port + ") >> 32);" if width > 32 else ""
+    return f"[](Model* m, uint32_t* w) {{ w[0] = uint32_t(m->{port});{high} }}"
+
+
+def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
+    """{file name: text} of latte_model.h and latte_ports.h for the top's Verilog `module`."""
+    model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
+    lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
+             "std::vector<OutputPort> OUTPUTS;", "", "const ProbePort PROBES[] = {"]
+    lines += [f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes] or ["    {nullptr, 0, nullptr},"]
+    lines += ["};", "", "CData* clock_port(Model* m) { return &m->clk; }",
+              "CData* reset_port(Model* m) { return &m->rst; }", "", "void bind_ports(Model* m) {"]
+    lines += [f"    SOURCES.push_back({{\"{n}\", {words(w)}, {_setter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
+              f"&m->{cxx_name(n + '__ready')}}});" for n, w in ports.sources]
+    lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
+              f"{'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});" for n, w, ready in ports.outputs]
+    lines += ["}", ""]
+    return {"latte_model.h": model, "latte_ports.h": "\n".join(lines)}
+
+
+def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, bool]:
+    """The harness executable of `top` (built now, or from the cache) and whether it was built now.
+    One process builds while others wait (a lock beside the build directory). A failed build
+    keeps its log in the build directory and says so."""
+    prepare_simulator("verilator")
+    if manifest.get("interface", "native") != "native":
+        raise UserError(f"the native engine drives the native valid/ready ports; this design has the "
+                        f"{manifest['interface']} interface: use --engine cocotb")
+    module, sources = design_sources(design_dir, top)
+    build_dir = design_dir / "sim_build" / f"{top}_native"
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(build_dir.parent / f"{top}_native.lock"):
+        return _build(build_dir, top, module, sources, manifest)
+
+
+def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
+    generated = headers(HarnessPorts.of(manifest, top), module)
+    key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
+    for src in sources:
+        key.update(src.read_bytes())
+    stamp, exe = build_dir / STAMP, build_dir / EXECUTABLE
+    if stamp.is_file() and stamp.read_text() == key.hexdigest() and exe.is_file():
+        return exe, False
+    shutil.rmtree(build_dir, ignore_errors=True)
+    build_dir.mkdir(parents=True)
+    for name, text in generated.items():
+        (build_dir / name).write_text(text)
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(min(4, os.cpu_count() or 1)), *NATIVE_ARGS,
+           "-CFLAGS", f"-I{build_dir}", "--top-module", module, "--Mdir", str(build_dir / "obj"), "-o", str(exe),
+           *map(str, sources), str(HARNESS)]
+    log = build_dir / "build.log"
+    with verilator_pch_fix("verilator"), open(log, "w") as out:
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode or not exe.is_file():
+        raise UserError(f"verilator could not build the native harness of {top} (it needs a C++ compiler and "
+                        f"make): see {log}")
+    stamp.write_text(key.hexdigest())
+    return exe, True
