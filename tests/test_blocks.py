@@ -500,9 +500,13 @@ def test_pv_stage(config):
 
     async def producer(ctx):
         prng = pauses(random.Random(SEED), 0.6)
-        for j in range(len(v)):
-            for b, beat in enumerate(beats(v[j])):
-                await stream_put(ctx, dut.values, {"data": beat, "last": int(j == len(v) - 1 and b == sc.beats - 1)}, prng)
+        for vset in (v[::-1] + 1, v):  # a first V set, replaced: nothing of it may remain (vmean's column sums)
+            for j in range(len(vset)):
+                for b, beat in enumerate(beats(vset[j])):
+                    last = int(j == len(vset) - 1 and b == sc.beats - 1)
+                    await stream_put(ctx, dut.values, {"data": beat, "last": last}, prng)
+            while ctx.get(dut.preparing):
+                await ctx.tick()
         for idx, p in rows:
             for j, pj in zip(idx, p):
                 await stream_put(ctx, dut.probs, {"index": int(j), "prob": int(pj)}, prng)

@@ -40,7 +40,7 @@ ATTENTION = [
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12),
     dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
          exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5),
-    dict(bits=8, msb_bits=4, dim=5, lanes=5, heads=1, max_keys=9, threshold_mode="relative", attention=True,
+    dict(bits=8, msb_bits=4, dim=7, lanes=3, heads=2, max_keys=9, threshold_mode="relative", attention=True,
          exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True),
 ]
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")

@@ -109,20 +109,22 @@ class PVStage(wiring.Component):
         sum_bits = bits + sc.widths.count_width + 1
         sums = [[Signal(signed(sum_bits), name=f"vsum_{b}_{i}") for i in range(lanes)] for b in range(beats)]
         vmean = [[Signal(signed(bits), name=f"vmean_{b}_{i}") for i in range(lanes)] for b in range(beats)]
-        load_beat, loading = Signal(range(max(2, beats))), Signal()
+        load_beat = Signal(range(max(2, beats)))
+        first_key = Signal(init=1)  # the beats of a load's first key start the column sums afresh
         take = self.values.valid & self.values.ready
         data_in = self.values.payload.data
         with m.If(take):
-            m.d.sync += [load_beat.eq(Mux(load_beat == beats - 1, 0, load_beat + 1)),
-                         loading.eq(~self.values.payload.last)]
+            m.d.sync += load_beat.eq(Mux(load_beat == beats - 1, 0, load_beat + 1))
             with m.Switch(load_beat):
                 for b in range(beats):
                     with m.Case(b):
                         for i in range(lanes):
                             value = data_in[i] if b * lanes + i < sc.dim else 0
-                            m.d.sync += sums[b][i].eq(Mux(loading, sums[b][i] + value, value))
+                            m.d.sync += sums[b][i].eq(Mux(first_key, value, sums[b][i] + value))
+            with m.If(load_beat == beats - 1):
+                m.d.sync += first_key.eq(0)
             with m.If(self.values.payload.last):
-                m.d.sync += load_beat.eq(0)
+                m.d.sync += [load_beat.eq(0), first_key.eq(1)]
         m.submodules.vmean_divider = div = SerialDivider(num_bits=sum_bits, den_bits=sc.widths.count_width,
                                                          quot_bits=bits)
         element = Signal(range(beats * lanes + 1))
