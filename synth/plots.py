@@ -114,13 +114,13 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
 
 
 def _stacked(values: list[dict], labels: list[str], ylabel: str, title: str, path: Path) -> Path:
-    """One stacked bar per dict of {part: value}."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    """One stacked bar per dict of {part: value}, a colour per part, the legend beside the bars."""
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
     bottom = [0.0] * len(values)
-    for part in sorted(set().union(*values)):
+    for n, part in enumerate(sorted(set().union(*values))):
         vals = [v.get(part, 0) for v in values]
-        ax.bar(labels, vals, bottom=bottom, label=part)
+        ax.bar(labels, vals, bottom=bottom, label=part, color=plt.cm.tab20(n % 20))
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.set(ylabel=ylabel, title=title)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
