@@ -23,3 +23,19 @@ async def stream_get(ctx, stream, pauses=None):
         if ready and valid:
             ctx.set(stream.ready, 0)
             return payload
+
+
+async def stream_until(ctx, beats, record, pauses=None) -> tuple[list, object]:
+    """Take beats of `beats` (ready low on paused cycles) until `record` shows one (always ready);
+    return (the taken beats' payloads, the record's payload)."""
+    taken = []
+    ctx.set(record.ready, 1)
+    while True:
+        ready = not (pauses is not None and next(pauses))
+        ctx.set(beats.ready, int(ready))
+        _, _, valid, payload, done, summary = await ctx.tick().sample(beats.valid, beats.payload, record.valid,
+                                                                      record.payload)
+        if ready and valid:
+            taken.append(payload)
+        if done:
+            return taken, summary

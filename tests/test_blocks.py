@@ -22,7 +22,7 @@ from latte_rtl.hw.multiplier import MultiplierArray
 from latte_rtl.hw.sram import simulation_model
 from latte_rtl.hw.streams import Fork
 from latte_rtl.hw.threshold import ThresholdFilter
-from sim.amaranth_streams import stream_get, stream_put
+from sim.amaranth_streams import stream_get, stream_put, stream_until
 
 SEED = 20261123
 CONFIGS = {
@@ -372,17 +372,9 @@ def test_score_stage_in_amaranth_sim(mode):
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.5)
         for r in range(len(q)):
-            scores = []
-            while True:
-                ctx.set(dut.scores.ready, int(not next(prng)))
-                ctx.set(dut.rows.ready, 1)
-                _, _, sr, sv, sp, rv, rp = await ctx.tick().sample(dut.scores.ready, dut.scores.valid, dut.scores.payload,
-                                                                   dut.rows.valid, dut.rows.payload)
-                if sv and sr:
-                    scores.append((sp.index, sp.score, sp.estimate))
-                if rv:
-                    got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb))
-                    break
+            beats, rp = await stream_until(ctx, dut.scores, dut.rows, prng)
+            scores = [(sp.index, sp.score, sp.estimate) for sp in beats]
+            got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb))
 
     simulate(dut, producer, consumer)
     lsb_total = 0
@@ -445,17 +437,8 @@ def test_softmax_stage(config):
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.6)
         for _ in rows:
-            probs = []
-            while True:
-                ctx.set(dut.probs.ready, int(not next(prng)))
-                ctx.set(dut.done.ready, 1)
-                _, _, pr, pv, pp, dv, dp = await ctx.tick().sample(dut.probs.ready, dut.probs.valid, dut.probs.payload,
-                                                                   dut.done.valid, dut.done.payload)
-                if pv and pr:
-                    probs.append((pp.index, pp.prob))
-                if dv:
-                    got.append((probs, dp.kept_count, dp.prob_sum, dp.head))
-                    break
+            beats, dp = await stream_until(ctx, dut.probs, dut.done, prng)
+            got.append(([(pp.index, pp.prob) for pp in beats], dp.kept_count, dp.prob_sum, dp.head))
 
     simulate(dut, producer, consumer, cycles=40000)
     assert len(got) == len(rows)
