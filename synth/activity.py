@@ -76,9 +76,7 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     if keep is not None:
         lo, hi = cfg.score.widths.threshold_range
         for h in np.unique(heads):
-            rows = q[heads == h]
-            hh = golden.score_rows(rows, k[h] if k.ndim == 3 else k, np.zeros(len(rows), np.int64),
-                                   arrays["thresholds"][h:h + 1], cfg.score).hh
+            hh = golden.partial_sums(q[heads == h], k[h] if k.ndim == 3 else k, cfg.score)["HH"]
             arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(hh, keep, cfg.score.threshold_mode), lo, hi)
     np.savez(path, **arrays)
     kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score).kept
@@ -114,9 +112,9 @@ def _header(lines, memory_paths):
         elif words[0] == "$var":
             width, ident, name = int(words[2]), words[3], words[4]
             inside = [s for s in scopes if s not in ROOT_SCOPES]  # [top, instance, ...]
-            path = ".".join(inside[1:])
             if not inside:
                 continue
+            path = ".".join(inside[1:])
             if len(inside) == 1 and name == "clk":
                 clock = ident
             elif name != "clk":

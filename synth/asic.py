@@ -65,14 +65,9 @@ def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> li
                          delay_ps=DELAY_TARGET_PS, tie_hi=" ".join(TIE_HI), tie_lo=" ".join(TIE_LO), flatten=flatten,
                          prefix=prefix)
         _yosys(work, script, f"{prefix}ihp130.ys")
-        # OpenSTA 2019 does not read every escaped identifier: name modules without dots.
-        netlist = (work / f"{prefix}netlist.v").read_text()
-        if flatten:
-            netlist, buffers = repair_fanout(netlist)
-            (work / "fanout_buffers.json").write_text(json.dumps(buffers))
-        (work / f"{prefix}sta_netlist.v").write_text(
-            re.sub(r"\\([A-Za-z_][\w.$]*)\.([\w.$]*) ",
-                   lambda m: (m.group(1) + "." + m.group(2)).replace(".", "__") + " ", netlist))
+    netlist, buffers = repair_fanout((work / "flat_netlist.v").read_text())
+    (work / "flat_sta_netlist.v").write_text(netlist)
+    (work / "fanout_buffers.json").write_text(json.dumps(buffers))
     return mapped
 
 
@@ -138,10 +133,10 @@ def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
 
 def _register(netlist: str, instance: str) -> str:
     """A path point by the register it is: the net on a flip-flop's Q (named after the RTL signal),
-    a macro instance by its memory path, else the instance name."""
+    else the instance name (a macro's is its memory path)."""
     cell = re.search(r"\n\s*(\w+) " + re.escape(instance) + r" \((.*?)\);", netlist, re.S)
     q = cell and re.search(r"\.Q\(\\?([^ )]+)", cell.group(2))
-    return q.group(1) if q else instance.replace("__", ".")
+    return q.group(1) if q else instance
 
 
 def sta_version() -> str:
@@ -164,7 +159,7 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
     commands += ["report_power -digits 6", "report_power -instances [get_cells -hierarchical *] -digits 6"]
-    text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "sta_netlist.v")
+    text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "netlist.v")
     watts = {}
     for *figures, name in _POWER_LINE.findall(text):
         parent, _, leaf = name.rpartition("/")
