@@ -12,7 +12,7 @@ from pathlib import Path
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.tools import tool_versions
-from synth.flows import synth_generic
+from latte_rtl.synth.flows import synth_generic
 
 
 def main() -> None:

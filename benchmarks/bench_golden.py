@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from golden import score_rows
+from latte_rtl.golden import score_rows
 from latte_rtl.config import ScoreConfig
 
 

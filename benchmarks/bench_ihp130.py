@@ -16,9 +16,9 @@ from pathlib import Path
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.tools import tool_versions
-from synth.activity import measure
-from synth.asic import energy_at, implement, sta_version
-from synth.report import keys_per_s_per_mm2
+from latte_rtl.synth.activity import measure
+from latte_rtl.synth.asic import energy_at, implement, sta_version
+from latte_rtl.synth.report import keys_per_s_per_mm2
 
 TOPS = ("latte_attention_engine", "dense_attention_engine", "latte_score_engine", "dense_score_engine")
 

@@ -30,9 +30,9 @@ import numpy as np  # noqa: E402
 
 from latte_rtl.config import LatteConfig  # noqa: E402
 from latte_rtl.design import generate, load_design  # noqa: E402
-from sim.native import simulate_native  # noqa: E402
-from sim.native_build import build_harness  # noqa: E402
-from sim.runner import simulate  # noqa: E402
+from latte_rtl.sim.native import simulate_native  # noqa: E402
+from latte_rtl.sim.native_build import build_harness  # noqa: E402
+from latte_rtl.sim.runner import simulate  # noqa: E402
 
 from bench_rtl import relative_threshold  # benchmarks/ is the script's directory
 
@@ -107,8 +107,8 @@ def whole_model(tmp: Path) -> dict:
 def sweep(tmp: Path) -> dict:
     from distributed import LocalCluster
 
-    from synth.flows import warm_up
-    from synth.sweep import run_sweep
+    from latte_rtl.synth.flows import warm_up
+    from latte_rtl.synth.sweep import run_sweep
 
     grid = {"bits": [8], "msb_bits": [4], "dim": [8], "lanes": [2, 3, 4, 5], "heads": [2], "max_keys": [16],
             "threshold_mode": ["relative"]}

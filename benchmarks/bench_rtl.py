@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import partial_sums, score_rows, threshold_for_keep
+from latte_rtl.golden import partial_sums, score_rows, threshold_for_keep
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from sim.runner import simulate
+from latte_rtl.sim.runner import simulate
 
 
 def relative_threshold(cfg, q, k, keep):

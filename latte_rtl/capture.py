@@ -235,7 +235,7 @@ def input_arrays(rec: Record, *, sample: int = 0, keep: float | None = None, thr
     thresholds [H] (given; else calibrated to keep a fraction `keep` of the keys; else keep-all),
     key_limit [H*S] when the mask is causal, softmax_mult [H] (for `attention`'s F and R and the
     call's scale), the per-(layer, head) scales over the whole batch, and the float tensors."""
-    from golden import score_rows, threshold_for_keep
+    from latte_rtl.golden import score_rows, threshold_for_keep
 
     from .config import AttentionConfig, ScoreConfig
     from .workloads.attention import quantize, softmax_multiplier

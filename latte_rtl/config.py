@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-import golden
+from latte_rtl import golden
 
 from .errors import UserError
 

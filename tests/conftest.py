@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from sim.runner import INSTALL_HINT, verilator_bin_dir
+from latte_rtl.sim.runner import INSTALL_HINT, verilator_bin_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

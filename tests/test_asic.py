@@ -10,13 +10,13 @@ import shutil
 import numpy as np
 import pytest
 
-import golden
+from latte_rtl import golden
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from synth.activity import Activity, parse_vcd
-from synth.asic import STA_HINT, energy_report, sta_binary
-from synth.pdk import cell_area, macros
-from synth.sram_map import map_memory
+from latte_rtl.synth.activity import Activity, parse_vcd
+from latte_rtl.synth.asic import STA_HINT, energy_report, sta_binary
+from latte_rtl.synth.pdk import cell_area, macros
+from latte_rtl.synth.sram_map import map_memory
 
 from .conftest import IN_CI, require_simulator
 
@@ -132,7 +132,7 @@ def test_ihp130_flow_on_a_small_attention_design(tmp_path):
     run equal to golden's read model, energy blocks adding up to the total."""
     require_sta()
     require_simulator("verilator")
-    from synth.flows import synthesize
+    from latte_rtl.synth.flows import synthesize
 
     cfg = LatteConfig.from_params(**SMALL)
     manifest = generate(cfg, tmp_path / "d")
@@ -172,7 +172,7 @@ def test_ihp130_flow_on_a_small_attention_design(tmp_path):
 
 def test_asic_comparison_and_table():
     """keys/s per mm² = keys·rows / row cycles · fmax / mm²; energy and area ratios; table rows."""
-    from synth.report import build_report, format_table
+    from latte_rtl.synth.report import build_report, format_table
 
     def result(fmax, total, pj, cycles):
         act = {"keys": 100, "rows": 10, "cycles": cycles + 500, "load_cycles": 500}
@@ -197,7 +197,7 @@ def test_asic_comparison_and_table():
 
 def test_fanout_repair():
     """A flip-flop driving 40 loads gets 3 buffers of ≤ 16 loads; the clock and tie nets keep theirs."""
-    from synth.fanout import MAX_FANOUT, repair_fanout
+    from latte_rtl.synth.fanout import MAX_FANOUT, repair_fanout
 
     loads = "".join(f"  sg13g2_inv_1 _l{i}_ (\n    .A(\\q[0] ),\n    .Y(o{i})\n  );\n" for i in range(40))
     clocked = "".join(f"  sg13g2_dfrbpq_1 _f{i}_ (\n    .CLK(clk),\n    .D(e{i}),\n    .Q(x{i}),\n    .RESET_B(hi)\n  );\n"

@@ -10,7 +10,7 @@ from amaranth import ClockDomain, Module
 from amaranth.lib import stream, wiring
 from amaranth.sim import Simulator
 
-import golden
+from latte_rtl import golden
 from latte_rtl.config import LatteConfig, ScoreConfig
 from latte_rtl.hw import layouts
 from latte_rtl.hw.completion import PASSES, CompletionUnit
@@ -22,7 +22,7 @@ from latte_rtl.hw.multiplier import MultiplierArray
 from latte_rtl.hw.sram import simulation_model
 from latte_rtl.hw.streams import Fork
 from latte_rtl.hw.threshold import ThresholdFilter
-from sim.amaranth_streams import stream_get, stream_put, stream_until
+from latte_rtl.sim.amaranth_streams import stream_get, stream_put, stream_until
 
 SEED = 20261123
 CONFIGS = {

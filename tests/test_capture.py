@@ -6,7 +6,7 @@ the attention top's golden function (SPEC §7) to about the same output."""
 import numpy as np
 import pytest
 
-from golden import float_attention
+from latte_rtl.golden import float_attention
 from latte_rtl.capture import capture
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden import partial_sums, recombine
+from latte_rtl.golden import partial_sums, recombine
 from latte_rtl.config import LatteConfig, RowConfig, ScoreConfig, signed_width
 from latte_rtl.errors import UserError
 
@@ -103,7 +103,7 @@ def test_threshold_range_and_check():
 
 
 def test_beats_and_tail():
-    import golden
+    from latte_rtl import golden
 
     cfg = ScoreConfig(dim=10, lanes=3)
     assert (cfg.beats, cfg.widths.tail_lanes) == (4, 1)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from golden import float_attention, keep_mask, partial_sums, recombine, score_rows, split
+from latte_rtl.golden import float_attention, keep_mask, partial_sums, recombine, score_rows, split
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def test_float_attention_matches_softmax_and_handles_empty_rows():
 
 
 def test_threshold_for_keep_by_hand():
-    from golden import threshold_for_keep
+    from latte_rtl.golden import threshold_for_keep
 
     hh = np.array([[10, 7, 6, 10, -3]])
     # relative: gaps [0, 3, 4, 0, 13]; 40 % quantile = 1.8 → T = 1 keeps the two 10s
@@ -130,16 +130,20 @@ def test_threshold_for_keep_by_hand():
 
 
 def _loads_none_of(imports: str, forbidden: tuple[str, ...]) -> None:
-    code = (f"import sys, {imports}; bad = [m for m in sys.modules if m.split('.')[0] in {forbidden!r}]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    """Importing `imports` in a fresh interpreter loads no module named by or under `forbidden`."""
+    code = (f"import sys, {imports}; bad = [m for m in sys.modules if any(m == f or m.startswith(f + '.') "
+            f"for f in {forbidden!r})]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_golden_imports_nothing_of_latte_rtl():
-    """golden/ is the spec: importing all of it loads no latte_rtl, sim or synth module."""
-    _loads_none_of("golden, golden.attention", ("latte_rtl", "sim", "synth"))
+    """latte_rtl.golden is the spec: importing all of it loads no other latte_rtl package, no amaranth."""
+    others = ("latte_rtl.sim", "latte_rtl.synth", "latte_rtl.hw", "latte_rtl.stages", "latte_rtl.tops",
+              "latte_rtl.design", "latte_rtl.config", "latte_rtl.cli", "latte_rtl.workloads", "amaranth")
+    _loads_none_of("latte_rtl.golden, latte_rtl.golden.attention", others)
 
 
 def test_hardware_packages_import_neither_sim_nor_synth():
-    _loads_none_of("latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design", ("sim", "synth", "cocotb"))
+    _loads_none_of("latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design",
+                   ("latte_rtl.sim", "latte_rtl.synth", "cocotb"))

@@ -195,13 +195,13 @@ def test_waves_and_build_cache(tmp_path, design, qk):
 
 
 def test_fpga_fit_is_a_result_not_an_error():
-    from synth.flows import fit
-    from synth.report import format_pair
+    from latte_rtl.synth.flows import fit
+    from latte_rtl.synth.report import format_pair
 
     assert fit("ice40", {"SB_LUT4": 4491, "SB_MAC16": 16}) == "does not fit iCE40 UP5K: needs 16 of 8 DSPs"
     assert fit("ice40", {"SB_LUT4": 5281}) == "does not fit iCE40 UP5K: needs 5281 of 5280 logic cells"
     assert fit("ecp5", {"LUT4": 1000, "MULT18X18D": 16}) is None
-    from synth.flows import placement_fit
+    from latte_rtl.synth.flows import placement_fit
 
     log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    5947/   5280   112%\nInfo: \t  ICESTORM_DSP:  0/  8  0%\n"
     assert placement_fit("ice40", log) == "does not fit iCE40 UP5K: needs 5947 of 5280 ICESTORM_LC"

@@ -17,7 +17,7 @@ import pytest
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.design.netlist import LINT_WAIVERS
-from sim.runner import prepare_simulator, verilator_bin_dir
+from latte_rtl.sim.runner import prepare_simulator, verilator_bin_dir
 
 from .conftest import require_simulator
 
@@ -233,7 +233,7 @@ def test_axis_regression(params, simulator, tmp_path):
     """`--interface axis`: the native regression (same stimulus, scoreboards, golden; steady and
     backpressure) through cocotbext-axi's AxiStreamSource/AxiStreamSink (pause generators) and
     AxiLiteMaster (registers, the N_KEYS status word); the same cycles as the native top."""
-    from sim.regression import run_regression
+    from latte_rtl.sim.regression import run_regression
 
     require_simulator(simulator)
     manifest = generate(LatteConfig.from_params(**params), tmp_path, interface="axis")

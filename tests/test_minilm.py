@@ -105,7 +105,7 @@ def test_dump_minilm_runs_through_the_attention_golden(minilm, tmp_path):
     res = get_top("latte_attention_engine").expected(inp, cfg)
     assert 0.05 < res["kept"].mean() < 0.6
     # the integer output approximates the float attention of the dumped layer
-    from golden import float_attention
+    from latte_rtl.golden import float_attention
 
     want = np.concatenate([float_attention(arrays["q_float"][h * 8:(h + 1) * 8], arrays["k_float"][h],
                                            arrays["v_float"][h]) for h in range(12)])

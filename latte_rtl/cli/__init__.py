@@ -17,10 +17,9 @@ from .common import Parser
 
 
 def build_parser() -> Parser:
-    import sim.cli
-    import synth.cli
-
     from ..design import cli as design_cli
+    from ..sim import cli as sim_cli
+    from ..synth import cli as synth_cli
     from ..workloads import cli as workloads_cli
 
     from .. import __version__
@@ -28,7 +27,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
     parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (design_cli, sim.cli, synth.cli, workloads_cli):
+    for module in (design_cli, sim_cli, synth_cli, workloads_cli):
         module.register(sub)
     return parser
 

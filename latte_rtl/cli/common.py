@@ -138,7 +138,7 @@ def default_qk() -> str:
 
 def embedded_keep_ratio(cfg: LatteConfig) -> float | None:
     """Kept fraction of the embedded real dump under `cfg` (golden), or None if it does not fit."""
-    import golden
+    from latte_rtl import golden
 
     from ..npzio import load_qk
 

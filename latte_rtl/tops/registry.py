@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-import golden
+from latte_rtl import golden
 
 from ..config import LatteConfig
 from ..errors import UserError
@@ -120,19 +120,19 @@ _SCORE_BLOCKS = {
 
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
-        scoreboard="sim.scoreboards:ScoreScoreboard",
+        scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
                 "completion": "completion", "arbiter": "completion"},
         baseline="dense_score_engine",
         description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
     Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
-        scoreboard="sim.scoreboards:ScoreScoreboard",
+        scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, dense=True),
         blocks=dict(_SCORE_BLOCKS),
         description="dense baseline: every key's exact score on full-width multipliers"),
     Top(name="latte_attention_engine", key="latte_attention", component=LatteAttentionEngine,
-        expected=latte_attention_expected, scoreboard="sim.scoreboards:AttentionScoreboard",
+        expected=latte_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
                 "score.thresholds": "threshold filter", "score.completion": "completion", "score.arbiter": "completion",
@@ -140,7 +140,7 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         baseline="dense_attention_engine", attention=True,
         description="LATTE attention: score filter → softmax → P·V over the kept keys only"),
     Top(name="dense_attention_engine", key="dense_attention", component=DenseAttentionEngine,
-        expected=dense_attention_expected, scoreboard="sim.scoreboards:AttentionScoreboard",
+        expected=dense_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=True),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "softmax": "softmax", "pv": "P·V"},
         attention=True, description="dense attention: the same softmax and P·V over every key"),

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import golden
-from golden import score_rows, softmax_attention
+from latte_rtl import golden
+from latte_rtl.golden import score_rows, softmax_attention
 
 from ..config import AttentionConfig, ScoreConfig
 

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from golden import score_rows, threshold_for_keep
+from latte_rtl.golden import score_rows, threshold_for_keep
 
 from ..config import AttentionConfig, ScoreConfig
 from ..errors import UserError
@@ -132,7 +132,7 @@ def denominator_compensation(inp, cfg, thresholds: np.ndarray) -> list[int]:
     """Top-θ's offline-calibrated C_h: per head, the mean over the dump's rows of Σ e_j of the keys
     the filter drops (e_j relative to the kept maximum, as the softmax would have computed it).
     `cfg` is the LatteConfig; the input must have `softmax_mult`."""
-    from golden.attention import dropped_exp_mass
+    from latte_rtl.golden.attention import dropped_exp_mass
 
     from ..npzio import load_attention
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import quantile_threshold, score_rows, split
+from latte_rtl.golden import quantile_threshold, score_rows, split
 
 from ..errors import UserError
 from .attention import Attention
@@ -86,7 +86,7 @@ def integer_calibration(task, x, thresholds, attention):
     """For the §7 integer pipeline, from calibration inputs: static V scales [L, H] (max |v| / 127)
     and Top-θ's offline-calibrated C_h [L, H] for `thresholds` (relative mode): the mean over
     rows of Σ e_j of the keys the filter drops, e_j taken against the kept maximum."""
-    from golden.attention import dropped_exp_mass
+    from latte_rtl.golden.attention import dropped_exp_mass
 
     from .attention import softmax_multiplier
 

@@ -1,6 +1,6 @@
 """Bit-exact NumPy golden models (the arithmetic the RTL must match) and float references.
 
-golden/ is the spec: it depends on NumPy only. latte_rtl, sim and the workloads import it,
+latte_rtl.golden is the spec: it depends on NumPy only. The hardware, sim and the workloads import it,
 never the reverse; parameters come as plain ints or as an object with the attributes of
 `ScoreArithmetic`.
 """

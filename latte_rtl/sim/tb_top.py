@@ -19,9 +19,9 @@ import numpy as np
 from latte_rtl.design import load_design
 from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
-from sim.bfm import ClockedTB, ObservationMonitor, PortReader, StreamSink, StreamSource, random_pauses
-from sim.ports import payload_fields, stream_kinds
-from sim.scoreboards import final_check, scoreboard_class
+from latte_rtl.sim.bfm import ClockedTB, ObservationMonitor, PortReader, StreamSink, StreamSource, random_pauses
+from latte_rtl.sim.ports import payload_fields, stream_kinds
+from latte_rtl.sim.scoreboards import final_check, scoreboard_class
 
 
 def bind_models(tb: ClockedTB, manifest: dict, top: str, rng: random.Random, valid_prob: float,
@@ -53,7 +53,7 @@ async def top_matches_golden(dut):
     tb = ClockedTB(dut)
     bind = bind_models
     if manifest.get("interface") == "axis":
-        from sim.axis_models import bind_axis_models as bind
+        from latte_rtl.sim.axis_models import bind_axis_models as bind
     models = bind(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
                   float(os.environ.get("LATTE_READY_PROB", "1")))
     await tb.reset()

@@ -15,7 +15,8 @@ from latte_rtl.design import load_design
 from latte_rtl.errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# the directory holding the latte_rtl package (the repository or site-packages), for the simulator's Python
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 INSTALL_HINT = {
     "icarus": "Icarus Verilog ≥ 11 is not installed: run `sudo apt-get install iverilog` "
@@ -141,14 +142,14 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
         "LATTE_SEED": str(seed),
         "LATTE_VALID_PROB": str(valid_prob),
         "LATTE_READY_PROB": str(ready_prob),
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     results_xml = build_dir / "results.xml"
     results_xml.unlink(missing_ok=True)
     wave_file = build_dir / (f"{module}.fst" if sim == "icarus" else "dump.vcd")
     wave_file.unlink(missing_ok=True)
     try:
-        runner.test(test_module="sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog", build_dir=build_dir,
+        runner.test(test_module="latte_rtl.sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog", build_dir=build_dir,
                     test_dir=build_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else build_dir / "test.log")

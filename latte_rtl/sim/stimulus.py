@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden import split, threshold_for_keep
+from latte_rtl.golden import split, threshold_for_keep
 from latte_rtl.config import LatteConfig, ScoreConfig
 
 

@@ -91,7 +91,7 @@ def cmd_flow(args) -> int:
     from latte_rtl.cli.common import design_config_from_args
     from latte_rtl.design import atomic_write_text, check_output_dir, generate
     from latte_rtl.design.cli import manifest_summary
-    from sim.regression import run_regression
+    from latte_rtl.sim.regression import run_regression
 
     from .plots import plot_design
     from .report import format_table
@@ -149,7 +149,7 @@ def _real_data(cfg, manifest: dict, out: Path):
     from latte_rtl.npzio import load_layers
     from latte_rtl.tops import get_top
     from latte_rtl.workloads.dump import dump_all_layers
-    from sim.shards import Engine, gather, run_rows
+    from latte_rtl.sim.shards import Engine, gather, run_rows
 
     from .endtoend import row_costs
 

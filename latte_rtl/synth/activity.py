@@ -53,7 +53,7 @@ def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
 
 
 def _random_rows(cfg, rows_per_head: int) -> dict:
-    from sim.stimulus import add_attention_arrays, regression_cases
+    from latte_rtl.sim.stimulus import add_attention_arrays, regression_cases
 
     heads = min(cfg.score.heads, 3)
     case = regression_cases(cfg.score, ACTIVITY_SEED, rows=rows_per_head * heads,
@@ -67,7 +67,7 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     """Write the run's input: real rows of the embedded lm dump where it fits the design, else random
     ones (seed ACTIVITY_SEED); with `keep`, per-head thresholds that keep about that fraction.
     Returns {rows, keys, kept (keys kept in all rows), input}."""
-    import golden
+    from latte_rtl import golden
 
     arrays = _embedded_rows(cfg, rows_per_head)
     source = "embedded lm dump" if arrays else f"random int{cfg.score.bits} (seed {ACTIVITY_SEED})"
@@ -86,7 +86,7 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
 def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_per_head: int = 2,
             keep: float | None = None) -> Activity:
     """Simulate `top` with waves on the activity input and read the VCD."""
-    from sim.runner import prepare_simulator, simulate
+    from latte_rtl.sim.runner import prepare_simulator, simulate
 
     prepare_simulator(ACTIVITY_SIM)
     with tempfile.TemporaryDirectory(prefix="latte-activity-") as tmp:

@@ -247,7 +247,7 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
 def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float) -> dict:
     """Area, timing and energy per row of `top` on IHP SG13G2. Timing and energy need OpenSTA and
     energy a Verilator run: without them the report says what was skipped and how to get it."""
-    from sim.runner import INSTALL_HINT, verilator_bin_dir
+    from latte_rtl.sim.runner import INSTALL_HINT, verilator_bin_dir
 
     from .activity import ACTIVITY_SIM
 
