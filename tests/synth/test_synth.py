@@ -11,10 +11,10 @@ import pytest
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from latte_rtl.tops import get_top
 from latte_rtl.synth import flows
 from latte_rtl.synth.report import build_report, compare_pair, format_table
 from latte_rtl.synth.sweep import run_sweep
+from latte_rtl.tops import get_top
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = dict(bits=8, msb_bits=4, dim=4, lanes=2, heads=2, max_keys=8)

@@ -4,13 +4,9 @@ OpenSTA + a Verilator run) on a small attention design."""
 import itertools
 import json
 import math
-import os
-import shutil
 
-import numpy as np
 import pytest
 
-from latte_rtl import golden
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.synth.activity import Activity, parse_vcd

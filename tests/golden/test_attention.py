@@ -9,8 +9,19 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from latte_rtl.golden.attention import (attention_rows, dense_attention_rows, exp_table, exp_values, floor_log2,
-                              key_limit_mask, log2_quantize, max_exp_shift, pv_rows, softmax_rows, vmean_of)
+from latte_rtl.golden.attention import (
+    attention_rows,
+    dense_attention_rows,
+    exp_table,
+    exp_values,
+    floor_log2,
+    key_limit_mask,
+    log2_quantize,
+    max_exp_shift,
+    pv_rows,
+    softmax_rows,
+    vmean_of,
+)
 
 FAST = settings(derandomize=True, deadline=None, max_examples=150)
 

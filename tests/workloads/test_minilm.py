@@ -15,7 +15,7 @@ from latte_rtl.workloads.attention import Attention
 from latte_rtl.workloads.retrieval import REFERENCE, load_pairs, retrieval_metrics
 from tests.conftest import require_minilm, require_torch
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

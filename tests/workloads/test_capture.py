@@ -6,10 +6,10 @@ the attention top's golden function (SPEC §7) to about the same output."""
 import numpy as np
 import pytest
 
-from latte_rtl.golden import float_attention
 from latte_rtl.capture import capture
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
+from latte_rtl.golden import float_attention
 from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
 from tests.conftest import require_torch

@@ -22,7 +22,7 @@ from latte_rtl.sim.runner import prepare_simulator, verilator_bin_dir
 from .conftest import require_simulator
 
 SEED = 20261124
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "verilog_tb"
 SMALL = dict(bits=8, msb_bits=4, dim=8, lanes=3, heads=2, max_keys=16)
 

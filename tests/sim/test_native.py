@@ -14,12 +14,12 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.executor import DASK_HINT
 from latte_rtl.npzio import load_layers, load_qk
-from latte_rtl.tops import get_top
 from latte_rtl.sim.native import simulate_native
 from latte_rtl.sim.regression import TRAFFIC
 from latte_rtl.sim.runner import simulate
 from latte_rtl.sim.shards import CACHE_ENV
 from latte_rtl.sim.stimulus import add_attention_arrays, regression_cases, write_cases
+from latte_rtl.tops import get_top
 
 from .conftest import IN_CI, require_simulator
 from .test_cli import assert_user_error, run_cli

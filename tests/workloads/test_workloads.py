@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latte_rtl.golden import split
 from latte_rtl.config import ScoreConfig
+from latte_rtl.golden import split
 from latte_rtl.npzio import load_qk
 from latte_rtl.workloads.attention import Attention
 from latte_rtl.workloads.dump import calibrate, dump_qk
 from latte_rtl.workloads.evaluate import DATA, evaluate, gamma_to_threshold, load_model
 from latte_rtl.workloads.numpy_model import forward
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", ["lm", "vision"])
@@ -121,7 +121,11 @@ def test_evaluate_integer_pipeline_settings():
     """The §7 integer rows of `evaluate`: integer dense attention keeps every key and stays near
     int8 dense; the LATTE integer rows filter keys; C_h is calibrated and non-negative."""
     from latte_rtl.config import AttentionConfig
-    from latte_rtl.workloads.evaluate import calibrated_thresholds, hh_statistics, integer_calibration
+    from latte_rtl.workloads.evaluate import (
+        calibrated_thresholds,
+        hh_statistics,
+        integer_calibration,
+    )
 
     result = evaluate("vision", limit=32, calib_limit=16, curve=False, integer=AttentionConfig(), log=lambda *_: None)
     rows = {r["setting"]: r for r in result["rows"]}

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from latte_rtl.golden import partial_sums, recombine
 from latte_rtl.config import LatteConfig, RowConfig, ScoreConfig, signed_width
 from latte_rtl.errors import UserError
+from latte_rtl.golden import partial_sums, recombine
 
 
 @pytest.mark.parametrize("changes, name", [

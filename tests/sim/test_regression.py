@@ -9,9 +9,9 @@ import pytest
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.design.netlist import LINT_WAIVERS
-from latte_rtl.tops import TOPS
 from latte_rtl.sim.regression import run_regression
 from latte_rtl.sim.runner import prepare_simulator
+from latte_rtl.tops import TOPS
 
 from .conftest import require_simulator
 
