@@ -1,26 +1,12 @@
 """CLI behaviour: generate (deterministic), golden (hand-computed), and every user-error path."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from latte_rtl.cli import main
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "latte_rtl.cli", *map(str, args)], capture_output=True, text=True)
-
-
-def assert_user_error(proc, *words):
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("latte-rtl: error: "), proc.stderr
-    assert "Traceback" not in proc.stderr
-    for w in words:
-        assert w in lines[0], (w, lines[0])
+from tests.cli_helpers import assert_user_error, run_cli
 
 
 def test_generate_is_deterministic(tmp_path):

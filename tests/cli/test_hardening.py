@@ -11,9 +11,8 @@ import pytest
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-
-from .conftest import require_simulator
-from .test_cli import assert_user_error, run_cli
+from tests.cli_helpers import assert_user_error, run_cli
+from tests.conftest import require_simulator
 
 SEED = 11
 

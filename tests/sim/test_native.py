@@ -20,9 +20,8 @@ from latte_rtl.sim.runner import simulate
 from latte_rtl.sim.shards import CACHE_ENV
 from latte_rtl.sim.stimulus import add_attention_arrays, regression_cases, write_cases
 from latte_rtl.tops import get_top
-
-from .conftest import IN_CI, require_simulator
-from .test_cli import assert_user_error, run_cli
+from tests.cli_helpers import assert_user_error, run_cli
+from tests.conftest import IN_CI, require_simulator
 
 SEED = 20261124
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")

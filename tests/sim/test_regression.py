@@ -12,8 +12,7 @@ from latte_rtl.design.netlist import LINT_WAIVERS
 from latte_rtl.sim.regression import run_regression
 from latte_rtl.sim.runner import prepare_simulator
 from latte_rtl.tops import TOPS
-
-from .conftest import require_simulator
+from tests.conftest import require_simulator
 
 SEED = 20261122
 

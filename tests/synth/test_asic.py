@@ -13,8 +13,7 @@ from latte_rtl.synth.activity import Activity, parse_vcd
 from latte_rtl.synth.asic import STA_HINT, energy_report, sta_binary
 from latte_rtl.synth.pdk import cell_area, macros
 from latte_rtl.synth.sram_map import map_memory
-
-from .conftest import IN_CI, require_simulator
+from tests.conftest import IN_CI, require_simulator
 
 SMALL = dict(bits=8, msb_bits=4, dim=16, lanes=4, heads=2, max_keys=96, attention=True)
 

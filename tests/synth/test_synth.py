@@ -122,7 +122,7 @@ def test_synth_cli_errors(tmp_path):
 
 def test_main_job_flow_on_a_small_design(tmp_path):
     """`latte-rtl flow` (the README's main job) end to end on a small design with Icarus."""
-    from .conftest import require_simulator
+    from tests.conftest import require_simulator
 
     require_simulator("icarus")
     proc = _cli("flow", "--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16, "--sim", "icarus",

@@ -18,8 +18,7 @@ from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.design.netlist import LINT_WAIVERS
 from latte_rtl.sim.runner import prepare_simulator, verilator_bin_dir
-
-from .conftest import require_simulator
+from tests.conftest import require_simulator
 
 SEED = 20261124
 REPO = Path(__file__).resolve().parents[2]
