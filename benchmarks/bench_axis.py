@@ -1,5 +1,5 @@
 """Cost of the AXI-Stream / AXI4-Lite wrapper (`generate --interface axis`): generic-flow logic
-area and flip-flops of each top of the default design, native vs AXI (Yosys, SPEC §5 script).
+area and flip-flops of each top of the default design, native vs AXI (Yosys, docs/spec.md §5 script).
 
     python benchmarks/bench_axis.py [--tops latte_score_engine,dense_score_engine] [--out build/bench_axis.json]
 """

@@ -1,4 +1,4 @@
-"""Record the Q, K, V entering attention in any PyTorch model and write them as SPEC §6/§7 inputs.
+"""Record the Q, K, V entering attention in any PyTorch model and write them as docs/spec.md §6/§7 inputs.
 
     from latte_rtl.capture import capture
     with capture(model) as cap:                   # model optional: without it only SDPA calls are seen
@@ -231,7 +231,7 @@ def _scale(x: np.ndarray) -> np.ndarray:
 
 def input_arrays(rec: Record, *, sample: int = 0, keep: float | None = None, thresholds=None,
                  attention=None) -> dict:
-    """SPEC §6/§7 input of one record: int8 q [H*S, d] (rows head-major), k and v [H, N, d], heads,
+    """docs/spec.md §6/§7 input of one record: int8 q [H*S, d] (rows head-major), k and v [H, N, d], heads,
     thresholds [H] (given; else calibrated to keep a fraction `keep` of the keys; else keep-all),
     key_limit [H*S] when the mask is causal, softmax_mult [H] (for `attention`'s F and R and the
     call's scale), the per-(layer, head) scales over the whole batch, and the float tensors."""
@@ -247,7 +247,7 @@ def input_arrays(rec: Record, *, sample: int = 0, keep: float | None = None, thr
     limit = rec.allowed.sum(axis=1)
     if not (rec.allowed == (np.arange(n)[None, :] < limit[:, None])).all() or limit.min() < 1:
         raise UserError("capture: the attention mask is not a per-row key prefix with at least one key "
-                        "(SPEC §6 key_limit); record without that mask")
+                        "(docs/spec.md §6 key_limit); record without that mask")
     scales = {name: _scale(getattr(rec, name)) for name in ("q", "k", "v")}
     qi, ki, vi = (quantize(getattr(rec, name)[sample], scales[name][:, None, None]) for name in ("q", "k", "v"))
     cfg = ScoreConfig(dim=d, lanes=1, heads=h, max_keys=n)  # lanes do not change the arithmetic

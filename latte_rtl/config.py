@@ -1,7 +1,7 @@
 """Design parameters: one small frozen dataclass per stage, composed by `LatteConfig`.
 
 Every derived width is computed once, in `derive_score`, into the typed `ScoreWidths`.
-Arithmetic (SPEC §2): operands are signed ``bits``-bit integers split into a signed high part
+Arithmetic (docs/spec.md §2): operands are signed ``bits``-bit integers split into a signed high part
 ``x_H = x >> lsb_bits`` (``msb_bits`` bits) and an unsigned low part ``x_L = x & (2**lsb_bits - 1)``.
 """
 
@@ -11,8 +11,10 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from latte_rtl import golden
+from latte_rtl.golden.attention import MAX_EXP_FRAC_BITS, PROB_FORMATS
 
 from .errors import UserError
+from .params import check_int, check_params, param, resolved_ranges
 
 THRESHOLD_MODES = ("relative", "absolute")
 
@@ -59,21 +61,6 @@ def _product(a: Interval, b: Interval) -> Interval:
     return Interval(min(corners), max(corners))
 
 
-def check_int(name: str, value, lo: int, hi: int, hi_text: str | None = None) -> None:
-    """UserError worded "name must be an integer in lo..hi, not value" unless lo ≤ value ≤ hi."""
-    expected = f"an integer {lo} ≤ {name} ≤ {hi_text or hi}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"{name} must be {expected}, not {value!r}")
-    if not (lo <= value <= hi):
-        raise UserError(f"{name}={value} is out of range: {name} must be {expected}, not {value}")
-
-
-def check_ranges(stage) -> None:
-    """check_int for every (name, (lo, hi)) of the stage's RANGES."""
-    for name, (lo, hi) in stage.RANGES.items():
-        check_int(name, getattr(stage, name), lo, hi)
-
-
 @dataclass(frozen=True)
 class ScoreWidths:
     """Every width and range of the score stage (bits unless said otherwise), derived once."""
@@ -106,7 +93,7 @@ class ScoreWidths:
 
 def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max_keys: int,
                  threshold_mode: str) -> ScoreWidths:
-    """Interval arithmetic over every intermediate (SPEC §2), all operands included."""
+    """Interval arithmetic over every intermediate (docs/spec.md §2), all operands included."""
     m, l, d = msb_bits, bits - msb_bits, dim
     hi = Interval(-(1 << (m - 1)), (1 << (m - 1)) - 1)  # x_H
     lo = Interval(0, (1 << l) - 1)  # x_L
@@ -137,35 +124,21 @@ def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max
 
 @dataclass(frozen=True)
 class ScoreConfig:
-    """Parameters of the score stage (estimate → filter → exact completion, and its dense twin).
+    """Parameters of the score stage (estimate → filter → exact completion, and its dense twin);
+    each field's help and range is its `param(...)` spec."""
 
-    bits           operand width (signed), 4..16
-    msb_bits       width m of the high part used by the estimate, 1..bits-1
-    dim            head dimension d (elements per q/k vector), 1..1024
-    lanes          multipliers in the array = elements per beat, 1..dim
-    heads          threshold registers, 1..64
-    max_keys       keys the key store holds (N ≤ max_keys), 1..65536
-    threshold_mode "relative" (LATTE: keep HH ≥ max HH − T) or "absolute" (Top-θ: keep HH ≥ T)
-    """
-
-    bits: int = 8
-    msb_bits: int = 4
-    dim: int = 64
-    lanes: int = 16
-    heads: int = 8
-    max_keys: int = 1024
-    threshold_mode: str = "relative"
+    bits: int = param(8, "operand width (signed)", lo=4, hi=16)
+    msb_bits: int = param(4, "width m of the high part the estimate uses", lo=1, hi="bits-1")
+    dim: int = param(64, "head dimension d (elements per q/k vector)", lo=1, hi=1024)
+    lanes: int = param(16, "multipliers in the array = elements per beat", lo=1, hi="dim")
+    heads: int = param(8, "per-head register sets (thresholds, M_h, C_h)", lo=1, hi=64)
+    max_keys: int = param(1024, "keys the key store holds (N ≤ max_keys)", lo=1, hi=65536)
+    threshold_mode: str = param("relative", "relative: LATTE, keep HH ≥ max HH − T; absolute: Top-θ, keep HH ≥ T",
+                                choices=THRESHOLD_MODES)
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
-    RANGES = {"bits": (4, 16), "dim": (1, 1024), "heads": (1, 64), "max_keys": (1, 65536)}
-
     def __post_init__(self):
-        check_ranges(self)
-        check_int("msb_bits", self.msb_bits, 1, self.bits - 1, f"bits-1 = {self.bits - 1}")
-        check_int("lanes", self.lanes, 1, self.dim, f"dim = {self.dim}")
-        if self.threshold_mode not in THRESHOLD_MODES:
-            raise UserError(f"threshold_mode must be one of {', '.join(THRESHOLD_MODES)}, "
-                            f"not {self.threshold_mode!r}")
+        check_params(self)
         object.__setattr__(self, "widths", derive_score(
             self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode))
 
@@ -192,23 +165,14 @@ class ScoreConfig:
 
 @dataclass(frozen=True)
 class RowConfig:
-    """Row control and observability shared by every top.
+    """Row control and observability shared by every top."""
 
-    cycle_counter_bits  width of the per-row cycle counter (saturating), 16..64
-    monitor             add the `monitor` port (every estimate, SRAM read counters): for
-                        verification and energy accounting; a production build may omit it
-    """
-
-    cycle_counter_bits: int = 32
-    monitor: bool = True
+    cycle_counter_bits: int = param(32, "width of the per-row cycle counter (saturating)", lo=16, hi=64)
+    monitor: bool = param(True, "the monitor port (every estimate, SRAM read counters) for verification and "
+                                "energy accounting; --no-monitor for a production build")
 
     def __post_init__(self):
-        check_int("cycle_counter_bits", self.cycle_counter_bits, 16, 64)
-        if not isinstance(self.monitor, bool):
-            raise UserError(f"monitor must be true or false, not {self.monitor!r}")
-
-
-PROB_FORMATS = ("linear", "log2")
+        check_params(self)
 
 
 @dataclass(frozen=True)
@@ -227,45 +191,31 @@ class AttentionWidths:
     lut: tuple[int, ...]  # the 2^F-entry exp table (golden.exp_table)
 
 
+_ATTENTION = (("attention", True),)  # the softmax and P·V parameters apply to the attention tops
+
+
 @dataclass(frozen=True)
 class AttentionConfig:
-    """Parameters of the softmax and P·V stages (SPEC §7); `attention` adds the attention tops.
+    """Parameters of the softmax and P·V stages (docs/spec.md §7); `attention` adds the attention tops."""
 
-    attention      generate latte_attention_engine and dense_attention_engine too
-    exp_frac_bits  F: fractional bits of the base-2 exponent (LUT of 2^F entries), 0..4
-    exp_bits       P: precision of the exp values e_j (e_max = 2^P), 1..24
-    prob_bits      B: probability width (unsigned), 1..16
-    scale_shift    R: t_j = (s_j · M_h) >> R, 0..48
-    mult_bits      width of the per-head softmax multiplier M_h (unsigned), 1..24
-    prob_format    "linear" or "log2" (Ji et al.: powers of two, P·V by shifts)
-    log_levels     L: non-zero levels of the log2 format, 1..prob_bits (log2 format only)
-    vmean          Top-θ V-mean compensation: o_i += ((2^B − 1) − Σ p_j) · floor(mean_j v_{j,i})
-    """
-
-    attention: bool = False
-    exp_frac_bits: int = 2
-    exp_bits: int = 12
-    prob_bits: int = 8
-    scale_shift: int = 20
-    mult_bits: int = 16
-    prob_format: str = "linear"
-    log_levels: int = 7
-    vmean: bool = False
-
-    RANGES = {"exp_frac_bits": (0, 4), "exp_bits": (1, 24), "prob_bits": (1, 16), "scale_shift": (0, 48),
-              "mult_bits": (1, 24)}
+    attention: bool = param(False, "also generate the attention tops (score filter → softmax → P·V), LATTE "
+                                   "and dense")
+    exp_frac_bits: int = param(2, "fractional bits of the base-2 exponent (exp table of 2^F entries)", lo=0,
+                               hi=MAX_EXP_FRAC_BITS, requires=_ATTENTION, symbol="F")
+    exp_bits: int = param(12, "precision of the exp values (the max key's e = 2^P)", lo=1, hi=24,
+                          requires=_ATTENTION, symbol="P")
+    prob_bits: int = param(8, "probability width (unsigned)", lo=1, hi=16, requires=_ATTENTION, symbol="B")
+    scale_shift: int = param(20, "shift in t = (s · M_h) >> R", lo=0, hi=48, requires=_ATTENTION, symbol="R")
+    mult_bits: int = param(16, "width of the per-head softmax multiplier M_h", lo=1, hi=24, requires=_ATTENTION)
+    prob_format: str = param("linear", "linear, or log2 (powers of two: P·V by shifts, Ji et al.)",
+                             choices=PROB_FORMATS, requires=_ATTENTION)
+    log_levels: int = param(7, "non-zero levels of the log2 format", lo=1, hi="prob_bits",
+                            requires=_ATTENTION + (("prob_format", "log2"),), symbol="L")
+    vmean: bool = param(False, "Top-θ V-mean compensation: o += ((2^B − 1) − Σp) · floor(mean V)",
+                        requires=_ATTENTION)
 
     def __post_init__(self):
-        for name in ("attention", "vmean"):
-            if not isinstance(getattr(self, name), bool):
-                raise UserError(f"{name} must be true or false, not {getattr(self, name)!r}")
-        check_ranges(self)
-        if self.prob_format not in PROB_FORMATS:
-            raise UserError(f"prob_format must be one of {', '.join(PROB_FORMATS)}, not {self.prob_format!r}")
-        if self.prob_format == "log2":  # L only matters, and is bounded by B, in the log2 format
-            check_int("log_levels", self.log_levels, 1, self.prob_bits, f"prob_bits = {self.prob_bits}")
-        else:
-            check_int("log_levels", self.log_levels, 1, 16)
+        check_params(self)
 
     def widths(self, score: ScoreWidths, bits: int, max_keys: int) -> AttentionWidths:
         f, p, b = self.exp_frac_bits, self.exp_bits, self.prob_bits
@@ -335,6 +285,13 @@ class LatteConfig:
 
     def replace(self, **changes) -> "LatteConfig":
         return LatteConfig.from_params(**{**self.params(), **changes})
+
+    def param_ranges(self) -> dict:
+        """Every parameter's valid range (or choices) resolved for this design, for the manifest."""
+        out = {}
+        for name in STAGES:
+            out.update(resolved_ranges(getattr(self, name)))
+        return out
 
     def derived(self) -> dict:
         """Derived quantities for the manifest (typed fields of every stage, as JSON values)."""

@@ -1,4 +1,4 @@
-"""Validated reading of attention inputs and atomic writing of results (SPEC §6).
+"""Validated reading of attention inputs and atomic writing of results (docs/spec.md §6).
 
 `load_qk` checks against the score stage's parameters (`LatteConfig.score`)."""
 
@@ -186,11 +186,11 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
 
 
 RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "cycles": np.int64,
-                 "probs": np.int64, "out": np.int64}  # probs, out: attention tops only (SPEC §7)
+                 "probs": np.int64, "out": np.int64}  # probs, out: attention tops only (docs/spec.md §7)
 
 
 def save_result(path, result: dict, manifest: dict) -> None:
-    """Write the result format of SPEC §6 (and §7's probs/out when `result` has them); a result of
+    """Write the result format of docs/spec.md §6 (and §7's probs/out when `result` has them); a result of
     several layers ({layer: result}) as `layers` and `layer<i>.<name>`, like the input."""
     if all(isinstance(layer, int) for layer in result):
         arrays = {LAYERS: np.array(sorted(result), np.int64)}
@@ -217,7 +217,7 @@ def load_attention(inp: AttentionInput, cfg) -> AttentionArrays:
     sc, n_heads, d, n = cfg.score, len(inp.thresholds), cfg.score.dim, inp.n_keys
     for name in ("v", "softmax_mult"):
         if name not in inp.extras:
-            raise UserError(f"an attention top needs the array '{name}' (SPEC §7): v [N, {d}] or [H, N, {d}], "
+            raise UserError(f"an attention top needs the array '{name}' (docs/spec.md §7): v [N, {d}] or [H, N, {d}], "
                             "softmax_mult [H]")
     v = _integer_array("v", inp.extras["v"], f"v [N, {d}]")
     if v.ndim not in (2, 3) or v.shape[-2:] != (n, d) or (v.ndim == 3 and v.shape[0] != n_heads):

@@ -54,3 +54,39 @@ def require_minilm():
         if IN_CI:
             pytest.fail(f"MiniLM missing in CI: {exc}")
         pytest.skip(str(exc))
+
+
+CHROMIUM_HINT = "Chromium missing: sudo apt-get install chromium (Debian) to render report.html in a test"
+
+
+def render_html(html_path, png_path, width: int = 1280, height: int = 8000):
+    """Render an HTML file with headless Chromium to a PNG (fails in CI, skips locally without it)."""
+    import subprocess
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        if IN_CI:
+            pytest.fail(f"chromium missing in CI: {CHROMIUM_HINT}")
+        pytest.skip(CHROMIUM_HINT)
+    profile = png_path.parent / "chromium-profile"
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--screenshot={png_path}",
+           f"file://{html_path}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and png_path.is_file(), proc.stderr[-2000:]
+    return png_path
+
+
+def png_content(png_path) -> dict:
+    """What a rendered page shows: the share of non-white pixels and whether the report's table
+    header colour (#eef2f7) and an embedded plot's colours (saturated pixels) appear."""
+    import numpy as np
+    from PIL import Image
+
+    image = Image.open(png_path).convert("RGB")
+    pixels = np.asarray(image, dtype=np.int32).reshape(-1, 3)
+    ink = float((pixels.min(axis=1) < 200).mean())
+    header = bool((pixels == (0xEE, 0xF2, 0xF7)).all(axis=1).any())
+    saturated = int(((pixels.max(axis=1) - pixels.min(axis=1)) > 80).sum())
+    return {"ink": ink, "table_header": header, "saturated_pixels": saturated, "size": image.size}

@@ -6,29 +6,14 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ..config import PROB_FORMATS, STAGES, THRESHOLD_MODES, LatteConfig
+from ..config import STAGES, LatteConfig
 from ..errors import UserError
+from ..params import cli_flag, help_text, param_fields, spec_of
 
-PARAM_HELP = {
-    "bits": "operand width, 4..16",
-    "msb_bits": "MSB width used by the estimate, 1..bits-1",
-    "dim": "head dimension, 1..1024",
-    "lanes": "multipliers (elements per beat), 1..dim",
-    "heads": "per-head registers, 1..64",
-    "max_keys": "key store depth in keys, 1..65536",
-    "threshold_mode": "relative (LATTE, keep HH >= max-T) or absolute (Top-θ, keep HH >= T)",
-    "attention": "also generate the attention tops (score filter → softmax → P·V), LATTE and dense",
-    "exp_frac_bits": "softmax: fractional exponent bits F (2^F-entry exp table), 0..4",
-    "exp_bits": "softmax: exp precision P (the max key's e = 2^P), 1..24",
-    "prob_bits": "softmax: probability width B, 1..16",
-    "scale_shift": "softmax: R in t = (s · M_h) >> R, 0..48",
-    "mult_bits": "softmax: width of the per-head multiplier M_h, 1..24",
-    "prob_format": "probabilities: linear, or log2 (powers of two: P·V by shifts)",
-    "log_levels": "log2 format: non-zero levels L, 1..prob_bits",
-    "vmean": "Top-θ V-mean compensation in P·V (o += (2^B−1 − Σp) · mean V)",
-    "cycle_counter_bits": "width of the per-row cycle counter, 16..64",
-    "monitor": "add the monitor port (estimates, SRAM read counters); --no-monitor for production",
-}
+
+def design_parameters() -> dict:
+    """{name: dataclass field} of every design parameter, in pipeline order."""
+    return {f.name: f for cls in STAGES.values() for f in param_fields(cls)}
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,30 +22,21 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
-    """One option per design parameter of every stage (defaults from the stage dataclasses)."""
+    """One option per design parameter of every stage; help, choices and range from its param spec
+    (defaults stay None here so that a given option can be told from a default)."""
     g = p.add_argument_group("design parameters")
-    for stage in STAGES.values():
-        for f in dataclasses.fields(stage):
-            if not f.init:
-                continue
-            flag, default = f"--{f.name.replace('_', '-')}", f.default
-            text = f"{PARAM_HELP[f.name]} (default {default})"
-            if isinstance(default, bool):
-                g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-            elif f.name == "threshold_mode":
-                g.add_argument(flag, choices=THRESHOLD_MODES, default=None, help=text)
-            elif f.name == "prob_format":
-                g.add_argument(flag, choices=PROB_FORMATS, default=None, help=text)
-            else:
-                g.add_argument(flag, type=int, default=None, help=text)
+    for name, f in design_parameters().items():
+        spec = spec_of(f)
+        if isinstance(f.default, bool):
+            g.add_argument(cli_flag(name), action=argparse.BooleanOptionalAction, default=None, help=help_text(f))
+        elif spec.choices:
+            g.add_argument(cli_flag(name), choices=spec.choices, default=None, help=help_text(f))
+        else:
+            g.add_argument(cli_flag(name), type=int, default=None, metavar="N", help=help_text(f))
 
 
 def given_config_options(args) -> dict:
-    return {name: getattr(args, name) for name in PARAM_HELP if getattr(args, name, None) is not None}
-
-
-ATTENTION_ONLY = ("exp_frac_bits", "exp_bits", "prob_bits", "scale_shift", "mult_bits", "prob_format", "log_levels",
-                  "vmean")
+    return {name: getattr(args, name) for name in design_parameters() if getattr(args, name, None) is not None}
 
 
 def config_from_args(args) -> LatteConfig:
@@ -71,14 +47,17 @@ def design_config_from_args(args, *, attention_default: bool = False) -> LatteCo
     """The config of a design to generate: softmax and P·V options need the attention tops, and
     --log-levels the log2 format (an option that does not apply is an error, not ignored)."""
     given = given_config_options(args)
-    attention = given.get("attention", attention_default)
-    extra = [n for n in ATTENTION_ONLY if n in given]
-    if extra and not attention:
-        raise UserError(f"{', '.join('--' + n.replace('_', '-') for n in extra)} configure the attention tops: "
-                        "add --attention")
-    if "log_levels" in given and given.get("prob_format", "linear") != "log2":
-        raise UserError("--log-levels applies to --prob-format log2 only")
-    return LatteConfig.from_params(**{"attention": attention, **given})
+    values = {"attention": given.get("attention", attention_default), **given}
+    params = design_parameters()
+    unmet = {name: [(n, v) for n, v in spec_of(params[name]).requires if values.get(n, params[n].default) != v]
+             for name in given}
+    unmet = {name: u for name, u in unmet.items() if u}
+    need_attention = [name for name, u in unmet.items() if ("attention", True) in u]
+    if need_attention:
+        raise UserError(f"{', '.join(map(cli_flag, need_attention))} configure the attention tops: add --attention")
+    for name, u in unmet.items():
+        raise UserError(f"{cli_flag(name)} applies to {' '.join(cli_flag(n) + ' ' + str(v) for n, v in u)} only")
+    return LatteConfig.from_params(**values)
 
 
 def design_config(args) -> LatteConfig:

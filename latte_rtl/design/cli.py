@@ -11,8 +11,8 @@ def manifest_summary(manifest: dict) -> str:
     p, d = manifest["params"], manifest["derived"]
     lines = [
         f"design  bits={p['bits']} msb_bits={p['msb_bits']} dim={p['dim']} lanes={p['lanes']} heads={p['heads']} "
-        f"max_keys={p['max_keys']} mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} "
-        f"monitor={p['monitor']}",
+        f"max_keys={p['max_keys']}",
+        f"        mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} monitor={p['monitor']}",
         f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed (dense baseline: {p['lanes']} x {p['bits']}b)",
         f"  widths          HH {d['hh_width']}b  HL/LH {d['hl_width']}b  LL {d['ll_width']}b  "
         f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",
@@ -20,10 +20,10 @@ def manifest_summary(manifest: dict) -> str:
         f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
         f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
         f"dense {d['beats']} × N",
-        "  tops            " + ", ".join(f"{name} ({t['file']})" for name, t in manifest["tops"].items()),
+        *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})" for i, (name, t) in enumerate(manifest["tops"].items())),
     ]
     if p["attention"]:
-        lines.insert(-1, f"  softmax, P·V    F={p['exp_frac_bits']} P={p['exp_bits']} B={p['prob_bits']} "
+        lines.insert(-len(manifest["tops"]), f"  softmax, P·V    F={p['exp_frac_bits']} P={p['exp_bits']} B={p['prob_bits']} "
                          f"R={p['scale_shift']} M_h {p['mult_bits']}b, {p['prob_format']}"
                          + (f" L={p['log_levels']}" if p["prob_format"] == "log2" else "")
                          + (", vmean" if p["vmean"] else ""))

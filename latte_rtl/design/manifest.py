@@ -1,4 +1,4 @@
-"""The manifest (SPEC §6) of a generated design: written beside the Verilog, read back by every
+"""The manifest (docs/spec.md §6) of a generated design: written beside the Verilog, read back by every
 command that works on a design directory."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ..config import LatteConfig
+from ..golden.cycles import CYCLE_MODEL
 from ..errors import UserError
 from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
@@ -70,15 +71,13 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
         "core": core_name(prefix),
         "default_top": default_top(cfg),
         "params": cfg.params(),
+        "param_ranges": cfg.param_ranges(),
         "derived": cfg.derived(),
         "tops": tops,
         "memory_module": {"module": prefix + SRAM_MODULE, "file": f"{prefix}{SRAM_MODULE}.v",
                           "sha256": _sha(sram_verilog(prefix))},
         "cycle_model": {
-            "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 12 (shared array)",
-            "dense_score_engine": "cycles(row) ~= beats * N",
-            "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + 21 "
-                                 "(golden.attention_cycles)",
+            **CYCLE_MODEL,
             "beats": cfg.score.beats,
         },
         "protocol": {**PROTOCOL, **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},

@@ -1,9 +1,9 @@
-"""Bit-exact golden model of the attention stages after the scores (SPEC §7).
+"""Bit-exact golden model of the attention stages after the scores (docs/spec.md §7).
 
 Integer softmax over a row's kept keys K, P·V over the kept V rows, Ji et al.'s log2
 probabilities and Top-θ compensation (denominator `C_h`, V-mean). Depends on NumPy only.
 
-Notation (SPEC §7): F = `exp_frac_bits` (0..4), P = `exp_bits`, B = `prob_bits`,
+Notation (docs/spec.md §7): F = `exp_frac_bits` (0..4), P = `exp_bits`, B = `prob_bits`,
 R = `scale_shift`, L = `log_levels`, M_h = softmax multiplier, C_h = denominator
 compensation. Per row, over j in K::
 
@@ -187,7 +187,7 @@ def _softmax_inputs(scores, kept, mult, comp):
 def softmax_rows(scores, kept, mult, comp, *, exp_frac_bits: int, exp_bits: int,
                  prob_bits: int, scale_shift: int, prob_format: str = "linear",
                  log_levels: int = 7) -> dict[str, np.ndarray]:
-    """Integer softmax of each row over its kept keys (SPEC §7).
+    """Integer softmax of each row over its kept keys (docs/spec.md §7).
 
     scores int [R, N] (exact q·k; entries outside `kept` are ignored), kept bool [R, N],
     mult [R] (M_h of each row's head), comp [R] (C_h of each row's head), both unsigned.
@@ -308,12 +308,12 @@ def attention_rows(scores, kept, v, heads, mult, comp=None, *, exp_frac_bits: in
                    exp_bits: int, prob_bits: int, scale_shift: int,
                    prob_format: str = "linear", log_levels: int = 7, vmean: bool = False,
                    key_limit=None) -> dict[str, np.ndarray]:
-    """Softmax + P·V of every row (SPEC §7) over its kept keys.
+    """Softmax + P·V of every row (docs/spec.md §7) over its kept keys.
 
     scores int [R, N], kept bool [R, N], v int [N, d] (shared) or [H, N, d] (per head),
     heads int [R] in 0..H-1, mult [H] (M_h), comp [H] (C_h; None = 0), key_limit
     None or int [R] (keys j >= key_limit[r] are invisible to row r: removed from kept).
-    vmean: add the Top-θ V-mean term, vmean over all N rows of the head's V (SPEC §7).
+    vmean: add the Top-θ V-mean term, vmean over all N rows of the head's V (docs/spec.md §7).
     Returns everything `softmax_rows` returns (kept_count = V rows read; zero_keep =
     the end-of-row "zero keep" flag), plus kept (the effective mask) and out int64 [R, d].
     """

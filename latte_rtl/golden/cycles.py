@@ -1,4 +1,4 @@
-"""The throughput and memory-traffic model of the score engines (SPEC §3): the one place each
+"""The throughput and memory-traffic model of the score engines (docs/spec.md §3): the one place each
 formula is written.
 
 LATTE: phase 1 costs `beats` cycles per key; each kept key costs three more passes (HL, LH, LL)
@@ -7,10 +7,36 @@ of `beats` cycles on the same array. Dense: `beats` cycles per key.
 
 from __future__ import annotations
 
+import math
+
+# A measured LATTE score row may take up to CYCLE_SLACK × the model plus the q load (`beats`) and
+# OVERHEAD_CYCLES (pipeline fill and drain of phase 1 and of the completion, the start of the scan,
+# the end-of-row record); the regression checks every row against `score_cycle_bound`.
+CYCLE_SLACK = 1.15
+OVERHEAD_CYCLES = 12
+# Fixed hand-overs of an attention row: the stages and the read pipelines of softmax (4) and P·V (3).
+ATTENTION_OVERHEAD = 21
+
+# The model's formulas as text (manifest, summaries, README), written from the constants above.
+CYCLE_MODEL = {
+    "latte_score_engine": f"cycles(row) <= {CYCLE_SLACK} * beats * (N + 3 * kept) + beats + {OVERHEAD_CYCLES} "
+                          "(shared array)",
+    "dense_score_engine": "cycles(row) ~= beats * N",
+    "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + "
+                         f"{ATTENTION_OVERHEAD} (golden.attention_cycles)",
+}
+
 
 def score_cycles(beats: int, n_keys, kept):
     """Model cycles of a LATTE row: beats · (N + 3 · kept) (scalars or arrays)."""
     return beats * (n_keys + 3 * kept)
+
+
+def score_cycle_bound(beats: int, model_cycles):
+    """The most cycles a measured row may take: floor(CYCLE_SLACK × model) + beats + OVERHEAD_CYCLES."""
+    if isinstance(model_cycles, (int, float)):
+        return math.floor(CYCLE_SLACK * model_cycles) + beats + OVERHEAD_CYCLES
+    return (CYCLE_SLACK * model_cycles) // 1 + beats + OVERHEAD_CYCLES
 
 
 def dense_cycles(beats: int, n_keys):
@@ -37,5 +63,5 @@ def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
     """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
     scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
     output beats, plus the hand-overs between the stages and the read pipelines of the softmax (4 stages)
-    and of P·V (3) (21)."""
-    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + 21
+    and of P·V (3) (ATTENTION_OVERHEAD)."""
+    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + ATTENTION_OVERHEAD

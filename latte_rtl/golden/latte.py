@@ -1,4 +1,4 @@
-"""Bit-exact golden model of the LATTE score engine (SPEC §2).
+"""Bit-exact golden model of the LATTE score engine (docs/spec.md §2).
 
 Every function is vectorized over rows and keys. Integer matrix products run as float64 BLAS
 products: every operand, product and partial sum is an integer below 2**53 for all valid
@@ -94,7 +94,7 @@ def threshold_for_keep(hh: np.ndarray, keep: float, mode: str, key_mask: np.ndar
 
 @dataclass
 class GoldenResult:
-    """Result arrays of SPEC §6: hh, kept, scores [R, N]; cycles [R] (throughput model);
+    """Result arrays of docs/spec.md §6: hh, kept, scores [R, N]; cycles [R] (throughput model);
     exact [R, N]: q·k of every key (what the dense engine emits)."""
 
     hh: np.ndarray

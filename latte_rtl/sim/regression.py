@@ -9,6 +9,7 @@ import numpy as np
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import load_design
+from latte_rtl.golden.cycles import CYCLE_SLACK, score_cycle_bound
 from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
 
@@ -17,14 +18,11 @@ from .stimulus import add_attention_arrays, regression_cases, write_cases
 
 # (name, fraction of cycles a source offers a beat, fraction a sink takes one)
 TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
-# Fixed per-row overhead on top of the cycle model (besides the q load, `beats`): pipeline fill
-# and drain of phase 1 and of the completion, the start of the scan, the end-of-row record.
-OVERHEAD_CYCLES = 12
 
 
 def cycle_bound(cfg: LatteConfig, model_cycles) -> np.ndarray:
-    """Cycles a row may take: 1.15 × the model, plus the fixed q-load and pipeline overhead."""
-    return np.floor(1.15 * np.asarray(model_cycles)) + cfg.score.beats + OVERHEAD_CYCLES
+    """Cycles a row may take (golden.cycles.score_cycle_bound)."""
+    return score_cycle_bound(cfg.score.beats, np.asarray(model_cycles))
 
 
 def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops=None, seed: int = 1,
@@ -78,7 +76,7 @@ def cycle_report(cfg: LatteConfig, top: str, stimuli: list[Path], results: list[
         if np.any(out["cycles"] > bound):
             r = int(np.argmax(out["cycles"] - bound))
             raise AssertionError(f"{top} {stim.stem} row {r}: {out['cycles'][r]} cycles, over the bound "
-                                 f"{bound[r]:.0f} (1.15 × model {want[r]} + overhead)")
+                                 f"{bound[r]:.0f} ({CYCLE_SLACK} × model {want[r]} + overhead)")
         measured += int(out["cycles"].sum())
         model += int(want.sum())
         worst = max(worst, float(np.max(out["cycles"] / want)))

@@ -33,7 +33,7 @@ def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: s
 class ScoreScoreboard:
     """Score tops (`keys`, `query`, optional `thresholds` in; `scores`, `rows` out; optional
     `monitor`). Rows run grouped by head when every head has its own keys; results keep row
-    order. `errors` lists mismatches; `result` holds what the RTL produced (SPEC §6 arrays)."""
+    order. `errors` lists mismatches; `result` holds what the RTL produced (docs/spec.md §6 arrays)."""
 
     def __init__(self, tb, models: dict, cfg, top, inp):
         self.tb, self.m, self.cfg, self.inp = tb, models, cfg, inp

@@ -1,6 +1,6 @@
-"""Regression stimulus for a configuration: random rows plus the corner cases (SPEC §2).
+"""Regression stimulus for a configuration: random rows plus the corner cases (docs/spec.md §2).
 
-Each case is an attention-input dict (SPEC §6 arrays); `write_cases` saves them as .npz files.
+Each case is an attention-input dict (docs/spec.md §6 arrays); `write_cases` saves them as .npz files.
 The expected values are never stored here: the testbench computes them with golden/.
 """
 
@@ -86,7 +86,7 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
 
 
 def add_attention_arrays(cfg: LatteConfig, cases: dict[str, dict], rng) -> None:
-    """V, M_h and C_h for every case (SPEC §7): M_h puts the row's score spread at a few octaves
+    """V, M_h and C_h for every case (docs/spec.md §7): M_h puts the row's score spread at a few octaves
     (some heads at the largest M_h, one case at M_h = 0: all probabilities equal), C_h = 0 on
     head 0 and random elsewhere; V random, all −2^(bits−1) in `extremes`."""
     sc, a = cfg.score, cfg.attention

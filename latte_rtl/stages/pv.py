@@ -1,4 +1,4 @@
-"""P·V stage (SPEC §7): o_i = Σ_j p_j · v_{j,i} over the kept keys, V rows read only where p_j > 0.
+"""P·V stage (docs/spec.md §7): o_i = Σ_j p_j · v_{j,i} over the kept keys, V rows read only where p_j > 0.
 
   values  In  stream  V load: key-beat format (`lanes` elements a beat, `last` ends the set)
   probs   In  stream  (index, p_j) of the row's kept keys

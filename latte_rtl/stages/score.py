@@ -1,6 +1,6 @@
 """Score stages: query (+ key store) in, a stream of scored keys and a stream of row records out.
 
-`LatteScoreStage` (estimate → filter → exact completion, SPEC §2/§3) and `DenseScoreStage`
+`LatteScoreStage` (estimate → filter → exact completion, docs/spec.md §2/§3) and `DenseScoreStage`
 (every key's exact score). Both are also tops of their own (`latte_score_engine`,
 `dense_score_engine`) and share one port set:
 
@@ -156,7 +156,7 @@ def _output(m, stage, row, summary):
 
 
 class LatteScoreStage(wiring.Component):
-    """The LATTE filter-and-reuse score stage (SPEC §3).
+    """The LATTE filter-and-reuse score stage (docs/spec.md §3).
 
     Phase 1 computes HH for every key on the nibble array; the threshold filter keeps keys;
     the completion unit re-reads each kept key and finishes q·k on the same array and the same

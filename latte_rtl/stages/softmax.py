@@ -1,4 +1,4 @@
-"""Softmax stage (SPEC §7): integer base-2 softmax over a row's kept keys, one division per row.
+"""Softmax stage (docs/spec.md §7): integer base-2 softmax over a row's kept keys, one division per row.
 
   scores  In  stream  kept keys of the row (index, score, estimate), then
   rows    In  stream  the score stage's end-of-row record (kept_count, head, ...)

@@ -18,10 +18,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from .blocks import block_areas, block_of_path
 from .fanout import BUFFER, repair_fanout
-from .pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
+from .pdk import STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
 from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
 
 SCRIPT = Path(__file__).resolve().parent / "ihp130.ys"

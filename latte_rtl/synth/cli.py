@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import (add_config_options, embedded_keep_ratio, fraction, int_at_least,
-                                  split_list)
+from latte_rtl.cli.common import add_config_options, embedded_keep_ratio, fraction, int_at_least, split_list
+from latte_rtl.textfmt import wrap
 
 from .flows import TARGETS
 from .report import DEFAULT_KEEP_RATIO
@@ -24,13 +24,16 @@ def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: i
 
 def cmd_synth(args) -> int:
     from latte_rtl.design import atomic_write_text, check_output_file, load_design, verify_design
+    from latte_rtl.design.cli import manifest_summary
+    from latte_rtl.report_html import Section, Text, write_report
 
-    from .report import failed_flows, format_table
+    from .report import failed_flows, format_table, html_sections
 
     cfg, manifest = load_design(args.design_dir)
     verify_design(args.design_dir, manifest, allow_modified=args.allow_modified)
     targets = split_list(args.target, TARGETS, "--target")
     out = check_output_file(Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json", "--json")
+    html = check_output_file(Path(args.html) if args.html else Path(args.design_dir) / "report.html", "--html")
     keep = args.keep_ratio
     if keep is None:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
@@ -38,7 +41,9 @@ def cmd_synth(args) -> int:
     report = _synth_report(cfg, manifest, Path(args.design_dir), targets, keep, args.jobs)
     print(format_table(report))
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"report: {out}")
+    write_report(html, f"latte-rtl synth: {args.design_dir}", [
+        Section("Design", [Text(manifest_summary(manifest))]), *html_sections(report)])
+    print(f"report: {out}, {html}")
     failed = failed_flows(report)
     if failed:
         print(f"latte-rtl: some flows failed: {', '.join(failed)} (reasons in the report)", file=sys.stderr)
@@ -66,7 +71,9 @@ def cmd_sweep(args) -> int:
             continue
         print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: {_point_summary(r)}"
               + (" (cached)" if r["cached"] else ""))
-    print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'} and PNG plots in {out}/")
+    plots = json.loads((out / "sweep.json").read_text())["plots"]
+    print(wrap(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'}, {out / 'report.html'}"
+               + (f" and {len(plots)} PNG plots in {out}/" if plots else " (no plot: no point succeeded)")))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
 
@@ -87,13 +94,13 @@ def _point_summary(row: dict) -> str:
 
 def cmd_flow(args) -> int:
     """The main job: generate → short cocotb regression → the RTL on every layer of the lm →
-    synthesis → the comparison tables."""
+    synthesis → the comparison tables, on the terminal and in OUT/report.html."""
     from latte_rtl.cli.common import design_config_from_args
-    from latte_rtl.design import atomic_write_text, check_output_dir, generate
+    from latte_rtl.design import check_output_dir, generate
     from latte_rtl.design.cli import manifest_summary
+    from latte_rtl.report_html import Paragraph, Section, Table, Text
     from latte_rtl.sim.regression import run_regression
 
-    from .plots import plot_design
     from .report import format_table
 
     cfg = design_config_from_args(args, attention_default=True)
@@ -101,37 +108,59 @@ def cmd_flow(args) -> int:
     out = check_output_dir(args.output)
     print("1/4 generate")
     manifest = generate(cfg, out)
-    print(manifest_summary(manifest))
+    print(wrap(manifest_summary(manifest)))
+    sections = [Section("Design", [Text(manifest_summary(manifest))])]
     print(f"2/4 simulate ({args.sim}, every top, bit-exact against golden)")
     try:
-        report = run_regression(out, sims=(args.sim,), seed=1, rows=2)
+        report = run_regression(out, sims=(args.sim,), seed=1, rows=2, log=lambda text: print(wrap(text)))
     except AssertionError as exc:
         print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
         return 1
-    for run in report["runs"]:
-        if "cycle_ratio" in run:
-            print(f"  {run['top']}: cycles measured/model = {run['cycle_ratio']:.3f} on the regression cases")
+    ratios = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
+    for top, ratio in ratios.items():
+        print(f"  {top}: cycles measured/model = {ratio:.3f} on the regression cases")
+    sections.append(Section("Simulation", [
+        Paragraph(f"Every top bit-exact against golden on {args.sim} (steady and backpressure traffic)."),
+        Table([["top", "cycles measured / model"], *([t, f"{r:.3f}"] for t, r in ratios.items())])]))
     keep, costs = DEFAULT_KEEP_RATIO, None
     if embedded_keep_ratio(cfg) is not None:
-        print(f"3/4 real data: every top on the whole lm (4 layers x 4 heads x {WHOLE_LM['rows']} queries x "
-              f"{WHOLE_LM['keys']} keys, native engine, 2 processes)")
-        keep, costs = _real_data(cfg, manifest, out)
+        print(wrap(f"3/4 real data: every top on the whole lm (4 layers x 4 heads x {WHOLE_LM['rows']} queries x "
+                   f"{WHOLE_LM['keys']} keys, native engine, 2 processes)"))
+        keep, costs, rows = _real_data(cfg, manifest, out)
         if costs is None:
             return 1
-    print(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}")
+        sections.append(Section("Real data: the shipped lm, every layer", [Table(rows)]))
+    print(wrap(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}"))
     synth = _synth_report(cfg, manifest, out, targets, keep, 2)
-    synth["cycle_ratio_measured"] = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
+    synth["cycle_ratio_measured"] = ratios
     print(format_table(synth))
-    if costs:
-        from .endtoend import compare, format_costs
+    _flow_outputs(cfg, synth, costs, out, sections)
+    return 0
 
+
+def _flow_outputs(cfg, synth: dict, costs: dict | None, out: Path, sections: list) -> None:
+    """The end-to-end table, synth_report.json, the plots and report.html of the main job."""
+    from latte_rtl.design import atomic_write_text
+    from latte_rtl.report_html import Figure, Paragraph, Section, Table, write_report
+
+    from .endtoend import compare, comparison_lines, cost_rows, format_costs
+    from .plots import plot_design
+    from .report import html_sections
+
+    if costs:
         synth["end_to_end"] = {"per_row": costs, "comparison": compare(cfg, costs, synth)}
         print("\nend to end on layer 1 of the lm (the embedded dump; LATTE attention vs dense attention):")
         print(format_costs(costs, synth["end_to_end"]["comparison"], synth))
     atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     plots = plot_design(synth, out)
-    print("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", *plots]))
-    return 0
+    sections += html_sections(synth)[:-1]
+    if costs:
+        sections.append(Section("End to end on layer 1 of the lm", [
+            Table(cost_rows(costs, synth)), *map(Paragraph, comparison_lines(synth["end_to_end"]["comparison"]))]))
+    sections.append(Section("Plots", [Figure(p) for p in plots]))
+    sections += html_sections(synth)[-1:]  # tool versions last
+    write_report(out / "report.html", f"latte-rtl flow: {out}", sections)
+    print(wrap("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", out / "report.html", *plots])))
 
 
 WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the embedded dump
@@ -140,16 +169,16 @@ WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the
 def _real_data(cfg, manifest: dict, out: Path):
     """Every top on every layer of the shipped lm (`dump --all-layers`, rows sharded over 2
     processes, native engine), checked against golden; returns (the LATTE score top's kept
-    fraction, per-row costs of the attention tops), both on layer 1 (the embedded dump), or
-    (None, None) on a mismatch."""
+    fraction, per-row costs of the attention tops), both on layer 1 (the embedded dump), and the
+    table of runs; (None, None, None) on a mismatch."""
     import time
 
     import numpy as np
 
     from latte_rtl.npzio import load_layers
+    from latte_rtl.sim.shards import Engine, gather, run_rows
     from latte_rtl.tops import get_top
     from latte_rtl.workloads.dump import dump_all_layers
-    from latte_rtl.sim.shards import Engine, gather, run_rows
 
     from .endtoend import row_costs
 
@@ -157,6 +186,7 @@ def _real_data(cfg, manifest: dict, out: Path):
     np.savez(dump, **dump_all_layers("lm", attention=cfg.attention, **WHOLE_LM))
     inputs = load_layers(dump, cfg.score)
     keep, costs = None, {}
+    table = [["top", "layers", "rows", "seconds", "rows/s", "layer 1 kept", "layer 1 cycles/row"]]
     for name in manifest["tops"]:
         start = time.perf_counter()
         done = run_rows(out, name, Engine("native"), inputs, jobs=2)
@@ -164,18 +194,20 @@ def _real_data(cfg, manifest: dict, out: Path):
         bad = [d["mismatch"] or "no result" for d in done if d["mismatch"] or d["result"] is None]
         if bad:
             print(f"latte-rtl: RTL and golden disagree on the lm dump: {bad[0]}", file=sys.stderr)
-            return None, None
+            return None, None, None
         raw = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
         rows = sum(len(r["cycles"]) for r in raw.values())
         built = ", incl. the harness build" if any(d["built"] for d in done) else ""
-        print(f"  {name}: matches golden on {len(raw)} layers x {rows // len(raw)} rows ({wall:.1f} s{built}, "
-              f"{rows / wall:.0f} rows/s); layer 1: {raw[1]['kept'].mean():.1%} kept, "
-              f"{raw[1]['cycles'].mean():.0f} cycles/row")
+        print(wrap(f"  {name}: matches golden on {len(raw)} layers x {rows // len(raw)} rows ({wall:.1f} s{built}, "
+                   f"{rows / wall:.0f} rows/s); layer 1: {raw[1]['kept'].mean():.1%} kept, "
+                   f"{raw[1]['cycles'].mean():.0f} cycles/row"))
+        table.append([name, len(raw), rows, f"{wall:.1f}", f"{rows / wall:.0f}", f"{raw[1]['kept'].mean():.1%}",
+                      f"{raw[1]['cycles'].mean():.0f}"])
         if name == "latte_score_engine":
             keep = float(raw[1]["kept"].mean())
         if get_top(name).attention:
             costs[name] = row_costs(cfg, raw[1])
-    return keep, costs
+    return keep, costs, table
 
 
 def register(sub) -> None:
@@ -186,6 +218,7 @@ def register(sub) -> None:
                    help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
                         "embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
+    p.add_argument("--html", help="self-contained HTML report: every table, tool versions (default DIR/report.html)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="flows run in parallel (default %(default)s)")
     p.add_argument("--allow-modified", action="store_true", help="synthesize Verilog edited after generation")
     p.set_defaults(func=cmd_synth)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from latte_rtl.config import LatteConfig
+from latte_rtl.textfmt import text_table, wrap
 from latte_rtl.tops import comparison_pairs, get_top
 
 
@@ -56,11 +57,10 @@ def compare(cfg: LatteConfig, costs: dict[str, dict], synth: dict | None) -> dic
     return out
 
 
-def format_costs(costs: dict[str, dict], comparison: dict, synth: dict | None = None) -> str:
-    """Side-by-side table per row (one column per top)."""
+def cost_rows(costs: dict[str, dict], synth: dict | None = None) -> list[tuple]:
+    """Per-row costs side by side (one column per top), header first."""
     names = list(costs)
-    keys = [get_top(n).key for n in names]
-    rows = [("per query row", *keys)]
+    rows = [("per query row", *(get_top(n).key for n in names))]
 
     def add(label, fn, spec):
         rows.append((label, *(format(fn(costs[n]), spec) if fn(costs[n]) is not None else "-" for n in names)))
@@ -68,8 +68,8 @@ def format_costs(costs: dict[str, dict], comparison: dict, synth: dict | None = 
     add("cycles (measured)", lambda c: c["cycles_per_row"], ".1f")
     add("keys kept", lambda c: c["kept_per_row"], ".1f")
     add("keys/cycle", lambda c: c["keys_per_cycle"], ".3f")
-    for bank, label in (("msb", "SRAM bits read: K MSB"), ("lsb", "SRAM bits read: K LSB"), ("full", "SRAM bits read: K"),
-                        ("v", "SRAM bits read: V")):
+    for bank, label in (("msb", "SRAM bits read: K MSB"), ("lsb", "SRAM bits read: K LSB"),
+                        ("full", "SRAM bits read: K"), ("v", "SRAM bits read: V")):
         add(label, lambda c, b=bank: c["sram_bits_per_row"].get(b), ".0f")
     add("SRAM bits read: total", lambda c: c["sram_bits_total_per_row"], ".0f")
     for part in ("score", "softmax", "pv"):
@@ -77,13 +77,20 @@ def format_costs(costs: dict[str, dict], comparison: dict, synth: dict | None = 
     if synth:
         rows.append(("logic transistors (generic)",
                      *(str(synth["tops"].get(n, {}).get("generic", {}).get("transistors", "-")) for n in names)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
+    return rows
+
+
+def comparison_lines(comparison: dict) -> list[str]:
+    lines = []
     for name, comp in comparison.items():
         text = (f"{name}: cycles x{comp['cycles_ratio']:.3f}, SRAM bits read x{comp['sram_bits_ratio']:.3f}, "
                 f"multiplier ops x{comp['mult_ops_ratio']:.3f}")
         if "keys_per_cycle_per_transistor_ratio" in comp:
             text += f", keys/cycle per transistor x{comp['keys_per_cycle_per_transistor_ratio']:.3f}"
         lines.append(text)
-    return "\n".join(lines)
+    return lines
+
+
+def format_costs(costs: dict[str, dict], comparison: dict, synth: dict | None = None) -> str:
+    """Side-by-side table per row (one column per top), then the ratios; fits 100 columns."""
+    return "\n".join([text_table(cost_rows(costs, synth)), *(wrap(line) for line in comparison_lines(comparison))])

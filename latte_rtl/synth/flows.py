@@ -19,6 +19,8 @@ from amaranth.back import rtlil
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
 from latte_rtl.hw.sram import SRAM_MODULE, SRAM_VERILOG
+from latte_rtl.progress import Progress
+from latte_rtl.textfmt import wrap
 from latte_rtl.tools import run_nextpnr, run_yosys
 from latte_rtl.tops import get_top
 
@@ -216,6 +218,8 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
         jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio))
         report: dict = {top: {} for top in tops}
 
+        bar = Progress(len(jobs), "synthesis")
+
         def run(job):
             top, name, fn = job
             start = time.perf_counter()
@@ -224,11 +228,12 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
             except Exception as exc:  # a failed flow is reported with its reason; the rest go on
                 result = {"error": str(exc)}
             result["seconds"] = round(time.perf_counter() - start, 1)
-            log(f"  {top:20s} {name:9s} done in {result['seconds']:6.1f} s"
-                + (f"  ERROR: {result['error']}" if "error" in result else ""))
+            bar.advance(f"{top} {name}")
+            line = f"  {top:24s} {name:9s} done in {result['seconds']:6.1f} s"
+            (bar.print if log is print else log)(wrap(line + (f"  ERROR: {result['error']}" if "error" in result else "")))
             return top, name, result
 
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        with bar, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for top, name, result in pool.map(run, jobs):
                 report[top][name] = result
     return report

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from latte_rtl.config import LatteConfig
+from latte_rtl.textfmt import text_table, wrap
 from latte_rtl.tools import tool_versions
 from latte_rtl.tops import comparison_pairs, get_top
 
@@ -193,16 +194,32 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
 
 
 def format_table(report: dict) -> str:
-    """Side-by-side text table of every comparison of the report."""
+    """Side-by-side text table of every comparison of the report (fits 100 columns)."""
     out = []
     for comp in report["comparison"].values():
-        rows = format_pair(report, comp)
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                 for r in rows]
-        lines.insert(1, "-" * len(lines[0]))
+        text = text_table(format_pair(report, comp))
         if "break_even_keep_ratio" in comp:
-            lines.append(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while keep ratio < "
-                         f"{comp['break_even_keep_ratio']:.3f}")
-        out.append("\n".join(lines))
+            text += "\n" + wrap(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while keep "
+                                f"ratio < {comp['break_even_keep_ratio']:.3f}")
+        out.append(text)
     return "\n\n".join(out)
+
+
+def html_sections(report: dict) -> list:
+    """The report's comparison tables, the flows' results, the notes and tool versions, for report.html."""
+    from latte_rtl.report_html import Paragraph, Section, Table, tool_versions_section
+
+    sections = []
+    for name, comp in report["comparison"].items():
+        blocks = [Table(format_pair(report, comp), caption=f"keep ratio {comp['keep_ratio']:.3f}")]
+        if "break_even_keep_ratio" in comp:
+            blocks.append(Paragraph(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while "
+                                    f"keep ratio < {comp['break_even_keep_ratio']:.3f}"))
+        sections.append(Section(f"Comparison {name}", blocks))
+    flows = [["top", "flow", "seconds", "result"]]
+    for top, results in report["tops"].items():
+        for flow, r in results.items():
+            flows.append([top, flow, r.get("seconds", "-"), r.get("error") or r.get("skipped") or "ok"])
+    sections.append(Section("Flows", [Table(flows), Paragraph(report["notes"])]))
+    sections.append(tool_versions_section(report["tool_versions"]))
+    return sections

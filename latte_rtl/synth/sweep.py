@@ -8,13 +8,13 @@ import hashlib
 import itertools
 import json
 import socket
-import sys
 import time
 from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.errors import UserError
 from latte_rtl.executor import job_pool
+from latte_rtl.progress import Progress
 from latte_rtl.tops import TOPS, comparison_pairs, tops_for
 
 from .flows import warm_up
@@ -81,15 +81,6 @@ def expand(grid: dict[str, list]) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def _progress(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / total)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:50]:50s}")
-    sys.stderr.flush()
-    if done == total:
-        sys.stderr.write("\n")
-
-
 def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
               keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
               scheduler: str | None = None) -> list[dict]:
@@ -113,18 +104,18 @@ def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs:
 def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
     """Every point through `_run_point` on the pool, as rows in point order."""
     rows: list[dict | None] = [None] * len(points)
-    _progress(0, len(points), "starting")
     futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio): i
                for i, p in enumerate(points)}
-    for n, fut in enumerate(pool.as_completed(futures), 1):
-        i = futures[fut]
-        try:
-            result = fut.result()
-        except Exception as exc:  # the worker itself failed (e.g. lost): this point only
-            result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
-                      "error": f"{exc.__class__.__name__}: {exc}"}
-        rows[i] = _row(i, result, keep_ratio)
-        _progress(n, len(points), f"point {i}: {rows[i]['status']}")
+    with Progress(len(points), "sweep") as bar:
+        for fut in pool.as_completed(futures):
+            i = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # the worker itself failed (e.g. lost): this point only
+                result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
+                          "error": f"{exc.__class__.__name__}: {exc}"}
+            rows[i] = _row(i, result, keep_ratio)
+            bar.advance(f"point {i}: {rows[i]['status']}")
     return rows
 
 
@@ -150,15 +141,33 @@ def _row(index: int, result: dict, keep_ratio: float) -> dict:
     return row
 
 
-def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> None:
+def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> list[Path]:
+    """sweep.csv, sweep.json, the PNG plots and report.html; returns the plots written."""
+    from latte_rtl.report_html import Figure, Section, Table, tool_versions_section, write_report
+    from latte_rtl.tools import tool_versions
+
+    from .plots import plot_sweep
+
     with open(out_dir / "sweep.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
-    from .plots import plot_sweep
+    plots = plot_sweep(rows, out_dir)
+    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows,
+                                                    "plots": [p.name for p in plots]}, indent=2) + "\n")
+    columns = [c for c in CSV_FIELDS if any(r.get(c) not in (None, "") for r in rows)]
+    table = Table([columns, *([_cell(r.get(c)) for c in columns] for r in rows)],
+                  caption=f"every point; throughput compared at keep ratio {keep_ratio}")
+    write_report(out_dir / "report.html", f"latte-rtl sweep: {len(rows)} points", [
+        Section("Points", [table]), Section("Plots", [Figure(p) for p in plots]),
+        tool_versions_section(tool_versions())])
+    return plots
 
-    plot_sweep(rows, out_dir)
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
 
 
 def parse_grid(args) -> dict[str, list]:

@@ -1,4 +1,4 @@
-"""Attention tops: a score stage → softmax stage → P·V stage (SPEC §7).
+"""Attention tops: a score stage → softmax stage → P·V stage (docs/spec.md §7).
 
   keys     In  stream  key beats (as the score engines)
   values   In  stream  V beats in the same format (`last` ends the set); accepted while idle

@@ -27,7 +27,7 @@ class Top:
     key             short name in reports and tables ("latte", "dense")
     component       Amaranth component class, constructed with the LatteConfig
     expected        golden function (AttentionInput, LatteConfig) -> expected result dict
-                    (`hh`, `kept`, `scores`, `cycles` [R, ...] as in SPEC §6, plus `max_estimate`
+                    (`hh`, `kept`, `scores`, `cycles` [R, ...] as in docs/spec.md §6, plus `max_estimate`
                     [R] and `reads` {bank: [R]} for the scoreboard)
     scoreboard      "module:Class" of its scoreboard in sim/ (hardware never imports sim/)
     keys_per_cycle  throughput model (LatteConfig, keep ratio) -> keys per cycle

@@ -1,7 +1,7 @@
 """Pluggable attention for the NumPy models: float, int8 dense, LATTE (relative), absolute.
 
 The integer modes quantize q and k per (layer, head) with static symmetric int8 scales
-(calibrated on training data, SPEC §2) and run the estimate / filter / exact completion through
+(calibrated on training data, docs/spec.md §2) and run the estimate / filter / exact completion through
 golden.score_rows, i.e. the same bit-exact arithmetic the RTL implements. Statistics count, per
 (layer, head), the keys the mask allows and the keys kept.
 """
@@ -20,7 +20,7 @@ MODES = ("float", "int8", "latte", "absolute")
 
 def softmax_multiplier(scale_q, scale_k, head_dim: int, attention: AttentionConfig,
                        softmax_scale: float | None = None) -> np.ndarray:
-    """SPEC §7: M_h = round(S_q S_k log2(e) · c · 2^(F+R)), c the model's score scale (default
+    """docs/spec.md §7: M_h = round(S_q S_k log2(e) · c · 2^(F+R)), c the model's score scale (default
     1/sqrt(d)), checked against its register."""
     from ..errors import UserError
 

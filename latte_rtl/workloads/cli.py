@@ -102,7 +102,7 @@ def register(sub) -> None:
     p = sub.add_parser("calibrate", help="per-head thresholds from a Q/K dump")
     add_config_options(p)
     p.add_argument("--design", help="take the parameters from this generated design directory instead")
-    p.add_argument("--qk", required=True, help="input .npz (SPEC §6; scale_q/scale_k needed for --gamma)")
+    p.add_argument("--qk", required=True, help="input .npz (docs/spec.md §6; scale_q/scale_k needed for --gamma)")
     p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
     p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
     p.add_argument("--comp", action="store_true",

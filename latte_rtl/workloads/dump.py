@@ -1,4 +1,4 @@
-"""Real Q/K/V rows of a workload's model in the SPEC §6 input format, and threshold calibration from
+"""Real Q/K/V rows of a workload's model in the docs/spec.md §6 input format, and threshold calibration from
 such dumps."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def dump_all_layers(name: str, **options) -> dict:
 
 
 def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float | None = None) -> dict:
-    """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (SPEC §2)."""
+    """Per-head integer thresholds from a dump: a keep-ratio target or LATTE's γ (docs/spec.md §2)."""
     n_heads = len(inp.thresholds)
     if gamma is not None:
         if not 0 < gamma < 1:

@@ -129,7 +129,7 @@ def calibrated_thresholds(stats, keep: float, mode: str = "relative", head_wise:
 
 
 def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: int) -> int:
-    """SPEC §2: keep p_j >= γ·max p ⇔ HH-units T = round(−ln γ · sqrt(d) / (S_q S_k 2^(2l)))."""
+    """docs/spec.md §2: keep p_j >= γ·max p ⇔ HH-units T = round(−ln γ · sqrt(d) / (S_q S_k 2^(2l)))."""
     return int(round(-math.log(gamma) * math.sqrt(head_dim) / (scale_q * scale_k * 2 ** (2 * LSB_BITS))))
 
 

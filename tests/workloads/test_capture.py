@@ -1,7 +1,7 @@
 """latte_rtl.capture on small torch models built here (no downloads): SDPA calls, nn.MultiheadAttention
 (SDPA inside and torch's own path), a Hugging Face-style eager attention module. The dumped int8
 tensors, dequantized, must reproduce the model's own attention output, and the file must run through
-the attention top's golden function (SPEC §7) to about the same output."""
+the attention top's golden function (docs/spec.md §7) to about the same output."""
 
 import numpy as np
 import pytest

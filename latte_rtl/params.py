@@ -1,0 +1,154 @@
+"""One source for every design parameter: its help, range or choices, and where it applies.
+
+A stage dataclass declares each parameter with `param(...)`; the spec travels in the field's
+metadata and drives validation (`check_params`), the CLI options (`latte_rtl.cli.common`),
+the manifest's `param_ranges` and the README's parameter table (`markdown_table`, checked by a test).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What a parameter means and which values it takes.
+
+    help      one phrase, no range (the range is appended from lo/hi or choices)
+    lo, hi    inclusive integer bounds; `hi` may name another parameter, optionally minus a constant
+              ("dim", "bits-1"), resolved against the design
+    choices   the allowed strings of a string parameter
+    requires  ((parameter, value), ...) under which it applies; given otherwise, the CLI refuses it
+    symbol    the spec's letter for it (docs/spec.md) (F, P, B, R, L), if any
+    """
+
+    help: str
+    lo: int | None = None
+    hi: int | str | None = None
+    choices: tuple[str, ...] = ()
+    requires: tuple[tuple[str, object], ...] = ()
+    symbol: str = ""
+
+
+def param(default, help: str, **spec) -> dataclasses.Field:
+    """A dataclass field carrying its ParamSpec (see the class for the keywords)."""
+    return dataclasses.field(default=default, metadata={"param": ParamSpec(help, **spec)})
+
+
+def spec_of(f: dataclasses.Field) -> ParamSpec:
+    try:
+        return f.metadata["param"]
+    except KeyError:
+        raise TypeError(f"design parameter {f.name!r} must be declared with param(...), with its help and "
+                        "range: it drives the CLI, the checks and the README table") from None
+
+
+def param_fields(stage_cls) -> list[dataclasses.Field]:
+    """The parameter fields of a stage dataclass (init fields), in declaration order."""
+    return [f for f in dataclasses.fields(stage_cls) if f.init]
+
+
+def _bound(stage, hi, *, applies: bool = True) -> tuple[int, str]:
+    """(value, text) of an upper bound: an int, or "name" / "name-k" of another parameter. Where
+    the parameter does not apply, a named bound falls back to that parameter's own static maximum."""
+    if hi is None or isinstance(hi, int):
+        return hi, str(hi)
+    name, _, minus = hi.partition("-")
+    offset = int(minus) if minus else 0
+    if not applies:
+        other = spec_of(next(f for f in dataclasses.fields(stage) if f.name == name))
+        return other.hi - offset, str(other.hi - offset)
+    value = getattr(stage, name) - offset
+    return value, f"{hi} = {value}"
+
+
+def applies(stage_values: dict, spec: ParamSpec) -> bool:
+    return all(stage_values.get(name, value) == value for name, value in spec.requires)
+
+
+def range_text(spec: ParamSpec) -> str:
+    """'4..16', '1..dim', or 'relative|absolute' (unresolved, for help and docs)."""
+    if spec.choices:
+        return ", ".join(spec.choices)
+    if spec.lo is None:
+        return "on, off"
+    return f"{spec.lo}..{spec.hi}"
+
+
+def check_params(stage) -> None:
+    """UserError worded "name must be …, not value" for the first parameter of `stage` out of its range."""
+    values = {f.name: getattr(stage, f.name) for f in param_fields(type(stage))}
+    for f in param_fields(type(stage)):
+        spec, value = spec_of(f), values[f.name]
+        if spec.choices:
+            if value not in spec.choices:
+                raise UserError(f"{f.name} must be one of {', '.join(spec.choices)}, not {value!r}")
+        elif isinstance(f.default, bool):
+            if not isinstance(value, bool):
+                raise UserError(f"{f.name} must be true or false, not {value!r}")
+        else:
+            hi, hi_text = _bound(stage, spec.hi, applies=applies(values, spec))
+            check_int(f.name, value, spec.lo, hi, hi_text)
+
+
+def check_int(name: str, value, lo: int, hi: int, hi_text: str | None = None) -> None:
+    """UserError worded "name must be an integer lo ≤ name ≤ hi, not value" unless lo ≤ value ≤ hi."""
+    expected = f"an integer {lo} ≤ {name} ≤ {hi_text or hi}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{name} must be {expected}, not {value!r}")
+    if not (lo <= value <= hi):
+        raise UserError(f"{name}={value} is out of range: {name} must be {expected}, not {value}")
+
+
+def resolved_ranges(stage) -> dict[str, object]:
+    """{name: [lo, hi] or [choices...]} with bounds resolved for this design (the manifest's form)."""
+    values = {f.name: getattr(stage, f.name) for f in param_fields(type(stage))}
+    out = {}
+    for f in param_fields(type(stage)):
+        spec = spec_of(f)
+        if spec.choices:
+            out[f.name] = list(spec.choices)
+        elif isinstance(f.default, bool):
+            out[f.name] = [False, True]
+        else:
+            out[f.name] = [spec.lo, _bound(stage, spec.hi, applies=applies(values, spec))[0]]
+    return out
+
+
+def cli_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def help_text(f: dataclasses.Field) -> str:
+    """The CLI help of a parameter: its phrase, range and default."""
+    spec = spec_of(f)
+    if isinstance(f.default, bool):
+        return f"{spec.help} (default {'on' if f.default else 'off'})"
+    if spec.choices:  # argparse lists the choices
+        return f"{spec.help} (default {f.default})"
+    return f"{spec.symbol + ': ' if spec.symbol else ''}{spec.help}, {range_text(spec)} (default {f.default})"
+
+
+def markdown_table(stages: dict) -> str:
+    """The README's parameter table, one row per parameter of every stage."""
+    rows = ["| option | stage | range | default | meaning |", "|---|---|---|---|---|"]
+    for stage_name, cls in stages.items():
+        for f in param_fields(cls):
+            spec = spec_of(f)
+            flag = cli_flag(f.name) + ("/--no-" + f.name.replace("_", "-") if isinstance(f.default, bool) else "")
+            meaning = (f"{spec.symbol}: " if spec.symbol else "") + spec.help
+            if spec.requires:
+                meaning += "; applies with " + ", ".join(
+                    f"{cli_flag(n)}" if v is True else f"{cli_flag(n)} {v}" for n, v in spec.requires)
+            default = ("on" if f.default else "off") if isinstance(f.default, bool) else f.default
+            rows.append(f"| `{flag}` | {stage_name} | {range_text(spec)} | {default} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m latte_rtl.params: print the README table
+    from .config import STAGES
+
+    print(markdown_table(STAGES))
