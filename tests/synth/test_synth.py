@@ -126,7 +126,7 @@ def test_main_job_flow_on_a_small_design(tmp_path):
 
     require_simulator("icarus")
     proc = _cli("flow", "--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16, "--sim", "icarus",
-                "--target", "generic,ecp5", "-o", tmp_path)  # ihp130: tests/test_asic.py
+                "--target", "generic,ecp5", "-o", tmp_path)  # ihp130: tests/synth/test_asic.py
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "keys/cycle per Mtransistor" in proc.stdout and "end to end" not in proc.stdout  # d = 8: no real dump
     report = json.loads((tmp_path / "synth_report.json").read_text())

@@ -101,7 +101,7 @@ def ports_width(entry: dict, name: str) -> int:
 
 def test_fusesoc_core_lint_and_sim(tmp_path):
     """`fusesoc run` on the generated core: Verilator -Wall lint (with the waivers of
-    tests/test_sim.py, no more) and the Icarus sim target pass; a broken netlist fails the lint."""
+    tests/sim/test_regression.py, no more) and the Icarus sim target pass; a broken netlist fails the lint."""
     require_simulator("verilator")
     require_simulator("icarus")
     fusesoc = shutil.which("fusesoc", path=str(Path(sys.executable).parent))
