@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from latte_rtl.hw.completion import PASSES, CompletionUnit
+from latte_rtl.hw.completion import CompletionUnit
+from latte_rtl.hw.layouts import PassKind
 from latte_rtl.sim.amaranth_streams import stream_get, stream_put
 from tests.amaranth_helpers import CONFIGS, SEED, pauses, simulate
 
@@ -18,8 +19,14 @@ def test_completion_unit_tokens(config):
     rng = random.Random(SEED)
     dut = CompletionUnit(cfg)
     jobs = [(rng.randrange(cfg.max_keys), rng.randint(*cfg.widths.hh_range)) for _ in range(5)]
-    expected = [(kind, q_low, k_low, b, int(b == 0 and p != 1), int(b == cfg.beats - 1 and p == 2), index, hh)
-                for index, hh in jobs for p, (kind, q_low, k_low) in enumerate(PASSES) for b in range(cfg.beats)]
+    # From the recombination (HH << l) + HL + LH, then << l, + LL (docs/spec.md §2), written out:
+    # (kind, q_low, k_low, first beat shifts the accumulator, last beat ends the key)
+    passes = [(PassKind.MID, 0, 1, True, False),   # HL = Σ q_H·k_L: starts from HH << l
+              (PassKind.MID, 1, 0, False, False),  # LH = Σ q_L·k_H: adds on, no shift
+              (PassKind.LOW, 1, 1, True, True)]    # LL = Σ q_L·k_L: shifts by l, then the score is done
+    last_beat = cfg.beats - 1
+    expected = [(kind, q_low, k_low, b, int(b == 0 and shift), int(b == last_beat and ends), index, hh)
+                for index, hh in jobs for kind, q_low, k_low, shift, ends in passes for b in range(cfg.beats)]
     got = []
 
     async def producer(ctx):
