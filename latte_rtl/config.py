@@ -14,7 +14,7 @@ from latte_rtl import golden
 from latte_rtl.golden.attention import MAX_EXP_FRAC_BITS, PROB_FORMATS
 
 from .errors import UserError
-from .params import check_int, check_params, param, resolved_ranges
+from .params import check_params, param, resolved_ranges
 
 THRESHOLD_MODES = ("relative", "absolute")
 
@@ -39,16 +39,16 @@ class Interval:
     lo: int
     hi: int
 
-    def __add__(self, other: "Interval") -> "Interval":
+    def __add__(self, other: Interval) -> Interval:
         return Interval(self.lo + other.lo, self.hi + other.hi)
 
-    def __mul__(self, factor: int) -> "Interval":  # factor >= 0
+    def __mul__(self, factor: int) -> Interval:  # factor >= 0
         return Interval(self.lo * factor, self.hi * factor)
 
-    def __lshift__(self, amount: int) -> "Interval":
+    def __lshift__(self, amount: int) -> Interval:
         return Interval(self.lo << amount, self.hi << amount)
 
-    def union(self, other: "Interval") -> "Interval":
+    def union(self, other: Interval) -> Interval:
         return Interval(min(self.lo, other.lo), max(self.hi, other.hi))
 
     @property
@@ -265,7 +265,7 @@ class LatteConfig:
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")
 
     @classmethod
-    def from_params(cls, **params) -> "LatteConfig":
+    def from_params(cls, **params) -> LatteConfig:
         """Build from flat names (bits=8, lanes=16, monitor=False, ...); unknown names are errors."""
         per_stage = {name: {} for name in STAGES}
         owners = parameter_owners()
@@ -283,7 +283,7 @@ class LatteConfig:
             out.update({f.name: getattr(stage, f.name) for f in dataclasses.fields(stage) if f.init})
         return out
 
-    def replace(self, **changes) -> "LatteConfig":
+    def replace(self, **changes) -> LatteConfig:
         return LatteConfig.from_params(**{**self.params(), **changes})
 
     def param_ranges(self) -> dict:
