@@ -11,8 +11,8 @@ from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from latte_rtl.tools import tool_versions
 from latte_rtl.synth.flows import synth_generic
+from latte_rtl.tools import tool_versions
 
 
 def main() -> None:
@@ -28,12 +28,15 @@ def main() -> None:
             generate(cfg, design, interface=interface)
             for top in args.tops.split(","):
                 r = synth_generic(design, top, Path(tmp) / f"{interface}-{top}")
-                report["tops"].setdefault(top, {})[interface] = {k: r[k] for k in ("transistors", "flip_flops", "blocks")}
+                report["tops"].setdefault(top, {})[interface] = {
+                    k: r[k] for k in ("transistors", "flip_flops", "blocks")}
     for top, r in report["tops"].items():
         n, a = r["native"], r["axis"]
-        r["overhead"] = {"transistors": a["transistors"] - n["transistors"], "flip_flops": a["flip_flops"] - n["flip_flops"],
+        r["overhead"] = {"transistors": a["transistors"] - n["transistors"],
+                         "flip_flops": a["flip_flops"] - n["flip_flops"],
                          "ratio": round(a["transistors"] / n["transistors"], 4)}
-        print(f"{top:20s} native {n['transistors']:8d} transistors {n['flip_flops']:5d} FFs | axis {a['transistors']:8d} "
+        print(f"{top:20s} native {n['transistors']:8d} transistors {n['flip_flops']:5d} FFs | "
+              f"axis {a['transistors']:8d} "
               f"{a['flip_flops']:5d} FFs | overhead {r['overhead']['transistors']:+d} transistors "
               f"({(r['overhead']['ratio'] - 1) * 100:+.2f} %), {r['overhead']['flip_flops']:+d} FFs")
         print(f"{'':20s} blocks native {n['blocks']}\n{'':20s} blocks axis   {a['blocks']}")

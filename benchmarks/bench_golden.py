@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from latte_rtl.golden import score_rows
 from latte_rtl.config import ScoreConfig
+from latte_rtl.golden import score_rows
 
 
 def main():

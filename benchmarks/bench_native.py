@@ -19,22 +19,21 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_rtl import relative_threshold  # benchmarks/ is the script's directory
 
 from latte_rtl.config import LatteConfig  # noqa: E402
 from latte_rtl.design import generate, load_design  # noqa: E402
 from latte_rtl.sim.native import simulate_native  # noqa: E402
 from latte_rtl.sim.native_build import build_harness  # noqa: E402
 from latte_rtl.sim.runner import simulate  # noqa: E402
-
-from bench_rtl import relative_threshold  # benchmarks/ is the script's directory
 
 TOP = "latte_score_engine"
 IDLE_CYCLES = 5_000_000
@@ -146,7 +145,8 @@ def main():
         if "model" not in skip:
             m = report["whole_model"] = whole_model(tmp)
             for jobs, r in m.items():
-                print(f"whole lm ({r['rows']} rows), {jobs}: {r['wall_s']:.1f} s, {r['rows_per_s']:.0f} rows/s", flush=True)
+                print(f"whole lm ({r['rows']} rows), {jobs}: {r['wall_s']:.1f} s, {r['rows_per_s']:.0f} rows/s",
+                      flush=True)
         if "sweep" not in skip:
             s = report["sweep"] = sweep(tmp)
             for workers, r in s.items():

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latte_rtl.golden import partial_sums, score_rows, threshold_for_keep
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
+from latte_rtl.golden import partial_sums, score_rows, threshold_for_keep
 from latte_rtl.sim.runner import simulate
 
 
@@ -74,7 +74,8 @@ def main():
                 row = {"lanes": lanes, "beats": cfg.score.beats, "keep_target": keep, "kept": float(gold.kept.mean()),
                        "cycles": int(out["cycles"].sum()), "model": int(gold.cycles.sum()), "ratio": ratio}
                 report["cycles"].append(row)
-                print(f"lanes {lanes:3d} (beats {cfg.score.beats:2d})  kept {row['kept']:6.1%}  cycles {row['cycles']:7d}  "
+                print(f"lanes {lanes:3d} (beats {cfg.score.beats:2d})  kept {row['kept']:6.1%}  "
+                      f"cycles {row['cycles']:7d}  "
                       f"model {row['model']:7d}  measured/model {ratio:.3f}", flush=True)
     s = report["speed"]
     print(f"\n64 queries x 1024 keys x d=64 through Verilator: {s['first_run_s']:.1f} s first run (incl. build), "

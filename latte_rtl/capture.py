@@ -184,7 +184,7 @@ class Capture:
             self._handles.append(module.register_forward_pre_hook(self._enter_module(name), with_kwargs=True))
             self._handles.append(module.register_forward_hook(self._leave_module(fallback), with_kwargs=True))
 
-    def __enter__(self) -> "Capture":
+    def __enter__(self) -> Capture:
         F = self.torch.nn.functional
         self._saved = (F.scaled_dot_product_attention, self.torch.backends.mha.get_fastpath_enabled())
         F.scaled_dot_product_attention = self._sdpa(self._saved[0])

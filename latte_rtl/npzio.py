@@ -54,14 +54,16 @@ def _read_npz(path: Path) -> dict:
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): {expected}") from None
+        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): "
+                        f"{expected}") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise UserError(f"input file {path} holds a single array (.npy), not an .npz archive: {expected}")
     try:
         with loaded as npz:
             return {name: npz[name] for name in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): {expected}") from None
+        raise UserError(f"input file {path} is not a readable .npz archive ({exc.__class__.__name__}): "
+                        f"{expected}") from None
 
 
 def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str, np.ndarray]:
@@ -72,7 +74,8 @@ def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str,
         data = json.loads(path.read_text())
         values = data["thresholds"]
     except FileNotFoundError:
-        raise UserError(f"--thresholds {path} does not exist: expected the JSON file `latte-rtl calibrate` writes") from None
+        raise UserError(f"--thresholds {path} does not exist: expected the JSON file `latte-rtl calibrate` "
+                        "writes") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"--thresholds {path} is not a thresholds file ({exc.__class__.__name__}): expected JSON "
                         'with a list "thresholds" (as `latte-rtl calibrate` writes)') from None
@@ -198,7 +201,8 @@ def save_result(path, result: dict, manifest: dict) -> None:
             arrays.update({layer_prefix(layer) + name: np.asarray(result[layer][name], dtype=dtype)
                            for name, dtype in RESULT_FIELDS.items() if name in result[layer]})
     else:
-        arrays = {name: np.asarray(result[name], dtype=dtype) for name, dtype in RESULT_FIELDS.items() if name in result}
+        arrays = {name: np.asarray(result[name], dtype=dtype)
+                  for name, dtype in RESULT_FIELDS.items() if name in result}
     arrays["config"] = np.array(json.dumps(manifest, sort_keys=True))
     atomic_write(path, lambda f: np.savez(f, **arrays))
 

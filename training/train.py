@@ -61,7 +61,6 @@ def _batches_lm(data: np.ndarray, batch: int, seq: int, rng):
 def train_model(spec, data_dir: Path, steps: int, device: str, seed: int):
     import torch
     import torch.nn.functional as F
-
     from model_torch import Transformer
 
     torch.manual_seed(seed)
@@ -115,7 +114,8 @@ def evaluate_torch(model, spec, data_dir: Path, device: str, attention=None, max
             for i in range(0, n, 64):
                 chunk = torch.from_numpy(data[idx[i:i + 64]]).to(device)
                 logits = model(chunk[:, :-1], attention)
-                total += F.cross_entropy(logits.reshape(-1, spec.n_out), chunk[:, 1:].reshape(-1), reduction="sum").item()
+                total += F.cross_entropy(logits.reshape(-1, spec.n_out), chunk[:, 1:].reshape(-1),
+                                         reduction="sum").item()
                 count += chunk[:, 1:].numel()
             return math.exp(total / count)
         d = np.load(data_dir / "digits.npz")
@@ -156,7 +156,6 @@ def train_thresholds(model, spec, data_dir: Path, scales, device: str, steps: in
     """Learn one threshold per (layer, head): task loss + a penalty on keeping more than target."""
     import torch
     import torch.nn.functional as F
-
     from model_torch import SoftLatteAttention
 
     torch.manual_seed(seed)
@@ -201,7 +200,8 @@ def cmd_all(args):
         model, train_s = train_model(spec, data_dir, steps, device, seed=0)
         model.eval()
         metric = evaluate_torch(model, spec, data_dir, device)
-        print(f"{name}: held-out {'perplexity' if name == 'lm' else 'accuracy'} {metric:.4f} after {train_s:.0f} s", flush=True)
+        print(f"{name}: held-out {'perplexity' if name == 'lm' else 'accuracy'} {metric:.4f} after {train_s:.0f} s",
+              flush=True)
         scales = calibrate_scales(model, spec, data_dir, device)
         thresholds, thr_s = train_thresholds(model, spec, data_dir, scales, device, args.threshold_steps,
                                              target_keep, seed=0)

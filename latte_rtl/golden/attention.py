@@ -22,7 +22,7 @@ Integer matrix products use NumPy's int64 matmul (exact; no float BLAS).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def check_softmax_params(exp_frac_bits, exp_bits, prob_bits, scale_shift,
     _check_int("log_levels", log_levels, 1, prob_bits if prob_format == "log2" else None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exp_table(exp_frac_bits: int, exp_bits: int) -> tuple[int, ...]:
     """Exact LUT entries as Python ints (see `exp_table`)."""
     roots = 1 << exp_frac_bits

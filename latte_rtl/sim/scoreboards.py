@@ -123,7 +123,8 @@ class ScoreScoreboard:
         if estimates is not None:
             seen, visible = [e["index"] for e in estimates], int(self.inp.key_limit[r])
             if sorted(seen) != list(range(visible)):
-                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, expected each of 0..{visible - 1} once")
+                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, "
+                                   f"expected each of 0..{visible - 1} once")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
         else:
             out["hh"][r, idx] = [s["estimate"] for s in scores]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latte_rtl.golden import split, threshold_for_keep
 from latte_rtl.config import LatteConfig, ScoreConfig
+from latte_rtl.golden import split, threshold_for_keep
 
 
 def _hh(cfg: ScoreConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:

@@ -18,10 +18,10 @@ import numpy as np
 
 from latte_rtl.design import load_design
 from latte_rtl.npzio import load_qk
-from latte_rtl.tops import get_top
 from latte_rtl.sim.bfm import ClockedTB, ObservationMonitor, PortReader, StreamSink, StreamSource, random_pauses
 from latte_rtl.sim.ports import payload_fields, stream_kinds
 from latte_rtl.sim.scoreboards import final_check, scoreboard_class
+from latte_rtl.tops import get_top
 
 
 def bind_models(tb: ClockedTB, manifest: dict, top: str, rng: random.Random, valid_prob: float,

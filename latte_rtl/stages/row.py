@@ -68,7 +68,8 @@ class RowControl(wiring.Component):
                 with m.If(q_take):
                     limit = self.query.payload.key_limit
                     m.d.sync += [self.start.payload.head.eq(self.query.payload.head),
-                                 self.start.payload.n_keys.eq(Mux(limit < self.n_keys, limit, self.n_keys)), cycles.eq(1),
+                                 self.start.payload.n_keys.eq(Mux(limit < self.n_keys, limit, self.n_keys)),
+                                 cycles.eq(1),
                                  q_beat.eq(1 if beats > 1 else 0)]
                     m.next = "LOAD_Q" if beats > 1 else "START"
             with m.State("LOAD_Q"):

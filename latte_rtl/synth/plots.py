@@ -55,7 +55,8 @@ def plot_sweep(rows: list[dict], out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
         paths.append(_save(fig, out_dir / "throughput_per_area.png"))
     for metric, ylabel, title, name in (
-            ("ihp130_total_um2", "area (µm², IHP SG13G2: logic + SRAM macros)", "Area vs lanes", "ihp130_area_vs_lanes"),
+            ("ihp130_total_um2", "area (µm², IHP SG13G2: logic + SRAM macros)", "Area vs lanes",
+             "ihp130_area_vs_lanes"),
             ("ihp130_pj_per_row", "energy per query row (pJ, IHP SG13G2)", "Energy per row vs lanes",
              "ihp130_energy_vs_lanes")):
         if any(_series(rows, f"{t.key}_{metric}") for t in TOPS.values()):
@@ -109,7 +110,8 @@ def plot_design(report: dict, out_dir: Path) -> list[Path]:
         if all(energy):
             paths.append(_stacked([e["pj_per_row_by_block"] for e in energy], [top.key, base.key],
                                   "energy per row (pJ, IHP SG13G2)", f"Energy per row by block, keep "
-                                  f"{energy[0]['activity']['keep_ratio']:.2f}", out_dir / f"ihp130_energy_by_block_{pair}.png"))
+                                  f"{energy[0]['activity']['keep_ratio']:.2f}",
+                                  out_dir / f"ihp130_energy_by_block_{pair}.png"))
     return paths
 
 

@@ -42,7 +42,8 @@ PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/
 
 def check_registers(cfg: LatteConfig) -> None:
     """UserError unless every per-head register value fits the AXI4-Lite data word."""
-    width = (layouts.config_write(cfg) if cfg.attention.attention else layouts.threshold_write(cfg.score))["value"].shape
+    write = layouts.config_write(cfg) if cfg.attention.attention else layouts.threshold_write(cfg.score)
+    width = write["value"].shape
     width = Shape.cast(width).width
     if width > DATA_WIDTH:
         raise UserError(f"--interface axis needs per-head register values of at most {DATA_WIDTH} bits, not {width} "

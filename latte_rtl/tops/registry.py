@@ -6,8 +6,8 @@ names a particular top. Adding a top is one `Top(...)` here plus its scoreboard 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -86,7 +86,6 @@ def dump_all_layers(name: str, **options) -> dict:
     """dump_qk of every layer in one dict: `layers` [L] and each layer's arrays under
     `layer<i>.<name>` (the multi-layer input `latte-rtl run` takes)."""
     from ..npzio import LAYERS, layer_prefix
-
     from .tasks import load_task
 
     layers = range(load_task(name, whole_test=True).n_layers)

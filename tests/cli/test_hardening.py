@@ -110,7 +110,8 @@ def test_tampered_verilog_is_refused(tmp_path, design, qk):
     with open(copy / "latte_score_engine.v", "a") as f:
         f.write("// one appended line\n")
     for command in (["run", copy, "--qk", qk, "-o", tmp_path / "o.npz"], ["sim", copy], ["synth", copy]):
-        assert_user_error(run_cli(*command), "latte_score_engine.v", "differs from the SHA-256 in its manifest", "--allow-modified")
+        assert_user_error(run_cli(*command), "latte_score_engine.v", "differs from the SHA-256 in its manifest",
+                          "--allow-modified")
 
 
 def test_thresholds_json_from_calibrate(tmp_path, qk):
@@ -202,7 +203,8 @@ def test_fpga_fit_is_a_result_not_an_error():
     assert fit("ecp5", {"LUT4": 1000, "MULT18X18D": 16}) is None
     from latte_rtl.synth.flows import placement_fit
 
-    log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    5947/   5280   112%\nInfo: \t  ICESTORM_DSP:  0/  8  0%\n"
+    log = ("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    5947/   5280   112%\n"
+           "Info: \t  ICESTORM_DSP:  0/  8  0%\n")
     assert placement_fit("ice40", log) == "does not fit iCE40 UP5K: needs 5947 of 5280 ICESTORM_LC"
     assert placement_fit("ice40", "ERROR: timing") is None
     report = {"tops": {"latte_score_engine": {"ice40": {"luts": 10, "fits": True, "fmax_mhz": 50.0}},
@@ -229,20 +231,23 @@ def test_attention_options_apply_only_where_they_mean_something(tmp_path):
     src = tmp_path / "in.npz"
     np.savez(src, q=rng.integers(-128, 128, (6, 8), dtype=np.int8), k=rng.integers(-128, 128, (12, 8), dtype=np.int8),
              v=rng.integers(-128, 128, (12, 8), dtype=np.int8), thresholds=np.array([60, 60]),
-             heads=np.array([0, 1, 0, 1, 0, 1]), softmax_mult=np.array([40, 50]), key_limit=np.array([12, 3, 16, 7, 1, 12]))
+             heads=np.array([0, 1, 0, 1, 0, 1]), softmax_mult=np.array([40, 50]),
+             key_limit=np.array([12, 3, 16, 7, 1, 12]))
     assert_user_error(run_cli("calibrate", *common, "--qk", src, "--keep", 0.3, "--comp", "-o", tmp_path / "t.json"),
                       "--comp", "--attention")
     # calibrate sees the keys each row may see (key_limit, up to max_keys = 16), as golden does
     t = tmp_path / "t.json"
     proc = run_cli("calibrate", "--design", tmp_path / "c", "--qk", src, "--keep", 0.3, "--comp", "-o", t)
     assert proc.returncode == 0, proc.stderr
-    assert run_cli("golden", "--design", tmp_path / "c", "--qk", src, "--thresholds", t, "-o", tmp_path / "g.npz").returncode == 0
+    proc = run_cli("golden", "--design", tmp_path / "c", "--qk", src, "--thresholds", t, "-o", tmp_path / "g.npz")
+    assert proc.returncode == 0, proc.stderr
     kept = np.load(tmp_path / "g.npz")["kept"]
     visible = np.arange(12)[None, :] < np.minimum([12, 3, 16, 7, 1, 12], 12)[:, None]
     assert not (kept & ~visible).any()
     assert abs(kept.sum() / visible.sum() - json.loads(t.read_text())["kept_fraction_all"]) < 1e-9
     np.savez(tmp_path / "big.npz", **{**dict(np.load(src)), "key_limit": np.array([17, 1, 1, 1, 1, 1])})
-    assert_user_error(run_cli("golden", "--design", tmp_path / "c", "--qk", tmp_path / "big.npz", "-o", tmp_path / "x.npz"),
+    assert_user_error(run_cli("golden", "--design", tmp_path / "c", "--qk", tmp_path / "big.npz",
+                              "-o", tmp_path / "x.npz"),
                       "key_limit", "1..16")
 
 

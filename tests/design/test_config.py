@@ -14,7 +14,8 @@ from latte_rtl.golden import partial_sums, recombine
     ({"bits": 3}, "bits"), ({"bits": 17}, "bits"), ({"msb_bits": 0}, "msb_bits"), ({"msb_bits": 8}, "msb_bits"),
     ({"dim": 0}, "dim"), ({"dim": 1025}, "dim"), ({"lanes": 0}, "lanes"), ({"lanes": 65}, "lanes"),
     ({"heads": 65}, "heads"), ({"max_keys": 0}, "max_keys"), ({"max_keys": 65537}, "max_keys"),
-    ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"), ({"cycle_counter_bits": 15}, "cycle_counter_bits"),
+    ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"),
+    ({"cycle_counter_bits": 15}, "cycle_counter_bits"),
     ({"cycle_counter_bits": 65}, "cycle_counter_bits"), ({"monitor": 1}, "monitor"),
 ])
 def test_invalid_parameter_names_parameter_value_and_range(changes, name):
@@ -128,7 +129,8 @@ def test_a_parameter_without_a_spec_is_named():
 
 
 def test_ranges_resolve_against_the_design():
-    cfg = LatteConfig.from_params(dim=12, lanes=4, bits=6, attention=True, prob_format="log2", prob_bits=5, log_levels=3)
+    cfg = LatteConfig.from_params(dim=12, lanes=4, bits=6, attention=True, prob_format="log2", prob_bits=5,
+                                  log_levels=3)
     ranges = cfg.param_ranges()
     assert ranges["lanes"] == [1, 12] and ranges["msb_bits"] == [1, 5] and ranges["log_levels"] == [1, 5]
     assert ranges["threshold_mode"] == ["relative", "absolute"] and ranges["monitor"] == [False, True]

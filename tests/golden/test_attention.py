@@ -276,7 +276,7 @@ def test_matches_scalar_reference_larger_numpy_batch():
             "key_limit": rng.integers(0, n_keys + 1, n_rows) if trial % 2 else None,
         }
         res = run_case(case)
-        for r, (e, D, inv, p, o, _) in enumerate(ref_attention(case)):
+        for r, (e, _D, inv, p, o, _) in enumerate(ref_attention(case)):
             got = (res["e"][r].tolist(), int(res["inv"][r]), res["probs"][r].tolist(), res["out"][r].tolist())
             assert got == (e, inv, p, o), f"seed {seed} trial {trial} row {r}"
 

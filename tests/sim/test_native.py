@@ -216,7 +216,8 @@ def test_sharded_mismatch_names_layer_and_row(tmp_path, small_design):
     copy = tmp_path / "design"
     shutil.copytree(small_design, copy, ignore=shutil.ignore_patterns("sim_build"))
     sram = copy / "latte_sram.v"
-    sram.write_text(sram.read_text().replace("<= wdata[lane*GRAN +: GRAN];", "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);"))
+    broken = sram.read_text().replace("<= wdata[lane*GRAN +: GRAN];", "<= wdata[lane*GRAN +: GRAN] ^ (lane == 0);")
+    sram.write_text(broken)
     qk = _two_layer_input(tmp_path)
     proc = run_cli("run", copy, "--qk", qk, "-o", tmp_path / "r.npz", "-j", 4, "--allow-modified")
     assert proc.returncode == 1, proc.stdout + proc.stderr

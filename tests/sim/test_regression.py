@@ -58,7 +58,8 @@ def test_regression(params, simulator, tmp_path):
     print(f"seed={SEED} config={params}")
     report = run_regression(tmp_path, sims=(simulator,), seed=SEED)
     runs = report["runs"]
-    assert len(runs) == 2 * len([t for t in TOPS.values() if not t.attention]) and all(r["status"] == "pass" for r in runs)
+    assert len(runs) == 2 * len([t for t in TOPS.values() if not t.attention])
+    assert all(r["status"] == "pass" for r in runs)
     for r in runs:
         if "cycle_ratio" in r:
             print(f"{r['top']}: cycles measured/model = {r['cycle_ratio']:.3f} (worst row {r['worst_row_ratio']:.3f})")
@@ -88,7 +89,8 @@ def test_attention_run_matches_golden_cli(tmp_path):
     rng = np.random.default_rng(SEED)
     print(f"seed={SEED}")
     src = tmp_path / "in.npz"
-    np.savez(src, q=rng.integers(-128, 128, (4, 8), dtype=np.int8), k=rng.integers(-128, 128, (2, 18, 8), dtype=np.int8),
+    np.savez(src, q=rng.integers(-128, 128, (4, 8), dtype=np.int8),
+             k=rng.integers(-128, 128, (2, 18, 8), dtype=np.int8),
              v=rng.integers(-128, 128, (2, 18, 8), dtype=np.int8), thresholds=np.array([150, 400]),
              heads=np.array([0, 1, 1, 0]), softmax_mult=np.array([40, 90]), denominator_comp=np.array([0, 300]),
              key_limit=np.array([18, 5, 18, 1]))
@@ -114,10 +116,12 @@ def test_run_matches_golden_cli(tmp_path, simulator):
     rng = np.random.default_rng(SEED)
     print(f"seed={SEED}")
     src = tmp_path / "in.npz"
-    np.savez(src, q=rng.integers(-128, 128, (5, 24), dtype=np.int8), k=rng.integers(-128, 128, (2, 50, 24), dtype=np.int8),
+    np.savez(src, q=rng.integers(-128, 128, (5, 24), dtype=np.int8),
+             k=rng.integers(-128, 128, (2, 50, 24), dtype=np.int8),
              thresholds=np.array([300, 900]), heads=np.array([0, 1, 1, 0, 1]))
     rtl, gold = tmp_path / "rtl.npz", tmp_path / "gold.npz"
-    proc = subprocess.run([*cli, "run", design, "--qk", src, "-o", rtl, "--sim", simulator], capture_output=True, text=True)
+    proc = subprocess.run([*cli, "run", design, "--qk", src, "-o", rtl, "--sim", simulator], capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = subprocess.run([*cli, "golden", "--design", design, "--qk", src, "-o", gold], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -58,7 +58,8 @@ def test_softmax_stage(config):
     simulate(dut, producer, consumer, cycles=40000)
     assert len(got) == len(rows)
     for (idx, s, head), (probs, count, prob_sum, got_head) in zip(rows, got):
-        want = golden.softmax_rows(s[None], np.ones((1, len(s)), bool), np.array([mults[head]]), np.array([comps[head]]),
+        want = golden.softmax_rows(s[None], np.ones((1, len(s)), bool), np.array([mults[head]]),
+                                   np.array([comps[head]]),
                                    **{k: x for k, x in a.golden_params().items() if k != "vmean"})["probs"][0] \
             if len(s) else np.zeros(0, np.int64)
         assert probs == [(int(j), int(p)) for j, p in zip(idx, want)], (idx, s, probs, want)

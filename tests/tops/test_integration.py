@@ -67,7 +67,7 @@ def test_headers_hold_every_field_of_the_manifest(tmp_path):
     """Every payload field (offset, width, signedness) and parameter of the manifest, once; the
     values a user computes by hand for lanes = 3, bits = 8; both files compile."""
     manifest = generate(LatteConfig.from_params(**SMALL, attention=True), tmp_path)
-    for top, entry in manifest["tops"].items():
+    for _top, entry in manifest["tops"].items():
         vh = _localparams((tmp_path / entry["include"]).read_text())
         assert vh == _localparams((tmp_path / entry["package"]).read_text())
         assert vh["LANES"] == 3 and vh["BEATS"] == 3 and vh["KEYS_DATA_COUNT"] == 3 and vh["KEYS_DATA_WIDTH"] == 8
@@ -145,7 +145,8 @@ def test_two_configurations_in_one_build(tmp_path, simulator):
         cfg = LatteConfig.from_params(**params)
         design = tmp_path / f"design_{name}"
         manifest = generate(cfg, design, prefix=f"cfg_{name}_")
-        sources += [design / e["file"] for e in manifest["tops"].values()] + [design / manifest["memory_module"]["file"]]
+        sources += [design / e["file"] for e in manifest["tops"].values()]
+        sources.append(design / manifest["memory_module"]["file"])
         run = tmp_path / name
         run.mkdir()
         _random_input(cfg, rng, run / "input.npz", rows=3, keys=params["max_keys"] - 1)
@@ -195,7 +196,7 @@ def test_axis_tops_lint_clean_and_headers(tmp_path):
     require_simulator("verilator")
     prepare_simulator("verilator")
     manifest = generate(LatteConfig.from_params(**AXIS[1]), tmp_path, interface="axis")
-    for top, entry in manifest["tops"].items():
+    for _top, entry in manifest["tops"].items():
         proc = subprocess.run(["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", entry["module"],
                                entry["file"], "latte_sram.v"], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]
