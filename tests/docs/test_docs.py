@@ -29,7 +29,8 @@ def test_every_spec_citation_names_a_section():
     assert cited, "no citation found: the pattern is wrong"
     missing = {n: files for n, files in cited.items() if n not in sections}
     assert not missing, missing
-    assert not [p for p in _tracked_text_files() if re.search(r"\bSPEC §", p.read_text(errors="replace"))]
+    old_style = r"\bSPEC" + " §"  # split so that a search-and-replace of citations leaves it alone
+    assert not [p for p in _tracked_text_files() if re.search(old_style, p.read_text(errors="replace"))]
 
 
 def test_readme_parameter_table_is_generated_from_the_specs():
