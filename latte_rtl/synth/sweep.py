@@ -10,6 +10,7 @@ import json
 import socket
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from latte_rtl.config import LatteConfig
@@ -90,13 +91,18 @@ def _progress(done: int, total: int, label: str) -> None:
         sys.stderr.write("\n")
 
 
-def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
-              keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
-              scheduler: str | None = None) -> list[dict]:
+def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, **options) -> list[dict]:
+    """The rows of `sweep`."""
+    return sweep(grid, targets, out_dir, **options)[0]
+
+
+def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
+          keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
+          scheduler: str | None = None) -> tuple[list[dict], list[Path]]:
     """Synthesize every point on `jobs` local processes or the Dask cluster at `scheduler`
     (invalid points are refused before any work; a point whose flows fail, or whose worker is
     lost, is reported in its row and the sweep goes on; finished points are cached, so an
-    interrupted sweep resumes where it stopped)."""
+    interrupted sweep resumes where it stopped). Returns (rows, the plots written)."""
     check_grid(grid)
     points = expand(grid)
     with job_pool(scheduler, max(1, jobs)) as pool:  # a cluster that cannot be reached: before any work
@@ -106,8 +112,7 @@ def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs:
         if not scheduler:
             warm_up(targets)
         rows = _gather(pool, points, targets, cache_dir, keep_ratio)
-    write_outputs(rows, out_dir, keep_ratio)
-    return rows
+    return rows, write_outputs(rows, out_dir, keep_ratio)
 
 
 def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
@@ -120,6 +125,9 @@ def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_
         i = futures[fut]
         try:
             result = fut.result()
+        except BrokenProcessPool:  # a worker died: every point not finished is lost (cached ones resume)
+            result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
+                      "error": "lost: a worker process died (killed, or out of memory); rerun to resume"}
         except Exception as exc:  # the worker itself failed (e.g. lost): this point only
             result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
                       "error": f"{exc.__class__.__name__}: {exc}"}
@@ -150,7 +158,8 @@ def _row(index: int, result: dict, keep_ratio: float) -> dict:
     return row
 
 
-def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> None:
+def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> list[Path]:
+    """sweep.csv, sweep.json and the plots; returns the plots written."""
     with open(out_dir / "sweep.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         writer.writeheader()
@@ -158,7 +167,7 @@ def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> None:
     (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
     from .plots import plot_sweep
 
-    plot_sweep(rows, out_dir)
+    return plot_sweep(rows, out_dir)
 
 
 def parse_grid(args) -> dict[str, list]:

@@ -1,0 +1,113 @@
+"""SIGINT, SIGTERM and SIGHUP end a command the same way: an `Interrupted` exception unwinds the
+stack (temporary directories removed, child processes killed, outputs left as they were) and the
+CLI exits 128 + the signal number. Child processes run in their own process group and die with
+their parent (Linux), so nothing outlives the command."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """A handled signal arrived; `signum` is its number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def _raise(signum, frame):
+    for sig in HANDLED:  # a second signal must not interrupt the clean-up of the first
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def handled():
+    """Within the block, each of HANDLED raises Interrupted (once); the old handlers after it.
+    A no-op outside the main thread (where Python cannot set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, _raise) for sig in HANDLED}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+_in_job = False
+
+
+def _worker_signal(signum, frame):
+    if _in_job:
+        _raise(signum, frame)
+    os._exit(128 + signum)  # idle: nothing to clean up
+
+
+def worker_init(tmp_root: str | None = None) -> None:
+    """Initializer of a local worker process: a signal unwinds the running job as in the CLI
+    process, then ends the worker; its temporary files go under `tmp_root` (the command's own
+    temporary directory, removed by the command even if this worker is killed)."""
+    for sig in HANDLED:
+        signal.signal(sig, _worker_signal)
+    if tmp_root is not None:
+        tempfile.tempdir = tmp_root
+
+
+def quiet_worker() -> None:
+    """Initializer of a pool worker that holds nothing to clean up: SIGINT is left to the parent
+    (which ends the pool), SIGTERM and SIGHUP end the worker without a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def run_job(fn, *args):
+    """fn(*args) in a local worker; interrupted, the worker exits once the job has unwound."""
+    global _in_job
+    _in_job = True
+    try:
+        return fn(*args)
+    except Interrupted as exc:
+        os._exit(128 + exc.signum)
+    finally:
+        _in_job = False
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies, even by SIGKILL (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_child(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run in a new process group that dies with this process; on any exception
+    (an Interrupted included) the whole group is killed before the exception goes on."""
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    if kwargs.pop("capture_output", False):
+        kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, **kwargs) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
