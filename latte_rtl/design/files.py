@@ -30,15 +30,14 @@ def name_max(directory: Path) -> int:
 
 
 def check_name_length(path: Path, option: str) -> None:
-    """UserError if the last part of `path` is too long for its directory's file system."""
-    directory = path.parent if str(path.parent) else Path(".")
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    limit, size = name_max(existing), len(os.fsencode(path.name))
-    if size > limit:
-        raise UserError(f"{option} {str(path)[:60]}…: the file name is {size} bytes, the file system takes at most "
-                        f"{limit}: choose a shorter name")
+    """UserError if a part of `path` is too long for the file system (checked before any stat,
+    which would fail on it)."""
+    limit = name_max(Path(path.anchor or "."))
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise UserError(f"{option} {str(path)[:60]}…: a file name of {size} bytes, the file system takes at most "
+                            f"{limit}: choose a shorter name")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -51,10 +50,11 @@ def _same_file(a: Path, b: Path) -> bool:
 def check_output_file(path: str | os.PathLike, option: str = "-o", inputs: dict | None = None) -> Path:
     """Before any work: `path` can be written as a regular file: a new name or an existing
     regular file (not a directory, symbolic link, FIFO or device), in a writable directory that
-    exists, a name the file system takes, none of `inputs` ({option: path} of the command's
-    inputs). Returns it as a Path."""
+    exists, a name the file system takes, none of `inputs` ({what: path} of the command's
+    other files, e.g. {"the input --qk": …}). Returns it as a Path."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
+    check_name_length(path, option)
     if path.is_symlink():
         raise UserError(f"{option} {path} is a symbolic link: expected a regular file or a new name (writing "
                         "would replace the link, not its target)")
@@ -65,10 +65,9 @@ def check_output_file(path: str | os.PathLike, option: str = "-o", inputs: dict 
                         "or a new name")
     if not directory.is_dir():
         raise UserError(f"output directory {directory} of {option} does not exist: create it first")
-    check_name_length(path, option)
     for name, other in (inputs or {}).items():
         if other is not None and _same_file(path, Path(other)):
-            raise UserError(f"{option} {path} is also the input {name}: write the result to another file")
+            raise UserError(f"{option} {path} is also {name}: write the result to another file")
     _probe(directory, path.name)
     return path
 
@@ -84,9 +83,9 @@ def check_writable_dir(directory: str | os.PathLike, what: str) -> None:
 def check_output_dir(path: str | os.PathLike, option: str = "-o") -> Path:
     """Before any work: `path` is a directory or can be created as one, and is writable."""
     path = Path(path)
+    check_name_length(path, option)
     if path.exists() and not path.is_dir():
         raise UserError(f"{option} {path} is an existing file: expected a directory")
-    check_name_length(path, option)
     existing = path
     while not existing.exists():
         existing = existing.parent

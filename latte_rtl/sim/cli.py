@@ -72,7 +72,7 @@ def _engine(args):
         raise UserError("-j and --scheduler need --engine native (cocotb runs share the model's build directory)")
     sim = args.sim or "verilator"
     if args.waves:
-        check_output_file(args.waves, "--waves", {"--qk": args.qk, "--thresholds": args.thresholds, "-o": args.output})
+        check_output_file(args.waves, "--waves", {"the input --qk": args.qk, "the input --thresholds": args.thresholds, "-o": args.output})
         if Path(args.waves).suffix != WAVE_SUFFIX[sim]:
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
@@ -107,9 +107,9 @@ def cmd_run(args) -> int:
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
-    output = check_output_file(args.output, "-o", {"--qk": args.qk, "--thresholds": args.thresholds})
+    output = check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
     check_output_file(output.with_name(f"{output.stem}.mismatch.npz"), "-o (its .mismatch.npz)",
-                      {"--qk": args.qk, "--thresholds": args.thresholds})
+                      {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     rows = sum(inp.q.shape[0] for inp in inputs.values())

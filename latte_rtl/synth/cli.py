@@ -36,7 +36,7 @@ def cmd_synth(args) -> int:
     check_writable_dir(design, "the synthesis files")
     targets = split_list(args.target, TARGETS, "--target")
     out = check_output_file(Path(args.json) if args.json else design / "synth_report.json", "--json",
-                            {"the manifest": design / "manifest.json"})
+                            {"the design's manifest": design / "manifest.json"})
     keep = args.keep_ratio
     if keep is None:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO

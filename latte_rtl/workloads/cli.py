@@ -51,7 +51,7 @@ def cmd_calibrate(args) -> int:
         raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
     design = design_config(args)
     cfg = design.score
-    check_output_file(args.output, "-o", {"--qk": args.qk})
+    check_output_file(args.output, "-o", {"the input --qk": args.qk})
     inp = load_qk(args.qk, cfg)
     result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
     if args.comp:
