@@ -19,12 +19,11 @@ from .common import Parser, merge_design
 
 
 def build_parser() -> Parser:
+    from .. import __version__
     from ..design import cli as design_cli
     from ..sim import cli as sim_cli
     from ..synth import cli as synth_cli
     from ..workloads import cli as workloads_cli
-
-    from .. import __version__
 
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
     parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")

@@ -160,7 +160,8 @@ def split_list(text: str, allowed, option: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
         if item not in allowed:
-            raise UserError(f"{option}: unknown value {item!r}: expected a comma-separated list of {', '.join(allowed)}")
+            raise UserError(f"{option}: unknown value {item!r}: expected a comma-separated list of "
+                            f"{', '.join(allowed)}")
     if not items:
         raise UserError(f"{option} is empty: expected a comma-separated list of {', '.join(allowed)}")
     return items

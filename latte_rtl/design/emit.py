@@ -17,7 +17,6 @@ from ..tools import run_yosys
 from .files import atomic_write_text
 from .netlist import check_prefix, finish_verilog, module_names, rename_modules, sram_verilog
 
-
 INTERFACES = ("native", "axis")
 
 
@@ -32,7 +31,8 @@ def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wir
     return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
 
 
-def top_verilog(cfg: LatteConfig, top, prefix: str = "", interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
+def top_verilog(cfg: LatteConfig, top, prefix: str = "",
+                interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
     """Verilog text of one registered top (module `<prefix><top.name>`, `…_axis` for the AXI
     variant), its port list and {Verilog module: submodule path below the top ("" for the top)}."""
     component, name = top_component(cfg, top, interface)

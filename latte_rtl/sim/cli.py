@@ -8,8 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-from latte_rtl.cli.common import (add_design_argument, default_qk, fraction, int_at_least, one_simulator,
-                                  required_design, scheduler_address, split_list)
+from latte_rtl.cli.common import (
+    add_design_argument,
+    default_qk,
+    fraction,
+    int_at_least,
+    one_simulator,
+    required_design,
+    scheduler_address,
+    split_list,
+)
 from latte_rtl.design.files import check_output_file, check_writable_dir
 from latte_rtl.errors import RunFailed, UserError
 
@@ -72,7 +80,8 @@ def _engine(args):
         raise UserError("-j and --scheduler need --engine native (cocotb runs share the model's build directory)")
     sim = args.sim or "verilator"
     if args.waves:
-        check_output_file(args.waves, "--waves", {"the input --qk": args.qk, "the input --thresholds": args.thresholds, "-o": args.output})
+        check_output_file(args.waves, "--waves", {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
+                                                  "-o": args.output})
         if Path(args.waves).suffix != WAVE_SUFFIX[sim]:
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
@@ -107,9 +116,9 @@ def cmd_run(args) -> int:
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
-    output = check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
-    check_output_file(output.with_name(f"{output.stem}.mismatch.npz"), "-o (its .mismatch.npz)",
-                      {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
+    given = {"the input --qk": args.qk, "the input --thresholds": args.thresholds}
+    output = check_output_file(args.output, "-o", given)
+    check_output_file(output.with_name(f"{output.stem}.mismatch.npz"), "-o (its .mismatch.npz)", given)
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     rows = sum(inp.q.shape[0] for inp in inputs.values())
@@ -162,7 +171,8 @@ def register(sub) -> None:
     p.add_argument("--sim", default="icarus,verilator", help="comma-separated simulators: icarus, verilator "
                                                               "(default %(default)s)")
     p.add_argument("--seed", type=int_at_least("--seed", 0), default=1, help="stimulus seed, ≥ 0")
-    p.add_argument("--rows", type=int_at_least("--rows", 1), default=6, help="query rows per case, ≥ 1 (default %(default)s)")
+    p.add_argument("--rows", type=int_at_least("--rows", 1), default=6,
+                   help="query rows per case, ≥ 1 (default %(default)s)")
     p.add_argument("--waves", action="store_true",
                    help="keep one waveform per run: DIR/sim_build/waves/<top>.<sim>.<traffic>.fst|vcd")
     p.add_argument("--allow-modified", action="store_true", help="simulate Verilog edited after generation")

@@ -84,13 +84,15 @@ def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
     model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
     lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
              "std::vector<OutputPort> OUTPUTS;", "", "const ProbePort PROBES[] = {"]
-    lines += [f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes] or ["    {nullptr, 0, nullptr},"]
+    lines += ([f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes]
+              or ["    {nullptr, 0, nullptr},"])
     lines += ["};", "", "CData* clock_port(Model* m) { return &m->clk; }",
               "CData* reset_port(Model* m) { return &m->rst; }", "", "void bind_ports(Model* m) {"]
-    lines += [f"    SOURCES.push_back({{\"{n}\", {words(w)}, {_setter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
-              f"&m->{cxx_name(n + '__ready')}}});" for n, w in ports.sources]
-    lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
-              f"{'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});" for n, w, ready in ports.outputs]
+    lines += [f"    SOURCES.push_back({{\"{n}\", {words(w)}, {_setter(n + '__payload', w)}, "
+              f"&m->{cxx_name(n + '__valid')}, &m->{cxx_name(n + '__ready')}}});" for n, w in ports.sources]
+    lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, "
+              f"&m->{cxx_name(n + '__valid')}, {'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});"
+              for n, w, ready in ports.outputs]
     lines += ["}", ""]
     return {"latte_model.h": model, "latte_ports.h": "\n".join(lines)}
 

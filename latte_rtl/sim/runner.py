@@ -188,8 +188,8 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     wave_file = build_dir / (f"{module}.fst" if sim == "icarus" else "dump.vcd")
     wave_file.unlink(missing_ok=True)
     try:
-        runner.test(test_module="latte_rtl.sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog", build_dir=build_dir,
-                    test_dir=build_dir,
+        runner.test(test_module="latte_rtl.sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=build_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else build_dir / "test.log")
     except SystemExit:  # the cocotb runner exits when a test fails; the results file says why

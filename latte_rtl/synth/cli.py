@@ -7,8 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import (add_config_options, add_design_argument, embedded_keep_ratio, fraction,
-                                  int_at_least, one_simulator, required_design, scheduler_address, split_list)
+from latte_rtl.cli.common import (
+    add_config_options,
+    add_design_argument,
+    embedded_keep_ratio,
+    fraction,
+    int_at_least,
+    one_simulator,
+    required_design,
+    scheduler_address,
+    split_list,
+)
 from latte_rtl.errors import RunFailed
 from latte_rtl.executor import bounded_jobs
 
@@ -156,9 +165,9 @@ def _real_data(cfg, manifest: dict, out: Path):
     import numpy as np
 
     from latte_rtl.npzio import load_layers
+    from latte_rtl.sim.shards import Engine, gather, run_rows
     from latte_rtl.tops import get_top
     from latte_rtl.workloads.dump import dump_all_layers
-    from latte_rtl.sim.shards import Engine, gather, run_rows
 
     from .endtoend import row_costs
 

@@ -82,7 +82,8 @@ def cmd_dump(args) -> int:
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     if args.all_layers:
         print(f"dump {args.workload} layers {arrays['layers'].tolist()}: q {list(arrays['layer0.q'].shape)}, "
-              f"k {list(arrays['layer0.k'].shape)} per layer -> {args.output} (use --dim {arrays['layer0.q'].shape[1]})")
+              f"k {list(arrays['layer0.k'].shape)} per layer -> {args.output} "
+              f"(use --dim {arrays['layer0.q'].shape[1]})")
         return 0
     print(f"dump {args.workload} layer {layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "

@@ -251,10 +251,10 @@ def test_output_must_be_a_regular_file_and_not_an_input(kind, design, inputs, tm
 def test_generate_refuses_another_designs_files(tmp_path):
     common = ["--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16]
     out = tmp_path / "d"
-    assert run_cli("generate", *common, "--attention", "-o", out).returncode == 0
+    assert run_cli("generate", *common, "--interface", "axis", "-o", out).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert_user_error(run_cli("generate", *common, "-o", out), "holds another design", "dense_attention_engine.v",
-                      "--force")
+    assert_user_error(run_cli("generate", *common, "-o", out), "holds another design", "dense_score_engine_axis.v",
+                      "6 files", "--force")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     proc = run_cli("generate", *common, "-o", out, "--force")
     assert proc.returncode == 0, proc.stderr
@@ -303,7 +303,8 @@ def test_every_option_of_every_command_has_help():
     from latte_rtl.cli import build_parser
 
     commands = _subparsers(build_parser())
-    assert {"generate", "golden", "sim", "run", "synth", "sweep", "flow", "evaluate", "calibrate", "dump"} <= set(commands)
+    assert {"generate", "golden", "sim", "run", "synth", "sweep", "flow", "evaluate", "calibrate",
+            "dump"} <= set(commands)
     missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in commands.items() for a in p._actions
                if not isinstance(a, argparse._HelpAction) and not (a.help or "").strip()]
     assert missing == []
