@@ -30,9 +30,19 @@ class Interrupted(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
+_groups: set[int] = set()  # process groups of the running run_child calls (of every thread)
+
+
+def _kill_groups() -> None:
+    for pgid in list(_groups):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
 def _raise(signum, frame):
     for sig in HANDLED:  # a second signal must not interrupt the clean-up of the first
         signal.signal(sig, signal.SIG_IGN)
+    _kill_groups()  # children of other threads too (synthesis flows run in threads)
     raise Interrupted(signum)
 
 
@@ -90,24 +100,39 @@ def run_job(fn, *args):
         _in_job = False
 
 
+def _libc_prctl():
+    """libc's prctl, looked up once here: the child between fork and exec must not load libraries."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
 def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the parent dies, even by SIGKILL (Linux only)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    """In the child before exec: SIGKILL when the parent (thread) dies, even by SIGKILL."""
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def run_child(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """subprocess.run in a new process group that dies with this process; on any exception
-    (an Interrupted included) the whole group is killed before the exception goes on."""
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+def run_child(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run in a new process group that dies with this process; on a signal, a timeout
+    (subprocess.TimeoutExpired) or any other exception the whole group is killed first."""
+    preexec = _die_with_parent if _PRCTL is not None else None
     if kwargs.pop("capture_output", False):
         kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, **kwargs) as proc:
+        _groups.add(proc.pid)
         try:
-            out, err = proc.communicate()
+            out, err = proc.communicate(timeout=timeout)
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            _groups.discard(proc.pid)
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

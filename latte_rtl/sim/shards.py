@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latte_rtl.design.files import file_lock
+from latte_rtl.design.files import atomic_write, file_lock
 from latte_rtl.errors import RunFailed
 
 CACHE_ENV = "LATTE_RTL_CACHE"  # where a worker keeps designs shipped to it (default ~/.cache/latte-rtl)
@@ -67,9 +67,9 @@ class DesignFiles:
         root = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "latte-rtl")) / digest.hexdigest()[:24]
         root.mkdir(parents=True, exist_ok=True)
         with file_lock(root / "files.lock"):
-            for name, data in self.files.items():
-                if not (root / name).is_file():
-                    (root / name).write_bytes(data)
+            for name, data in self.files.items():  # verified: a truncated or edited copy is rewritten
+                if not (root / name).is_file() or (root / name).read_bytes() != data:
+                    atomic_write(root / name, lambda f, data=data: f.write(data))
         return root
 
 

@@ -47,7 +47,7 @@ def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float) -> str:
 
 def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO) -> dict:
     """Worker: generate, synthesize (or reuse the cached result) one point."""
-    from latte_rtl.design import generate
+    from latte_rtl.design import atomic_write_text, generate
 
     from .flows import synthesize
 
@@ -61,14 +61,19 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
-            return {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
+            try:
+                return {"params": params, "key": key, "cached": True, "seconds": 0.0,
+                        **json.loads(cached.read_text())}
+            except ValueError:  # a truncated cache entry: synthesize the point again
+                print(f"latte-rtl: note: the cached result {cached} is not valid JSON: synthesizing the point again",
+                      file=sys.stderr)
         manifest = generate(cfg, point_dir)
         results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
                              log=lambda *_: None)
         errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
         out = {"results": results, "error": "; ".join(errors) or None}
-        if not errors:  # only complete points are cached
-            cached.write_text(json.dumps(out, indent=1))
+        if not errors:  # only complete points are cached, written whole or not at all
+            atomic_write_text(cached, json.dumps(out, indent=1))
         return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
     except UserError as exc:
         return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
