@@ -31,6 +31,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 _groups: set[int] = set()  # process groups of the running run_child calls (of every thread)
+_received: list[int] = []  # the signal being handled: no new child starts meanwhile
 
 
 def _kill_groups() -> None:
@@ -42,6 +43,7 @@ def _kill_groups() -> None:
 def _raise(signum, frame):
     for sig in HANDLED:  # a second signal must not interrupt the clean-up of the first
         signal.signal(sig, signal.SIG_IGN)
+    _received.append(signum)
     _kill_groups()  # children of other threads too (synthesis flows run in threads)
     raise Interrupted(signum)
 
@@ -59,6 +61,7 @@ def handled():
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        _received.clear()
 
 
 _in_job = False
@@ -121,6 +124,8 @@ def _die_with_parent() -> None:
 def run_child(cmd: list[str], timeout: float | None = None, **kwargs) -> subprocess.CompletedProcess:
     """subprocess.run in a new process group that dies with this process; on a signal, a timeout
     (subprocess.TimeoutExpired) or any other exception the whole group is killed first."""
+    if _received:  # another thread is unwinding a signal: start nothing new
+        raise Interrupted(_received[0])
     preexec = _die_with_parent if _PRCTL is not None else None
     if kwargs.pop("capture_output", False):
         kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
