@@ -97,8 +97,8 @@ def file_digest(path: Path) -> str:
 
 
 def write_stamp(build_dir: Path, key: str, artifacts: list[Path]) -> None:
-    """Record a finished build: its key and the SHA-256 of each file it runs."""
-    record = {"key": key, "artifacts": {p.name: file_digest(p) for p in artifacts}}
+    """Record a finished build: its key and the SHA-256 of each file it runs (of those there)."""
+    record = {"key": key, "artifacts": {p.name: file_digest(p) for p in artifacts if p.is_file()}}
     (build_dir / STAMP).write_text(json.dumps(record, sort_keys=True))
 
 
@@ -110,7 +110,7 @@ def cached_build(build_dir: Path, key: str, artifacts: list[Path], what: str) ->
         record = json.loads((build_dir / STAMP).read_text())
         if record["key"] != key:
             return False
-        for path in artifacts:
+        for path in (p for p in artifacts if p.name in record["artifacts"]):
             if not path.is_file() or file_digest(path) != record["artifacts"][path.name]:
                 print(f"latte-rtl: note: the cached {what} {path} differs from the file that was built (truncated "
                       "or modified): rebuilding it", file=sys.stderr)

@@ -9,6 +9,7 @@ import itertools
 import json
 import socket
 import sys
+import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -110,7 +111,8 @@ def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int
     interrupted sweep resumes where it stopped). Returns (rows, the plots written)."""
     check_grid(grid)
     points = expand(grid)
-    with job_pool(scheduler, max(1, jobs)) as pool:  # a cluster that cannot be reached: before any work
+    with tempfile.TemporaryDirectory(prefix="latte-sweep-") as tmp_root, \
+            job_pool(scheduler, max(1, jobs), tmp_root) as pool:  # a cluster that cannot be reached: before any work
         out_dir.mkdir(parents=True, exist_ok=True)
         cache_dir = cache_dir or out_dir / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
