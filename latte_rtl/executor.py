@@ -40,16 +40,13 @@ class LocalPool:
         self.workers = workers
 
     def submit(self, fn, *args):
-        from .signals import run_job
-
-        return self.pool.submit(run_job, fn, *args)
+        return self.pool.submit(fn, *args)
 
     def as_completed(self, futures):
         return local_as_completed(futures)
 
     def close(self, interrupted: bool = False) -> None:
-        """Wait for the workers; interrupted, end them first (each unwinds: its children and
-        temporary files go) and wait at most a few seconds."""
+        """Wait for the workers; interrupted, end them first (each kills its children and exits)."""
         if interrupted:
             processes = list((self.pool._processes or {}).values())
             for p in processes:

@@ -64,21 +64,18 @@ def handled():
         _received.clear()
 
 
-_in_job = False
-
-
-def _worker_signal(signum, frame):
-    if _in_job:
-        _raise(signum, frame)
-    os._exit(128 + signum)  # idle: nothing to clean up
+def _worker_exit(signum, frame):
+    _kill_groups()
+    os._exit(128 + signum)
 
 
 def worker_init(tmp_root: str | None = None) -> None:
-    """Initializer of a local worker process: a signal unwinds the running job as in the CLI
-    process, then ends the worker; its temporary files go under `tmp_root` (the command's own
-    temporary directory, removed by the command even if this worker is killed)."""
+    """Initializer of a local worker process: a signal kills its child processes and ends it at
+    once (no exception to unwind: it could be swallowed mid-job); its temporary files go under
+    `tmp_root`, the command's own temporary directory, which the command removes even if this
+    worker is killed."""
     for sig in HANDLED:
-        signal.signal(sig, _worker_signal)
+        signal.signal(sig, _worker_exit)
     if tmp_root is not None:
         tempfile.tempdir = tmp_root
 
@@ -89,18 +86,6 @@ def quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
-
-
-def run_job(fn, *args):
-    """fn(*args) in a local worker; interrupted, the worker exits once the job has unwound."""
-    global _in_job
-    _in_job = True
-    try:
-        return fn(*args)
-    except Interrupted as exc:
-        os._exit(128 + exc.signum)
-    finally:
-        _in_job = False
 
 
 def _libc_prctl():

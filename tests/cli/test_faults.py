@@ -77,6 +77,14 @@ def _harnesses(design: Path) -> list[int]:
     return found
 
 
+def _own_copy(design: Path, tmp_path: Path) -> Path:
+    """The design with its built harness, copied: its harness processes are this test's alone
+    (pytest-xdist runs other tests of this module beside it)."""
+    copy = tmp_path / "design"
+    shutil.copytree(design, copy, ignore=shutil.ignore_patterns("*.lock"))
+    return copy
+
+
 def _start_run(design, qk, out, tmp, *extra):
     """`latte-rtl run` in a subprocess with its own TMPDIR; returns it once a harness runs."""
     env = {**os.environ, "TMPDIR": str(tmp)}
@@ -104,7 +112,7 @@ def _assert_clean(design, tmp, out):
                          ids=["TERM-j1", "HUP-j2", "INT-j2"])
 def test_signal_ends_run_cleanly(sig, jobs, design, inputs, tmp_path):
     """A signal to the CLI process: one line, exit 128 + n, harnesses and temporary dirs gone, -o untouched."""
-    tmp, out = tmp_path / "tmp", tmp_path / "out.npz"
+    tmp, out, design = tmp_path / "tmp", tmp_path / "out.npz", _own_copy(design, tmp_path)
     tmp.mkdir()
     out.write_bytes(b"precious")
     proc = _start_run(design, inputs["long"], out, tmp, "-j", jobs)
@@ -116,7 +124,7 @@ def test_signal_ends_run_cleanly(sig, jobs, design, inputs, tmp_path):
 
 
 def test_killed_worker_is_one_line_naming_the_rows(design, inputs, tmp_path):
-    tmp, out = tmp_path / "tmp", tmp_path / "out.npz"
+    tmp, out, design = tmp_path / "tmp", tmp_path / "out.npz", _own_copy(design, tmp_path)
     tmp.mkdir()
     out.write_bytes(b"precious")
     proc = _start_run(design, inputs["long"], out, tmp, "-j", 2)
@@ -147,8 +155,7 @@ def test_jobs_are_bounded_by_rows_and_cores(design, inputs, tmp_path):
 
 def test_truncated_harness_is_rebuilt(design, inputs, tmp_path):
     """The cache checks the binary it runs: truncated, it is rebuilt (with a note), the run passes."""
-    copy = tmp_path / "design"
-    shutil.copytree(design, copy, ignore=shutil.ignore_patterns("*.lock"))
+    copy = _own_copy(design, tmp_path)
     os.truncate(copy / "sim_build" / f"{TOP}_native" / "harness", 1000)
     proc = run_cli("run", copy, "--qk", inputs["small"], "-o", tmp_path / "r.npz")
     assert proc.returncode == 0, proc.stderr
