@@ -48,6 +48,13 @@ def _raise(signum, frame):
     raise Interrupted(signum)
 
 
+def check_received() -> None:
+    """Raise Interrupted if a signal arrived whose exception was swallowed (raised inside a
+    __del__ or a callback, where Python only prints it)."""
+    if _received:
+        raise Interrupted(_received[0])
+
+
 @contextlib.contextmanager
 def handled():
     """Within the block, each of HANDLED raises Interrupted (once); the old handlers after it.

@@ -34,13 +34,15 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
-    from ..signals import Interrupted, handled
+    from ..signals import Interrupted, check_received, handled
 
     try:
         with handled():
             args = build_parser().parse_args(argv)
             merge_design(args)
-            return args.func(args)
+            code = args.func(args)
+            check_received()
+            return code
     except UserError as exc:
         print(f"latte-rtl: error: {exc}", file=sys.stderr)
         return 2
