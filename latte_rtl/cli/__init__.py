@@ -5,24 +5,25 @@
   synth, sweep, flow        synth/cli.py
   evaluate, calibrate, dump latte_rtl/workloads/cli.py
 
-Every user error prints one line `latte-rtl: error: ...` on stderr and exits with code 2.
+Exit codes: 0 done; 1 the run failed (RTL and golden disagree, a simulator or worker process
+died, a synthesis flow failed); 2 a user error, one line `latte-rtl: error: ...` on stderr;
+128 + n on signal n (SIGINT, SIGTERM, SIGHUP), after removing temporary files and child processes.
 """
 
 from __future__ import annotations
 
 import sys
 
-from ..errors import UserError
-from .common import Parser
+from ..errors import RunFailed, UserError
+from .common import Parser, merge_design
 
 
 def build_parser() -> Parser:
+    from .. import __version__
     from ..design import cli as design_cli
     from ..sim import cli as sim_cli
     from ..synth import cli as synth_cli
     from ..workloads import cli as workloads_cli
-
-    from .. import __version__
 
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
     parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")
@@ -33,12 +34,28 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
+    from ..signals import Interrupted, check_received, handled
+
     try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
+        with handled():
+            args = build_parser().parse_args(argv)
+            merge_design(args)
+            code = args.func(args)
+            check_received()
+            return code
     except UserError as exc:
         print(f"latte-rtl: error: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
+        return 1
+    except Interrupted as exc:
+        print(f"latte-rtl: interrupted by {exc.name} (temporary files and child processes removed)", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print("latte-rtl: interrupted", file=sys.stderr)
+        print("latte-rtl: interrupted by SIGINT (temporary files and child processes removed)", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file-system failure the checks did not foresee: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"latte-rtl: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2

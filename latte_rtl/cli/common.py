@@ -59,6 +59,41 @@ def design_config_from_args(args, *, attention_default: bool = False) -> LatteCo
     return LatteConfig.from_params(**values)
 
 
+def add_design_argument(p: argparse.ArgumentParser, text: str) -> None:
+    """The design directory: positional (`latte-rtl CMD DIR`), `--design DIR` an alias."""
+    p.add_argument("design", nargs="?", metavar="DIR", help=text)
+    p.add_argument("--design", dest="design_option", metavar="DIR", help="the same as the positional DIR")
+
+
+def merge_design(args) -> None:
+    """args.design := the positional DIR or --design DIR (giving both, different, is an error)."""
+    if not hasattr(args, "design_option"):
+        return
+    if args.design and args.design_option and args.design != args.design_option:
+        raise UserError(f"two design directories, {args.design} and --design {args.design_option}: give one")
+    args.design = args.design or args.design_option
+
+
+def required_design(args) -> str:
+    """The design directory of a command that needs one."""
+    if not args.design:
+        raise UserError(f"{args.command} needs a design directory: latte-rtl {args.command} DIR … (made by "
+                        "`latte-rtl generate -o DIR`)")
+    return args.design
+
+
+def one_simulator(text: str | None, option: str = "--sim") -> str | None:
+    """--sim of a command that runs one simulator: the same comma-list syntax, one item."""
+    if text is None:
+        return None
+    from ..sim.runner import SIMULATORS
+
+    sims = split_list(text, SIMULATORS, option)
+    if len(sims) > 1:
+        raise UserError(f"{option} {text}: this command runs one simulator: expected one of {', '.join(SIMULATORS)}")
+    return sims[0]
+
+
 def design_config(args) -> LatteConfig:
     """The design's config with --design DIR (then no parameter option may be given), else the options'."""
     if getattr(args, "design", None):
@@ -103,10 +138,26 @@ def split_list(text: str, allowed, option: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
         if item not in allowed:
-            raise UserError(f"{option}: unknown value {item!r}: expected a comma-separated list of {', '.join(allowed)}")
+            raise UserError(f"{option}: unknown value {item!r}: expected a comma-separated list of "
+                            f"{', '.join(allowed)}")
     if not items:
         raise UserError(f"{option} is empty: expected a comma-separated list of {', '.join(allowed)}")
     return items
+
+
+def scheduler_address(text: str) -> str:
+    """argparse type: tcp://HOST:PORT (or tls://) of a Dask scheduler, checked before connecting."""
+    from urllib.parse import urlsplit
+
+    expected = "expected tcp://HOST:PORT of a running `dask scheduler`"
+    try:
+        url = urlsplit(text)
+        port = url.port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scheduler address: {expected}") from None
+    if url.scheme not in ("tcp", "tls") or not url.hostname or not port or url.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scheduler address: {expected}")
+    return text
 
 
 def default_qk() -> str:

@@ -3,7 +3,7 @@ on an attention input)."""
 
 from __future__ import annotations
 
-from ..cli.common import add_config_options, design_config, design_config_from_args
+from ..cli.common import add_config_options, add_design_argument, design_config, design_config_from_args
 from ..errors import UserError
 
 
@@ -36,7 +36,7 @@ def cmd_generate(args) -> int:
 
     cfg = design_config_from_args(args)
     check_output_dir(args.output)
-    manifest = generate(cfg, args.output, prefix=args.prefix, interface=args.interface)
+    manifest = generate(cfg, args.output, prefix=args.prefix, interface=args.interface, force=args.force)
     print(manifest_summary(manifest))
     print(f"  written to      {args.output}/")
     return 0
@@ -50,8 +50,9 @@ def cmd_golden(args) -> int:
     cfg = design_config(args)
     top = get_top(default_top(cfg) if args.top is None else args.top)
     if top not in tops_for(cfg):
-        raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the attention tops)")
-    check_output_file(args.output)
+        raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the "
+                        "attention tops)")
+    check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
     inp = load_qk(args.qk, cfg.score, thresholds)
     res = top.expected(inp, cfg)
@@ -71,11 +72,13 @@ def register(sub) -> None:
                    help="native valid/ready streams (default), or axis: every top as <top>_axis behind AXI-Stream "
                         "ports and an AXI4-Lite register block")
     p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="replace another design in the output directory (the "
+                                                        "files its manifest lists that this design does not write)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("golden", help="run the NumPy golden model of a top on an attention input .npz")
+    add_design_argument(p, "take the parameters from this generated design directory (else the options below)")
     add_config_options(p)
-    p.add_argument("--design", help="take the parameters from this generated design directory instead")
     p.add_argument("--top", help="registered top whose golden function runs (default: latte_attention_engine with "
                                  "--attention, else latte_score_engine)")
     p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")

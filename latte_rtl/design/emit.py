@@ -17,7 +17,6 @@ from ..tools import run_yosys
 from .files import atomic_write_text
 from .netlist import check_prefix, finish_verilog, module_names, rename_modules, sram_verilog
 
-
 INTERFACES = ("native", "axis")
 
 
@@ -32,7 +31,8 @@ def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wir
     return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
 
 
-def top_verilog(cfg: LatteConfig, top, prefix: str = "", interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
+def top_verilog(cfg: LatteConfig, top, prefix: str = "",
+                interface: str = "native") -> tuple[str, list[dict], dict[str, str]]:
     """Verilog text of one registered top (module `<prefix><top.name>`, `…_axis` for the AXI
     variant), its port list and {Verilog module: submodule path below the top ("" for the top)}."""
     component, name = top_component(cfg, top, interface)
@@ -123,12 +123,15 @@ def memories(verilog: str, modules: dict[str, str], sram_module: str = SRAM_MODU
     return sorted(out, key=lambda m: m["path"])
 
 
-def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interface: str = "native") -> dict:
+def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interface: str = "native",
+             force: bool = False) -> dict:
     """Write every registered top's Verilog (`<prefix><top>.v`), its Verilog-2005 include and
     SystemVerilog package of parameters and fields, `<prefix>latte_sram.v`, the FuseSoC core and
-    manifest.json; return the manifest. Every module name starts with `prefix`."""
+    manifest.json; return the manifest. Every module name starts with `prefix`. Nothing is written
+    unless every file name fits the file system and `out_dir` holds no other design's files
+    (with `force`, those are removed)."""
     from ..tops import tops_for
-    from .files import check_output_dir
+    from .files import check_name_length, check_output_dir
     from .fusesoc import core_file
     from .headers import header_files
     from .manifest import MANIFEST_NAME, build_manifest
@@ -143,14 +146,51 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
     out_dir = check_output_dir(out_dir)
     emitted = {top.name: top_verilog(cfg, top, prefix, interface) for top in tops_for(cfg)}
     manifest = build_manifest(cfg, emitted, prefix, interface)
+    files = {manifest["tops"][name]["file"]: text for name, (text, _, _) in emitted.items()}
+    files |= {manifest["memory_module"]["file"]: sram_verilog(prefix), **header_files(manifest), **core_file(manifest)}
+    for name in files:
+        check_name_length(out_dir / name, "--prefix")
+    stale = stale_files(out_dir, set(files) | {MANIFEST_NAME})
+    if stale and not force:
+        raise UserError(f"{out_dir} holds another design: {', '.join(stale[:3])}{' …' if len(stale) > 3 else ''} "
+                        f"({len(stale)} files its manifest lists) would be left beside this one: add --force to "
+                        "replace that design, or choose another directory")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, (text, _, _) in emitted.items():
-        atomic_write_text(out_dir / manifest["tops"][name]["file"], text)
-    atomic_write_text(out_dir / manifest["memory_module"]["file"], sram_verilog(prefix))
-    for file_name, text in {**header_files(manifest), **core_file(manifest)}.items():
-        atomic_write_text(out_dir / file_name, text)
+    for name in stale:
+        (out_dir / name).unlink(missing_ok=True)
+    for name, text in files.items():
+        atomic_write_text(out_dir / name, text)
     atomic_write_text(out_dir / MANIFEST_NAME, manifest_text(manifest))
     return manifest
+
+
+def design_files(manifest: dict) -> set[str]:
+    """Every file of a generated design (its manifest included) as its manifest names them."""
+    from .fusesoc import core_file
+    from .manifest import MANIFEST_NAME
+
+    files = {MANIFEST_NAME, manifest["memory_module"]["file"]}
+    for top in manifest["tops"].values():
+        files |= {top[k] for k in ("file", "include", "package") if k in top}
+    try:
+        files |= set(core_file(manifest))
+    except (KeyError, TypeError):
+        pass
+    return files
+
+
+def stale_files(out_dir: Path, new: set[str]) -> list[str]:
+    """Files of the design already in `out_dir` (per its manifest) that `new` does not have."""
+    import json
+
+    from .manifest import MANIFEST_NAME
+
+    try:
+        old = json.loads((out_dir / MANIFEST_NAME).read_text())
+        listed = design_files(old)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []  # no design there, or not one we can read: nothing of ours to remove
+    return sorted(n for n in listed - new if "/" not in n and (out_dir / n).is_file())
 
 
 def manifest_text(manifest: dict) -> str:

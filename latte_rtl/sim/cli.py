@@ -8,9 +8,18 @@ import sys
 import time
 from pathlib import Path
 
-from latte_rtl.cli.common import default_qk, fraction, int_at_least, split_list
-from latte_rtl.design.files import check_output_file
-from latte_rtl.errors import UserError
+from latte_rtl.cli.common import (
+    add_design_argument,
+    default_qk,
+    fraction,
+    int_at_least,
+    one_simulator,
+    required_design,
+    scheduler_address,
+    split_list,
+)
+from latte_rtl.design.files import check_output_file, check_writable_dir
+from latte_rtl.errors import RunFailed, UserError
 
 from .runner import SIMULATORS, prepare_simulator
 
@@ -18,11 +27,13 @@ WAVE_SUFFIX = {"icarus": ".fst", "verilator": ".vcd"}
 
 
 def _checked_design(args, tops=None):
-    """(config, manifest) of the design, its files checked against the manifest's SHA-256s."""
+    """(config, manifest) of the design, its files checked against the manifest's SHA-256s, and
+    the design directory writable (the simulator builds are cached in DIR/sim_build/)."""
     from latte_rtl.design import load_design, verify_design
 
-    cfg, manifest = load_design(args.design_dir)
-    modified = verify_design(args.design_dir, manifest, tops, allow_modified=args.allow_modified)
+    cfg, manifest = load_design(required_design(args))
+    modified = verify_design(args.design, manifest, tops, allow_modified=args.allow_modified)
+    check_writable_dir(args.design, "the simulator build")
     if modified:
         print(f"latte-rtl: warning: using modified {', '.join(modified)} (--allow-modified)", file=sys.stderr)
     return cfg, manifest
@@ -35,12 +46,11 @@ def cmd_sim(args) -> int:
 
     sims = split_list(args.sim, SIMULATORS, "--sim")
     _checked_design(args)
+    out = check_output_file(Path(args.design) / "sim_report.json", "the report")
     try:
-        report = run_regression(args.design_dir, sims=sims, seed=args.seed, rows=args.rows, waves=args.waves)
+        report = run_regression(args.design, sims=sims, seed=args.seed, rows=args.rows, waves=args.waves)
     except AssertionError as exc:
-        print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
-        return 1
-    out = Path(args.design_dir) / "sim_report.json"
+        raise RunFailed(exc) from None
     atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     print(f"all {len(report['runs'])} runs passed; report: {out}")
     for run in report["runs"]:
@@ -61,6 +71,7 @@ def _engine(args):
     """The engine of `run`: native unless --engine cocotb, or --sim/--waves (cocotb options) without --engine."""
     from .shards import Engine
 
+    args.sim = one_simulator(args.sim)
     name = args.engine or ("cocotb" if args.sim or args.waves else "native")
     if name == "native" and (args.sim or args.waves):
         raise UserError(f"{'--sim' if args.sim else '--waves'} applies to --engine cocotb only (native runs the "
@@ -69,7 +80,8 @@ def _engine(args):
         raise UserError("-j and --scheduler need --engine native (cocotb runs share the model's build directory)")
     sim = args.sim or "verilator"
     if args.waves:
-        check_output_file(args.waves, "--waves")
+        check_output_file(args.waves, "--waves", {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
+                                                  "-o": args.output})
         if Path(args.waves).suffix != WAVE_SUFFIX[sim]:
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
@@ -95,6 +107,7 @@ def _inputs(args, cfg, top) -> dict:
 
 
 def cmd_run(args) -> int:
+    from latte_rtl.executor import bounded_jobs
     from latte_rtl.tops import get_top
 
     from .shards import gather, run_rows
@@ -103,16 +116,19 @@ def cmd_run(args) -> int:
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
-    output = check_output_file(args.output)
+    given = {"the input --qk": args.qk, "the input --thresholds": args.thresholds}
+    output = check_output_file(args.output, "-o", given)
+    check_output_file(output.with_name(f"{output.stem}.mismatch.npz"), "-o (its .mismatch.npz)", given)
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
+    rows = sum(inp.q.shape[0] for inp in inputs.values())
+    jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, rows, "rows")
     start = time.perf_counter()
-    done = run_rows(Path(args.design_dir).resolve(), top.name, engine, inputs, args.jobs, args.scheduler)
+    done = run_rows(Path(args.design).resolve(), top.name, engine, inputs, jobs, args.scheduler)
     wall = time.perf_counter() - start
     failed = [d for d in done if d["result"] is None]
     if failed:
-        print(f"latte-rtl: error: the simulation produced no result: {failed[0]['mismatch']}", file=sys.stderr)
-        return 1
+        raise RunFailed(f"the simulation produced no result: {failed[0]['mismatch']}")
     mismatches = [d["mismatch"] for d in done if d["mismatch"]]
     result = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
     path = output if not mismatches else output.with_name(f"{output.stem}.mismatch.npz")
@@ -151,17 +167,19 @@ def _save(result: dict, output: Path, cfg, top, engine, manifest: dict) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("sim", help="cocotb regression of a generated design against golden")
-    p.add_argument("design_dir")
-    p.add_argument("--sim", default="icarus,verilator", help="simulators (default %(default)s)")
+    add_design_argument(p, "generated design directory (its manifest.json and Verilog)")
+    p.add_argument("--sim", default="icarus,verilator", help="comma-separated simulators: icarus, verilator "
+                                                              "(default %(default)s)")
     p.add_argument("--seed", type=int_at_least("--seed", 0), default=1, help="stimulus seed, ≥ 0")
-    p.add_argument("--rows", type=int_at_least("--rows", 1), default=6, help="query rows per case, ≥ 1 (default %(default)s)")
+    p.add_argument("--rows", type=int_at_least("--rows", 1), default=6,
+                   help="query rows per case, ≥ 1 (default %(default)s)")
     p.add_argument("--waves", action="store_true",
                    help="keep one waveform per run: DIR/sim_build/waves/<top>.<sim>.<traffic>.fst|vcd")
     p.add_argument("--allow-modified", action="store_true", help="simulate Verilog edited after generation")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("run", help="run the generated RTL of a top on your own tensors")
-    p.add_argument("design_dir")
+    add_design_argument(p, "generated design directory (its manifest.json and Verilog)")
     p.add_argument("--qk", default=None,
                    help="input .npz (q, k, thresholds, heads); default: the embedded real dump (lm, d=64)")
     p.add_argument("--thresholds", help="thresholds JSON (as `latte-rtl calibrate` writes) replacing the input's")
@@ -171,7 +189,8 @@ def register(sub) -> None:
     p.add_argument("--engine", choices=ENGINES, default=None,
                    help="native: the Verilator model driven by a compiled harness (default); cocotb: the "
                         "verification testbench on --sim (implied by --sim or --waves)")
-    p.add_argument("--sim", default=None, choices=SIMULATORS, help="cocotb engine's simulator (default verilator)")
+    p.add_argument("--sim", default=None, help="cocotb engine's simulator, one of icarus, verilator (default "
+                                                "verilator)")
     p.add_argument("--waves", metavar="FILE", help="cocotb engine: keep the run's waveform here (.fst with icarus, "
                                                    ".vcd with verilator)")
     p.add_argument("--seed", type=int_at_least("--seed", 0), default=1, help="seed of the stall pattern, ≥ 0")
@@ -180,8 +199,9 @@ def register(sub) -> None:
     p.add_argument("--ready-prob", type=fraction("--ready-prob"), default=1.0,
                    help="fraction of cycles an output stream takes a beat (default 1: no stalls)")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
-                   help="local worker processes over which the rows (of every layer) are sharded")
-    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="local worker processes over which the rows (of every layer) are sharded (at most one per "
+                        "row and 2 per CPU core: more is clamped, with a note)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", type=scheduler_address,
                    help="shard over the workers of this Dask cluster instead of local processes")
     p.add_argument("--allow-modified", action="store_true", help="run Verilog edited after generation")
     p.set_defaults(func=cmd_run)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import enum
 import json
-import subprocess
 import tempfile
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+
+from latte_rtl.signals import run_child
 
 from .native_build import HarnessPorts, build_harness, words
 from .ports import PortFields, payload_fields
@@ -188,8 +189,8 @@ def stall_limit(cfg) -> int:
 
 
 def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str) -> dict:
-    done = subprocess.run([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit)],
-                          capture_output=True, text=True)
+    done = run_child([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit)],
+                     capture_output=True, text=True)
     if done.returncode:
         raise AssertionError(f"{top} on native (seed {seed}): {done.stderr.strip() or f'exit {done.returncode}'}")
     return json.loads(done.stdout)

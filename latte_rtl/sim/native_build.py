@@ -15,9 +15,10 @@ from pathlib import Path
 
 from latte_rtl.design.files import file_lock
 from latte_rtl.errors import UserError
+from latte_rtl.signals import run_child
 
 from .ports import stream_kinds
-from .runner import BUILD_ARGS, STAMP, design_sources, prepare_simulator, verilator_pch_fix
+from .runner import BUILD_ARGS, cached_build, design_sources, prepare_simulator, verilator_pch_fix, write_stamp
 
 HARNESS = Path(__file__).resolve().parent / "native_harness.cpp"
 EXECUTABLE = "harness"
@@ -83,13 +84,15 @@ def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
     model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
     lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
              "std::vector<OutputPort> OUTPUTS;", "", "const ProbePort PROBES[] = {"]
-    lines += [f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes] or ["    {nullptr, 0, nullptr},"]
+    lines += ([f"    {{\"{n}\", {words(w)}, {_getter(n, w)}}}," for n, w in ports.probes]
+              or ["    {nullptr, 0, nullptr},"])
     lines += ["};", "", "CData* clock_port(Model* m) { return &m->clk; }",
               "CData* reset_port(Model* m) { return &m->rst; }", "", "void bind_ports(Model* m) {"]
-    lines += [f"    SOURCES.push_back({{\"{n}\", {words(w)}, {_setter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
-              f"&m->{cxx_name(n + '__ready')}}});" for n, w in ports.sources]
-    lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, &m->{cxx_name(n + '__valid')}, "
-              f"{'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});" for n, w, ready in ports.outputs]
+    lines += [f"    SOURCES.push_back({{\"{n}\", {words(w)}, {_setter(n + '__payload', w)}, "
+              f"&m->{cxx_name(n + '__valid')}, &m->{cxx_name(n + '__ready')}}});" for n, w in ports.sources]
+    lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, "
+              f"&m->{cxx_name(n + '__valid')}, {'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});"
+              for n, w, ready in ports.outputs]
     lines += ["}", ""]
     return {"latte_model.h": model, "latte_ports.h": "\n".join(lines)}
 
@@ -114,8 +117,8 @@ def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest
     key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
     for src in sources:
         key.update(src.read_bytes())
-    stamp, exe = build_dir / STAMP, build_dir / EXECUTABLE
-    if stamp.is_file() and stamp.read_text() == key.hexdigest() and exe.is_file():
+    exe = build_dir / EXECUTABLE
+    if cached_build(build_dir, key.hexdigest(), [exe], "native harness"):
         return exe, False
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir(parents=True)
@@ -126,9 +129,9 @@ def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest
            *map(str, sources), str(HARNESS)]
     log = build_dir / "build.log"
     with verilator_pch_fix("verilator"), open(log, "w") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+        done = run_child(cmd, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode or not exe.is_file():
         raise UserError(f"verilator could not build the native harness of {top} (it needs a C++ compiler and "
                         f"make): see {log}")
-    stamp.write_text(key.hexdigest())
+    write_stamp(build_dir, key.hexdigest(), [exe])
     return exe, True

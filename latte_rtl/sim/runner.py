@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -87,6 +88,43 @@ BUILD_ARGS = {
 STAMP = "latte-build.sha256"
 
 
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_stamp(build_dir: Path, key: str, artifacts: list[Path]) -> None:
+    """Record a finished build: its key and the SHA-256 of each file it runs (of those there)."""
+    record = {"key": key, "artifacts": {p.name: file_digest(p) for p in artifacts if p.is_file()}}
+    (build_dir / STAMP).write_text(json.dumps(record, sort_keys=True))
+
+
+def cached_build(build_dir: Path, key: str, artifacts: list[Path], what: str) -> bool:
+    """Whether the build in `build_dir` is for `key` and its files are those built. A build for
+    another key is rebuilt silently; one whose files changed since (truncated, edited) with a
+    note on stderr."""
+    try:
+        record = json.loads((build_dir / STAMP).read_text())
+        if record["key"] != key:
+            return False
+        for path in (p for p in artifacts if p.name in record["artifacts"]):
+            if not path.is_file() or file_digest(path) != record["artifacts"][path.name]:
+                print(f"latte-rtl: note: the cached {what} {path} differs from the file that was built (truncated "
+                      "or modified): rebuilding it", file=sys.stderr)
+                return False
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def model_artifacts(build_dir: Path, sim: str, module: str) -> list[Path]:
+    """The files a cocotb run of a compiled model executes: Icarus's sim.vvp, Verilator's executable."""
+    return [build_dir / ("sim.vvp" if sim == "icarus" else module)]
+
+
 def build_key(sources: list[Path], sim: str, waves: bool) -> str:
     """What a compiled model depends on: the sources' contents, the simulator, its arguments."""
     h = hashlib.sha256(json.dumps([sim, waves, BUILD_ARGS[sim]]).encode())
@@ -107,7 +145,8 @@ def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, ve
     build_dir.mkdir(parents=True, exist_ok=True)
     key, stamp = build_key(sources, sim, waves), build_dir / STAMP
     runner = get_runner(sim)
-    if stamp.is_file() and stamp.read_text() == key:
+    artifacts = model_artifacts(build_dir, sim, module)
+    if cached_build(build_dir, key, artifacts, f"{sim} model"):
         return runner, build_dir, module, False
     stamp.unlink(missing_ok=True)
     log = build_dir / "build.log"
@@ -120,7 +159,7 @@ def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, ve
     except (RuntimeError, SystemExit):
         hint = " (Verilator also needs a C++ compiler and make)" if sim == "verilator" else ""
         raise UserError(f"{sim} could not build {top}{hint}: see {log}") from None
-    stamp.write_text(key)
+    write_stamp(build_dir, key, artifacts)
     return runner, build_dir, module, True
 
 
@@ -149,8 +188,8 @@ def simulate(design_dir: str | Path, stimuli: list[Path], results: list[Path], *
     wave_file = build_dir / (f"{module}.fst" if sim == "icarus" else "dump.vcd")
     wave_file.unlink(missing_ok=True)
     try:
-        runner.test(test_module="latte_rtl.sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog", build_dir=build_dir,
-                    test_dir=build_dir,
+        runner.test(test_module="latte_rtl.sim.tb_top", hdl_toplevel=module, hdl_toplevel_lang="verilog",
+                    build_dir=build_dir, test_dir=build_dir,
                     extra_env=env, waves=waves, seed=seed, results_xml=str(results_xml),
                     log_file=None if verbose else build_dir / "test.log")
     except SystemExit:  # the cocotb runner exits when a test fails; the results file says why

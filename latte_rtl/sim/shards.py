@@ -9,12 +9,14 @@ import os
 import re
 import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from latte_rtl.design.files import file_lock
+from latte_rtl.design.files import atomic_write, file_lock
+from latte_rtl.errors import RunFailed
 
 CACHE_ENV = "LATTE_RTL_CACHE"  # where a worker keeps designs shipped to it (default ~/.cache/latte-rtl)
 PER_ROW = ("q", "heads", "key_limit")  # the input arrays with one entry per row
@@ -65,9 +67,9 @@ class DesignFiles:
         root = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "latte-rtl")) / digest.hexdigest()[:24]
         root.mkdir(parents=True, exist_ok=True)
         with file_lock(root / "files.lock"):
-            for name, data in self.files.items():
-                if not (root / name).is_file():
-                    (root / name).write_bytes(data)
+            for name, data in self.files.items():  # verified: a truncated or edited copy is rewritten
+                if not (root / name).is_file() or (root / name).read_bytes() != data:
+                    atomic_write(root / name, lambda f, data=data: f.write(data))
         return root
 
 
@@ -121,10 +123,28 @@ def run_rows(design_dir: Path, top: str, engine: Engine, inputs: dict, jobs: int
         design = DesignFiles(str(design_dir))
         return [run_shard(design, top, engine, s, shard_arrays(inputs[s.layer], s)) for s in plan_shards(rows, 1)]
     design = DesignFiles.shipped(design_dir, top) if scheduler else DesignFiles(str(design_dir))
-    with job_pool(scheduler, jobs) as pool:
-        futures = [pool.submit(run_shard, design, top, engine, s, shard_arrays(inputs[s.layer], s))
-                   for s in plan_shards(rows, pool.workers)]
-        return [f.result() for f in futures]
+    with tempfile.TemporaryDirectory(prefix="latte-run-") as tmp_root, job_pool(scheduler, jobs, tmp_root) as pool:
+        futures = {pool.submit(run_shard, design, top, engine, s, shard_arrays(inputs[s.layer], s)): s
+                   for s in plan_shards(rows, pool.workers)}
+        done, lost = [], []
+        for future, shard in futures.items():
+            try:
+                done.append(future.result())
+            except BrokenProcessPool:
+                lost.append(shard)
+        if lost:
+            raise RunFailed(f"a worker process died (killed, or out of memory): {describe_rows(lost)} were not "
+                            "simulated; no result written")
+        return done
+
+
+def describe_rows(shards: list[Shard]) -> str:
+    """"rows 0..9, 20..29 of layer 1, rows …" of some shards (row ranges inclusive)."""
+    parts = []
+    for layer in dict.fromkeys(s.layer for s in shards):
+        ranges = ", ".join(f"{s.start}..{s.stop - 1}" for s in shards if s.layer == layer)
+        parts.append(f"rows {ranges}" + ("" if layer is None else f" of layer {layer}"))
+    return "; ".join(parts)
 
 
 def _renumbered(message: str, shard: Shard) -> str:

@@ -18,6 +18,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from latte_rtl.signals import run_child
+
 from .blocks import block_areas, block_of_path
 from .fanout import BUFFER, repair_fanout
 from .pdk import STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
@@ -75,7 +77,7 @@ def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[Memo
     block, and how each memory was built."""
     design = stat["design"]
     cells = design["num_cells_by_type"]
-    ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith("sg13g2_dfrbp") or c.startswith("sg13g2_sdf"))
+    ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith(("sg13g2_dfrbp", "sg13g2_sdf")))
     macro_um2 = sum(m.area_um2 for m in mapped)
     buffers_um2 = fanout_buffers * cell_area(BUFFER[0])
     logic_um2 = float(design["area"]) + buffers_um2
@@ -101,8 +103,8 @@ def _sta(work: Path, mapped: list[MemoryMap], module: str, commands: str, name: 
     head = [f"read_liberty {STDCELL}", *(f"read_liberty {lib}" for lib in libs), f"read_verilog {netlist}",
             f"link_design {module}"]
     (work / name).write_text("\n".join(head) + "\n" + commands + "\nexit\n")
-    proc = subprocess.run([sta_binary(), "-no_splash", "-exit", name], cwd=work, capture_output=True, text=True,
-                          timeout=STA_TIMEOUT_S)
+    proc = run_child([sta_binary(), "-no_splash", "-exit", name], cwd=work, capture_output=True, text=True,
+                     timeout=STA_TIMEOUT_S)
     (work / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or "Error" in proc.stdout + proc.stderr:
         errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "Error" in line]

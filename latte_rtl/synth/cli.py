@@ -7,7 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import add_config_options, embedded_keep_ratio, fraction, int_at_least, split_list
+from latte_rtl.cli.common import (
+    add_config_options,
+    add_design_argument,
+    embedded_keep_ratio,
+    fraction,
+    int_at_least,
+    one_simulator,
+    required_design,
+    scheduler_address,
+    split_list,
+)
+from latte_rtl.errors import RunFailed
+from latte_rtl.executor import bounded_jobs
 from latte_rtl.textfmt import wrap
 
 from .flows import TARGETS
@@ -25,23 +37,29 @@ def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: i
 def cmd_synth(args) -> int:
     from latte_rtl.design import atomic_write_text, check_output_file, load_design, verify_design
     from latte_rtl.design.cli import manifest_summary
+    from latte_rtl.design.files import check_writable_dir
     from latte_rtl.report_html import Section, Text, write_report
 
     from .report import failed_flows, format_table, html_sections
 
-    cfg, manifest = load_design(args.design_dir)
-    verify_design(args.design_dir, manifest, allow_modified=args.allow_modified)
+    design = Path(required_design(args))
+    cfg, manifest = load_design(design)
+    verify_design(design, manifest, allow_modified=args.allow_modified)
+    check_writable_dir(design, "the synthesis files")
     targets = split_list(args.target, TARGETS, "--target")
-    out = check_output_file(Path(args.json) if args.json else Path(args.design_dir) / "synth_report.json", "--json")
-    html = check_output_file(Path(args.html) if args.html else Path(args.design_dir) / "report.html", "--html")
+    out = check_output_file(Path(args.json) if args.json else design / "synth_report.json", "--json",
+                            {"the design's manifest": design / "manifest.json"})
+    html = check_output_file(Path(args.html) if args.html else design / "report.html", "--html",
+                             {"the design's manifest": design / "manifest.json", "--json": out})
     keep = args.keep_ratio
     if keep is None:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
-    print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({args.jobs} parallel flows)...")
-    report = _synth_report(cfg, manifest, Path(args.design_dir), targets, keep, args.jobs)
+    jobs = bounded_jobs(args.jobs, len(manifest["tops"]) * len(targets), "flows", "--jobs")
+    print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({jobs} parallel flows)...")
+    report = _synth_report(cfg, manifest, design, targets, keep, jobs)
     print(format_table(report))
-    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    write_report(html, f"latte-rtl synth: {args.design_dir}", [
+    atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n", "--json")
+    write_report(html, f"latte-rtl synth: {design}", [
         Section("Design", [Text(manifest_summary(manifest))]), *html_sections(report)])
     print(f"report: {out}, {html}")
     failed = failed_flows(report)
@@ -54,7 +72,7 @@ def cmd_synth(args) -> int:
 def cmd_sweep(args) -> int:
     from latte_rtl.design import check_output_dir
 
-    from .sweep import parse_grid, run_sweep
+    from .sweep import parse_grid, sweep
 
     grid = parse_grid(args)
     targets = split_list(args.target, TARGETS, "--target")
@@ -62,18 +80,18 @@ def cmd_sweep(args) -> int:
     n = 1
     for values in grid.values():
         n *= len(values)
-    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.jobs} workers"
+    jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, n, "points", "--jobs")
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{jobs} workers"
     print(f"sweep: {n} points x {', '.join(targets)}, {where}, cache {out / 'cache'}")
-    rows = run_sweep(grid, targets, out, jobs=args.jobs, keep_ratio=args.keep_ratio, scheduler=args.scheduler)
+    rows, plots = sweep(grid, targets, out, jobs=jobs, keep_ratio=args.keep_ratio, scheduler=args.scheduler)
     for r in rows:
         if r["status"] != "ok":
-            print(f"  point {r['point']:2d} FAILED: {r['error']}")
+            print(wrap(f"  point {r['point']:2d} FAILED: {r['error']}"))
             continue
-        print(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: {_point_summary(r)}"
-              + (" (cached)" if r["cached"] else ""))
-    plots = json.loads((out / "sweep.json").read_text())["plots"]
+        print(wrap(f"  point {r['point']:2d} lanes={r['lanes']:<3} msb={r['msb_bits']} dim={r['dim']}: "
+                   f"{_point_summary(r)}" + (" (cached)" if r["cached"] else "")))
     print(wrap(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'}, {out / 'report.html'}"
-               + (f" and {len(plots)} PNG plots in {out}/" if plots else " (no plot: no point succeeded)")))
+               + (f" and {len(plots)} PNG plots in {out}/" if plots else " (no plots: no point has results)")))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
 
@@ -105,22 +123,22 @@ def cmd_flow(args) -> int:
 
     cfg = design_config_from_args(args, attention_default=True)
     targets = split_list(args.target, TARGETS, "--target")
+    sim = one_simulator(args.sim)
     out = check_output_dir(args.output)
     print("1/4 generate")
-    manifest = generate(cfg, out)
+    manifest = generate(cfg, out, force=args.force)
     print(wrap(manifest_summary(manifest)))
     sections = [Section("Design", [Text(manifest_summary(manifest))])]
-    print(f"2/4 simulate ({args.sim}, every top, bit-exact against golden)")
+    print(f"2/4 simulate ({sim}, every top, bit-exact against golden)")
     try:
-        report = run_regression(out, sims=(args.sim,), seed=1, rows=2, log=lambda text: print(wrap(text)))
+        report = run_regression(out, sims=(sim,), seed=1, rows=2, log=lambda text: print(wrap(text)))
     except AssertionError as exc:
-        print(f"latte-rtl: FAIL: {exc}", file=sys.stderr)
-        return 1
+        raise RunFailed(exc) from None
     ratios = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
     for top, ratio in ratios.items():
         print(f"  {top}: cycles measured/model = {ratio:.3f} on the regression cases")
     sections.append(Section("Simulation", [
-        Paragraph(f"Every top bit-exact against golden on {args.sim} (steady and backpressure traffic)."),
+        Paragraph(f"Every top bit-exact against golden on {sim} (steady and backpressure traffic)."),
         Table([["top", "cycles measured / model"], *([t, f"{r:.3f}"] for t, r in ratios.items())])]))
     keep, costs = DEFAULT_KEEP_RATIO, None
     if embedded_keep_ratio(cfg) is not None:
@@ -212,14 +230,15 @@ def _real_data(cfg, manifest: dict, out: Path):
 
 def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
-    p.add_argument("design_dir")
+    add_design_argument(p, "generated design directory (its manifest.json and Verilog)")
     p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=None,
                    help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
                         "embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
     p.add_argument("--html", help="self-contained HTML report: every table, tool versions (default DIR/report.html)")
-    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="flows run in parallel (default %(default)s)")
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,
+                   help="flows run in parallel (default %(default)s; at most one per flow and 2 per CPU core)")
     p.add_argument("--allow-modified", action="store_true", help="synthesize Verilog edited after generation")
     p.set_defaults(func=cmd_synth)
 
@@ -232,16 +251,19 @@ def register(sub) -> None:
     p.add_argument("--target", default="generic", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
     p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
                    help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
-    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2, help="worker processes (default %(default)s)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,
+                   help="worker processes (default %(default)s; at most one per point and 2 per CPU core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", type=scheduler_address,
                    help="run the points on this Dask cluster's workers instead (-o on a filesystem they share)")
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
     add_config_options(p)
-    p.add_argument("--sim", default="verilator", choices=("icarus", "verilator"))
+    p.add_argument("--sim", default="verilator", help="simulator of the regression step, one of icarus, verilator "
+                                                      "(default %(default)s)")
     p.add_argument("--target", default="generic,ecp5,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
                    "(default %(default)s)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace another design in the output directory")
     p.set_defaults(func=cmd_flow)

@@ -8,7 +8,9 @@ import hashlib
 import itertools
 import json
 import socket
+import tempfile
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from latte_rtl.config import LatteConfig
@@ -46,7 +48,7 @@ def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float) -> str:
 
 def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO) -> dict:
     """Worker: generate, synthesize (or reuse the cached result) one point."""
-    from latte_rtl.design import generate
+    from latte_rtl.design import atomic_write_text, generate
 
     from .flows import synthesize
 
@@ -60,14 +62,19 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
-            return {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
+            try:
+                return {"params": params, "key": key, "cached": True, "seconds": 0.0,
+                        **json.loads(cached.read_text())}
+            except ValueError:  # a truncated cache entry: synthesize the point again
+                print(f"latte-rtl: note: the cached result {cached} is not valid JSON: synthesizing the point again",
+                      file=sys.stderr)
         manifest = generate(cfg, point_dir)
         results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
                              log=lambda *_: None)
         errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
         out = {"results": results, "error": "; ".join(errors) or None}
-        if not errors:  # only complete points are cached
-            cached.write_text(json.dumps(out, indent=1))
+        if not errors:  # only complete points are cached, written whole or not at all
+            atomic_write_text(cached, json.dumps(out, indent=1))
         return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
     except UserError as exc:
         return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
@@ -81,24 +88,29 @@ def expand(grid: dict[str, list]) -> list[dict]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
-              keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
-              scheduler: str | None = None) -> list[dict]:
+def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, **options) -> list[dict]:
+    """The rows of `sweep`."""
+    return sweep(grid, targets, out_dir, **options)[0]
+
+
+def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int = 2,
+          keep_ratio: float = DEFAULT_KEEP_RATIO, cache_dir: Path | None = None,
+          scheduler: str | None = None) -> tuple[list[dict], list[Path]]:
     """Synthesize every point on `jobs` local processes or the Dask cluster at `scheduler`
     (invalid points are refused before any work; a point whose flows fail, or whose worker is
     lost, is reported in its row and the sweep goes on; finished points are cached, so an
-    interrupted sweep resumes where it stopped)."""
+    interrupted sweep resumes where it stopped). Returns (rows, the plots written)."""
     check_grid(grid)
     points = expand(grid)
-    with job_pool(scheduler, max(1, jobs)) as pool:  # a cluster that cannot be reached: before any work
+    with tempfile.TemporaryDirectory(prefix="latte-sweep-") as tmp_root, \
+            job_pool(scheduler, max(1, jobs), tmp_root) as pool:  # a cluster that cannot be reached: before any work
         out_dir.mkdir(parents=True, exist_ok=True)
         cache_dir = cache_dir or out_dir / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
         if not scheduler:
             warm_up(targets)
         rows = _gather(pool, points, targets, cache_dir, keep_ratio)
-    write_outputs(rows, out_dir, keep_ratio)
-    return rows
+    return rows, write_outputs(rows, out_dir, keep_ratio)
 
 
 def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
@@ -111,6 +123,9 @@ def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_
             i = futures[fut]
             try:
                 result = fut.result()
+            except BrokenProcessPool:  # a worker died: every point not finished is lost (cached ones resume)
+                result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
+                          "error": "lost: a worker process died (killed, or out of memory); rerun to resume"}
             except Exception as exc:  # the worker itself failed (e.g. lost): this point only
                 result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
                           "error": f"{exc.__class__.__name__}: {exc}"}
@@ -153,8 +168,7 @@ def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> list[Pa
         writer.writeheader()
         writer.writerows(rows)
     plots = plot_sweep(rows, out_dir)
-    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows,
-                                                    "plots": [p.name for p in plots]}, indent=2) + "\n")
+    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
     columns = [c for c in CSV_FIELDS if any(r.get(c) not in (None, "") for r in rows)]
     table = Table([columns, *([_cell(r.get(c)) for c in columns] for r in rows)],
                   caption=f"every point; throughput compared at keep ratio {keep_ratio}")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.common import add_config_options, config_from_args, design_config
-from ..design import atomic_write, atomic_write_text
+from ..cli.common import add_config_options, add_design_argument, config_from_args, design_config, int_at_least
+from ..design import atomic_write, atomic_write_text, check_output_file
 from ..errors import UserError
 from .tasks import WORKLOADS
 
@@ -17,22 +17,27 @@ from .tasks import WORKLOADS
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, format_table, plot_curve
 
-    limit = args.samples
-    if limit is not None and limit < 1:
-        raise UserError(f"--samples={limit} is out of range: expected ≥ 1")
     integer = None if args.no_integer else config_from_args(args).attention
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.plot:
+        check_output_file(args.plot, "--plot", {"--json": args.json})
+        if Path(args.plot).suffix.lower() != ".png":
+            raise UserError(f"--plot {args.plot}: the plot is a PNG image: name the file *.png")
+        if args.no_curve:
+            raise UserError("--plot draws the trade-off curve, which --no-curve skips: give one of them")
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
-    if args.jobs < 1:
-        raise UserError(f"--jobs={args.jobs} is out of range: expected ≥ 1")
-    result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve,
+    result = evaluate(args.workload, limit=args.samples, calib_limit=args.calib_samples, curve=not args.no_curve,
                       integer=integer, jobs=args.jobs)
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
     if args.json:
-        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n", "--json")
         print(f"wrote {args.json}")
-    if args.plot and "curve" in result:
+    if args.plot:
+        if "curve" not in result:
+            raise UserError(f"--plot {args.plot}: {args.workload} gave no trade-off curve, nothing to plot")
         plot_curve(result, Path(args.plot))
         print(f"wrote {args.plot}")
     return 0
@@ -46,6 +51,7 @@ def cmd_calibrate(args) -> int:
         raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
     design = design_config(args)
     cfg = design.score
+    check_output_file(args.output, "-o", {"the input --qk": args.qk})
     inp = load_qk(args.qk, cfg)
     result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
     if args.comp:
@@ -66,6 +72,7 @@ def cmd_dump(args) -> int:
     from .dump import dump_all_layers, dump_qk
 
     attention = design_config(args).attention
+    check_output_file(args.output)
     if args.all_layers and args.layer is not None:
         raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
     common = dict(rows=args.rows, keys=args.keys, sample=args.sample, attention=attention)
@@ -75,7 +82,8 @@ def cmd_dump(args) -> int:
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     if args.all_layers:
         print(f"dump {args.workload} layers {arrays['layers'].tolist()}: q {list(arrays['layer0.q'].shape)}, "
-              f"k {list(arrays['layer0.k'].shape)} per layer -> {args.output} (use --dim {arrays['layer0.q'].shape[1]})")
+              f"k {list(arrays['layer0.k'].shape)} per layer -> {args.output} "
+              f"(use --dim {arrays['layer0.q'].shape[1]})")
         return 0
     print(f"dump {args.workload} layer {layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
@@ -85,23 +93,24 @@ def cmd_dump(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
-    p.add_argument("--workload", required=True, choices=WORKLOADS)
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--workload", required=True, choices=WORKLOADS, help="shipped model: " + ", ".join(WORKLOADS))
+    p.add_argument("--samples", type=int_at_least("--samples", 1), default=None,
                    help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200)")
-    p.add_argument("--calib-samples", type=int, default=None,
+    p.add_argument("--calib-samples", type=int_at_least("--calib-samples", 1), default=None,
                    help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
-    p.add_argument("--jobs", type=int, default=1, help="settings evaluated in parallel processes (same results)")
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=1,
+                   help="settings evaluated in parallel processes (same results; at most 2 per CPU core)")
     p.add_argument("--no-integer", action="store_true",
                    help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
     add_config_options(p)
     p.add_argument("--json", help="write the result JSON here")
-    p.add_argument("--plot", help="write the trade-off PNG here")
+    p.add_argument("--plot", help="write the trade-off curve here (a .png file)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("calibrate", help="per-head thresholds from a Q/K dump")
+    add_design_argument(p, "take the parameters from this generated design directory (else the options below)")
     add_config_options(p)
-    p.add_argument("--design", help="take the parameters from this generated design directory instead")
     p.add_argument("--qk", required=True, help="input .npz (docs/spec.md §6; scale_q/scale_k needed for --gamma)")
     p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
     p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
@@ -111,9 +120,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("dump", help="real Q/K/V rows of a workload's model in the input format")
+    add_design_argument(p, "take softmax_mult's F and R from this generated design directory (else the options)")
     add_config_options(p)
-    p.add_argument("--design", help="take softmax_mult's F and R from this generated design directory")
-    p.add_argument("--workload", required=True, choices=WORKLOADS)
+    p.add_argument("--workload", required=True, choices=WORKLOADS, help="shipped model: " + ", ".join(WORKLOADS))
     p.add_argument("--layer", type=int, default=None, help="layer to dump (default 1)")
     p.add_argument("--all-layers", action="store_true",
                    help="every layer into one file: `layers` [L] and each layer's arrays as `layer<i>.<name>`")
@@ -121,5 +130,5 @@ def register(sub) -> None:
                    help="query rows per head (default: lm 16; vision, minilm every token)")
     p.add_argument("--keys", type=int, default=192, help="keys per head (lm; minilm: the document's tokens)")
     p.add_argument("--sample", type=int, default=0, help="held-out window / test image / test document")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="output .npz (the input format of golden and run)")
     p.set_defaults(func=cmd_dump)

@@ -259,9 +259,13 @@ def score_all(task, atts: list, jobs: int = 1) -> list[dict]:
         return first + [task.score(att, task.test) for att in atts[1:]]
     import multiprocessing
 
+    from ..executor import bounded_jobs
+    from ..signals import quiet_worker
+
     _POOL = (task, atts)
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(atts) - 1)) as pool:
+        workers = bounded_jobs(jobs, len(atts) - 1, "settings", "--jobs")
+        with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
             results = pool.map(_score_one, range(1, len(atts)), chunksize=1)
     finally:
         _POOL = None
@@ -300,6 +304,10 @@ def plot_curve(result: dict, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from ..design import atomic_write
+
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, dpi=120, format="png"), "--plot")
+    finally:
+        plt.close(fig)
     return path
