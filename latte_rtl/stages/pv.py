@@ -67,11 +67,15 @@ class PVStage(wiring.Component):
         if cfg.row.monitor:
             m.d.comb += self.v_word_reads.eq(vs.full_reads)
 
-        cur, cur_index, cur_prob = Signal(), Signal.like(self.probs.payload.index), Signal.like(self.probs.payload.prob)
+        cur = Signal()
+        cur_index = Signal.like(self.probs.payload.index, reset_less=True)
+        cur_prob = Signal.like(self.probs.payload.prob, reset_less=True)
         beat = Signal(range(max(2, beats)))
-        mac, mac_beat, mac_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # the V word is out
-        add, add_beat, add_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # it is registered
-        v_word = Signal.like(vs.full.data)  # off the SRAM's clock-to-output path
+        # The V word is out (mac), then registered (add): payload flops without reset, loaded only
+        # while a word is in flight.
+        mac, mac_beat, mac_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        add, add_beat, add_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        v_word = Signal.like(vs.full.data, reset_less=True)  # off the SRAM's clock-to-output path
         v_rows = Signal(sc.widths.count_width)
         acc = [[Signal(signed(cfg.attention_widths.out_width), name=f"acc_{b}_{i}") for i in range(lanes)]
                for b in range(beats)]
@@ -81,8 +85,11 @@ class PVStage(wiring.Component):
         accumulating_state = Signal()  # set by _output
         m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
                      self.probs.ready.eq(accumulating & (~cur | last_issue))]
-        m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob),
-                     add.eq(mac), add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
+        m.d.sync += [mac.eq(cur), add.eq(mac)]
+        with m.If(cur):
+            m.d.sync += [mac_beat.eq(beat), mac_prob.eq(cur_prob)]
+        with m.If(mac):
+            m.d.sync += [add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
         with m.If(cur):
             m.d.sync += beat.eq(Mux(last_issue, 0, beat + 1))
             with m.If(last_issue):
