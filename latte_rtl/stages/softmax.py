@@ -34,8 +34,8 @@ class SoftmaxStage(wiring.Component):
             "rows": In(stream.Signature(layouts.row_record(cfg))),
             "probs": Out(stream.Signature(layouts.prob_beat(cfg))),
             "done": Out(stream.Signature(layouts.softmax_row(cfg))),
-            "mult_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": cfg.attention.mult_bits}),
-                                              always_ready=True)),
+            "mult_write": In(stream.Signature(
+                data.StructLayout({"head": sw.head_width, "value": cfg.attention.mult_bits}), always_ready=True)),
             "comp_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": aw.comp_width}),
                                               always_ready=True)),
         })
@@ -87,7 +87,7 @@ class SoftmaxStage(wiring.Component):
         with m.If(advance):
             m.d.sync += [valid[0].eq(issue), last[0].eq(rd == kept - 1),
                          *(v.eq(u) for v, u in zip(valid[1:], valid, strict=False)),
-                         *(l.eq(k) for l, k in zip(last[1:], last, strict=False))]
+                         *(dst.eq(src) for dst, src in zip(last[1:], last, strict=False))]
             loads = ((valid[0], [index[0].eq(rdata.index), score.eq(rdata.score)]),
                      (valid[1], [index[1].eq(index[0]), t.eq((score * scale) >> a.scale_shift)]),
                      (valid[2], [index[2].eq(index[1]), e.eq(e_next)]))
@@ -117,8 +117,8 @@ class SoftmaxStage(wiring.Component):
 
         with m.FSM():
             with m.State("COLLECT"):
-                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1),
-                             buf.waddr.eq(count), buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
+                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1), buf.waddr.eq(count),
+                             buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
                              buf.wen.eq(self.scores.valid)]
                 with m.If(self.scores.valid):
                     m.d.sync += count.eq(count + 1)
