@@ -43,7 +43,7 @@ def repair_fanout(netlist: str, clock: str = "clk") -> tuple[str, int]:
     cells = list(_INSTANCE.finditer(netlist))
     pins = [[[p, _TOKEN.findall(c), c.lstrip().startswith("{")] for p, c in _PIN.findall(m.group(3))] for m in cells]
     loads, ties, clocks = defaultdict(list), set(), {clock}
-    for i, (cell, cell_pins) in enumerate(zip(cells, pins)):
+    for cell, cell_pins in zip(cells, pins, strict=True):
         for pin in cell_pins:
             for k, token in enumerate(pin[1]):
                 if "'" in token:
@@ -63,11 +63,12 @@ def repair_fanout(netlist: str, clock: str = "clk") -> tuple[str, int]:
     if not buffers:
         return netlist, 0
     out, last = [], 0
-    for n, (cell, cell_pins) in enumerate(zip(cells, pins)):
+    for n, (cell, cell_pins) in enumerate(zip(cells, pins, strict=True)):
         out.append(netlist[last:cell.start()])
         if n == 0:  # declare the buffers' nets before any instance uses them
             out.append("".join(f"  wire {b['out']};\n" for b in buffers))
-        conns = [f"    .{p}({'{ ' + ' , '.join(t) + ' }' if concat else t[0] if t else ''})" for p, t, concat in cell_pins]
+        conns = [f"    .{p}({'{ ' + ' , '.join(t) + ' }' if concat else t[0] if t else ''})"
+                 for p, t, concat in cell_pins]
         out.append(f"  {cell.group(1)} {cell.group(2)} (\n" + ",\n".join(conns) + "\n  );\n")
         last = cell.end()
     tail = netlist[last:]

@@ -229,7 +229,7 @@ def format_table(report: dict) -> str:
     for comp in report["comparison"].values():
         rows = format_pair(report, comp)
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                  for r in rows]
         lines.insert(1, "-" * len(lines[0]))
         if "break_even_keep_ratio" in comp:
