@@ -132,16 +132,27 @@ def _constraints(period_ns: float) -> str:
 
 def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
     """Critical path of the mapped netlist: ns, fmax, start and end points."""
+    gates = "[get_pins -quiet *icg_*/GATE]"
     text = _sta(work, mapped, module, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
-                "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"", "timing.tcl", "flat_sta_netlist.v")
+                "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"\n"
+                f"if {{[llength {gates}] > 0}} {{\n  puts LATTE_GATING\n"
+                f"  report_checks -path_delay max -digits 3 -to {gates}\n}}", "timing.tcl", "flat_sta_netlist.v")
     (work / "timing.rpt").write_text(text)
     slack = float(re.search(r"LATTE_WORST_SLACK (\S+)", text).group(1))
     critical = STA_PERIOD_NS - slack
     netlist = (work / "flat_sta_netlist.v").read_text()
-    return {"critical_path_ns": round(critical, 3), "fmax_mhz": round(1000.0 / critical, 2),
-            "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", text).group(1)),
-            "endpoint": _register(netlist, re.search(r"Endpoint: (\S+)", text).group(1)),
-            "report": "timing.rpt", "sta": "OpenSTA " + sta_version()}
+    result = {"critical_path_ns": round(critical, 3), "fmax_mhz": round(1000.0 / critical, 2),
+              "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", text).group(1)),
+              "endpoint": _register(netlist, re.search(r"Endpoint: (\S+)", text).group(1)),
+              "report": "timing.rpt", "sta": "OpenSTA " + sta_version()}
+    gating = text.partition("LATTE_GATING")[2]
+    if gating:  # the ICGs' enable setup: its worst path, and the slack it keeps when clocked at fmax
+        gate_slack = float(re.search(r"(-?[\d.]+)\s+slack", gating).group(1))
+        result["clock_gating_check"] = {
+            "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", gating).group(1)),
+            "endpoint": re.search(r"Endpoint: (\S+)", gating).group(1),
+            "arrival_ns": round(STA_PERIOD_NS - gate_slack, 3), "slack_at_fmax_ns": round(gate_slack - slack, 3)}
+    return result
 
 
 def _register(netlist: str, instance: str) -> str:

@@ -182,6 +182,9 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
         if a.get(field) or b.get(field):
             rows.append((f"ihp130:   critical path {field[:-5]}", _fmt(a.get(field)), _fmt(b.get(field)), ""))
     add("ICGs (clock gates)", a.get("icgs"), b.get("icgs"))
+    ca, cb = a.get("clock_gating_check") or {}, b.get("clock_gating_check") or {}
+    if ca or cb:
+        add("  ICG enable setup slack at fmax, ns", ca.get("slack_at_fmax_ns"), cb.get("slack_at_fmax_ns"), ".3f")
     add("keys/s per mm²", keys_per_s_per_mm2(a), keys_per_s_per_mm2(b), ".4g")
     ea, eb = a.get("energy") or {}, b.get("energy") or {}
     ga, gb = ea.get("clock_gating") or {}, eb.get("clock_gating") or {}
