@@ -36,6 +36,6 @@ def dense_reads(beats: int, n_keys) -> dict:
 def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
     """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
     scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
-    output beats, plus the hand-overs between the stages and the read pipelines of the softmax (4 stages)
-    and of P·V (3) (21)."""
-    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + 21
+    output beats, plus the hand-overs between the stages, the read pipelines of the softmax (4 stages)
+    and of P·V (3), and the score datapath's product register (22)."""
+    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + 22

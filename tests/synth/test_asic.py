@@ -162,7 +162,20 @@ def test_ihp130_flow_on_a_small_attention_design(tmp_path):
     assert act["read_write_conflicts"] == 0
     assert sum(e["pj_per_row_by_block"].values()) == pytest.approx(e["pj_per_row"], rel=1e-3)
     assert e["pj_per_row_by_block"]["SRAM K LSB reads"] > 0 and e["pj_per_row_by_block"]["multiplier array"] > 0
-    print(f"ihp130 small design: {r['total_um2']:.0f} µm², {r['fmax_mhz']} MHz, {e['pj_per_row']} pJ/row")
+    # clock gating: ICGs in the netlist, their enables measured, gated energy below the ungated figure
+    # by block (SRAM the same), and the ICGs' enable setup timed
+    g = e["clock_gating"]
+    assert r["icgs"] == g["icgs"] > 0 and 0 < g["gated_flip_flops"] <= g["flip_flops"]
+    assert g["measured_flip_flops"] > 0.8 * g["gated_flip_flops"] and 0 < g["mean_gated_duty"] < 1
+    assert sum(b["flip_flops"] for b in g["by_block"].values()) == g["flip_flops"]
+    assert e["pj_per_row"] < e["ungated"]["pj_per_row"]
+    for block, pj in e["pj_per_row_by_block"].items():
+        assert pj <= e["ungated"]["pj_per_row_by_block"][block] + 1e-6
+        if block.startswith("SRAM"):
+            assert pj == e["ungated"]["pj_per_row_by_block"][block]
+    assert r["clock_gating_check"]["slack_at_fmax_ns"] >= 0
+    print(f"ihp130 small design: {r['total_um2']:.0f} µm², {r['fmax_mhz']} MHz, {e['pj_per_row']} pJ/row "
+          f"(ungated {e['ungated']['pj_per_row']}), {g['icgs']} ICGs gate {g['gated_share']:.1%} of the flip-flops")
 
 
 def test_asic_comparison_and_table():
