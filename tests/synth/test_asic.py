@@ -44,7 +44,8 @@ def test_memory_mapping_is_the_cheapest_cover(words, bits, gran):
     covers = []
     for macro in macros():
         for depth, width in itertools.product(range(1, 65), range(1, 17)):
-            if depth * macro.words >= words and width * macro.bits >= bits and (macro.bit_mask or gran % macro.bits == 0):
+            fits = depth * macro.words >= words and width * macro.bits >= bits
+            if fits and (macro.bit_mask or gran % macro.bits == 0):
                 covers.append(depth * width * macro.area_um2)
                 break
     if m.kind == "flip-flops":
@@ -208,7 +209,8 @@ def test_fanout_repair():
     from latte_rtl.synth.fanout import MAX_FANOUT, repair_fanout
 
     loads = "".join(f"  sg13g2_inv_1 _l{i}_ (\n    .A(\\q[0] ),\n    .Y(o{i})\n  );\n" for i in range(40))
-    clocked = "".join(f"  sg13g2_dfrbpq_1 _f{i}_ (\n    .CLK(clk),\n    .D(e{i}),\n    .Q(x{i}),\n    .RESET_B(hi)\n  );\n"
+    clocked = "".join(f"  sg13g2_dfrbpq_1 _f{i}_ (\n    .CLK(clk),\n    .D(e{i}),\n    .Q(x{i}),\n"
+                      "    .RESET_B(hi)\n  );\n"
                       for i in range(20))
     netlist = ("module t (clk, d);\n  input clk;\n  input d;\n  sg13g2_tiehi _t_ (\n    .L_HI(hi)\n  );\n"
                "  sg13g2_dfrbpq_1 _q_ (\n    .CLK(clk),\n    .D(d),\n    .Q(\\q[0] ),\n    .RESET_B(hi)\n  );\n"
