@@ -31,6 +31,7 @@ from .gating import (
     enable_cones,
     evaluate,
     instance_paths,
+    load_gated,
     netlist_gating,
 )
 from .pdk import STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
@@ -75,7 +76,8 @@ def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> li
     for prefix, flatten in (("", ""), ("flat_", "-flatten")):
         script = _render(read_macros="\n".join(f"read_liberty -lib {lib}" for lib in libs), top=top, stdcell=STDCELL,
                          delay_ps=DELAY_TARGET_PS, tie_hi=" ".join(TIE_HI), tie_lo=" ".join(TIE_LO), flatten=flatten,
-                         prefix=prefix, icg=ICG_CELL, icg_min=ICG_MIN_FLOPS)
+                         prefix=prefix, icg=ICG_CELL, icg_min=ICG_MIN_FLOPS,
+                         write_gated="" if flatten else "write_json gated.json")
         _yosys(work, script, f"{prefix}ihp130.ys")
     netlist, buffers = repair_fanout((work / "flat_netlist.v").read_text())
     (work / "flat_sta_netlist.v").write_text(netlist)
@@ -262,12 +264,12 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
     figure: every flip-flop clocked every cycle)."""
     from .activity import measure
 
-    gated_json = impl.work / "gated.json"
-    paths = instance_paths(gated_json, impl.module)
+    gated = load_gated(impl.work / "gated.json")
+    paths = instance_paths(gated, impl.module)
     cones: dict = {}
 
     def watch_for(names: dict) -> dict:
-        cones.update(enable_cones(gated_json, names, paths))
+        cones.update(enable_cones(gated, names, paths))
         watch: dict = {}
         for icg, cone in cones.items():
             for name, bit in (cone.leaves.values() if cone else ()):

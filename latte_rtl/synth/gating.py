@@ -88,11 +88,15 @@ class _Module:
         return cone if visit(gate_bit) else None
 
 
-def enable_cones(gated_json: Path, visible: dict[str, set[str]], paths: dict[str, list[str]]) -> dict[str, Cone | None]:
+def load_gated(gated_json: Path) -> dict:
+    """The modules of the generic gated netlist (Yosys `write_json`)."""
+    return json.loads(gated_json.read_text())["modules"]
+
+
+def enable_cones(modules: dict, visible: dict[str, set[str]], paths: dict[str, list[str]]) -> dict[str, Cone | None]:
     """{"<instance path>/icg_N": its enable's cone (None: not measurable)} for every ICG of the
-    gated netlist. `visible`: the signal names the simulation shows per instance path; `paths`:
-    the instance paths of each module."""
-    modules = json.loads(gated_json.read_text())["modules"]
+    gated netlist `modules` (load_gated). `visible`: the signal names the simulation shows per
+    instance path; `paths`: the instance paths of each module."""
     cones = {}
     for name, body in modules.items():
         icgs = {c: cell for c, cell in body.get("cells", {}).items() if cell["type"] == ICG_CELL}
@@ -103,9 +107,8 @@ def enable_cones(gated_json: Path, visible: dict[str, set[str]], paths: dict[str
     return cones
 
 
-def instance_paths(gated_json: Path, top: str) -> dict[str, list[str]]:
-    """{module: [its instance paths below `top`, dotted; "" = the top]} from the gated netlist."""
-    modules = json.loads(gated_json.read_text())["modules"]
+def instance_paths(modules: dict, top: str) -> dict[str, list[str]]:
+    """{module: [its instance paths below `top`, dotted; "" = the top]} of the gated netlist."""
     paths: dict[str, list[str]] = {}
 
     def walk(module: str, path: str):

@@ -87,7 +87,7 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
 
 def expand(grid: dict[str, list]) -> list[dict]:
     names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
 
 
 def _progress(done: int, total: int, label: str) -> None:

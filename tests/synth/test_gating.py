@@ -16,7 +16,15 @@ from amaranth.sim import Simulator
 
 from latte_rtl.synth.asic import _render, _sta, gating_savings
 from latte_rtl.synth.flows import _yosys
-from latte_rtl.synth.gating import ICG_CELL, clock_energy_pj, enable_cones, evaluate, instance_paths, netlist_gating
+from latte_rtl.synth.gating import (
+    ICG_CELL,
+    clock_energy_pj,
+    enable_cones,
+    evaluate,
+    instance_paths,
+    load_gated,
+    netlist_gating,
+)
 from latte_rtl.synth.pdk import FLIP_FLOP, STDCELL, TIE_HI, TIE_LO, stdcell_liberty
 from tests.synth.test_asic import require_sta
 
@@ -53,7 +61,8 @@ def gated(tmp_path_factory):
     (work / "srams.v").write_text("")
     (work / "duties.v").write_text(verilog.convert(Duties(), name="duties"))
     _yosys(work, _render(read_macros="", top="duties", stdcell=STDCELL, delay_ps=4000, tie_hi=" ".join(TIE_HI),
-                         tie_lo=" ".join(TIE_LO), flatten="", prefix="", icg=ICG_CELL, icg_min=4), "ihp130.ys")
+                         tie_lo=" ".join(TIE_LO), flatten="", prefix="", icg=ICG_CELL, icg_min=4,
+                         write_gated="write_json gated.json"), "ihp130.ys")
     return work
 
 
@@ -82,8 +91,9 @@ def test_each_enable_gets_one_icg_and_its_measured_duty(gated):
     netlist = netlist_gating((gated / "netlist.v").read_text(), "duties")
     assert sorted(sum(f.values()) for f in netlist.icgs.values()) == [16, 16]
     assert sum(netlist.flops[""].values()) == 16 + 16 + 4  # a, b and the counter's 4 bits
-    paths = instance_paths(gated / "gated.json", "duties")
-    cones = enable_cones(gated / "gated.json", {"": {"count", "load_a", "d", "a", "b"}}, paths)
+    modules = load_gated(gated / "gated.json")
+    paths = instance_paths(modules, "duties")
+    cones = enable_cones(modules, {"": {"count", "load_a", "d", "a", "b"}}, paths)
     assert set(cones) == set(netlist.icgs) and all(cones.values())
     leaves = {leaf for cone in cones.values() for leaf in cone.leaves.values()}
     assert ("load_a", 0) in leaves  # the named enable is a leaf itself
@@ -93,7 +103,7 @@ def test_each_enable_gets_one_icg_and_its_measured_duty(gated):
     print(f"duties {duties}")
     assert duties == [0.1, 0.3]
     # no simulated signal for a leaf: no cone (no duty is guessed)
-    assert not any(enable_cones(gated / "gated.json", {"": set()}, paths).values())
+    assert not any(enable_cones(modules, {"": set()}, paths).values())
 
 
 def test_gated_clock_energy_hand_calculation(gated):
