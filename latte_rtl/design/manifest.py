@@ -75,7 +75,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
         "memory_module": {"module": prefix + SRAM_MODULE, "file": f"{prefix}{SRAM_MODULE}.v",
                           "sha256": _sha(sram_verilog(prefix))},
         "cycle_model": {
-            "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 12 (shared array)",
+            "latte_score_engine": "cycles(row) <= 1.15 * beats * (N + 3 * kept) + beats + 14 (shared array)",
             "dense_score_engine": "cycles(row) ~= beats * N",
             "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + 22 "
                                  "(golden.attention_cycles)",
