@@ -33,6 +33,7 @@ class Activity:
     input: str = ""
     load_cycles: int = 0  # cycles that write a key or V store (loads; the rest serve rows)
     samples: dict = field(default_factory=dict)  # (path, signal, bit) -> bool per rising clock edge
+    signal_toggles: dict = field(default_factory=dict)  # (path, signal) -> toggles per bit per cycle
 
 
 def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
@@ -204,8 +205,10 @@ def parse_vcd(path: Path, memory_paths: list[str], watch: dict | None = None) ->
         bits_by_scope[scope] = bits_by_scope.get(scope, 0) + width
         flips_by_scope[scope] = flips_by_scope.get(scope, 0) + flips[ident]
     toggles = {s: flips_by_scope[s] / bits_by_scope[s] / max(1, cycles) for s in bits_by_scope}
+    signal_toggles = {key: flips[ident] / width / max(1, cycles) for key, (ident, width) in named.items()
+                      if ident in flips}
     return Activity(cycles=cycles, rows=0, keys=0, kept=0, toggles=toggles, reads=reads, writes=writes,
-                    read_write_conflicts=both, load_cycles=loads,
+                    read_write_conflicts=both, load_cycles=loads, signal_toggles=signal_toggles,
                     samples=_samples(history, watch or {}, named, cycles))
 
 

@@ -174,16 +174,23 @@ _POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d
 
 
 def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, period_ns: float,
-                activity: dict[str, float], default: float) -> tuple[dict[str, float], float]:
+                activity: dict[str, float], default: float,
+                pins: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
     """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
-    (`a.b`: on the pins of the cells directly in it) and `default` elsewhere. Macros are left out
-    (their energy is counted per access). Also returns the flip-flops' share (W)."""
+    (`a.b`: on the pins of the cells directly in it), `default` elsewhere, and `pins` {pin: toggles
+    per cycle} over both. Macros are left out (their energy is counted per access). Also returns
+    the flip-flops' share (W)."""
     # (set_power_activity -pins is broken in OpenSTA 2.0.17: set each pin through the API under it.)
     commands = [_constraints(period_ns), f"set_power_activity -global -activity {default:.6f} -duty 0.5",
                 "proc pins_activity {pattern activity} {\n"
-                "  foreach pin [get_pins $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
+                "  foreach pin [get_pins -quiet $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
+    by_rate: dict[str, list[str]] = {}
+    for pin, rate in (pins or {}).items():
+        by_rate.setdefault(f"{rate:.6f}", []).append(pin)
+    for rate, group in sorted(by_rate.items()):
+        commands.append(f"foreach p {{{' '.join(group)}}} {{ pins_activity $p {rate} }}")
     commands += ["report_power -digits 6", "report_power -instances [get_cells -hierarchical *] -digits 6"]
     text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "netlist.v")
     watts = {}
@@ -279,9 +286,10 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
     activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio,
                        watch_for=watch_for)
     duties = enable_duties(cones, activity)
-    watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
-                                    activity.toggles, activity.toggles.get("", 0.1))
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
+    watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
+                                    activity.toggles, activity.toggles.get("", 0.1),
+                                    register_pins(gating, activity.signal_toggles))
     clock_pj = clock_energy_pj(impl.work, {c for f in gating.flops.values() for c in f}, impl.period_ns,
                                lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name,
                                                                             netlist))
@@ -294,6 +302,19 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
     energy["clock_gating"] = gating_summary(impl.top, gating, duties, clock_pj)
     energy["activity"]["input"] = activity.input
     return energy
+
+
+def register_pins(gating, signal_toggles: dict) -> dict[str, float]:
+    """{flip-flop D and Q pin: the measured toggles per cycle of the RTL register on its Q} for every
+    flip-flop whose Q net is a simulated signal (the rest keep their block's mean rate)."""
+    pins = {}
+    for path, registers in gating.registers.items():
+        prefix = path.replace(".", "/") + "/" if path else ""
+        for instance, signal in registers:
+            rate = signal_toggles.get((path, signal))
+            if rate is not None and re.fullmatch(r"[\w/]+", prefix + instance):
+                pins[f"{prefix}{instance}/Q"] = pins[f"{prefix}{instance}/D"] = rate
+    return pins
 
 
 def enable_duties(cones: dict, activity) -> dict[str, float]:

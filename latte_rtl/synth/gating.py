@@ -140,6 +140,7 @@ class Gating:
     and the flip-flops behind each ICG (by cell type)."""
     flops: dict = field(default_factory=dict)        # path -> {cell type: count}
     icgs: dict = field(default_factory=dict)         # "path/icg_N" -> {flop cell type: count}
+    registers: dict = field(default_factory=dict)    # path -> [(flip-flop instance, RTL signal on its Q)]
 
 
 _MODULE = re.compile(r"^module (\S+)\(.*?^endmodule", re.M | re.S)
@@ -159,9 +160,13 @@ def netlist_gating(netlist: str, top: str) -> Gating:
                 gclk[_pin(body, "GCLK")] = f"{path}/{name}" if path else name
                 gating.icgs.setdefault(gclk[_pin(body, "GCLK")], {})
         flops = gating.flops.setdefault(path, {})
+        registers = gating.registers.setdefault(path, [])
         for kind, name, body in cells:
             if kind.startswith(FLOP_PREFIXES):
                 flops[kind] = flops.get(kind, 0) + 1
+                signal = _signal(_pin(body, "Q"))
+                if signal:
+                    registers.append((name, signal))
                 icg = gclk.get(_pin(body, "CLK"))
                 if icg:
                     gating.icgs[icg][kind] = gating.icgs[icg].get(kind, 0) + 1
@@ -170,6 +175,13 @@ def netlist_gating(netlist: str, top: str) -> Gating:
 
     walk(_plain(top), "")
     return gating
+
+
+def _signal(net: str | None) -> str | None:
+    """The RTL signal of a named net (`\\acc_0_3 [5]`, `beat[1]` -> its name); None if unnamed."""
+    if not net or net.startswith("_") and net.endswith("_"):
+        return None
+    return re.sub(r"\s*\[\d+\]$", "", net.lstrip("\\")).strip()
 
 
 def _pin(body: str, pin: str) -> str | None:
