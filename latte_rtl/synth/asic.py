@@ -180,10 +180,14 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
     (`a.b`: on the pins of the cells directly in it), `default` elsewhere, and `pins` {pin: toggles
     per cycle} over both. Macros are left out (their energy is counted per access). Also returns
     the flip-flops' share (W)."""
-    # (set_power_activity -pins is broken in OpenSTA 2.0.17: set each pin through the API under it.)
-    commands = [_constraints(period_ns), f"set_power_activity -global -activity {default:.6f} -duty 0.5",
+    # OpenSTA 2.0.17: set_power_activity -pins is broken, so each pin is set through the API under
+    # it; and a -global activity overrides every pin's (so none is set: the top's own cells and the
+    # inputs get `default`, each instance's cells its rate, then the given pins theirs).
+    commands = [_constraints(period_ns),
                 "proc pins_activity {pattern activity} {\n"
-                "  foreach pin [get_pins -quiet $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
+                "  foreach pin [get_pins -quiet $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}",
+                "set_power_activity -input_ports [delete_from_list [all_inputs] [get_ports clk]] "
+                f"-activity {default:.6f} -duty 0.5", f"pins_activity */* {default:.6f}"]
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
     by_rate: dict[str, list[str]] = {}

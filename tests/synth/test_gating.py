@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-from latte_rtl.synth.asic import _render, _sta, gating_savings
+from latte_rtl.synth.asic import _render, _sta, gating_savings, logic_power, register_pins
 from latte_rtl.synth.flows import _yosys
 from latte_rtl.synth.gating import (
     ICG_CELL,
@@ -91,6 +91,8 @@ def test_each_enable_gets_one_icg_and_its_measured_duty(gated):
     netlist = netlist_gating((gated / "netlist.v").read_text(), "duties")
     assert sorted(sum(f.values()) for f in netlist.icgs.values()) == [16, 16]
     assert sum(netlist.flops[""].values()) == 16 + 16 + 4  # a, b and the counter's 4 bits
+    # every flip-flop's Q net names its RTL register (the energy run sets their D/Q pins' activity)
+    assert sorted(signal for _, signal in netlist.registers[""]) == ["a"] * 16 + ["b"] * 16 + ["count"] * 4
     modules = load_gated(gated / "gated.json")
     paths = instance_paths(modules, "duties")
     cones = enable_cones(modules, {"": {"count", "load_a", "d", "a", "b"}}, paths)
@@ -132,3 +134,10 @@ def test_gated_clock_energy_hand_calculation(gated):
     print(f"clock energy {energy:.4f} pJ per flip-flop and edge; saved {saved_w * period * 1e3:.3f} pJ/cycle, "
           f"hand {hand_pj:.3f}")
     assert saved_w * period * 1e3 == pytest.approx(hand_pj, rel=1e-9)
+    # the registers' measured toggle rates reach OpenSTA: a's 16 flip-flops toggling half the cycles
+    # cost more than idle ones, b's and the counter's stay at the zero default
+    idle, _ = logic_power(gated, [], "duties", "duties", period, {}, 0.0)
+    busy, _ = logic_power(gated, [], "duties", "duties", period, {}, 0.0,
+                          register_pins(netlist, {("", "a"): 0.5, ("", "b"): 0.0, ("", "count"): 0.0}))
+    print(f"16 flip-flops toggling at 0.5: +{(sum(busy.values()) - sum(idle.values())) * 1e6:.1f} µW")
+    assert sum(busy.values()) > sum(idle.values()) * 1.05
