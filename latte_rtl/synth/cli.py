@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from latte_rtl.cli.common import add_config_options, embedded_keep_ratio, fraction, int_at_least, split_list
+from latte_rtl.cli.common import (add_config_options, embedded_keep_ratio, fraction, int_at_least,
+                                  split_list)
 
 from .flows import TARGETS
 from .report import DEFAULT_KEEP_RATIO
@@ -146,9 +147,9 @@ def _real_data(cfg, manifest: dict, out: Path):
     import numpy as np
 
     from latte_rtl.npzio import load_layers
-    from latte_rtl.sim.shards import Engine, gather, run_rows
     from latte_rtl.tops import get_top
     from latte_rtl.workloads.dump import dump_all_layers
+    from latte_rtl.sim.shards import Engine, gather, run_rows
 
     from .endtoend import row_costs
 

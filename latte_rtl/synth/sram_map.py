@@ -110,7 +110,7 @@ def _macro_instance(m: MemoryMap, row: int, col: int) -> str:
             "A_BM": f"{{{pad}'b0, mask[{hi}:{lo}]}}" if pad else f"mask[{hi}:{lo}]",
             "A_MEN": f"bank == {row}" if m.depth > 1 else "1'b1", "A_WEN": "write", "A_REN": "read",
             "A_DLY": "1'b1"}
-    conns = ["        .A_CLK(clk)", f"        .A_DOUT(dout_{row}_{col})"]
+    conns = [f"        .A_CLK(clk)", f"        .A_DOUT(dout_{row}_{col})"]
     for pin, width in macro.inputs:
         conns.append(f"        .{pin}({pins.get(pin, f'{width}' + chr(39) + 'b0')})")
     return f"    {macro.name} m_{row}_{col} (\n" + ",\n".join(conns) + "\n    );\n"
