@@ -12,10 +12,10 @@ from ..golden.cycles import CYCLE_MODEL
 from ..errors import UserError
 from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
-from .fusesoc import core_name
-from .netlist import sram_verilog
 from ..tops.axis import PROTOCOL as AXIS_PROTOCOL
 from ..tops.axis import REGISTER_MAP
+from .fusesoc import core_name
+from .netlist import sram_verilog
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 3

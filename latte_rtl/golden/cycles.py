@@ -14,8 +14,9 @@ import math
 # the end-of-row record); the regression checks every row against `score_cycle_bound`.
 CYCLE_SLACK = 1.15
 OVERHEAD_CYCLES = 12
-# Fixed hand-overs of an attention row: the stages and the read pipelines of softmax (4) and P·V (3).
-ATTENTION_OVERHEAD = 21
+# Fixed hand-overs of an attention row: the stages, the read pipelines of softmax (4) and P·V (3), and
+# the score datapath's product register.
+ATTENTION_OVERHEAD = 22
 
 # The model's formulas as text (manifest, summaries, README), written from the constants above.
 CYCLE_MODEL = {
@@ -62,6 +63,6 @@ def dense_reads(beats: int, n_keys) -> dict:
 def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
     """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
     scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
-    output beats, plus the hand-overs between the stages and the read pipelines of the softmax (4 stages)
-    and of P·V (3) (ATTENTION_OVERHEAD)."""
+    output beats, plus the hand-overs between the stages, the read pipelines of the softmax (4 stages)
+    and of P·V (3), and the score datapath's product register (ATTENTION_OVERHEAD)."""
     return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + ATTENTION_OVERHEAD

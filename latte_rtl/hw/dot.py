@@ -20,8 +20,12 @@ def adder_tree(terms):
 
 
 class DotProduct(wiring.Component):
-    """`i`: a token with `lanes` operand pairs; `o` (one cycle later): the token with the sum of
-    the lane products (`sum_width` bits). One register stage."""
+    """`i`: a token with `lanes` operand pairs; `o` (`LATENCY` cycles later): the token with the
+    sum of the lane products (`sum_width` bits). Two register stages, the products and then their
+    sum, so a multiplier and the adder tree never share a clock cycle (every top, LATTE and dense,
+    gets the same pipeline). Payload flops have no reset and load only on a transfer."""
+
+    LATENCY = 2
 
     def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int):
         self.lanes, self.operand_width = lanes, operand_width
@@ -34,14 +38,29 @@ class DotProduct(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.multipliers = mul = MultiplierArray(lanes=self.lanes, width=self.operand_width)
-        m.d.comb += [mul.a.eq(self.i.payload.a), mul.b.eq(self.i.payload.b),
-                     self.i.ready.eq(~self.o.valid | self.o.ready)]
+        token_shape = self.i.payload.token.shape()
+        p_valid, p_ready = Signal(), Signal()  # stage 1: the products
+        p_token = Signal(token_shape, reset_less=True)
+        products = Signal(mul.products.shape(), reset_less=True)
+        token = Signal(token_shape, reset_less=True)  # stage 2: their sum, on `o`
+        total = Signal(self.o.payload.sum.shape(), reset_less=True)
+        load_products, load_sum = Signal(), Signal()  # the payload flops' clock-gate enables
+        m.d.comb += [
+            mul.a.eq(self.i.payload.a), mul.b.eq(self.i.payload.b),
+            p_ready.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(~p_valid | p_ready),
+            load_products.eq(self.i.valid & self.i.ready),
+            load_sum.eq(p_valid & p_ready),
+            self.o.payload.token.eq(token), self.o.payload.sum.eq(total),
+        ]
         with m.If(self.i.ready):
-            m.d.sync += [
-                self.o.valid.eq(self.i.valid),
-                self.o.payload.token.eq(self.i.payload.token),
-                self.o.payload.sum.eq(adder_tree(mul.products[lane] for lane in range(self.lanes))),
-            ]
+            m.d.sync += p_valid.eq(self.i.valid)
+        with m.If(load_products):
+            m.d.sync += [p_token.eq(self.i.payload.token), products.eq(mul.products)]
+        with m.If(p_ready):
+            m.d.sync += self.o.valid.eq(p_valid)
+        with m.If(load_sum):
+            m.d.sync += [token.eq(p_token), total.eq(adder_tree(products[lane] for lane in range(self.lanes)))]
         return m
 
 
@@ -67,8 +86,9 @@ class Accumulator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         tok, beat_sum = self.i.payload.token, self.i.payload.sum
-        acc = Signal(self.o.payload.value.shape())
+        acc = Signal(self.o.payload.value.shape(), reset_less=True)  # every pass starts by loading it
         acc_next = Signal.like(acc)
+        take = Signal()  # the accumulator's clock-gate enable
         with m.If(~tok.first):
             m.d.comb += acc_next.eq(acc + beat_sum)
         with m.Elif(tok.kind == PassKind.HH):
@@ -87,6 +107,7 @@ class Accumulator(wiring.Component):
             self.o.payload.init.eq(tok.init),
             self.i.ready.eq(self.o.ready | ~emits),
         ]
-        with m.If(self.i.valid & self.i.ready):
+        m.d.comb += take.eq(self.i.valid & self.i.ready)
+        with m.If(take):
             m.d.sync += acc.eq(acc_next)
         return m

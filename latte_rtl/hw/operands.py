@@ -14,14 +14,14 @@ class OperandFetch(wiring.Component):
 
     Stage A takes a token and reads its key word (address index · beats + beat) and query word
     (address beat) from the banks named in `parts`; the SRAMs show the words one cycle later.
-    `select(token, q_words, k_words)` picks the operands of each lane. With `register_operands`
-    they are registered (stage B): the select mux then stays out of the multiplier's path.
+    `select(token, q_words, k_words)` picks the operands of each lane and stage B registers them:
+    neither the SRAM's clock-to-output nor the select mux is in a multiplier's path. Payload flops
+    have no reset and load only on a transfer.
     """
 
     def __init__(self, cfg: ScoreConfig, *, token_layout, parts, part_shapes, operand_width: int,
-                 key_addr_width: int, q_addr_width: int, select, register_operands: bool):
+                 key_addr_width: int, q_addr_width: int, select):
         self.cfg, self.parts, self.select = cfg, tuple(parts), select
-        self.register_operands = register_operands
         self.token_layout = token_layout
         self.operand_layout = layouts.operands(cfg, token_layout, operand_width)
         members = {
@@ -39,22 +39,23 @@ class OperandFetch(wiring.Component):
         cfg = self.cfg
         # Stage A: the token whose words the SRAMs are reading.
         a = stream.Signature(self.token_layout).create(path=("stage_a",))
+        a_token = Signal(self.token_layout, reset_less=True)
         selected = Signal(self.operand_layout)
+        operands = Signal(self.operand_layout, reset_less=True)  # stage B, on `o`
         q_words = {p: getattr(self, f"q_{p}").data for p in self.parts}
         k_words = {p: getattr(self, f"k_{p}").data for p in self.parts}
         sel_a, sel_b = self.select(a.payload, q_words, k_words)
-        m.d.comb += selected.token.eq(a.payload)
+        m.d.comb += [selected.token.eq(a.payload), a.payload.eq(a_token), self.o.payload.eq(operands)]
         for lane in range(cfg.lanes):
             m.d.comb += [selected.a[lane].eq(sel_a[lane]), selected.b[lane].eq(sel_b[lane])]
 
-        if self.register_operands:
-            with m.If(~self.o.valid | self.o.ready):
-                m.d.sync += [self.o.valid.eq(a.valid), self.o.payload.eq(selected)]
-            m.d.comb += a.ready.eq(~self.o.valid | self.o.ready)
-        else:
-            m.d.comb += [self.o.valid.eq(a.valid), self.o.payload.eq(selected), a.ready.eq(self.o.ready)]
+        take, load_operands = Signal(), Signal()  # the payload flops' clock-gate enables
+        m.d.comb += [a.ready.eq(~self.o.valid | self.o.ready), load_operands.eq(a.valid & a.ready)]
+        with m.If(a.ready):
+            m.d.sync += self.o.valid.eq(a.valid)
+        with m.If(load_operands):
+            m.d.sync += operands.eq(selected)
 
-        take = Signal()
         m.d.comb += [take.eq(self.i.valid & self.i.ready), self.i.ready.eq(~a.valid | a.ready)]
         tok = self.i.payload
         for part in self.parts:
@@ -63,7 +64,9 @@ class OperandFetch(wiring.Component):
             k_needed = take if part == "full" else take & (tok.k_low == (part == "lsb"))
             m.d.comb += [kport.en.eq(k_needed), qport.en.eq(take)]
         with m.If(self.i.ready):
-            m.d.sync += [a.valid.eq(self.i.valid), a.payload.eq(tok)]
+            m.d.sync += a.valid.eq(self.i.valid)
+        with m.If(take):
+            m.d.sync += a_token.eq(tok)
         return m
 
 

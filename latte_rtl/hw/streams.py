@@ -1,6 +1,6 @@
 """Tiny stream components (valid/ready, `amaranth.lib.stream`) used to join the stages."""
 
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,7 +30,8 @@ class Fork(wiring.Component):
 
 class PipeRegister(wiring.Component):
     """One register stage: `o` shows a beat of `i` one cycle after it was taken; `i` is ready
-    whenever `o` is empty or being emptied (full throughput, no bubble)."""
+    whenever `o` is empty or being emptied (full throughput, no bubble). The payload flops have
+    no reset and load only on a transfer (`load`: their clock-gate enable)."""
 
     def __init__(self, payload_shape):
         super().__init__({
@@ -40,7 +41,12 @@ class PipeRegister(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        payload = Signal(self.o.payload.shape(), reset_less=True)
+        load = Signal()
+        m.d.comb += [self.i.ready.eq(~self.o.valid | self.o.ready), load.eq(self.i.valid & self.i.ready),
+                     self.o.payload.eq(payload)]
         with m.If(self.i.ready):
-            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
+            m.d.sync += self.o.valid.eq(self.i.valid)
+        with m.If(load):
+            m.d.sync += payload.eq(self.i.payload)
         return m

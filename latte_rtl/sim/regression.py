@@ -68,7 +68,7 @@ def cycle_report(cfg: LatteConfig, top: str, stimuli: list[Path], results: list[
     """Measured cycles against the top's model: every row within `cycle_bound`; the ratio."""
     measured = model = 0
     worst = 0.0
-    for stim, res in zip(stimuli, results):
+    for stim, res in zip(stimuli, results, strict=True):
         inp = load_qk(stim, cfg.score)
         out = np.load(res)
         want = get_top(top).expected(inp, cfg)["cycles"]

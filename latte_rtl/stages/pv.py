@@ -16,7 +16,6 @@ each output element gets + w · vmean_i, w = (2^B − 1) − Σ p_j.
 """
 
 from amaranth import Module, Mux, Signal, signed
-
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -67,22 +66,34 @@ class PVStage(wiring.Component):
         if cfg.row.monitor:
             m.d.comb += self.v_word_reads.eq(vs.full_reads)
 
-        cur, cur_index, cur_prob = Signal(), Signal.like(self.probs.payload.index), Signal.like(self.probs.payload.prob)
+        cur = Signal()
+        cur_index = Signal.like(self.probs.payload.index, reset_less=True)
+        cur_prob = Signal.like(self.probs.payload.prob, reset_less=True)
         beat = Signal(range(max(2, beats)))
-        mac, mac_beat, mac_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # the V word is out
-        add, add_beat, add_prob = Signal(), Signal.like(beat), Signal.like(cur_prob)  # it is registered
-        v_word = Signal.like(vs.full.data)  # off the SRAM's clock-to-output path
+        # The V word is out (mac), then registered (add): payload flops without reset, loaded only
+        # while a word is in flight.
+        mac, mac_beat, mac_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        add, add_beat, add_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        v_word = Signal.like(vs.full.data, reset_less=True)  # off the SRAM's clock-to-output path
         v_rows = Signal(sc.widths.count_width)
-        acc = [[Signal(signed(cfg.attention_widths.out_width), name=f"acc_{b}_{i}") for i in range(lanes)]
-               for b in range(beats)]
+        # The accumulators have no reset and load only when a product of their beat comes (`acc_load`,
+        # their clock-gate enables); `fresh` (control, reset) marks the beats no product has reached
+        # since the last row: their next product loads instead of adding, and they read as 0.
+        acc = [[Signal(signed(cfg.attention_widths.out_width), name=f"acc_{b}_{i}", reset_less=True)
+                for i in range(lanes)] for b in range(beats)]
+        acc_load = [Signal(name=f"acc_load_{b}") for b in range(beats)]
+        fresh = Signal(beats, init=(1 << beats) - 1)
 
         last_issue = cur & (beat == beats - 1)
         accumulating = Signal()  # the accumulators belong to the row coming in (and vmean is ready)
         accumulating_state = Signal()  # set by _output
         m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
                      self.probs.ready.eq(accumulating & (~cur | last_issue))]
-        m.d.sync += [mac.eq(cur), mac_beat.eq(beat), mac_prob.eq(cur_prob),
-                     add.eq(mac), add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
+        m.d.sync += [mac.eq(cur), add.eq(mac)]
+        with m.If(cur):
+            m.d.sync += [mac_beat.eq(beat), mac_prob.eq(cur_prob)]
+        with m.If(mac):
+            m.d.sync += [add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
         with m.If(cur):
             m.d.sync += beat.eq(Mux(last_issue, 0, beat + 1))
             with m.If(last_issue):
@@ -90,15 +101,16 @@ class PVStage(wiring.Component):
         with m.If(self.probs.valid & self.probs.ready & (self.probs.payload.prob != 0)):
             m.d.sync += [cur.eq(1), cur_index.eq(self.probs.payload.index), cur_prob.eq(self.probs.payload.prob),
                          beat.eq(0), v_rows.eq(v_rows + 1)]
-        with m.If(add):
-            with m.Switch(add_beat):
-                for b in range(beats):
-                    with m.Case(b):
-                        for i in range(lanes):
-                            m.d.sync += acc[b][i].eq(acc[b][i] + self._product(add_prob, v_word[i]))
+        for b in range(beats):
+            m.d.comb += acc_load[b].eq(add & (add_beat == b))
+            with m.If(acc_load[b]):
+                m.d.sync += [a.eq(Mux(fresh[b], 0, a) + self._product(add_prob, v_word[i]))
+                             for i, a in enumerate(acc[b])]
+                m.d.sync += fresh[b].eq(0)
         vmean, vmean_ready = self._vmean(m, vs) if cfg.attention.vmean else (None, 1)
         m.d.comb += [accumulating.eq(accumulating_state & vmean_ready), self.preparing.eq(~vmean_ready)]
-        self._output(m, acc, cur | mac | add, v_rows, accumulating_state, vmean_ready, vmean)
+        totals = [[Mux(fresh[b], 0, a) for a in row] for b, row in enumerate(acc)]
+        self._output(m, totals, fresh, cur | mac | add, v_rows, accumulating_state, vmean_ready, vmean)
         return m
 
     def _vmean(self, m, vs):
@@ -154,7 +166,7 @@ class PVStage(wiring.Component):
                 m.d.sync += ready.eq(1)
         return vmean, ready
 
-    def _output(self, m, acc, in_flight, v_rows, accumulating, vmean_ready, vmean):
+    def _output(self, m, acc, fresh, in_flight, v_rows, accumulating, vmean_ready, vmean):
         """After the row's summary, with nothing in flight: `beats` out beats (+ w · vmean), then `done`."""
         beats, lanes = self.cfg.score.beats, self.cfg.score.lanes
         out_beat = Signal(range(max(2, beats)))
@@ -184,5 +196,5 @@ class PVStage(wiring.Component):
             with m.State("DONE"):
                 m.d.comb += self.done.valid.eq(1)
                 with m.If(self.done.ready):
-                    m.d.sync += [v_rows.eq(0)] + [a.eq(0) for row in acc for a in row]
+                    m.d.sync += [v_rows.eq(0), fresh.eq(fresh.init)]
                     m.next = "ACCUMULATE"

@@ -120,14 +120,14 @@ def _shell(m, stage, parts):
 
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
-              select, register_operands):
+              select):
     """Token stream in → operand fetch → multiply + adder tree → accumulator. Returns
     (token input, accumulator output) streams."""
     cfg = stage.cfg.score
     m.submodules.fetch = fetch = OperandFetch(
         cfg, token_layout=token_layout, parts=parts, part_shapes={p: part_shape(cfg, p) for p in parts},
         operand_width=operand_width, key_addr_width=keys.addr_width, q_addr_width=qbuf.addr_width,
-        select=select, register_operands=register_operands)
+        select=select)
     for part in parts:
         wiring.connect(m, getattr(fetch, f"k_{part}"), getattr(keys, part))
         wiring.connect(m, getattr(fetch, f"q_{part}"), getattr(qbuf, part))
@@ -199,7 +199,7 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
-            lsb_bits=w.lsb_bits, select=nibble_select, register_operands=True)
+            lsb_bits=w.lsb_bits, select=nibble_select)
         wiring.connect(m, arb.o, tokens)
         scores = _output(m, self, row, filt.summary)
 
@@ -242,8 +242,7 @@ class DenseScoreStage(wiring.Component):
         m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=token_layout, operand_width=cfg.bits,
-            sum_width=w.dense_beat_sum_width, acc_width=w.score_width, lsb_bits=0, select=full_select,
-            register_operands=False)
+            sum_width=w.dense_beat_sum_width, acc_width=w.score_width, lsb_bits=0, select=full_select)
         wiring.connect(m, row.start, fork.i)
         wiring.connect(m, fork.a, issuer.job)
         wiring.connect(m, issuer.o, tokens)

@@ -34,8 +34,8 @@ class SoftmaxStage(wiring.Component):
             "rows": In(stream.Signature(layouts.row_record(cfg))),
             "probs": Out(stream.Signature(layouts.prob_beat(cfg))),
             "done": Out(stream.Signature(layouts.softmax_row(cfg))),
-            "mult_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": cfg.attention.mult_bits}),
-                                              always_ready=True)),
+            "mult_write": In(stream.Signature(
+                data.StructLayout({"head": sw.head_width, "value": cfg.attention.mult_bits}), always_ready=True)),
             "comp_write": In(stream.Signature(data.StructLayout({"head": sw.head_width, "value": aw.comp_width}),
                                               always_ready=True)),
         })
@@ -71,21 +71,29 @@ class SoftmaxStage(wiring.Component):
         Returns the valid and last flags of every stage, and t (stage 3), e and its index (stage 4)."""
         a, aw, sw = self.cfg.attention, self.cfg.attention_widths, self.cfg.score.widths
         valid, last = [Signal(name=f"valid{n}") for n in range(1, 5)], [Signal(name=f"last{n}") for n in range(1, 5)]
-        score = Signal(signed(sw.score_width), name="score2")
-        t, e = Signal(signed(aw.t_width), name="t3"), Signal(aw.exp_width, name="e4")
-        index = [Signal(sw.index_width, name=f"index{n}") for n in range(2, 5)]
-        scale = Signal(a.mult_bits, name="scale")  # M_h of the row, registered: off the multiplier's path
+        # Data flops have no reset and load only when their stage takes a valid entry.
+        score = Signal(signed(sw.score_width), name="score2", reset_less=True)
+        t, e = Signal(signed(aw.t_width), name="t3", reset_less=True), Signal(aw.exp_width, name="e4", reset_less=True)
+        index = [Signal(sw.index_width, name=f"index{n}", reset_less=True) for n in range(2, 5)]
+        # M_h of the row, registered during the passes: off the multiplier's path
+        scale = Signal(a.mult_bits, name="scale", reset_less=True)
         issue = run & (rd < kept) & advance
         e_next = self._exp(m, (t_max - t).as_unsigned()[:aw.d_width])
         m.d.comb += buf.ren.eq(issue)
-        m.d.sync += scale.eq(mult.value)
+        with m.If(run):
+            m.d.sync += scale.eq(mult.value)
         with m.If(issue):
             m.d.sync += rd.eq(rd + 1)
         with m.If(advance):
             m.d.sync += [valid[0].eq(issue), last[0].eq(rd == kept - 1),
-                         *(v.eq(u) for v, u in zip(valid[1:], valid)), *(l.eq(k) for l, k in zip(last[1:], last)),
-                         index[0].eq(rdata.index), score.eq(rdata.score), index[1].eq(index[0]), index[2].eq(index[1]),
-                         t.eq((score * scale) >> a.scale_shift), e.eq(e_next)]
+                         *(v.eq(u) for v, u in zip(valid[1:], valid, strict=False)),
+                         *(dst.eq(src) for dst, src in zip(last[1:], last, strict=False))]
+            loads = ((valid[0], [index[0].eq(rdata.index), score.eq(rdata.score)]),
+                     (valid[1], [index[1].eq(index[0]), t.eq((score * scale) >> a.scale_shift)]),
+                     (valid[2], [index[2].eq(index[1]), e.eq(e_next)]))
+            for stage_valid, statements in loads:
+                with m.If(stage_valid):
+                    m.d.sync += statements
         return valid, last, t, e, index[2]
 
     def _flush(self, m, rd, valid):
@@ -109,8 +117,8 @@ class SoftmaxStage(wiring.Component):
 
         with m.FSM():
             with m.State("COLLECT"):
-                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1),
-                             buf.waddr.eq(count), buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
+                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1), buf.waddr.eq(count),
+                             buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
                              buf.wen.eq(self.scores.valid)]
                 with m.If(self.scores.valid):
                     m.d.sync += count.eq(count + 1)

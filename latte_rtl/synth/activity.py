@@ -32,6 +32,8 @@ class Activity:
     read_write_conflicts: dict = field(default_factory=dict)
     input: str = ""
     load_cycles: int = 0  # cycles that write a key or V store (loads; the rest serve rows)
+    samples: dict = field(default_factory=dict)  # (path, signal, bit) -> bool per rising clock edge
+    signal_toggles: dict = field(default_factory=dict)  # (path, signal) -> toggles per bit per cycle
 
 
 def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
@@ -84,8 +86,9 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
 
 
 def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_per_head: int = 2,
-            keep: float | None = None) -> Activity:
-    """Simulate `top` with waves on the activity input and read the VCD."""
+            keep: float | None = None, watch_for=None) -> Activity:
+    """Simulate `top` with waves on the activity input and read the VCD. `watch_for({path: names
+    the VCD has})` -> {(path, signal): bits} asks for those bits' values at every rising edge."""
     from latte_rtl.sim.runner import prepare_simulator, simulate
 
     prepare_simulator(ACTIVITY_SIM)
@@ -93,14 +96,17 @@ def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_pe
         source, result = Path(tmp) / "input.npz", Path(tmp) / "rtl.npz"
         info = activity_input(cfg, source, rows_per_head=rows_per_head, keep=keep)
         run = simulate(design_dir, [source], [result], top=top, sim=ACTIVITY_SIM, waves=True)
-        activity = parse_vcd(run["waves"], memory_paths)
-    activity.rows, activity.keys, activity.kept, activity.input = info["rows"], info["keys"], info["kept"], info["input"]
+        watch = watch_for(vcd_names(run["waves"])) if watch_for else None
+        activity = parse_vcd(run["waves"], memory_paths, watch)
+    activity.rows, activity.keys, activity.kept = info["rows"], info["keys"], info["kept"]
+    activity.input = info["input"]
     return activity
 
 
 def _header(lines, memory_paths):
-    """{id: (scope path, width)} of every variable below the top, the clock's id, memory enable ids."""
-    scopes, variables, clock, enables = [], {}, None, {}
+    """{id: (scope path, width)} of every variable below the top, the clock's id, memory enable
+    ids, and {(scope path, name): (id, width)}."""
+    scopes, variables, clock, enables, named = [], {}, None, {}, {}
     for line in lines:
         words = line.split()
         if not words:
@@ -115,6 +121,7 @@ def _header(lines, memory_paths):
             if not inside:
                 continue
             path = ".".join(inside[1:])
+            named.setdefault((path, name), (ident, width))
             if len(inside) == 1 and name == "clk":
                 clock = ident
             elif name != "clk":
@@ -122,14 +129,42 @@ def _header(lines, memory_paths):
             if path in memory_paths and name in ("ren", "wen"):
                 enables[(path, name)] = ident
         elif words[0] == "$enddefinitions":
-            return variables, clock, enables
+            return variables, clock, enables, named
     raise ValueError("VCD without $enddefinitions")
 
 
-def parse_vcd(path: Path, memory_paths: list[str]) -> Activity:
-    """Cycles, toggles per bit per cycle per scope, and memory accesses sampled at each rising clock edge."""
+def vcd_names(path: Path) -> dict[str, set[str]]:
+    """{scope path below the top: the signal names the VCD has there}."""
     with open(path) as vcd:
-        variables, clock, enables = _header(vcd, set(memory_paths))
+        named = _header(vcd, set())[3]
+    names: dict[str, set[str]] = {}
+    for scope, name in named:
+        names.setdefault(scope, set()).add(name)
+    return names
+
+
+def _samples(changes: dict, watch: dict, named: dict, cycles: int) -> dict:
+    """{(path, signal, bit): its value at each rising edge} from each watched id's changes
+    [(first edge it holds for, value)]."""
+    out = {}
+    for (path, name), bits in watch.items():
+        ident = named[(path, name)][0]
+        events = changes.get(ident, [])
+        for bit in bits:
+            values = np.zeros(cycles, bool)
+            for (start, value), (end, _) in zip(events, [*events[1:], (cycles, 0)], strict=True):
+                values[start:end] = (value >> bit) & 1
+            out[(path, name, bit)] = values
+    return out
+
+
+def parse_vcd(path: Path, memory_paths: list[str], watch: dict | None = None) -> Activity:
+    """Cycles, toggles per bit per cycle per scope, and memory accesses sampled at each rising clock
+    edge; with `watch` {(path, signal): bits}, those bits at every rising edge."""
+    with open(path) as vcd:
+        variables, clock, enables, named = _header(vcd, set(memory_paths))
+        watched = {named[key][0] for key in watch or {}}
+        history: dict[str, list] = {ident: [] for ident in watched}
         values: dict[str, int] = {}
         flips = dict.fromkeys(variables, 0)
         counts = {m: [0, 0, 0] for m in memory_paths}  # reads, writes, both
@@ -147,6 +182,8 @@ def parse_vcd(path: Path, memory_paths: list[str]) -> Activity:
             for ident, value in changes:
                 if not first and ident in flips:
                     flips[ident] += (value ^ values.get(ident, 0)).bit_count()
+                if ident in watched:
+                    history[ident].append((cycles, value))
                 values[ident] = value
             changes.clear()
 
@@ -168,8 +205,11 @@ def parse_vcd(path: Path, memory_paths: list[str]) -> Activity:
         bits_by_scope[scope] = bits_by_scope.get(scope, 0) + width
         flips_by_scope[scope] = flips_by_scope.get(scope, 0) + flips[ident]
     toggles = {s: flips_by_scope[s] / bits_by_scope[s] / max(1, cycles) for s in bits_by_scope}
+    signal_toggles = {key: flips[ident] / width / max(1, cycles) for key, (ident, width) in named.items()
+                      if ident in flips}
     return Activity(cycles=cycles, rows=0, keys=0, kept=0, toggles=toggles, reads=reads, writes=writes,
-                    read_write_conflicts=both, load_cycles=loads)
+                    read_write_conflicts=both, load_cycles=loads, signal_toggles=signal_toggles,
+                    samples=_samples(history, watch or {}, named, cycles))
 
 
 def is_store(memory_path: str) -> bool:

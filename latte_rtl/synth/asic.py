@@ -7,6 +7,9 @@
    outputs at the clock edge, no wires (no placement).
 3. Power: OpenSTA `report_power` at fmax with the switching activity measured in simulation
    (synth/activity.py) set per block; SRAM energy = accesses × the macro's energy per access.
+   Clock gating (synth/gating.py): OpenSTA 2.0.17 clocks every flip-flop at full rate, gated or
+   not; the report gives that figure (`ungated`) and the gated one, where each flip-flop behind an
+   ICG is clocked only in the cycles its measured enable is high.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ from latte_rtl.signals import run_child
 
 from .blocks import block_areas, block_of_path
 from .fanout import BUFFER, repair_fanout
+from .gating import (
+    FLOP_PREFIXES,
+    ICG_CELL,
+    ICG_MIN_FLOPS,
+    clock_energy_pj,
+    enable_cones,
+    evaluate,
+    instance_paths,
+    load_gated,
+    netlist_gating,
+)
 from .pdk import STDCELL, TIE_HI, TIE_LO, cell_area, liberty_text, stdcell_liberty
 from .sram_map import MemoryMap, bind_memories, map_memories, wrapper_verilog
 
@@ -64,7 +78,8 @@ def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> li
     for prefix, flatten in (("", ""), ("flat_", "-flatten")):
         script = _render(read_macros="\n".join(f"read_liberty -lib {lib}" for lib in libs), top=top, stdcell=STDCELL,
                          delay_ps=DELAY_TARGET_PS, tie_hi=" ".join(TIE_HI), tie_lo=" ".join(TIE_LO), flatten=flatten,
-                         prefix=prefix)
+                         prefix=prefix, icg=ICG_CELL, icg_min=ICG_MIN_FLOPS,
+                         write_gated="" if flatten else "write_json gated.json")
         _yosys(work, script, f"{prefix}ihp130.ys")
     netlist, buffers = repair_fanout((work / "flat_netlist.v").read_text())
     (work / "flat_sta_netlist.v").write_text(netlist)
@@ -77,7 +92,7 @@ def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[Memo
     block, and how each memory was built."""
     design = stat["design"]
     cells = design["num_cells_by_type"]
-    ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith(("sg13g2_dfrbp", "sg13g2_sdf")))
+    ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith(FLOP_PREFIXES))
     macro_um2 = sum(m.area_um2 for m in mapped)
     buffers_um2 = fanout_buffers * cell_area(BUFFER[0])
     logic_um2 = float(design["area"]) + buffers_um2
@@ -89,6 +104,7 @@ def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[Memo
         "total_um2": round(logic_um2 + macro_um2, 1),
         "cells": sum(n for c, n in cells.items() if c.startswith("sg13g2_")),
         "flip_flops": sum(n for c, n in cells.items() if c.startswith("sg13g2_dfrbp")),
+        "icgs": cells.get(ICG_CELL, 0),
         "fanout_buffers": fanout_buffers,
         "blocks_um2": {b: round(v, 1) for b, v in blocks.items()},
         "memories": [{"path": m.path, "words": m.words, "bits": m.bits, "kind": m.kind,
@@ -120,16 +136,27 @@ def _constraints(period_ns: float) -> str:
 
 def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
     """Critical path of the mapped netlist: ns, fmax, start and end points."""
+    gates = "[get_pins -quiet *icg_*/GATE]"
     text = _sta(work, mapped, module, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
-                "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"", "timing.tcl", "flat_sta_netlist.v")
+                "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"\n"
+                f"if {{[llength {gates}] > 0}} {{\n  puts LATTE_GATING\n"
+                f"  report_checks -path_delay max -digits 3 -to {gates}\n}}", "timing.tcl", "flat_sta_netlist.v")
     (work / "timing.rpt").write_text(text)
     slack = float(re.search(r"LATTE_WORST_SLACK (\S+)", text).group(1))
     critical = STA_PERIOD_NS - slack
     netlist = (work / "flat_sta_netlist.v").read_text()
-    return {"critical_path_ns": round(critical, 3), "fmax_mhz": round(1000.0 / critical, 2),
-            "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", text).group(1)),
-            "endpoint": _register(netlist, re.search(r"Endpoint: (\S+)", text).group(1)),
-            "report": "timing.rpt", "sta": "OpenSTA " + sta_version()}
+    result = {"critical_path_ns": round(critical, 3), "fmax_mhz": round(1000.0 / critical, 2),
+              "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", text).group(1)),
+              "endpoint": _register(netlist, re.search(r"Endpoint: (\S+)", text).group(1)),
+              "report": "timing.rpt", "sta": "OpenSTA " + sta_version()}
+    gating = text.partition("LATTE_GATING")[2]
+    if gating:  # the ICGs' enable setup: its worst path, and the slack it keeps when clocked at fmax
+        gate_slack = float(re.search(r"(-?[\d.]+)\s+slack", gating).group(1))
+        result["clock_gating_check"] = {
+            "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", gating).group(1)),
+            "endpoint": re.search(r"Endpoint: (\S+)", gating).group(1),
+            "arrival_ns": round(STA_PERIOD_NS - gate_slack, 3), "slack_at_fmax_ns": round(gate_slack - slack, 3)}
+    return result
 
 
 def _register(netlist: str, instance: str) -> str:
@@ -149,16 +176,27 @@ _POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d
 
 
 def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, period_ns: float,
-                activity: dict[str, float], default: float) -> tuple[dict[str, float], float]:
+                activity: dict[str, float], default: float,
+                pins: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
     """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
-    (`a.b`: on the pins of the cells directly in it) and `default` elsewhere. Macros are left out
-    (their energy is counted per access). Also returns the flip-flops' share (W)."""
-    # (set_power_activity -pins is broken in OpenSTA 2.0.17: set each pin through the API under it.)
-    commands = [_constraints(period_ns), f"set_power_activity -global -activity {default:.6f} -duty 0.5",
+    (`a.b`: on the pins of the cells directly in it), `default` elsewhere, and `pins` {pin: toggles
+    per cycle} over both. Macros are left out (their energy is counted per access). Also returns
+    the flip-flops' share (W)."""
+    # OpenSTA 2.0.17: set_power_activity -pins is broken, so each pin is set through the API under
+    # it; and a -global activity overrides every pin's (so none is set: the top's own cells and the
+    # inputs get `default`, each instance's cells its rate, then the given pins theirs).
+    commands = [_constraints(period_ns),
                 "proc pins_activity {pattern activity} {\n"
-                "  foreach pin [get_pins $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}"]
+                "  foreach pin [get_pins -quiet $pattern] { sta::set_power_pin_activity $pin $activity 0.5 }\n}",
+                "set_power_activity -input_ports [delete_from_list [all_inputs] [get_ports clk]] "
+                f"-activity {default:.6f} -duty 0.5", f"pins_activity */* {default:.6f}"]
     for path in sorted((p for p in activity if p), key=lambda p: p.count(".")):
         commands.append(f"pins_activity {{{path.replace('.', '/')}/*/*}} {activity[path]:.6f}")
+    by_rate: dict[str, list[str]] = {}
+    for pin, rate in (pins or {}).items():
+        by_rate.setdefault(f"{rate:.6f}", []).append(pin)
+    for rate, group in sorted(by_rate.items()):
+        commands.append(f"foreach p {{{' '.join(group)}}} {{ pins_activity $p {rate} }}")
     commands += ["report_power -digits 6", "report_power -instances [get_cells -hierarchical *] -digits 6"]
     text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "netlist.v")
     watts = {}
@@ -234,15 +272,110 @@ def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementat
 
 
 def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
-    """Energy per row of an implementation, from a run at `keep_ratio` (synth/activity.py)."""
+    """Energy per row of an implementation, from a run at `keep_ratio` (synth/activity.py): gated
+    (each ICG's flip-flops clocked in the cycles its enable is high) and `ungated` (OpenSTA's
+    figure: every flip-flop clocked every cycle)."""
     from .activity import measure
 
-    activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio)
+    gated = load_gated(impl.work / "gated.json")
+    paths = instance_paths(gated, impl.module)
+    cones: dict = {}
+
+    def watch_for(names: dict) -> dict:
+        cones.update(enable_cones(gated, names, paths))
+        watch: dict = {}
+        for icg, cone in cones.items():
+            for name, bit in (cone.leaves.values() if cone else ()):
+                watch.setdefault((icg.rpartition("/")[0], name), set()).add(bit)
+        return watch
+
+    activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio,
+                       watch_for=watch_for)
+    duties = enable_duties(cones, activity)
+    gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
     watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
-                                    activity.toggles, activity.toggles.get("", 0.1))
-    energy = energy_report(activity, watts, impl.period_ns, impl.mapped, flip_flops)
+                                    activity.toggles, activity.toggles.get("", 0.1),
+                                    register_pins(gating, activity.signal_toggles))
+    clock_pj = clock_energy_pj(impl.work, {c for f in gating.flops.values() for c in f}, impl.period_ns,
+                               lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name,
+                                                                            netlist))
+    saved = gating_savings(impl.top, gating, duties, clock_pj, impl.period_ns)
+    gated_watts = {b: w - saved.get(b, 0.0) for b, w in watts.items()}
+    energy = energy_report(activity, gated_watts, impl.period_ns, impl.mapped, flip_flops - sum(saved.values()))
+    ungated = energy_report(activity, watts, impl.period_ns, impl.mapped, flip_flops)
+    energy["ungated"] = {k: ungated[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
+                                                 "flip_flop_mw")}
+    energy["clock_gating"] = gating_summary(impl.top, gating, duties, clock_pj)
     energy["activity"]["input"] = activity.input
     return energy
+
+
+def register_pins(gating, signal_toggles: dict) -> dict[str, float]:
+    """{flip-flop D and Q pin: the measured toggles per cycle of the RTL register on its Q} for every
+    flip-flop whose Q net is a simulated signal (the rest keep their block's mean rate)."""
+    pins = {}
+    for path, registers in gating.registers.items():
+        prefix = path.replace(".", "/") + "/" if path else ""
+        for instance, signal in registers:
+            rate = signal_toggles.get((path, signal))
+            if rate is not None and re.fullmatch(r"[\w/]+", prefix + instance):
+                pins[f"{prefix}{instance}/Q"] = pins[f"{prefix}{instance}/D"] = rate
+    return pins
+
+
+def enable_duties(cones: dict, activity) -> dict[str, float]:
+    """{ICG: the fraction of simulated cycles its enable is high} for every ICG whose enable cone
+    reaches only simulated signals."""
+    duties = {}
+    for icg, cone in cones.items():
+        if cone is None:
+            continue
+        path = icg.rpartition("/")[0]
+        samples = {leaf: activity.samples[(path, *leaf)] for leaf in cone.leaves.values()}
+        duties[icg] = float(evaluate(cone, samples, activity.cycles).mean()) if activity.cycles else 1.0
+    return duties
+
+
+def gating_savings(top: str, gating, duties: dict, clock_pj: dict, period_ns: float) -> dict[str, float]:
+    """Watts per report block that OpenSTA's full-rate clock counts but the gated flip-flops do not
+    spend: (1 − duty) × their clock energy per cycle. An ICG without a measured duty saves nothing."""
+    saved: dict[str, float] = {}
+    for icg, flops in gating.icgs.items():
+        pj = sum(n * clock_pj[cell] for cell, n in flops.items()) * (1.0 - duties.get(icg, 1.0))
+        block = block_of_path(top, icg.rpartition("/")[0])
+        saved[block] = saved.get(block, 0.0) + pj * 1e-3 / period_ns
+    return saved
+
+
+def gating_summary(top: str, gating, duties: dict, clock_pj: dict) -> dict:
+    """ICGs, flip-flops, the share behind an ICG and the mean clock duty of the gated ones, per
+    report block and in all."""
+    blocks: dict[str, dict] = {}
+
+    def block(path: str) -> dict:
+        return blocks.setdefault(block_of_path(top, path), {"flip_flops": 0, "gated_flip_flops": 0, "icgs": 0,
+                                                            "measured_flip_flops": 0, "_clocked": 0.0})
+
+    for path, flops in gating.flops.items():
+        block(path)["flip_flops"] += sum(flops.values())
+    for icg, flops in gating.icgs.items():
+        b, n = block(icg.rpartition("/")[0]), sum(flops.values())
+        b["icgs"] += 1
+        b["gated_flip_flops"] += n
+        if icg in duties:
+            b["measured_flip_flops"] += n
+            b["_clocked"] += n * duties[icg]
+    total = {k: sum(b[k] for b in blocks.values()) for k in ("flip_flops", "gated_flip_flops", "icgs",
+                                                              "measured_flip_flops", "_clocked")}
+    for b in [*blocks.values(), total]:
+        b["gated_share"] = round(b["gated_flip_flops"] / b["flip_flops"], 3) if b["flip_flops"] else 0.0
+        clocked = b.pop("_clocked")
+        b["mean_gated_duty"] = round(clocked / b["measured_flip_flops"], 4) if b["measured_flip_flops"] else None
+    return {**total, "by_block": dict(sorted(blocks.items())), "icg_cell": ICG_CELL, "min_flops_per_icg": ICG_MIN_FLOPS,
+            "clock_energy_pj": {c: round(v, 4) for c, v in clock_pj.items()},
+            "method": "OpenSTA power at full clock on every flip-flop, less (1 - duty) x the clock energy of each "
+                      "flip-flop behind an ICG; duty = fraction of simulated cycles its enable (evaluated from the "
+                      "gated netlist on the simulated signals) is high; ICGs at full activity"}
 
 
 def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float) -> dict:

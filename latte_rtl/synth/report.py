@@ -179,18 +179,52 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
                          ("macro_um2", "SRAM macros µm²"), ("total_um2", "total µm²")):
         add(label, a.get(field), b.get(field))
     add("fmax MHz (OpenSTA)", a.get("fmax_mhz"), b.get("fmax_mhz"), ".1f")
+    for field in ("startpoint", "endpoint"):
+        if a.get(field) or b.get(field):
+            rows.append((f"ihp130:   critical path {field[:-5]}", _fmt(a.get(field)), _fmt(b.get(field)), ""))
+    add("ICGs (clock gates)", a.get("icgs"), b.get("icgs"))
+    ca, cb = a.get("clock_gating_check") or {}, b.get("clock_gating_check") or {}
+    if ca or cb:
+        add("  ICG enable setup slack at fmax, ns", ca.get("slack_at_fmax_ns"), cb.get("slack_at_fmax_ns"), ".3f")
     add("keys/s per mm²", keys_per_s_per_mm2(a), keys_per_s_per_mm2(b), ".4g")
     ea, eb = a.get("energy") or {}, b.get("energy") or {}
-    add("pJ per row", ea.get("pj_per_row"), eb.get("pj_per_row"))
+    ga, gb = ea.get("clock_gating") or {}, eb.get("clock_gating") or {}
+    if ga or gb:
+        add("flip-flops behind an ICG", ga.get("gated_share"), gb.get("gated_share"), ".1%")
+        for block in sorted(set(ga.get("by_block", {})) | set(gb.get("by_block", {}))):
+            x, y = ga.get("by_block", {}).get(block, {}), gb.get("by_block", {}).get(block, {})
+            rows.append((f"ihp130:   gated/flip-flops {block}", _gated(x), _gated(y), ""))
+    add("pJ per row (gated clocks)", ea.get("pj_per_row"), eb.get("pj_per_row"))
+    add("pJ per row (ungated: every flop clocked)", (ea.get("ungated") or {}).get("pj_per_row"),
+        (eb.get("ungated") or {}).get("pj_per_row"))
     add("pJ per key", ea.get("pj_per_key"), eb.get("pj_per_key"), ".1f")
     blocks_a, blocks_b = ea.get("pj_per_row_by_block", {}), eb.get("pj_per_row_by_block", {})
+    ungated_a = (ea.get("ungated") or {}).get("pj_per_row_by_block", {})
+    ungated_b = (eb.get("ungated") or {}).get("pj_per_row_by_block", {})
     for block in sorted(set(blocks_a) | set(blocks_b)):
-        add(f"  pJ/row {block}", blocks_a.get(block), blocks_b.get(block))
+        x, y = blocks_a.get(block), blocks_b.get(block)
+        rows.append((f"ihp130:   pJ/row {block} (ungated)", _with_ungated(x, ungated_a.get(block)),
+                     _with_ungated(y, ungated_b.get(block)), _ratio(x, y)))
     for name, r in (("top", a), ("baseline", b)):
         for key in ("error", "skipped"):
             if key in r:
                 rows.append((f"ihp130: {name} {key}", r[key], "", ""))
     return rows
+
+
+def _gated(block: dict) -> str:
+    """"gated/all (ICGs, mean duty)" of one block's flip-flops."""
+    if not block:
+        return "-"
+    duty = block.get("mean_gated_duty")
+    return (f"{block['gated_flip_flops']}/{block['flip_flops']} ({block['icgs']} ICGs"
+            + (f", duty {duty:.2f})" if duty is not None else ")"))
+
+
+def _with_ungated(gated, ungated) -> str:
+    if gated is None:
+        return "-"
+    return f"{gated:,.0f}" + (f" ({ungated:,.0f})" if ungated is not None and round(ungated) != round(gated) else "")
 
 
 def format_table(report: dict) -> str:

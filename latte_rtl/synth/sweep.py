@@ -24,7 +24,7 @@ from .report import DEFAULT_KEEP_RATIO, comparisons
 
 SWEEPABLE = ("bits", "msb_bits", "dim", "lanes", "heads", "max_keys", "threshold_mode")
 PER_TOP = ("transistors", "ecp5_fmax_mhz", "ecp5_luts", "ihp130_total_um2", "ihp130_logic_um2", "ihp130_fmax_mhz",
-           "ihp130_pj_per_row")
+           "ihp130_pj_per_row", "ihp130_pj_per_row_ungated")
 PER_PAIR = ("logic_area_ratio", "throughput_per_area_ratio", "break_even_keep_ratio",
             "ihp130_keys_per_s_per_mm2_ratio", "ihp130_energy_per_row_ratio")
 CSV_FIELDS = ["point", *SWEEPABLE, "status",
@@ -41,9 +41,18 @@ def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float) -> str:
     texts = {top.name: top_verilog(cfg, top)[0] for top in tops_for(cfg)}
     blob = json.dumps({"params": cfg.params(), "verilog": {t: hashlib.sha256(v.encode()).hexdigest()
                                                             for t, v in texts.items()},
-                       "targets": sorted(targets), "keep": keep_ratio if "ihp130" in targets else None},
+                       "targets": sorted(targets), "keep": keep_ratio if "ihp130" in targets else None,
+                       "ihp130_flow": _asic_flow_hash() if "ihp130" in targets else None},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _asic_flow_hash() -> str:
+    """The ihp130 flow's Yosys script and energy method: a cached point is stale when they change."""
+    from .asic import SCRIPT
+
+    sources = [SCRIPT, SCRIPT.with_name("gating.py"), SCRIPT.with_name("asic.py")]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
 
 
 def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO) -> dict:
@@ -85,7 +94,7 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
 
 def expand(grid: dict[str, list]) -> list[dict]:
     names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
 
 
 def run_sweep(grid: dict[str, list], targets: list[str], out_dir: Path, **options) -> list[dict]:
@@ -149,7 +158,9 @@ def _row(index: int, result: dict, keep_ratio: float) -> dict:
             asic = flows.get("ihp130", {})
             for field in ("total_um2", "logic_um2", "fmax_mhz"):
                 row[f"{key}_ihp130_{field}"] = asic.get(field)
-            row[f"{key}_ihp130_pj_per_row"] = (asic.get("energy") or {}).get("pj_per_row")
+            energy = asic.get("energy") or {}
+            row[f"{key}_ihp130_pj_per_row"] = energy.get("pj_per_row")
+            row[f"{key}_ihp130_pj_per_row_ungated"] = (energy.get("ungated") or {}).get("pj_per_row")
         for pair, comp in comparisons(cfg, results, keep_ratio).items():
             flat = {**comp, **{f"ihp130_{k}": v for k, v in comp.get("ihp130", {}).items()}}
             row.update({f"{pair}_{f}": flat.get(f) for f in PER_PAIR})
