@@ -19,7 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
-from latte_rtl.workloads.smollm2 import TEXT, load_smollm2, tokenize  # noqa: E402
+from latte_rtl.workloads.smollm2 import TEXT, load_smollm2, tokenize
 
 SEED, CALIB_TOKENS, TEST_TOKENS = 0, 12_000, 30_000
 META = ROOT / "latte_rtl" / "data" / "smollm2_model.json"
@@ -27,8 +27,7 @@ META = ROOT / "latte_rtl" / "data" / "smollm2_model.json"
 
 def build_text() -> None:
     import platform
-
-    import pydoc_data.topics as topics
+    from pydoc_data import topics
 
     names = sorted(topics.topics)
     np.random.default_rng(SEED).shuffle(names)

@@ -24,6 +24,8 @@ def cmd_evaluate(args) -> int:
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
     if args.jobs < 1:
         raise UserError(f"--jobs={args.jobs} is out of range: expected ≥ 1")
+    if args.workload == "smollm2":
+        return _evaluate_smollm2(args, limit, integer)
     result = evaluate(args.workload, limit=limit, calib_limit=args.calib_samples, curve=not args.no_curve,
                       integer=integer, jobs=args.jobs)
     print(format_table(result))
@@ -34,6 +36,24 @@ def cmd_evaluate(args) -> int:
         print(f"wrote {args.json}")
     if args.plot and "curve" in result:
         plot_curve(result, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _evaluate_smollm2(args, limit, integer) -> int:
+    from . import smollm2_eval as ev
+
+    if args.calib_samples is not None and args.calib_samples < 1:
+        raise UserError(f"--calib-samples={args.calib_samples} is out of range: expected ≥ 1")
+    result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs)
+    print(ev.format_table(result))
+    print(f"LATTE head-wise (keep {ev.KEEP}): {result['keys_filtered']:.1%} keys filtered, perplexity "
+          f"{result['latte']:.4f} vs int8 dense {result['baseline']:.4f} ({result['seconds']:.0f} s)")
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot and "curve" in result:
+        atomic_write(Path(args.plot), lambda f: ev.plot_curve(result, f))
         print(f"wrote {args.plot}")
     return 0
 
@@ -66,9 +86,12 @@ def cmd_dump(args) -> int:
     from .dump import dump_all_layers, dump_qk
 
     attention = design_config(args).attention
+    if args.workload == "smollm2":
+        return _dump_smollm2(args, attention)
     if args.all_layers and args.layer is not None:
         raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
-    common = dict(rows=args.rows, keys=args.keys, sample=args.sample, attention=attention)
+    keys = 192 if args.keys is None else args.keys
+    common = {"rows": args.rows, "keys": keys, "sample": args.sample, "attention": attention}
     layer = 1 if args.layer is None else args.layer
     arrays = dump_all_layers(args.workload, **common) if args.all_layers else dump_qk(args.workload, layer=layer,
                                                                                        **common)
@@ -80,6 +103,21 @@ def cmd_dump(args) -> int:
     print(f"dump {args.workload} layer {layer}: q {list(arrays['q'].shape)}, k {list(arrays['k'].shape)}, "
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
           f"--heads ≥ {len(arrays['thresholds'])} --max-keys ≥ {arrays['k'].shape[-2]})")
+    return 0
+
+
+def _dump_smollm2(args, attention) -> int:
+    from .smollm2_dump import dump_smollm2
+
+    if args.all_layers:
+        raise UserError("--all-layers is not supported for --workload smollm2: dump one --layer at a time")
+    layer = 1 if args.layer is None else args.layer
+    keys = 1024 if args.keys is None else args.keys
+    arrays = dump_smollm2(layer=layer, keys=keys, rows=args.rows, sample=args.sample, attention=attention)
+    atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
+    print(f"dump smollm2 layer {layer}: q {list(arrays['q'].shape)} (9 query heads), k/v {list(arrays['k'].shape)} "
+          f"(3 KV heads, causal key_limit), thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design "
+          f"with --dim 64 --heads ≥ 3 --max-keys ≥ {arrays['k'].shape[1]})")
     return 0
 
 
@@ -119,7 +157,9 @@ def register(sub) -> None:
                    help="every layer into one file: `layers` [L] and each layer's arrays as `layer<i>.<name>`")
     p.add_argument("--rows", type=int, default=None,
                    help="query rows per head (default: lm 16; vision, minilm every token)")
-    p.add_argument("--keys", type=int, default=192, help="keys per head (lm; minilm: the document's tokens)")
+    p.add_argument("--keys", type=int, default=None,
+                   help="keys per head (lm, default 192; smollm2: context tokens 1..8192, default 1024; "
+                        "minilm: the document's tokens)")
     p.add_argument("--sample", type=int, default=0, help="held-out window / test image / test document")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_dump)
