@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from latte_rtl.golden import attention_rows, score_rows
+from latte_rtl.golden import score_rows
 from latte_rtl.golden.attention import dropped_exp_mass
 
 from ..config import AttentionConfig, ScoreConfig
@@ -65,60 +65,78 @@ class RowAttention:
     def v_rows_fraction(self) -> float:
         return float(self.v_read.sum() / max(1, self.v_dense.sum()))
 
-    def _row_thresholds(self, layer, head, s, cfg):
+    def _row_thresholds(self, layer, s, cfg) -> np.ndarray:
+        """T of every row [H · S] (head-major): per head, or per head and row bucket."""
         lo, hi = cfg.widths.threshold_range
+        n_heads = self.scales.shape[1]
         if self.mode in ("int8", "dense"):
-            return np.full(s, hi)  # relative T = 2 maxHH: every allowed key kept
-        t = self.thresholds[layer, head]
-        t = t[buckets(s)] if t.ndim == 1 else np.full(s, t)
-        return np.clip(t, lo, hi)
+            return np.full(n_heads * s, hi)  # relative T = 2 maxHH: every allowed key kept
+        t = self.thresholds[layer]
+        t = t[:, buckets(s)] if t.ndim == 2 else np.repeat(t[:, None], s, axis=1)
+        return np.clip(t, lo, hi).reshape(-1)
 
     def __call__(self, layer, q, k, v, allowed):
+        from latte_rtl.golden import keep_mask, softmax_attention
+
         _, h, s, dh = q.shape
         self.allowed[layer] += allowed.sum()
         if self.mode == "float":
-            from latte_rtl.golden import softmax_attention
-
             self.kept[layer] += allowed.sum()
             return softmax_attention(q[0] @ k[0].transpose(0, 2, 1) / np.sqrt(dh), allowed, v[0])[None]
-        cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=1, max_keys=s,
+        cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s,
                           threshold_mode="absolute" if self.mode == "topt" else "relative")
-        out = np.zeros(q.shape[1:])
-        group, decode = h // self.n_kv, np.arange(s) >= s // 2
-        union = np.zeros((self.n_kv, s, s), bool)
-        for hi in range(h):
-            sq, sk = self.scales[layer, hi]
-            qi, ki = quantize(q[0, hi], sq), quantize(k[0, hi], sk)
-            res = score_rows(qi, ki, np.arange(s), self._row_thresholds(layer, hi, s, cfg), cfg, key_mask=allowed)
-            self.kept[layer, hi] += res.kept.sum()
-            if self.mode == "int8":
-                from latte_rtl.golden import softmax_attention
-
-                union[hi // group] |= allowed
-                out[hi] = softmax_attention(res.exact * (sq * sk / np.sqrt(dh)), allowed, v[0, hi])
-                continue
-            probs, out[hi] = self._integer(layer, hi, res, v[0, hi], sq, sk)
-            union[hi // group] |= probs > 0
+        sq, sk = self.scales[layer, :, 0], self.scales[layer, :, 1]
+        qi, ki = quantize(q[0], sq[:, None, None]), quantize(k[0], sk[:, None, None])
+        heads, mask = np.repeat(np.arange(h), s), np.tile(allowed, (h, 1))
+        res = score_rows(qi.reshape(h * s, dh), ki, heads, np.full(h, cfg.widths.threshold_range[1]), cfg,
+                         key_mask=mask)
+        kept = keep_mask(res.hh, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask)
+        self.kept[layer] += kept.reshape(h, -1).sum(axis=1)
+        if self.mode == "int8":
+            read = np.broadcast_to(allowed, (h, s, s))
+            out = softmax_attention(res.exact.reshape(h, s, s) * (sq * sk / np.sqrt(dh))[:, None, None], allowed,
+                                    v[0])
+        else:
+            probs, out = self._integer(layer, np.where(kept, res.exact, 0), kept, v[0], sq, sk)
+            read = probs.reshape(h, s, s) > 0
+        decode = np.arange(s) >= s // 2
+        union = read.reshape(self.n_kv, h // self.n_kv, s, s).any(axis=1)
         self.v_read[layer] += union[:, decode].sum(axis=(1, 2))
         self.v_dense[layer] += allowed[decode].sum()
         return out[None]
 
-    def _integer(self, layer, head, res, v, sq, sk):
-        """§7 softmax + P·V of one head's rows through golden; the causal V-mean term added as
-        pv_rows adds its (w · vmean, w = 2^B − 1 − Σ p), vmean = ⌊Σ_{j≤r} v_j / (r + 1)⌋."""
-        a, s = self.integer, len(res.kept)
-        s_v = self.v_scales[layer, head]
-        vi = quantize(v, s_v)
-        mult = softmax_multiplier(sq, sk, v.shape[-1], a)
-        comp = None if self.comp is None else self.comp[layer, head][buckets(s)]
-        params = {**a.golden_params(), "vmean": False}
-        r = attention_rows(res.scores, res.kept, vi, np.arange(s), np.full(s, mult), comp, **params)
-        out = r["out"]
+    def _integer(self, layer, scores, kept, v, sq, sk):
+        """§7 softmax (golden.softmax_rows) and P·V of all heads' rows [H · S, S] (head-major);
+        the causal V-mean term added as golden.pv_rows adds its: w · vmean, w = 2^B − 1 − Σ p,
+        vmean_r = ⌊Σ_{j≤r} v_j / (r + 1)⌋ (the running mean of the V cache). → probs, float out [H, S, d]."""
+        from latte_rtl.golden import softmax_rows
+
+        a = self.integer
+        h, s, _ = v.shape
+        s_v = self.v_scales[layer]
+        vi = quantize(v, s_v[:, None, None])
+        mult = np.repeat(softmax_multiplier(sq, sk, v.shape[-1], a), s)
+        comp = np.zeros(h * s, np.int64) if self.comp is None else self.comp[layer][:, buckets(s)].reshape(-1)
+        soft = softmax_rows(scores, kept, mult, comp, exp_frac_bits=a.exp_frac_bits, exp_bits=a.exp_bits,
+                            prob_bits=a.prob_bits, scale_shift=a.scale_shift, prob_format=a.prob_format,
+                            log_levels=a.log_levels)
+        probs = soft["probs"].reshape(h, s, s)
+        out = exact_pv(probs, vi, a.prob_bits)
         if self.vmean:
             full = (1 << a.prob_bits) - 1
-            vmean = np.cumsum(vi, axis=0) // np.arange(1, s + 1)[:, None]
-            out = out + (full - r["prob_sum"])[:, None] * vmean
-        return r["probs"], out * s_v / ((1 << a.prob_bits) - 1)
+            vmean = np.cumsum(vi, axis=1) // np.arange(1, s + 1)[None, :, None]
+            out = out + (full - soft["prob_sum"].reshape(h, s))[:, :, None] * vmean
+        return soft["probs"], out * (s_v / ((1 << a.prob_bits) - 1))[:, None, None]
+
+
+def exact_pv(probs: np.ndarray, v: np.ndarray, prob_bits: int) -> np.ndarray:
+    """Σ_j p_j v_j per head, probs [H, R, N] ≥ 0, v [H, N, d] int: golden.pv_rows's integers via
+    float64 BLAS, exact while (2^B − 1) · max|v| · N < 2^53 (else golden.pv_rows itself)."""
+    from latte_rtl.golden.attention import pv_rows
+
+    if ((1 << prob_bits) - 1) * max(1, int(np.abs(v).max())) * v.shape[1] < 1 << 53:
+        return np.rint(probs.astype(np.float64) @ v.astype(np.float64)).astype(np.int64)
+    return np.stack([pv_rows(p, vh, prob_bits=prob_bits) for p, vh in zip(probs, v)])
 
 
 def perplexity(logits: np.ndarray, targets: np.ndarray) -> float:

@@ -107,28 +107,38 @@ def test_hist_quantile_and_buckets_by_hand():
     assert buckets(9).tolist() == [0, 1, 1, 2, 2, 2, 2, 3, 3]
 
 
-def test_causal_vmean_last_row_equals_golden_vmean():
-    """The last row sees every key: its causal V-mean term is golden's vmean over all N rows."""
+@pytest.mark.parametrize("comp", [0, 900])
+def test_integer_path_equals_golden_attention_rows(comp):
+    """RowAttention's batched §7 path (golden.softmax_rows + float64-exact P·V) equals
+    golden.attention_rows head by head; with the causal V-mean, the last row (which sees every key)
+    equals golden's vmean over all N rows."""
     from latte_rtl.config import AttentionConfig, ScoreConfig
     from latte_rtl.golden import attention_rows, score_rows
     from latte_rtl.workloads.attention import softmax_multiplier
 
     rng = np.random.default_rng(22)
     print("seed 22")
-    s, d = 12, 64
-    q, k, v = rng.normal(size=(s, d)), rng.normal(size=(s, d)), rng.normal(size=(s, d))
-    a = AttentionConfig()
-    att = RowAttention("latte", np.full((1, 1, 2), 0.02), thresholds=np.array([[40]]), integer=a,
-                       v_scales=np.array([[0.02]]), vmean=True)
-    allowed = np.tril(np.ones((s, s), bool))
-    cfg = ScoreConfig(bits=8, msb_bits=4, dim=d, lanes=1, heads=1, max_keys=s)
-    qi, ki, vi = (np.clip(np.rint(a / 0.02), -127, 127).astype(np.int64) for a in (q, k, v))
-    res = score_rows(qi, ki, np.arange(s), np.full(s, 40), cfg, key_mask=allowed)
-    _, out = att._integer(0, 0, res, v, 0.02, 0.02)
-    want = attention_rows(res.scores[-1:], res.kept[-1:], vi, [0], [softmax_multiplier(0.02, 0.02, d, a)],
-                          **{**a.golden_params(), "vmean": True})["out"][0]
-    assert np.array_equal(np.rint(out[-1] * 255 / 0.02).astype(np.int64), want)
-    assert 0 < res.kept.sum() < allowed.sum()
+    h, s, d, scale = 2, 40, 64, 0.02
+    q, k, v = (rng.normal(size=(h, s, d)) for _ in range(3))
+    a, allowed = AttentionConfig(), np.tril(np.ones((s, s), bool))
+    cfg = ScoreConfig(bits=8, msb_bits=4, dim=d, lanes=1, heads=h, max_keys=s)
+    qi, ki, vi = (np.clip(np.rint(x / scale), -127, 127).astype(np.int64) for x in (q, k, v))
+    res = score_rows(qi.reshape(h * s, d), ki, np.repeat(np.arange(h), s), np.array([40, 60]), cfg,
+                     key_mask=np.tile(allowed, (h, 1)))
+    assert 0 < res.kept.sum() < h * allowed.sum()
+    for vmean in (False, True):
+        att = RowAttention("latte", np.full((1, h, 2), scale), integer=a, v_scales=np.full((1, h), scale),
+                           comp=np.full((1, h, 6), comp), vmean=vmean, n_kv=1)
+        probs, out = att._integer(0, res.scores, res.kept, v, np.full(h, scale), np.full(h, scale))
+        got = np.rint(out * 255 / scale).astype(np.int64)
+        for hd in range(h):
+            rows = slice(hd * s, (hd + 1) * s)
+            want = attention_rows(res.scores[rows], res.kept[rows], vi[hd], np.zeros(s, np.int64),
+                                  [softmax_multiplier(scale, scale, d, a)], [comp], **{**a.golden_params(),
+                                                                                       "vmean": vmean})
+            assert np.array_equal(probs[rows], want["probs"])
+            assert np.array_equal(got[hd], want["out"]) if not vmean else np.array_equal(got[hd, -1],
+                                                                                         want["out"][-1])
 
 
 def test_evaluate_smollm2_tiny_slice(smollm2):
