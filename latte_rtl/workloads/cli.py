@@ -41,8 +41,16 @@ def cmd_evaluate(args) -> int:
 
 
 def _evaluate_smollm2(args, limit, integer) -> int:
+    from dataclasses import replace
+
+    from ..cli.common import given_config_options
     from . import smollm2_eval as ev
 
+    if integer is not None:  # an LLM needs finer probabilities than the default B = 8 (README, SmolLM2)
+        given = given_config_options(args)
+        integer = replace(integer, **{k: v for k, v in ev.INTEGER_DEFAULTS.items() if k not in given})
+        print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
+              f"R={integer.scale_shift} {integer.prob_format}")
     if args.calib_samples is not None and args.calib_samples < 1:
         raise UserError(f"--calib-samples={args.calib_samples} is out of range: expected ≥ 1")
     result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs)
@@ -122,12 +130,14 @@ def _dump_smollm2(args, attention) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
+    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped and pretrained models")
     p.add_argument("--workload", required=True, choices=WORKLOADS)
     p.add_argument("--samples", type=int, default=None,
-                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200)")
+                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200, "
+                        "smollm2 2 of 512 tokens; its whole test text: 66)")
     p.add_argument("--calib-samples", type=int, default=None,
-                   help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32)")
+                   help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32, "
+                        "smollm2 2 of 512 tokens, at most 29)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
     p.add_argument("--jobs", type=int, default=1, help="settings evaluated in parallel processes (same results)")
     p.add_argument("--no-integer", action="store_true",
@@ -156,10 +166,12 @@ def register(sub) -> None:
     p.add_argument("--all-layers", action="store_true",
                    help="every layer into one file: `layers` [L] and each layer's arrays as `layer<i>.<name>`")
     p.add_argument("--rows", type=int, default=None,
-                   help="query rows per head (default: lm 16; vision, minilm every token)")
+                   help="query rows per head (default: lm 16, smollm2 16 (the last positions); vision, minilm every "
+                        "token)")
     p.add_argument("--keys", type=int, default=None,
                    help="keys per head (lm, default 192; smollm2: context tokens 1..8192, default 1024; "
                         "minilm: the document's tokens)")
-    p.add_argument("--sample", type=int, default=0, help="held-out window / test image / test document")
+    p.add_argument("--sample", type=int, default=0,
+                   help="held-out window / test image / test document (smollm2: the --keys-token window of its text)")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_dump)
