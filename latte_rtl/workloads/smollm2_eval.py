@@ -389,9 +389,9 @@ def provenance(seq: int) -> dict:
 def format_table(result: dict) -> str:
     lines = [f"{'setting':70s} {'ppl':>8s} {'Δ':>8s} {'filtered':>9s} {'cont. ppl':>9s} {'Δ':>8s} {'V rows':>7s}"]
     for r in result["rows"]:
+        v_rows = "—" if r["kind"] == "float" else f"{r['v_rows_fraction']:.1%}"  # float mode counts no reads
         lines.append(f"{r['setting']:70s} {r['metric']:8.4f} {r['change_vs_int8']:+8.2%} {r['keys_filtered']:9.1%} "
-                     f"{r['ppl_continuation']:9.4f} {r['continuation_change_vs_int8']:+8.2%} "
-                     f"{r['v_rows_fraction']:7.1%}")
+                     f"{r['ppl_continuation']:9.4f} {r['continuation_change_vs_int8']:+8.2%} {v_rows:>7s}")
     d = result["decode"]
     lines.append(f"decode ({d['tokens']} tokens at context {d['context']}): dense reads "
                  f"{d['dense_v_rows_per_token']:.0f} V rows per token (30 layers × 3 KV heads)")
