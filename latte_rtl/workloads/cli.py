@@ -27,6 +27,8 @@ def cmd_evaluate(args) -> int:
         if args.no_curve:
             raise UserError("--plot draws the trade-off curve, which --no-curve skips: give one of them")
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
+    if args.workload == "smollm2":
+        return _evaluate_smollm2(args, args.samples, integer)
     result = evaluate(args.workload, limit=args.samples, calib_limit=args.calib_samples, curve=not args.no_curve,
                       integer=integer, jobs=args.jobs)
     print(format_table(result))
@@ -39,6 +41,32 @@ def cmd_evaluate(args) -> int:
         if "curve" not in result:
             raise UserError(f"--plot {args.plot}: {args.workload} gave no trade-off curve, nothing to plot")
         plot_curve(result, Path(args.plot))
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _evaluate_smollm2(args, limit, integer) -> int:
+    from dataclasses import replace
+
+    from ..cli.common import given_config_options
+    from . import smollm2_eval as ev
+
+    if integer is not None:  # an LLM needs finer probabilities than the default B = 8 (README, SmolLM2)
+        given = given_config_options(args)
+        integer = replace(integer, **{k: v for k, v in ev.INTEGER_DEFAULTS.items() if k not in given})
+        print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
+              f"R={integer.scale_shift} {integer.prob_format}")
+    result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs)
+    print(ev.format_table(result))
+    print(f"LATTE head-wise (keep {ev.KEEP}): {result['keys_filtered']:.1%} keys filtered, perplexity "
+          f"{result['latte']:.4f} vs int8 dense {result['baseline']:.4f} ({result['seconds']:.0f} s)")
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n", "--json")
+        print(f"wrote {args.json}")
+    if args.plot:
+        if "curve" not in result:
+            raise UserError(f"--plot {args.plot}: smollm2 gave no trade-off curve, nothing to plot")
+        atomic_write(Path(args.plot), lambda f: ev.plot_curve(result, f), "--plot")
         print(f"wrote {args.plot}")
     return 0
 
@@ -73,9 +101,12 @@ def cmd_dump(args) -> int:
 
     attention = design_config(args).attention
     check_output_file(args.output)
+    if args.workload == "smollm2":
+        return _dump_smollm2(args, attention)
     if args.all_layers and args.layer is not None:
         raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
-    common = dict(rows=args.rows, keys=args.keys, sample=args.sample, attention=attention)
+    keys = 192 if args.keys is None else args.keys
+    common = {"rows": args.rows, "keys": keys, "sample": args.sample, "attention": attention}
     layer = 1 if args.layer is None else args.layer
     arrays = dump_all_layers(args.workload, **common) if args.all_layers else dump_qk(args.workload, layer=layer,
                                                                                        **common)
@@ -91,13 +122,30 @@ def cmd_dump(args) -> int:
     return 0
 
 
+def _dump_smollm2(args, attention) -> int:
+    from .smollm2_dump import dump_smollm2
+
+    if args.all_layers:
+        raise UserError("--all-layers is not supported for --workload smollm2: dump one --layer at a time")
+    layer = 1 if args.layer is None else args.layer
+    keys = 1024 if args.keys is None else args.keys
+    arrays = dump_smollm2(layer=layer, keys=keys, rows=args.rows, sample=args.sample, attention=attention)
+    atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
+    print(f"dump smollm2 layer {layer}: q {list(arrays['q'].shape)} (9 query heads), k/v {list(arrays['k'].shape)} "
+          f"(3 KV heads, causal key_limit), thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design "
+          f"with --dim 64 --heads ≥ 3 --max-keys ≥ {arrays['k'].shape[1]})")
+    return 0
+
+
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped trained models")
-    p.add_argument("--workload", required=True, choices=WORKLOADS, help="shipped model: " + ", ".join(WORKLOADS))
+    p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped and pretrained models")
+    p.add_argument("--workload", required=True, choices=WORKLOADS, help="model: " + ", ".join(WORKLOADS))
     p.add_argument("--samples", type=int_at_least("--samples", 1), default=None,
-                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200)")
+                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200, "
+                        "smollm2 2 of 512 tokens; its whole test text: 66)")
     p.add_argument("--calib-samples", type=int_at_least("--calib-samples", 1), default=None,
-                   help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32)")
+                   help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32, "
+                        "smollm2 2 of 512 tokens, at most 29)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=1,
                    help="settings evaluated in parallel processes (same results; at most 2 per CPU core)")
@@ -127,8 +175,12 @@ def register(sub) -> None:
     p.add_argument("--all-layers", action="store_true",
                    help="every layer into one file: `layers` [L] and each layer's arrays as `layer<i>.<name>`")
     p.add_argument("--rows", type=int, default=None,
-                   help="query rows per head (default: lm 16; vision, minilm every token)")
-    p.add_argument("--keys", type=int, default=192, help="keys per head (lm; minilm: the document's tokens)")
-    p.add_argument("--sample", type=int, default=0, help="held-out window / test image / test document")
+                   help="query rows per head (default: lm 16, smollm2 16 (the last positions); vision, minilm every "
+                        "token)")
+    p.add_argument("--keys", type=int, default=None,
+                   help="keys per head (lm, default 192; smollm2: context tokens 1..8192, default 1024; "
+                        "minilm: the document's tokens)")
+    p.add_argument("--sample", type=int, default=0,
+                   help="held-out window / test image / test document (smollm2: the --keys-token window of its text)")
     p.add_argument("-o", "--output", required=True, help="output .npz (the input format of golden and run)")
     p.set_defaults(func=cmd_dump)

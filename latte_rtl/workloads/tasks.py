@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import UserError
 from .attention import Attention
 
-WORKLOADS = ("lm", "vision", "minilm")
+WORKLOADS = ("lm", "vision", "minilm", "smollm2")  # smollm2: smollm2_eval.py, smollm2_dump.py
 # Default evaluation sizes (test, calibration): lm 64 held-out windows of 256 bytes and 32
 # calibration windows; vision all 360 test images and 256 calibration images; minilm 100
 # summary/docstring pairs and 32 calibration documents.
@@ -59,8 +59,8 @@ class Task:
 def load_task(name: str, limit: int | None = None, calib_limit: int | None = None, *,
               whole_test: bool = False) -> Task:
     """The workload `name` on `limit` test inputs (default: DEFAULT_SAMPLES; whole_test: all)."""
-    if name not in WORKLOADS:
-        raise UserError(f"unknown workload {name!r}: expected one of {', '.join(WORKLOADS)}")
+    if name not in DEFAULT_SAMPLES:
+        raise UserError(f"unknown workload {name!r}: expected one of {', '.join(DEFAULT_SAMPLES)}")
     limit = None if whole_test else DEFAULT_SAMPLES[name][0] if limit is None else limit
     calib_limit = DEFAULT_SAMPLES[name][1] if calib_limit is None else calib_limit
     return minilm_task(limit, calib_limit) if name == "minilm" else trained_task(name, limit, calib_limit)

