@@ -15,10 +15,9 @@ from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from latte_rtl.tools import tool_versions
-from latte_rtl.synth.activity import measure
 from latte_rtl.synth.asic import energy_at, implement, sta_version
 from latte_rtl.synth.report import keys_per_s_per_mm2
+from latte_rtl.tools import tool_versions
 
 TOPS = ("latte_attention_engine", "dense_attention_engine", "latte_score_engine", "dense_score_engine")
 
@@ -77,7 +76,8 @@ def main():
     for latte, dense in ((TOPS[0], TOPS[1]), (TOPS[2], TOPS[3])):
         for k in keeps:
             a, b = results[latte]["by_keep"][str(k)], results[dense]["by_keep"][str(k)]
-            print(f"{latte} / {dense} at keep {k}: energy per row x{a['energy']['pj_per_row'] / b['energy']['pj_per_row']:.3f}, "
+            energy = a['energy']['pj_per_row'] / b['energy']['pj_per_row']
+            print(f"{latte} / {dense} at keep {k}: energy per row x{energy:.3f}, "
                   f"keys/s per mm² x{a['keys_per_s_per_mm2'] / b['keys_per_s_per_mm2']:.3f}")
     args.out.write_text(json.dumps({"params": cfg.params(), "keeps": keeps, "tops": results,
                                     "tool_versions": {**tool_versions(), "opensta": sta_version()},

@@ -20,10 +20,12 @@ def manifest_summary(manifest: dict) -> str:
         f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
         f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
         f"dense {d['beats']} × N",
-        *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})" for i, (name, t) in enumerate(manifest["tops"].items())),
+        *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})"
+          for i, (name, t) in enumerate(manifest["tops"].items())),
     ]
     if p["attention"]:
-        lines.insert(-len(manifest["tops"]), f"  softmax, P·V    F={p['exp_frac_bits']} P={p['exp_bits']} B={p['prob_bits']} "
+        lines.insert(-len(manifest["tops"]), f"  softmax, P·V    F={p['exp_frac_bits']} P={p['exp_bits']} "
+                         f"B={p['prob_bits']} "
                          f"R={p['scale_shift']} M_h {p['mult_bits']}b, {p['prob_format']}"
                          + (f" L={p['log_levels']}" if p["prob_format"] == "log2" else "")
                          + (", vmean" if p["vmean"] else ""))

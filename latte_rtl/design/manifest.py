@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from ..config import LatteConfig
-from ..golden.cycles import CYCLE_MODEL
 from ..errors import UserError
+from ..golden.cycles import CYCLE_MODEL
 from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
 from ..tops.axis import PROTOCOL as AXIS_PROTOCOL

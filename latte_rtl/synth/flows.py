@@ -102,10 +102,12 @@ def _engine_cells(stat: dict, harness_ffs: int, ff_cell) -> dict[str, int]:
 # The devices the FPGA flows place on, with the capacity of each resource nextpnr must fit.
 DEVICES = {
     "ice40": {"name": "iCE40 UP5K", "pnr": ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--freq", "12"],
-              "capacity": {"SB_LUT4": (5280, "logic cells"), "SB_MAC16": (8, "DSPs"), "SB_RAM40_4K": (30, "block RAMs")}},
+              "capacity": {"SB_LUT4": (5280, "logic cells"), "SB_MAC16": (8, "DSPs"),
+                           "SB_RAM40_4K": (30, "block RAMs")}},
     "ecp5": {"name": "ECP5 LFE5U-85F", "pnr": ["--85k", "--package", "CABGA381", "--lpf-allow-unconstrained",
                                               "--freq", "50"],
-             "capacity": {"LUT4": (83640, "LUTs"), "MULT18X18D": (156, "18x18 multipliers"), "DP16KD": (208, "block RAMs")}},
+             "capacity": {"LUT4": (83640, "LUTs"), "MULT18X18D": (156, "18x18 multipliers"),
+                          "DP16KD": (208, "block RAMs")}},
 }
 
 
@@ -230,7 +232,8 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
             result["seconds"] = round(time.perf_counter() - start, 1)
             bar.advance(f"{top} {name}")
             line = f"  {top:24s} {name:9s} done in {result['seconds']:6.1f} s"
-            (bar.print if log is print else log)(wrap(line + (f"  ERROR: {result['error']}" if "error" in result else "")))
+            line += f"  ERROR: {result['error']}" if "error" in result else ""
+            (bar.print if log is print else log)(wrap(line))
             return top, name, result
 
         with bar, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

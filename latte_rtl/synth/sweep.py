@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import json
 import socket
+import sys
 import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool

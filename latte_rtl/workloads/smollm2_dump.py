@@ -1,4 +1,4 @@
-"""`dump --workload smollm2`: one SmolLM2 layer's Q, K, V at a long context in the SPEC §6 input
+"""`dump --workload smollm2`: one SmolLM2 layer's Q, K, V at a long context in the docs/spec.md §6 input
 format, with the grouped-query head mapping (3 KV heads, 9 query heads)."""
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ class RowAttention:
     """attention(layer, q, k, v, allowed) for SmolLM2 (batch 1): int8 q/k with static scales,
     thresholds per (layer, head, row bucket), the §7 integer softmax and P·V (`integer`), optional
     C_h per (layer, head, bucket) and causal V-mean. mode: float | int8 (float softmax of exact
-    int8 scores) | dense | latte | topt (without `integer`: float softmax over the kept keys). Counters: kept/allowed [L, H]; decode rows (r ≥ SEQ/2):
-    V rows read per KV head and the dense count."""
+    int8 scores) | dense | latte | topt (without `integer`: float softmax over the kept keys).
+    Counters: kept/allowed [L, H]; decode rows (r ≥ SEQ/2): V rows read per KV head and the dense count."""
 
     def __init__(self, mode, scales, *, thresholds=None, integer: AttentionConfig | None = None,
                  v_scales=None, comp=None, vmean=False, n_kv=3):
@@ -261,7 +261,9 @@ def settings(cal: Calibration, integer: AttentionConfig | None, keeps, table_kee
     """(label, kind, keep, RowAttention) of every pass: float, int8 dense, integer dense, then per
     keep target LATTE global / head-wise and Top-θ (integer §7 when `integer`, else float softmax)."""
     sc = cal.scales
-    mk = lambda mode, **kw: RowAttention(mode, sc, integer=integer, v_scales=cal.v_scales, **kw)
+    def mk(mode, **kw):
+        return RowAttention(mode, sc, integer=integer, v_scales=cal.v_scales, **kw)
+
     out = [("float", "float", None, RowAttention("float", sc)), ("int8 dense", "int8", None, RowAttention("int8", sc))]
     if integer is not None:
         out.append((f"integer dense (§7, B={integer.prob_bits})", "dense", None, mk("dense")))

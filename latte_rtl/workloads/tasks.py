@@ -10,9 +10,9 @@ data/minilm_model.json, calibrated on the task's calibration documents by traini
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

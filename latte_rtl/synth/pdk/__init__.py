@@ -58,8 +58,8 @@ def _parse_macro(liberty: str) -> Macro:
     name = re.search(r"^cell\s*\((\w+)\)", text, re.M).group(1)
     words, bits = map(int, re.search(r"_1P_(\d+)x(\d+)_", name).groups())
     inputs = []
-    for kind, pin, body in re.findall(r"^\s*(bus|pin)\((\w+)\)\s*\{\s*(?:bus_type\s*:\s*\w+\s*;\s*)?direction\s*:\s*(\w+)",
-                                      text, re.M):
+    pin_direction = r"^\s*(bus|pin)\((\w+)\)\s*\{\s*(?:bus_type\s*:\s*\w+\s*;\s*)?direction\s*:\s*(\w+)"
+    for kind, pin, body in re.findall(pin_direction, text, re.M):
         if body == "input" and pin != "A_CLK":
             width = words.bit_length() - 1 if pin.endswith("ADDR") else bits
             inputs.append((pin, width if kind == "bus" else 1))
