@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from latte_rtl.config import STAGES
-from latte_rtl.golden.cycles import CYCLE_MODEL, CYCLE_SLACK, OVERHEAD_CYCLES
+from latte_rtl.golden.cycles import ATTENTION_OVERHEAD, CYCLE_MODEL, CYCLE_SLACK, OVERHEAD_CYCLES
 from latte_rtl.params import markdown_table, param_fields, spec_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +56,5 @@ def test_cycle_model_text_matches_its_constants():
     assert f"+ {OVERHEAD_CYCLES} " in CYCLE_MODEL["latte_score_engine"]
     spec = (ROOT / "docs" / "spec.md").read_text()
     assert f"≤ `{CYCLE_SLACK} × model + beats + {OVERHEAD_CYCLES}`" in spec
+    assert f"beats·(V rows read + 1) + {ATTENTION_OVERHEAD}`" in spec
+    assert f"+ {ATTENTION_OVERHEAD} (golden.attention_cycles)" in CYCLE_MODEL["attention_engines"]
