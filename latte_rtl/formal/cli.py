@@ -131,6 +131,8 @@ def cmd_prove(args) -> int:
         print(f"latte-rtl: warning: proving modified {', '.join(modified)} (--allow-modified)", file=sys.stderr)
     design_dir = Path(args.design_dir)
     vcd_dir = Path(args.output) if args.output else design_dir / "prove"
+    if vcd_dir.exists() and not vcd_dir.is_dir():
+        raise UserError(f"-o must be a directory for counterexample VCDs, not the file {vcd_dir}")
     all_tasks, failures = [], 0
     wanted = PROOFS if args.proofs is None else args.proofs.split(",")
     for name in wanted:

