@@ -14,6 +14,7 @@ from ..errors import UserError
 EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
 LATTE_SCORE_TOP = "latte_score_engine"
 PROOFS = ("recombination", "protocol", "equivalence", "latency")
+DEFAULT_DEPTH_CAP = 40  # cycles: a large design's full row is beyond any solver's reach
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,18 @@ def equivalence_fits(cfg) -> str | None:
     return ", ".join(too_big) or None
 
 
-def plan(cfg, manifest: dict, top: str, depth: int | None) -> tuple[list[Task], list[str]]:
-    """The proof tasks of one top, and notes on what is skipped."""
+def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict) -> tuple[list[Task], list[str]]:
+    """The proof tasks of one top (`ports`: its Verilog's {module: ports}), and notes on what is skipped."""
     from . import properties
 
     entry = manifest["tops"][top]
-    k = depth or row_depth(cfg)
+    k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
     tasks = [Task(top, "protocol", k, entry["module"], None, True,
                   f"bounded, depth {k}: every stream of every block in context, kept FIFO never written when full")]
     notes = []
     if top != LATTE_SCORE_TOP:
         return tasks, notes
     acc = next(m for m, path in entry["modules"].items() if path == "accumulator")
-    ports = _module_ports(manifest, top)
     steps = 4 * cfg.score.beats + 3
     tasks.insert(0, Task(top, "recombination", steps, "latte_formal_recombination",
                          properties.recombination_wrapper(cfg, acc, ports[acc]), False,
@@ -74,13 +74,6 @@ def plan(cfg, manifest: dict, top: str, depth: int | None) -> tuple[list[Task], 
     return tasks, notes
 
 
-_PORT_CACHE: dict = {}
-
-
-def _module_ports(manifest, top):
-    return _PORT_CACHE[top]
-
-
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import properties, sby
@@ -95,8 +88,7 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     if task.wrapper:
         files.append(src / "properties.sv")
         files[-1].write_text(task.wrapper)
-    mode = "bmc"
-    return sby.run_task(src, "proof", mode=mode, depth=task.depth, top=task.formal_top,
+    return sby.run_task(src, "proof", mode="bmc", depth=task.depth, top=task.formal_top,
                         files=[str(f) for f in files])
 
 
@@ -139,8 +131,8 @@ def cmd_prove(args) -> int:
         if name not in PROOFS:
             raise UserError(f"--proofs must be a comma-separated list of {', '.join(PROOFS)}, not {name!r}")
     for top in tops:
-        _PORT_CACHE[top] = module_ports((design_dir / manifest["tops"][top]["file"]).read_text())
-        tasks, notes = plan(cfg, manifest, top, args.depth)
+        ports = module_ports((design_dir / manifest["tops"][top]["file"]).read_text())
+        tasks, notes = plan(cfg, manifest, top, args.depth, ports)
         all_tasks += [t for t in tasks if t.name in wanted]
         for note in notes:
             print(f"  note: {note}")
@@ -159,7 +151,7 @@ def register(sub) -> None:
     p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
     p.add_argument("--top", help="prove only this top (default: every top of the design)")
     p.add_argument("--depth", type=int, help="cycles of the bounded proofs (default: one full row of max_keys "
-                                             "keys, all kept, from reset)")
+                                             f"keys, all kept, from reset, at most {DEFAULT_DEPTH_CAP})")
     p.add_argument("--proofs", help=f"comma-separated subset of {','.join(PROOFS)} (default: all that apply)")
     p.add_argument("-o", "--output", help="directory for counterexample VCDs (default: DIR/prove)")
     p.add_argument("--allow-modified", action="store_true", help="prove Verilog edited after generation")
