@@ -4,6 +4,7 @@
   sim, run                  sim/cli.py
   synth, sweep, flow        synth/cli.py
   evaluate, calibrate, dump latte_rtl/workloads/cli.py
+  prove                     latte_rtl/formal/cli.py
 
 Exit codes: 0 done; 1 the run failed (RTL and golden disagree, a simulator or worker process
 died, a synthesis flow failed); 2 a user error, one line `latte-rtl: error: ...` on stderr;
@@ -21,6 +22,7 @@ from .common import Parser, merge_design
 def build_parser() -> Parser:
     from .. import __version__
     from ..design import cli as design_cli
+    from ..formal import cli as formal_cli
     from ..sim import cli as sim_cli
     from ..synth import cli as synth_cli
     from ..workloads import cli as workloads_cli
@@ -28,7 +30,7 @@ def build_parser() -> Parser:
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
     parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (design_cli, sim_cli, synth_cli, workloads_cli):
+    for module in (design_cli, sim_cli, synth_cli, workloads_cli, formal_cli):
         module.register(sub)
     return parser
 

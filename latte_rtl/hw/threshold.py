@@ -9,8 +9,9 @@ from ..config import ScoreConfig
 from . import layouts
 from .sram import SRAM
 
-# Absolute mode: completion tokens take the array as soon as a kept key waits, so this FIFO
-# holds at most the keys whose HH beats were already in the pipeline (≤ 3).
+# Absolute mode: completion tokens take the array as soon as a kept key waits, so in the score
+# stage this FIFO holds at most the keys whose HH beats were already in the pipeline (≤ 3); a full
+# FIFO still stalls `estimate` (backpressure), so no kept key is lost under any consumer.
 KEPT_FIFO_DEPTH = 4
 
 
@@ -43,8 +44,9 @@ def threshold_registers(cfg: ScoreConfig) -> HeadRegisterFile:
 class ThresholdFilter(wiring.Component):
     """Decides which keys of a row are kept and hands them on, in index order, on `kept`.
 
-    A row starts with `job` (N, threshold); `estimate` (no backpressure) then brings the HH of
-    each of the N keys. Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once. Relative mode
+    A row starts with `job` (N, threshold); `estimate` then brings the HH of each of the N keys
+    (always ready in relative mode). Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once in a
+    FIFO of KEPT_FIFO_DEPTH; a kept key that finds it full waits on `estimate` (ready low). Relative mode
     (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width` per word; once
     all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
     once and offers the kept ones. When every kept key has been handed on, `summary` offers
@@ -55,7 +57,7 @@ class ThresholdFilter(wiring.Component):
         self.cfg = cfg
         super().__init__({
             "job": In(stream.Signature(layouts.filter_job(cfg))),
-            "estimate": In(stream.Signature(layouts.estimate(cfg), always_ready=True)),
+            "estimate": In(stream.Signature(layouts.estimate(cfg))),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
             "summary": Out(stream.Signature(layouts.row_summary(cfg))),
         })
@@ -85,7 +87,7 @@ class ThresholdFilter(wiring.Component):
                          seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
         with m.If(self.summary.valid & self.summary.ready):
             m.d.sync += active.eq(0)
-        with m.If(est.valid):
+        with m.If(est.valid & est.ready):
             m.d.sync += seen.eq(seen + 1)
             with m.If(~have_max | (est.payload.hh > summary.max_estimate)):
                 m.d.sync += [have_max.eq(1), summary.max_estimate.eq(est.payload.hh)]
@@ -100,9 +102,12 @@ class ThresholdFilter(wiring.Component):
     def _absolute(self, m):
         w = self.cfg.widths
         m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=KEPT_FIFO_DEPTH)
+        keep = Signal()
         m.d.comb += [
+            keep.eq(self.estimate.payload.hh >= self._threshold),
+            self.estimate.ready.eq(~keep | fifo.w_rdy),
             fifo.w_data.eq(self.estimate.payload.as_value()),
-            fifo.w_en.eq(self.estimate.valid & (self.estimate.payload.hh >= self._threshold)),
+            fifo.w_en.eq(self.estimate.valid & keep & fifo.w_rdy),
             self.kept.valid.eq(fifo.r_rdy),
             self.kept.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.kept.ready),
@@ -115,6 +120,7 @@ class ThresholdFilter(wiring.Component):
         words = -(-self.cfg.max_keys // width)
         word_layout = data.ArrayLayout(signed(w.hh_width), width)
         m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words, granularity=w.hh_width)
+        m.d.comb += self.estimate.ready.eq(1)
 
         # Phase 1: HH of key i goes to word i // width, lane i % width (counters, no division).
         wr_word = Signal(range(words))

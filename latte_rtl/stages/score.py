@@ -13,7 +13,7 @@
   monitor     Out         (with `monitor`) every estimate as computed + SRAM word-read counters
 """
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -203,7 +203,7 @@ class LatteScoreStage(wiring.Component):
         wiring.connect(m, arb.o, tokens)
         scores = _output(m, self, row, filt.summary)
 
-        # Route: HH → the filter (never stalls); an exact score → the score register.
+        # Route: HH → the filter; an exact score → the score register.
         is_hh = results.payload.kind == PassKind.HH
         m.d.comb += [
             filt.estimate.valid.eq(results.valid & is_hh),
@@ -213,10 +213,10 @@ class LatteScoreStage(wiring.Component):
             scores.payload.index.eq(results.payload.index),
             scores.payload.score.eq(results.payload.value),
             scores.payload.estimate.eq(results.payload.init),
-            results.ready.eq(is_hh | scores.ready),
+            results.ready.eq(Mux(is_hh, filt.estimate.ready, scores.ready)),
         ]
         if self.cfg.row.monitor:
-            m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid),
+            m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid & filt.estimate.ready),
                          self.monitor.estimate.payload.eq(filt.estimate.payload)]
         return m
 

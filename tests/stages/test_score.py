@@ -1,5 +1,5 @@
-"""The score stage in amaranth.sim against golden.score_rows, and the golden arithmetic (split, recombination) beside it.
-Fixed seeds, printed; random stalls on every stream."""
+"""The score stage in amaranth.sim against golden.score_rows. Fixed seeds, printed; random stalls on
+every stream."""
 
 import random
 
@@ -25,7 +25,8 @@ def test_score_stage_in_amaranth_sim(mode):
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
     thr = golden.threshold_for_keep(golden.score_rows(q, k, np.zeros(4, int), np.array([0]), sc).hh, 0.3, mode)
-    heads, thresholds = np.array([0, 1, 1, 0]), np.array([thr, sc.widths.threshold_range[0 if mode == "absolute" else 1]])
+    keep_none_or_all = sc.widths.threshold_range[0 if mode == "absolute" else 1]
+    heads, thresholds = np.array([0, 1, 1, 0]), np.array([thr, keep_none_or_all])
     gold = golden.score_rows(q, k, heads, thresholds, sc)
     dut = LatteScoreStage(cfg)
     got = {}
@@ -40,7 +41,8 @@ def test_score_stage_in_amaranth_sim(mode):
             await stream_put(ctx, dut.thresholds, {"head": h, "value": int(t)})
         for j in range(len(k)):
             for b, beat in enumerate(beats(k[j])):
-                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)}, prng)
+                last = int(j == len(k) - 1 and b == sc.beats - 1)
+                await stream_put(ctx, dut.keys, {"data": beat, "last": last}, prng)
         for r in range(len(q)):
             for beat in beats(q[r]):
                 await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": len(k)}, prng)

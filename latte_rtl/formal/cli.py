@@ -1,0 +1,158 @@
+"""Command `prove`: formal proofs (SymbiYosys) of a generated design's own Verilog."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+
+# (c) and (d) need a reference of every key in the solver: only for designs this small.
+EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
+LATTE_SCORE_TOP = "latte_score_engine"
+PROOFS = ("recombination", "protocol", "equivalence", "latency")
+DEFAULT_DEPTH_CAP = 40  # cycles: a large design's full row is beyond any solver's reach
+
+
+@dataclass(frozen=True)
+class Task:
+    """One SymbiYosys run: `name` (recombination, protocol, equivalence, latency) on `top`."""
+    top: str
+    name: str
+    depth: int
+    formal_top: str
+    wrapper: str | None  # extra Verilog (the property wrapper), or None
+    reset_assumed: bool  # the top's rst is assumed high in cycle 0 only (no wrapper drives it)
+    scope: str  # what a pass means, for the report
+
+
+def row_depth(cfg) -> int:
+    """Cycles from reset to the end of one row of max_keys keys that keeps them all, if the row ends
+    within the cycle model: reset, key load, q beats, then the model's bound."""
+    s = cfg.score
+    return 1 + s.beats * s.max_keys + s.beats + (115 * s.beats * 4 * s.max_keys) // 100 + s.beats + 12 + 1
+
+
+def equivalence_fits(cfg) -> str | None:
+    """None if (c)/(d) run on this design, else why not."""
+    s = cfg.score
+    too_big = [f"{k} {getattr(s, k)} > {v}" for k, v in EQUIV_LIMITS.items() if getattr(s, k) > v]
+    return ", ".join(too_big) or None
+
+
+def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict) -> tuple[list[Task], list[str]]:
+    """The proof tasks of one top (`ports`: its Verilog's {module: ports}), and notes on what is skipped."""
+    from . import properties
+
+    entry = manifest["tops"][top]
+    k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
+    tasks = [Task(top, "protocol", k, entry["module"], None, True,
+                  f"bounded, depth {k}: every stream of every block in context, kept FIFO never written when full")]
+    notes = []
+    if top != LATTE_SCORE_TOP:
+        return tasks, notes
+    acc = next(m for m, path in entry["modules"].items() if path == "accumulator")
+    steps = 4 * cfg.score.beats + 3
+    tasks.insert(0, Task(top, "recombination", steps, "latte_formal_recombination",
+                         properties.recombination_wrapper(cfg, acc, ports[acc]), False,
+                         f"complete: one key's whole pass sequence from reset ({steps} cycles), every beat sum"))
+    why = equivalence_fits(cfg)
+    if why:
+        notes.append(f"{top}: equivalence and latency skipped ({why}; they need dim <= {EQUIV_LIMITS['dim']}, "
+                     f"max_keys <= {EQUIV_LIMITS['max_keys']}, bits <= {EQUIV_LIMITS['bits']}): prove a small "
+                     "twin generated with the same bits, msb_bits and threshold mode")
+        return tasks, notes
+    for name, latency in (("equivalence", False), ("latency", True)):
+        what = ("every kept index, score, estimate and row record vs the docs/spec.md §2 reference, any ready"
+                if not latency else "outputs always ready: each row ends within the manifest's cycle model")
+        tasks.append(Task(top, name, k, "latte_formal_score",
+                          properties.score_reference(cfg, entry, latency=latency), False,
+                          f"bounded, depth {k}: {what}"))
+    return tasks, notes
+
+
+def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
+    """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
+    from . import properties, sby
+
+    src = workdir / task.top / task.name
+    src.mkdir(parents=True, exist_ok=True)
+    text = (design_dir / manifest["tops"][task.top]["file"]).read_text()
+    files = [src / manifest["memory_module"]["file"], src / manifest["tops"][task.top]["file"]]
+    shutil.copy(design_dir / manifest["memory_module"]["file"], files[0])
+    files[1].write_text(properties.instrument(text, manifest["tops"][task.top]["module"],
+                                              reset_assumed=task.reset_assumed, blocks=task.name == "protocol"))
+    if task.wrapper:
+        files.append(src / "properties.sv")
+        files[-1].write_text(task.wrapper)
+    return sby.run_task(src, "proof", mode="bmc", depth=task.depth, top=task.formal_top,
+                        files=[str(f) for f in files])
+
+
+def report(task: Task, verdict, vcd_dir: Path) -> str:
+    head = f"  {task.top:24s} {task.name:14s}"
+    if verdict.status == "PASS":
+        return f"{head} PASS  {task.scope} ({verdict.seconds:.1f} s)"
+    if verdict.status == "FAIL":
+        vcd = vcd_dir / f"{task.top}_{task.name}.vcd"
+        if verdict.trace and verdict.trace.is_file():
+            vcd_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(verdict.trace, vcd)
+        props = "; ".join(f"property {p} fails at cycle {c}" for p, c in verdict.failed) or "a property fails"
+        return f"{head} FAIL  {props} (top {task.top}); counterexample: {vcd}"
+    return f"{head} {verdict.status}  see {verdict.log}"
+
+
+def cmd_prove(args) -> int:
+    from ..design.manifest import load_design, verify_design
+    from .verilog import module_ports
+
+    cfg, manifest = load_design(args.design_dir)
+    tops = [args.top] if args.top else list(manifest["tops"])
+    for top in tops:
+        if top not in manifest["tops"]:
+            raise UserError(f"--top must be one of {', '.join(manifest['tops'])} (the tops of "
+                            f"{args.design_dir}), not {top!r}")
+    if args.depth is not None and not 1 <= args.depth <= 1000:
+        raise UserError(f"--depth must be 1..1000 cycles, not {args.depth}")
+    modified = verify_design(args.design_dir, manifest, tops, allow_modified=args.allow_modified)
+    if modified:
+        print(f"latte-rtl: warning: proving modified {', '.join(modified)} (--allow-modified)", file=sys.stderr)
+    design_dir = Path(args.design_dir)
+    vcd_dir = Path(args.output) if args.output else design_dir / "prove"
+    if vcd_dir.exists() and not vcd_dir.is_dir():
+        raise UserError(f"-o must be a directory for counterexample VCDs, not the file {vcd_dir}")
+    all_tasks, failures = [], 0
+    wanted = PROOFS if args.proofs is None else args.proofs.split(",")
+    for name in wanted:
+        if name not in PROOFS:
+            raise UserError(f"--proofs must be a comma-separated list of {', '.join(PROOFS)}, not {name!r}")
+    for top in tops:
+        ports = module_ports((design_dir / manifest["tops"][top]["file"]).read_text())
+        tasks, notes = plan(cfg, manifest, top, args.depth, ports)
+        all_tasks += [t for t in tasks if t.name in wanted]
+        for note in notes:
+            print(f"  note: {note}")
+    print(f"prove {design_dir}: {len(all_tasks)} proof(s), SymbiYosys + smtbmc + Yices 2")
+    with tempfile.TemporaryDirectory(prefix="latte-prove-") as tmp:
+        for task in all_tasks:
+            verdict = run_task(task, design_dir, manifest, Path(tmp))
+            print(report(task, verdict, vcd_dir), flush=True)
+            failures += verdict.status != "PASS"
+    print("all properties hold" if not failures else f"{failures} proof(s) failed")
+    return 0 if not failures else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("prove", help="formal proofs (SymbiYosys) of a generated design's own Verilog")
+    p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
+    p.add_argument("--top", help="prove only this top (default: every top of the design)")
+    p.add_argument("--depth", type=int, help="cycles of the bounded proofs (default: one full row of max_keys "
+                                             f"keys, all kept, from reset, at most {DEFAULT_DEPTH_CAP})")
+    p.add_argument("--proofs", help=f"comma-separated subset of {','.join(PROOFS)} (default: all that apply)")
+    p.add_argument("-o", "--output", help="directory for counterexample VCDs (default: DIR/prove)")
+    p.add_argument("--allow-modified", action="store_true", help="prove Verilog edited after generation")
+    p.set_defaults(func=cmd_prove)

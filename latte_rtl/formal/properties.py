@@ -1,0 +1,287 @@
+"""Property text for `latte-rtl prove`: assertions added inside the design's own modules (stream
+protocol, FIFO bound) and wrapper modules around them (recombination, score-stage reference).
+
+Every assertion has a label; SymbiYosys names a failing one as <hierarchy>.<label>.
+"""
+
+from __future__ import annotations
+
+from ..config import LatteConfig
+from ..hw import layouts
+from ..hw.layouts import PassKind
+from .verilog import module_ports, stream_ports
+
+REF_WIDTH = 48  # reference arithmetic (bits): wider than any score of a design small enough to prove
+
+
+def _live() -> list[str]:
+    """`latte_f_live`: high from the second cycle after a cycle without reset ($past is meaningful)."""
+    return ["  reg latte_f_live = 1'b0;", "  always @(posedge clk) latte_f_live <= !rst;"]
+
+
+def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
+    """Stream protocol of every valid/ready group of one module: valid and payload held until the
+    transfer. Asserted on every group, except a top's input streams, where it is assumed (the
+    environment's side of the contract). Plus, where the module is a FIFO (w_en, w_rdy): no write
+    while full."""
+    lines = ["  // latte-rtl prove: stream protocol"] + _live()
+    if top and reset_assumed:
+        lines += ["  reg latte_f_init = 1'b1;", "  always @(posedge clk) latte_f_init <= 1'b0;",
+                  "  always @* assume (rst == latte_f_init);"]
+    body = []
+    for s in stream_ports(ports):
+        check = "assume" if top and s.valid_in else "assert"
+        body.append(f"    if ($past({s.name}__valid && !{s.name}__ready)) begin")
+        body.append(f"      protocol__{s.name}__valid_held: {check} ({s.name}__valid);")
+        if s.payload is not None:
+            body.append(f"      protocol__{s.name}__payload_held: {check} ({s.name}__payload == "
+                        f"$past({s.name}__payload));")
+        body.append("    end")
+    if "w_en" in ports and "w_rdy" in ports:
+        body.append("    fifo__no_write_when_full: assert (!w_en || w_rdy);")
+    if body:
+        lines += ["  always @(posedge clk) if (latte_f_live && !rst) begin"] + body + ["  end"]
+    return lines
+
+
+def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True) -> str:
+    """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
+    holds the assumptions on its inputs, unless `blocks`)."""
+    from .verilog import insert_before_endmodule
+
+    for module, ports in module_ports(text).items():
+        if "clk" in ports and "rst" in ports and (blocks or module == top):
+            text = insert_before_endmodule(text, module, protocol_lines(ports, top=module == top,
+                                                                        reset_assumed=reset_assumed))
+    return text
+
+
+def _field(manifest_port: dict, name: str) -> str:
+    """`port[hi:lo]` (as $signed when the field is signed) of a payload field named in the manifest."""
+    for f in manifest_port["fields"]:
+        if f["name"] == name:
+            bits = f"{manifest_port['name']}[{f['offset'] + f['width'] - 1}:{f['offset']}]"
+            return f"$signed({bits})" if f["signed"] else bits
+    raise KeyError(name)
+
+
+def _layout_field(layout, path: str) -> tuple[int, int]:
+    """(offset, width) of a dotted field path in an Amaranth struct layout."""
+    offset = 0
+    for part in path.split("."):
+        field = layout[part]
+        offset += field.offset
+        layout = field.shape
+    return offset, field.width
+
+
+def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> str:
+    """(a): the design's accumulator fed one key's passes (HH, HL, LH, LL; `beats` beats each) with
+    every beat sum free within what `lanes` products of its pass can reach; the exact score it
+    emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits."""
+    s = cfg.score
+    w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
+    tok = layouts.token(s, w.hh_width)
+    beat = layouts.beat_sum(tok, w.beat_sum_width)
+    res = layouts.acc_result(s, w.accumulator_width, w.hh_width)
+    if ports["i__payload"].width != beat.size or ports["o__payload"].width != res.size:
+        raise ValueError(f"accumulator ports must match the config's layouts, not {ports['i__payload']}")
+    hi_h, lo_h = (1 << (m - 1)) - 1, -(1 << (m - 1))
+    lo_mask = (1 << l) - 1
+    ranges = {  # per lane product: (min, max)
+        "HH": (lo_h * hi_h, lo_h * lo_h), "HL": (lo_h * lo_mask, hi_h * lo_mask),
+        "LH": (lo_h * lo_mask, hi_h * lo_mask), "LL": (0, lo_mask * lo_mask)}
+    passes = [("HH", PassKind.HH), ("HL", PassKind.MID), ("LH", PassKind.MID), ("LL", PassKind.LOW)]
+
+    def field(name, value):
+        off, width = _layout_field(beat, name)
+        return f"  assign i__payload[{off + width - 1}:{off}] = {value};"
+
+    steps = 4 * beats
+    lines = [f"module latte_formal_recombination(input clk, input signed [{w.beat_sum_width - 1}:0] sum_in);",
+             "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
+             f"  reg [{max(1, steps.bit_length()) - 1}:0] step = 0;",
+             f"  wire [{beat.size - 1}:0] i__payload;", f"  wire [{res.size - 1}:0] o__payload;",
+             "  wire i__ready, o__valid;",
+             f"  wire i__valid = !rst && step < {steps};",
+             "  always @(posedge clk) if (!rst && i__valid && i__ready) step <= step + 1;",
+             f"  reg signed [{REF_WIDTH - 1}:0] total [0:3];",
+             f"  reg signed [{w.hh_width - 1}:0] hh_out = 0;",
+             f"  wire [1:0] pass = step / {beats};", f"  wire [{max(1, beats.bit_length()) - 1}:0] b = step % {beats};"]
+    lines.append("  always @(posedge clk) if (rst) begin total[0] <= 0; total[1] <= 0; total[2] <= 0; total[3] <= 0; "
+                 "end else if (i__valid && i__ready) total[pass] <= total[pass] + sum_in;")
+    for p, (name, _) in enumerate(passes):
+        for bi in range(beats):
+            n = s.lanes if bi < beats - 1 else w.tail_lanes
+            lo, hi = ranges[name][0] * n, ranges[name][1] * n
+            lines.append(f"  always @* if (pass == {p} && b == {bi}) assume (sum_in >= {lo} && sum_in <= {hi});")
+    kinds = " : ".join(f"pass == {p} ? 2'd{k.value}" for p, (_, k) in enumerate(passes)) + " : 2'd0"
+    lines += [field("token.kind", f"({kinds})"), field("token.q_low", "(pass == 2 || pass == 3)"),
+              field("token.k_low", "(pass == 1 || pass == 3)"),
+              field("token.first", "(b == 0 && pass != 2)"),
+              field("token.last", f"(b == {beats - 1} && (pass == 0 || pass == 3))"),
+              field("token.index", "0"), field("token.init", "hh_out"), field("sum", "sum_in")]
+    if _layout_field(beat, "token.beat")[1]:
+        lines.append(field("token.beat", "b"))
+    v_off, v_w = _layout_field(res, "value")
+    k_off, _ = _layout_field(res, "kind")
+    value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
+    lines += [
+        (f"  {accumulator} dut (.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), "
+         ".i__payload(i__payload), .o__valid(o__valid), .o__ready(1'b1), .o__payload(o__payload));"),
+        f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) hh_out <= {value};",
+        (f"  wire signed [{REF_WIDTH - 1}:0] expected = (total[0] <<< {2 * l}) + ((total[1] + total[2]) <<< {l})"
+         " + total[3] + sum_in;"),
+        (f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd{PassKind.LOW.value}) "
+         f"recombination__score_equals_qk: assert ({value} == expected);"),
+        (f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) "
+         f"recombination__hh_equals_sum: assert ({value} == total[0] + sum_in);"),
+        "  reg done = 1'b0;",
+        f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd{PassKind.LOW.value}) "
+        "done <= 1;",
+        f"  always @(posedge clk) if (step == {steps} && !o__valid) recombination__score_emitted: assert (done);",
+        "endmodule"]
+    return "\n".join(lines) + "\n"
+
+
+def _regs(prefix: str, n: int, width: int, signed: bool = True) -> str:
+    sign = "signed " if signed else ""
+    return f"  reg {sign}[{width - 1}:0] " + ", ".join(f"{prefix}{i} = 0" for i in range(n)) + ";"
+
+
+def _sum(terms: list[str]) -> str:
+    return " + ".join(terms) if terms else "0"
+
+
+def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
+    """(c) and (d): the design's LATTE score top beside a reference of docs/spec.md §2 written here from
+    the operands (q·k and HH from full products in REF_WIDTH bits, keep rule, max): every scored
+    key (index ascending, kept, score, estimate) and every row record (kept_count, max_estimate,
+    head) must match. Keys load once, thresholds change and rows start only between rows.
+    With `latency`: outputs always ready, and a row must end within the manifest's cycle model."""
+    s = cfg.score
+    w, beats, lanes, dim, n_max = s.widths, s.beats, s.lanes, s.dim, s.max_keys
+    port = {p["name"]: p for p in top["ports"]}
+    kp, qp, sp, rp, tp = (port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds"))
+    R = 2 * s.bits + dim.bit_length() + 2  # holds any q·k, HH, max − T of this design
+    cw = max(1, (n_max + 1).bit_length())
+    lo_t, hi_t = w.threshold_range
+    inputs = ["input clk", "input keys__valid", f"input [{kp['width'] - 1}:0] keys__payload", "input query__valid",
+              f"input [{qp['width'] - 1}:0] query__payload", "input thresholds__valid",
+              f"input [{tp['width'] - 1}:0] thresholds__payload", "input scores__ready_in", "input rows__ready_in"]
+    L = [f"module latte_formal_score({', '.join(inputs)});",
+         "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
+         f"  wire [{sp['width'] - 1}:0] scores__payload;", f"  wire [{rp['width'] - 1}:0] rows__payload;",
+         "  wire keys__ready, query__ready, thresholds__ready, scores__valid, rows__valid;",
+         f"  wire scores__ready = {'1' if latency else 'scores__ready_in'};",
+         f"  wire rows__ready = {'1' if latency else 'rows__ready_in'};",
+         f"  {top['module']} dut (.clk(clk), .rst(rst), " + ", ".join(
+             f".{n}({n})" for n in ("keys__valid", "keys__ready", "keys__payload", "query__valid", "query__ready",
+                                    "query__payload", "thresholds__valid", "thresholds__ready", "thresholds__payload",
+                                    "scores__valid", "scores__ready", "scores__payload", "rows__valid", "rows__ready",
+                                    "rows__payload")) + ");",
+         # key set: k{j}_{i}; N = n_loaded once `last` was taken
+         f"  reg [{cw - 1}:0] n_loaded = 0, key_count = 0;", "  reg loaded = 0;",
+         f"  reg [{max(1, beats.bit_length()) - 1}:0] key_beat = 0, q_beat = 0;",
+         "  wire key_take = keys__valid && keys__ready;",
+         f"  wire key_last = keys__payload[{_field_offset(kp, 'last')}];",
+         "  always @* if (!rst) begin",
+         "    assume (!keys__valid || !loaded);",
+         f"    assume (!keys__valid || !key_last || key_beat == {beats - 1});",
+         f"    assume (!keys__valid || key_beat != {beats - 1} || key_count != {n_max - 1} || key_last);",
+         "  end",
+         "  always @(posedge clk) if (!rst && key_take) begin",
+         f"    key_beat <= key_beat == {beats - 1} ? 0 : key_beat + 1;",
+         f"    if (key_beat == {beats - 1}) key_count <= key_count + 1;",
+         "    if (key_last) begin loaded <= 1; n_loaded <= key_count + 1; end",
+         "  end"]
+    for j in range(n_max):
+        L.append(_regs(f"k{j}_", dim, s.bits))
+        for b in range(beats):
+            sets = [f"k{j}_{b * lanes + i} <= {_field(kp, f'data[{i}]')};" for i in range(lanes) if b * lanes + i < dim]
+            L.append(f"  always @(posedge clk) if (!rst && key_take && key_count == {j} && key_beat == {b}) begin "
+                     + " ".join(sets) + " end")
+    # query and row state
+    L += [_regs("q", dim, s.bits), _regs("thr", s.heads, R),
+          "  reg row_open = 0, q_done = 0, have_last = 0;", f"  reg [{w.head_width - 1}:0] head = 0;",
+          f"  reg [{cw - 1}:0] limit = 0, emitted = 0, last_index = 0;", "  reg [15:0] elapsed = 0;",
+          "  wire q_take = query__valid && query__ready;",
+          "  always @* if (!rst) begin",
+          "    assume (!query__valid || (loaded && (!row_open || (q_beat != 0))));",
+          "    assume (!thresholds__valid || !row_open);",
+          "  end"]
+    t_val = _field(tp, "value")
+    t_head = _field(tp, "head")
+    L.append(f"  always @* if (!rst && thresholds__valid) assume ($signed({t_val}) >= {lo_t} && "
+             f"$signed({{1'b0, {t_val}}}) <= {hi_t});" if not w.threshold_signed else
+             f"  always @* if (!rst && thresholds__valid) assume ({t_val} >= {lo_t} && {t_val} <= {hi_t});")
+    for h in range(s.heads):
+        val = t_val if w.threshold_signed else f"$signed({{1'b0, {t_val}}})"
+        L.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && {t_head} == {h}) "
+                 f"thr{h} <= {val};")
+    for b in range(beats):
+        sets = [f"q{b * lanes + i} <= {_field(qp, f'data[{i}]')};" for i in range(lanes) if b * lanes + i < dim]
+        L.append(f"  always @(posedge clk) if (!rst && q_take && q_beat == {b}) begin " + " ".join(sets) + " end")
+    L += [f"  wire [{cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;",
+          f"  wire signed [{R - 1}:0] threshold = " + " : ".join(
+              [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
+    lsb = s.lsb_bits
+    b2, m2 = 2 * s.bits, 2 * s.msb_bits
+    for i in range(dim):
+        L.append(f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];")
+    for j in range(n_max):  # products in their own widths, sums in R bits: a small problem for the solver
+        for i in range(dim):
+            L.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
+            L.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
+            L.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
+        L.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(dim)]) + ";")
+        L.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(dim)]) + ";")
+    L.append(f"  reg signed [{R - 1}:0] row_max;")
+    L.append("  always @* begin row_max = 0;" + "".join(
+        f" if (n_row > {j} && ({j} == 0 || hh{j} > row_max)) row_max = hh{j};" for j in range(n_max)) + " end")
+    rule = (lambda j: f"hh{j} >= threshold") if s.threshold_mode == "absolute" else (
+        lambda j: f"hh{j} >= row_max - threshold")
+    for j in range(n_max):
+        L.append(f"  wire keep{j} = n_row > {j} && {rule(j)};")
+    L.append(f"  wire [{cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
+    idx = _field(sp, "index")
+
+    def sel(name):
+        return " : ".join(f"{idx} == {j} ? {name}{j}" for j in range(n_max)) + " : 0"
+
+    L += ["  always @(posedge clk) if (!rst) begin",
+          "   if (row_open) elapsed <= elapsed + 1;",
+          "   if (q_take) begin",
+          f"    q_beat <= q_beat == {beats - 1} ? 0 : q_beat + 1;",
+          (f"    if (q_beat == 0) begin row_open <= 1; q_done <= 0; head <= {_field(qp, 'head')}; "
+           f"limit <= {_field(qp, 'key_limit')}; elapsed <= 0; end"),
+          f"    if (q_beat == {beats - 1}) q_done <= 1;",
+          "   end",
+          "   if (scores__valid && scores__ready) begin",
+          "    equiv__score_only_in_a_row: assert (row_open && q_done);",
+          f"    equiv__index_in_row: assert ({idx} < n_row);",
+          f"    equiv__index_ascending: assert (!have_last || {idx} > last_index);",
+          f"    equiv__key_kept: assert ({sel('keep')});",
+          f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == ({sel('qk')}));",
+          f"    equiv__estimate_equals_hh: assert ({_field(sp, 'estimate')} == ({sel('hh')}));",
+          f"    emitted <= emitted + 1; have_last <= 1; last_index <= {idx};",
+          "   end",
+          "   if (rows__valid && rows__ready) begin",
+          "    equiv__row_record_after_query: assert (row_open && q_done);",
+          "    equiv__every_kept_key_scored: assert (emitted == kept_total);",
+          f"    equiv__kept_count: assert ({_field(rp, 'summary.kept_count')} == kept_total);",
+          f"    equiv__max_estimate: assert ({_field(rp, 'summary.max_estimate')} == row_max);",
+          f"    equiv__head: assert ({_field(rp, 'head')} == head);",
+          "    row_open <= 0; emitted <= 0; have_last <= 0;",
+          "   end",
+          "  end"]
+    if latency:
+        bound = f"(115 * {beats} * (n_row + 3 * kept_total)) / 100 + {beats + 12}"
+        L.append(f"  always @(posedge clk) if (!rst && row_open && q_done) latency__row_within_cycle_model: "
+                 f"assert (elapsed < {bound} || (rows__valid && elapsed == {bound}));")
+    L.append("endmodule")
+    return "\n".join(L) + "\n"
+
+
+def _field_offset(manifest_port: dict, name: str) -> int:
+    return next(f["offset"] for f in manifest_port["fields"] if f["name"] == name)

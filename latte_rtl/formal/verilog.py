@@ -1,0 +1,56 @@
+"""Reading the module headers of generated Verilog and adding property text inside a module."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MODULE = re.compile(r"^module (\S+) \((.*?)^\);(.*?)^endmodule", re.MULTILINE | re.DOTALL)
+_PORT = re.compile(r"^\s*(input|output)\s+(?:wire|reg)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?([A-Za-z_][\w$]*),?\s*$")
+
+
+@dataclass(frozen=True)
+class Port:
+    direction: str  # "input" | "output"
+    name: str
+    width: int
+
+
+@dataclass(frozen=True)
+class StreamPort:
+    """A valid/ready group `<name>__valid`, `<name>__ready` (+ `<name>__payload` when it has one)."""
+    name: str
+    valid_in: bool  # the module receives this stream
+    payload: Port | None
+
+
+def module_ports(text: str) -> dict[str, dict[str, Port]]:
+    """{module: {port name: Port}} of every module in `text` (ANSI headers as Amaranth writes them)."""
+    found = {}
+    for match in _MODULE.finditer(text):
+        ports = {}
+        for line in match.group(2).splitlines():
+            port = _PORT.match(line)
+            if port:
+                ports[port.group(3)] = Port(port.group(1), port.group(3), int(port.group(2) or 0) + 1)
+        found[match.group(1)] = ports
+    return found
+
+
+def stream_ports(ports: dict[str, Port]) -> list[StreamPort]:
+    """The streams with backpressure of a module (valid and ready are both ports)."""
+    streams = []
+    for name, port in ports.items():
+        if name.endswith("__valid") and f"{name[:-7]}__ready" in ports:
+            base = name[:-7]
+            streams.append(StreamPort(base, port.direction == "input", ports.get(f"{base}__payload")))
+    return streams
+
+
+def insert_before_endmodule(text: str, module: str, lines: list[str]) -> str:
+    """`text` with `lines` added at the end of `module`'s body."""
+    for match in _MODULE.finditer(text):
+        if match.group(1) == module:
+            end = match.end() - len("endmodule")
+            return text[:end] + "".join(f"{line}\n" for line in lines) + text[end:]
+    raise ValueError(f"module must be in the Verilog, not {module!r}")
