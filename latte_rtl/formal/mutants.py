@@ -15,11 +15,12 @@ MUTANTS = {
               lambda m: f"{{ acc[{m.group(1)}], acc, {int(m.group(2)) + 1}'h0 }}",
               "the LL pass shifts the accumulator by l + 1 instead of l", "recombination",
               "recombination__score_equals_qk"),
-    "ready": ("dot", re.compile(r"assign i__ready = [^;]+;"), lambda m: "assign i__ready = 1'h1;",
-              "the dot product's input ignores o.ready (overwrites a stalled beat)", "protocol", "protocol__"),
+    "ready": ("dot", re.compile(r"assign p_ready = [^;]+;"), lambda m: "assign p_ready = 1'h1;",
+              "the dot product's sum register ignores o.ready (overwrites a stalled beat)", "protocol",
+              "protocol__"),
     "key_count": ("issuer", re.compile(r"(assign \w+ = key) < (n_keys;)"), lambda m: f"{m.group(1)} <= {m.group(2)}",
-                  "the key issuer issues keys j <= N (one too many): the row never ends", "latency",
-                  "latency__row_within_cycle_model"),
+                  "the key issuer issues keys j <= N (one too many): an estimate of key N appears", "latency",
+                  "equiv__estimate_equals_hh"),
 }
 
 
