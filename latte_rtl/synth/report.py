@@ -129,7 +129,8 @@ def format_pair(report: dict, comp: dict) -> list[tuple[str, str, str, str]]:
     """Rows (metric, top, baseline, ratio) of one comparison."""
     top, base = get_top(comp["top"]), get_top(comp["baseline"])
     rt, rb = report["tops"].get(top.name, {}), report["tops"].get(base.name, {})
-    rows = [("metric", top.key, base.key, f"{top.key}/{base.key}")]
+    ratio = f"{top.key}/{base.key}"
+    rows = [("metric", top.key, base.key, ratio if len(ratio) <= 16 else "ratio")]
 
     def add(label, target, field, spec=""):
         a, b = rt.get(target, {}), rb.get(target, {})
