@@ -34,15 +34,7 @@ def cmd_evaluate(args) -> int:
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
-    if args.json:
-        atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n", "--json")
-        print(f"wrote {args.json}")
-    if args.plot:
-        if "curve" not in result:
-            raise UserError(f"--plot {args.plot}: {args.workload} gave no trade-off curve, nothing to plot")
-        plot_curve(result, Path(args.plot))
-        print(f"wrote {args.plot}")
-    return 0
+    return _write_results(args, result, plot_curve)
 
 
 def _evaluate_smollm2(args, limit, integer) -> int:
@@ -60,13 +52,18 @@ def _evaluate_smollm2(args, limit, integer) -> int:
     print(ev.format_table(result))
     print(f"LATTE head-wise (keep {ev.KEEP}): {result['keys_filtered']:.1%} keys filtered, perplexity "
           f"{result['latte']:.4f} vs int8 dense {result['baseline']:.4f} ({result['seconds']:.0f} s)")
+    return _write_results(args, result, lambda r, path: atomic_write(path, lambda f: ev.plot_curve(r, f), "--plot"))
+
+
+def _write_results(args, result: dict, plot) -> int:
+    """evaluate's --json and --plot (both checked before any work); `plot(result, path)` draws the curve."""
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(result, indent=2) + "\n", "--json")
         print(f"wrote {args.json}")
     if args.plot:
         if "curve" not in result:
-            raise UserError(f"--plot {args.plot}: smollm2 gave no trade-off curve, nothing to plot")
-        atomic_write(Path(args.plot), lambda f: ev.plot_curve(result, f), "--plot")
+            raise UserError(f"--plot {args.plot}: {args.workload} gave no trade-off curve, nothing to plot")
+        plot(result, Path(args.plot))
         print(f"wrote {args.plot}")
     return 0
 
