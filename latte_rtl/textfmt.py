@@ -38,7 +38,7 @@ def text_table(rows: list, width: int = COLUMNS, rule: bool = True) -> str:
         long_cells = [c for c in r[1:] if len(c) > cap]
         cells = ["" if len(c) > cap else c for c in r[1:]]
         head = textwrap.wrap(r[0], label, subsequent_indent="  ") or [""]
-        lines += [h for h in head[:-1]]
+        lines += head[:-1]
         lines.append("  ".join([head[-1].ljust(label), *(c.rjust(w) for c, w in zip(cells, values))]).rstrip())
         for cell in long_cells:
             lines.extend(textwrap.wrap(cell, width - 4, initial_indent="    ", subsequent_indent="    "))

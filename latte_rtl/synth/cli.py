@@ -171,12 +171,13 @@ def _flow_outputs(cfg, synth: dict, costs: dict | None, out: Path, sections: lis
         print(format_costs(costs, synth["end_to_end"]["comparison"], synth))
     atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     plots = plot_design(synth, out)
-    sections += html_sections(synth)[:-1]
+    *cost_sections, versions = html_sections(synth)
+    sections += cost_sections
     if costs:
         sections.append(Section("End to end on layer 1 of the lm", [
             Table(cost_rows(costs, synth)), *map(Paragraph, comparison_lines(synth["end_to_end"]["comparison"]))]))
     sections.append(Section("Plots", [Figure(p) for p in plots]))
-    sections += html_sections(synth)[-1:]  # tool versions last
+    sections.append(versions)  # tool versions last
     write_report(out / "report.html", f"latte-rtl flow: {out}", sections)
     print(wrap("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", out / "report.html", *plots])))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latte_rtl.workloads.smollm2_eval import RowAttention
-from tests.conftest import IN_CI, require_torch
+from tests.conftest import require_model, require_torch
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "latte_rtl" / "data" / "smollm2_reference.json"
@@ -19,15 +19,9 @@ REFERENCE = ROOT / "latte_rtl" / "data" / "smollm2_reference.json"
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from latte_rtl.errors import UserError
     from latte_rtl.workloads.smollm2 import load_smollm2
 
-    try:
-        return load_smollm2()
-    except UserError as exc:
-        if IN_CI:
-            pytest.fail(f"SmolLM2 missing in CI: {exc}")
-        pytest.skip(str(exc))
+    return require_model("SmolLM2", load_smollm2)
 
 
 def _float(model):
