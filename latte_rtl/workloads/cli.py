@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.common import add_config_options, add_design_argument, config_from_args, design_config, int_at_least
+from ..cli.common import (
+    add_config_options,
+    add_design_argument,
+    config_from_args,
+    design_config,
+    int_at_least,
+    scheduler_address,
+)
 from ..design import atomic_write, atomic_write_text, check_output_file
 from ..errors import UserError
 from .tasks import WORKLOADS
@@ -26,6 +33,9 @@ def cmd_evaluate(args) -> int:
             raise UserError(f"--plot {args.plot}: the plot is a PNG image: name the file *.png")
         if args.no_curve:
             raise UserError("--plot draws the trade-off curve, which --no-curve skips: give one of them")
+    if args.scheduler and args.workload != "smollm2":
+        raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
+                        "runs locally (--jobs)")
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
     if args.workload == "smollm2":
         return _evaluate_smollm2(args, args.samples, integer)
@@ -48,7 +58,8 @@ def _evaluate_smollm2(args, limit, integer) -> int:
         integer = replace(integer, **{k: v for k, v in ev.INTEGER_DEFAULTS.items() if k not in given})
         print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
               f"R={integer.scale_shift} {integer.prob_format}")
-    result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs)
+    result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs,
+                                 scheduler=args.scheduler)
     print(ev.format_table(result))
     print(f"LATTE head-wise (keep {ev.KEEP}): {result['keys_filtered']:.1%} keys filtered, perplexity "
           f"{result['latte']:.4f} vs int8 dense {result['baseline']:.4f} ({result['seconds']:.0f} s)")
@@ -146,6 +157,9 @@ def register(sub) -> None:
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=1,
                    help="settings evaluated in parallel processes (same results; at most 2 per CPU core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", type=scheduler_address,
+                   help="run the passes on this Dask cluster's workers instead (smollm2: one job per setting and "
+                        "test window; same results)")
     p.add_argument("--no-integer", action="store_true",
                    help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
     add_config_options(p)

