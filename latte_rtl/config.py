@@ -135,6 +135,9 @@ class ScoreConfig:
     max_keys: int = param(1024, "keys the key store holds (N ≤ max_keys)", lo=1, hi=65536)
     threshold_mode: str = param("relative", "relative: LATTE, keep HH ≥ max HH − T; absolute: Top-θ, keep HH ≥ T",
                                 choices=THRESHOLD_MODES)
+    sink_keys: int = param(0, "keys 0..K−1 of every row are always kept besides the threshold's (attention "
+                              "sinks: the first tokens an LLM parks spare attention on)", lo=0, hi="max_keys",
+                           symbol="K_sink")
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -242,7 +242,8 @@ def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
     rule = (lambda j: f"hh{j} >= threshold") if s.threshold_mode == "absolute" else (
         lambda j: f"hh{j} >= row_max - threshold")
     for j in range(n_max):
-        L.append(f"  wire keep{j} = n_row > {j} && {rule(j)};")
+        sink = " || 1'b1" if j < getattr(s, "sink_keys", 0) else ""
+        L.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink});")
     L.append(f"  wire [{cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
     idx = _field(sp, "index")
 

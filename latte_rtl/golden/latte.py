@@ -21,6 +21,7 @@ class ScoreArithmetic(Protocol):
     bits: int
     msb_bits: int
     threshold_mode: str
+    sink_keys: int  # keys 0..sink_keys−1 of every row are always kept
 
     @property
     def lsb_bits(self) -> int: ...
@@ -59,11 +60,12 @@ def recombine(parts: dict[str, np.ndarray], lsb_bits: int) -> np.ndarray:
 
 
 def keep_mask(hh: np.ndarray, row_thresholds: np.ndarray, mode: str,
-              key_mask: np.ndarray | None = None) -> np.ndarray:
+              key_mask: np.ndarray | None = None, sink_keys: int = 0) -> np.ndarray:
     """Keys kept per row. hh [R, N]; row_thresholds [R] (T of each row's head).
 
     relative: keep ⇔ HH >= max(HH) - T (row max over allowed keys; always keeps the max);
-    absolute: keep ⇔ HH >= T. Keys outside `key_mask` (e.g. causal) are never kept.
+    absolute: keep ⇔ HH >= T. Keys j < sink_keys are kept whatever their HH (attention sinks; the
+    max is still over every allowed key). Keys outside `key_mask` (e.g. causal) are never kept.
     """
     t = np.asarray(row_thresholds, dtype=np.int64)[:, None]
     if mode == "relative":
@@ -73,6 +75,7 @@ def keep_mask(hh: np.ndarray, row_thresholds: np.ndarray, mode: str,
         keep = hh >= t
     else:
         raise ValueError(f"threshold mode {mode!r}")
+    keep |= np.arange(hh.shape[-1]) < sink_keys
     return keep if key_mask is None else keep & key_mask
 
 
@@ -123,6 +126,7 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
         parts = partial_sums(q[rows], k if h is None else k[h], cfg)
         hh[rows] = parts["HH"]
         exact[rows] = recombine(parts, cfg.lsb_bits)
-    kept = keep_mask(hh, np.asarray(thresholds, dtype=np.int64)[heads], cfg.threshold_mode, key_mask)
+    kept = keep_mask(hh, np.asarray(thresholds, dtype=np.int64)[heads], cfg.threshold_mode, key_mask,
+                     getattr(cfg, "sink_keys", 0))
     cycles = score_cycles(cfg.beats, n_keys, kept.sum(axis=1, dtype=np.int64))
     return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact)

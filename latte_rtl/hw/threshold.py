@@ -49,8 +49,9 @@ class ThresholdFilter(wiring.Component):
     FIFO of KEPT_FIFO_DEPTH; a kept key that finds it full waits on `estimate` (ready low). Relative mode
     (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width` per word; once
     all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
-    once and offers the kept ones. When every kept key has been handed on, `summary` offers
-    (kept_count, max_estimate); the next job is taken after it.
+    once and offers the kept ones. Keys below `sink_keys` are kept in either mode whatever their HH.
+    When every kept key has been handed on, `summary` offers (kept_count, max_estimate); the next
+    job is taken after it.
     """
 
     def __init__(self, cfg: ScoreConfig):
@@ -99,12 +100,16 @@ class ThresholdFilter(wiring.Component):
             self._relative(m, active)
         return m
 
+    def _or_sink(self, keep, index):
+        """`keep`, or key `index` is an attention sink (always kept); no logic without sinks."""
+        return keep | (index < self.cfg.sink_keys) if self.cfg.sink_keys else keep
+
     def _absolute(self, m):
         w = self.cfg.widths
         m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=KEPT_FIFO_DEPTH)
         keep = Signal()
         m.d.comb += [
-            keep.eq(self.estimate.payload.hh >= self._threshold),
+            keep.eq(self._or_sink(self.estimate.payload.hh >= self._threshold, self.estimate.payload.index)),
             self.estimate.ready.eq(~keep | fifo.w_rdy),
             fifo.w_data.eq(self.estimate.payload.as_value()),
             fifo.w_en.eq(self.estimate.valid & keep & fifo.w_rdy),
@@ -168,7 +173,8 @@ class ThresholdFilter(wiring.Component):
 
         rdata = data.View(word_layout, buf.rdata)
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
-        keep_bits = Cat(*(((fetched_base + i) < n_keys) & (rdata[i] >= bound) for i in range(width)))
+        keep_bits = Cat(*(((fetched_base + i) < n_keys) & self._or_sink(rdata[i] >= bound, fetched_base + i)
+                          for i in range(width)))
         load, fetch = Signal(), Signal()
         m.d.comb += [
             load.eq(fetched & (remaining == 0)),

@@ -45,13 +45,14 @@ def buckets(seq: int) -> np.ndarray:
 class RowAttention:
     """attention(layer, q, k, v, allowed) for SmolLM2 (batch 1): int8 q/k with static scales,
     thresholds per (layer, head, row bucket), the §7 integer softmax and P·V (`integer`), optional
-    C_h per (layer, head, bucket) and causal V-mean. mode: float | int8 (float softmax of exact
-    int8 scores) | dense | latte | topt (without `integer`: float softmax over the kept keys).
+    C_h per (layer, head, bucket), causal V-mean, keys below `sink_keys` always kept. mode: float |
+    int8 (float softmax of exact int8 scores) | dense | latte | topt (without `integer`: float
+    softmax over the kept keys).
     Counters: kept/allowed [L, H]; decode rows (r ≥ SEQ/2): V rows read per KV head and the dense count."""
 
     def __init__(self, mode, scales, *, thresholds=None, integer: AttentionConfig | None = None,
-                 v_scales=None, comp=None, vmean=False, n_kv=3):
-        self.mode, self.scales, self.integer = mode, np.asarray(scales), integer
+                 v_scales=None, comp=None, vmean=False, n_kv=3, sink_keys=0):
+        self.mode, self.scales, self.integer, self.sink_keys = mode, np.asarray(scales), integer, sink_keys
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.int64)
         self.v_scales, self.comp, self.vmean, self.n_kv = v_scales, comp, vmean, n_kv
         n_layers, n_heads = self.scales.shape[:2]
@@ -93,7 +94,7 @@ class RowAttention:
         heads, mask = np.repeat(np.arange(h), s), np.tile(allowed, (h, 1))
         res = score_rows(qi.reshape(h * s, dh), ki, heads, np.full(h, cfg.widths.threshold_range[1]), cfg,
                          key_mask=mask)
-        kept = keep_mask(res.hh, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask)
+        kept = keep_mask(res.hh, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask, self.sink_keys)
         self.kept[layer] += kept.reshape(h, -1).sum(axis=1)
         if self.integer is None or self.mode == "int8":  # float softmax over the kept keys' exact int8 scores
             read = kept.reshape(h, s, s)
@@ -259,7 +260,9 @@ def settings(cal: Calibration, integer: AttentionConfig | None, keeps, table_kee
         out += [(f"LATTE global T{sevens} (keep {keep:.2f})", "global", keep,
                  mk("latte", thresholds=cal.latte_thresholds(keep, False))),
                 (f"LATTE head-wise T{sevens} (keep {keep:.2f})", "head_wise", keep,
-                 mk("latte", thresholds=cal.latte_thresholds(keep, True)))]
+                 mk("latte", thresholds=cal.latte_thresholds(keep, True))),
+                (f"LATTE head-wise T + key 0 kept (--sink-keys 1){sevens} (keep {keep:.2f})", "head_wise_sink", keep,
+                 mk("latte", thresholds=cal.latte_thresholds(keep, True), sink_keys=1))]
         if integer is not None:
             out.append((f"Top-θ abs T per (layer, head, length) + C_h + V-mean (keep {keep:.2f})", "topt", keep,
                         mk("topt", thresholds=cal.topt_thresholds(keep), comp=cal.comp[keep], vmean=True)))
@@ -365,7 +368,8 @@ def _evaluate(limit, calib_limit, integer, curve, runner, seq, log) -> dict:
               "provenance": provenance(seq)}
     if curve:
         result["curve"] = {kind: [[r["keys_filtered"], r["metric"], r["v_rows_fraction"], r["ppl_continuation"]]
-                                  for r in rows if r["kind"] == kind] for kind in ("global", "head_wise", "topt")}
+                                  for r in rows if r["kind"] == kind]
+                           for kind in ("global", "head_wise", "head_wise_sink", "topt")}
         result["curve"]["keep_targets"] = list(keeps)
     return result
 
@@ -409,6 +413,7 @@ def plot_curve(result: dict, path) -> None:
     c = result["curve"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     names = {"global": ("s--", "LATTE, one global T"), "head_wise": ("o-", "LATTE, calibrated head-wise T"),
+             "head_wise_sink": ("D-", "LATTE, head-wise T + key 0 kept (--sink-keys 1)"),
              "topt": ("^-", "Top-θ abs T per (layer, head, length) + C_h + V-mean")}
     base = next(r for r in result["rows"] if r["kind"] == "int8")
     for kind, (style, label) in names.items():

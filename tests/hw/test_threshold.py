@@ -2,6 +2,7 @@
 Fixed seeds, printed; random stalls on every stream."""
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,13 +13,15 @@ from latte_rtl.hw.threshold import ThresholdFilter
 from latte_rtl.sim.amaranth_streams import stream_put
 from tests.amaranth_helpers import CONFIGS, SEED, pauses, simulate
 
+SINKS = {f"{name}_sink3": replace(cfg, sink_keys=3) for name, cfg in CONFIGS.items()}
 
-@pytest.mark.parametrize("config", CONFIGS)
+
+@pytest.mark.parametrize("config", [*CONFIGS, *SINKS])
 def test_threshold_filter(config):
     """Estimates in (one per cycle or with gaps, waiting on ready), kept keys out in index order under
     random ready (both modes: the absolute mode's kept FIFO fills and must stall `estimate`),
     then the row summary; ties, all-equal rows, N = 0, 1 and max_keys."""
-    cfg = CONFIGS[config]
+    cfg = {**CONFIGS, **SINKS}[config]
     w = cfg.widths
     print(f"seed={SEED} config={config}")
     rng = np.random.default_rng(SEED)
@@ -60,7 +63,8 @@ def test_threshold_filter(config):
 
     simulate(dut, producer, consumer)
     for (hh, thr), (kept, count, mx) in zip(trials, got):
-        want = np.flatnonzero(golden.keep_mask(hh[None], np.array([thr]), cfg.threshold_mode)[0]) if len(hh) else []
+        want = np.flatnonzero(golden.keep_mask(hh[None], np.array([thr]), cfg.threshold_mode,
+                                               sink_keys=cfg.sink_keys)[0]) if len(hh) else []
         assert [i for i, _ in kept] == list(want), (thr, kept, list(want))
         assert [h for _, h in kept] == [int(hh[i]) for i in want]
         assert count == len(want) and mx == (int(hh.max()) if len(hh) else 0)
@@ -84,3 +88,14 @@ def test_key_mask_excludes_keys_from_max_and_keep():
     hh = np.array([[10, 7, 6]])
     mask = np.array([[False, True, True]])
     assert keep_mask(hh, np.array([1]), "relative", mask).tolist() == [[False, True, True]]
+
+
+def test_sink_keys_are_kept_whatever_their_estimate():
+    """Keys below sink_keys are kept in both modes, the max still counts every key, and the causal
+    mask still wins (a sink the row may not see is not kept)."""
+    hh = np.array([[-9, 10, -5, 9], [-9, 10, -5, 9]])
+    assert keep_mask(hh, np.array([1, 1]), "relative", sink_keys=2).tolist() == [[True, True, False, True]] * 2
+    assert keep_mask(hh, np.array([20, 20]), "absolute", sink_keys=1).tolist() == [[True, False, False, False]] * 2
+    mask = np.array([[True, True, True, True], [False, True, True, True]])
+    assert keep_mask(hh, np.array([0, 0]), "relative", mask, sink_keys=1).tolist() == [
+        [True, True, False, False], [False, True, False, False]]

@@ -157,7 +157,7 @@ def test_dump_smollm2_through_the_rtl(smollm2, tmp_path):
     cli = [sys.executable, "-m", "latte_rtl.cli"]
     design, qk = tmp_path / "d", tmp_path / "qk.npz"
     for args in (["generate", "--attention", "--dim", "64", "--heads", "3", "--max-keys", "48", "--no-monitor",
-                  "-o", design],
+                  "--sink-keys", "1", "-o", design],  # key 0 always kept (attention sink) in the RTL too
                  ["dump", "--workload", "smollm2", "--layer", "3", "--keys", "48", "--rows", "1", "-o", qk],
                  ["run", design, "--qk", qk, "--sim", "icarus", "-o", tmp_path / "rtl.npz"]):
         proc = subprocess.run(cli + [str(a) for a in args], check=False, capture_output=True, text=True)
