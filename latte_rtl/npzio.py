@@ -188,7 +188,7 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
     return np.minimum(limit, n_keys)
 
 
-RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "cycles": np.int64,
+RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
                  "probs": np.int64, "out": np.int64}  # probs, out: attention tops only (docs/spec.md §7)
 
 

@@ -140,15 +140,25 @@ def cmd_run(args) -> int:
         print(f"latte-rtl: RTL and golden disagree (first mismatch): {_first_mismatch(mismatches[0])}; the RTL's "
               f"result is in {path}, {args.output} was not written", file=sys.stderr)
         return 1
-    print("RTL matches golden on every row (" + ("out, probs, " if top.attention else "") +
-          "hh, kept, scores, row records)")
+    print(f"RTL matches golden on every row ({', '.join(_compared(cfg, top))})")
     return 0
+
+
+def _compared(cfg, top) -> list[str]:
+    """What the scoreboard compared: without the monitor port an attention top shows only `out` and
+    its row records, a score top the kept keys' scores and their estimates (not every key's HH)."""
+    if cfg.row.monitor:
+        return [*(["out", "probs"] if top.attention else []), "hh", "kept", "scores", "row records"]
+    if top.attention:
+        return ["out", "row records (kept_count, prob_sum, V reads, cycles); --no-monitor: no hh, kept, scores, probs"]
+    return ["kept", "scores", "hh of the kept keys", "row records"]
 
 
 def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path: Path) -> str:
     rows = sum(inp.q.shape[0] for inp in inputs.values())
     keys = sorted({inp.n_keys for inp in inputs.values()})
-    kept = sum(d["result"]["kept"].sum() for d in done) / sum(d["result"]["kept"].size for d in done)
+    kept = sum(d["result"]["kept_count"].sum() for d in done) / max(1, sum(
+        d["result"]["kept_count"].size * inputs[d["shard"].layer].n_keys for d in done))
     cycles = sum(int(d["result"]["cycles"].sum()) for d in done)
     layers = "" if None in inputs else f"{len(inputs)} layers, "
     cached = "" if any(d["built"] for d in done) else " (cached model)"

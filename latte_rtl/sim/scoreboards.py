@@ -41,7 +41,8 @@ class ScoreScoreboard:
         rows, n = inp.q.shape[0], inp.n_keys
         self.banks = list(self.expected["reads"]) if "monitor__reads" in models else []
         self.result = {"hh": np.zeros((rows, n), np.int64), "kept": np.zeros((rows, n), bool),
-                       "scores": np.zeros((rows, n), np.int64), "cycles": np.zeros(rows, np.int64),
+                       "scores": np.zeros((rows, n), np.int64), "kept_count": np.zeros(rows, np.int64),
+                       "cycles": np.zeros(rows, np.int64),
                        "measured_cycles": np.zeros(rows, np.int64),
                        **{f"reads_{b}": np.zeros(rows, np.int64) for b in self.banks}}
         self.errors: list[str] = []
@@ -116,6 +117,7 @@ class ScoreScoreboard:
             return
         out["kept"][r, idx] = True
         out["scores"][r, idx] = [s["score"] for s in scores]
+        out["kept_count"][r] = record["summary.kept_count"]
         out["cycles"][r] = record["cycles"]
         out["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
         for b in self.banks:
@@ -171,6 +173,8 @@ class AttentionScoreboard(ScoreScoreboard):
         rows, d = inp.q.shape[0], cfg.score.dim
         self.result.update({"probs": np.zeros((rows, inp.n_keys), np.int64), "out": np.zeros((rows, d), np.int64),
                             "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64)})
+        for name in () if "monitor__scores" in models else ("hh", "kept", "scores", "probs"):
+            del self.result[name]  # without the monitor port these are not observable: not in the result
         self.banks = self.banks + (["v"] if self.banks else [])
         self.expected["reads"] = {**self.expected["reads"],
                                   "v": cfg.score.beats * self.expected["v_reads"]}
@@ -201,6 +205,7 @@ class AttentionScoreboard(ScoreScoreboard):
         after = self.reads()
         res = self.result
         res["out"][r] = out[:self.cfg.score.dim]
+        res["kept_count"][r] = record["kept_count"]
         res["cycles"][r] = record["cycles"]
         res["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
         res["prob_sum"][r], res["v_reads"][r] = record["prob_sum"], record["v_reads"]

@@ -66,7 +66,7 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask)
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
-    return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact,
+    return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
             "cycles": golden.score_cycles(cfg.score.beats, visible, kept),
             "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
             "reads": golden.score_reads(cfg.score.beats, visible, kept)}
@@ -77,6 +77,7 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
     rows = res.exact.shape[0]
     return {"hh": np.zeros_like(res.hh), "kept": mask, "scores": np.where(mask, res.exact, 0), "exact": res.exact,
+            "kept_count": mask.sum(axis=1),
             "cycles": golden.dense_cycles(cfg.score.beats, inp.key_limit), "max_estimate": np.zeros(rows, np.int64),
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 

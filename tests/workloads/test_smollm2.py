@@ -163,6 +163,13 @@ def test_dump_smollm2_through_the_rtl(smollm2, tmp_path):
         proc = subprocess.run(cli + [str(a) for a in args], check=False, capture_output=True, text=True)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     assert "RTL matches golden" in proc.stdout and "9 rows x 48 keys" in proc.stdout, proc.stdout
+    assert "--no-monitor: no hh, kept, scores, probs" in proc.stdout and " 0.0% kept" not in proc.stdout
+    golden = subprocess.run(cli + ["golden", str(design), "--qk", str(qk), "-o", str(tmp_path / "g.npz")],
+                            check=True, capture_output=True, text=True)
+    rtl, want = np.load(tmp_path / "rtl.npz"), np.load(tmp_path / "g.npz")
+    assert not {"hh", "kept", "scores", "probs"} & set(rtl.files), rtl.files  # not observable without the monitor
+    assert (rtl["kept_count"] == want["kept"].sum(axis=1)).all() and (rtl["out"] == want["out"]).all(), golden.stdout
+    assert (want["kept"][:, 0]).all()  # --sink-keys 1: key 0 of every row kept
     arrays = np.load(qk)
     assert arrays["k"].shape == (3, 48, 64) and arrays["heads"].tolist() == [h // 3 for h in range(9)]
 
