@@ -60,6 +60,9 @@ class PlaneFetcher(wiring.Component):
             "axi": Out(axi_read_signature(addr_width, data_width)),
             "bytes_read": Out(data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})),
             "busy": Out(1),
+            # MSB rows the consumer can still take without stalling (a credit: an MSB row is asked
+            # for only while fewer are in flight, so an in-order LSB row never waits behind one)
+            "msb_room": In(index_width + 1, init=(1 << (index_width + 1)) - 1),
         })
 
     def elaborate(self, platform):
@@ -87,6 +90,11 @@ class PlaneFetcher(wiring.Component):
         send = Signal()
         m.d.comb += [master.req.valid.eq(0), tags.w_data.eq(tag), tags.w_en.eq(send),
                      send.eq(master.req.valid & master.req.ready)]
+        msb_inflight = Signal(self.index_width + 1)
+        msb_out = Signal()
+        m.d.comb += msb_out.eq(self.rows.valid & self.rows.ready & (self.rows.payload.plane == PlaneKind.K_MSB))
+        msb_sent = Signal()
+        m.d.sync += msb_inflight.eq(msb_inflight + msb_sent - msb_out)
         with m.If(self.fetch.valid & tags.w_rdy):
             plane, index = self.fetch.payload.plane, self.fetch.payload.index
             is_v = plane == PlaneKind.V
@@ -97,10 +105,11 @@ class PlaneFetcher(wiring.Component):
             with m.Else():
                 m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
                              master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
-        with m.Elif(passing & (msb_next < lay.n_keys) & tags.w_rdy):
+        with m.Elif(passing & (msb_next < lay.n_keys) & tags.w_rdy & (msb_inflight < self.msb_room)):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
                          master.req.payload.addr.eq(msb_addr),
                          master.req.payload.beats.eq(self.beats[PlaneKind.K_MSB])]
+            m.d.comb += msb_sent.eq(master.req.ready)
             with m.If(master.req.ready):
                 m.d.sync += [msb_next.eq(msb_next + 1), msb_addr.eq(msb_addr + lay.stride_msb)]
         with m.If(passing & (msb_next >= lay.n_keys)):
