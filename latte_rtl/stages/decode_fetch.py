@@ -4,8 +4,8 @@ AXI4 read master, in the layout of `latte_rtl/golden/decode.py`.
 `start` begins a pass over the MSB plane (row j of N at base_msb + j stride_msb, j ascending);
 `fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
-in request order. `bytes_read` counts the bytes of every R beat taken, per plane (the `bytes_read_<plane>`
-of a run). The layout registers must hold still while a pass or a fetch is in flight.
+in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
+(the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class PlaneFetcher(wiring.Component):
         m.d.comb += self.start.ready.eq(~passing)
         with m.If(self.start.valid & ~passing):
             m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb)]
+            m.d.sync += [self.bytes_read[p.name.lower()].eq(0) for p in PlaneKind]   # per pass
         tag = Signal(tag_layout)
         send = Signal()
         m.d.comb += [master.req.valid.eq(0), tags.w_data.eq(tag), tags.w_en.eq(send),
