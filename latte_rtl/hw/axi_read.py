@@ -22,9 +22,9 @@ DATA_WIDTHS = (64, 128, 256, 512)
 
 
 def axi_read_signature(addr_width: int, data_width: int) -> wiring.Signature:
-    """The AR and R channel signals of an AXI4 manager (one ID: ARID/RID omitted, i.e. 0)."""
+    """The AR and R channel signals of an AXI4 manager (one ID: ARID is 0, RID is ignored)."""
     return wiring.Signature({
-        "araddr": Out(addr_width), "arlen": Out(8), "arsize": Out(3), "arburst": Out(2),
+        "arid": Out(1), "rid": In(1), "araddr": Out(addr_width), "arlen": Out(8), "arsize": Out(3), "arburst": Out(2),
         "arcache": Out(4), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
         "rdata": In(data_width), "rresp": In(2), "rlast": In(1), "rvalid": In(1), "rready": Out(1),
     })
@@ -89,7 +89,7 @@ class AxiReadMaster(wiring.Component):
         issue = Signal()
         finish = Signal()
         m.d.comb += [
-            ar.arsize.eq(size), ar.arburst.eq(BURST_INCR), ar.arcache.eq(0b0011), ar.arprot.eq(0),
+            ar.arid.eq(0), ar.arsize.eq(size), ar.arburst.eq(BURST_INCR), ar.arcache.eq(0b0011), ar.arprot.eq(0),
             ar.araddr.eq(araddr), ar.arlen.eq(arlen),
             issue.eq((remaining != 0) & (~ar.arvalid | ar.arready) & (outstanding < self.max_outstanding)
                      & ends.w_rdy),
