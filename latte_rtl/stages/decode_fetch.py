@@ -53,7 +53,7 @@ class PlaneFetcher(wiring.Component):
         index = data.StructLayout({"plane": PlaneKind, "index": index_width})
         super().__init__({
             "layout": In(layout_registers(addr_width, index_width + 1)),
-            "start": In(stream.Signature(0)),
+            "start": In(stream.Signature(1)),          # payload ignored
             "fetch": In(stream.Signature(index)),
             "rows": Out(stream.Signature(data.StructLayout({"plane": PlaneKind, "index": index_width,
                                                              "data": self.row_width}))),
@@ -96,7 +96,13 @@ class PlaneFetcher(wiring.Component):
         m.d.comb += msb_out.eq(self.rows.valid & self.rows.ready & (self.rows.payload.plane == PlaneKind.K_MSB))
         msb_sent = Signal()
         m.d.sync += msb_inflight.eq(msb_inflight + msb_sent - msb_out)
-        with m.If(self.fetch.valid & tags.w_rdy):
+        fetch_go, msb_go = Signal(), Signal()
+        # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
+        # defined from time 0, and the counter it feeds never picks up an X
+        m.d.comb += [fetch_go.eq(self.fetch.valid & tags.w_rdy),
+                     msb_go.eq(passing & (msb_next < lay.n_keys) & tags.w_rdy & (msb_inflight < self.msb_room)),
+                     msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
+        with m.If(fetch_go):
             plane, index = self.fetch.payload.plane, self.fetch.payload.index
             is_v = plane == PlaneKind.V
             m.d.comb += [master.req.valid.eq(1), tag.eq(self.fetch.payload), self.fetch.ready.eq(master.req.ready)]
@@ -106,11 +112,10 @@ class PlaneFetcher(wiring.Component):
             with m.Else():
                 m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
                              master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
-        with m.Elif(passing & (msb_next < lay.n_keys) & tags.w_rdy & (msb_inflight < self.msb_room)):
+        with m.Elif(msb_go):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
                          master.req.payload.addr.eq(msb_addr),
                          master.req.payload.beats.eq(self.beats[PlaneKind.K_MSB])]
-            m.d.comb += msb_sent.eq(master.req.ready)
             with m.If(master.req.ready):
                 m.d.sync += [msb_next.eq(msb_next + 1), msb_addr.eq(msb_addr + lay.stride_msb)]
         with m.If(passing & (msb_next >= lay.n_keys)):
@@ -127,12 +132,15 @@ class PlaneFetcher(wiring.Component):
         m.d.comb += [head.eq(tags.r_data), master.resp.ready.eq(~full | self.rows.ready),
                      take.eq(master.resp.valid & master.resp.ready),
                      self.rows.valid.eq(full), self.rows.payload.data.eq(row)]
-        out_tag = Signal(tag_layout, reset_less=True)
+        out_tag = Signal(tag_layout)          # reset: the plane decides `ready` before the first row
         m.d.comb += [self.rows.payload.plane.eq(out_tag.plane), self.rows.payload.index.eq(out_tag.index)]
-        with m.If(self.rows.ready):
+        with m.If(self.rows.valid & self.rows.ready):      # valid first: the tag is unknown until a row came
             m.d.sync += full.eq(0)
         with m.If(take):
-            m.d.sync += [row.word_select(beat, self.data_width).eq(master.resp.payload.data), beat.eq(beat + 1)]
+            m.d.sync += beat.eq(beat + 1)
+            for i in range(self.row_width // self.data_width):     # an If per beat: no partial case for lint
+                with m.If(beat == i):
+                    m.d.sync += row[i * self.data_width:(i + 1) * self.data_width].eq(master.resp.payload.data)
             for plane in PlaneKind:
                 with m.If(head.plane == plane):
                     counter = self.bytes_read[plane.name.lower()]

@@ -11,7 +11,7 @@ the bytes read per plane. One row per cycle: the dot products are `dim` lanes wi
 
 from __future__ import annotations
 
-from amaranth import Module, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -38,7 +38,7 @@ class DecodeScoreStage(wiring.Component):
             "layout": In(layout_registers(addr_width, count)),
             "thresholds": In(data.ArrayLayout(signed(self.widths.threshold_width), group)),
             "q": In(stream.Signature(data.StructLayout({"row": range(group), "data": dim * bits}))),
-            "start": In(stream.Signature(0)),
+            "start": In(stream.Signature(1)),          # payload ignored
             "scores": Out(stream.Signature(data.StructLayout({
                 "index": index_width, "kept": group, "score": data.ArrayLayout(score, group)}))),
             "record": Out(stream.Signature(data.StructLayout({
@@ -84,23 +84,20 @@ class DecodeScoreStage(wiring.Component):
         new = Signal(entry)
         is_msb = row.plane == PlaneKind.K_MSB
         for g in range(self.group):
-            passes = Signal(name=f"passes_{g}")
-            m.d.comb += [new.hh[g].eq(self._dot(q_h[g], k_h)), new.lh[g].eq(self._dot(q_l[g], k_h)),
-                         passes.eq(new.hh[g] >= self.thresholds[g]),
-                         new.kept[g].eq(passes & (counts[g] < self.kept_buffer))]
-            with m.If(fetch.rows.valid & fetch.rows.ready & is_msb):
-                m.d.sync += [counts[g].eq(counts[g] + new.kept[g]),
-                             overflow[g].eq(overflow[g] + (passes & ~new.kept[g]))]
+            passes, keep = Signal(name=f"passes_{g}"), Signal(name=f"keep_{g}")
+            hh = Signal(signed(self.widths.hh_width), name=f"hh_{g}")
+            m.d.comb += [hh.eq(self._dot(q_h[g], k_h)), new.hh[g].eq(hh), new.lh[g].eq(self._dot(q_l[g], k_h)),
+                         passes.eq(hh >= self.thresholds[g]), keep.eq(passes & (counts[g] < self.kept_buffer)),
+                         new.kept[g].eq(keep)]
+            with m.If(fetch.rows.valid & is_msb & fetch.rows.ready):
+                m.d.sync += [counts[g].eq(counts[g] + keep), overflow[g].eq(overflow[g] + (passes & ~keep))]
         m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
         head = Signal(entry)
         m.d.comb += head.eq(waiting.r_data)
-        with m.If(is_msb):
-            m.d.comb += [fetch.rows.ready.eq(waiting.w_rdy & asks.w_rdy),
-                         waiting.w_en.eq(fetch.rows.valid & fetch.rows.ready & new.kept.any()),
-                         asks.w_en.eq(waiting.w_en)]
-        with m.Else():
-            m.d.comb += [fetch.rows.ready.eq(self.scores.ready), self.scores.valid.eq(fetch.rows.valid),
-                         waiting.r_en.eq(fetch.rows.valid & self.scores.ready)]
+        msb_row, lsb_row = fetch.rows.valid & is_msb, fetch.rows.valid & ~is_msb   # plane is unknown until valid
+        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy, self.scores.ready)),
+                     waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()), asks.w_en.eq(waiting.w_en),
+                     self.scores.valid.eq(lsb_row), waiting.r_en.eq(lsb_row & self.scores.ready)]
         m.d.comb += [self.scores.payload.index.eq(head.index), self.scores.payload.kept.eq(head.kept)]
         for g in range(self.group):
             hl, ll = self._dot(q_h[g], k_l), self._dot(q_l[g], k_l)
