@@ -1,8 +1,10 @@
 """The decode score stage (latte_rtl/stages/decode_score.py) as Verilog on Icarus and Verilator, its memory
 cocotbext-axi's AxiRamRead with random AR and R pause generators: bit-exact against
 `golden.decode.decode_step` on adversarial rows (random, zero kept, all kept with buffer overflow, ties,
-extreme operands; G = 3), planes at bases that are not 4 KiB aligned."""
+extreme operands; G = 3), and on a real KV slice (the embedded lm dump, Icarus), planes at bases that are not
+4 KiB aligned."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,13 +15,16 @@ import pytest
 from amaranth.back import verilog
 
 from latte_rtl.golden.decode import decode_step, memory_image, packed_layout
+from latte_rtl.golden.latte import partial_sums
 from latte_rtl.sim.runner import BUILD_ARGS, prepare_simulator, verilator_pch_fix
 from latte_rtl.stages.decode_score import DecodeScoreStage
 from tests.amaranth_helpers import SEED
 from tests.conftest import require_simulator
-from tests.stages.test_decode_score import SPEC, N, case_data
+from tests.stages.test_decode_score import SPEC, case_data
 
 HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "latte_rtl" / "data" / "default_qk.npz"
+REAL = dataclasses.replace(SPEC, dim=64, lanes=64, bus_bytes=32, kept_buffer=64, max_keys=256)
 CASES = [("random", 3), ("zero_kept", 3), ("all_kept", 3), ("ties", 3), ("extremes", 3), ("random", 3)]
 
 
@@ -37,24 +42,41 @@ def unpack(raw: int, offset: int, width: int, signed: bool = False) -> int:
     return value - (1 << width) if signed and value >> (width - 1) else value
 
 
-def make_cases(dut):
-    cases, wants = [], []
+def synthetic_rows():
+    """(name, q, k, v, thresholds) of the adversarial rows (tests/stages/test_decode_score.py)."""
     for c, (case, group) in enumerate(CASES):
-        seed = SEED + 100 + c
-        q, k, v, thresholds = case_data(case, group, seed)
-        layout = packed_layout(SPEC, N, base=(c + 1) * 4096 - 8 * (c + 3))
-        lo, image = memory_image(SPEC, layout, k, v)
-        regs = {f"{what}_{name.split('_')[-1]}": getattr(p, what) for name, p in layout.items()
+        yield (case, *case_data(case, group, SEED + 100 + c))
+
+
+def real_rows():
+    """Three query rows of head 0 of the embedded real lm dump (192 keys, d 64) as one group sharing K/V,
+    absolute thresholds at each row's 0.9 quantile of HH, and the same at 0.5."""
+    data = np.load(DATA)
+    q, k, v = (data[a].astype(np.int64) for a in ("q", "k", "v"))
+    rows = np.flatnonzero(data["heads"] == 0)[:3]
+    hh = partial_sums(q[rows], k[0], REAL)["HH"]
+    for keep in (0.1, 0.5):
+        yield f"real keep {keep}", q[rows], k[0], v[0], [int(np.floor(np.quantile(h, 1 - keep))) for h in hh]
+
+
+def make_cases(dut, spec, rows):
+    cases, wants, names = [], [], []
+    for c, (name, q, k, v, thresholds) in enumerate(rows):
+        n = k.shape[0]
+        layout = packed_layout(spec, n, base=(c + 1) * 4096 - spec.bus_bytes * (c + 3))
+        lo, image = memory_image(spec, layout, k, v)
+        regs = {f"{what}_{plane.split('_')[-1]}": getattr(p, what) for plane, p in layout.items()
                 for what in ("base", "stride")}
         t_width = dut.widths.threshold_width
-        cases.append({"seed": seed, "lo": lo, "image": bytes(image).hex(),
-                      "layout": pack(dut.layout.shape(), {**regs, "n_keys": N}),
+        cases.append({"seed": SEED + c, "lo": lo, "image": bytes(image).hex(),
+                      "layout": pack(dut.layout.shape(), {**regs, "n_keys": n}),
                       "thresholds": sum((t & ((1 << t_width) - 1)) << (g * t_width) for g, t in enumerate(thresholds)),
                       "q": [pack(dut.q.payload.shape(), {"row": g, "data": sum((int(x) & 0xFF) << (8 * i)
                                                                               for i, x in enumerate(row))})
                             for g, row in enumerate(q)]})
-        wants.append(decode_step(SPEC, q, k, v, thresholds, [400] * group))
-    return cases, wants
+        wants.append(decode_step(spec, q, k, v, thresholds, [400] * len(q)))
+        names.append(name)
+    return cases, wants, names
 
 
 def check(dut, got, want):
@@ -69,7 +91,7 @@ def check(dut, got, want):
                        for h in range(g)]))
     expected = [(j, sum(int(kept[h, j]) << h for h in range(g)),
                  [int(want["scores"][h, j]) if kept[h, j] else None for h in range(g)])
-                for j in range(N) if kept[:, j].any()]
+                for j in range(kept.shape[1]) if kept[:, j].any()]
     assert beats == expected
     assert got["record"] is not None, "no record"
     r_layout = dut.record.payload.shape()
@@ -83,16 +105,18 @@ def check(dut, got, want):
     assert (k_msb, k_lsb) == (want["bytes"]["k_msb"], want["bytes"]["k_lsb"])
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-def test_decode_score_stage_on_axi_ram(sim, tmp_path):
+@pytest.mark.parametrize("sim,rows", [("icarus", "synthetic"), ("verilator", "synthetic"), ("icarus", "real")])
+def test_decode_score_stage_on_axi_ram(sim, rows, tmp_path):
     require_simulator(sim)
     prepare_simulator(sim)
     from cocotb_tools.runner import get_runner
 
-    dut = DecodeScoreStage(dim=SPEC.dim, group=3, data_width=64, index_width=6, kept_buffer=SPEC.kept_buffer)
+    spec, source_rows = (SPEC, synthetic_rows()) if rows == "synthetic" else (REAL, real_rows())
+    dut = DecodeScoreStage(dim=spec.dim, group=3, data_width=spec.bus_bytes * 8,
+                           index_width=6 if rows == "synthetic" else 8, kept_buffer=spec.kept_buffer)
     source = tmp_path / "decode_score.v"
     source.write_text("`timescale 1ns/1ps\n" + verilog.convert(dut, name="decode_score"))
-    cases, wants = make_cases(dut)
+    cases, wants, names = make_cases(dut, spec, source_rows)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     runner = get_runner(sim)
     build = tmp_path / "build"
@@ -109,7 +133,9 @@ def test_decode_score_stage_on_axi_ram(sim, tmp_path):
         pass
     assert (tmp_path / "results.json").is_file(), (build / "test.log").read_text()[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    for (case, _), got, want in zip(CASES, results, wants):
-        print(f"{case}: {len(got['scores'])} keys scored, kept {want['kept_count'].tolist()}")
+    assert len(results) == len(cases)
+    for name, got, want in zip(names, results, wants):
+        print(f"{name}: {len(got['scores'])} keys scored, kept {want['kept_count'].tolist()}, "
+              f"overflow {want['overflow'].tolist()}")
         check(dut, got, want)
     assert np.sum([len(r["scores"]) for r in results]) > 0
