@@ -36,7 +36,7 @@ async def run_case(dut, ram, case):
         await FallingEdge(dut.clk)
         dut.q__payload.value, dut.q__valid.value = q, 1
     scores, record, started = [], None, False
-    for _ in range(20000):
+    for _ in range(case["cycles"]):
         await FallingEdge(dut.clk)
         dut.q__valid.value = 0
         dut.start__valid.value = int(not started)
@@ -59,7 +59,7 @@ async def decode_cases(dut):
     with open(os.environ["DECODE_CASES"]) as f:
         cases = json.load(f)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    ram = AxiRamRead(AxiReadBus.from_prefix(dut, "axi_"), dut.clk, dut.rst, size=1 << 16)
+    ram = AxiRamRead(AxiReadBus.from_prefix(dut, "axi_"), dut.clk, dut.rst, size=1 << 22)
     results = [await run_case(dut, ram, case) for case in cases]
     with open(os.environ["DECODE_RESULTS"], "w") as f:
         json.dump(results, f)

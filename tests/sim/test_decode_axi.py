@@ -1,8 +1,8 @@
 """The decode score stage (latte_rtl/stages/decode_score.py) as Verilog on Icarus and Verilator, its memory
 cocotbext-axi's AxiRamRead with random AR and R pause generators: bit-exact against
 `golden.decode.decode_step` on adversarial rows (random, zero kept, all kept with buffer overflow, ties,
-extreme operands; G = 3), and on a real KV slice (the embedded lm dump, Icarus), planes at bases that are not
-4 KiB aligned."""
+extreme operands; G = 3), on a real KV slice (the embedded lm dump, Icarus) and on a long row (N = 16 384,
+Verilator; 16-bit key indices), planes at bases that are not 4 KiB aligned."""
 
 import dataclasses
 import json
@@ -25,6 +25,8 @@ from tests.stages.test_decode_score import SPEC, case_data
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "latte_rtl" / "data" / "default_qk.npz"
 REAL = dataclasses.replace(SPEC, dim=64, lanes=64, bus_bytes=32, kept_buffer=64, max_keys=256)
+LONG_N = 16384
+LONG = dataclasses.replace(SPEC, kept_buffer=4096, max_keys=65536)
 CASES = [("random", 3), ("zero_kept", 3), ("all_kept", 3), ("ties", 3), ("extremes", 3), ("random", 3)]
 
 
@@ -59,6 +61,17 @@ def real_rows():
         yield f"real keep {keep}", q[rows], k[0], v[0], [int(np.floor(np.quantile(h, 1 - keep))) for h in hh]
 
 
+def long_rows():
+    """One long row: N = 16 384 random keys (seeded), 3 query rows keeping about 10 % each."""
+    rng = np.random.default_rng(SEED + 7)
+    q, k, v = (rng.integers(-128, 128, shape) for shape in ((3, LONG.dim), (LONG_N, LONG.dim), (LONG_N, LONG.dim)))
+    hh = partial_sums(q, k, LONG)["HH"]
+    yield "long row N 16384", q, k, v, [int(np.floor(np.quantile(h, 0.9))) for h in hh]
+
+
+CONFIGS = {"synthetic": (SPEC, synthetic_rows, 6), "real": (REAL, real_rows, 8), "long": (LONG, long_rows, 16)}
+
+
 def make_cases(dut, spec, rows):
     cases, wants, names = [], [], []
     for c, (name, q, k, v, thresholds) in enumerate(rows):
@@ -68,7 +81,7 @@ def make_cases(dut, spec, rows):
         regs = {f"{what}_{plane.split('_')[-1]}": getattr(p, what) for plane, p in layout.items()
                 for what in ("base", "stride")}
         t_width = dut.widths.threshold_width
-        cases.append({"seed": SEED + c, "lo": lo, "image": bytes(image).hex(),
+        cases.append({"seed": SEED + c, "lo": lo, "image": bytes(image).hex(), "cycles": 20 * n + 2000,
                       "layout": pack(dut.layout.shape(), {**regs, "n_keys": n}),
                       "thresholds": sum((t & ((1 << t_width) - 1)) << (g * t_width) for g, t in enumerate(thresholds)),
                       "q": [pack(dut.q.payload.shape(), {"row": g, "data": sum((int(x) & 0xFF) << (8 * i)
@@ -105,18 +118,19 @@ def check(dut, got, want):
     assert (k_msb, k_lsb) == (want["bytes"]["k_msb"], want["bytes"]["k_lsb"])
 
 
-@pytest.mark.parametrize("sim,rows", [("icarus", "synthetic"), ("verilator", "synthetic"), ("icarus", "real")])
+@pytest.mark.parametrize("sim,rows", [("icarus", "synthetic"), ("verilator", "synthetic"), ("icarus", "real"),
+                                      ("verilator", "long")])
 def test_decode_score_stage_on_axi_ram(sim, rows, tmp_path):
     require_simulator(sim)
     prepare_simulator(sim)
     from cocotb_tools.runner import get_runner
 
-    spec, source_rows = (SPEC, synthetic_rows()) if rows == "synthetic" else (REAL, real_rows())
-    dut = DecodeScoreStage(dim=spec.dim, group=3, data_width=spec.bus_bytes * 8,
-                           index_width=6 if rows == "synthetic" else 8, kept_buffer=spec.kept_buffer)
+    spec, source_rows, index_width = CONFIGS[rows]
+    dut = DecodeScoreStage(dim=spec.dim, group=3, data_width=spec.bus_bytes * 8, index_width=index_width,
+                           kept_buffer=spec.kept_buffer)
     source = tmp_path / "decode_score.v"
     source.write_text("`timescale 1ns/1ps\n" + verilog.convert(dut, name="decode_score"))
-    cases, wants, names = make_cases(dut, spec, source_rows)
+    cases, wants, names = make_cases(dut, spec, source_rows())
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     runner = get_runner(sim)
     build = tmp_path / "build"
