@@ -6,7 +6,16 @@ never the reverse; parameters come as plain ints or as an object with the attrib
 """
 
 from .attention import attention_rows, dense_attention_rows, exp_table, key_limit_mask, pv_rows, softmax_rows, vmean_of
-from .cycles import attention_cycles, dense_cycles, dense_reads, keys_per_cycle, score_cycles, score_reads
+from .cycles import (
+                        attention_cycles,
+                        decode_cycles,
+                        decode_reads,
+                        dense_cycles,
+                        dense_reads,
+                        keys_per_cycle,
+                        score_cycles,
+                        score_reads,
+)
 from .latte import (
                         GoldenResult,
                         ScoreArithmetic,
@@ -31,6 +40,8 @@ __all__ = [
     "vmean_of",
     "GoldenResult",
     "ScoreArithmetic",
+    "decode_cycles",
+    "decode_reads",
     "dense_cycles",
     "dense_reads",
     "float_attention",

@@ -68,3 +68,33 @@ def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
     output beats, plus the hand-overs between the stages, the read pipelines of the softmax (4 stages)
     and of P·V (3), and the score datapath's product register (ATTENTION_OVERHEAD)."""
     return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + ATTENTION_OVERHEAD
+
+
+def decode_reads(row_beats: dict, bus_bytes: int, n_keys: int, lsb_rows: int, v_rows: int, *,
+                 msb_passes: int = 1) -> dict:
+    """Bytes one decode step (one KV head, its G rows) reads, per plane and in total (docs/spec.md §9):
+    every row fetched is whole bus beats (`row_beats[plane]` beats of `bus_bytes` bytes); the MSB plane
+    `msb_passes` times for every key, the LSB plane for `lsb_rows` keys, V for `v_rows` keys."""
+    reads = {"k_msb": msb_passes * n_keys * row_beats["k_msb"] * bus_bytes,
+             "k_lsb": lsb_rows * row_beats["k_lsb"] * bus_bytes,
+             "v": v_rows * row_beats["v"] * bus_bytes}
+    return {**reads, "total": sum(reads.values())}
+
+
+def decode_cycles(reads: dict, *, beats: int, n_keys: int, kept: int, v_rows: int, prob_bits: int,
+                  bandwidth: float, latency: int, msb_passes: int = 1, dense: bool = False) -> dict:
+    """Model cycles of one decode step at `bandwidth` bytes/cycle and `latency` cycles per dependent
+    fetch (one array of `lanes` multipliers per query row of the group, working in parallel).
+
+    K phase: max(K bytes / bandwidth, compute) + latency, compute = beats (passes N + 3 kept) (LATTE,
+    kept = the most any row keeps) or beats N (dense); softmax 3 kept + B; V phase: max(V bytes /
+    bandwidth, beats v_rows) + latency (none when no V row is read); + beats (output).
+    """
+    k_mem = math.ceil((reads["k_msb"] + reads["k_lsb"]) / bandwidth)
+    k_compute = beats * n_keys if dense else beats * (msb_passes * n_keys + 3 * kept)
+    v_mem = math.ceil(reads["v"] / bandwidth)
+    v_compute = beats * v_rows
+    total = (max(k_mem, k_compute) + latency + 3 * kept + prob_bits
+             + (max(v_mem, v_compute) + latency if v_rows else 0) + beats)
+    return {"total": total, "k_memory": k_mem, "k_compute": k_compute, "v_memory": v_mem, "v_compute": v_compute,
+            "bound": "memory" if k_mem + v_mem >= k_compute + v_compute else "compute"}

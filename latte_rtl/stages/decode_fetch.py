@@ -1,0 +1,150 @@
+"""The memory side of a decode step (docs/spec.md §9): plane rows of one KV head fetched through the
+AXI4 read master, in the layout of `latte_rtl/golden/decode.py`.
+
+`start` begins a pass over the MSB plane (row j of N at base_msb + j stride_msb, j ascending);
+`fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
+Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
+in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
+(the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from amaranth import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from ..hw.axi_read import AxiReadMaster, axi_read_signature
+
+BYTES_COUNTER_BITS = 48
+
+
+class PlaneKind(enum.IntEnum):
+    K_MSB = 0
+    K_LSB = 1
+    V = 2
+
+
+def row_beats(dim: int, field_bits: int, data_width: int) -> int:
+    """Bus beats of one plane row: ceil(ceil(dim field_bits / 8) / (data_width / 8))."""
+    row_bytes = -(-dim * field_bits // 8)
+    return -(-row_bytes // (data_width // 8))
+
+
+def layout_registers(addr_width: int, count_width: int) -> data.StructLayout:
+    fields = {f"{what}_{plane}": addr_width for plane in ("msb", "lsb", "v") for what in ("base", "stride")}
+    return data.StructLayout({**fields, "n_keys": count_width})
+
+
+class PlaneFetcher(wiring.Component):
+    """Plane rows of one KV head (dim elements; bits, msb_bits; data_width-bit AXI; N < 2^index_width)."""
+
+    def __init__(self, *, dim: int, bits: int = 8, msb_bits: int = 4, data_width: int = 64, addr_width: int = 32,
+                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16):
+        self.beats = {PlaneKind.K_MSB: row_beats(dim, msb_bits, data_width),
+                      PlaneKind.K_LSB: row_beats(dim, bits - msb_bits, data_width),
+                      PlaneKind.V: row_beats(dim, bits, data_width)}
+        self.data_width, self.addr_width, self.index_width = data_width, addr_width, index_width
+        self.max_outstanding, self.max_burst = max_outstanding, max_burst
+        self.row_width = max(self.beats.values()) * data_width
+        index = data.StructLayout({"plane": PlaneKind, "index": index_width})
+        super().__init__({
+            "layout": In(layout_registers(addr_width, index_width + 1)),
+            "start": In(stream.Signature(1)),          # payload ignored
+            "fetch": In(stream.Signature(index)),
+            "rows": Out(stream.Signature(data.StructLayout({"plane": PlaneKind, "index": index_width,
+                                                             "data": self.row_width}))),
+            "axi": Out(axi_read_signature(addr_width, data_width)),
+            "bytes_read": Out(data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})),
+            "busy": Out(1),
+            # MSB rows the consumer can still take without stalling (a credit: an MSB row is asked
+            # for only while fewer are in flight, so an in-order LSB row never waits behind one)
+            "msb_room": In(index_width + 1, init=(1 << (index_width + 1)) - 1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.master = master = AxiReadMaster(
+            addr_width=self.addr_width, data_width=self.data_width, len_width=8,
+            max_burst=self.max_burst, max_outstanding=self.max_outstanding)
+        wiring.connect(m, wiring.flipped(self.axi), master.axi)
+        tag_layout = data.StructLayout({"plane": PlaneKind, "index": self.index_width})
+        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=self.max_outstanding + 2)
+        self._requests(m, master, tags, tag_layout)
+        self._responses(m, master, tags, tag_layout)
+        return m
+
+    def _requests(self, m, master, tags, tag_layout):
+        """MSB pass (running address) and indexed LSB / V fetches (base + index stride) onto `master.req`."""
+        lay = self.layout
+        msb_next = Signal(self.index_width + 1)          # next MSB row; == n_keys when the pass is done
+        msb_addr = Signal(self.addr_width, reset_less=True)
+        passing = Signal()
+        m.d.comb += self.start.ready.eq(~passing)
+        with m.If(self.start.valid & ~passing):
+            m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb)]
+            m.d.sync += [self.bytes_read[p.name.lower()].eq(0) for p in PlaneKind]   # per pass
+        tag = Signal(tag_layout)
+        send = Signal()
+        m.d.comb += [master.req.valid.eq(0), tags.w_data.eq(tag), tags.w_en.eq(send),
+                     send.eq(master.req.valid & master.req.ready)]
+        msb_inflight = Signal(self.index_width + 1)
+        msb_out = Signal()
+        m.d.comb += msb_out.eq(self.rows.valid & self.rows.ready & (self.rows.payload.plane == PlaneKind.K_MSB))
+        msb_sent = Signal()
+        m.d.sync += msb_inflight.eq(msb_inflight + msb_sent - msb_out)
+        fetch_go, msb_go = Signal(), Signal()
+        # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
+        # defined from time 0, and the counter it feeds never picks up an X
+        m.d.comb += [fetch_go.eq(self.fetch.valid & tags.w_rdy),
+                     msb_go.eq(passing & (msb_next < lay.n_keys) & tags.w_rdy & (msb_inflight < self.msb_room)),
+                     msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
+        with m.If(fetch_go):
+            plane, index = self.fetch.payload.plane, self.fetch.payload.index
+            is_v = plane == PlaneKind.V
+            m.d.comb += [master.req.valid.eq(1), tag.eq(self.fetch.payload), self.fetch.ready.eq(master.req.ready)]
+            with m.If(is_v):
+                m.d.comb += [master.req.payload.addr.eq(lay.base_v + index * lay.stride_v),
+                             master.req.payload.beats.eq(self.beats[PlaneKind.V])]
+            with m.Else():
+                m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
+                             master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
+        with m.Elif(msb_go):
+            m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
+                         master.req.payload.addr.eq(msb_addr),
+                         master.req.payload.beats.eq(self.beats[PlaneKind.K_MSB])]
+            with m.If(master.req.ready):
+                m.d.sync += [msb_next.eq(msb_next + 1), msb_addr.eq(msb_addr + lay.stride_msb)]
+        with m.If(passing & (msb_next >= lay.n_keys)):
+            m.d.sync += passing.eq(0)
+        m.d.comb += self.busy.eq(passing | tags.r_rdy)
+
+    def _responses(self, m, master, tags, tag_layout):
+        """Beats into a row register; the whole row out on `rows` with its tag; bytes counted per plane."""
+        row = Signal(self.row_width, reset_less=True)
+        beat = Signal(range(max(self.beats.values()) + 1))
+        head = Signal(tag_layout)
+        full = Signal()
+        take = Signal()
+        m.d.comb += [head.eq(tags.r_data), master.resp.ready.eq(~full | self.rows.ready),
+                     take.eq(master.resp.valid & master.resp.ready),
+                     self.rows.valid.eq(full), self.rows.payload.data.eq(row)]
+        out_tag = Signal(tag_layout)          # reset: the plane decides `ready` before the first row
+        m.d.comb += [self.rows.payload.plane.eq(out_tag.plane), self.rows.payload.index.eq(out_tag.index)]
+        with m.If(self.rows.valid & self.rows.ready):      # valid first: the tag is unknown until a row came
+            m.d.sync += full.eq(0)
+        with m.If(take):
+            m.d.sync += beat.eq(beat + 1)
+            for i in range(self.row_width // self.data_width):     # an If per beat: no partial case for lint
+                with m.If(beat == i):
+                    m.d.sync += row[i * self.data_width:(i + 1) * self.data_width].eq(master.resp.payload.data)
+            for plane in PlaneKind:
+                with m.If(head.plane == plane):
+                    counter = self.bytes_read[plane.name.lower()]
+                    m.d.sync += counter.eq(counter + self.data_width // 8)
+            with m.If(master.resp.payload.last):
+                m.d.sync += [beat.eq(0), full.eq(1), out_tag.eq(head)]
+                m.d.comb += tags.r_en.eq(1)

@@ -1,0 +1,124 @@
+"""The score half of a LATTE decode step from external memory (docs/spec.md §9, absolute thresholds):
+the G query rows of one KV head against N keys read through `PlaneFetcher`.
+
+Each MSB row gives every query row g its HH_g = q_H·k_H (and LH_g = q_L·k_H, kept so the MSB row need
+not be read again); g keeps the key iff HH_g >= T_g and fewer than `kept_buffer` keys are kept yet (the
+overflow rule of `golden.decode`). A key some g keeps has its LSB row fetched once for the group; then
+HL_g, LL_g and the exact score (HH << 2l) + ((HL + LH) << l) + LL go out on `scores` (index, the kept
+mask, G scores), index ascending. After the last key, `record` gives kept_count and overflow per row and
+the bytes read per plane. One row per cycle: the dot products are `dim` lanes wide, unpipelined here.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from ..config import derive_score
+from ..hw.axi_read import axi_read_signature
+from ..hw.dot import adder_tree
+from .decode_fetch import BYTES_COUNTER_BITS, PlaneFetcher, PlaneKind, layout_registers
+
+
+class DecodeScoreStage(wiring.Component):
+    """G query rows (`group`), dim elements of `bits` (m = msb_bits), N < 2^index_width keys."""
+
+    def __init__(self, *, dim: int, group: int = 1, bits: int = 8, msb_bits: int = 4, data_width: int = 64,
+                 addr_width: int = 32, index_width: int = 16, kept_buffer: int = 1024, pending: int = 8):
+        self.dim, self.group, self.bits, self.m, self.l = dim, group, bits, msb_bits, bits - msb_bits
+        self.kept_buffer, self.pending, self.index_width = kept_buffer, pending, index_width
+        self.widths = derive_score(bits, msb_bits, dim, dim, 1, 1 << index_width, "absolute")
+        self.fetcher = PlaneFetcher(dim=dim, bits=bits, msb_bits=msb_bits, data_width=data_width,
+                                    addr_width=addr_width, index_width=index_width)
+        count = index_width + 1
+        score = signed(self.widths.score_width)
+        super().__init__({
+            "layout": In(layout_registers(addr_width, count)),
+            "thresholds": In(data.ArrayLayout(signed(self.widths.threshold_width), group)),
+            "q": In(stream.Signature(data.StructLayout({"row": range(group), "data": dim * bits}))),
+            "start": In(stream.Signature(1)),          # payload ignored
+            "scores": Out(stream.Signature(data.StructLayout({
+                "index": index_width, "kept": group, "score": data.ArrayLayout(score, group)}))),
+            "record": Out(stream.Signature(data.StructLayout({
+                "kept_count": data.ArrayLayout(count, group), "overflow": data.ArrayLayout(count, group),
+                "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})}))),
+            "axi": Out(axi_read_signature(addr_width, data_width)),
+        })
+
+    def _fields(self, word, width, is_signed):
+        return [(word[i * width:(i + 1) * width].as_signed() if is_signed else word[i * width:(i + 1) * width])
+                for i in range(self.dim)]
+
+    def _dot(self, a, b):
+        return adder_tree(x * y for x, y in zip(a, b))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fetcher = fetch = self.fetcher
+        wiring.connect(m, wiring.flipped(self.axi), fetch.axi)
+        m.d.comb += fetch.layout.eq(self.layout)
+        qs = [Signal(self.dim * self.bits, name=f"q_{g}", reset_less=True) for g in range(self.group)]
+        with m.If(self.q.valid):
+            for g in range(self.group):
+                with m.If(self.q.payload.row == g):
+                    m.d.sync += qs[g].eq(self.q.payload.data)
+        m.d.comb += self.q.ready.eq(1)
+        q_full = [self._fields(q, self.bits, True) for q in qs]
+        q_h = [[x >> self.l for x in q] for q in q_full]
+        q_l = [[x[:self.l] for x in q] for q in q_full]
+        row = fetch.rows.payload
+        k_h = self._fields(row.data, self.m, True)
+        k_l = self._fields(row.data, self.l, False)
+        entry = data.StructLayout({"index": self.index_width, "kept": self.group,
+                                   "hh": data.ArrayLayout(signed(self.widths.hh_width), self.group),
+                                   "lh": data.ArrayLayout(signed(self.widths.lh_width), self.group)})
+        m.submodules.waiting = waiting = SyncFIFO(width=entry.size, depth=self.pending)
+        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
+        m.d.comb += [fetch.msb_room.eq(self.pending - waiting.level),
+                     fetch.fetch.valid.eq(asks.r_rdy), fetch.fetch.payload.plane.eq(PlaneKind.K_LSB),
+                     fetch.fetch.payload.index.eq(asks.r_data), asks.r_en.eq(fetch.fetch.ready)]
+        counts = [Signal(self.index_width + 1, name=f"kept_{g}") for g in range(self.group)]
+        overflow = [Signal(self.index_width + 1, name=f"overflow_{g}") for g in range(self.group)]
+        new = Signal(entry)
+        is_msb = row.plane == PlaneKind.K_MSB
+        for g in range(self.group):
+            passes, keep = Signal(name=f"passes_{g}"), Signal(name=f"keep_{g}")
+            hh = Signal(signed(self.widths.hh_width), name=f"hh_{g}")
+            m.d.comb += [hh.eq(self._dot(q_h[g], k_h)), new.hh[g].eq(hh), new.lh[g].eq(self._dot(q_l[g], k_h)),
+                         passes.eq(hh >= self.thresholds[g]), keep.eq(passes & (counts[g] < self.kept_buffer)),
+                         new.kept[g].eq(keep)]
+            with m.If(fetch.rows.valid & is_msb & fetch.rows.ready):
+                m.d.sync += [counts[g].eq(counts[g] + keep), overflow[g].eq(overflow[g] + (passes & ~keep))]
+        m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
+        head = Signal(entry)
+        m.d.comb += head.eq(waiting.r_data)
+        msb_row, lsb_row = fetch.rows.valid & is_msb, fetch.rows.valid & ~is_msb   # plane is unknown until valid
+        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy, self.scores.ready)),
+                     waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()), asks.w_en.eq(waiting.w_en),
+                     self.scores.valid.eq(lsb_row), waiting.r_en.eq(lsb_row & self.scores.ready)]
+        m.d.comb += [self.scores.payload.index.eq(head.index), self.scores.payload.kept.eq(head.kept)]
+        for g in range(self.group):
+            hl, ll = self._dot(q_h[g], k_l), self._dot(q_l[g], k_l)
+            m.d.comb += self.scores.payload.score[g].eq(
+                (head.hh[g] << 2 * self.l) + ((hl + head.lh[g]) << self.l) + ll)
+        self._control(m, fetch, waiting, counts, overflow, is_msb)
+        return m
+
+    def _control(self, m, fetch, waiting, counts, overflow, is_msb):
+        """start -> MSB pass; record once every MSB row is in and no LSB row waits."""
+        running, seen = Signal(), Signal(self.index_width + 1)
+        m.d.comb += [fetch.start.valid.eq(self.start.valid & ~running),
+                     self.start.ready.eq(fetch.start.ready & ~running)]
+        with m.If(self.start.valid & self.start.ready):
+            m.d.sync += [running.eq(1), seen.eq(0)] + [c.eq(0) for c in counts] + [o.eq(0) for o in overflow]
+        with m.If(fetch.rows.valid & fetch.rows.ready & is_msb):
+            m.d.sync += seen.eq(seen + 1)
+        m.d.comb += [self.record.valid.eq(running & (seen == self.layout.n_keys) & ~waiting.r_rdy & ~fetch.busy),
+                     self.record.payload.bytes_read.eq(fetch.bytes_read)]
+        for g in range(self.group):
+            m.d.comb += [self.record.payload.kept_count[g].eq(counts[g]),
+                         self.record.payload.overflow[g].eq(overflow[g])]
+        with m.If(self.record.valid & self.record.ready):
+            m.d.sync += running.eq(0)
