@@ -163,8 +163,10 @@ class AttentionScoreboard(ScoreScoreboard):
     the `out` beats and the end-of-row record; scores, probabilities and estimates from the monitor,
     each row taking its own count of them (kept_count, kept_count, key_limit) in arrival order.
     `interval`: cycles from the previous record of the same head group (its first row: its latency);
-    SRAM word reads are checked per head group (rows in flight share the counters), and `reads_<bank>`
-    of a row holds the reads between its record and the one before."""
+    SRAM word reads are counted per head group (rows in flight share the counters; read before the
+    group's first q beat and after its last record, when no row is in flight) and checked against
+    golden's sum; `reads_<bank>` holds a group's total on its last row (0 on the others), so sums and
+    means over rows are exact."""
 
     REG = {"THRESHOLD": 0, "SOFTMAX_MULT": 1, "DENOM_COMP": 2}
 
@@ -209,28 +211,28 @@ class AttentionScoreboard(ScoreScoreboard):
         await query.send(beats)
         previous = None
         for r, start in zip(rows, starts):
-            previous, before = await self.row(r, start, previous, before)
+            previous = await self.row(r, start, previous)
+        after = self.reads()
+        for b in self.banks:
+            self.result[f"reads_{b}"][rows[-1]] = after[b] - before[b]
         self.compare_group_reads(rows)
 
-    async def row(self, r: int, start: int, previous: int | None, before: dict) -> tuple[int, dict]:
-        """Row r's out beats and record; returns the cycle its record was valid and the read counters."""
+    async def row(self, r: int, start: int, previous: int | None) -> int:
+        """Row r's out beats and record; returns the cycle its record was valid."""
         out = []
         for _ in range(self.cfg.score.beats):
             beat, _ = await self.m["out"].recv()
             out += beat["data"]
         record, valid_at = await self.m["rows"].recv()
-        after = self.reads()
         res = self.result
         res["out"][r] = out[:self.cfg.score.dim]
         res["cycles"][r] = record["cycles"]
         res["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
         res["interval"][r] = res["measured_cycles"][r] if previous is None else valid_at - previous
         res["prob_sum"][r], res["v_reads"][r] = record["prob_sum"], record["v_reads"]
-        for b in self.banks:
-            res[f"reads_{b}"][r] = after[b] - before[b]
         self._observed(r, record["kept_count"])
         self.compare_attention(r, record)
-        return valid_at, after
+        return valid_at
 
     def compare_reads_and_cycles(self, r: int, record: dict) -> None:
         """The record's cycles against the testbench's own count (reads: per head group)."""
