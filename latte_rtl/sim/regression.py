@@ -92,4 +92,5 @@ def cycle_report(cfg: LatteConfig, top: str, stimuli: list[Path], results: list[
     report = {"cycle_ratio": sums["cycles"][0] / sums["cycles"][1], "worst_row_ratio": worst}
     if sums["interval"][1]:
         report["interval_ratio"] = sums["interval"][0] / sums["interval"][1]
+        report["overlap"] = sums["cycles"][0] / sums["interval"][0]  # Σ latency / Σ interval: > 1 when rows overlap
     return report
