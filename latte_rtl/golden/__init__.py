@@ -7,30 +7,36 @@ never the reverse; parameters come as plain ints or as an object with the attrib
 
 from .attention import attention_rows, dense_attention_rows, exp_table, key_limit_mask, pv_rows, softmax_rows, vmean_of
 from .cycles import (
-                        attention_cycles,
-                        decode_cycles,
-                        decode_reads,
-                        dense_cycles,
-                        dense_reads,
-                        keys_per_cycle,
-                        score_cycles,
-                        score_reads,
+    attention_back_cycles,
+    attention_cycles,
+    attention_interval,
+    attention_pipeline,
+    decode_cycles,
+    decode_reads,
+    dense_cycles,
+    dense_reads,
+    keys_per_cycle,
+    score_cycles,
+    score_reads,
 )
 from .latte import (
-                        GoldenResult,
-                        ScoreArithmetic,
-                        keep_mask,
-                        partial_sums,
-                        quantile_threshold,
-                        recombine,
-                        score_rows,
-                        split,
-                        threshold_for_keep,
+    GoldenResult,
+    ScoreArithmetic,
+    keep_mask,
+    partial_sums,
+    quantile_threshold,
+    recombine,
+    score_rows,
+    split,
+    threshold_for_keep,
 )
 from .reference import float_attention, softmax_attention
 
 __all__ = [
+    "attention_back_cycles",
     "attention_cycles",
+    "attention_interval",
+    "attention_pipeline",
     "attention_rows",
     "dense_attention_rows",
     "exp_table",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 # A measured LATTE score row may take up to CYCLE_SLACK × the model plus the q load (`beats`) and
 # OVERHEAD_CYCLES (pipeline fill and drain of phase 1 and of the completion, the start of the scan,
 # the end-of-row record; 14 since the dot product registers its products, and the dense engine its
@@ -19,6 +21,11 @@ OVERHEAD_CYCLES = 14
 # Fixed hand-overs of an attention row: the stages, the read pipelines of softmax (4) and P·V (3), and
 # the score datapath's product register.
 ATTENTION_OVERHEAD = 22
+# Overlapped rows (docs/spec.md §7): of ATTENTION_OVERHEAD, ATTENTION_BACK is after the score stage's
+# record (the softmax's passes start, P·V's pipeline, the output beats, the top's record); the next
+# row's first q beat is taken ATTENTION_HANDOVER cycles after the score stage's record.
+ATTENTION_BACK = 12
+ATTENTION_HANDOVER = 2
 
 # The model's formulas as text (manifest, summaries, README), written from the constants above.
 CYCLE_MODEL = {
@@ -26,7 +33,8 @@ CYCLE_MODEL = {
                           "(shared array)",
     "dense_score_engine": "cycles(row) ~= beats * N",
     "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + "
-                         f"{ATTENTION_OVERHEAD} (golden.attention_cycles)",
+                         f"{ATTENTION_OVERHEAD} (golden.attention_cycles) through an empty pipeline; rows back to "
+                         "back: interval(row) ~= max(score stage, softmax + P.V) (golden.attention_pipeline)",
 }
 
 
@@ -62,12 +70,51 @@ def dense_reads(beats: int, n_keys) -> dict:
     return {"full": beats * n_keys}
 
 
+def attention_back_cycles(kept, nonzero, beats: int, prob_bits: int):
+    """Model cycles of an attention row after its score stage, less the hand-overs: the softmax's
+    three passes over the kept scores and its B-step division, P·V over the keys with p > 0 and the
+    output beats."""
+    return 3 * kept + prob_bits + beats * (nonzero + 1)
+
+
 def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int):
     """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
     scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
     output beats, plus the hand-overs between the stages, the read pipelines of the softmax (4 stages)
     and of P·V (3), and the score datapath's product register (ATTENTION_OVERHEAD)."""
-    return score_cycles + 3 * kept + prob_bits + beats * (nonzero + 1) + ATTENTION_OVERHEAD
+    return score_cycles + attention_back_cycles(kept, nonzero, beats, prob_bits) + ATTENTION_OVERHEAD
+
+
+def attention_interval(score_cycles, back_cycles):
+    """Steady-state cycles between row completions, rows of equal cost back to back: the slower of
+    the score stage (with its hand-over) and the back end (golden.attention_pipeline's recurrence)."""
+    return np.maximum(np.asarray(score_cycles) + ATTENTION_OVERHEAD - ATTENTION_BACK + ATTENTION_HANDOVER,
+                      np.asarray(back_cycles) + ATTENTION_BACK)
+
+
+def attention_pipeline(score_cycles, back_cycles, groups) -> tuple[np.ndarray, np.ndarray]:
+    """Latency and interval of every row when the rows of each group (index arrays, in order) run
+    back to back through the overlapped stages. Per row: front = score + ATTENTION_OVERHEAD −
+    ATTENTION_BACK (first q beat to the score stage's record), back = back_cycles + ATTENTION_BACK.
+    The score stage takes a row ATTENTION_HANDOVER cycles after the last one's record; its record
+    waits for a free buffer bank (two: the row two before must be done); the back end takes one row
+    at a time. latency = completion − first q beat; interval = completion − the previous row's
+    completion (a group's first row: its latency). One row alone: latency = attention_cycles."""
+    score, back = np.asarray(score_cycles, np.int64), np.asarray(back_cycles, np.int64)
+    latency, interval = np.zeros_like(score), np.zeros_like(score)
+    for rows in groups:
+        done = [None, None]  # completions of the two rows before
+        end_of_score = None
+        for r in rows:
+            start = 0 if end_of_score is None else end_of_score + ATTENTION_HANDOVER
+            end_of_score = start + score[r] + ATTENTION_OVERHEAD - ATTENTION_BACK
+            if done[0] is not None:
+                end_of_score = max(end_of_score, done[0])
+            complete = max(end_of_score, done[1] if done[1] is not None else 0) + back[r] + ATTENTION_BACK
+            latency[r] = complete - start
+            interval[r] = latency[r] if done[1] is None else complete - done[1]
+            done = [done[1], complete]
+    return latency, interval
 
 
 def decode_reads(row_beats: dict, bus_bytes: int, n_keys: int, lsb_rows: int, v_rows: int, *,

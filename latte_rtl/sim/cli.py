@@ -159,7 +159,8 @@ def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path
     keys = sorted({inp.n_keys for inp in inputs.values()})
     kept = sum(d["result"]["kept_count"].sum() for d in done) / max(1, sum(
         d["result"]["kept_count"].size * inputs[d["shard"].layer].n_keys for d in done))
-    cycles = sum(int(d["result"]["cycles"].sum()) for d in done)
+    # rows that overlap (attention tops): the cycles they took together are the sum of the intervals
+    cycles = sum(int(d["result"]["interval" if "interval" in d["result"] else "cycles"].sum()) for d in done)
     layers = "" if None in inputs else f"{len(inputs)} layers, "
     cached = "" if any(d["built"] for d in done) else " (cached model)"
     return (f"run ({top}, {engine.name if engine.name == 'native' else engine.sim}): {layers}{rows} rows x "

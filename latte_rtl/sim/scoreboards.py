@@ -160,8 +160,15 @@ class ScoreScoreboard:
 
 
 class AttentionScoreboard(ScoreScoreboard):
-    """Attention tops: keys and values per head, per-head config (T, M_h, C_h), then per row the
-    `out` beats and the end-of-row record; scores, probabilities and estimates from the monitor."""
+    """Attention tops: keys and values per head, per-head config (T, M_h, C_h), then the rows of a
+    head back to back (every q beat queued at once, so the stages overlap), and per row, in order,
+    the `out` beats and the end-of-row record; scores, probabilities and estimates from the monitor,
+    each row taking its own count of them (kept_count, kept_count, key_limit) in arrival order.
+    `interval`: cycles from the previous record of the same head group (its first row: its latency);
+    SRAM word reads are counted per head group (rows in flight share the counters; read before the
+    group's first q beat and after its last record, when no row is in flight) and checked against
+    golden's sum; `reads_<bank>` holds a group's total on its last row (0 on the others), so sums and
+    means over rows are exact."""
 
     REG = {"THRESHOLD": 0, "SOFTMAX_MULT": 1, "DENOM_COMP": 2}
 
@@ -172,7 +179,8 @@ class AttentionScoreboard(ScoreScoreboard):
         self.arrays = load_attention(inp, cfg)
         rows, d = inp.q.shape[0], cfg.score.dim
         self.result.update({"probs": np.zeros((rows, inp.n_keys), np.int64), "out": np.zeros((rows, d), np.int64),
-                            "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64)})
+                            "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64),
+                            "interval": np.zeros(rows, np.int64)})
         for name in () if "monitor__scores" in models else ("hh", "kept", "scores", "probs"):
             del self.result[name]  # without the monitor port these are not observable: not in the result
         self.banks = self.banks + (["v"] if self.banks else [])
@@ -186,48 +194,81 @@ class AttentionScoreboard(ScoreScoreboard):
         writes = [("THRESHOLD", inp.thresholds), ("SOFTMAX_MULT", a.mult), ("DENOM_COMP", a.comp)]
         await self.m["config"].send([{"reg": self.REG[reg], "head": h, "value": int(x)}
                                      for reg, values in writes for h, x in enumerate(values)])
-        heads = np.unique(inp.heads) if inp.k.ndim == 3 or a.v.ndim == 3 else [None]
-        for h in heads:
-            rows = np.arange(inp.q.shape[0]) if h is None else np.flatnonzero(inp.heads == h)
+        from latte_rtl.tops.registry import attention_row_groups
+
+        per_head = inp.k.ndim == 3 or a.v.ndim == 3
+        for rows in attention_row_groups(inp, a.v):
+            h = int(inp.heads[rows[0]]) if per_head else None
             await self.load_keys(inp.keys_of_head(h))
             await self.load("values", a.v if a.v.ndim == 2 else a.v[h], "n_values")
             await self.tb.wait_low("busy")  # vmean: the means of the new V set
-            for r in rows:
-                await self.row(int(r))
+            await self.stream_rows([int(r) for r in rows])
 
-    async def row(self, r: int) -> None:
-        before, start = self.reads(), await self.send_query(r)
+    async def stream_rows(self, rows: list[int]) -> None:
+        """Queue every q beat of `rows`, then take each row's out beats and record in order."""
+        query, before = self.m["query"], self.reads()
+        starts, beats = [], []
+        for r in rows:
+            starts.append(len(query.accepted_at) + len(beats))
+            beats += [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+                      for beat in self.beats(self.inp.q[r])]
+        await query.send(beats)
+        previous = None
+        for r, start in zip(rows, starts):
+            previous = await self.row(r, start, previous)
+        after = self.reads()
+        for b in self.banks:
+            self.result[f"reads_{b}"][rows[-1]] = after[b] - before[b]
+        self.compare_group_reads(rows)
+
+    async def row(self, r: int, start: int, previous: int | None) -> int:
+        """Row r's out beats and record; returns the cycle its record was valid."""
         out = []
         for _ in range(self.cfg.score.beats):
             beat, _ = await self.m["out"].recv()
             out += beat["data"]
         record, valid_at = await self.m["rows"].recv()
-        after = self.reads()
         res = self.result
         res["out"][r] = out[:self.cfg.score.dim]
         res["kept_count"][r] = record["kept_count"]
         res["cycles"][r] = record["cycles"]
         res["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
+        res["interval"][r] = res["measured_cycles"][r] if previous is None else valid_at - previous
         res["prob_sum"][r], res["v_reads"][r] = record["prob_sum"], record["v_reads"]
-        for b in self.banks:
-            res[f"reads_{b}"][r] = after[b] - before[b]
-        self._observed(r)
+        self._observed(r, record["kept_count"])
         self.compare_attention(r, record)
+        return valid_at
 
-    def _observed(self, r: int) -> None:
-        """Scores, probabilities and estimates of row r from the monitor (when the top has one)."""
+    def compare_reads_and_cycles(self, r: int, record: dict) -> None:
+        """The record's cycles against the testbench's own count (reads: per head group)."""
+        if record["cycles"] != self.result["measured_cycles"][r]:
+            self.errors.append(f"row {r}: rows.cycles={record['cycles']} but the testbench measured "
+                               f"{self.result['measured_cycles'][r]}")
+
+    def compare_group_reads(self, rows: list[int]) -> None:
+        """The word reads of each SRAM bank over a head group's rows against golden's sum."""
+        for b in self.banks:
+            got, want = int(self.result[f"reads_{b}"][rows].sum()), int(self.expected["reads"][b][rows].sum())
+            if got != want:
+                self.errors.append(f"rows {rows[0]}..{rows[-1]}: {got} {b}-bank word reads, golden {want}")
+
+    @staticmethod
+    def _take(queue, n: int) -> list:
+        return [queue.popleft() for _ in range(min(n, len(queue)))]
+
+    def _observed(self, r: int, kept: int) -> None:
+        """Scores, probabilities and estimates of row r from the monitor (when the top has one): the
+        first `kept` scores and probabilities, the first key_limit estimates (later rows' follow)."""
         res = self.result
         for name, key in (("monitor__scores", "scores"), ("monitor__probs", "probs")):
             if name in self.m:
-                beats = list(self.m[name].queue)
-                self.m[name].queue.clear()
+                beats = self._take(self.m[name].queue, kept)
                 idx = [b["index"] for b in beats]
                 res[key][r, idx] = [b["score" if key == "scores" else "prob"] for b in beats]
                 if key == "scores":
                     res["kept"][r, idx] = True
         if "monitor__estimate" in self.m:
-            est = list(self.m["monitor__estimate"].queue)
-            self.m["monitor__estimate"].queue.clear()
+            est = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
             res["hh"][r, [e["index"] for e in est]] = [e["hh"] for e in est]
 
     def compare_attention(self, r: int, record: dict) -> None:

@@ -6,28 +6,41 @@
   out     Out stream  o: `beats` beats of `lanes` exact accumulators (element b·lanes + i)
   done    Out stream  (kept_count, Σ p_j, V rows read, head) after the row's last out beat
 
-Per key with p_j > 0 the stage reads its `beats` V words, one a cycle, and adds p_j · v (linear:
+Per key with p_j > 0 the stage requests its `beats` V words, one a cycle, through a latency-tolerant
+read port (`hw.readport`: requests out, words back in order any number of cycles later; the V SRAM's
+adapter answers in one cycle, so the stage runs at a word a cycle) and adds p_j · v (linear:
 `lanes` multipliers of B × bits; log2: `lanes` shifters, p_j being a power of two) into the
-accumulators of that beat. A key with p_j = 0 costs no V read.
+accumulators of that beat. A key with p_j = 0 costs no V read. Up to `reads_in_flight` requests
+wait for their words (each one's beat and p_j held in a small FIFO beside the port).
 
 With `vmean` (Top-θ): while V loads, column sums are accumulated; after the load one serial
 divider computes vmean_i = floor(Σ_j v_{j,i} / N) element by element (rows wait meanwhile), and
 each output element gets + w · vmean_i, w = (2^B − 1) − Σ p_j.
 """
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
 from ..hw import layouts
 from ..hw.divider import SerialDivider
 from ..hw.keystore import VectorStore
+from ..hw.readport import SRAMReadPort
+
+READS_IN_FLIGHT = 2  # V words requested and not yet back: full rate at the SRAM's one-cycle latency
 
 
 class PVStage(wiring.Component):
-    def __init__(self, cfg: LatteConfig):
-        self.cfg = cfg
+    """`v_port(addr_width, data_shape)` builds the V store's read side: a component with `port`
+    (`ReadPortSignature`, store side) and `ram` (`BankReadSignature` to the SRAM); the SRAM adapter
+    by default, a slower store in tests."""
+
+    def __init__(self, cfg: LatteConfig, *, v_port=SRAMReadPort, reads_in_flight: int = READS_IN_FLIGHT):
+        if not isinstance(reads_in_flight, int) or reads_in_flight < 1:
+            raise ValueError(f"reads_in_flight must be a positive integer, not {reads_in_flight!r}")
+        self.cfg, self.v_port, self.reads_in_flight = cfg, v_port, reads_in_flight
         w = cfg.score.widths
         members = {
             "values": In(stream.Signature(layouts.key_beat(cfg.score))),
@@ -66,15 +79,19 @@ class PVStage(wiring.Component):
         if cfg.row.monitor:
             m.d.comb += self.v_word_reads.eq(vs.full_reads)
 
+        m.submodules.v_port = vp = self.v_port(vs.addr_width, vs.full.data.shape())
+        wiring.connect(m, vp.ram, vs.full)
+        req, resp = vp.port.req, vp.port.resp
+
         cur = Signal()
         cur_index = Signal.like(self.probs.payload.index, reset_less=True)
         cur_prob = Signal.like(self.probs.payload.prob, reset_less=True)
         beat = Signal(range(max(2, beats)))
-        # The V word is out (mac), then registered (add): payload flops without reset, loaded only
-        # while a word is in flight.
-        mac, mac_beat, mac_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        # (beat, p) of every request whose word has not come back, in request order
+        m.submodules.pending = pending = SyncFIFO(width=len(beat) + len(cur_prob), depth=self.reads_in_flight)
+        # The word back is registered (add): payload flops without reset, loaded only with a word.
         add, add_beat, add_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
-        v_word = Signal.like(vs.full.data, reset_less=True)  # off the SRAM's clock-to-output path
+        v_word = Signal.like(resp.payload, reset_less=True)  # off the store's clock-to-output path
         v_rows = Signal(sc.widths.count_width)
         # The accumulators have no reset and load only when a product of their beat comes (`acc_load`,
         # their clock-gate enables); `fresh` (control, reset) marks the beats no product has reached
@@ -84,17 +101,20 @@ class PVStage(wiring.Component):
         acc_load = [Signal(name=f"acc_load_{b}") for b in range(beats)]
         fresh = Signal(beats, init=(1 << beats) - 1)
 
-        last_issue = cur & (beat == beats - 1)
+        issue = Signal()  # a V word request goes out this cycle
+        last_issue = issue & (beat == beats - 1)
         accumulating = Signal()  # the accumulators belong to the row coming in (and vmean is ready)
         accumulating_state = Signal()  # set by _output
-        m.d.comb += [vs.full.addr.eq(cur_index * beats + beat), vs.full.en.eq(cur),
+        m.d.comb += [req.valid.eq(cur & pending.w_rdy), req.payload.eq(cur_index * beats + beat),
+                     issue.eq(req.valid & req.ready),
+                     pending.w_en.eq(issue), pending.w_data.eq(Cat(beat, cur_prob)),
+                     resp.ready.eq(1), pending.r_en.eq(resp.valid),
                      self.probs.ready.eq(accumulating & (~cur | last_issue))]
-        m.d.sync += [mac.eq(cur), add.eq(mac)]
-        with m.If(cur):
-            m.d.sync += [mac_beat.eq(beat), mac_prob.eq(cur_prob)]
-        with m.If(mac):
-            m.d.sync += [add_beat.eq(mac_beat), add_prob.eq(mac_prob), v_word.eq(vs.full.data)]
-        with m.If(cur):
+        m.d.sync += add.eq(resp.valid)
+        with m.If(resp.valid):
+            m.d.sync += [add_beat.eq(pending.r_data[:len(beat)]), add_prob.eq(pending.r_data[len(beat):]),
+                         v_word.eq(resp.payload)]
+        with m.If(issue):
             m.d.sync += beat.eq(Mux(last_issue, 0, beat + 1))
             with m.If(last_issue):
                 m.d.sync += cur.eq(0)
@@ -110,7 +130,7 @@ class PVStage(wiring.Component):
         vmean, vmean_ready = self._vmean(m, vs) if cfg.attention.vmean else (None, 1)
         m.d.comb += [accumulating.eq(accumulating_state & vmean_ready), self.preparing.eq(~vmean_ready)]
         totals = [[Mux(fresh[b], 0, a) for a in row] for b, row in enumerate(acc)]
-        self._output(m, totals, fresh, cur | mac | add, v_rows, accumulating_state, vmean_ready, vmean)
+        self._output(m, totals, fresh, cur | pending.r_rdy | add, v_rows, accumulating_state, vmean_ready, vmean)
         return m
 
     def _vmean(self, m, vs):

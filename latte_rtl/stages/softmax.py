@@ -9,6 +9,10 @@
 The scores go into the kept-score buffer as they come. Once the record is in: pass 1 finds
 m = max t_j, pass 2 sums D = Σ e_j + C_h, the serial divider computes inv = ((2^B−1) << P) / D,
 pass 3 emits p_j = (e_j · inv) >> P (log2 format: its leading power of two, or 0 below 2^(B−L)).
+
+The buffer is double-banked (two single-port-read SRAMs, docs/spec.md §8): the collector writes row
+r+1's scores into one bank while the passes of row r read the other, so the score stage need not
+wait for the softmax (it waits only when both banks hold rows).
 """
 
 from amaranth import Array, C, Cat, Const, Module, Mux, Signal, signed
@@ -24,7 +28,8 @@ from ..hw.threshold import HeadRegisterFile
 
 class SoftmaxStage(wiring.Component):
     """See the module docstring. Cycles per row: kept (collect, while the score stage works)
-    + 2 (kept + 1) passes + B (divide) + kept (emit) + a few."""
+    + 2 (kept + 1) passes + B (divide) + kept (emit) + a few; the passes of a row overlap the
+    collection of the next."""
 
     def __init__(self, cfg: LatteConfig):
         self.cfg = cfg
@@ -60,12 +65,13 @@ class SoftmaxStage(wiring.Component):
         wiring.connect(m, wiring.flipped(self.mult_write), mult.write)
         wiring.connect(m, wiring.flipped(self.comp_write), comp.write)
         entry = data.StructLayout({"index": sw.index_width, "score": signed(sw.score_width)})
-        m.submodules.buffer = buf = SRAM(width=entry.size, depth=cfg.score.max_keys)
+        banks = [SRAM(width=entry.size, depth=cfg.score.max_keys) for _ in range(2)]
+        m.submodules.buffer0, m.submodules.buffer1 = banks
         m.submodules.divider = div = SerialDivider(num_bits=a.prob_bits + a.exp_bits, den_bits=aw.denominator_width,
                                                    quot_bits=a.prob_bits)
-        return mult, comp, buf, div, data.View(entry, buf.rdata)
+        return mult, comp, banks, div, entry
 
-    def _pipeline(self, m, buf, rdata, rd, kept, mult, t_max, run, advance):
+    def _pipeline(self, m, ren, rdata, rd, kept, mult, t_max, run, advance):
         """Read entries 0..kept-1 into a 4-stage pipeline, one a cycle while `advance`:
         1 the buffer's output, 2 the entry registered, 3 t = (s·M_h) >> R, 4 e = exp(m − t).
         Returns the valid and last flags of every stage, and t (stage 3), e and its index (stage 4)."""
@@ -79,7 +85,7 @@ class SoftmaxStage(wiring.Component):
         scale = Signal(a.mult_bits, name="scale", reset_less=True)
         issue = run & (rd < kept) & advance
         e_next = self._exp(m, (t_max - t).as_unsigned()[:aw.d_width])
-        m.d.comb += buf.ren.eq(issue)
+        m.d.comb += ren.eq(issue)
         with m.If(run):
             m.d.sync += scale.eq(mult.value)
         with m.If(issue):
@@ -99,31 +105,54 @@ class SoftmaxStage(wiring.Component):
     def _flush(self, m, rd, valid):
         m.d.sync += [rd.eq(0), *(v.eq(0) for v in valid)]
 
+    def _collect(self, m, banks, full, set_full):
+        """Scores into bank `wbank` as they come; the record closes the bank (its kept count and head
+        latched beside it) and the next row goes to the other bank, once that one is free."""
+        sw = self.cfg.score.widths
+        wbank, count = Signal(), Signal(sw.count_width)
+        kept = [Signal(sw.count_width, name=f"kept{b}") for b in range(2)]
+        head = [Signal(sw.head_width, name=f"head{b}") for b in range(2)]
+        open_ = ~full.bit_select(wbank, 1)
+        m.d.comb += [self.scores.ready.eq(open_), self.rows.ready.eq(open_)]
+        for b, bank in enumerate(banks):
+            m.d.comb += [bank.waddr.eq(count), bank.wen.eq(self.scores.valid & open_ & (wbank == b)),
+                         bank.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score))]
+        with m.If(self.scores.valid & open_):
+            m.d.sync += count.eq(count + 1)
+        with m.If(self.rows.valid & open_):
+            m.d.comb += set_full.eq(Mux(wbank, 0b10, 0b01))
+            m.d.sync += [wbank.eq(~wbank), count.eq(0)]
+            for b in range(2):
+                with m.If(wbank == b):
+                    m.d.sync += [kept[b].eq(self.rows.payload.summary.kept_count), head[b].eq(self.rows.payload.head)]
+        return kept, head
+
     def elaborate(self, platform):
         m = Module()
         cfg, a = self.cfg, self.cfg.attention
         sw, aw = cfg.score.widths, cfg.attention_widths
-        mult, comp, buf, div, rdata = self._parts(m)
-        count, kept = Signal(sw.count_width), Signal(sw.count_width)   # written entries; the record's count
-        head = Signal(sw.head_width)
+        mult, comp, banks, div, entry = self._parts(m)
+        full, set_full, clear_full = Signal(2), Signal(2), Signal(2)  # a bank holds a complete row
+        m.d.sync += full.eq((full | set_full) & ~clear_full)
+        bank_kept, bank_head = self._collect(m, banks, full, set_full)
+        rbank = Signal()                        # the bank the passes read
+        kept, head = Signal(sw.count_width), Signal(sw.head_width)  # the row of the passes
         rd = Signal(sw.count_width)             # next entry to read
         t_max, have_max = Signal(signed(aw.t_width)), Signal()
         denominator = Signal(aw.denominator_width)
         inv = Signal(a.prob_bits)
         prob_sum = Signal(aw.prob_sum_width)
-        run, advance = Signal(), Signal(init=1)  # a pass reads the buffer; its pipeline moves on
-        m.d.comb += [mult.head.eq(head), comp.head.eq(head), buf.raddr.eq(rd)]
-        valid, last, t, e, index = self._pipeline(m, buf, rdata, rd, kept, mult, t_max, run, advance)
+        run, advance, ren = Signal(), Signal(init=1), Signal()  # a pass reads the buffer; its pipeline moves on
+        rdata = data.View(entry, Mux(rbank, banks[1].rdata, banks[0].rdata))
+        m.d.comb += [mult.head.eq(head), comp.head.eq(head)]
+        m.d.comb += [x for b, bank in enumerate(banks) for x in (bank.raddr.eq(rd), bank.ren.eq(ren & (rbank == b)))]
+        valid, last, t, e, index = self._pipeline(m, ren, rdata, rd, kept, mult, t_max, run, advance)
 
         with m.FSM():
-            with m.State("COLLECT"):
-                m.d.comb += [self.scores.ready.eq(1), self.rows.ready.eq(1), buf.waddr.eq(count),
-                             buf.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score)),
-                             buf.wen.eq(self.scores.valid)]
-                with m.If(self.scores.valid):
-                    m.d.sync += count.eq(count + 1)
-                with m.If(self.rows.valid):
-                    m.d.sync += [kept.eq(self.rows.payload.summary.kept_count), head.eq(self.rows.payload.head),
+            with m.State("WAIT"):
+                with m.If(full.bit_select(rbank, 1)):
+                    m.d.sync += [kept.eq(Mux(rbank, bank_kept[1], bank_kept[0])),
+                                 head.eq(Mux(rbank, bank_head[1], bank_head[0])),
                                  have_max.eq(0), denominator.eq(0), prob_sum.eq(0)]
                     self._flush(m, rd, valid)
                     m.next = "MAX"
@@ -157,8 +186,9 @@ class SoftmaxStage(wiring.Component):
                 m.d.comb += [self.done.valid.eq(1), self.done.payload.kept_count.eq(kept),
                              self.done.payload.prob_sum.eq(prob_sum), self.done.payload.head.eq(head)]
                 with m.If(self.done.ready):
-                    m.d.sync += count.eq(0)
-                    m.next = "COLLECT"
+                    m.d.comb += clear_full.eq(Mux(rbank, 0b10, 0b01))
+                    m.d.sync += rbank.eq(~rbank)
+                    m.next = "WAIT"
         return m
 
     def _emit(self, m, rd, kept, valid, e, index, inv, prob_sum, advance):

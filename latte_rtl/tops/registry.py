@@ -82,8 +82,17 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 
 
+def attention_row_groups(inp, v) -> list[np.ndarray]:
+    """The rows the testbench streams back to back, in order: those of each head (ascending) when keys
+    or values are per head (a load between heads), else every row."""
+    if inp.k.ndim == 3 or v.ndim == 3:
+        return [np.flatnonzero(inp.heads == h) for h in np.unique(inp.heads)]
+    return [np.arange(inp.q.shape[0])]
+
+
 def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
-    """The §7 softmax and P·V over a score top's kept keys (golden.attention_rows)."""
+    """The §7 softmax and P·V over a score top's kept keys (golden.attention_rows); `cycles` (latency)
+    and `interval` of the rows streamed back to back per group (golden.attention_pipeline)."""
     from ..npzio import load_attention
 
     arrays = load_attention(inp, cfg)
@@ -91,9 +100,10 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
                                 **cfg.attention.golden_params())
     nonzero = (att["probs"] > 0).sum(axis=1)
     kept = score["kept"].sum(axis=1)
-    cycles = golden.attention_cycles(score["cycles"], kept, nonzero, cfg.score.beats, cfg.attention.prob_bits)
+    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits)
+    cycles, interval = golden.attention_pipeline(score["cycles"], back, attention_row_groups(inp, arrays.v))
     return {**score, "probs": att["probs"], "out": att["out"], "prob_sum": att["prob_sum"], "v_reads": nonzero,
-            "cycles": cycles}
+            "cycles": cycles, "interval": interval}
 
 
 def latte_attention_expected(inp, cfg: LatteConfig) -> dict:
@@ -105,12 +115,13 @@ def dense_attention_expected(inp, cfg: LatteConfig) -> dict:
 
 
 def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> float:
-    """Keys per cycle of a row of N = max_keys keys at a keep ratio (all kept in dense; every kept
-    key taken to have p > 0), from golden.attention_cycles."""
+    """Keys per cycle of rows of N = max_keys keys back to back at a keep ratio (all kept in dense;
+    every kept key taken to have p > 0): N / golden.attention_interval."""
     n = cfg.score.max_keys
     kept = n if dense else max(1, round(keep * n))
     score = golden.dense_cycles(cfg.score.beats, n) if dense else golden.score_cycles(cfg.score.beats, n, kept)
-    return n / golden.attention_cycles(score, kept, kept, cfg.score.beats, cfg.attention.prob_bits)
+    back = golden.attention_back_cycles(kept, kept, cfg.score.beats, cfg.attention.prob_bits)
+    return n / float(golden.attention_interval(score, back))
 
 
 _SCORE_BLOCKS = {

@@ -75,7 +75,9 @@ def test_attention_regression(params, simulator, tmp_path):
     assert len(report["runs"]) == 4 and all(r["status"] == "pass" for r in report["runs"])
     for r in report["runs"]:
         if "cycle_ratio" in r:
-            print(f"{r['top']}: cycles measured/model = {r['cycle_ratio']:.3f}")
+            print(f"{r['top']}: cycles measured/model = {r['cycle_ratio']:.3f}, interval measured/model = "
+                  f"{r['interval_ratio']:.3f}, Σ latency / Σ interval = {r['overlap']:.3f}")
+            assert r["overlap"] > 1.1  # rows overlap: the next row starts before the last one's record
 
 
 def test_attention_run_matches_golden_cli(tmp_path):

@@ -5,22 +5,65 @@ import random
 
 import numpy as np
 import pytest
+from amaranth import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from latte_rtl import golden
 from latte_rtl.config import LatteConfig
+from latte_rtl.hw.keystore import BankReadSignature
+from latte_rtl.hw.readport import ReadPortSignature, SRAMReadPort
 from latte_rtl.sim.amaranth_streams import stream_get, stream_put
 from tests.amaranth_helpers import ATTENTION, SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("config", ATTENTION)
-def test_pv_stage(config):
+class _SlowReadPort(wiring.Component):
+    """A V store that answers late: the SRAM adapter, then STAGES register stages that hold their word
+    on pseudo-random cycles (a 16-bit LFSR seeded with `seed`), and requests refused on others, so
+    every word takes 1 + STAGES cycles or more (random)."""
+
+    STAGES = 2
+
+    def __init__(self, addr_width, data_shape, *, seed):
+        self.seed = seed
+        super().__init__({"port": In(ReadPortSignature(addr_width, data_shape)),
+                          "ram": Out(BankReadSignature(addr_width, data_shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.adapter = adapter = SRAMReadPort(len(self.ram.addr), self.port.resp.payload.shape())
+        wiring.connect(m, adapter.ram, wiring.flipped(self.ram))
+        lfsr = Signal(16, init=self.seed & 0xFFFF or 1)
+        m.d.sync += lfsr.eq(Cat(lfsr[1:], lfsr[0] ^ lfsr[2] ^ lfsr[3] ^ lfsr[5]))
+        hold_req = lfsr[7] & lfsr[11]  # about a quarter of the cycles
+        req = self.port.req
+        m.d.comb += [adapter.port.req.valid.eq(req.valid & ~hold_req), adapter.port.req.payload.eq(req.payload),
+                     req.ready.eq(adapter.port.req.ready & ~hold_req)]
+        src = adapter.port.resp
+        for k in range(self.STAGES):
+            valid, payload = Signal(name=f"valid{k}"), Signal.like(src.payload, name=f"word{k}")
+            hold = lfsr[k] & lfsr[k + 4]
+            dst_ready = Signal(name=f"ready{k}")
+            m.d.comb += src.ready.eq(~valid | (dst_ready & ~hold))
+            with m.If(src.ready):
+                m.d.sync += [valid.eq(src.valid), payload.eq(src.payload)]
+            out = stream.Signature(src.payload.shape()).create(path=(f"stage{k}",))
+            m.d.comb += [out.valid.eq(valid & ~hold), out.payload.eq(payload), dst_ready.eq(out.ready)]
+            src = out
+        wiring.connect(m, src, wiring.flipped(self.port.resp))
+        return m
+
+
+@pytest.mark.parametrize("config,store", [(c, "sram") for c in ATTENTION] + [("linear_f2", "slow")])
+def test_pv_stage(config, store):
     """V loaded, then per row (index, p) beats and the summary: o against golden.pv_rows, V rows
-    read only where p > 0, rows with no probability, random stalls on every stream."""
+    read only where p > 0, rows with no probability, random stalls on every stream; `slow`: the V
+    store answers after 3 or more cycles (random), through the same read port."""
     from latte_rtl.stages.pv import PVStage
 
     cfg = LatteConfig.from_params(**ATTENTION[config])
     sc, a = cfg.score, cfg.attention
-    print(f"seed={SEED} config={config}")
+    print(f"seed={SEED} config={config} store={store}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     v = rng.integers(lo, hi + 1, (10, sc.dim))
@@ -36,7 +79,8 @@ def test_pv_stage(config):
             p[:] = 0
             p[0] = (1 << a.prob_bits) - 1 if a.prob_format == "linear" else 1 << (a.prob_bits - 1)
         rows.append((idx, p))
-    dut = PVStage(cfg)
+    dut = PVStage(cfg) if store == "sram" else \
+        PVStage(cfg, v_port=lambda aw, shape: _SlowReadPort(aw, shape, seed=SEED), reads_in_flight=3)
     got = []
 
     def beats(vec):

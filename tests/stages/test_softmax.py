@@ -15,7 +15,8 @@ from tests.amaranth_helpers import ATTENTION, SEED, pauses, simulate
 @pytest.mark.parametrize("config", ATTENTION)
 def test_softmax_stage(config):
     """Kept scores and the row record in, probabilities and the row's Σp out, against
-    golden.softmax_rows; rows with one key, ties at the max, none kept, C_h > 0; random stalls."""
+    golden.softmax_rows; rows with one key, ties at the max, none kept, C_h > 0; random stalls; rows
+    back to back (the next row collected while one is in its passes)."""
     from latte_rtl.stages.softmax import SoftmaxStage
 
     cfg = LatteConfig.from_params(**ATTENTION[config])
@@ -31,7 +32,7 @@ def test_softmax_stage(config):
             s[:] = s.max()  # ties at the max
         rows.append((idx, s, len(rows) % 2))
     dut = SoftmaxStage(cfg)
-    got = []
+    got, done_before = [], []  # rows whose `done` was out when each record was taken
 
     async def producer(ctx):
         for h in range(2):
@@ -48,6 +49,7 @@ def test_softmax_stage(config):
                 await stream_put(ctx, dut.scores, {"index": int(j), "score": int(score), "estimate": 0}, prng)
             await stream_put(ctx, dut.rows, {"summary": {"kept_count": len(idx), "max_estimate": 0}, "head": head,
                                              "cycles": 0})
+            done_before.append(len(got))
 
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.6)
@@ -57,6 +59,8 @@ def test_softmax_stage(config):
 
     simulate(dut, producer, consumer, cycles=40000)
     assert len(got) == len(rows)
+    # double-banked buffer: a row's scores and record go in while the row before is still in its passes
+    assert any(n < r for r, n in enumerate(done_before)), done_before
     for (idx, s, head), (probs, count, prob_sum, got_head) in zip(rows, got):
         want = golden.softmax_rows(s[None], np.ones((1, len(s)), bool), np.array([mults[head]]),
                                    np.array([comps[head]]),
