@@ -6,7 +6,15 @@ never the reverse; parameters come as plain ints or as an object with the attrib
 """
 
 from .attention import attention_rows, dense_attention_rows, exp_table, key_limit_mask, pv_rows, softmax_rows, vmean_of
-from .cycles import attention_cycles, dense_cycles, dense_reads, keys_per_cycle, score_cycles, score_reads
+from .cycles import (
+                        attention_cycles,
+                        dense_cycles,
+                        dense_reads,
+                        keys_per_cycle,
+                        score_cycles,
+                        score_reads,
+                        score_row_cycles,
+)
 from .latte import (
                         GoldenResult,
                         ScoreArithmetic,
@@ -41,6 +49,7 @@ __all__ = [
     "recombine",
     "score_cycles",
     "score_reads",
+    "score_row_cycles",
     "score_rows",
     "softmax_attention",
     "split",

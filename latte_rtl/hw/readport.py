@@ -5,7 +5,7 @@ behind it can be an on-chip SRAM (`SRAMReadPort`, one cycle) or external memory 
 many cycles, bursts, stalls) without changing the reader.
 """
 
-from amaranth import Module
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,4 +52,38 @@ class SRAMReadPort(wiring.Component):
         ]
         with m.If(req.ready):
             m.d.sync += resp.valid.eq(req.valid)
+        return m
+
+
+class ReadArbiter(wiring.Component):
+    """Two readers (`first`, `second`) on one store port `o` (all `ReadPortSignature`), so that a
+    single-port SRAM serves both: `first` wins a cycle where both request. One request is in flight
+    at a time (its owner is remembered to route the response): one word a cycle from a store that
+    answers in one cycle. A reader that holds its response holds the port."""
+
+    def __init__(self, addr_width: int, data_shape):
+        sig = ReadPortSignature(addr_width, data_shape)
+        super().__init__({"first": In(sig), "second": In(sig), "o": Out(sig)})
+
+    def elaborate(self, platform):
+        m = Module()
+        first, second, o = self.first, self.second, self.o
+        pending, owner_second = Signal(), Signal()  # a request is in flight; whose
+        free = Signal()
+        m.d.comb += [
+            free.eq(~pending | (o.resp.valid & o.resp.ready)),
+            o.req.valid.eq(free & (first.req.valid | second.req.valid)),
+            o.req.payload.eq(Mux(first.req.valid, first.req.payload, second.req.payload)),
+            first.req.ready.eq(free & o.req.ready),
+            second.req.ready.eq(free & o.req.ready & ~first.req.valid),
+            first.resp.payload.eq(o.resp.payload),
+            second.resp.payload.eq(o.resp.payload),
+            first.resp.valid.eq(pending & ~owner_second & o.resp.valid),
+            second.resp.valid.eq(pending & owner_second & o.resp.valid),
+            o.resp.ready.eq(pending & Mux(owner_second, second.resp.ready, first.resp.ready)),
+        ]
+        with m.If(o.req.valid & o.req.ready):
+            m.d.sync += [pending.eq(1), owner_second.eq(~first.req.valid)]
+        with m.Elif(o.resp.valid & o.resp.ready):
+            m.d.sync += pending.eq(0)
         return m

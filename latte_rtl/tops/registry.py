@@ -67,7 +67,7 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
     return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact,
-            "cycles": golden.score_cycles(cfg.score.beats, visible, kept),
+            "cycles": golden.score_row_cycles(cfg.score, visible, res.kept),
             "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
             "reads": golden.score_reads(cfg.score.beats, visible, kept)}
 
@@ -108,7 +108,9 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
     key taken to have p > 0), from golden.attention_cycles."""
     n = cfg.score.max_keys
     kept = n if dense else max(1, round(keep * n))
-    score = golden.dense_cycles(cfg.score.beats, n) if dense else golden.score_cycles(cfg.score.beats, n, kept)
+    sc = cfg.score
+    score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
+        sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
     return n / golden.attention_cycles(score, kept, kept, cfg.score.beats, cfg.attention.prob_bits)
 
 
@@ -121,7 +123,8 @@ _SCORE_BLOCKS = {
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
         scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
-        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep),
+        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, ratio=cfg.score.completion_ratio,
+                                                              mode=cfg.score.threshold_mode),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
                 "completion": "completion", "arbiter": "completion"},
         baseline="dense_score_engine",
