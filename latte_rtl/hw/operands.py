@@ -22,9 +22,10 @@ def key_part_needed(token, part: str):
 class OperandFetch(wiring.Component):
     """`i`: tokens; `o`: the token with its `lanes` operand pairs.
 
-    A token is taken once the read ports it needs (its key word, address index · beats + beat, in
-    the banks named in `parts`, and its query word, address beat) all take the request; it waits in
-    a FIFO of OUTSTANDING tokens for the words (`ReadPortSignature`: any latency). When its words are
+    A token's requests go to the read ports it needs (its key word, address index · beats + beat, in
+    the banks named in `parts`, and its query word, address beat, in `q_parts`), each held until
+    that port takes it; the token is taken once all have, and waits in a FIFO of OUTSTANDING tokens
+    for the words (`ReadPortSignature`: any latency). When its words are
     all there and `o` is free, `select(token, q_words, k_words)` picks each lane's operands into the
     output register: neither the store's output nor the select mux is in a multiplier's path. Payload
     flops have no reset and load only on a transfer.
@@ -56,21 +57,30 @@ class OperandFetch(wiring.Component):
         cfg = self.cfg
         m.submodules.pending = pending = SyncFIFO(width=self.token_layout.size, depth=OUTSTANDING)
 
-        # Request side: every needed port takes the request in the same cycle, or none does.
+        # Request side: each needed port gets the request (held until taken: `sent` remembers the
+        # ports that took it in an earlier cycle); the token is taken once every needed port has.
         tok = self.i.payload
         take = Signal()
         ports = self._ports(tok)
-        can = [_unless(needed, port.req.ready) for port, needed in ports]
-        m.d.comb += take.eq(self.i.valid & pending.w_rdy & _all(can))
+        sent = Signal(len(ports))
+        offer = self.i.valid & pending.w_rdy
+        done = []
         for n, (port, needed) in enumerate(ports):
-            others = _all(c for i, c in enumerate(can) if i != n)
-            m.d.comb += port.req.valid.eq(self.i.valid & pending.w_rdy & needed & others)
+            m.d.comb += port.req.valid.eq(offer & needed & ~sent[n])
+            done.append(_unless(needed, sent[n] | port.req.ready))
+        m.d.comb += take.eq(offer & _all(done))
         for part in self.parts:
             m.d.comb += getattr(self, f"k_{part}").req.payload.eq(tok.index * cfg.beats + tok.beat)
         for part in self.q_parts:
             m.d.comb += getattr(self, f"q_{part}").req.payload.eq(tok.beat)
-        m.d.comb += [self.i.ready.eq(pending.w_rdy & _all(can)), pending.w_en.eq(take),
+        m.d.comb += [self.i.ready.eq(pending.w_rdy & _all(done)), pending.w_en.eq(take),
                      pending.w_data.eq(tok.as_value())]
+        with m.If(take):
+            m.d.sync += sent.eq(0)
+        with m.Else():
+            for n, (port, _) in enumerate(ports):
+                with m.If(port.req.valid & port.req.ready):
+                    m.d.sync += sent[n].eq(1)
 
         # Response side: the oldest token's words → select → the output register.
         head = data.View(self.token_layout, pending.r_data)

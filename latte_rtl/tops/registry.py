@@ -119,6 +119,14 @@ _SCORE_BLOCKS = {
     "dot": "adder tree + accumulator",
     "accumulator": "adder tree + accumulator",
 }
+# LATTE only: the completion unit, and with completion_lanes > 0 its own array (fetch, lane splitter,
+# multipliers, adder tree, accumulator, q copy), the MSB port arbiter and the phase-1 credits.
+_COMPLETION_BLOCKS = {
+    "completion": "completion", "arbiter": "completion", "credits": "completion", "k_msb_arbiter": "completion",
+    "completion_fetch": "completion array", "completion_split": "completion array",
+    "completion_dot": "completion array", "completion_dot.multipliers": "completion multipliers",
+    "completion_accumulator": "completion array", "completion_q": "completion array",
+}
 
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
@@ -126,7 +134,7 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, ratio=cfg.score.completion_ratio,
                                                               mode=cfg.score.threshold_mode),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
-                "completion": "completion", "arbiter": "completion"},
+                **_COMPLETION_BLOCKS},
         baseline="dense_score_engine",
         description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
     Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
@@ -138,7 +146,7 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         expected=latte_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
-                "score.thresholds": "threshold filter", "score.completion": "completion", "score.arbiter": "completion",
+                "score.thresholds": "threshold filter", **{f"score.{k}": v for k, v in _COMPLETION_BLOCKS.items()},
                 "softmax": "softmax", "pv": "P·V"},
         baseline="dense_attention_engine", attention=True,
         description="LATTE attention: score filter → softmax → P·V over the kept keys only"),
