@@ -9,9 +9,10 @@ from ..config import ScoreConfig
 from . import layouts
 from .readport import ReadPortSignature
 
-# Tokens whose words are requested and not yet answered; 2 keep one word a cycle from a store that
-# answers in one cycle (a slower store is read at OUTSTANDING words per latency).
-OUTSTANDING = 2
+# Tokens whose words are requested and not yet consumed: 1 (a register that takes the next token in
+# the cycle it hands one on) keeps one word a cycle from a store that answers in one cycle; a store
+# that answers in L cycles is read at `outstanding` words per L cycles.
+OUTSTANDING = 1
 
 
 def key_part_needed(token, part: str):
@@ -25,15 +26,15 @@ class OperandFetch(wiring.Component):
     A token's requests go to the read ports it needs (its key word, address index · beats + beat, in
     the banks named in `parts`, and its query word, address beat, in `q_parts`), each held until
     that port takes it; the token is taken once all have, and waits in a FIFO of OUTSTANDING tokens
-    for the words (`ReadPortSignature`: any latency). When its words are
+    for the words (`ReadPortSignature`: any latency) with at most `outstanding` − 1 others. When its words are
     all there and `o` is free, `select(token, q_words, k_words)` picks each lane's operands into the
     output register: neither the store's output nor the select mux is in a multiplier's path. Payload
     flops have no reset and load only on a transfer.
     """
 
     def __init__(self, cfg: ScoreConfig, *, token_layout, parts, part_shapes, operand_width: int,
-                 key_addr_width: int, q_addr_width: int, select, q_parts=None):
-        self.cfg, self.parts, self.select = cfg, tuple(parts), select
+                 key_addr_width: int, q_addr_width: int, select, q_parts=None, outstanding: int = OUTSTANDING):
+        self.cfg, self.parts, self.select, self.outstanding = cfg, tuple(parts), select, outstanding
         self.q_parts = tuple(q_parts if q_parts is not None else parts)
         self.token_layout = token_layout
         self.operand_layout = layouts.operands(cfg, token_layout, operand_width)
@@ -55,7 +56,8 @@ class OperandFetch(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        m.submodules.pending = pending = SyncFIFO(width=self.token_layout.size, depth=OUTSTANDING)
+        pending = _TokenQueue(self.token_layout.size, self.outstanding)
+        m.submodules.pending = pending
 
         # Request side: each needed port gets the request (held until taken: `sent` remembers the
         # ports that took it in an earlier cycle); the token is taken once every needed port has.
@@ -89,7 +91,7 @@ class OperandFetch(wiring.Component):
         m.d.comb += fire.eq(pending.r_rdy & _all(answered) & (~self.o.valid | self.o.ready))
         for port, needed in self._ports(head):
             m.d.comb += port.resp.ready.eq(fire & needed)
-        m.d.comb += pending.r_en.eq(fire)
+        m.d.comb += [pending.r_en.eq(fire), pending.taking.eq(fire)]
 
         selected = Signal(self.operand_layout)
         operands = Signal(self.operand_layout, reset_less=True)
@@ -103,6 +105,33 @@ class OperandFetch(wiring.Component):
             m.d.sync += [operands.eq(selected), self.o.valid.eq(1)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class _TokenQueue(wiring.Component):
+    """The waiting tokens, with SyncFIFO's port names (`w_*`, `r_*`): a FIFO of `depth`, or for depth 1
+    a register that is writable in the cycle its token leaves (`taking`), so one token a cycle passes."""
+
+    def __init__(self, width: int, depth: int):
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        self.depth = depth
+        super().__init__({"w_data": In(width), "w_en": In(1), "w_rdy": Out(1), "r_data": Out(width),
+                          "r_en": In(1), "r_rdy": Out(1), "taking": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.depth > 1:
+            m.submodules.fifo = fifo = SyncFIFO(width=len(self.w_data), depth=self.depth)
+            m.d.comb += [fifo.w_data.eq(self.w_data), fifo.w_en.eq(self.w_en), self.w_rdy.eq(fifo.w_rdy),
+                         self.r_data.eq(fifo.r_data), fifo.r_en.eq(self.r_en), self.r_rdy.eq(fifo.r_rdy)]
+            return m
+        token = Signal.like(self.r_data, reset_less=True)
+        m.d.comb += [self.r_data.eq(token), self.w_rdy.eq(~self.r_rdy | self.taking)]
+        with m.If(self.w_en):
+            m.d.sync += [token.eq(self.w_data), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
         return m
 
 

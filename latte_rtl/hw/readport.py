@@ -87,3 +87,31 @@ class ReadArbiter(wiring.Component):
         with m.Elif(o.resp.valid & o.resp.ready):
             m.d.sync += pending.eq(0)
         return m
+
+
+class ResponseBuffer(wiring.Component):
+    """A one-word buffer between a reader (`i`) and a port (`o`): requests pass through, a response
+    moves into the buffer as soon as it is empty, so the port is free again one cycle after the
+    request even while the reader is still busy with its previous word (a reader with one request
+    in flight then holds a shared port one cycle per word). Payload flops load only on a transfer."""
+
+    def __init__(self, addr_width: int, data_shape):
+        sig = ReadPortSignature(addr_width, data_shape)
+        super().__init__({"i": In(sig), "o": Out(sig)})
+
+    def elaborate(self, platform):
+        m = Module()
+        word = Signal(self.o.resp.payload.shape(), reset_less=True)
+        load = Signal()  # the buffer's clock-gate enable
+        m.d.comb += [
+            self.o.req.valid.eq(self.i.req.valid), self.o.req.payload.eq(self.i.req.payload),
+            self.i.req.ready.eq(self.o.req.ready),
+            self.o.resp.ready.eq(~self.i.resp.valid | self.i.resp.ready),
+            load.eq(self.o.resp.valid & self.o.resp.ready),
+            self.i.resp.payload.eq(word),
+        ]
+        with m.If(self.o.resp.ready):
+            m.d.sync += self.i.resp.valid.eq(self.o.resp.valid)
+        with m.If(load):
+            m.d.sync += word.eq(self.o.resp.payload)
+        return m

@@ -25,8 +25,8 @@ from ..hw.issue import KeyCredits, KeyIssuer, TokenArbiter
 from ..hw.keystore import VectorStore, part_shape
 from ..hw.layouts import PassKind
 from ..hw.narrow import LaneSplitter
-from ..hw.operands import OperandFetch, full_select, nibble_select
-from ..hw.readport import ReadArbiter, SRAMReadPort
+from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select
+from ..hw.readport import ReadArbiter, ResponseBuffer, SRAMReadPort
 from ..hw.streams import Fork, PipeRegister
 from ..hw.threshold import KEPT_FIFO_DEPTH, ThresholdFilter, threshold_registers
 from .row import RowControl
@@ -129,7 +129,7 @@ def _read_port(m, name, bank):
 
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
-              select, prefix="", q_parts=None, key_ports=None, lanes=None):
+              select, prefix="", q_parts=None, key_ports=None, lanes=None, outstanding=OUTSTANDING):
     """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
     multiply + adder tree → accumulator. Key and q words come through read ports: `key_ports`
     {part: port} where given (shared banks), else a port of its own on each bank. Returns
@@ -139,7 +139,7 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
     m.submodules[prefix + "fetch"] = fetch = OperandFetch(
         cfg, token_layout=token_layout, parts=parts, part_shapes={p: part_shape(cfg, p) for p in parts + q_parts},
         operand_width=operand_width, key_addr_width=keys.addr_width, q_addr_width=qbuf.addr_width,
-        select=select, q_parts=q_parts)
+        select=select, q_parts=q_parts, outstanding=outstanding)
     for part in parts:
         port = (key_ports or {}).get(part) or _read_port(m, f"{prefix}k_{part}_port", getattr(keys, part))
         wiring.connect(m, getattr(fetch, f"k_{part}"), port)
@@ -251,8 +251,8 @@ class LatteScoreStage(wiring.Component):
     def _split_arrays(self, m, row, keys, qbuf, job, comp, filt, scores):
         """An estimate array of `lanes` (HH of every key) and a completion array of `completion_lanes`
         (HL, LH, LL of kept keys, each stored word over lanes / C cycles) running at once. The MSB key
-        bank has one read port: the completion's LH reads win it, the estimate waits (beats cycles per
-        kept key). In absolute mode the estimate's keys take credits so an HH never waits for the kept
+        bank has one read port: the completion's LH reads win it, one cycle per word, the estimate waits
+        (beats cycles per kept key). In absolute mode the estimate's keys take credits so an HH never waits for the kept
         FIFO (the estimate then never holds the port). Returns the HH stream for the filter."""
         cfg, w = self.cfg.score, self.cfg.score.widths
         m.submodules.completion_q = cq = VectorStore(cfg, parts=self.PARTS, capacity=1)
@@ -283,10 +283,17 @@ class LatteScoreStage(wiring.Component):
             results.ready.eq(estimates.ready),
         ]
 
+        # From r = 2 the LH word's response is buffered: the completion then holds the MSB port one cycle
+        # per word while the lane splitter still works on the previous word.
+        c_msb = msb.first
+        if cfg.completion_ratio > 1:
+            m.submodules.completion_msb_buffer = buf = ResponseBuffer(keys.addr_width, keys.msb.data.shape())
+            wiring.connect(m, buf.o, msb.first)
+            c_msb = buf.i
         c_tokens, exact = _pipeline(
             m, self, keys, cq, parts=self.PARTS, token_layout=comp.token_layout, operand_width=w.nibble_width,
             sum_width=w.completion_beat_sum_width, acc_width=w.accumulator_width, lsb_bits=w.lsb_bits,
-            select=nibble_select, prefix="completion_", key_ports={"msb": msb.first}, lanes=cfg.completion_lanes)
+            select=nibble_select, prefix="completion_", key_ports={"msb": c_msb}, lanes=cfg.completion_lanes)
         wiring.connect(m, comp.o, c_tokens)
         m.d.comb += exact.ready.eq(scores.ready)
         _to_scores(m, exact, scores, exact.valid)

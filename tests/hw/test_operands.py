@@ -18,10 +18,10 @@ CFG = ScoreConfig(bits=8, msb_bits=4, dim=8, lanes=4, heads=1, max_keys=16)
 PARTS = ("msb", "lsb")
 
 
-def _fetch():
+def _fetch(outstanding):
     return OperandFetch(CFG, token_layout=layouts.token(CFG, CFG.widths.hh_width), parts=PARTS,
                         part_shapes={p: part_shape(CFG, p) for p in PARTS}, operand_width=CFG.widths.nibble_width,
-                        key_addr_width=5, q_addr_width=1, select=nibble_select)
+                        key_addr_width=5, q_addr_width=1, select=nibble_select, outstanding=outstanding)
 
 
 def _store(port, words, rng, max_latency, log):
@@ -52,9 +52,9 @@ def _words(rng, part, n):
     return [[rng.randint(lo, hi) for _ in range(CFG.lanes)] for _ in range(n)]
 
 
-@pytest.mark.parametrize("max_latency", [1, 4])
-def test_fetch_reads_through_ports_of_any_latency(max_latency):
-    print(f"seed={SEED} max_latency={max_latency}")
+@pytest.mark.parametrize("max_latency,outstanding", [(1, 1), (4, 1), (4, 2)])
+def test_fetch_reads_through_ports_of_any_latency(max_latency, outstanding):
+    print(f"seed={SEED} max_latency={max_latency} outstanding={outstanding}")
     rng = random.Random(SEED)
     k = {p: _words(rng, p, 32) for p in PARTS}
     q = {p: _words(rng, p, 2) for p in PARTS}
@@ -63,7 +63,7 @@ def test_fetch_reads_through_ports_of_any_latency(max_latency):
         kind = rng.choice([PassKind.HH, PassKind.MID, PassKind.LOW])
         tokens.append(token(CFG, kind, rng.randrange(2), rng.randrange(16), q_low=rng.randrange(2),
                             k_low=rng.randrange(2)))
-    dut = _fetch()
+    dut = _fetch(outstanding)
     got, log = [], {}
 
     async def producer(ctx):
