@@ -180,7 +180,8 @@ class LatteScoreStage(wiring.Component):
 
     Phase 1 computes HH for every key on the nibble array; the threshold filter keeps keys;
     the completion unit re-reads each kept key and finishes q·k on the same array and the same
-    accumulator that produced HH.
+    accumulator that produced HH (completion_lanes 0), or on a completion array of its own while
+    the estimate goes on (completion_lanes C > 0, docs/architecture.md "Completion array").
     """
 
     PARTS = ("msb", "lsb")
