@@ -89,10 +89,11 @@ class ScoreWidths:
     beats: int                   # cycles (words) per vector: ceil(dim / lanes)
     tail_lanes: int              # lanes used on a vector's final beat
     scan_width: int              # relative mode: buffered estimates compared per cycle
+    completion_beat_sum_width: int  # sum of one beat's C completion-array nibble products (C = 0: one lane)
 
 
 def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max_keys: int,
-                 threshold_mode: str) -> ScoreWidths:
+                 threshold_mode: str, completion_lanes: int = 0) -> ScoreWidths:
     """Interval arithmetic over every intermediate (docs/spec.md §2), all operands included."""
     m, l, d = msb_bits, bits - msb_bits, dim
     hi = Interval(-(1 << (m - 1)), (1 << (m - 1)) - 1)  # x_H
@@ -119,6 +120,7 @@ def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max
         count_width=unsigned_width(max_keys), beats=beats, tail_lanes=d - (beats - 1) * lanes,
         # The scan of N dropped keys then costs at most N*beats/8 cycles (<= 12.5 % of phase 1).
         scan_width=min(max_keys, -(-8 // beats)),
+        completion_beat_sum_width=(lane_product * max(1, completion_lanes)).width,
     )
 
 
@@ -138,12 +140,19 @@ class ScoreConfig:
     sink_keys: int = param(0, "keys 0..K−1 of every row are always kept besides the threshold's (attention "
                               "sinks: the first tokens an LLM parks spare attention on)", lo=0, hi="max_keys",
                            symbol="K_sink")
+    completion_lanes: int = param(0, "multipliers of a separate completion array that finishes kept keys while the "
+                                     "estimate goes on (0: the estimate array completes them too); 0 or a divisor "
+                                     "of lanes", lo=0, hi="lanes")
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         check_params(self)
+        if self.completion_lanes and self.lanes % self.completion_lanes:
+            raise UserError(f"completion_lanes must be 0 or a divisor of lanes = {self.lanes} (the completion "
+                            f"consumes a stored word over lanes / C cycles), not {self.completion_lanes}")
         object.__setattr__(self, "widths", derive_score(
-            self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode))
+            self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode,
+            self.completion_lanes))
 
     # The golden model's parameter protocol (golden.ScoreArithmetic): bits, msb_bits, lsb_bits,
     # threshold_mode, beats.
@@ -154,6 +163,11 @@ class ScoreConfig:
     @property
     def beats(self) -> int:
         return self.widths.beats
+
+    @property
+    def completion_ratio(self) -> int:
+        """Cycles the completion array spends on one stored word: lanes / C (0 with the shared array)."""
+        return self.lanes // self.completion_lanes if self.completion_lanes else 0
 
     @property
     def operand_range(self) -> tuple[int, int]:
@@ -262,7 +276,8 @@ class LatteConfig:
             raise UserError(f"exp_bits + prob_bits = {self.attention.exp_bits + self.attention.prob_bits} is too "
                             "wide: the divider's numerator (2^B − 1) << P must stay within 40 bits")
         # A row's cycle count must be able to reach the longest row of the model.
-        longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys)
+        longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys,
+                                      self.score.completion_ratio)
         if longest >= 1 << self.row.cycle_counter_bits:
             raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")

@@ -18,6 +18,7 @@ from .cycles import (
     keys_per_cycle,
     score_cycles,
     score_reads,
+    score_row_cycles,
 )
 from .latte import (
     GoldenResult,
@@ -58,6 +59,7 @@ __all__ = [
     "recombine",
     "score_cycles",
     "score_reads",
+    "score_row_cycles",
     "score_rows",
     "softmax_attention",
     "split",

@@ -1,8 +1,11 @@
 """The throughput and memory-traffic model of the score engines (docs/spec.md §3): the one place each
 formula is written.
 
-LATTE: phase 1 costs `beats` cycles per key; each kept key costs three more passes (HL, LH, LL)
-of `beats` cycles on the same array. Dense: `beats` cycles per key.
+LATTE with the shared array (completion_lanes C = 0): phase 1 costs `beats` cycles per key; each kept
+key costs three more passes (HL, LH, LL) of `beats` cycles on the same array. With a completion array
+of C lanes (ratio r = lanes / C cycles per stored word) the estimate and the completion run at once:
+the estimate costs `beats` cycles per key plus `beats` per kept key (the completion's LH pass reads the
+single-port MSB bank first), the completion 3 · beats · r per kept key. Dense: `beats` cycles per key.
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ ATTENTION_HANDOVER = 2
 # The model's formulas as text (manifest, summaries, README), written from the constants above.
 CYCLE_MODEL = {
     "latte_score_engine": f"cycles(row) <= {CYCLE_SLACK} * beats * (N + 3 * kept) + beats + {OVERHEAD_CYCLES} "
-                          "(shared array)",
+                          "(shared array, completion_lanes 0); with C completion lanes, r = lanes / C: relative "
+                          "mode beats * N + 3 * beats * r * kept, absolute mode max(beats * (N + kept), c_kept) "
+                          "with c_k = max(c_(k-1), beats * (j_k + k)) + 3 * beats * r over the kept keys "
+                          "j_1 < ... < j_kept (about max(estimate, completion)); same slack and overhead",
     "dense_score_engine": "cycles(row) ~= beats * N",
     "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + "
                          f"{ATTENTION_OVERHEAD} (golden.attention_cycles) through an empty pipeline; rows back to "
@@ -38,9 +44,36 @@ CYCLE_MODEL = {
 }
 
 
-def score_cycles(beats: int, n_keys, kept):
-    """Model cycles of a LATTE row: beats · (N + 3 · kept) (scalars or arrays)."""
-    return beats * (n_keys + 3 * kept)
+def score_cycles(beats: int, n_keys, kept, ratio: int = 0, mode: str = "relative"):
+    """Model cycles of a LATTE row of N keys with `kept` kept (scalars or arrays). Shared array (ratio 0):
+    beats · (N + 3 · kept). Completion array (ratio r = lanes / C): relative mode beats · N + 3 · beats · r ·
+    kept (the completion starts once the max is final); absolute mode max(beats · (N + kept), 3 · beats ·
+    r · kept), kept keys spread over the row (`score_row_cycles` bounds any placement)."""
+    if not ratio:
+        return beats * (n_keys + 3 * kept)
+    if mode == "relative":
+        return beats * n_keys + 3 * beats * ratio * kept
+    return np.maximum(beats * (n_keys + kept), 3 * beats * ratio * kept)
+
+
+def score_row_cycles(cfg, n_keys, kept) -> np.ndarray:
+    """Model cycles of each row [R] from its kept mask `kept` [R, N] (cfg: beats, completion_ratio,
+    threshold_mode). Absolute mode with a completion array: the k-th kept key j_k has its HH after at most
+    beats · (j_k + k) cycles (its own phase 1 and the LH reads of the k − 1 before it), the completion
+    takes kept keys in order, 3 · beats · r each: c_k = max(c_(k−1), beats · (j_k + k)) + 3 · beats · r; the
+    row ends at max(beats · (N + kept), c_kept)."""
+    kept = np.asarray(kept, dtype=bool)
+    count = kept.sum(axis=1, dtype=np.int64)
+    beats, ratio = cfg.beats, getattr(cfg, "completion_ratio", 0)
+    if not ratio or cfg.threshold_mode == "relative":
+        return np.asarray(score_cycles(beats, np.asarray(n_keys, dtype=np.int64), count, ratio, cfg.threshold_mode))
+    done = np.zeros(kept.shape[0], dtype=np.int64)
+    seen = np.zeros(kept.shape[0], dtype=np.int64)
+    for j in range(kept.shape[1]):
+        col = kept[:, j]
+        seen += col
+        done = np.where(col, np.maximum(done, beats * (j + seen)) + 3 * beats * ratio, done)
+    return np.maximum(beats * (np.asarray(n_keys, dtype=np.int64) + count), done)
 
 
 def score_cycle_bound(beats: int, model_cycles):
@@ -55,9 +88,13 @@ def dense_cycles(beats: int, n_keys):
     return beats * n_keys
 
 
-def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False) -> float:
-    """Keys a row consumes per cycle at a keep ratio: 1 / (beats (1 + 3 r)), dense 1 / beats."""
-    return 1.0 / (beats if dense else beats * (1 + 3 * keep_ratio))
+def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False, ratio: int = 0,
+                   mode: str = "relative") -> float:
+    """Keys a row consumes per cycle at a keep ratio k: 1 / (beats (1 + 3 k)) on the shared array, 1 / beats
+    dense; with a completion array (ratio r = lanes / C) N / score_cycles(beats, N, k N, r, mode)."""
+    if dense:
+        return 1.0 / beats
+    return 1.0 / float(score_cycles(beats, 1.0, keep_ratio, ratio, mode))
 
 
 def score_reads(beats: int, n_keys, kept) -> dict:

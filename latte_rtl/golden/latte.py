@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .cycles import score_cycles
+from .cycles import score_row_cycles
 
 
 class ScoreArithmetic(Protocol):
@@ -128,5 +128,5 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
         exact[rows] = recombine(parts, cfg.lsb_bits)
     kept = keep_mask(hh, np.asarray(thresholds, dtype=np.int64)[heads], cfg.threshold_mode, key_mask,
                      getattr(cfg, "sink_keys", 0))
-    cycles = score_cycles(cfg.beats, n_keys, kept.sum(axis=1, dtype=np.int64))
+    cycles = score_row_cycles(cfg, np.full(n_rows, n_keys), kept)
     return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact)

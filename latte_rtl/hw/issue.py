@@ -78,3 +78,38 @@ class TokenArbiter(wiring.Component):
             m.d.comb += [self.o.valid.eq(self.phase1.valid), self.o.payload.eq(self.phase1.payload),
                          self.phase1.ready.eq(self.o.ready)]
         return m
+
+
+class KeyCredits(wiring.Component):
+    """Passes tokens from `i` to `o`, but lets a key's first token pass only while fewer than
+    `capacity` keys are in flight (passed, their HH not yet `returned`) or `queued` in the filter's
+    kept FIFO: every HH then finds room in a FIFO of `capacity`, so the estimate never waits on
+    the completion (absolute mode with a completion array)."""
+
+    def __init__(self, token_layout, capacity: int):
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, not {capacity!r}")
+        self.capacity = capacity
+        super().__init__({
+            "i": In(stream.Signature(token_layout)),
+            "o": Out(stream.Signature(token_layout)),
+            "returned": In(1),
+            "queued": In(range(capacity + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        in_flight = Signal(range(self.capacity + 1))
+        allow = Signal()
+        m.d.comb += [
+            allow.eq(~self.i.payload.first | (in_flight + self.queued < self.capacity)),
+            self.o.valid.eq(self.i.valid & allow),
+            self.o.payload.eq(self.i.payload),
+            self.i.ready.eq(self.o.ready & allow),
+        ]
+        passed = self.o.valid & self.o.ready & self.i.payload.first
+        with m.If(passed & ~self.returned):
+            m.d.sync += in_flight.eq(in_flight + 1)
+        with m.Elif(~passed & self.returned):
+            m.d.sync += in_flight.eq(in_flight - 1)
+        return m

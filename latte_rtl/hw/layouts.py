@@ -129,9 +129,9 @@ def token(cfg: ScoreConfig, init_width: int) -> data.StructLayout:
     })
 
 
-def operands(cfg: ScoreConfig, token_layout, operand_width: int) -> data.StructLayout:
-    """A token with its `lanes` pairs of multiplier operands."""
-    lanes = data.ArrayLayout(signed(operand_width), cfg.lanes)
+def operands(cfg: ScoreConfig, token_layout, operand_width: int, lanes: int | None = None) -> data.StructLayout:
+    """A token with its `lanes` (default: the array's) pairs of multiplier operands."""
+    lanes = data.ArrayLayout(signed(operand_width), lanes or cfg.lanes)
     return data.StructLayout({"token": token_layout, "a": lanes, "b": lanes})
 
 

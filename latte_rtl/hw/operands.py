@@ -2,79 +2,161 @@
 
 from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..config import ScoreConfig
 from . import layouts
-from .keystore import BankReadSignature
+from .readport import ReadPortSignature
+
+# Tokens whose words are requested and not yet consumed: 1 (a register that takes the next token in
+# the cycle it hands one on) keeps one word a cycle from a store that answers in one cycle; a store
+# that answers in L cycles is read at `outstanding` words per L cycles.
+OUTSTANDING = 1
+
+
+def key_part_needed(token, part: str):
+    """Whether a token reads the key bank `part`: the full word (dense), k_L on an LSB pass, else k_H."""
+    return 1 if part == "full" else token.k_low == (part == "lsb")
 
 
 class OperandFetch(wiring.Component):
     """`i`: tokens; `o`: the token with its `lanes` operand pairs.
 
-    Stage A takes a token and reads its key word (address index · beats + beat) and query word
-    (address beat) from the banks named in `parts`; the SRAMs show the words one cycle later.
-    `select(token, q_words, k_words)` picks the operands of each lane and stage B registers them:
-    neither the SRAM's clock-to-output nor the select mux is in a multiplier's path. Payload flops
-    have no reset and load only on a transfer.
+    A token's requests go to the read ports it needs (its key word, address index · beats + beat, in
+    the banks named in `parts`, and its query word, address beat, in `q_parts`), each held until
+    that port takes it; the token is taken once all have, and waits in a FIFO of OUTSTANDING tokens
+    for the words (`ReadPortSignature`: any latency) with at most `outstanding` − 1 others. When its words are
+    all there and `o` is free, `select(token, q_words, k_words)` picks each lane's operands into the
+    output register: neither the store's output nor the select mux is in a multiplier's path. Payload
+    flops have no reset and load only on a transfer.
     """
 
     def __init__(self, cfg: ScoreConfig, *, token_layout, parts, part_shapes, operand_width: int,
-                 key_addr_width: int, q_addr_width: int, select):
-        self.cfg, self.parts, self.select = cfg, tuple(parts), select
+                 key_addr_width: int, q_addr_width: int, select, q_parts=None, outstanding: int = OUTSTANDING):
+        self.cfg, self.parts, self.select, self.outstanding = cfg, tuple(parts), select, outstanding
+        self.q_parts = tuple(q_parts if q_parts is not None else parts)
         self.token_layout = token_layout
         self.operand_layout = layouts.operands(cfg, token_layout, operand_width)
         members = {
             "i": In(stream.Signature(token_layout)),
             "o": Out(stream.Signature(self.operand_layout)),
         }
-        for part in self.parts:
-            lanes = data.ArrayLayout(part_shapes[part], cfg.lanes)
-            members[f"k_{part}"] = Out(BankReadSignature(key_addr_width, lanes))
-            members[f"q_{part}"] = Out(BankReadSignature(q_addr_width, lanes))
+        def port(addr_width, part):
+            return Out(ReadPortSignature(addr_width, data.ArrayLayout(part_shapes[part], cfg.lanes)))
+        members.update({f"k_{part}": port(key_addr_width, part) for part in self.parts})
+        members.update({f"q_{part}": port(q_addr_width, part) for part in self.q_parts})
         super().__init__(members)
+
+    def _ports(self, token):
+        """(port, needed by `token`) for every read port."""
+        return ([(getattr(self, f"k_{p}"), key_part_needed(token, p)) for p in self.parts]
+                + [(getattr(self, f"q_{p}"), 1) for p in self.q_parts])
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        # Stage A: the token whose words the SRAMs are reading.
-        a = stream.Signature(self.token_layout).create(path=("stage_a",))
-        a_token = Signal(self.token_layout, reset_less=True)
+        pending = _TokenQueue(self.token_layout.size, self.outstanding)
+        m.submodules.pending = pending
+
+        # Request side: each needed port gets the request (held until taken: `sent` remembers the
+        # ports that took it in an earlier cycle); the token is taken once every needed port has.
+        tok = self.i.payload
+        take = Signal()
+        ports = self._ports(tok)
+        sent = Signal(len(ports))
+        offer = self.i.valid & pending.w_rdy
+        done = []
+        for n, (port, needed) in enumerate(ports):
+            m.d.comb += port.req.valid.eq(offer & needed & ~sent[n])
+            done.append(_unless(needed, sent[n] | port.req.ready))
+        m.d.comb += take.eq(offer & _all(done))
+        for part in self.parts:
+            m.d.comb += getattr(self, f"k_{part}").req.payload.eq(tok.index * cfg.beats + tok.beat)
+        for part in self.q_parts:
+            m.d.comb += getattr(self, f"q_{part}").req.payload.eq(tok.beat)
+        m.d.comb += [self.i.ready.eq(pending.w_rdy & _all(done)), pending.w_en.eq(take),
+                     pending.w_data.eq(tok.as_value())]
+        with m.If(take):
+            m.d.sync += sent.eq(0)
+        with m.Else():
+            for n, (port, _) in enumerate(ports):
+                with m.If(port.req.valid & port.req.ready):
+                    m.d.sync += sent[n].eq(1)
+
+        # Response side: the oldest token's words → select → the output register.
+        head = data.View(self.token_layout, pending.r_data)
+        fire = Signal()
+        answered = [_unless(needed, port.resp.valid) for port, needed in self._ports(head)]
+        m.d.comb += fire.eq(pending.r_rdy & _all(answered) & (~self.o.valid | self.o.ready))
+        for port, needed in self._ports(head):
+            m.d.comb += port.resp.ready.eq(fire & needed)
+        m.d.comb += [pending.r_en.eq(fire), pending.taking.eq(fire)]
+
         selected = Signal(self.operand_layout)
-        operands = Signal(self.operand_layout, reset_less=True)  # stage B, on `o`
-        q_words = {p: getattr(self, f"q_{p}").data for p in self.parts}
-        k_words = {p: getattr(self, f"k_{p}").data for p in self.parts}
-        sel_a, sel_b = self.select(a.payload, q_words, k_words)
-        m.d.comb += [selected.token.eq(a.payload), a.payload.eq(a_token), self.o.payload.eq(operands)]
+        operands = Signal(self.operand_layout, reset_less=True)
+        q_words = {p: getattr(self, f"q_{p}").resp.payload for p in self.q_parts}
+        k_words = {p: getattr(self, f"k_{p}").resp.payload for p in self.parts}
+        sel_a, sel_b = self.select(head, q_words, k_words)
+        m.d.comb += [selected.token.eq(head), self.o.payload.eq(operands)]
         for lane in range(cfg.lanes):
             m.d.comb += [selected.a[lane].eq(sel_a[lane]), selected.b[lane].eq(sel_b[lane])]
-
-        take, load_operands = Signal(), Signal()  # the payload flops' clock-gate enables
-        m.d.comb += [a.ready.eq(~self.o.valid | self.o.ready), load_operands.eq(a.valid & a.ready)]
-        with m.If(a.ready):
-            m.d.sync += self.o.valid.eq(a.valid)
-        with m.If(load_operands):
-            m.d.sync += operands.eq(selected)
-
-        m.d.comb += [take.eq(self.i.valid & self.i.ready), self.i.ready.eq(~a.valid | a.ready)]
-        tok = self.i.payload
-        for part in self.parts:
-            kport, qport = getattr(self, f"k_{part}"), getattr(self, f"q_{part}")
-            m.d.comb += [kport.addr.eq(tok.index * cfg.beats + tok.beat), qport.addr.eq(tok.beat)]
-            k_needed = take if part == "full" else take & (tok.k_low == (part == "lsb"))
-            m.d.comb += [kport.en.eq(k_needed), qport.en.eq(take)]
-        with m.If(self.i.ready):
-            m.d.sync += a.valid.eq(self.i.valid)
-        with m.If(take):
-            m.d.sync += a_token.eq(tok)
+        with m.If(fire):
+            m.d.sync += [operands.eq(selected), self.o.valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
         return m
 
 
+class _TokenQueue(wiring.Component):
+    """The waiting tokens, with SyncFIFO's port names (`w_*`, `r_*`): a FIFO of `depth`, or for depth 1
+    a register that is writable in the cycle its token leaves (`taking`), so one token a cycle passes."""
+
+    def __init__(self, width: int, depth: int):
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, not {depth!r}")
+        self.depth = depth
+        super().__init__({"w_data": In(width), "w_en": In(1), "w_rdy": Out(1), "r_data": Out(width),
+                          "r_en": In(1), "r_rdy": Out(1), "taking": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.depth > 1:
+            m.submodules.fifo = fifo = SyncFIFO(width=len(self.w_data), depth=self.depth)
+            m.d.comb += [fifo.w_data.eq(self.w_data), fifo.w_en.eq(self.w_en), self.w_rdy.eq(fifo.w_rdy),
+                         self.r_data.eq(fifo.r_data), fifo.r_en.eq(self.r_en), self.r_rdy.eq(fifo.r_rdy)]
+            return m
+        token = Signal.like(self.r_data, reset_less=True)
+        m.d.comb += [self.r_data.eq(token), self.w_rdy.eq(~self.r_rdy | self.taking)]
+        with m.If(self.w_en):
+            m.d.sync += [token.eq(self.w_data), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
+
+
+def _unless(needed, ready):
+    """`ready`, or 1 where the port is not `needed` (`needed`: 1 or a 1-bit value)."""
+    return ready if isinstance(needed, int) else ~needed | ready
+
+
+def _all(terms):
+    out = 1
+    for t in terms:
+        out = out & t
+    return out
+
+
 def nibble_select(token, q_words, k_words):
-    """LATTE: q_L or q_H and k_L or k_H per the token's flags."""
-    lanes = range(len(q_words["msb"]))
-    return ([Mux(token.q_low, q_words["lsb"][i], q_words["msb"][i]) for i in lanes],
-            [Mux(token.k_low, k_words["lsb"][i], k_words["msb"][i]) for i in lanes])
+    """LATTE: q_L or q_H and k_L or k_H per the token's flags (a part the fetch does not read is 0)."""
+    def pick(words, low, i):
+        if "lsb" not in words:
+            return words["msb"][i]
+        if "msb" not in words:
+            return words["lsb"][i]
+        return Mux(low, words["lsb"][i], words["msb"][i])
+    lanes = range(len(next(iter(q_words.values()))))
+    return [pick(q_words, token.q_low, i) for i in lanes], [pick(k_words, token.k_low, i) for i in lanes]
 
 
 def full_select(token, q_words, k_words):

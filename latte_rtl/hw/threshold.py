@@ -9,9 +9,10 @@ from ..config import ScoreConfig
 from . import layouts
 from .sram import SRAM
 
-# Absolute mode: completion tokens take the array as soon as a kept key waits, so in the score
+# Absolute mode: completion tokens take the shared array as soon as a kept key waits, so in the score
 # stage this FIFO holds at most the keys whose HH beats were already in the pipeline (≤ 3); a full
-# FIFO still stalls `estimate` (backpressure), so no kept key is lost under any consumer.
+# FIFO still stalls `estimate` (backpressure), so no kept key is lost under any consumer. With a
+# completion array the stage sizes it (`kept_depth`) and never lets it fill (score.py's credits).
 KEPT_FIFO_DEPTH = 4
 
 
@@ -46,7 +47,8 @@ class ThresholdFilter(wiring.Component):
 
     A row starts with `job` (N, threshold); `estimate` then brings the HH of each of the N keys
     (always ready in relative mode). Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once in a
-    FIFO of KEPT_FIFO_DEPTH; a kept key that finds it full waits on `estimate` (ready low). Relative mode
+    FIFO of `kept_depth` (shown on `queued`); a kept key that finds it full waits on `estimate`
+    (ready low). Relative mode
     (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width` per word; once
     all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
     once and offers the kept ones. Keys below `sink_keys` are kept in either mode whatever their HH.
@@ -54,13 +56,14 @@ class ThresholdFilter(wiring.Component):
     job is taken after it.
     """
 
-    def __init__(self, cfg: ScoreConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: ScoreConfig, kept_depth: int = KEPT_FIFO_DEPTH):
+        self.cfg, self.kept_depth = cfg, kept_depth
         super().__init__({
             "job": In(stream.Signature(layouts.filter_job(cfg))),
             "estimate": In(stream.Signature(layouts.estimate(cfg))),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
             "summary": Out(stream.Signature(layouts.row_summary(cfg))),
+            "queued": Out(range(kept_depth + 1)),  # absolute mode: kept keys waiting in the FIFO
         })
 
     def elaborate(self, platform):
@@ -106,7 +109,7 @@ class ThresholdFilter(wiring.Component):
 
     def _absolute(self, m):
         w = self.cfg.widths
-        m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=KEPT_FIFO_DEPTH)
+        m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=self.kept_depth)
         keep = Signal()
         m.d.comb += [
             keep.eq(self._or_sink(self.estimate.payload.hh >= self._threshold, self.estimate.payload.index)),
@@ -117,6 +120,7 @@ class ThresholdFilter(wiring.Component):
             self.kept.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.kept.ready),
             self._drained.eq(~fifo.r_rdy),
+            self.queued.eq(fifo.level),
         ]
 
     def _relative(self, m, active):

@@ -21,12 +21,14 @@ from ..config import LatteConfig
 from ..hw import layouts
 from ..hw.completion import CompletionUnit
 from ..hw.dot import Accumulator, DotProduct
-from ..hw.issue import KeyIssuer, TokenArbiter
+from ..hw.issue import KeyCredits, KeyIssuer, TokenArbiter
 from ..hw.keystore import VectorStore, part_shape
 from ..hw.layouts import PassKind
-from ..hw.operands import OperandFetch, full_select, nibble_select
+from ..hw.narrow import LaneSplitter
+from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select
+from ..hw.readport import ReadArbiter, ResponseBuffer, SRAMReadPort
 from ..hw.streams import Fork, PipeRegister
-from ..hw.threshold import ThresholdFilter, threshold_registers
+from ..hw.threshold import KEPT_FIFO_DEPTH, ThresholdFilter, threshold_registers
 from .row import RowControl
 
 
@@ -100,14 +102,14 @@ class RowEnd(wiring.Component):
         return m
 
 
-def _shell(m, stage, parts):
-    """Row control, key store and q buffer of a score stage, joined to the stage's ports.
-    Returns (row control, key store, q buffer)."""
+def _shell(m, stage, parts, q_parts=None):
+    """Row control, key store and q buffer (banks `q_parts`, default `parts`) of a score stage, joined to
+    the stage's ports. Returns (row control, key store, q buffer)."""
     cfg = stage.cfg
     m.submodules.row = row = RowControl(cfg)
     m.submodules.key_store = keys = VectorStore(cfg.score, parts=parts, capacity=cfg.score.max_keys,
                                                 counter_bits=cfg.row.cycle_counter_bits if cfg.row.monitor else None)
-    m.submodules.q_buffer = qbuf = VectorStore(cfg.score, parts=parts, capacity=1)
+    m.submodules.q_buffer = qbuf = VectorStore(cfg.score, parts=q_parts or parts, capacity=1)
     wiring.connect(m, wiring.flipped(stage.keys), row.keys)
     wiring.connect(m, wiring.flipped(stage.query), row.query)
     wiring.connect(m, row.key_load, keys.load)
@@ -119,25 +121,43 @@ def _shell(m, stage, parts):
     return row, keys, qbuf
 
 
+def _read_port(m, name, bank):
+    """A latency-tolerant read port (`ReadPortSignature`) in front of an SRAM bank port; returns it."""
+    m.submodules[name] = adapter = SRAMReadPort(len(bank.addr), bank.data.shape())
+    wiring.connect(m, adapter.ram, bank)
+    return adapter.port
+
+
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
-              select):
-    """Token stream in → operand fetch → multiply + adder tree → accumulator. Returns
+              select, prefix="", q_parts=None, key_ports=None, lanes=None, outstanding=OUTSTANDING):
+    """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
+    multiply + adder tree → accumulator. Key and q words come through read ports: `key_ports`
+    {part: port} where given (shared banks), else a port of its own on each bank. Returns
     (token input, accumulator output) streams."""
     cfg = stage.cfg.score
-    m.submodules.fetch = fetch = OperandFetch(
-        cfg, token_layout=token_layout, parts=parts, part_shapes={p: part_shape(cfg, p) for p in parts},
+    q_parts = parts if q_parts is None else q_parts
+    m.submodules[prefix + "fetch"] = fetch = OperandFetch(
+        cfg, token_layout=token_layout, parts=parts, part_shapes={p: part_shape(cfg, p) for p in parts + q_parts},
         operand_width=operand_width, key_addr_width=keys.addr_width, q_addr_width=qbuf.addr_width,
-        select=select)
+        select=select, q_parts=q_parts, outstanding=outstanding)
     for part in parts:
-        wiring.connect(m, getattr(fetch, f"k_{part}"), getattr(keys, part))
-        wiring.connect(m, getattr(fetch, f"q_{part}"), getattr(qbuf, part))
-    m.submodules.dot = dot = DotProduct(operand_layout=fetch.operand_layout, sum_width=sum_width,
-                                        operand_width=operand_width, lanes=cfg.lanes)
+        port = (key_ports or {}).get(part) or _read_port(m, f"{prefix}k_{part}_port", getattr(keys, part))
+        wiring.connect(m, getattr(fetch, f"k_{part}"), port)
+    for part in q_parts:
+        wiring.connect(m, getattr(fetch, f"q_{part}"), _read_port(m, f"{prefix}q_{part}_port", getattr(qbuf, part)))
+    operands = fetch.o
+    if lanes and lanes != cfg.lanes:
+        m.submodules[prefix + "split"] = split = LaneSplitter(cfg, token_layout=token_layout,
+                                                              operand_width=operand_width, out_lanes=lanes)
+        wiring.connect(m, fetch.o, split.i)
+        operands = split.o
+    m.submodules[prefix + "dot"] = dot = DotProduct(operand_layout=operands.payload.shape(), sum_width=sum_width,
+                                                    operand_width=operand_width, lanes=lanes or cfg.lanes)
     init_width = token_layout.members["init"].width
-    m.submodules.accumulator = acc = Accumulator(
+    m.submodules[prefix + "accumulator"] = acc = Accumulator(
         beat_layout=dot.o.payload.shape(), acc_width=acc_width, lsb_bits=lsb_bits,
         result_layout=layouts.acc_result(cfg, acc_width, init_width))
-    wiring.connect(m, fetch.o, dot.i)
+    wiring.connect(m, operands, dot.i)
     wiring.connect(m, dot.o, acc.i)
     return fetch.i, acc.o
 
@@ -160,7 +180,8 @@ class LatteScoreStage(wiring.Component):
 
     Phase 1 computes HH for every key on the nibble array; the threshold filter keeps keys;
     the completion unit re-reads each kept key and finishes q·k on the same array and the same
-    accumulator that produced HH.
+    accumulator that produced HH (completion_lanes 0), or on a completion array of its own while
+    the estimate goes on (completion_lanes C > 0, docs/architecture.md "Completion array").
     """
 
     PARTS = ("msb", "lsb")
@@ -171,13 +192,12 @@ class LatteScoreStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cfg, w = self.cfg.score, self.cfg.score.widths
-        row, keys, qbuf = _shell(m, self, self.PARTS)
+        cfg = self.cfg.score
+        split = bool(cfg.completion_lanes)
+        row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS)
         m.submodules.thresholds = thr = threshold_registers(cfg)
-        m.submodules.filter = filt = ThresholdFilter(cfg)
+        m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
         m.submodules.completion = comp = CompletionUnit(cfg)
-        m.submodules.issuer = issuer = KeyIssuer(cfg, comp.token_layout)
-        m.submodules.arbiter = arb = TokenArbiter(comp.token_layout)
         m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
         m.d.comb += [  # a threshold write is accepted every cycle
             self.thresholds.ready.eq(1),
@@ -185,7 +205,6 @@ class LatteScoreStage(wiring.Component):
             thr.write.payload.eq(self.thresholds.payload),
         ]
         wiring.connect(m, row.start, fork.i)
-        wiring.connect(m, fork.a, issuer.job)
         m.d.comb += [  # the filter's job: N, and the threshold of the row's head
             thr.head.eq(fork.b.payload.head),
             filt.job.valid.eq(fork.b.valid),
@@ -193,32 +212,110 @@ class LatteScoreStage(wiring.Component):
             filt.job.payload.threshold.eq(thr.value),
             fork.b.ready.eq(filt.job.ready),
         ]
-        wiring.connect(m, issuer.o, arb.phase1)
         wiring.connect(m, filt.kept, comp.job)
+        scores = _output(m, self, row, filt.summary)
+        if split:
+            estimates = self._split_arrays(m, row, keys, qbuf, fork.a, comp, filt, scores)
+        else:
+            estimates = self._shared_array(m, keys, qbuf, fork.a, comp, scores)
+        wiring.connect(m, estimates, filt.estimate)
+        if self.cfg.row.monitor:
+            m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid & filt.estimate.ready),
+                         self.monitor.estimate.payload.eq(filt.estimate.payload)]
+        return m
+
+    def _shared_array(self, m, keys, qbuf, job, comp, scores):
+        """One nibble array: phase-1 and completion tokens merged by the arbiter (completion_lanes 0).
+        Returns the HH stream for the filter."""
+        w = self.cfg.score.widths
+        m.submodules.issuer = issuer = KeyIssuer(self.cfg.score, comp.token_layout)
+        m.submodules.arbiter = arb = TokenArbiter(comp.token_layout)
+        wiring.connect(m, job, issuer.job)
+        wiring.connect(m, issuer.o, arb.phase1)
         wiring.connect(m, comp.o, arb.completion)
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
             lsb_bits=w.lsb_bits, select=nibble_select)
         wiring.connect(m, arb.o, tokens)
-        scores = _output(m, self, row, filt.summary)
-
-        # Route: HH → the filter; an exact score → the score register.
-        is_hh = results.payload.kind == PassKind.HH
+        estimates = stream.Signature(layouts.estimate(self.cfg.score)).create(path=("estimates",))
+        is_hh = results.payload.kind == PassKind.HH  # HH → the filter; an exact score → the score register
         m.d.comb += [
-            filt.estimate.valid.eq(results.valid & is_hh),
-            filt.estimate.payload.index.eq(results.payload.index),
-            filt.estimate.payload.hh.eq(results.payload.value),
-            scores.valid.eq(results.valid & ~is_hh),
-            scores.payload.index.eq(results.payload.index),
-            scores.payload.score.eq(results.payload.value),
-            scores.payload.estimate.eq(results.payload.init),
-            results.ready.eq(Mux(is_hh, filt.estimate.ready, scores.ready)),
+            estimates.valid.eq(results.valid & is_hh),
+            estimates.payload.index.eq(results.payload.index),
+            estimates.payload.hh.eq(results.payload.value),
+            results.ready.eq(Mux(is_hh, estimates.ready, scores.ready)),
         ]
-        if self.cfg.row.monitor:
-            m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid & filt.estimate.ready),
-                         self.monitor.estimate.payload.eq(filt.estimate.payload)]
-        return m
+        _to_scores(m, results, scores, results.valid & ~is_hh)
+        return estimates
+
+    def _split_arrays(self, m, row, keys, qbuf, job, comp, filt, scores):
+        """An estimate array of `lanes` (HH of every key) and a completion array of `completion_lanes`
+        (HL, LH, LL of kept keys, each stored word over lanes / C cycles) running at once. The MSB key
+        bank has one read port: the completion's LH reads win it, one cycle per word, the estimate waits
+        (beats cycles per kept key). In absolute mode the estimate's keys take credits so an HH never waits for the kept
+        FIFO (the estimate then never holds the port). Returns the HH stream for the filter."""
+        cfg, w = self.cfg.score, self.cfg.score.widths
+        m.submodules.completion_q = cq = VectorStore(cfg, parts=self.PARTS, capacity=1)
+        m.d.comb += [cq.load.valid.eq(row.q_load.valid), cq.load.payload.eq(row.q_load.payload)]
+        m.submodules.k_msb_arbiter = msb = ReadArbiter(keys.addr_width, keys.msb.data.shape())
+        wiring.connect(m, msb.o, _read_port(m, "k_msb_port", keys.msb))
+
+        est_token = layouts.token(cfg, 1)
+        m.submodules.issuer = issuer = KeyIssuer(cfg, est_token)
+        wiring.connect(m, job, issuer.job)
+        tokens, results = _pipeline(
+            m, self, keys, qbuf, parts=("msb",), token_layout=est_token, operand_width=w.nibble_width,
+            sum_width=w.beat_sum_width, acc_width=w.hh_width, lsb_bits=w.lsb_bits, select=nibble_select,
+            key_ports={"msb": msb.second})
+        if cfg.threshold_mode == "absolute":
+            m.submodules.credits = credits = KeyCredits(est_token, filt.kept_depth)
+            wiring.connect(m, issuer.o, credits.i)
+            wiring.connect(m, credits.o, tokens)
+            m.d.comb += [credits.returned.eq(filt.estimate.valid & filt.estimate.ready),
+                         credits.queued.eq(filt.queued)]
+        else:
+            wiring.connect(m, issuer.o, tokens)
+        estimates = stream.Signature(layouts.estimate(cfg)).create(path=("estimates",))
+        m.d.comb += [
+            estimates.valid.eq(results.valid),
+            estimates.payload.index.eq(results.payload.index),
+            estimates.payload.hh.eq(results.payload.value),
+            results.ready.eq(estimates.ready),
+        ]
+
+        # From r = 2 the LH word's response is buffered: the completion then holds the MSB port one cycle
+        # per word while the lane splitter still works on the previous word.
+        c_msb = msb.first
+        if cfg.completion_ratio > 1:
+            m.submodules.completion_msb_buffer = buf = ResponseBuffer(keys.addr_width, keys.msb.data.shape())
+            wiring.connect(m, buf.o, msb.first)
+            c_msb = buf.i
+        c_tokens, exact = _pipeline(
+            m, self, keys, cq, parts=self.PARTS, token_layout=comp.token_layout, operand_width=w.nibble_width,
+            sum_width=w.completion_beat_sum_width, acc_width=w.accumulator_width, lsb_bits=w.lsb_bits,
+            select=nibble_select, prefix="completion_", key_ports={"msb": c_msb}, lanes=cfg.completion_lanes)
+        wiring.connect(m, comp.o, c_tokens)
+        m.d.comb += exact.ready.eq(scores.ready)
+        _to_scores(m, exact, scores, exact.valid)
+        return estimates
+
+
+def kept_depth_for(cfg) -> int:
+    """Kept FIFO depth with a completion array: the keys phase 1 has in flight (its last token to its HH
+    takes about 4 cycles) plus two waiting, so the credits never slow the estimate while the
+    completion keeps up; at least KEPT_FIFO_DEPTH."""
+    return max(KEPT_FIFO_DEPTH, -(-(cfg.beats + 5) // cfg.beats) + 2)
+
+
+def _to_scores(m, results, scores, valid):
+    """An exact score from the accumulator `results` into the score register."""
+    m.d.comb += [
+        scores.valid.eq(valid),
+        scores.payload.index.eq(results.payload.index),
+        scores.payload.score.eq(results.payload.value),
+        scores.payload.estimate.eq(results.payload.init),
+    ]
 
 
 class DenseScoreStage(wiring.Component):

@@ -67,7 +67,7 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
     return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
-            "cycles": golden.score_cycles(cfg.score.beats, visible, kept),
+            "cycles": golden.score_row_cycles(cfg.score, visible, res.kept),
             "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
             "reads": golden.score_reads(cfg.score.beats, visible, kept)}
 
@@ -119,8 +119,10 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
     every kept key taken to have p > 0): N / golden.attention_interval."""
     n = cfg.score.max_keys
     kept = n if dense else max(1, round(keep * n))
-    score = golden.dense_cycles(cfg.score.beats, n) if dense else golden.score_cycles(cfg.score.beats, n, kept)
-    back = golden.attention_back_cycles(kept, kept, cfg.score.beats, cfg.attention.prob_bits)
+    sc = cfg.score
+    score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
+        sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
+    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits)
     return n / float(golden.attention_interval(score, back))
 
 
@@ -129,13 +131,22 @@ _SCORE_BLOCKS = {
     "dot": "adder tree + accumulator",
     "accumulator": "adder tree + accumulator",
 }
+# LATTE only: the completion unit, and with completion_lanes > 0 its own array (fetch, lane splitter,
+# multipliers, adder tree, accumulator, q copy), the MSB port arbiter and the phase-1 credits.
+_COMPLETION_BLOCKS = {
+    "completion": "completion", "arbiter": "completion", "credits": "completion", "k_msb_arbiter": "completion",
+    "completion_fetch": "completion array", "completion_split": "completion array",
+    "completion_dot": "completion array", "completion_dot.multipliers": "completion multipliers",
+    "completion_accumulator": "completion array", "completion_q": "completion array",
+}
 
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
         scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
-        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep),
+        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, ratio=cfg.score.completion_ratio,
+                                                              mode=cfg.score.threshold_mode),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
-                "completion": "completion", "arbiter": "completion"},
+                **_COMPLETION_BLOCKS},
         baseline="dense_score_engine",
         description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
     Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
@@ -147,7 +158,7 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         expected=latte_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
-                "score.thresholds": "threshold filter", "score.completion": "completion", "score.arbiter": "completion",
+                "score.thresholds": "threshold filter", **{f"score.{k}": v for k, v in _COMPLETION_BLOCKS.items()},
                 "softmax": "softmax", "pv": "P·V"},
         baseline="dense_attention_engine", attention=True,
         description="LATTE attention: score filter → softmax → P·V over the kept keys only"),

@@ -257,3 +257,11 @@ def test_edited_manifest_is_refused(tmp_path, design, qk):
     manifest["params"]["max_keys"] = 15
     (copy / "manifest.json").write_text(json.dumps(manifest))
     assert_user_error(run_cli("run", copy, "--qk", qk, "-o", tmp_path / "o.npz"), "manifest.json", "--allow-modified")
+
+
+@pytest.mark.parametrize("c, words", [(3, ["completion_lanes must be 0 or a divisor of lanes = 16", "not 3"]),
+                                      (32, ["completion_lanes=32", "lanes = 16"])])
+def test_completion_lanes_are_checked(c, words, tmp_path):
+    out = tmp_path / "d"
+    assert_user_error(run_cli("generate", "--completion-lanes", c, "-o", out), *words)
+    assert not out.exists()

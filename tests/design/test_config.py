@@ -112,6 +112,32 @@ def test_beats_and_tail():
     assert golden.dense_cycles(cfg.beats, 100) == 400
 
 
+def test_completion_lanes_must_divide_lanes():
+    assert ScoreConfig(lanes=16, completion_lanes=4).completion_ratio == 4
+    assert ScoreConfig(lanes=16).completion_ratio == 0
+    with pytest.raises(UserError, match=r"completion_lanes must be 0 or a divisor of lanes = 16 .*, not 3$"):
+        ScoreConfig(lanes=16, completion_lanes=3)
+    with pytest.raises(UserError, match="completion_lanes must be an integer 0 ≤ completion_lanes ≤ lanes = 8, not 16"):
+        ScoreConfig(lanes=8, completion_lanes=16)
+
+
+def test_completion_cycle_model_by_hand():
+    """beats 4, r = lanes / C = 2: relative 4·N + 24·kept; absolute, keys 0 and 1 of 10 kept:
+    c_1 = 4·1 + 24 = 28, c_2 = max(28, 4·(1 + 2)) + 24 = 52 > the estimate's 4·(10 + 2) = 48;
+    keys 8 and 9: c_1 = 4·9 + 24 = 60, c_2 = max(60, 4·11) + 24 = 84."""
+    import numpy as np
+
+    from latte_rtl import golden
+
+    for mode, want in (("relative", [88, 88]), ("absolute", [52, 84])):
+        cfg = ScoreConfig(dim=16, lanes=4, completion_lanes=2, threshold_mode=mode)
+        kept = np.zeros((2, 10), bool)
+        kept[0, :2] = kept[1, 8:] = True
+        assert list(golden.score_row_cycles(cfg, np.array([10, 10]), kept)) == want
+    assert golden.score_cycles(4, 100, 10, 2, "absolute") == 4 * 110  # the estimate is the longer
+    assert golden.score_cycles(4, 100, 10, 4, "absolute") == 3 * 4 * 4 * 10  # the completion is
+
+
 def test_a_parameter_without_a_spec_is_named():
     """A stage field declared without param(...) is a clear TypeError naming it, not a KeyError."""
     import dataclasses

@@ -17,14 +17,15 @@ from tests.conftest import require_simulator
 SEED = 20261122
 
 # Widths 6/8/12/16, msb 2..bits/2, lanes dividing and not dividing dim, lanes = 1 and = dim,
-# both threshold modes, one head, and a key store of a single key.
+# both threshold modes, one head, and a key store of a single key; a completion array (completion_lanes
+# C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute).
 SWEEP = [
     dict(bits=8, msb_bits=4, dim=16, lanes=4, heads=4, max_keys=32, threshold_mode="relative"),
     dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute"),
     dict(bits=6, msb_bits=2, dim=8, lanes=3, heads=2, max_keys=20, threshold_mode="relative"),
     dict(bits=6, msb_bits=3, dim=9, lanes=9, heads=3, max_keys=24, threshold_mode="absolute"),
-    dict(bits=12, msb_bits=6, dim=12, lanes=5, heads=2, max_keys=24, threshold_mode="relative"),
-    dict(bits=12, msb_bits=3, dim=20, lanes=4, heads=2, max_keys=24, threshold_mode="absolute"),
+    dict(bits=12, msb_bits=6, dim=12, lanes=5, heads=2, max_keys=24, threshold_mode="relative", completion_lanes=1),
+    dict(bits=12, msb_bits=3, dim=20, lanes=4, heads=2, max_keys=24, threshold_mode="absolute", completion_lanes=2),
     dict(bits=8, msb_bits=2, dim=7, lanes=1, heads=1, max_keys=16, threshold_mode="relative"),
     dict(bits=8, msb_bits=3, dim=32, lanes=32, heads=2, max_keys=40, threshold_mode="relative"),
     dict(bits=16, msb_bits=8, dim=6, lanes=4, heads=2, max_keys=16, threshold_mode="absolute"),
@@ -33,20 +34,22 @@ SWEEP = [
 
 
 # Attention tops (their score stages are covered by SWEEP): both probability formats, F = 0 and
-# F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim.
+# F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim; the last
+# with a one-lane completion array (absolute mode with one: tests/sim/test_native.py).
 ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12),
     dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
          exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5),
     dict(bits=8, msb_bits=4, dim=7, lanes=3, heads=2, max_keys=9, threshold_mode="relative", attention=True,
-         exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True),
+         exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True, completion_lanes=1),
 ]
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 
 
 def _id(p):
     name = f"b{p['bits']}m{p['msb_bits']}d{p['dim']}l{p['lanes']}n{p['max_keys']}{p['threshold_mode'][:3]}"
+    name += f"c{p['completion_lanes']}" if p.get("completion_lanes") else ""
     return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}{'vmean' if p.get('vmean') else ''}"
                    if p.get("attention") else "")
 
@@ -134,7 +137,7 @@ def test_run_matches_golden_cli(tmp_path, simulator):
     assert np.all(a["cycles"] >= b["cycles"])  # the model is a lower bound
 
 
-@pytest.mark.parametrize("params", SWEEP[:3] + ATTENTION[:2], ids=_id)
+@pytest.mark.parametrize("params", SWEEP[:3] + SWEEP[5:6] + ATTENTION, ids=_id)
 def test_verilator_lint(params, tmp_path):
     require_simulator("verilator")
     prepare_simulator("verilator")

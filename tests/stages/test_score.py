@@ -12,15 +12,18 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
+@pytest.mark.parametrize("completion_lanes", [0, 1, 3])
 @pytest.mark.parametrize("mode", ["relative", "absolute"])
-def test_score_stage_in_amaranth_sim(mode):
+def test_score_stage_in_amaranth_sim(mode, completion_lanes):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
-    scored keys, row records and the monitor's read counters."""
+    scored keys, row records and the monitor's read counters (shared array, and completion arrays of
+    one lane and of every lane)."""
     from latte_rtl.stages.score import LatteScoreStage
 
-    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode)
+    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode,
+                                  completion_lanes=completion_lanes)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode}")
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
@@ -52,14 +55,19 @@ def test_score_stage_in_amaranth_sim(mode):
         for r in range(len(q)):
             beats, rp = await stream_until(ctx, dut.scores, dut.rows, prng)
             scores = [(sp.index, sp.score, sp.estimate) for sp in beats]
-            got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb))
+            got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb),
+                      ctx.get(dut.monitor.reads.msb))
 
     simulate(dut, producer, consumer)
-    lsb_total = 0
+    lsb_total = msb_total = 0
     for r in range(len(q)):
-        scores, count, mx, lsb_reads = got[r]
+        scores, count, mx, lsb_reads, msb_reads = got[r]
         kept = np.flatnonzero(gold.kept[r])
         assert scores == [(j, int(gold.scores[r, j]), int(gold.hh[r, j])) for j in kept], r
         assert (count, mx) == (len(kept), int(gold.hh[r].max()))
-        lsb_total += golden.score_reads(sc.beats, len(k), len(kept))["lsb"]
-        assert lsb_reads == lsb_total
+        # every kept key: its `beats` words of k_L twice (HL, LL) and of k_H once more (LH)
+        lsb_total += 2 * sc.beats * len(kept)
+        msb_total += sc.beats * (len(k) + len(kept))
+        assert (lsb_reads, msb_reads) == (lsb_total, msb_total)
+        assert golden.score_reads(sc.beats, len(k), len(kept)) == {"msb": sc.beats * (len(k) + len(kept)),
+                                                                   "lsb": 2 * sc.beats * len(kept)}
