@@ -135,6 +135,8 @@ class ScoreConfig:
     max_keys: int = param(1024, "keys the key store holds (N ≤ max_keys)", lo=1, hi=65536)
     threshold_mode: str = param("relative", "relative: LATTE, keep HH ≥ max HH − T; absolute: Top-θ, keep HH ≥ T",
                                 choices=THRESHOLD_MODES)
+    pipeline: bool = param(True, "register the lane products before the adder tree, in every engine "
+                                 "(--no-pipeline: multiply and sum in one cycle, fewer flip-flops, a longer path)")
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

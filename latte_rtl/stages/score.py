@@ -132,7 +132,7 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
         wiring.connect(m, getattr(fetch, f"k_{part}"), getattr(keys, part))
         wiring.connect(m, getattr(fetch, f"q_{part}"), getattr(qbuf, part))
     m.submodules.dot = dot = DotProduct(operand_layout=fetch.operand_layout, sum_width=sum_width,
-                                        operand_width=operand_width, lanes=cfg.lanes)
+                                        operand_width=operand_width, lanes=cfg.lanes, pipeline=cfg.pipeline)
     init_width = token_layout.members["init"].width
     m.submodules.accumulator = acc = Accumulator(
         beat_layout=dot.o.payload.shape(), acc_width=acc_width, lsb_bits=lsb_bits,

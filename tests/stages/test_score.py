@@ -12,15 +12,15 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("mode", ["relative", "absolute"])
-def test_score_stage_in_amaranth_sim(mode):
+@pytest.mark.parametrize("mode,pipeline", [("relative", True), ("absolute", True), ("relative", False)])
+def test_score_stage_in_amaranth_sim(mode, pipeline):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
-    scored keys, row records and the monitor's read counters."""
+    scored keys, row records and the monitor's read counters (also without the product register)."""
     from latte_rtl.stages.score import LatteScoreStage
 
-    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode)
+    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode, pipeline=pipeline)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode}")
+    print(f"seed={SEED} mode={mode} pipeline={pipeline}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
