@@ -150,14 +150,14 @@ def parse_values(engine: str, knob: str, text: str | None, dim: int) -> list:
 def check_plan(plan: Plan) -> None:
     """Every point is a valid design and the objective fits the target, or one UserError names
     what is wrong (before any work)."""
-    from .sweep import check_grid
-
     if plan.objective == "energy" and plan.target != "ihp130":
         raise UserError("--objective energy needs --target ihp130: the generic flow has no energy model")
-    for engine, grid in plan.grids.items():
-        for family in plan.families:
-            full = {k: [v] for k, v in plan.base(family).items()} | {k: list(v) for k, v in grid.items()}
-            check_grid(full, what=f"explore {family} {engine} point")
+    for point in plan.points():
+        try:
+            LatteConfig.from_params(**point["params"])
+        except UserError as exc:
+            raise UserError(f"explore {point['family']} {point['engine']} point {knob_text(point['knobs'])} is not "
+                            f"a valid design (--{point['engine']}-… lists): {exc}") from None
 
 
 def model_cycles_per_row(top, cfg: LatteConfig, keep: float) -> float:

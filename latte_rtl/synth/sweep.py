@@ -238,11 +238,11 @@ def parse_grid(args) -> dict[str, list]:
     return grid
 
 
-def check_grid(grid: dict[str, list], what: str = "sweep point") -> None:
+def check_grid(grid: dict[str, list]) -> None:
     """Every point of the grid is a valid design, or one UserError names the first that is not."""
     for point in expand(grid):
         try:
             LatteConfig.from_params(**point)
         except UserError as exc:
             varied = ", ".join(f"{k}={v}" for k, v in point.items() if len(grid[k]) > 1) or "the grid"
-            raise UserError(f"{what} {varied} is not a valid design: {exc}") from None
+            raise UserError(f"sweep point {varied} is not a valid design: {exc}") from None
