@@ -57,9 +57,23 @@ def test_best_point_and_advantage():
     (["--objective", "energy"], ["--objective energy", "ihp130"]),
     (["--target", "generic,ihp130"], ["--target", "one value"]),
 ], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
-def test_bad_grid_refused_before_any_work(tmp_path, args, words):
+def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
+    """In this process (cheap); the subprocess test below checks the same contract end to end."""
+    from latte_rtl.cli import main
+
     out = tmp_path / "out"
-    assert_user_error(run_cli("explore", *args, "-o", out), *words)
+    code = main(["explore", *args, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latte-rtl: error: "), err
+    assert all(w in lines[0] for w in words), (words, lines[0])
+    assert not out.exists()
+
+
+def test_bad_grid_refused_by_the_cli(tmp_path):
+    out = tmp_path / "out"
+    assert_user_error(run_cli("explore", "--dim", "16", "--latte-lanes", "8,32", "-o", out), "lanes=32", "dim = 16")
     assert not out.exists()
 
 
