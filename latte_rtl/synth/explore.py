@@ -60,6 +60,12 @@ def objective_metric(target: str, objective: str) -> str:
     return "keys_per_cycle_per_mtransistor" if target == "generic" else "keys_per_s_per_mm2"
 
 
+def shown_metrics(target: str, objective: str) -> list[str]:
+    """The metrics of the tables and ratios: the objective, throughput per area, the front's axes."""
+    return list(dict.fromkeys([objective_metric(target, objective),
+                               objective_metric(target, "throughput-per-area"), *front_axes(target, objective)]))
+
+
 def better(metric: str, a: float, b: float) -> bool:
     """a strictly better than b."""
     return a < b if metric in LOWER_IS_BETTER else a > b
@@ -208,11 +214,12 @@ def summarize(plan: Plan, points: list[dict]) -> dict:
         if None not in fam["best"].values():
             a, b = (points[fam["best"][e]]["metrics"] for e in ENGINES)
             fam["ratios"] = {metric: advantage(metric, a.get(metric), b.get(metric))
-                             for metric in dict.fromkeys([objective, *axes])}
+                             for metric in shown_metrics(plan.target, plan.objective)}
         else:
             fam["ratios"] = None
         families[family] = fam
-    return {"axes": axes, "objective_metric": objective, "families": families}
+    return {"axes": axes, "objective_metric": objective, "metrics": shown_metrics(plan.target, plan.objective),
+            "families": families}
 
 
 def explore(plan: Plan, out_dir, *, jobs: int = 2, scheduler: str | None = None) -> tuple[list[dict], dict]:

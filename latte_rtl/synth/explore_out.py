@@ -22,7 +22,7 @@ def _num(value) -> str:
 
 
 def _metrics(summary: dict) -> list[str]:
-    return list(dict.fromkeys([*summary["axes"], summary["objective_metric"]]))
+    return summary["metrics"]
 
 
 def front_rows(points: list[dict], summary: dict, family: str) -> list[list[str]]:
