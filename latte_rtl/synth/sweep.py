@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
+import importlib.metadata
 import itertools
 import json
 import socket
@@ -58,6 +60,42 @@ def _asic_flow_hash() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def _source_hash() -> str:
+    """The generator's code and flow scripts (latte_rtl/**/*.py, *.ys) and Amaranth's version."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(importlib.metadata.version("amaranth").encode())
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.ys")]):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _index_path(cache_dir: Path, cfg: LatteConfig, targets: list[str], keep_ratio: float,
+                tops: list[str] | None) -> Path:
+    """Where a point's cache key is remembered by its parameters and the generator's source, so
+    that a rerun finds a cached point without elaborating its Verilog."""
+    blob = json.dumps({"params": cfg.params(), "tops": tops, "targets": sorted(targets),
+                       "keep": keep_ratio if "ihp130" in targets else None, "source": _source_hash()},
+                      sort_keys=True)
+    return cache_dir / "index" / hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _indexed_key(index: Path) -> str | None:
+    """The cache key `index` remembers, if its synthesis result is still there."""
+    try:
+        key = index.read_text().strip()
+    except OSError:
+        return None
+    return key if (index.parent.parent / key / "synth.json").is_file() else None
+
+
+def _remember(index: Path, key: str) -> None:
+    from latte_rtl.design import atomic_write_text
+
+    index.parent.mkdir(exist_ok=True)
+    atomic_write_text(index, key)
+
+
 def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO,
                tops: list[str] | None = None) -> dict:
     """Worker: generate, synthesize (or reuse the cached result) one point: `tops` (default every
@@ -72,13 +110,15 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
             raise UserError(f"the sweep cache {cache_dir} does not exist on worker host {socket.gethostname()}: put "
                             "the sweep's -o on a filesystem the workers share")
         cfg = LatteConfig.from_params(**params)
-        key = point_key(cfg, targets, keep_ratio, tops)
+        index = _index_path(Path(cache_dir), cfg, targets, keep_ratio, tops)
+        key = _indexed_key(index) or point_key(cfg, targets, keep_ratio, tops)
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
             try:
-                return {"params": params, "key": key, "cached": True, "seconds": 0.0,
-                        **json.loads(cached.read_text())}
+                hit = {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
+                _remember(index, key)
+                return hit
             except ValueError:  # a truncated cache entry: synthesize the point again
                 print(f"latte-rtl: note: the cached result {cached} is not valid JSON: synthesizing the point again",
                       file=sys.stderr)
@@ -89,6 +129,7 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
         out = {"results": results, "error": "; ".join(errors) or None}
         if not errors:  # only complete points are cached, written whole or not at all
             atomic_write_text(cached, json.dumps(out, indent=1))
+            _remember(index, key)
         return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
     except UserError as exc:
         return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
