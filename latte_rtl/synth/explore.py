@@ -38,6 +38,11 @@ LABELS = {
     "total_mm2": "mm² incl. SRAM macros", "keys_per_s_per_mm2": "keys/s per mm²", "pj_per_row": "pJ per row",
     "fmax_mhz": "fmax MHz", "cycles_per_row": "cycles per row (model)",
 }
+COLUMNS = {  # the same metrics as table column headings
+    "keys_per_cycle": "keys/cycle", "transistors": "transistors", "keys_per_cycle_per_mtransistor": "keys/cyc/Mtr",
+    "keys_per_s": "keys/s", "total_mm2": "mm²", "keys_per_s_per_mm2": "keys/s/mm²", "pj_per_row": "pJ/row",
+    "fmax_mhz": "MHz", "cycles_per_row": "cycles/row",
+}
 LOWER_IS_BETTER = {"transistors", "total_mm2", "pj_per_row", "cycles_per_row"}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from latte_rtl.textfmt import text_table, wrap
 
-from .explore import ENGINES, LABELS, knob_text
+from .explore import COLUMNS, ENGINES, LABELS, knob_text
 
 FORMAT_VERSION = 1
 
@@ -16,9 +16,7 @@ FORMAT_VERSION = 1
 def _num(value) -> str:
     if value is None:
         return "-"
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 1000):
-        return f"{int(value):,}"
-    return f"{value:.4g}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def _metrics(summary: dict) -> list[str]:
@@ -29,7 +27,7 @@ def front_rows(points: list[dict], summary: dict, family: str) -> list[list[str]
     """The family's fronts as table rows, both engines, each engine's best point starred."""
     fam = summary["families"][family]
     metrics = _metrics(summary)
-    rows = [[f"{family} front (* best)", *(LABELS[m] for m in metrics)]]
+    rows = [[f"{family} front (* best)", *(COLUMNS[m] for m in metrics)]]
     for engine in ENGINES:
         front = sorted((points[i] for i in fam["front"][engine]), key=lambda p: p["metrics"][summary["axes"][1]])
         for p in front:
@@ -61,9 +59,11 @@ def failed_lines(points: list[dict]) -> list[str]:
 def format_text(points: list[dict], summary: dict) -> str:
     """The terminal report: every family's fronts, the failed points, the best-vs-best table."""
     axes = " vs ".join(LABELS[a] for a in summary["axes"])
+    legend = ", ".join(f"{COLUMNS[m]} = {LABELS[m]}" for m in summary["metrics"] if COLUMNS[m] != LABELS[m])
     parts = [wrap(f"{family} engines: each engine's Pareto front ({axes}); * its best point for "
                   f"{LABELS[summary['objective_metric']]}") + "\n" + text_table(front_rows(points, summary, family))
              for family in summary["families"]]
+    parts[-1] += "\n" + wrap(legend)
     parts += ["\n".join(failed_lines(points))] if any(p["status"] != "ok" for p in points) else []
     parts.append(text_table(best_rows(points, summary)) + "\n" + wrap(
         f"LATTE × = how many times better LATTE's best point is than dense's best (objective: "
@@ -121,7 +121,7 @@ def write_outputs(plan, points: list[dict], summary: dict, out_dir: Path, comman
     out = out_dir / "explore.json"
     atomic_write_text(out, json.dumps(document(plan, points, summary, command, versions), indent=1) + "\n")
     png = plot_pareto(plan, points, summary, out_dir / "pareto.png")
-    every = [["id", "family", "engine", "knobs", "status", *(LABELS[m] for m in _metrics(summary))]]
+    every = [["id", "family", "engine", "knobs", "status", *(COLUMNS[m] for m in _metrics(summary))]]
     every += [[p["id"], p["family"], p["engine"], knob_text(p["knobs"]), p["error"] or "ok",
                *(_num(p["metrics"][m]) for m in _metrics(summary))] for p in points]
     sections = [Section("Best vs best", [Table(best_rows(points, summary)), Paragraph(command)]),
