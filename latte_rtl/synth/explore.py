@@ -31,7 +31,7 @@ KNOBS = {
 }
 SHORT = {"msb_bits": "msb", "pipeline": "pipe", "completion_lanes": "clanes"}  # knob names in tables
 
-# Metrics: (name, better, label). The front's axes and the objective per target / objective.
+# Metric names → labels (table rows, plot axes) and short column headings.
 LABELS = {
     "keys_per_cycle": "keys/cycle (model)", "transistors": "transistors (logic)",
     "keys_per_cycle_per_mtransistor": "keys/cycle per Mtransistor", "keys_per_s": "keys/s (model × fmax)",
