@@ -143,6 +143,8 @@ class ScoreConfig:
     completion_lanes: int = param(0, "multipliers of a separate completion array that finishes kept keys while the "
                                      "estimate goes on (0: the estimate array completes them too); 0 or a divisor "
                                      "of lanes", lo=0, hi="lanes")
+    pipeline: bool = param(True, "register the lane products before the adder tree, in every engine "
+                                 "(--no-pipeline: multiply and sum in one cycle, fewer flip-flops, a longer path)")
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

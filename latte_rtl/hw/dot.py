@@ -20,15 +20,15 @@ def adder_tree(terms):
 
 
 class DotProduct(wiring.Component):
-    """`i`: a token with `lanes` operand pairs; `o` (`LATENCY` cycles later): the token with the
-    sum of the lane products (`sum_width` bits). Two register stages, the products and then their
-    sum, so a multiplier and the adder tree never share a clock cycle (every top, LATTE and dense,
-    gets the same pipeline). Payload flops have no reset and load only on a transfer."""
+    """`i`: a token with `lanes` operand pairs; `o` (`latency` cycles later): the token with the
+    sum of the lane products (`sum_width` bits). With `pipeline`, two register stages, the products
+    and then their sum, so a multiplier and the adder tree never share a clock cycle; without, one
+    (multiply and sum in one cycle: fewer flops, a longer path). Every top, LATTE and dense, gets
+    the same setting. Payload flops have no reset and load only on a transfer."""
 
-    LATENCY = 2
-
-    def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int):
-        self.lanes, self.operand_width = lanes, operand_width
+    def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int, pipeline: bool = True):
+        self.lanes, self.operand_width, self.pipeline = lanes, operand_width, pipeline
+        self.latency = 2 if pipeline else 1
         token_layout = operand_layout.members["token"]
         super().__init__({
             "i": In(stream.Signature(operand_layout)),
@@ -38,6 +38,9 @@ class DotProduct(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.multipliers = mul = MultiplierArray(lanes=self.lanes, width=self.operand_width)
+        m.d.comb += [mul.a.eq(self.i.payload.a), mul.b.eq(self.i.payload.b)]
+        if not self.pipeline:
+            return self._single_stage(m, mul)
         token_shape = self.i.payload.token.shape()
         p_valid, p_ready = Signal(), Signal()  # stage 1: the products
         p_token = Signal(token_shape, reset_less=True)
@@ -46,7 +49,6 @@ class DotProduct(wiring.Component):
         total = Signal(self.o.payload.sum.shape(), reset_less=True)
         load_products, load_sum = Signal(), Signal()  # the payload flops' clock-gate enables
         m.d.comb += [
-            mul.a.eq(self.i.payload.a), mul.b.eq(self.i.payload.b),
             p_ready.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(~p_valid | p_ready),
             load_products.eq(self.i.valid & self.i.ready),
@@ -61,6 +63,23 @@ class DotProduct(wiring.Component):
             m.d.sync += self.o.valid.eq(p_valid)
         with m.If(load_sum):
             m.d.sync += [token.eq(p_token), total.eq(adder_tree(products[lane] for lane in range(self.lanes)))]
+        return m
+
+    def _single_stage(self, m, mul):
+        """The sum register only: the products feed the adder tree in the same cycle."""
+        token = Signal(self.i.payload.token.shape(), reset_less=True)
+        total = Signal(self.o.payload.sum.shape(), reset_less=True)
+        load_sum = Signal()  # the payload flops' clock-gate enable
+        m.d.comb += [
+            self.i.ready.eq(~self.o.valid | self.o.ready),
+            load_sum.eq(self.i.valid & self.i.ready),
+            self.o.payload.token.eq(token), self.o.payload.sum.eq(total),
+        ]
+        with m.If(self.i.ready):
+            m.d.sync += self.o.valid.eq(self.i.valid)
+        with m.If(load_sum):
+            m.d.sync += [token.eq(self.i.payload.token),
+                         total.eq(adder_tree(mul.products[lane] for lane in range(self.lanes)))]
         return m
 
 

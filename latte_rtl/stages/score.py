@@ -152,7 +152,8 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
         wiring.connect(m, fetch.o, split.i)
         operands = split.o
     m.submodules[prefix + "dot"] = dot = DotProduct(operand_layout=operands.payload.shape(), sum_width=sum_width,
-                                                    operand_width=operand_width, lanes=lanes or cfg.lanes)
+                                                    operand_width=operand_width, lanes=lanes or cfg.lanes,
+                                                    pipeline=cfg.pipeline)
     init_width = token_layout.members["init"].width
     m.submodules[prefix + "accumulator"] = acc = Accumulator(
         beat_layout=dot.o.payload.shape(), acc_width=acc_width, lsb_bits=lsb_bits,

@@ -18,7 +18,7 @@ from latte_rtl.cli.common import (
     scheduler_address,
     split_list,
 )
-from latte_rtl.errors import RunFailed
+from latte_rtl.errors import RunFailed, UserError
 from latte_rtl.executor import bounded_jobs
 from latte_rtl.textfmt import wrap
 
@@ -93,6 +93,39 @@ def cmd_sweep(args) -> int:
     print(wrap(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'}, {out / 'report.html'}"
                + (f" and {len(plots)} PNG plots in {out}/" if plots else " (no plots: no point has results)")))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def cmd_explore(args) -> int:
+    import shlex
+
+    from latte_rtl.design import check_output_dir
+
+    from .explore import ENGINES, FAMILIES, OBJECTIVES, Plan, check_plan, explore, knob_table, parse_values
+    from .explore import TARGETS as EXPLORE_TARGETS
+    from .explore_out import format_text, write_outputs
+
+    target = split_list(args.target, EXPLORE_TARGETS, "--target")
+    objective = split_list(args.objective, OBJECTIVES, "--objective")
+    for option, values in (("--target", target), ("--objective", objective)):
+        if len(values) != 1:
+            raise UserError(f"{option} takes one value, not {len(values)}: {', '.join(values)}")
+    families = tuple(dict.fromkeys(split_list(args.family, tuple(FAMILIES), "--family")))
+    grids = {engine: {knob: parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), args.dim)
+                      for knob in knobs} for engine, knobs in knob_table().items()}
+    plan = Plan(dim=args.dim, max_keys=args.max_keys, keep=args.keep, target=target[0], objective=objective[0],
+                families=families, grids=grids)
+    check_plan(plan)
+    out = check_output_dir(args.output)
+    n = len(plan.points())
+    jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, n, "points", "--jobs")
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{jobs} workers"
+    print(wrap(f"explore: {n} points ({', '.join(families)} x {', '.join(ENGINES)}), {plan.target}, objective "
+               f"{plan.objective}, keep {plan.keep:g}, {where}, cache {out / 'cache'}"))
+    points, summary = explore(plan, out, jobs=jobs, scheduler=args.scheduler)
+    print(format_text(points, summary))
+    command = "latte-rtl " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(wrap("wrote " + ", ".join(map(str, write_outputs(plan, points, summary, out, command)))))
+    return 0 if all(p["status"] == "ok" for p in points) else 1
 
 
 def _point_summary(row: dict) -> str:
@@ -260,6 +293,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", default="build/sweep", help="output directory (default %(default)s)")
     p.set_defaults(func=cmd_sweep)
 
+    _register_explore(sub)
+
     p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
     add_config_options(p)
     p.add_argument("--sim", default="verilator", help="simulator of the regression step, one of icarus, verilator "
@@ -269,3 +304,35 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.add_argument("--force", action="store_true", help="replace another design in the output directory")
     p.set_defaults(func=cmd_flow)
+
+
+def _register_explore(sub) -> None:
+    from .explore import FAMILIES, knob_table
+
+    p = sub.add_parser("explore", help="each engine over its own knobs: Pareto fronts, best-vs-best ratios, "
+                                       "JSON and a plot")
+    p.add_argument("--dim", type=int_at_least("--dim", 1), default=64, help="head dimension d (default %(default)s)")
+    p.add_argument("--max-keys", type=int_at_least("--max-keys", 1), default=256,
+                   help="keys per row N = the key store's size (default %(default)s)")
+    p.add_argument("--keep", type=fraction("--keep"), default=DEFAULT_KEEP_RATIO,
+                   help="keep ratio 0..1 of the throughput model and of the ihp130 energy run (default %(default)s)")
+    p.add_argument("--target", default="generic", help="generic (keys/cycle vs transistors) or ihp130 (keys/s vs "
+                                                       "mm² incl. SRAM macros) (default %(default)s)")
+    p.add_argument("--objective", default="throughput-per-area",
+                   help="what the best point maximizes: throughput-per-area, or energy (least pJ per row; "
+                        "--target ihp130) (default %(default)s)")
+    p.add_argument("--family", default=",".join(FAMILIES),
+                   help="engine families: score, attention (comma list, default %(default)s)")
+    for engine, knobs in knob_table().items():
+        for knob, default in knobs.items():
+            shown = ",".join(("on" if v else "off") if isinstance(v, bool) else str(v) for v in default)
+            p.add_argument(f"--{engine}-{knob.replace('_', '-')}", dest=f"{engine}_{knob}", metavar="LIST",
+                           help=f"the {engine} engine's {knob} values, comma list (default "
+                                f"{shown}{'; lanes > --dim left out' if knob == 'lanes' else ''})")
+    p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,
+                   help="worker processes (default %(default)s; at most one per point and 2 per CPU core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", type=scheduler_address,
+                   help="run the points on this Dask cluster's workers instead (-o on a filesystem they share)")
+    p.add_argument("-o", "--output", default="build/explore", help="output directory; its cache/ makes reruns "
+                                                                   "free (default %(default)s)")
+    p.set_defaults(func=cmd_explore)

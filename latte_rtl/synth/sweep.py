@@ -3,8 +3,11 @@ cached by manifest hash, written as CSV + JSON + PNG plots."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import hashlib
+import importlib.metadata
 import itertools
 import json
 import socket
@@ -34,12 +37,13 @@ CSV_FIELDS = ["point", *SWEEPABLE, "status",
               "cached", "seconds", "error"]
 
 
-def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float) -> str:
-    """Cache key: the parameters, the Verilog of every top, the targets (and the keep ratio of the
-    ihp130 energy run)."""
+def point_key(cfg: LatteConfig, targets: list[str], keep_ratio: float, tops: list[str] | None = None) -> str:
+    """Cache key: the parameters, the Verilog of the tops synthesized (default: every top of the
+    design), the targets (and the keep ratio of the ihp130 energy run)."""
     from latte_rtl.design.emit import top_verilog
 
-    texts = {top.name: top_verilog(cfg, top)[0] for top in tops_for(cfg)}
+    chosen = [TOPS[name] for name in tops] if tops else tops_for(cfg)
+    texts = {top.name: top_verilog(cfg, top)[0] for top in chosen}
     blob = json.dumps({"params": cfg.params(), "verilog": {t: hashlib.sha256(v.encode()).hexdigest()
                                                             for t, v in texts.items()},
                        "targets": sorted(targets), "keep": keep_ratio if "ihp130" in targets else None,
@@ -56,8 +60,46 @@ def _asic_flow_hash() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
 
 
-def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO) -> dict:
-    """Worker: generate, synthesize (or reuse the cached result) one point."""
+@functools.lru_cache(maxsize=1)
+def _source_hash() -> str:
+    """The generator's code and flow scripts (latte_rtl/**/*.py, *.ys) and Amaranth's version."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(importlib.metadata.version("amaranth").encode())
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.ys")]):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _index_path(cache_dir: Path, cfg: LatteConfig, targets: list[str], keep_ratio: float,
+                tops: list[str] | None) -> Path:
+    """Where a point's cache key is remembered by its parameters and the generator's source, so
+    that a rerun finds a cached point without elaborating its Verilog."""
+    blob = json.dumps({"params": cfg.params(), "tops": tops, "targets": sorted(targets),
+                       "keep": keep_ratio if "ihp130" in targets else None, "source": _source_hash()},
+                      sort_keys=True)
+    return cache_dir / "index" / hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _indexed_key(index: Path) -> str | None:
+    """The cache key `index` remembers, if its synthesis result is still there."""
+    try:
+        key = index.read_text().strip()
+    except OSError:
+        return None
+    return key if (index.parent.parent / key / "synth.json").is_file() else None
+
+
+def _remember(index: Path, key: str) -> None:
+    from latte_rtl.design import atomic_write_text
+
+    index.parent.mkdir(exist_ok=True)
+    atomic_write_text(index, key)
+
+
+def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO,
+               tops: list[str] | None = None) -> dict:
+    """Worker: generate, synthesize (or reuse the cached result) one point: `tops` (default every
+    top of the design)."""
     from latte_rtl.design import atomic_write_text, generate
 
     from .flows import synthesize
@@ -68,23 +110,26 @@ def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: flo
             raise UserError(f"the sweep cache {cache_dir} does not exist on worker host {socket.gethostname()}: put "
                             "the sweep's -o on a filesystem the workers share")
         cfg = LatteConfig.from_params(**params)
-        key = point_key(cfg, targets, keep_ratio)
+        index = _index_path(Path(cache_dir), cfg, targets, keep_ratio, tops)
+        key = _indexed_key(index) or point_key(cfg, targets, keep_ratio, tops)
         point_dir = Path(cache_dir) / key
         cached = point_dir / "synth.json"
         if cached.is_file():
             try:
-                return {"params": params, "key": key, "cached": True, "seconds": 0.0,
-                        **json.loads(cached.read_text())}
+                hit = {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
+                _remember(index, key)
+                return hit
             except ValueError:  # a truncated cache entry: synthesize the point again
                 print(f"latte-rtl: note: the cached result {cached} is not valid JSON: synthesizing the point again",
                       file=sys.stderr)
         manifest = generate(cfg, point_dir)
-        results = synthesize(cfg, point_dir, list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
+        results = synthesize(cfg, point_dir, tops or list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
                              log=lambda *_: None)
         errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
         out = {"results": results, "error": "; ".join(errors) or None}
         if not errors:  # only complete points are cached, written whole or not at all
             atomic_write_text(cached, json.dumps(out, indent=1))
+            _remember(index, key)
         return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
     except UserError as exc:
         return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
@@ -112,23 +157,36 @@ def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int
     interrupted sweep resumes where it stopped). Returns (rows, the plots written)."""
     check_grid(grid)
     points = expand(grid)
+    with point_pool(out_dir, targets, jobs=jobs, scheduler=scheduler, cache_dir=cache_dir) as (pool, cache):
+        results = run_points(pool, [(p, None) for p in points], targets, cache, keep_ratio)
+    rows = [_row(i, result, keep_ratio) for i, result in enumerate(results)]
+    return rows, write_outputs(rows, out_dir, keep_ratio)
+
+
+@contextlib.contextmanager
+def point_pool(out_dir: Path, targets: list[str], *, jobs: int, scheduler: str | None, cache_dir: Path | None = None):
+    """(pool, cache directory) for `run_points`: local processes or the Dask cluster at `scheduler`
+    (one that cannot be reached fails before anything is written); the cache defaults to
+    OUT/cache."""
     with tempfile.TemporaryDirectory(prefix="latte-sweep-") as tmp_root, \
-            job_pool(scheduler, max(1, jobs), tmp_root) as pool:  # a cluster that cannot be reached: before any work
+            job_pool(scheduler, max(1, jobs), tmp_root) as pool:
         out_dir.mkdir(parents=True, exist_ok=True)
         cache_dir = cache_dir or out_dir / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
         if not scheduler:
             warm_up(targets)
-        rows = _gather(pool, points, targets, cache_dir, keep_ratio)
-    return rows, write_outputs(rows, out_dir, keep_ratio)
+        yield pool, cache_dir
 
 
-def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_ratio: float) -> list[dict]:
-    """Every point through `_run_point` on the pool, as rows in point order."""
-    rows: list[dict | None] = [None] * len(points)
-    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio): i
-               for i, p in enumerate(points)}
-    with Progress(len(points), "sweep") as bar:
+def run_points(pool, jobs: list[tuple[dict, list[str] | None]], targets: list[str], cache_dir: Path,
+               keep_ratio: float, label: str = "sweep") -> list[dict]:
+    """Every (params, tops) job through `_run_point` on the pool; the results in job order, a lost
+    or failed worker reported in its job's result."""
+    points = [params for params, _ in jobs]
+    results: list[dict | None] = [None] * len(jobs)
+    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio, tops): i
+               for i, (p, tops) in enumerate(jobs)}
+    with Progress(len(jobs), label) as bar:
         for fut in pool.as_completed(futures):
             i = futures[fut]
             try:
@@ -139,9 +197,9 @@ def _gather(pool, points: list[dict], targets: list[str], cache_dir: Path, keep_
             except Exception as exc:  # the worker itself failed (e.g. lost): this point only
                 result = {"params": points[i], "key": None, "cached": False, "seconds": 0.0, "results": None,
                           "error": f"{exc.__class__.__name__}: {exc}"}
-            rows[i] = _row(i, result, keep_ratio)
-            bar.advance(f"point {i}: {rows[i]['status']}")
-    return rows
+            results[i] = result
+            bar.advance(f"point {i}: {'failed' if result.get('error') else 'ok'}")
+    return results
 
 
 def _row(index: int, result: dict, keep_ratio: float) -> dict:

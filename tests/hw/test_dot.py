@@ -16,16 +16,16 @@ from latte_rtl.sim.amaranth_streams import stream_get, stream_put
 from tests.amaranth_helpers import CONFIGS, SEED, pauses, simulate, token
 
 
-@pytest.mark.parametrize("config", CONFIGS)
-def test_dot_product_and_accumulator_reuse_hh(config):
+@pytest.mark.parametrize("config,pipeline", [*((c, True) for c in CONFIGS), (next(iter(CONFIGS)), False)])
+def test_dot_product_and_accumulator_reuse_hh(config, pipeline):
     """HH, HL, LH, LL passes through multiply + adder tree + accumulator give HH, then exactly
-    q·k, with the output stalled at random."""
+    q·k, with the output stalled at random (with and without the product register)."""
     cfg, w = CONFIGS[config], CONFIGS[config].widths
-    print(f"seed={SEED} config={config}")
+    print(f"seed={SEED} config={config} pipeline={pipeline}")
     rng = np.random.default_rng(SEED)
     tok_layout = layouts.token(cfg, w.hh_width)
     dot = DotProduct(operand_layout=layouts.operands(cfg, tok_layout, w.nibble_width), sum_width=w.beat_sum_width,
-                     operand_width=w.nibble_width, lanes=cfg.lanes)
+                     operand_width=w.nibble_width, lanes=cfg.lanes, pipeline=pipeline)
     acc = Accumulator(beat_layout=dot.o.payload.shape(), acc_width=w.accumulator_width, lsb_bits=w.lsb_bits,
                       result_layout=layouts.acc_result(cfg, w.accumulator_width, w.hh_width))
 

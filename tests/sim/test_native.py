@@ -200,6 +200,22 @@ def test_sweep_on_dask_reports_failures_and_resumes(tmp_path, cluster):
     assert (tmp_path / "sweep.csv").read_text().count("\n") == 3
 
 
+def test_explore_on_dask(tmp_path, cluster, capsys):
+    """`explore --scheduler`: both engines' points synthesized on the cluster's workers, the
+    best-vs-best ratio written."""
+    import json
+
+    from latte_rtl.cli import main
+
+    code = main(["explore", "--dim", "4", "--max-keys", "8", "--family", "score", "--latte-lanes", "2",
+                 "--latte-msb-bits", "4", "--latte-pipeline", "on", "--dense-lanes", "2", "--dense-pipeline", "on",
+                 "--scheduler", cluster, "-o", str(tmp_path)])
+    doc = json.loads((tmp_path / "explore.json").read_text())
+    assert code == 0, capsys.readouterr()
+    assert [p["status"] for p in doc["points"]] == ["ok", "ok"]
+    assert doc["ratios"]["score"]["keys_per_cycle_per_mtransistor"] > 0
+
+
 def test_run_on_dask_matches_local(tmp_path, small_design, cluster):
     require_simulator("verilator")
     qk = _two_layer_input(tmp_path)

