@@ -26,7 +26,7 @@ OBJECTIVES = ("throughput-per-area", "energy")
 # Each engine's knobs: design parameter → default candidates (a CLI option --<engine>-<knob> each).
 # A name the design does not declare is left out, so a new knob joins with one line here.
 KNOBS = {
-    "latte": {"lanes": (16, 32, 64), "msb_bits": (3, 4), "pipeline": (True, False)},
+    "latte": {"lanes": (16, 32, 64), "msb_bits": (3, 4), "pipeline": (True, False), "completion_lanes": (0, 8)},
     "dense": {"lanes": (8, 16, 32, 64), "pipeline": (True, False)},
 }
 SHORT = {"msb_bits": "msb", "pipeline": "pipe", "completion_lanes": "clanes"}  # knob names in tables
