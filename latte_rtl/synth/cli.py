@@ -110,8 +110,11 @@ def cmd_explore(args) -> int:
         if len(values) != 1:
             raise UserError(f"{option} takes one value, not {len(values)}: {', '.join(values)}")
     families = tuple(dict.fromkeys(split_list(args.family, tuple(FAMILIES), "--family")))
-    grids = {engine: {knob: parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), args.dim)
-                      for knob in knobs} for engine, knobs in knob_table().items()}
+    grids = {}
+    for engine, knobs in knob_table().items():  # lanes first: the completion lanes' defaults depend on them
+        grid = grids[engine] = {}
+        for knob in knobs:
+            grid[knob] = parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), args.dim, grid.get("lanes", ()))
     plan = Plan(dim=args.dim, max_keys=args.max_keys, keep=args.keep, target=target[0], objective=objective[0],
                 families=families, grids=grids)
     check_plan(plan)

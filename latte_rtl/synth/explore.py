@@ -131,14 +131,17 @@ class Plan:
         return out
 
 
-def parse_values(engine: str, knob: str, text: str | None, dim: int) -> list:
+def parse_values(engine: str, knob: str, text: str | None, dim: int, lanes=()) -> list:
     """The candidates of one knob: a comma list from --<engine>-<knob>, else the defaults (lanes
-    beyond `dim` left out)."""
+    beyond `dim` left out; completion lanes that do not divide every explored `lanes` left out)."""
     option = f"--{engine}-{knob.replace('_', '-')}"
     default = KNOBS[engine][knob]
     if text is None:
-        values = [v for v in default if knob != "lanes" or v <= dim]
-        return values or [dim]
+        if knob == "lanes":
+            return [v for v in default if v <= dim] or [dim]
+        if knob == "completion_lanes":
+            return [v for v in default if v == 0 or all(n % v == 0 for n in lanes)]
+        return list(default)
     items = [t.strip().lower() for t in text.split(",") if t.strip()]
     if not items:
         raise UserError(f"{option} is empty: expected a comma-separated list")
