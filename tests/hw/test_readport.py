@@ -32,32 +32,42 @@ class _PortedSRAM(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("busy", [1.0, 0.5])
-def test_sram_read_port_order_and_stalls(busy):
-    print(f"seed={SEED} busy={busy}")
+async def _write(ctx, dut, words) -> None:
+    """Store `words` at addresses 0.. through the test store's write port."""
+    for a, w in enumerate(words):
+        ctx.set(dut.waddr, a)
+        ctx.set(dut.wdata, w)
+        ctx.set(dut.wen, 1)
+        await ctx.tick()
+    ctx.set(dut.wen, 0)
+
+
+def _words_in_order(dut, n: int, busy_req: float, busy_resp: float, cycles: int) -> None:
+    """Write random words, read `n` random addresses through `dut.port` with random stalls on both
+    streams, and check every word comes back in request order."""
     rng = random.Random(SEED)
-    dut = _PortedSRAM()
     words = [rng.randrange(1 << WIDTH) for _ in range(DEPTH)]
-    addrs = [rng.randrange(DEPTH) for _ in range(60)]
+    addrs = [rng.randrange(DEPTH) for _ in range(n)]
     got = []
 
     async def writer_and_requests(ctx):
-        for a, w in enumerate(words):
-            ctx.set(dut.waddr, a)
-            ctx.set(dut.wdata, w)
-            ctx.set(dut.wen, 1)
-            await ctx.tick()
-        ctx.set(dut.wen, 0)
+        await _write(ctx, dut, words)
         for a in addrs:
-            await stream_put(ctx, dut.port.req, a, pauses(rng, busy))
+            await stream_put(ctx, dut.port.req, a, pauses(rng, busy_req))
 
     async def responses(ctx):
-        prng = pauses(random.Random(SEED + 1), busy)
+        prng = pauses(random.Random(SEED + 1), busy_resp)
         for _ in addrs:
             got.append(await stream_get(ctx, dut.port.resp, prng))
 
-    simulate(dut, writer_and_requests, responses, cycles=2000)
+    simulate(dut, writer_and_requests, responses, cycles=cycles)
     assert got == [words[a] for a in addrs]
+
+
+@pytest.mark.parametrize("busy", [1.0, 0.5])
+def test_sram_read_port_order_and_stalls(busy):
+    print(f"seed={SEED} busy={busy}")
+    _words_in_order(_PortedSRAM(), 60, busy, busy, 2000)
 
 
 def test_sram_read_port_full_rate():
@@ -118,12 +128,7 @@ def test_arbiter_routes_each_word_to_its_reader():
     refused = []
 
     async def writer(ctx):
-        for a, w in enumerate(words):
-            ctx.set(dut.waddr, a)
-            ctx.set(dut.wdata, w)
-            ctx.set(dut.wen, 1)
-            await ctx.tick()
-        ctx.set(dut.wen, 0)
+        await _write(ctx, dut, words)
         ctx.set(dut.first.req.valid, 0)
 
     def requests(reader, delay):
@@ -168,26 +173,4 @@ class _BufferedSRAM(_PortedSRAM):
 def test_response_buffer_keeps_order_under_stalls():
     """Through the one-word buffer: every word in request order, random stalls on both streams."""
     print(f"seed={SEED}")
-    rng = random.Random(SEED)
-    dut = _BufferedSRAM()
-    words = [rng.randrange(1 << WIDTH) for _ in range(DEPTH)]
-    addrs = [rng.randrange(DEPTH) for _ in range(50)]
-    got = []
-
-    async def writer_and_requests(ctx):
-        for a, w in enumerate(words):
-            ctx.set(dut.waddr, a)
-            ctx.set(dut.wdata, w)
-            ctx.set(dut.wen, 1)
-            await ctx.tick()
-        ctx.set(dut.wen, 0)
-        for a in addrs:
-            await stream_put(ctx, dut.port.req, a, pauses(rng, 0.6))
-
-    async def responses(ctx):
-        prng = pauses(random.Random(SEED + 1), 0.4)
-        for _ in addrs:
-            got.append(await stream_get(ctx, dut.port.resp, prng))
-
-    simulate(dut, writer_and_requests, responses, cycles=1500)
-    assert got == [words[a] for a in addrs]
+    _words_in_order(_BufferedSRAM(), 50, 0.6, 0.4, 1500)

@@ -26,15 +26,20 @@ def golden_case(spec, n, base, seed):
     return k, v, step, layout
 
 
+def set_layout(ctx, dut, layout, n: int) -> None:
+    """The decode step's layout registers: base and stride of every plane, and N."""
+    for name, plane in layout.items():
+        short = name.split("_")[-1]
+        ctx.set(getattr(dut.layout, f"base_{short}"), plane.base)
+        ctx.set(getattr(dut.layout, f"stride_{short}"), plane.stride)
+    ctx.set(dut.layout.n_keys, n)
+
+
 def run_fetch(dut, memory, layout, n, fetches, rng, cycles=30000):
     got, counters = [], {}
 
     async def bench(ctx):
-        for name, plane in layout.items():
-            short = name.split("_")[-1]
-            ctx.set(getattr(dut.layout, f"base_{short}"), plane.base)
-            ctx.set(getattr(dut.layout, f"stride_{short}"), plane.stride)
-        ctx.set(dut.layout.n_keys, n)
+        set_layout(ctx, dut, layout, n)
         pending, started, offered = list(fetches), False, False
         for cycle in range(cycles):
             ctx.set(dut.start.valid, not started)

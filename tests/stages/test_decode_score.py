@@ -14,6 +14,7 @@ from latte_rtl.golden.latte import partial_sums
 from latte_rtl.stages.decode_score import DecodeScoreStage
 from tests.amaranth_helpers import SEED
 from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
+from tests.stages.test_decode_fetch import set_layout
 
 SPEC = DecodeSpec(dim=20, lanes=20, bus_bytes=8, kept_buffer=6, max_keys=64)
 N = 24
@@ -37,11 +38,7 @@ def simulate_step(dut, memory, layout, q, thresholds, rng, cycles=20000):
     scores, records = [], []
 
     async def bench(ctx):
-        for name, plane in layout.items():
-            short = name.split("_")[-1]
-            ctx.set(getattr(dut.layout, f"base_{short}"), plane.base)
-            ctx.set(getattr(dut.layout, f"stride_{short}"), plane.stride)
-        ctx.set(dut.layout.n_keys, N)
+        set_layout(ctx, dut, layout, N)
         for g, t in enumerate(thresholds):
             ctx.set(dut.thresholds[g], t)
         for g, row in enumerate(q):
