@@ -43,6 +43,19 @@ def require_torch():
     return torch
 
 
+def require_dask():
+    """The `distributed` module; fail in CI, skip locally (with the install hint) when it is missing."""
+    from latte_rtl.executor import DASK_HINT
+
+    try:
+        import distributed
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"Dask missing in CI: {DASK_HINT}")
+        pytest.skip(DASK_HINT)
+    return distributed
+
+
 def require_model(label: str, load):
     """load() of a model shipped in a wheel; fail in CI, skip locally with the install command when missing."""
     from latte_rtl.errors import UserError

@@ -12,7 +12,6 @@ import pytest
 from latte_rtl.cli.common import default_qk
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from latte_rtl.executor import DASK_HINT
 from latte_rtl.npzio import load_layers, load_qk
 from latte_rtl.sim.native import simulate_native
 from latte_rtl.sim.regression import TRAFFIC
@@ -21,7 +20,7 @@ from latte_rtl.sim.shards import CACHE_ENV
 from latte_rtl.sim.stimulus import add_attention_arrays, regression_cases, write_cases
 from latte_rtl.tops import get_top
 from tests.cli_helpers import assert_user_error, run_cli
-from tests.conftest import IN_CI, require_simulator
+from tests.conftest import require_dask, require_simulator
 
 SEED = 20261124
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
@@ -160,12 +159,7 @@ def test_dump_all_layers(tmp_path):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A Dask LocalCluster of 2 worker processes on loopback (workers cache designs in a temp dir)."""
-    try:
-        import distributed
-    except ImportError:
-        if IN_CI:
-            pytest.fail(f"Dask missing in CI: {DASK_HINT}")
-        pytest.skip(DASK_HINT)
+    distributed = require_dask()
     saved = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("worker_cache"))  # inherited by the workers
     try:

@@ -243,17 +243,11 @@ def test_scheduler_is_refused_for_the_small_workloads(tmp_path):
 def test_passes_on_a_dask_cluster_equal_local_ones(smollm2):
     """`--scheduler`: the same jobs on a Dask LocalCluster's worker process (which loads the model
     itself) give the figures and counters of the inline run."""
-    from latte_rtl.executor import DASK_HINT
     from latte_rtl.workloads.smollm2 import windows
     from latte_rtl.workloads.smollm2_eval import score_all
-    from tests.conftest import IN_CI
+    from tests.conftest import require_dask
 
-    try:
-        import distributed
-    except ImportError:
-        if IN_CI:
-            pytest.fail(f"Dask missing in CI: {DASK_HINT}")
-        pytest.skip(DASK_HINT)
+    distributed = require_dask()
     test = windows("test", 2, 24)
     inline, remote = _two_settings(smollm2), _two_settings(smollm2)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
