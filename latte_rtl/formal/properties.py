@@ -160,128 +160,155 @@ def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
     head) must match. Keys load once, thresholds change and rows start only between rows.
     With `latency`: outputs always ready, and a row must end within the manifest's cycle model."""
     s = cfg.score
-    w, beats, lanes, dim, n_max = s.widths, s.beats, s.lanes, s.dim, s.max_keys
     port = {p["name"]: p for p in top["ports"]}
-    kp, qp, sp, rp, tp = (port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds"))
-    R = 2 * s.bits + dim.bit_length() + 2  # holds any q·k, HH, max − T of this design
-    cw = max(1, (n_max + 1).bit_length())
-    lo_t, hi_t = w.threshold_range
-    inputs = ["input clk", "input keys__valid", f"input [{kp['width'] - 1}:0] keys__payload", "input query__valid",
-              f"input [{qp['width'] - 1}:0] query__payload", "input thresholds__valid",
-              f"input [{tp['width'] - 1}:0] thresholds__payload", "input scores__ready_in", "input rows__ready_in"]
-    L = [f"module latte_formal_score({', '.join(inputs)});",
-         "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
-         f"  wire [{sp['width'] - 1}:0] scores__payload;", f"  wire [{rp['width'] - 1}:0] rows__payload;",
-         "  wire keys__ready, query__ready, thresholds__ready, scores__valid, rows__valid;",
-         f"  wire scores__ready = {'1' if latency else 'scores__ready_in'};",
-         f"  wire rows__ready = {'1' if latency else 'rows__ready_in'};",
-         f"  {top['module']} dut (.clk(clk), .rst(rst), " + ", ".join(
-             f".{n}({n})" for n in ("keys__valid", "keys__ready", "keys__payload", "query__valid", "query__ready",
-                                    "query__payload", "thresholds__valid", "thresholds__ready", "thresholds__payload",
-                                    "scores__valid", "scores__ready", "scores__payload", "rows__valid", "rows__ready",
-                                    "rows__payload")) + ");",
-         # key set: k{j}_{i}; N = n_loaded once `last` was taken
-         f"  reg [{cw - 1}:0] n_loaded = 0, key_count = 0;", "  reg loaded = 0;",
-         f"  reg [{max(1, beats.bit_length()) - 1}:0] key_beat = 0, q_beat = 0;",
-         "  wire key_take = keys__valid && keys__ready;",
-         f"  wire key_last = keys__payload[{_field_offset(kp, 'last')}];",
-         "  always @* if (!rst) begin",
-         "    assume (!keys__valid || !loaded);",
-         f"    assume (!keys__valid || !key_last || key_beat == {beats - 1});",
-         f"    assume (!keys__valid || key_beat != {beats - 1} || key_count != {n_max - 1} || key_last);",
-         "  end",
-         "  always @(posedge clk) if (!rst && key_take) begin",
-         f"    key_beat <= key_beat == {beats - 1} ? 0 : key_beat + 1;",
-         f"    if (key_beat == {beats - 1}) key_count <= key_count + 1;",
-         "    if (key_last) begin loaded <= 1; n_loaded <= key_count + 1; end",
-         "  end"]
-    for j in range(n_max):
-        L.append(_regs(f"k{j}_", dim, s.bits))
-        for b in range(beats):
-            sets = [f"k{j}_{b * lanes + i} <= {_field(kp, f'data[{i}]')};" for i in range(lanes) if b * lanes + i < dim]
-            L.append(f"  always @(posedge clk) if (!rst && key_take && key_count == {j} && key_beat == {b}) begin "
-                     + " ".join(sets) + " end")
-    # query and row state
-    L += [_regs("q", dim, s.bits), _regs("thr", s.heads, R),
-          "  reg row_open = 0, q_done = 0, have_last = 0;", f"  reg [{w.head_width - 1}:0] head = 0;",
-          f"  reg [{cw - 1}:0] limit = 0, emitted = 0, last_index = 0;", "  reg [15:0] elapsed = 0;",
-          "  wire q_take = query__valid && query__ready;",
-          "  always @* if (!rst) begin",
-          "    assume (!query__valid || (loaded && (!row_open || (q_beat != 0))));",
-          "    assume (!thresholds__valid || !row_open);",
-          "  end"]
-    t_val = _field(tp, "value")
-    t_head = _field(tp, "head")
-    L.append(f"  always @* if (!rst && thresholds__valid) assume ($signed({t_val}) >= {lo_t} && "
-             f"$signed({{1'b0, {t_val}}}) <= {hi_t});" if not w.threshold_signed else
-             f"  always @* if (!rst && thresholds__valid) assume ({t_val} >= {lo_t} && {t_val} <= {hi_t});")
-    for h in range(s.heads):
-        val = t_val if w.threshold_signed else f"$signed({{1'b0, {t_val}}})"
-        L.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && {t_head} == {h}) "
-                 f"thr{h} <= {val};")
-    for b in range(beats):
-        sets = [f"q{b * lanes + i} <= {_field(qp, f'data[{i}]')};" for i in range(lanes) if b * lanes + i < dim]
-        L.append(f"  always @(posedge clk) if (!rst && q_take && q_beat == {b}) begin " + " ".join(sets) + " end")
-    L += [f"  wire [{cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;",
-          f"  wire signed [{R - 1}:0] threshold = " + " : ".join(
-              [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
-    lsb = s.lsb_bits
-    b2, m2 = 2 * s.bits, 2 * s.msb_bits
-    for i in range(dim):
-        L.append(f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];")
-    for j in range(n_max):  # products in their own widths, sums in R bits: a small problem for the solver
-        for i in range(dim):
-            L.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
-            L.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
-            L.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
-        L.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(dim)]) + ";")
-        L.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(dim)]) + ";")
-    L.append(f"  reg signed [{R - 1}:0] row_max;")
-    L.append("  always @* begin row_max = 0;" + "".join(
-        f" if (n_row > {j} && ({j} == 0 || hh{j} > row_max)) row_max = hh{j};" for j in range(n_max)) + " end")
-    rule = (lambda j: f"hh{j} >= threshold") if s.threshold_mode == "absolute" else (
-        lambda j: f"hh{j} >= row_max - threshold")
-    for j in range(n_max):
-        sink = " || 1'b1" if j < getattr(s, "sink_keys", 0) else ""
-        L.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink});")
-    L.append(f"  wire [{cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
-    idx = _field(sp, "index")
-
-    def sel(name):
-        return " : ".join(f"{idx} == {j} ? {name}{j}" for j in range(n_max)) + " : 0"
-
-    L += ["  always @(posedge clk) if (!rst) begin",
-          "   if (row_open) elapsed <= elapsed + 1;",
-          "   if (q_take) begin",
-          f"    q_beat <= q_beat == {beats - 1} ? 0 : q_beat + 1;",
-          (f"    if (q_beat == 0) begin row_open <= 1; q_done <= 0; head <= {_field(qp, 'head')}; "
-           f"limit <= {_field(qp, 'key_limit')}; elapsed <= 0; end"),
-          f"    if (q_beat == {beats - 1}) q_done <= 1;",
-          "   end",
-          "   if (scores__valid && scores__ready) begin",
-          "    equiv__score_only_in_a_row: assert (row_open && q_done);",
-          f"    equiv__index_in_row: assert ({idx} < n_row);",
-          f"    equiv__index_ascending: assert (!have_last || {idx} > last_index);",
-          f"    equiv__key_kept: assert ({sel('keep')});",
-          f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == ({sel('qk')}));",
-          f"    equiv__estimate_equals_hh: assert ({_field(sp, 'estimate')} == ({sel('hh')}));",
-          f"    emitted <= emitted + 1; have_last <= 1; last_index <= {idx};",
-          "   end",
-          "   if (rows__valid && rows__ready) begin",
-          "    equiv__row_record_after_query: assert (row_open && q_done);",
-          "    equiv__every_kept_key_scored: assert (emitted == kept_total);",
-          f"    equiv__kept_count: assert ({_field(rp, 'summary.kept_count')} == kept_total);",
-          f"    equiv__max_estimate: assert ({_field(rp, 'summary.max_estimate')} == row_max);",
-          f"    equiv__head: assert ({_field(rp, 'head')} == head);",
-          "    row_open <= 0; emitted <= 0; have_last <= 0;",
-          "   end",
-          "  end"]
+    ref = _Reference(s, {n: port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds")})
+    lines = (ref.instance(top["module"], latency) + ref.key_set() + ref.query_and_thresholds() + ref.sums()
+             + ref.row_checks())
     if latency:
-        bound = f"(115 * {beats} * (n_row + 3 * kept_total)) / 100 + {beats + 12}"
-        L.append(f"  always @(posedge clk) if (!rst && row_open && q_done) latency__row_within_cycle_model: "
-                 f"assert (elapsed < {bound} || (rows__valid && elapsed == {bound}));")
-    L.append("endmodule")
-    return "\n".join(L) + "\n"
+        bound = f"(115 * {s.beats} * (n_row + 3 * kept_total)) / 100 + {s.beats + 12}"
+        lines.append(f"  always @(posedge clk) if (!rst && row_open && q_done) latency__row_within_cycle_model: "
+                     f"assert (elapsed < {bound} || (rows__valid && elapsed == {bound}));")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+class _Reference:
+    """The Verilog lines of `score_reference`, part by part (s: the ScoreConfig; ports: payload port of
+    keys, query, scores, rows, thresholds from the manifest)."""
+
+    def __init__(self, s, ports: dict):
+        self.s, self.p = s, ports
+        self.R = 2 * s.bits + s.dim.bit_length() + 2  # holds any q·k, HH, max − T of this design
+        self.cw = max(1, (s.max_keys + 1).bit_length())
+
+    def instance(self, module: str, latency: bool) -> list[str]:
+        kp, qp, sp, rp, tp = (self.p[n] for n in ("keys", "query", "scores", "rows", "thresholds"))
+        inputs = ["input clk", "input keys__valid", f"input [{kp['width'] - 1}:0] keys__payload",
+                  "input query__valid", f"input [{qp['width'] - 1}:0] query__payload", "input thresholds__valid",
+                  f"input [{tp['width'] - 1}:0] thresholds__payload", "input scores__ready_in",
+                  "input rows__ready_in"]
+        names = ("keys__valid", "keys__ready", "keys__payload", "query__valid", "query__ready", "query__payload",
+                 "thresholds__valid", "thresholds__ready", "thresholds__payload", "scores__valid",
+                 "scores__ready", "scores__payload", "rows__valid", "rows__ready", "rows__payload")
+        return [f"module latte_formal_score({', '.join(inputs)});",
+                "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
+                f"  wire [{sp['width'] - 1}:0] scores__payload;", f"  wire [{rp['width'] - 1}:0] rows__payload;",
+                "  wire keys__ready, query__ready, thresholds__ready, scores__valid, rows__valid;",
+                f"  wire scores__ready = {'1' if latency else 'scores__ready_in'};",
+                f"  wire rows__ready = {'1' if latency else 'rows__ready_in'};",
+                f"  {module} dut (.clk(clk), .rst(rst), " + ", ".join(f".{n}({n})" for n in names) + ");"]
+
+    def key_set(self) -> list[str]:
+        """Keys k{j}_{i}; N = n_loaded once `last` was taken."""
+        s, kp, beats = self.s, self.p["keys"], self.s.beats
+        lines = [f"  reg [{self.cw - 1}:0] n_loaded = 0, key_count = 0;", "  reg loaded = 0;",
+                 f"  reg [{max(1, beats.bit_length()) - 1}:0] key_beat = 0, q_beat = 0;",
+                 "  wire key_take = keys__valid && keys__ready;",
+                 f"  wire key_last = keys__payload[{_field_offset(kp, 'last')}];",
+                 "  always @* if (!rst) begin",
+                 "    assume (!keys__valid || !loaded);",
+                 f"    assume (!keys__valid || !key_last || key_beat == {beats - 1});",
+                 f"    assume (!keys__valid || key_beat != {beats - 1} || key_count != {s.max_keys - 1} || key_last);",
+                 "  end",
+                 "  always @(posedge clk) if (!rst && key_take) begin",
+                 f"    key_beat <= key_beat == {beats - 1} ? 0 : key_beat + 1;",
+                 f"    if (key_beat == {beats - 1}) key_count <= key_count + 1;",
+                 "    if (key_last) begin loaded <= 1; n_loaded <= key_count + 1; end",
+                 "  end"]
+        for j in range(s.max_keys):
+            lines.append(_regs(f"k{j}_", s.dim, s.bits))
+            for b in range(beats):
+                sets = [f"k{j}_{b * s.lanes + i} <= {_field(kp, f'data[{i}]')};" for i in range(s.lanes)
+                        if b * s.lanes + i < s.dim]
+                lines.append(f"  always @(posedge clk) if (!rst && key_take && key_count == {j} && key_beat == {b}) "
+                             "begin " + " ".join(sets) + " end")
+        return lines
+
+    def query_and_thresholds(self) -> list[str]:
+        s, qp, tp, w = self.s, self.p["query"], self.p["thresholds"], self.s.widths
+        lines = [_regs("q", s.dim, s.bits), _regs("thr", s.heads, self.R),
+                 "  reg row_open = 0, q_done = 0, have_last = 0;", f"  reg [{w.head_width - 1}:0] head = 0;",
+                 f"  reg [{self.cw - 1}:0] limit = 0, emitted = 0, last_index = 0;", "  reg [15:0] elapsed = 0;",
+                 "  wire q_take = query__valid && query__ready;",
+                 "  always @* if (!rst) begin",
+                 "    assume (!query__valid || (loaded && (!row_open || (q_beat != 0))));",
+                 "    assume (!thresholds__valid || !row_open);",
+                 "  end"]
+        lo_t, hi_t = w.threshold_range
+        t_val, t_head = _field(tp, "value"), _field(tp, "head")
+        lines.append(f"  always @* if (!rst && thresholds__valid) assume ($signed({t_val}) >= {lo_t} && "
+                     f"$signed({{1'b0, {t_val}}}) <= {hi_t});" if not w.threshold_signed else
+                     f"  always @* if (!rst && thresholds__valid) assume ({t_val} >= {lo_t} && {t_val} <= {hi_t});")
+        for h in range(s.heads):
+            val = t_val if w.threshold_signed else f"$signed({{1'b0, {t_val}}})"
+            lines.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && "
+                         f"{t_head} == {h}) thr{h} <= {val};")
+        for b in range(s.beats):
+            sets = [f"q{b * s.lanes + i} <= {_field(qp, f'data[{i}]')};" for i in range(s.lanes)
+                    if b * s.lanes + i < s.dim]
+            lines.append(f"  always @(posedge clk) if (!rst && q_take && q_beat == {b}) begin " + " ".join(sets)
+                         + " end")
+        return lines + [f"  wire [{self.cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;",
+                        f"  wire signed [{self.R - 1}:0] threshold = " + " : ".join(
+                            [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
+
+    def sums(self) -> list[str]:
+        """q·k and HH per key, the row max, the keep rule, kept_total."""
+        s, R, lsb = self.s, self.R, self.s.lsb_bits
+        b2, m2, n_max = 2 * s.bits, 2 * s.msb_bits, s.max_keys
+        lines = [f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];" for i in range(s.dim)]
+        for j in range(n_max):  # products in their own widths, sums in R bits: a small problem for the solver
+            for i in range(s.dim):
+                lines.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
+                lines.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
+                lines.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
+            lines.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(s.dim)]) + ";")
+            lines.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(s.dim)]) + ";")
+        lines.append(f"  reg signed [{R - 1}:0] row_max;")
+        lines.append("  always @* begin row_max = 0;" + "".join(
+            f" if (n_row > {j} && ({j} == 0 || hh{j} > row_max)) row_max = hh{j};" for j in range(n_max)) + " end")
+        rule = (lambda j: f"hh{j} >= threshold") if s.threshold_mode == "absolute" else (
+            lambda j: f"hh{j} >= row_max - threshold")
+        for j in range(n_max):
+            sink = " || 1'b1" if j < getattr(s, "sink_keys", 0) else ""
+            lines.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink});")
+        lines.append(f"  wire [{self.cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
+        return lines
+
+    def row_checks(self) -> list[str]:
+        """The assertions on every scored key and row record."""
+        qp, sp, rp, beats = self.p["query"], self.p["scores"], self.p["rows"], self.s.beats
+        idx = _field(sp, "index")
+
+        def sel(name):
+            return " : ".join(f"{idx} == {j} ? {name}{j}" for j in range(self.s.max_keys)) + " : 0"
+
+        return ["  always @(posedge clk) if (!rst) begin",
+                "   if (row_open) elapsed <= elapsed + 1;",
+                "   if (q_take) begin",
+                f"    q_beat <= q_beat == {beats - 1} ? 0 : q_beat + 1;",
+                (f"    if (q_beat == 0) begin row_open <= 1; q_done <= 0; head <= {_field(qp, 'head')}; "
+                 f"limit <= {_field(qp, 'key_limit')}; elapsed <= 0; end"),
+                f"    if (q_beat == {beats - 1}) q_done <= 1;",
+                "   end",
+                "   if (scores__valid && scores__ready) begin",
+                "    equiv__score_only_in_a_row: assert (row_open && q_done);",
+                f"    equiv__index_in_row: assert ({idx} < n_row);",
+                f"    equiv__index_ascending: assert (!have_last || {idx} > last_index);",
+                f"    equiv__key_kept: assert ({sel('keep')});",
+                f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == ({sel('qk')}));",
+                f"    equiv__estimate_equals_hh: assert ({_field(sp, 'estimate')} == ({sel('hh')}));",
+                f"    emitted <= emitted + 1; have_last <= 1; last_index <= {idx};",
+                "   end",
+                "   if (rows__valid && rows__ready) begin",
+                "    equiv__row_record_after_query: assert (row_open && q_done);",
+                "    equiv__every_kept_key_scored: assert (emitted == kept_total);",
+                f"    equiv__kept_count: assert ({_field(rp, 'summary.kept_count')} == kept_total);",
+                f"    equiv__max_estimate: assert ({_field(rp, 'summary.max_estimate')} == row_max);",
+                f"    equiv__head: assert ({_field(rp, 'head')} == head);",
+                "    row_open <= 0; emitted <= 0; have_last <= 0;",
+                "   end",
+                "  end"]
 
 
 def _field_offset(manifest_port: dict, name: str) -> int:
