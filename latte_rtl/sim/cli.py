@@ -103,6 +103,11 @@ def _inputs(args, cfg, top) -> dict:
     if top.attention:
         for inp in inputs.values():
             load_attention(inp, cfg)
+    if top.decode:
+        from latte_rtl.npzio import decode_steps
+
+        for inp in inputs.values():
+            decode_steps(inp, cfg.decode.group)
     return inputs
 
 
@@ -122,6 +127,9 @@ def cmd_run(args) -> int:
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     rows = sum(inp.q.shape[0] for inp in inputs.values())
+    if top.decode and (args.jobs > 1 or args.scheduler):
+        raise UserError("-j and --scheduler apply to the on-chip tops: a decode top's rows run as one job (its "
+                        "decode steps group rows of a KV head)")
     jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, rows, "rows")
     start = time.perf_counter()
     done = run_rows(Path(args.design).resolve(), top.name, engine, inputs, jobs, args.scheduler)

@@ -42,6 +42,8 @@ def shard_arrays(inp, shard: Shard) -> dict[str, np.ndarray]:
     arrays = {"q": inp.q[rows], "heads": inp.heads[rows], "key_limit": inp.key_limit[rows], "k": inp.k,
               "thresholds": inp.thresholds}
     arrays.update({n: inp.extras[n] for n in SHARED if n in inp.extras})
+    if inp.kv_heads is not None:  # the file's keys per KV head and the mapping, as given
+        arrays.update({"k": inp.kv_k, "kv_heads": inp.kv_heads})
     return arrays
 
 
