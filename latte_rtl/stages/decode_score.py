@@ -7,6 +7,9 @@ overflow rule of `golden.decode`). A key some g keeps has its LSB row fetched on
 HL_g, LL_g and the exact score (HH << 2l) + ((HL + LH) << l) + LL go out on `scores` (index, the kept
 mask, G scores), index ascending. After the last key, `record` gives kept_count and overflow per row and
 the bytes read per plane. One row per cycle: the dot products are `dim` lanes wide, unpipelined here.
+
+`v_fetch` (key index) asks the same fetcher for a V row once the score half is done (the decode top's
+P·V walk); the row comes back on `v_rows` and its bytes count in the fetcher's `bytes_read`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class DecodeScoreStage(wiring.Component):
                 "kept_count": data.ArrayLayout(count, group), "overflow": data.ArrayLayout(count, group),
                 "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})}))),
             "axi": Out(axi_read_signature(addr_width, data_width)),
+            "v_fetch": In(stream.Signature(index_width)),
+            "v_rows": Out(stream.Signature(self.fetcher.row_width)),
         })
 
     def _fields(self, word, width, is_signed):
@@ -77,8 +82,10 @@ class DecodeScoreStage(wiring.Component):
         m.submodules.waiting = waiting = SyncFIFO(width=entry.size, depth=self.pending)
         m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
         m.d.comb += [fetch.msb_room.eq(self.pending - waiting.level),
-                     fetch.fetch.valid.eq(asks.r_rdy), fetch.fetch.payload.plane.eq(PlaneKind.K_LSB),
-                     fetch.fetch.payload.index.eq(asks.r_data), asks.r_en.eq(fetch.fetch.ready)]
+                     fetch.fetch.valid.eq(asks.r_rdy | self.v_fetch.valid),
+                     fetch.fetch.payload.plane.eq(Mux(asks.r_rdy, PlaneKind.K_LSB, PlaneKind.V)),
+                     fetch.fetch.payload.index.eq(Mux(asks.r_rdy, asks.r_data, self.v_fetch.payload)),
+                     asks.r_en.eq(fetch.fetch.ready), self.v_fetch.ready.eq(~asks.r_rdy & fetch.fetch.ready)]
         counts = [Signal(self.index_width + 1, name=f"kept_{g}") for g in range(self.group)]
         overflow = [Signal(self.index_width + 1, name=f"overflow_{g}") for g in range(self.group)]
         new = Signal(entry)
@@ -94,8 +101,12 @@ class DecodeScoreStage(wiring.Component):
         m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
         head = Signal(entry)
         m.d.comb += head.eq(waiting.r_data)
-        msb_row, lsb_row = fetch.rows.valid & is_msb, fetch.rows.valid & ~is_msb   # plane is unknown until valid
-        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy, self.scores.ready)),
+        is_v = row.plane == PlaneKind.V
+        msb_row = fetch.rows.valid & is_msb                  # plane is unknown until valid
+        lsb_row = fetch.rows.valid & ~is_msb & ~is_v
+        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy,
+                                             Mux(is_v, self.v_rows.ready, self.scores.ready))),
+                     self.v_rows.valid.eq(fetch.rows.valid & is_v), self.v_rows.payload.eq(row.data),
                      waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()), asks.w_en.eq(waiting.w_en),
                      self.scores.valid.eq(lsb_row), waiting.r_en.eq(lsb_row & self.scores.ready)]
         m.d.comb += [self.scores.payload.index.eq(head.index), self.scores.payload.kept.eq(head.kept)]
