@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import C, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -200,7 +200,7 @@ class _DecodeEngine(wiring.Component):
     def _sum(self, m, buf, entry, regs, phase, count, maxes):
         """SUM: D_g = C_g + Σ e_g over the buffer."""
         den = [Signal(self.widths.denominator_width, name=f"den_{g}", reset_less=True) for g in range(self.group)]
-        at, ready = self._reader(m, buf, phase, Phase.SUM, count, 1)
+        at, ready = self._reader(m, buf, phase, Phase.SUM, count, C(1, 1))
         row = Signal(entry)
         m.d.comb += row.eq(buf.rdata)
         with m.If(phase == Phase.SCORE):

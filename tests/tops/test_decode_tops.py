@@ -37,52 +37,54 @@ def pack(row, bits):
     return sum((int(x) & ((1 << bits) - 1)) << (bits * i) for i, x in enumerate(row))
 
 
-def run_step(dut, memory, writes, q, rng, *, out_busy=0.7, cycles=60000, max_burst=16):
-    """One decode step through the top's ports. Returns (out rows [G][d], record dict)."""
-    outs, record = {}, {}
+def run_steps(dut, memory, steps, rng, *, out_busy=0.7, cycles=60000, max_burst=16):
+    """Decode steps back to back through the top's ports, steps [(register writes, q)]. Returns per step
+    (out rows [G][d], record dict)."""
+    results = []
     mask = (1 << dut.value_width) - 1
 
+    async def stream_in(ctx, port, payloads):
+        for payload in payloads:
+            ctx.set(port.payload, payload)
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+
     async def bench(ctx):
-        for reg, head, value in writes:
-            ctx.set(dut.config.payload.reg, reg)
-            ctx.set(dut.config.payload.head, head)
-            ctx.set(dut.config.payload.value, value & mask)
-            ctx.set(dut.config.valid, 1)
-            await ctx.tick()
-        ctx.set(dut.config.valid, 0)
-        for g, row in enumerate(q):
-            ctx.set(dut.query.payload.row, g)
-            ctx.set(dut.query.payload.data, pack(row, dut.spec.bits))
-            ctx.set(dut.query.valid, 1)
-            await ctx.tick()
-        ctx.set(dut.query.valid, 0)
-        started = False
-        for cycle in range(cycles):
-            ctx.set(dut.start.valid, not started)
-            ctx.set(dut.out.ready, rng.random() < out_busy)
-            ctx.set(dut.rows.ready, rng.random() < out_busy)
-            memory.drive(ctx, dut.axi, cycle)
-            started |= bool(ctx.get(dut.start.ready))
-            if ctx.get(dut.out.valid) and ctx.get(dut.out.ready):
-                g = ctx.get(dut.out.payload.row)
-                outs[g] = [ctx.get(dut.out.payload.data[i]) for i in range(dut.spec.dim)]
-            if ctx.get(dut.rows.valid) and ctx.get(dut.rows.ready):
-                rec = dut.rows.payload
-                record.update(kept_count=[ctx.get(rec.kept_count[g]) for g in range(dut.group)],
-                              overflow=[ctx.get(rec.overflow[g]) for g in range(dut.group)],
-                              bytes={p: ctx.get(rec.bytes_read[p]) for p in ("k_msb", "k_lsb", "v")},
-                              cycles=ctx.get(rec.cycles))
-            memory.update(ctx, dut.axi, cycle, _Limits(max_burst))
-            await ctx.tick()
-            if record and len(outs) == dut.group and not ctx.get(dut.busy):
-                break
+        now = 0                       # the memory model's clock: monotonic over the steps
+        for writes, q in steps:
+            await stream_in(ctx, dut.config, [{"reg": reg, "head": head, "value": value & mask}
+                                              for reg, head, value in writes])
+            await stream_in(ctx, dut.query, [{"row": g, "data": pack(row, dut.spec.bits)} for g, row in enumerate(q)])
+            outs, record, started = {}, {}, False
+            for _ in range(cycles):
+                now += 1
+                ctx.set(dut.start.valid, not started)
+                ctx.set(dut.out.ready, rng.random() < out_busy)
+                ctx.set(dut.rows.ready, rng.random() < out_busy)
+                memory.drive(ctx, dut.axi, now)
+                started |= bool(ctx.get(dut.start.ready))
+                if ctx.get(dut.out.valid) and ctx.get(dut.out.ready):
+                    outs[ctx.get(dut.out.payload.row)] = [ctx.get(dut.out.payload.data[i]) for i in range(dut.spec.dim)]
+                if ctx.get(dut.rows.valid) and ctx.get(dut.rows.ready):
+                    rec = dut.rows.payload
+                    record.update(kept_count=[ctx.get(rec.kept_count[g]) for g in range(dut.group)],
+                                  overflow=[ctx.get(rec.overflow[g]) for g in range(dut.group)],
+                                  bytes={p: ctx.get(rec.bytes_read[p]) for p in ("k_msb", "k_lsb", "v")},
+                                  cycles=ctx.get(rec.cycles))
+                memory.update(ctx, dut.axi, now, _Limits(max_burst))
+                await ctx.tick()
+                if record and len(outs) == dut.group and not ctx.get(dut.busy):
+                    break
+            ctx.set(dut.start.valid, 0)
+            results.append(([outs.get(g) for g in range(dut.group)], record))
 
     with simulation_model():
         sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    return [outs.get(g) for g in range(dut.group)], record
+    return results
 
 
 class _Limits:
@@ -122,7 +124,7 @@ def check_step(top, spec, case, group, n, seed, base, engine):
     mem[lo:lo + len(image)] = image
     memory.mem = bytes(mem)
     dut = top(spec, group)
-    outs, record = run_step(dut, memory, register_writes(layout, n, thresholds, mult, comp), q, rng)
+    [(outs, record)] = run_steps(dut, memory, [(register_writes(layout, n, thresholds, mult, comp), q)], rng)
     assert record, "no record"
     print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()} V rows "
           f"{int(want['v_rows'].sum())} bytes {want['bytes']} cycles {record['cycles']}")
@@ -163,3 +165,35 @@ def test_dense_decode_top_matches_golden(case, group, n):
 def test_latte_refuses_relative_mode():
     with pytest.raises(ValueError, match="threshold_mode must be 'absolute' for kv_memory axi, not 'relative'"):
         LatteDecodeEngine(DecodeSpec(threshold_mode="relative"), 3)
+
+
+def test_latte_steps_back_to_back():
+    """Three steps without a reset on the same KV head (new q, thresholds, M, C each): nothing of one step
+    (buffer, maxima, sums, accumulators, counters) leaks into the next."""
+    seed = SEED + 5
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    layout = packed_layout(SPEC, N, base=4096 - 16)
+    steps, wants, k0 = [], [], None
+    for i, case in enumerate(("overflow", "zero_kept", "random")):
+        q, k, v, thresholds, mult, comp = case_data(SPEC, case, 3, N, seed)     # same seed: the same k, v
+        q = np.roll(q, i, axis=1)
+        k0 = k if k0 is None else k0
+        assert np.array_equal(k, k0)
+        hh = partial_sums(q, k, SPEC)["HH"]
+        if case != "zero_kept":
+            thresholds = [int(np.quantile(h, 0.6 if case == "overflow" else 0.85)) for h in hh]
+        else:
+            thresholds = [int(h.max()) + 1 for h in hh]
+        steps.append((register_writes(layout, N, thresholds, mult + i, comp), q))
+        wants.append(decode_step(SPEC, q, k, v, thresholds, mult + i, comp))
+    lo, image = memory_image(SPEC, layout, k, v)
+    memory = ReactiveMemory(rng, SPEC.bus_bytes, latency=3, ar_busy=0.6, r_busy=0.7)
+    mem = bytearray(MEMORY_BYTES)
+    mem[lo:lo + len(image)] = image
+    memory.mem = bytes(mem)
+    for (outs, record), want in zip(run_steps(LatteDecodeEngine(SPEC, 3), memory, steps, rng), wants):
+        print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()}")
+        assert outs == want["out"].tolist()
+        assert (record["kept_count"], record["overflow"]) == (want["kept_count"].tolist(), want["overflow"].tolist())
+        assert record["bytes"] == {p: want["bytes"][p] for p in ("k_msb", "k_lsb", "v")}
