@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth import Array, Module, Mux, Signal, signed
+from amaranth import C, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -200,7 +200,7 @@ class _DecodeEngine(wiring.Component):
     def _sum(self, m, buf, entry, regs, phase, count, maxes):
         """SUM: D_g = C_g + Σ e_g over the buffer."""
         den = [Signal(self.widths.denominator_width, name=f"den_{g}", reset_less=True) for g in range(self.group)]
-        at, ready = self._reader(m, buf, phase, Phase.SUM, count, 1)
+        at, ready = self._reader(m, buf, phase, Phase.SUM, count, C(1, 1))
         row = Signal(entry)
         m.d.comb += row.eq(buf.rdata)
         with m.If(phase == Phase.SCORE):
@@ -272,7 +272,7 @@ class _DecodeEngine(wiring.Component):
 
     def _finish(self, m, score, phase, acc, record):
         """OUTPUT: o_g beats in order and the step's record (independent streams); the cycle counter."""
-        sent, recorded = Signal(range(self.group + 1)), Signal()
+        sent, recorded = Signal(range(self.group + 1), name="sent"), Signal(name="recorded")
         cycles = Signal(CYCLE_BITS)
         with m.If(phase == Phase.IDLE):
             with m.If(self.start.valid & self.start.ready):
@@ -281,10 +281,13 @@ class _DecodeEngine(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
         out = phase == Phase.OUTPUT
         m.d.comb += [self.out.valid.eq(out & (sent < self.group)), self.out.payload.row.eq(sent),
-                     self.out.payload.data.eq(Array(acc)[sent]),
                      self.rows.valid.eq(out & ~recorded), self.rows.payload.kept_count.eq(record.kept_count),
                      self.rows.payload.overflow.eq(record.overflow), self.rows.payload.cycles.eq(cycles),
                      self.rows.payload.bytes_read.eq(score.fetcher.bytes_read)]
+        row = acc[0].as_value()
+        for g in range(1, self.group):       # a Mux chain (a plain assign): defined from time 0 in Icarus
+            row = Mux(sent == g, acc[g].as_value(), row)
+        m.d.comb += self.out.payload.data.eq(row)
         with m.If(self.out.valid & self.out.ready):
             m.d.sync += sent.eq(sent + 1)
         with m.If(self.rows.valid & self.rows.ready):
