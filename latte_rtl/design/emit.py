@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum as py_enum
 import re
 import tempfile
 from pathlib import Path
@@ -79,7 +80,7 @@ def port_list(component: wiring.Component) -> list[dict]:
             entry["stream"] = {"interface": "__".join(str(p) for p in path[:-1]), "role": path[-1]}
         if isinstance(member.shape, data.Layout):
             entry["fields"] = _fields(member.shape)
-        elif isinstance(member.shape, enum.EnumMeta):
+        elif isinstance(member.shape, (enum.EnumMeta, py_enum.EnumMeta)):
             entry["values"] = {m.name: m.value for m in member.shape}
         ports.append(entry)
     return ports
@@ -98,7 +99,7 @@ def _fields(shape, offset=0, prefix="") -> list[dict]:
                  "signed": elem.signed} for i in range(shape.length)]
     s = Shape.cast(shape)
     field = {"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}
-    if isinstance(shape, enum.EnumMeta):
+    if isinstance(shape, (enum.EnumMeta, py_enum.EnumMeta)):  # an Amaranth enum, or a Python IntEnum
         field["values"] = {m.name: m.value for m in shape}
     return [field]
 

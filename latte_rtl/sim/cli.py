@@ -104,10 +104,10 @@ def _inputs(args, cfg, top) -> dict:
         for inp in inputs.values():
             load_attention(inp, cfg)
     if top.decode:
-        from latte_rtl.npzio import decode_steps
+        from latte_rtl.tops.registry import check_decode_input
 
         for inp in inputs.values():
-            decode_steps(inp, cfg.decode.group)
+            check_decode_input(inp, cfg, dense=top.key.startswith("dense"))
     return inputs
 
 
@@ -155,6 +155,9 @@ def cmd_run(args) -> int:
 def _compared(cfg, top) -> list[str]:
     """What the scoreboard compared: without the monitor port an attention top shows only `out` and
     its row records, a score top the kept keys' scores and their estimates (not every key's HH)."""
+    if top.decode:
+        return ["out", "row records (kept_count, overflow, bytes read per plane, cycles); a decode top has no "
+                "monitor: no hh, kept, scores, probs"]
     if cfg.row.monitor:
         return [*(["out", "probs"] if top.attention else []), "hh", "kept", "scores", "row records"]
     if top.attention:

@@ -25,7 +25,7 @@ EXECUTABLE = "harness"
 # -O3: Verilator's own optimizations; the C++ compiler gets -O2 (Verilator's default is -Os).
 # UNOPTFLAT (a performance note on signals Verilator cannot order, e.g. the operand select of
 # some designs) only fails the build here: cocotb's --public-flat-rw build never reports it.
-NATIVE_ARGS = BUILD_ARGS["verilator"] + ["-O3", "--x-assign", "fast", "-Wno-UNOPTFLAT", "-CFLAGS", "-O2"]
+NATIVE_ARGS = BUILD_ARGS["verilator"] + ["-O3", "--x-assign", "fast", "-CFLAGS", "-O2"]
 
 
 def words(width: int) -> int:

@@ -120,19 +120,29 @@ def dense_attention_expected(inp, cfg: LatteConfig) -> dict:
 DECODE_RESULT = ("bytes_read", "bytes_read_k_msb", "bytes_read_k_lsb", "bytes_read_v", "overflow")
 
 
+def check_decode_input(inp, cfg: LatteConfig, *, dense: bool) -> list:
+    """The decode steps of `inp` (npzio.decode_steps); UserError for what a decode top cannot take."""
+    from ..npzio import decode_steps
+
+    if dense and inp.n_keys > cfg.decode.kept_buffer:
+        raise UserError(f"the dense decode top keeps every key in its score buffer: N = {inp.n_keys} keys must be "
+                        f"at most kept_buffer = {cfg.decode.kept_buffer}")
+    return decode_steps(inp, cfg.decode.group)
+
+
 def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
     """golden.decode.decode_step over the decode steps of `inp` (npzio.decode_steps: the G rows of a KV
     head at a time). Per row: hh, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
     (`bytes_read`, `bytes_read_<plane>`, shared by the step's G rows) and model cycles; `steps` the row groups."""
     from ..golden.decode import decode_step
-    from ..npzio import decode_steps, load_attention
+    from ..npzio import load_attention
 
+    steps = check_decode_input(inp, cfg, dense=engine != "latte")
     arrays, spec = load_attention(inp, cfg), cfg.decode_spec()
     rows, n, d = inp.q.shape[0], inp.n_keys, cfg.score.dim
     res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "scores", "probs")}
     res.update({"kept": np.zeros((rows, n), bool), "out": np.zeros((rows, d), np.int64),
                 **{name: np.zeros(rows, np.int64) for name in ("kept_count", "cycles") + DECODE_RESULT}})
-    steps = decode_steps(inp, cfg.decode.group)
     for group in steps:
         h = inp.heads[group]
         v = arrays.v if arrays.v.ndim == 2 else arrays.v[h[0]]
