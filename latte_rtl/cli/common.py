@@ -128,6 +128,19 @@ def int_at_least(option: str, minimum: int):
     return parse
 
 
+def positive_number(option: str):
+    """argparse type: a number > 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a number > 0, not {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number > 0, not {value}")
+        return value
+    return parse
+
+
 def fraction(option: str):
     """argparse type: a number in [0, 1]."""
     def parse(text: str) -> float:

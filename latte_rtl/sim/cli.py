@@ -14,6 +14,7 @@ from latte_rtl.cli.common import (
     fraction,
     int_at_least,
     one_simulator,
+    positive_number,
     required_design,
     scheduler_address,
     split_list,
@@ -86,7 +87,11 @@ def _engine(args):
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
     prepare_simulator(sim)
-    return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves))
+    memory = (args.mem_latency, args.mem_bytes_per_cycle)
+    if name == "cocotb" and memory != (0, None):
+        raise UserError("--mem-latency and --mem-bytes-per-cycle apply to --engine native only (cocotb's memory is "
+                        "cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
+    return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves), *memory)
 
 
 def _inputs(args, cfg, top) -> dict:
@@ -220,6 +225,12 @@ def register(sub) -> None:
                    help="fraction of cycles an input stream offers a beat (default 1: no gaps)")
     p.add_argument("--ready-prob", type=fraction("--ready-prob"), default=1.0,
                    help="fraction of cycles an output stream takes a beat (default 1: no stalls)")
+    p.add_argument("--mem-latency", type=int_at_least("--mem-latency", 0), default=0, metavar="CYCLES",
+                   help="decode tops, native engine: cycles from an AR to its first R beat in the AXI memory model "
+                        "(default 0)")
+    p.add_argument("--mem-bytes-per-cycle", type=positive_number("--mem-bytes-per-cycle"), default=None, metavar="B",
+                   help="decode tops, native engine: the AXI memory model's bandwidth in bytes per cycle, > 0 "
+                        "(default: the data width, one beat per cycle)")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
                    help="local worker processes over which the rows (of every layer) are sharded (at most one per "
                         "row and 2 per CPU core: more is clamped, with a note)")

@@ -84,6 +84,8 @@ class Engine:
     valid_prob: float = 1.0
     ready_prob: float = 1.0
     waves: bool = False
+    mem_latency: int = 0                  # native AXI memory model: cycles from AR to its first R beat
+    mem_bytes_per_cycle: float | None = None  # native AXI memory model: bandwidth (None: the bus width)
 
 
 def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, arrays: dict) -> dict:
@@ -99,7 +101,8 @@ def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, array
                 from .native import simulate_native
 
                 info = simulate_native(design_dir, [source], [result], top=top, seed=engine.seed,
-                                       valid_prob=engine.valid_prob, ready_prob=engine.ready_prob)
+                                       valid_prob=engine.valid_prob, ready_prob=engine.ready_prob,
+                                       memory=(engine.mem_latency, engine.mem_bytes_per_cycle))
             else:
                 from .runner import simulate
 
