@@ -140,6 +140,9 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
     check_prefix(prefix)
     if interface not in INTERFACES:
         raise UserError(f"--interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+    if interface == "axis" and cfg.decode.axi:
+        raise UserError("--kv-memory axi has the native interface only for now (its config, query and start streams "
+                        "have no AXI-Stream / AXI4-Lite mapping yet): use --interface native")
     if interface == "axis":
         from ..tops.axis import check_registers
 
