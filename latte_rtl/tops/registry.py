@@ -196,7 +196,9 @@ _COMPLETION_BLOCKS = {
     "completion_accumulator": "completion array", "completion_q": "completion array",
 }
 
-_DECODE_BLOCKS = {"fetch": "AXI read master + fetch", "softmax": "softmax", "pv": "P·V"}
+_DECODE_BLOCKS = {"score": "score (estimate, filter, completion)", "score.fetcher": "AXI read master + fetch",
+                  "buffer": "kept-score buffer", "asks": "P·V", "probs": "P·V",
+                  **{f"divider_{g}": "softmax dividers" for g in range(16)}}
 
 
 def _decode_component(name: str):
