@@ -35,7 +35,6 @@ from ..stages.decode_score import DecodeScoreStage
 from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled, softmax_widths
 
 CYCLE_BITS = 32
-PENDING_V = 8          # V rows asked for and not yet accumulated
 
 
 class DecodeReg(enum.IntEnum):
@@ -78,6 +77,8 @@ class _DecodeEngine(wiring.Component):
         if spec.threshold_mode not in ("absolute", "relative"):
             raise ValueError(f"threshold_mode must be 'absolute' or 'relative', not {spec.threshold_mode!r}")
         self.spec, self.group = spec, group
+        # rows in flight: MSB rows the score stage can take, V rows the walk has asked for
+        self.pending = max(8, spec.max_outstanding)
         self.relative = spec.threshold_mode == "relative" and not self.dense
         self.index_width = max(1, unsigned_width(spec.max_keys - 1))
         self.count_width = self.index_width + 1
@@ -86,7 +87,8 @@ class _DecodeEngine(wiring.Component):
         self.score_stage = DecodeScoreStage(
             dim=spec.dim, group=group, bits=spec.bits, msb_bits=spec.msb_bits, data_width=8 * spec.bus_bytes,
             addr_width=spec.addr_width, index_width=self.index_width,
-            kept_buffer=spec.max_keys if self.dense else spec.kept_buffer)
+            kept_buffer=spec.max_keys if self.dense else spec.kept_buffer, max_outstanding=spec.max_outstanding,
+            pending=self.pending)
         sw = self.score_stage.widths
         self.widths = softmax_widths(sw.score_range, spec.softmax, bits=spec.bits, mult_bits=spec.mult_bits,
                                      kept=kept, max_keys=spec.max_keys)
@@ -271,8 +273,8 @@ class _DecodeEngine(wiring.Component):
         is fetched once and o_g += p_g · v."""
         b, w = self.spec.softmax["prob_bits"], self.widths
         probs_layout = data.ArrayLayout(b, self.group)
-        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=PENDING_V)
-        m.submodules.probs = probs = SyncFIFO(width=probs_layout.size, depth=PENDING_V)
+        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
+        m.submodules.probs = probs = SyncFIFO(width=probs_layout.size, depth=self.pending)
         push, consume = Signal(), Signal()
         at, ready = self._reader(m, buf, phase, Phase.WALK, count, consume)
         row, p = Signal(entry), Signal(probs_layout)
