@@ -12,8 +12,9 @@ Dataflow: `DecodeScoreStage` (MSB pass, threshold, LSB rows of kept keys, exact 
 buffer (one entry per key some row keeps: index, kept mask, t_g = (s_g · M_g) >> R; the running max m_g is
 kept as entries arrive) → pass 2 sums D_g = Σ e_g + C_g → G serial dividers inv_g → the V walk reads the
 buffer in index order, computes p_g, fetches the V row of a key some row gives p > 0 (once for the group)
-and accumulates o_g += p_g · v. `DenseDecodeEngine` keeps every key (no threshold, every LSB row) and reads
-the V row of every key, through the same blocks.
+and accumulates o_g += p_g · v. Relative thresholds take a first MSB pass for max HH_g (the score stage's
+`probe`), then decide HH_g >= max HH_g − T_g in the second (golden's msb_passes = 2). `DenseDecodeEngine`
+keeps every key (no threshold, every LSB row) and reads the V row of every key, through the same blocks.
 """
 
 from __future__ import annotations
