@@ -12,8 +12,9 @@ Dataflow: `DecodeScoreStage` (MSB pass, threshold, LSB rows of kept keys, exact 
 buffer (one entry per key some row keeps: index, kept mask, t_g = (s_g · M_g) >> R; the running max m_g is
 kept as entries arrive) → pass 2 sums D_g = Σ e_g + C_g → G serial dividers inv_g → the V walk reads the
 buffer in index order, computes p_g, fetches the V row of a key some row gives p > 0 (once for the group)
-and accumulates o_g += p_g · v. `DenseDecodeEngine` keeps every key (no threshold, every LSB row) and reads
-the V row of every key, through the same blocks.
+and accumulates o_g += p_g · v. Relative thresholds take a first MSB pass for max HH_g (the score stage's
+`probe`), then decide HH_g >= max HH_g − T_g in the second (golden's msb_passes = 2). `DenseDecodeEngine`
+keeps every key (no threshold, every LSB row) and reads the V row of every key, through the same blocks.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from ..stages.decode_score import DecodeScoreStage
 from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled, softmax_widths
 
 CYCLE_BITS = 32
-PENDING_V = 8          # V rows asked for and not yet accumulated
 
 
 class DecodeReg(enum.IntEnum):
@@ -58,6 +58,8 @@ class Phase(enum.IntEnum):
     DIVIDE = 3
     WALK = 4
     OUTPUT = 5
+    PROBE = 6          # relative thresholds: the first MSB pass (max HH_g only)
+    RESTART = 7        # relative thresholds: the second MSB pass starts
 
 
 _LAYOUT_REGS = {DecodeReg.BASE_MSB: "base_msb", DecodeReg.STRIDE_MSB: "stride_msb", DecodeReg.BASE_LSB: "base_lsb",
@@ -73,9 +75,12 @@ class _DecodeEngine(wiring.Component):
     def __init__(self, spec: DecodeSpec, group: int):
         if not isinstance(group, int) or group < 1:
             raise ValueError(f"group must be an integer >= 1, not {group!r}")
-        if spec.threshold_mode != "absolute" and not self.dense:
-            raise ValueError(f"threshold_mode must be 'absolute' for kv_memory axi, not {spec.threshold_mode!r}")
+        if spec.threshold_mode not in ("absolute", "relative"):
+            raise ValueError(f"threshold_mode must be 'absolute' or 'relative', not {spec.threshold_mode!r}")
         self.spec, self.group = spec, group
+        # rows in flight: MSB rows the score stage can take, V rows the walk has asked for
+        self.pending = max(8, spec.max_outstanding)
+        self.relative = spec.threshold_mode == "relative" and not self.dense
         self.index_width = max(1, unsigned_width(spec.max_keys - 1))
         self.count_width = self.index_width + 1
         kept = min(spec.max_keys, spec.kept_buffer)
@@ -83,12 +88,15 @@ class _DecodeEngine(wiring.Component):
         self.score_stage = DecodeScoreStage(
             dim=spec.dim, group=group, bits=spec.bits, msb_bits=spec.msb_bits, data_width=8 * spec.bus_bytes,
             addr_width=spec.addr_width, index_width=self.index_width,
-            kept_buffer=spec.max_keys if self.dense else spec.kept_buffer)
+            kept_buffer=spec.max_keys if self.dense else spec.kept_buffer, max_outstanding=spec.max_outstanding,
+            pending=self.pending)
         sw = self.score_stage.widths
         self.widths = softmax_widths(sw.score_range, spec.softmax, bits=spec.bits, mult_bits=spec.mult_bits,
                                      kept=kept, max_keys=spec.max_keys)
         w = self.widths
-        self.value_width = max(spec.addr_width, self.count_width, sw.threshold_width, w.mult_bits, w.comp_width)
+        # relative T_g: unsigned, 0..2 max|HH|; absolute T_g: signed, the score stage's threshold width
+        self.threshold_width = unsigned_width(2 * sw.max_hh) if self.relative else sw.threshold_width
+        self.value_width = max(spec.addr_width, self.count_width, self.threshold_width, w.mult_bits, w.comp_width)
         out_layout = data.ArrayLayout(signed(w.out_width), spec.dim)
         counts = data.ArrayLayout(self.count_width, group)
         super().__init__({
@@ -120,17 +128,19 @@ class _DecodeEngine(wiring.Component):
         count = Signal(self.index_width + 1)             # buffer entries of this step
         maxes = [Signal(signed(self.widths.t_width), name=f"max_{g}", reset_less=True) for g in range(self.group)]
         record = Signal(score.record.payload.shape())
+        probe_msb = self._start(m, score, phase, regs)
         self._collect(m, score, buf, entry, regs, phase, count, maxes, record)
         den = self._sum(m, buf, entry, regs, phase, count, maxes)
         inv = self._divide(m, phase, den, record)
         acc = self._walk(m, score, buf, entry, phase, count, maxes, inv)
-        self._finish(m, score, phase, acc, record)
+        self._finish(m, score, phase, acc, record, probe_msb)
         return m
 
     def _config(self, m, score, phase):
         """Registers written through `config` while idle; q rows into the score stage; start."""
-        cfg, sw, w, g = self.config.payload, self.score_stage.widths, self.widths, self.group
-        regs = {"threshold": [Signal(signed(sw.threshold_width), name=f"threshold_{i}") for i in range(g)],
+        cfg, w, g = self.config.payload, self.widths, self.group
+        t_shape = self.threshold_width if self.relative else signed(self.threshold_width)
+        regs = {"threshold": [Signal(t_shape, name=f"threshold_{i}") for i in range(g)],
                 "mult": [Signal(w.mult_bits, name=f"mult_{i}") for i in range(g)],
                 "comp": [Signal(w.comp_width, name=f"comp_{i}") for i in range(g)]}
         idle = phase == Phase.IDLE
@@ -144,24 +154,48 @@ class _DecodeEngine(wiring.Component):
                 for i, target in enumerate(regs[name]):
                     with m.If((cfg.reg == reg) & (cfg.head == i)):
                         value = cfg.value[:len(target)]
-                        m.d.sync += target.eq(value.as_signed() if name == "threshold" else value)
+                        signed_value = name == "threshold" and not self.relative
+                        m.d.sync += target.eq(value.as_signed() if signed_value else value)
         m.d.comb += [score.q.valid.eq(self.query.valid & idle), score.q.payload.eq(self.query.payload)]
-        for i in range(g):
-            m.d.comb += score.thresholds[i].eq(sw.threshold_range[0] if self.dense else regs["threshold"][i])
         return regs
 
-    def _collect(self, m, score, buf, entry, regs, phase, count, maxes, record):
-        """start → SCORE: every scored key into the buffer with its t_g; the running max of each row."""
-        m.d.comb += [score.start.valid.eq(0), self.start.ready.eq(0)]
+    def _start(self, m, score, phase, regs):
+        """IDLE → SCORE on `start`; relative thresholds: IDLE → PROBE (an MSB pass taking max HH_g) → RESTART
+        → SCORE, the second pass deciding HH_g >= T'_g = max(max HH_g − T_g, lowest HH). Returns the k_msb
+        bytes of the probe pass."""
+        sw = self.score_stage.widths
+        lo = sw.threshold_range[0]                       # −max|HH|: every key passes
+        probe_msb = Signal(BYTES_COUNTER_BITS, name="probe_msb")
+        eff = [Signal(signed(sw.threshold_width), name=f"relative_threshold_{g}", reset_less=True)
+               for g in range(self.group)]
+        m.d.comb += [score.start.valid.eq(0), self.start.ready.eq(0), score.probe.eq(phase == Phase.PROBE)]
+        for g in range(self.group):
+            m.d.comb += score.thresholds[g].eq(lo if self.dense else eff[g] if self.relative else regs["threshold"][g])
         with m.If(phase == Phase.IDLE):
             m.d.comb += [score.start.valid.eq(self.start.valid), self.start.ready.eq(score.start.ready)]
             with m.If(self.start.valid & score.start.ready):
-                m.d.sync += [phase.eq(Phase.SCORE), count.eq(0)]
-                m.d.sync += [x.eq(lowest(self.widths.t_width)) for x in maxes]
+                m.d.sync += [phase.eq(Phase.PROBE if self.relative else Phase.SCORE), probe_msb.eq(0)]
+        if not self.relative:
+            return probe_msb
+        with m.If((phase == Phase.PROBE) & score.record.valid):
+            m.d.sync += [phase.eq(Phase.RESTART), probe_msb.eq(score.record.payload.bytes_read.k_msb)]
+            for g in range(self.group):
+                diff = score.hh_max[g] - regs["threshold"][g]
+                m.d.sync += eff[g].eq(Mux(diff < lo, lo, diff))
+        with m.If(phase == Phase.RESTART):
+            m.d.comb += score.start.valid.eq(1)
+            with m.If(score.start.ready):
+                m.d.sync += phase.eq(Phase.SCORE)
+        return probe_msb
+
+    def _collect(self, m, score, buf, entry, regs, phase, count, maxes, record):
+        """start → SCORE: every scored key into the buffer with its t_g; the running max of each row."""
+        with m.If(self.start.valid & self.start.ready):
+            m.d.sync += [count.eq(0)] + [x.eq(lowest(self.widths.t_width)) for x in maxes]
         new = Signal(entry)
         p = score.scores.payload
         m.d.comb += [new.index.eq(p.index), new.kept.eq(p.kept), score.scores.ready.eq(phase == Phase.SCORE),
-                     score.record.ready.eq(phase == Phase.SCORE),
+                     score.record.ready.eq((phase == Phase.SCORE) | (phase == Phase.PROBE)),
                      buf.waddr.eq(count), buf.wdata.eq(new), buf.wen.eq(score.scores.valid & (phase == Phase.SCORE))]
         for g in range(self.group):
             t = Signal(signed(self.widths.t_width), name=f"t_{g}")
@@ -240,8 +274,8 @@ class _DecodeEngine(wiring.Component):
         is fetched once and o_g += p_g · v."""
         b, w = self.spec.softmax["prob_bits"], self.widths
         probs_layout = data.ArrayLayout(b, self.group)
-        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=PENDING_V)
-        m.submodules.probs = probs = SyncFIFO(width=probs_layout.size, depth=PENDING_V)
+        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
+        m.submodules.probs = probs = SyncFIFO(width=probs_layout.size, depth=self.pending)
         push, consume = Signal(), Signal()
         at, ready = self._reader(m, buf, phase, Phase.WALK, count, consume)
         row, p = Signal(entry), Signal(probs_layout)
@@ -270,7 +304,7 @@ class _DecodeEngine(wiring.Component):
             m.d.sync += phase.eq(Phase.OUTPUT)
         return acc
 
-    def _finish(self, m, score, phase, acc, record):
+    def _finish(self, m, score, phase, acc, record, probe_msb):
         """OUTPUT: o_g beats in order and the step's record (independent streams); the cycle counter."""
         sent, recorded = Signal(range(self.group + 1), name="sent"), Signal(name="recorded")
         cycles = Signal(CYCLE_BITS)
@@ -283,7 +317,8 @@ class _DecodeEngine(wiring.Component):
         m.d.comb += [self.out.valid.eq(out & (sent < self.group)), self.out.payload.row.eq(sent),
                      self.rows.valid.eq(out & ~recorded), self.rows.payload.kept_count.eq(record.kept_count),
                      self.rows.payload.overflow.eq(record.overflow), self.rows.payload.cycles.eq(cycles),
-                     self.rows.payload.bytes_read.eq(score.fetcher.bytes_read)]
+                     self.rows.payload.bytes_read.eq(score.fetcher.bytes_read),
+                     self.rows.payload.bytes_read.k_msb.eq(score.fetcher.bytes_read.k_msb + probe_msb)]
         row = acc[0].as_value()
         for g in range(1, self.group):       # a Mux chain (a plain assign): defined from time 0 in Icarus
             row = Mux(sent == g, acc[g].as_value(), row)

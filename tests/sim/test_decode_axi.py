@@ -1,8 +1,9 @@
 """The decode tops (latte_rtl/tops/decode.py) as Verilog on Icarus and Verilator, their memory cocotbext-axi's
 AxiRamRead with random AR and R pause generators: bit-exact against `golden.decode.decode_step` (out of every
 query row, kept_count, overflow, bytes read per plane) on adversarial rows (random, buffer overflow, zero kept,
-all kept, ties, extreme operands, N = 1; G = 3), the dense twin once, a real KV slice (the embedded lm dump,
-Icarus) and a long row (N = 16 384, Verilator; 16-bit key indices), planes at bases that are not 4 KiB aligned."""
+all kept, ties, extreme operands, N = 1; G = 3), relative thresholds (two MSB passes), the dense twin once, a
+real KV slice (the embedded lm dump, Icarus) and a long row (N = 16 384, Verilator; 16-bit key indices), planes
+at bases that are not 4 KiB aligned."""
 
 import dataclasses
 import json
@@ -21,7 +22,7 @@ from latte_rtl.sim.runner import BUILD_ARGS, prepare_simulator, verilator_pch_fi
 from latte_rtl.tops.decode import DenseDecodeEngine, LatteDecodeEngine
 from tests.amaranth_helpers import SEED
 from tests.conftest import require_simulator
-from tests.tops.test_decode_tops import DENSE, SPEC, case_data, register_writes
+from tests.tops.test_decode_tops import DENSE, RELATIVE, SPEC, case_data, register_writes
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "latte_rtl" / "data" / "default_qk.npz"
@@ -52,6 +53,14 @@ def synthetic_rows(spec):
         yield (case, *case_data(spec, case, 3, n, SEED + 100 + c))
 
 
+def relative_rows(spec):
+    """Random rows under relative thresholds (two MSB passes): about 15 % kept, only the maximum, all kept."""
+    for c, quantile in enumerate((0.85, 1.0, 0.0)):
+        q, k, v, _, mult, comp = case_data(spec, "random", 3, 24, SEED + 200 + c)
+        hh = partial_sums(q, k, spec)["HH"]
+        yield f"relative {quantile}", q, k, v, [int(h.max() - np.quantile(h, quantile)) for h in hh], mult, comp
+
+
 def real_rows(spec):
     """Three query rows of head 0 of the embedded real lm dump (192 keys, d 64) as one group sharing K/V,
     absolute thresholds at each row's 0.9 quantile of HH, and the same at 0.5."""
@@ -74,7 +83,8 @@ def long_rows(spec):
 
 
 CONFIGS = {"synthetic": (LatteDecodeEngine, SPEC, synthetic_rows), "dense": (DenseDecodeEngine, DENSE, synthetic_rows),
-           "real": (LatteDecodeEngine, REAL, real_rows), "long": (LatteDecodeEngine, LONG, long_rows)}
+           "relative": (LatteDecodeEngine, RELATIVE, relative_rows), "real": (LatteDecodeEngine, REAL, real_rows),
+           "long": (LatteDecodeEngine, LONG, long_rows)}
 
 
 def make_cases(dut, spec, rows, engine):
@@ -113,7 +123,7 @@ def check(dut, got, want):
 
 
 @pytest.mark.parametrize("sim,rows", [("icarus", "synthetic"), ("verilator", "synthetic"), ("icarus", "dense"),
-                                      ("icarus", "real"), ("verilator", "long")])
+                                      ("icarus", "relative"), ("icarus", "real"), ("verilator", "long")])
 def test_decode_top_on_axi_ram(sim, rows, tmp_path):
     require_simulator(sim)
     prepare_simulator(sim)

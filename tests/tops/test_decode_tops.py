@@ -114,8 +114,13 @@ def case_data(spec, case, group, n, seed):
 
 def check_step(top, spec, case, group, n, seed, base, engine):
     print(f"seed {seed} case {case} group {group} N {n} engine {engine}")
+    return check_step_with(top, spec, case_data(spec, case, group, n, seed), seed, base, engine)
+
+
+def check_step_with(top, spec, inputs, seed, base, engine):
     rng = random.Random(seed)
-    q, k, v, thresholds, mult, comp = case_data(spec, case, group, n, seed)
+    q, k, v, thresholds, mult, comp = inputs
+    group, n = q.shape[0], k.shape[0]
     want = decode_step(spec, q, k, v, thresholds, mult, comp, engine=engine)
     layout = packed_layout(spec, n, base=base)
     lo, image = memory_image(spec, layout, k, v)
@@ -161,10 +166,21 @@ def test_dense_decode_top_matches_golden(case, group, n):
     assert record["kept_count"] == [n] * group and record["bytes"]["v"] == n * DENSE.row_beats("v") * 8
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
-def test_latte_refuses_relative_mode():
-    with pytest.raises(ValueError, match="threshold_mode must be 'absolute' for kv_memory axi, not 'relative'"):
-        LatteDecodeEngine(DecodeSpec(threshold_mode="relative"), 3)
+RELATIVE = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64, threshold_mode="relative")
+
+
+@pytest.mark.parametrize("case,group", [("random", 3), ("max_only", 3), ("overflow", 1), ("all", 3)])
+def test_latte_relative_two_msb_passes(case, group):
+    """Relative thresholds: keep HH_g >= max HH_g − T_g, the MSB plane read twice (golden msb_passes = 2)."""
+    seed = SEED + 13 * group + len(case)
+    q, k, v, _, mult, comp = case_data(RELATIVE, "random", group, N, seed)
+    hh = partial_sums(q, k, RELATIVE)["HH"]
+    thresholds = {"random": [int(h.max() - np.quantile(h, 0.85)) for h in hh], "max_only": [0] * group,
+                  "overflow": [int(h.max() - np.quantile(h, 0.5)) for h in hh],
+                  "all": [2 * RELATIVE.dim * (1 << 2 * (RELATIVE.msb_bits - 1))] * group}[case]
+    print(f"relative thresholds {thresholds}")
+    want, _ = check_step_with(LatteDecodeEngine, RELATIVE, (q, k, v, thresholds, mult, comp), seed, 4096 - 8, "latte")
+    assert want["bytes"]["k_msb"] == 2 * N * RELATIVE.row_beats("k_msb") * RELATIVE.bus_bytes
 
 
 def test_latte_steps_back_to_back():
