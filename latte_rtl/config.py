@@ -273,6 +273,8 @@ class DecodeConfig:
     axi_addr_width: int = param(32, "AXI4 address width in bits", lo=13, hi=64, requires=_AXI)
     kept_buffer: int = param(1024, "kept-score buffer entries per query row (keys kept past it are dropped and "
                                    "counted in overflow); at most max_keys", lo=1, hi=65536, requires=_AXI)
+    axi_outstanding: int = param(32, "AXI4 read bursts in flight at most (hides the memory latency)", lo=1, hi=64,
+                                 requires=_AXI)
     group: int = param(1, "query rows per KV head processed together in one decode step (grouped-query "
                           "attention; SmolLM2-135M: 3)", lo=1, hi=16, requires=_AXI, symbol="G")
 
@@ -366,7 +368,8 @@ class LatteConfig:
         return DecodeSpec(bits=sc.bits, msb_bits=sc.msb_bits, dim=sc.dim, lanes=sc.lanes,
                           threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
                           bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
-                          addr_width=self.decode.axi_addr_width, mult_bits=self.attention.mult_bits, softmax=softmax)
+                          addr_width=self.decode.axi_addr_width, mult_bits=self.attention.mult_bits,
+                          max_outstanding=self.decode.axi_outstanding, softmax=softmax)
 
 
 def check_decode(cfg: LatteConfig) -> None:
@@ -374,9 +377,6 @@ def check_decode(cfg: LatteConfig) -> None:
     if not cfg.attention.attention:
         raise UserError("kv_memory axi generates the decode tops (score → softmax → P·V): it needs attention on "
                         "(--attention), not off")
-    if cfg.score.threshold_mode != "absolute":
-        raise UserError("kv_memory axi streams the keys once: threshold_mode must be absolute, not "
-                        f"{cfg.score.threshold_mode!r}")
     if cfg.attention.vmean:
         raise UserError("kv_memory axi reads V only for keys with p > 0: vmean (every V row) must be off, not on")
     if cfg.decode.kept_buffer > cfg.score.max_keys:

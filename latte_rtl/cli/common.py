@@ -39,8 +39,8 @@ def given_config_options(args) -> dict:
 
 
 def decode_defaults(given: dict) -> dict:
-    """With --kv-memory axi (the decode tops: softmax and P·V, thresholds streamed) attention is on and
-    the threshold mode absolute unless told otherwise."""
+    """With --kv-memory axi (the decode tops: softmax and P·V) attention is on and the threshold mode
+    absolute (one MSB pass; relative takes two) unless told otherwise."""
     if given.get("kv_memory") != "axi":
         return given
     return {"attention": True, "threshold_mode": "absolute", **given}

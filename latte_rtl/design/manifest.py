@@ -45,7 +45,8 @@ DECODE_PROTOCOL = {
     "config": "decode tops: (reg, head, value) writes, ready while busy is low; reg codes in the config payload's reg "
               "field (BASE_MSB, STRIDE_MSB, BASE_LSB, STRIDE_LSB, BASE_V, STRIDE_V, N_KEYS with head 0: byte "
               "addresses and strides per memory_layout, N keys of the step; THRESHOLD, MULT, COMP with head = query "
-              "row g: T_g (two's complement in its low threshold_width bits), M_g, C_g); registers hold between steps",
+              "row g: T_g (absolute mode: two's complement in its low bits; relative: unsigned), M_g, C_g); registers "
+              "hold between steps",
     "query": "decode tops: one beat per query row g = row, data = the q vector packed as a memory row (element i at "
              "bits [i*bits, (i+1)*bits), two's complement); ready while busy is low",
     "start": "decode tops: one beat (payload ignored) begins a decode step with the registers and q rows given",
@@ -53,7 +54,7 @@ DECODE_PROTOCOL = {
     "rows": "decode tops: one record per step: kept_count[g], overflow[g], bytes_read.k_msb/k_lsb/v (bytes of the R "
             "beats of this step per plane, shared by its group), cycles (start accepted to the record valid)",
     "axi": "decode tops: AXI4 read manager axi_ar*/axi_r* (ARID 0, INCR bursts of up to 16 beats never crossing 4 "
-           "KiB, ARSIZE = data width, up to 4 bursts outstanding, responses in order; RRESP ignored for data)",
+           "KiB, ARSIZE = data width, up to axi_outstanding bursts outstanding, responses in order)",
 }
 
 

@@ -122,8 +122,8 @@ def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]
     """Cases of the decode tops (docs/spec.md §9): G query rows per KV head (kv_heads), k and v per KV head,
     N = min(max_keys, kept_buffer, `keys`) except `overflow` (N = kept_buffer + 8 where max_keys allows: LATTE
     only, the dense top refuses N > kept_buffer). random (2 KV heads where heads allow, 2 steps each),
-    zero_kept, overflow (every key kept), ties (every key equal), extremes (q, k, v at the range ends, M at
-    its largest), one_key (N = 1)."""
+    zero_kept (relative mode: the max only), overflow (every key kept), ties (every key equal), extremes
+    (q, k, v at the range ends, M at its largest), one_key (N = 1)."""
     sc, g = cfg.score, cfg.decode.group
     lo, hi = sc.operand_range
     rng = np.random.default_rng(seed)
@@ -147,15 +147,16 @@ def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]
         return rng.integers(lo, hi + 1, shape, dtype=np.int64)
 
     t_lo, t_hi = sc.widths.threshold_range
+    keep_none, keep_all = (t_hi, t_lo) if sc.threshold_mode == "absolute" else (t_lo, t_hi)  # relative: the max kept
     cases = {"random": case(rand(kv, n, sc.dim), rand(kv, n, sc.dim), rng.integers(-sc.widths.max_hh // 8,
                                                                                      sc.widths.max_hh // 8 + 1, kv * g),
                             rows_per_head=2),
-             "zero_kept": case(rand(1, n, sc.dim), rand(1, n, sc.dim), [t_hi] * g)}
+             "zero_kept": case(rand(1, n, sc.dim), rand(1, n, sc.dim), [keep_none] * g)}
     big = min(sc.max_keys, cfg.decode.kept_buffer + 8)
-    cases["overflow"] = case(rand(1, big, sc.dim), rand(1, big, sc.dim), [t_lo] * g)
+    cases["overflow"] = case(rand(1, big, sc.dim), rand(1, big, sc.dim), [keep_all] * g)
     same = np.repeat(rand(1, 1, sc.dim), n, axis=1)
     cases["ties"] = case(same, rand(1, n, sc.dim), [0] * g)
     ext = np.where(rng.random((1, n, sc.dim)) < 0.5, lo, hi)
     cases["extremes"] = case(ext, np.full((1, n, sc.dim), lo), [0] * g, mult=[(1 << cfg.attention.mult_bits) - 1] * g)
-    cases["one_key"] = case(rand(1, 1, sc.dim), rand(1, 1, sc.dim), [t_lo] * g)
+    cases["one_key"] = case(rand(1, 1, sc.dim), rand(1, 1, sc.dim), [keep_all] * g)
     return cases

@@ -62,7 +62,8 @@ def test_an_old_file_loads_unchanged(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (("generate", "--group", "3"), ("--group applies to --kv-memory axi only",)),
     (("generate", "--kept-buffer", "8"), ("--kept-buffer applies to --kv-memory axi only",)),
-    (("generate", "--kv-memory", "axi", "--threshold-mode", "relative"), ("threshold_mode must be absolute",)),
+    (("generate", "--axi-outstanding", "4"), ("--axi-outstanding applies to --kv-memory axi only",)),
+    (("generate", "--kv-memory", "axi", "--axi-outstanding", "65"), ("axi_outstanding=65 is out of range",)),
     (("generate", "--kv-memory", "axi", "--no-attention"), ("needs attention on",)),
     (("generate", "--kv-memory", "axi", "--axi-data-width", "96"), ("axi_data_width must be a power of two",)),
     (("generate", "--kv-memory", "axi", "--kept-buffer", "2048"), ("kept_buffer must be at most max_keys",)),

@@ -170,7 +170,6 @@ DECODE = {"kv_memory": "axi", "attention": True, "threshold_mode": "absolute"}
 
 @pytest.mark.parametrize("changes, message", [
     ({"kv_memory": "axi"}, "needs attention on"),
-    ({**DECODE, "threshold_mode": "relative"}, "threshold_mode must be absolute, not 'relative'"),
     ({**DECODE, "vmean": True}, "vmean"),
     ({**DECODE, "axi_data_width": 96}, "axi_data_width must be a power of two"),
     ({**DECODE, "axi_data_width": 1024}, "axi_data_width=1024 is out of range"),
