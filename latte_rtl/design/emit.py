@@ -29,6 +29,9 @@ def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wir
         return component, top.name
     from ..tops.axis import AxisWrapper
 
+    if top.decode:  # out: one beat per query row, tlast on row G − 1; registers per query row
+        g = cfg.decode.group
+        return AxisWrapper(component, heads=g, beats=g, decode=True), f"{top.name}_axis"
     return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
 
 
@@ -140,9 +143,6 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
     check_prefix(prefix)
     if interface not in INTERFACES:
         raise UserError(f"--interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
-    if interface == "axis" and cfg.decode.axi:
-        raise UserError("--kv-memory axi has the native interface only for now (its config, query and start streams "
-                        "have no AXI-Stream / AXI4-Lite mapping yet): use --interface native")
     if interface == "axis":
         from ..tops.axis import check_registers
 

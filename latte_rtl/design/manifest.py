@@ -13,7 +13,7 @@ from ..golden.cycles import CYCLE_MODEL
 from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
 from ..tops.axis import PROTOCOL as AXIS_PROTOCOL
-from ..tops.axis import REGISTER_MAP
+from ..tops.axis import register_map
 from .fusesoc import core_name
 from .netlist import sram_verilog
 
@@ -96,7 +96,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
                       "modules": modules, "include": f"{module}.vh", "package": f"{module}_pkg.sv",
                       "memories": memories(text, modules, prefix + SRAM_MODULE)}
         if interface == "axis" and any(p["name"] == "s_axil_awaddr" for p in ports):
-            tops[name]["register_map"] = REGISTER_MAP
+            tops[name]["register_map"] = register_map(top.decode)
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "prefix": prefix,

@@ -115,8 +115,9 @@ class DecodeScoreboard:
         layout = packed_layout(spec, inp.n_keys, BASE + (3 + s % 5) * spec.bus_bytes)
         lo, image = memory_image(spec, layout, inp.keys_of_head(h), v)
         await memory.write(lo, image)
-        regs = self.m["config"].fields.scalars["reg"].get("values", {})
-        await self.m["config"].send([{**w, "reg": regs[w["reg"]]} for w in self.config_writes(layout, rows)])
+        from latte_rtl.tops.decode import DecodeReg
+
+        await self.m["config"].send([{**w, "reg": DecodeReg[w["reg"]].value} for w in self.config_writes(layout, rows)])
         await self.m["query"].send([{"row": g, "data": pack_vector(inp.q[r], spec.bits)} for g, r in enumerate(rows)])
         start = len(self.m["start"].accepted_at)
         await self.m["start"].send([0])

@@ -67,7 +67,7 @@ def test_an_old_file_loads_unchanged(tmp_path):
     (("generate", "--kv-memory", "axi", "--no-attention"), ("needs attention on",)),
     (("generate", "--kv-memory", "axi", "--axi-data-width", "96"), ("axi_data_width must be a power of two",)),
     (("generate", "--kv-memory", "axi", "--kept-buffer", "2048"), ("kept_buffer must be at most max_keys",)),
-    (("generate", "--kv-memory", "axi", "--interface", "axis"), ("native interface only",)),
+    (("generate", "--kv-memory", "axi", "--interface", "axis", "--axi-addr-width", "40"), ("axi_addr_width",)),
 ])
 def test_bad_decode_parameters(tmp_path, args, words):
     proc = run_cli(*args, "-o", tmp_path / "d")

@@ -1,5 +1,5 @@
 """`generate --kv-memory axi`: the decode tops alone, their memory layout and registers in the manifest and
-header, byte-identical regeneration; combinations the decode tops cannot build refused in one line."""
+header, byte-identical regeneration, the AXI4-Lite register map of --interface axis."""
 
 import json
 
@@ -52,6 +52,15 @@ def test_regeneration_is_byte_identical(design):
         assert a == b, name
 
 
-def test_the_axis_interface_is_refused_in_one_line(tmp_path):
-    with pytest.raises(UserError, match="--kv-memory axi has the native interface only"):
-        generate(LatteConfig.from_params(**PARAMS), tmp_path, interface="axis")
+def test_axis_register_map_and_wide_registers_refused(tmp_path):
+    """--interface axis: the config stream becomes AXI4-Lite (block 0x100 per register code, word g = query row
+    g), the axi manager passes through; a register wider than the 32-bit AXI4-Lite word is refused."""
+    manifest = generate(LatteConfig.from_params(**PARAMS), tmp_path / "axis", interface="axis")
+    top = manifest["tops"]["latte_decode_engine"]
+    assert top["register_map"]["THRESHOLD"] == 0x700 and top["register_map"]["BASE_V"] == 0x400
+    names = {p["name"] for p in top["ports"]}
+    assert {"s_axil_awaddr", "s_axis_query_tdata", "s_axis_start_tvalid", "m_axis_out_tlast", "axi__arvalid",
+            "axi__rdata"} <= names and "config__valid" not in names
+    assert "localparam integer REG_MULT_ADDR = 2048;" in (tmp_path / "axis" / "latte_decode_engine_axis.vh").read_text()
+    with pytest.raises(UserError, match="axi_addr_width"):
+        generate(LatteConfig.from_params(**PARAMS, axi_addr_width=40), tmp_path / "wide", interface="axis")

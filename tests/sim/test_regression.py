@@ -170,3 +170,14 @@ def test_decode_regression(simulator, tmp_path):
     report = run_regression(tmp_path, sims=(simulator,), seed=SEED, tops=tops)
     assert sorted((r["top"], r["traffic"], r["status"]) for r in report["runs"]) == sorted(
         (top, traffic, "pass") for top in tops for traffic in ("steady", "backpressure"))
+
+
+def test_decode_axis_regression(tmp_path):
+    """`--interface axis`: the decode tops behind AXI4-Lite registers and AXI-Stream query/start/out/rows, the
+    AXI4 read manager passed through; every decode case on Icarus, steady and with stalls (cocotbext-axi's
+    AxiLiteMaster, AxiStreamSource/Sink and AxiRamRead)."""
+    require_simulator("icarus")
+    generate(LatteConfig.from_params(**DECODE), tmp_path, interface="axis")
+    print(f"seed={SEED} config={DECODE} interface=axis")
+    report = run_regression(tmp_path, sims=("icarus",), seed=SEED)
+    assert len(report["runs"]) == 4 and all(r["status"] == "pass" for r in report["runs"])
