@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from latte_rtl import golden
 from latte_rtl.golden.attention import MAX_EXP_FRAC_BITS, PROB_FORMATS
+from latte_rtl.golden.decode import PLANES as DECODE_PLANES
+from latte_rtl.golden.decode import DecodeSpec
 
 from .errors import UserError
 from .params import check_params, param, resolved_ranges
@@ -255,8 +257,39 @@ class AttentionConfig:
                 "vmean": self.vmean}
 
 
+KV_MEMORIES = ("onchip", "axi")
+_AXI = (("kv_memory", "axi"),)  # the decode parameters apply to the decode tops
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Long-context decode over external memory (docs/spec.md §9): `kv_memory axi` generates the decode
+    tops (K and V behind an AXI4 read master) instead of the on-chip tops."""
+
+    kv_memory: str = param("onchip", "onchip: K and V in on-chip SRAM (score and attention tops); axi: the decode "
+                                     "tops, K and V read from external memory through an AXI4 read master",
+                           choices=KV_MEMORIES)
+    axi_data_width: int = param(256, "AXI4 read data width in bits (a power of two)", lo=64, hi=512, requires=_AXI)
+    axi_addr_width: int = param(32, "AXI4 address width in bits", lo=13, hi=64, requires=_AXI)
+    kept_buffer: int = param(1024, "kept-score buffer entries per query row (keys kept past it are dropped and "
+                                   "counted in overflow); at most max_keys", lo=1, hi=65536, requires=_AXI)
+    axi_outstanding: int = param(32, "AXI4 read bursts in flight at most (hides the memory latency)", lo=1, hi=64,
+                                 requires=_AXI)
+    group: int = param(1, "query rows per KV head processed together in one decode step (grouped-query "
+                          "attention; SmolLM2-135M: 3)", lo=1, hi=16, requires=_AXI, symbol="G")
+
+    def __post_init__(self):
+        check_params(self)
+        if self.axi_data_width & (self.axi_data_width - 1):
+            raise UserError(f"axi_data_width must be a power of two in 64..512, not {self.axi_data_width!r}")
+
+    @property
+    def axi(self) -> bool:
+        return self.kv_memory == "axi"
+
+
 # Stages in the order of the pipeline.
-STAGES = {"score": ScoreConfig, "attention": AttentionConfig, "row": RowConfig}
+STAGES = {"score": ScoreConfig, "attention": AttentionConfig, "row": RowConfig, "decode": DecodeConfig}
 
 
 @dataclass(frozen=True)
@@ -267,6 +300,7 @@ class LatteConfig:
     score: ScoreConfig = field(default_factory=ScoreConfig)
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     row: RowConfig = field(default_factory=RowConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
 
     def __post_init__(self):
         for name, cls in STAGES.items():
@@ -283,6 +317,8 @@ class LatteConfig:
         if longest >= 1 << self.row.cycle_counter_bits:
             raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")
+        if self.decode.axi:
+            check_decode(self)
 
     @classmethod
     def from_params(cls, **params) -> LatteConfig:
@@ -318,7 +354,38 @@ class LatteConfig:
         out = dict(dataclasses.asdict(self.score.widths))
         if self.attention.attention:
             out["attention"] = dataclasses.asdict(self.attention_widths)
+        if self.decode.axi:
+            spec = self.decode_spec()
+            out["decode"] = {"bus_bytes": spec.bus_bytes, "row_bytes": {p: spec.row_bytes(p) for p in DECODE_PLANES},
+                             "row_beats": {p: spec.row_beats(p) for p in DECODE_PLANES},
+                             "field_bits": {p: spec.field_bits(p) for p in DECODE_PLANES}}
         return json_values(out)
+
+    def decode_spec(self) -> DecodeSpec:
+        """The one map LatteConfig → DecodeSpec of the decode tops and their golden model."""
+        sc, at = self.score, self.attention
+        softmax = {k: v for k, v in at.golden_params().items() if k != "vmean"}
+        return DecodeSpec(bits=sc.bits, msb_bits=sc.msb_bits, dim=sc.dim, lanes=sc.lanes,
+                          threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
+                          bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
+                          addr_width=self.decode.axi_addr_width, mult_bits=self.attention.mult_bits,
+                          max_outstanding=self.decode.axi_outstanding, softmax=softmax)
+
+
+def check_decode(cfg: LatteConfig) -> None:
+    """UserError for a decode design (kv_memory axi) the decode tops cannot build."""
+    if not cfg.attention.attention:
+        raise UserError("kv_memory axi generates the decode tops (score → softmax → P·V): it needs attention on "
+                        "(--attention), not off")
+    if cfg.attention.vmean:
+        raise UserError("kv_memory axi reads V only for keys with p > 0: vmean (every V row) must be off, not on")
+    if cfg.decode.kept_buffer > cfg.score.max_keys:
+        raise UserError(f"kept_buffer must be at most max_keys = {cfg.score.max_keys}, not {cfg.decode.kept_buffer}")
+    if cfg.score.sink_keys:
+        raise UserError(f"kv_memory axi has no attention sinks: sink_keys must be 0, not {cfg.score.sink_keys}")
+    if cfg.score.completion_lanes:
+        raise UserError("kv_memory axi has no separate completion array: completion_lanes must be 0, not "
+                        f"{cfg.score.completion_lanes}")
 
 
 def json_values(x):

@@ -27,6 +27,8 @@ class AttentionInput:
     thresholds: np.ndarray
     extras: dict
     key_limit: np.ndarray  # [R]: row r sees keys j < key_limit[r]
+    kv_heads: np.ndarray | None = None  # [H]: query head -> KV head, when the file maps them (k then [H, N, d])
+    kv_k: np.ndarray | None = None      # [Hkv, N, d]: the keys as given, one set per KV head (with kv_heads)
 
     @property
     def n_keys(self) -> int:
@@ -157,6 +159,10 @@ def _validated(arrays: dict, cfg: ScoreConfig, path) -> AttentionInput:
     n_heads = thresholds.shape[0]
     for h, t in enumerate(thresholds.tolist()):
         cfg.check_threshold(t, f"thresholds[{h}]")
+    kv_heads, kv_k = None, None
+    if "kv_heads" in arrays:
+        kv_heads, kv_k = _kv_heads(arrays["kv_heads"], k, n_heads)
+        k = kv_k[kv_heads]  # per query head, as an unmapped file gives it
     if k.ndim == 3 and k.shape[0] != n_heads:
         raise UserError(f"array 'k' has keys for {k.shape[0]} heads but 'thresholds' has {n_heads}: "
                         "expected one key set per head")
@@ -170,8 +176,24 @@ def _validated(arrays: dict, cfg: ScoreConfig, path) -> AttentionInput:
     else:
         heads = np.zeros(q.shape[0], dtype=np.int64)
     key_limit = _key_limit(arrays, q.shape[0], k.shape[-2], cfg.max_keys)
-    extras = {name: arr for name, arr in arrays.items() if name not in ("q", "k", "thresholds", "heads", "key_limit")}
-    return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit)
+    extras = {name: arr for name, arr in arrays.items()
+              if name not in ("q", "k", "thresholds", "heads", "key_limit", "kv_heads")}
+    return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit,
+                          kv_heads=kv_heads, kv_k=kv_k)
+
+
+def _kv_heads(arr, k: np.ndarray, n_heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kv_heads [H], keys per KV head [Hkv, N, d]) of a file with the optional `kv_heads` array."""
+    kv_heads = _integer_array("kv_heads", arr, "kv_heads [H]")
+    if kv_heads.shape != (n_heads,):
+        raise UserError(f"array 'kv_heads' has shape {list(kv_heads.shape)}: expected [{n_heads}] (the KV head of "
+                        "each query head, one per threshold)")
+    kv_k = k if k.ndim == 3 else k[None]
+    if kv_heads.min() < 0 or kv_heads.max() >= kv_k.shape[0]:
+        bad = kv_heads.min() if kv_heads.min() < 0 else kv_heads.max()
+        raise UserError(f"array 'kv_heads' holds {bad}: expected KV head indices 0..{kv_k.shape[0] - 1} (one per "
+                        "key set of 'k')")
+    return kv_heads, kv_k
 
 
 def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarray:
@@ -189,8 +211,9 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
 
 
 RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
-                 "probs": np.int64, "out": np.int64, "interval": np.int64}  # probs, out, interval: attention tops
-# only (docs/spec.md §6, §7)
+                 "probs": np.int64, "out": np.int64, "interval": np.int64,  # probs, out, interval: attention tops
+                 "overflow": np.int64, "bytes_read": np.int64, "bytes_read_k_msb": np.int64,  # decode tops only
+                 "bytes_read_k_lsb": np.int64, "bytes_read_v": np.int64}  # (docs/spec.md §6, §7, §9)
 
 
 def save_result(path, result: dict, manifest: dict) -> None:
@@ -206,6 +229,17 @@ def save_result(path, result: dict, manifest: dict) -> None:
                   for name, dtype in RESULT_FIELDS.items() if name in result}
     arrays["config"] = np.array(json.dumps(manifest, sort_keys=True))
     atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _kv_values(v: np.ndarray, inp: AttentionInput, d: int) -> np.ndarray:
+    """V of a file with `kv_heads`: [N, d] or one set per KV head [Hkv, N, d], returned per query head."""
+    n_kv, n = inp.kv_k.shape[0], inp.n_keys
+    if v.ndim == 2:
+        return v
+    if v.shape != (n_kv, n, d):
+        raise UserError(f"array 'v' has shape {list(v.shape)}: expected [{n}, {d}] or [{n_kv}, {n}, {d}] (one V set "
+                        "per KV head, as 'k')")
+    return v[inp.kv_heads]
 
 
 @dataclass
@@ -225,6 +259,8 @@ def load_attention(inp: AttentionInput, cfg) -> AttentionArrays:
             raise UserError(f"an attention top needs the array '{name}' (docs/spec.md §7): v [N, {d}] or [H, N, {d}], "
                             "softmax_mult [H]")
     v = _integer_array("v", inp.extras["v"], f"v [N, {d}]")
+    if inp.kv_heads is not None:
+        v = _kv_values(v, inp, d)
     if v.ndim not in (2, 3) or v.shape[-2:] != (n, d) or (v.ndim == 3 and v.shape[0] != n_heads):
         raise UserError(f"array 'v' has shape {list(v.shape)}: expected [{n}, {d}] or [{n_heads}, {n}, {d}] "
                         "(one V row per key)")
@@ -245,3 +281,22 @@ def load_attention(inp: AttentionInput, cfg) -> AttentionArrays:
             raise UserError(f"array '{name}' holds {bad}: expected 0..{top} (its register's width)")
         arrays[name] = arr
     return AttentionArrays(v=v, mult=arrays["softmax_mult"], comp=arrays["denominator_comp"])
+
+
+def decode_steps(inp: AttentionInput, group: int) -> list[np.ndarray]:
+    """The row indices of each decode step, in order (docs/spec.md §6): the rows of one KV head (query head h's
+    KV head is kv_heads[h], else h itself), ascending, G = `group` at a time; KV heads ascending. Refuses
+    (UserError) a KV head whose row count is not a multiple of G, and a `key_limit` below N."""
+    if (inp.key_limit < inp.n_keys).any():
+        r = int(np.flatnonzero(inp.key_limit < inp.n_keys)[0])
+        raise UserError(f"array 'key_limit' holds {int(inp.key_limit[r])} (row {r}): a decode step reads every key, "
+                        f"so key_limit must be absent or at least N = {inp.n_keys}")
+    kv = inp.heads if inp.kv_heads is None else inp.kv_heads[inp.heads]
+    steps = []
+    for h in np.unique(kv):
+        rows = np.flatnonzero(kv == h)
+        if rows.size % group:
+            raise UserError(f"KV head {int(h)} has {rows.size} query rows: a decode step takes group = {group} rows "
+                            f"of one KV head, so each KV head needs a multiple of {group} rows")
+        steps += [rows[i:i + group] for i in range(0, rows.size, group)]
+    return steps

@@ -38,15 +38,23 @@ def given_config_options(args) -> dict:
     return {name: getattr(args, name) for name in design_parameters() if getattr(args, name, None) is not None}
 
 
+def decode_defaults(given: dict) -> dict:
+    """With --kv-memory axi (the decode tops: softmax and P·V) attention is on and the threshold mode
+    absolute (one MSB pass; relative takes two) unless told otherwise."""
+    if given.get("kv_memory") != "axi":
+        return given
+    return {"attention": True, "threshold_mode": "absolute", **given}
+
+
 def config_from_args(args) -> LatteConfig:
-    return LatteConfig.from_params(**given_config_options(args))
+    return LatteConfig.from_params(**decode_defaults(given_config_options(args)))
 
 
 def design_config_from_args(args, *, attention_default: bool = False) -> LatteConfig:
     """The config of a design to generate: softmax and P·V options need the attention tops, and
     --log-levels the log2 format (an option that does not apply is an error, not ignored)."""
     given = given_config_options(args)
-    values = {"attention": given.get("attention", attention_default), **given}
+    values = {"attention": given.get("attention", attention_default), **decode_defaults(given)}
     params = design_parameters()
     unmet = {name: [(n, v) for n, v in spec_of(params[name]).requires if values.get(n, params[n].default) != v]
              for name in given}
@@ -116,6 +124,19 @@ def int_at_least(option: str, minimum: int):
             raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {value}")
+        return value
+    return parse
+
+
+def positive_number(option: str):
+    """argparse type: a number > 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} must be a number > 0, not {text!r}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number > 0, not {value}")
         return value
     return parse
 

@@ -53,7 +53,7 @@ def cmd_golden(args) -> int:
     top = get_top(default_top(cfg) if args.top is None else args.top)
     if top not in tops_for(cfg):
         raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the "
-                        "attention tops)")
+                        "attention tops, --kv-memory axi for the decode tops)")
     check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
     inp = load_qk(args.qk, cfg.score, thresholds)

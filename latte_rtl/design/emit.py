@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum as py_enum
 import re
 import tempfile
 from pathlib import Path
@@ -28,6 +29,9 @@ def top_component(cfg: LatteConfig, top, interface: str = "native") -> tuple[wir
         return component, top.name
     from ..tops.axis import AxisWrapper
 
+    if top.decode:  # out: one beat per query row, tlast on row G − 1; registers per query row
+        g = cfg.decode.group
+        return AxisWrapper(component, heads=g, beats=g, decode=True), f"{top.name}_axis"
     return AxisWrapper(component, heads=cfg.score.heads, beats=cfg.score.beats), f"{top.name}_axis"
 
 
@@ -79,7 +83,7 @@ def port_list(component: wiring.Component) -> list[dict]:
             entry["stream"] = {"interface": "__".join(str(p) for p in path[:-1]), "role": path[-1]}
         if isinstance(member.shape, data.Layout):
             entry["fields"] = _fields(member.shape)
-        elif isinstance(member.shape, enum.EnumMeta):
+        elif isinstance(member.shape, (enum.EnumMeta, py_enum.EnumMeta)):
             entry["values"] = {m.name: m.value for m in member.shape}
         ports.append(entry)
     return ports
@@ -98,7 +102,7 @@ def _fields(shape, offset=0, prefix="") -> list[dict]:
                  "signed": elem.signed} for i in range(shape.length)]
     s = Shape.cast(shape)
     field = {"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}
-    if isinstance(shape, enum.EnumMeta):
+    if isinstance(shape, (enum.EnumMeta, py_enum.EnumMeta)):  # an Amaranth enum, or a Python IntEnum
         field["values"] = {m.name: m.value for m in shape}
     return [field]
 

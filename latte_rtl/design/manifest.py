@@ -13,7 +13,7 @@ from ..golden.cycles import CYCLE_MODEL
 from ..hw.sram import SRAM_MODULE
 from ..tools import tool_versions
 from ..tops.axis import PROTOCOL as AXIS_PROTOCOL
-from ..tops.axis import REGISTER_MAP
+from ..tops.axis import register_map
 from .fusesoc import core_name
 from .netlist import sram_verilog
 
@@ -37,6 +37,39 @@ PROTOCOL = {
               "threshold_width bits, two's complement in absolute mode), SOFTMAX_MULT = 1 (M_h), DENOM_COMP = 2 (C_h)",
     "out": "attention engines: beats beats of lanes signed accumulators o_i (element b*lanes + i)",
 }
+
+
+DECODE_PROTOCOL = {
+    "reset": PROTOCOL["reset"],
+    "streams": PROTOCOL["streams"],
+    "config": "decode tops: (reg, head, value) writes, ready while busy is low; reg codes in the config payload's reg "
+              "field (BASE_MSB, STRIDE_MSB, BASE_LSB, STRIDE_LSB, BASE_V, STRIDE_V, N_KEYS with head 0: byte "
+              "addresses and strides per memory_layout, N keys of the step; THRESHOLD, MULT, COMP with head = query "
+              "row g: T_g (absolute mode: two's complement in its low bits; relative: unsigned), M_g, C_g); registers "
+              "hold between steps",
+    "query": "decode tops: one beat per query row g = row, data = the q vector packed as a memory row (element i at "
+             "bits [i*bits, (i+1)*bits), two's complement); ready while busy is low",
+    "start": "decode tops: one beat (payload ignored) begins a decode step with the registers and q rows given",
+    "out": "decode tops: one beat per query row, row = 0..group-1 in order, data[i] = o_i of that row (signed)",
+    "rows": "decode tops: one record per step: kept_count[g], overflow[g], bytes_read.k_msb/k_lsb/v (bytes of the R "
+            "beats of this step per plane, shared by its group), cycles (start accepted to the record valid)",
+    "axi": "decode tops: AXI4 read manager axi_ar*/axi_r* (ARID 0, INCR bursts of up to 16 beats never crossing 4 "
+           "KiB, ARSIZE = data width, up to axi_outstanding bursts outstanding, responses in order)",
+}
+
+
+def memory_layout(cfg: LatteConfig) -> dict:
+    """The external memory layout of a decode design's KV head (golden.decode)."""
+    spec = cfg.decode_spec()
+    planes = {p: {"field_bits": spec.field_bits(p), "signed": p != "k_lsb", "row_bytes": spec.row_bytes(p),
+                  "row_beats": spec.row_beats(p), "base_register": f"BASE_{r}", "stride_register": f"STRIDE_{r}"}
+              for p, r in (("k_msb", "MSB"), ("k_lsb", "LSB"), ("v", "V"))}
+    return {"planes": planes, "alignment_bytes": spec.bus_bytes, "addr_width": spec.addr_width,
+            "max_keys": spec.max_keys,
+            "rules": "row j of a plane at base + j*stride; field i of a row in bits [i*w, (i+1)*w) of the row read as "
+                     "a little-endian integer (k_msb: k >> lsb_bits, k_lsb: k & (2^lsb_bits - 1), v); base and "
+                     "stride multiples of alignment_bytes; stride >= row_bytes; no byte of one plane inside another; "
+                     "every byte below 2^addr_width; 1 <= N <= max_keys; a row is read as row_beats whole beats"}
 
 
 def _sha(text: str) -> str:
@@ -63,7 +96,7 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
                       "modules": modules, "include": f"{module}.vh", "package": f"{module}_pkg.sv",
                       "memories": memories(text, modules, prefix + SRAM_MODULE)}
         if interface == "axis" and any(p["name"] == "s_axil_awaddr" for p in ports):
-            tops[name]["register_map"] = REGISTER_MAP
+            tops[name]["register_map"] = register_map(top.decode)
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "prefix": prefix,
@@ -80,9 +113,12 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
             **CYCLE_MODEL,
             "beats": cfg.score.beats,
         },
-        "protocol": {**PROTOCOL, **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
+        "protocol": {**(DECODE_PROTOCOL if cfg.decode.axi else PROTOCOL),
+                     **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
         "tool_versions": tool_versions(),
     }
+    if cfg.decode.axi:
+        manifest["memory_layout"] = memory_layout(cfg)
     manifest["manifest_sha256"] = seal(manifest)
     return manifest
 

@@ -47,6 +47,8 @@ class DecodeSpec:
     bus_bytes: int = 32
     max_keys: int = 65536
     addr_width: int = 32
+    mult_bits: int = 16          # the M_g register (unsigned)
+    max_outstanding: int = 32    # AXI bursts in flight (the RTL tops; 1..64)
     softmax: dict = field(default_factory=lambda: {"exp_frac_bits": 2, "exp_bits": 12, "prob_bits": 8,
                                                    "scale_shift": 20, "prob_format": "linear", "log_levels": 7})
 

@@ -83,9 +83,6 @@ class AxiReadMaster(wiring.Component):
         m.d.comb += burst.eq(Mux(to_boundary < capped, to_boundary, capped))
         ar = r = self.axi
         take = Signal()
-        m.d.comb += [self.req.ready.eq(remaining == 0), take.eq(self.req.valid & self.req.ready)]
-        with m.If(take):
-            m.d.sync += [addr.eq(self.req.payload.addr), remaining.eq(self.req.payload.beats)]
         issue = Signal()
         finish = Signal()
         m.d.comb += [
@@ -104,6 +101,12 @@ class AxiReadMaster(wiring.Component):
                          remaining.eq(remaining - burst), ar.arvalid.eq(1)]
         with m.Elif(ar.arready):
             m.d.sync += ar.arvalid.eq(0)
+        # a request is taken in the cycle the last burst of the one before issues: one-burst requests
+        # (a plane row) go out at one per cycle
+        m.d.comb += [self.req.ready.eq((remaining == 0) | (issue & (remaining == burst))),
+                     take.eq(self.req.valid & self.req.ready)]
+        with m.If(take):           # after the issue's update: the new request's address and length win
+            m.d.sync += [addr.eq(self.req.payload.addr), remaining.eq(self.req.payload.beats)]
         m.d.sync += outstanding.eq(outstanding + issue - finish)
         with m.If(r.rvalid & r.rready & (r.rresp != 0)):
             m.d.sync += self.error.eq(1)

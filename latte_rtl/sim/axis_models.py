@@ -12,7 +12,7 @@ from cocotb.triggers import RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from latte_rtl.hw.layouts import ConfigReg
-from latte_rtl.tops.axis import REGISTER_MAP
+from latte_rtl.tops.axis import register_map
 
 from .bfm import ObservationMonitor, PortReader, random_pauses
 from .ports import PortFields
@@ -45,7 +45,10 @@ class AxisSourceModel:
     def _frame(self, beats: list[dict]) -> AxiStreamFrame:
         data, user = b"", []
         for beat in beats:
-            data += self.tdata.pack({"": beat["data"]}).to_bytes(self.width, "little")
+            if not isinstance(beat, dict):  # a plain payload (start)
+                beat = {"data": beat}
+            value = beat["data"] if self.tdata is None else self.tdata.pack({"": beat["data"]})
+            data += (int(value) & ((1 << 8 * self.width) - 1)).to_bytes(self.width, "little")
             rest = {k: v for k, v in beat.items() if k not in ("data", "last")}
             user += [self.tuser.pack(rest) if self.tuser else 0] * self.width
         return AxiStreamFrame(data, tuser=user if self.tuser else None)
@@ -115,17 +118,25 @@ class AxiLiteRegisters:
     """`send(writes)` of native register writes ({head, value} or {reg, head, value}) as AXI4-Lite
     word writes at REGISTER_MAP[block] + 4·head; `read_status(name)` reads a status word."""
 
-    def __init__(self, dut, name: str):
+    def __init__(self, dut, name: str, decode: bool = False):
         self.block = None if name == "config" else "THRESHOLD"
+        self.decode, self.map = decode, register_map(decode)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+
+    def _block(self, reg) -> str:
+        if self.decode:
+            from latte_rtl.tops.decode import DecodeReg
+
+            return DecodeReg(reg).name
+        return ConfigReg(reg).name
 
     async def send(self, writes) -> None:
         for w in writes:
-            block = self.block or ConfigReg(w["reg"]).name
-            await self.axil.write_dword(REGISTER_MAP[block] + 4 * w["head"], int(w["value"]) & 0xFFFF_FFFF)
+            block = self.block or self._block(w["reg"])
+            await self.axil.write_dword(self.map[block] + 4 * w["head"], int(w["value"]) & 0xFFFF_FFFF)
 
     async def read_status(self, name: str) -> int:
-        return await self.axil.read_dword(REGISTER_MAP[name])
+        return await self.axil.read_dword(self.map[name])
 
     def sample(self, cycle: int) -> None:
         pass
@@ -149,8 +160,9 @@ def bind_axis_models(tb, manifest: dict, top: str, rng: random.Random, valid_pro
                                                     else ready_prob))
             models[stream] = tb.add(model)
     if "s_axil_awaddr" in ports:
-        registers = "config" if "n_values" in ports else "thresholds"  # attention tops: T, M_h, C_h
-        models[registers] = tb.add(AxiLiteRegisters(tb.dut, registers))
+        decode = "s_axis_start_tvalid" in ports  # decode tops: the layout and T, M, C per query row
+        registers = "config" if "n_values" in ports or decode else "thresholds"  # attention tops: T, M_h, C_h
+        models[registers] = tb.add(AxiLiteRegisters(tb.dut, registers, decode))
     from .ports import payload_fields
 
     fields = payload_fields(manifest, top)

@@ -14,6 +14,7 @@ from latte_rtl.cli.common import (
     fraction,
     int_at_least,
     one_simulator,
+    positive_number,
     required_design,
     scheduler_address,
     split_list,
@@ -86,7 +87,11 @@ def _engine(args):
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
     prepare_simulator(sim)
-    return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves))
+    memory = (args.mem_latency, args.mem_bytes_per_cycle)
+    if name == "cocotb" and memory != (0, None):
+        raise UserError("--mem-latency and --mem-bytes-per-cycle apply to --engine native only (cocotb's memory is "
+                        "cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
+    return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves), *memory)
 
 
 def _inputs(args, cfg, top) -> dict:
@@ -103,6 +108,11 @@ def _inputs(args, cfg, top) -> dict:
     if top.attention:
         for inp in inputs.values():
             load_attention(inp, cfg)
+    if top.decode:
+        from latte_rtl.tops.registry import check_decode_input
+
+        for inp in inputs.values():
+            check_decode_input(inp, cfg, dense=top.key.startswith("dense"))
     return inputs
 
 
@@ -122,6 +132,9 @@ def cmd_run(args) -> int:
     engine = _engine(args)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     rows = sum(inp.q.shape[0] for inp in inputs.values())
+    if top.decode and (args.jobs > 1 or args.scheduler):
+        raise UserError("-j and --scheduler apply to the on-chip tops: a decode top's rows run as one job (its "
+                        "decode steps group rows of a KV head)")
     jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, rows, "rows")
     start = time.perf_counter()
     done = run_rows(Path(args.design).resolve(), top.name, engine, inputs, jobs, args.scheduler)
@@ -147,6 +160,9 @@ def cmd_run(args) -> int:
 def _compared(cfg, top) -> list[str]:
     """What the scoreboard compared: without the monitor port an attention top shows only `out` and
     its row records, a score top the kept keys' scores and their estimates (not every key's HH)."""
+    if top.decode:
+        return ["out", "row records (kept_count, overflow, bytes read per plane, cycles); a decode top has no "
+                "monitor: no hh, kept, scores, probs"]
     if cfg.row.monitor:
         return [*(["out", "probs"] if top.attention else []), "hh", "kept", "scores", "row records"]
     if top.attention:
@@ -209,6 +225,12 @@ def register(sub) -> None:
                    help="fraction of cycles an input stream offers a beat (default 1: no gaps)")
     p.add_argument("--ready-prob", type=fraction("--ready-prob"), default=1.0,
                    help="fraction of cycles an output stream takes a beat (default 1: no stalls)")
+    p.add_argument("--mem-latency", type=int_at_least("--mem-latency", 0), default=0, metavar="CYCLES",
+                   help="decode tops, native engine: cycles from an AR to its first R beat in the AXI memory model "
+                        "(default 0)")
+    p.add_argument("--mem-bytes-per-cycle", type=positive_number("--mem-bytes-per-cycle"), default=None, metavar="B",
+                   help="decode tops, native engine: the AXI memory model's bandwidth in bytes per cycle, > 0 "
+                        "(default: the data width, one beat per cycle)")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
                    help="local worker processes over which the rows (of every layer) are sharded (at most one per "
                         "row and 2 per CPU core: more is clamped, with a note)")

@@ -34,6 +34,7 @@ class Op(enum.IntEnum):
     WAIT = 2      # b: rising edges
     WAIT_LOW = 3  # a: probe index; done when that port reads 0
     PROBE = 4     # a: probe index; its value goes to probes.bin
+    MEMORY = 5    # a: byte address, b: bytes (the next b bytes of mem.bin) into the AXI memory model
 
 
 class Capture:
@@ -68,7 +69,11 @@ class _Source:
         first = len(self.accepted_at)
         self.tb.op(Op.SEND, self.index, len(beats))
         if self.tb.capture is None:
-            if beats:
+            if beats and self.fields is None:  # a plain payload (start): the integers as uint32 words
+                width = words(dict(self.tb.ports.sources)[self.name])
+                self.tb.beats[self.name].append(np.array(
+                    [[(int(b) >> (32 * i)) & 0xFFFFFFFF for i in range(width)] for b in beats], "<u4"))
+            elif beats:
                 self.tb.beats[self.name].append(self.fields.pack_words(beats))
             self.accepted_at += [0] * len(beats)
         else:
@@ -101,6 +106,16 @@ class _Output:
         return self.queue.popleft()
 
 
+class _Memory:
+    def __init__(self, tb: NativeTB):
+        self.tb = tb
+
+    async def write(self, address: int, image) -> None:
+        self.tb.op(Op.MEMORY, address, len(image))
+        if self.tb.capture is None:
+            self.tb.memory.append(bytes(image))
+
+
 class _Reader:
     def __init__(self, tb: NativeTB, name: str, fields: PortFields):
         self.tb, self.name, self.fields = tb, name, fields
@@ -128,6 +143,7 @@ class NativeTB:
         self.ports, self.capture, self.planned = ports, capture, planned
         self.ops: list[tuple[int, int, int]] = []
         self.beats: dict[str, list[np.ndarray]] = {n: [] for n, _ in ports.sources}  # [n, W] uint32 per SEND
+        self.memory: list[bytes] = []  # the bytes of each MEMORY op
         self.probe_cursor = 0
         self.dut = _Ports(self)
         self.models: dict = {n: _Source(self, i, n, fields.get(n)) for i, (n, _) in enumerate(ports.sources)}
@@ -148,6 +164,10 @@ class NativeTB:
         for out in self.outputs:
             out.flush(now)
 
+    def axi_memory(self, size: int) -> _Memory:
+        """The harness's AXI memory model (decode tops): writes become MEMORY ops."""
+        return _Memory(self)
+
     def probe(self, name: str) -> int:
         index = self.ports.probe_index(name)
         self.op(Op.PROBE, index, 0)
@@ -167,6 +187,7 @@ class NativeTB:
     def write(self, work: Path) -> None:
         """The script and the beat files for the harness."""
         np.array(self.ops, dtype="<i8").reshape(-1, 3).tofile(work / "ops.bin")
+        (work / "mem.bin").write_bytes(b"".join(self.memory))
         for name, width in self.ports.sources:
             beats = self.beats[name] or [np.zeros((0, words(width)), "<u4")]
             np.concatenate(beats).astype("<u4").tofile(work / f"in_{name}.bin")
@@ -188,8 +209,10 @@ def stall_limit(cfg) -> int:
     return 1_000_000 + 16 * cfg.score.beats * cfg.score.max_keys
 
 
-def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str) -> dict:
-    done = run_child([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit)],
+def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str,
+             memory: tuple[int, float] | None = None) -> dict:
+    extra = [str(memory[0]), repr(float(memory[1]))] if memory else []
+    done = run_child([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit), *extra],
                      capture_output=True, text=True)
     if done.returncode:
         raise AssertionError(f"{top} on native (seed {seed}): {done.stderr.strip() or f'exit {done.returncode}'}")
@@ -197,9 +220,11 @@ def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: fl
 
 
 def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
-                    seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0) -> dict:
+                    seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
+                    memory: tuple[int, float | None] = (0, None)) -> dict:
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
+    `memory` (decode tops): the AXI memory model's (latency in cycles, bytes per cycle; None: the bus width).
 
     Raises AssertionError (first mismatches) if the RTL disagrees with golden.
     """
@@ -219,7 +244,8 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
         run_sync(sb.run())
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
-        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, stall_limit(cfg), top)
+        axi = (memory[0], memory[1] or cfg.decode.axi_data_width // 8) if cfg.decode.axi else None
+        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, stall_limit(cfg), top, axi)
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, sb, result in zip(stimuli, boards, results):

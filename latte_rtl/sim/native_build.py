@@ -25,7 +25,7 @@ EXECUTABLE = "harness"
 # -O3: Verilator's own optimizations; the C++ compiler gets -O2 (Verilator's default is -Os).
 # UNOPTFLAT (a performance note on signals Verilator cannot order, e.g. the operand select of
 # some designs) only fails the build here: cocotb's --public-flat-rw build never reports it.
-NATIVE_ARGS = BUILD_ARGS["verilator"] + ["-O3", "--x-assign", "fast", "-Wno-UNOPTFLAT", "-CFLAGS", "-O2"]
+NATIVE_ARGS = BUILD_ARGS["verilator"] + ["-O3", "--x-assign", "fast", "-CFLAGS", "-O2"]
 
 
 def words(width: int) -> int:
@@ -79,7 +79,24 @@ def _getter(port: str, width: int) -> str:
     return f"[](Model* m, uint32_t* w) {{ w[0] = uint32_t(m->{port});{high} }}"
 
 
-def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
+def axi_functions(widths: dict[str, int]) -> list[str]:
+    """latte_ports.h's accessors of the `axi` read port (`widths`: {port name: bits}) for the harness's
+    AxiMemory: LATTE_AXI, AXI_DATA_BYTES, AXI_DATA_WORDS, axi_arvalid/araddr/arlen/arsize/rready, axi_drive."""
+    data = widths["axi__rdata"]
+    get = {name: f"m->{cxx_name('axi__' + name)}" for name in ("arvalid", "araddr", "arlen", "arsize", "rready")}
+    rdata = cxx_name("axi__rdata")
+    put = (f"for (size_t i = 0; i < {words(data)}; ++i) m->{rdata}[i] = w[i];" if data > 64
+           else f"m->{rdata} = uint64_t(w[0]) | (uint64_t(w[1]) << 32);")
+    return ["#define LATTE_AXI 1", f"constexpr size_t AXI_DATA_BYTES = {data // 8};",
+            f"constexpr size_t AXI_DATA_WORDS = {words(data)};",
+            *(f"inline uint64_t axi_{name}(Model* m) {{ return uint64_t({expr}); }}" for name, expr in get.items()),
+            "inline void axi_drive(Model* m, bool arready, bool rvalid, const uint32_t* w, bool rlast) {",
+            f"    m->{cxx_name('axi__arready')} = arready; m->{cxx_name('axi__rvalid')} = rvalid; "
+            f"m->{cxx_name('axi__rlast')} = rlast;",
+            f"    m->{cxx_name('axi__rresp')} = 0; m->{cxx_name('axi__rid')} = 0; {put}", "}", ""]
+
+
+def headers(ports: HarnessPorts, module: str, axi: dict[str, int] | None = None) -> dict[str, str]:
     """{file name: text} of latte_model.h and latte_ports.h for the top's Verilog `module`."""
     model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
     lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
@@ -94,7 +111,15 @@ def headers(ports: HarnessPorts, module: str) -> dict[str, str]:
               f"&m->{cxx_name(n + '__valid')}, {'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});"
               for n, w, ready in ports.outputs]
     lines += ["}", ""]
+    if axi:
+        lines += axi_functions(axi)
     return {"latte_model.h": model, "latte_ports.h": "\n".join(lines)}
+
+
+def axi_widths(manifest: dict, top: str) -> dict[str, int] | None:
+    """{port: width} of the top's `axi` read port, or None if it has none."""
+    widths = {p["name"]: p["width"] for p in manifest["tops"][top]["ports"] if p["name"].startswith("axi__")}
+    return widths or None
 
 
 def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, bool]:
@@ -113,7 +138,7 @@ def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, boo
 
 
 def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
-    generated = headers(HarnessPorts.of(manifest, top), module)
+    generated = headers(HarnessPorts.of(manifest, top), module, axi_widths(manifest, top))
     key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
     for src in sources:
         key.update(src.read_bytes())

@@ -4,8 +4,9 @@
 // valid gaps and ready stalls, the same clocking as sim/bfm.py's ClockedTB: every rising edge,
 // first sample (outputs as they were at the edge), then drive (inputs for the next cycle).
 //
-//   harness DIR SEED VALID_PROB READY_PROB STALL_LIMIT
-//                                            run DIR/ops.bin, DIR/in_<stream>.bin; write
+//   harness DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE]
+//                                            run DIR/ops.bin, DIR/in_<stream>.bin (DIR/mem.bin: the bytes of
+//                                            the MEMORY ops of a top with an AXI4 read port); write
 //                                            DIR/out_<stream>.bin, acc_<stream>.bin, probes.bin, done.bin;
 //                                            give up after STALL_LIMIT cycles without any progress
 //   harness --idle CYCLES                    only clock the model (Verilator's own speed)
@@ -17,6 +18,7 @@
 // The model comes from latte_model.h and the port tables from latte_ports.h, both generated
 // from the manifest by sim/native_build.py.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -53,7 +55,7 @@ struct ProbePort {  // a plain output port the script reads (counts, busy, count
 
 namespace {
 
-enum Op : int64_t { SEND = 0, RECV = 1, WAIT = 2, WAIT_LOW = 3, PROBE = 4 };
+enum Op : int64_t { SEND = 0, RECV = 1, WAIT = 2, WAIT_LOW = 3, PROBE = 4, MEMORY = 5 };
 
 struct Rng {  // splitmix64: a fixed, portable stream per model
     uint64_t s;
@@ -164,6 +166,55 @@ int idle(uint64_t cycles) {
     return 0;
 }
 
+#ifdef LATTE_AXI
+// Reactive AXI4 read memory (tops with an `axi` port): AR accepted while fewer than MAX_BURSTS bursts
+// are queued (arready paused with READY_PROB, seeded); each burst's data starts `latency` cycles after
+// its AR; R beats in order, at most `bytes_per_cycle` bytes per cycle on average (a token bucket),
+// rvalid paused with VALID_PROB (seeded). INCR bursts of arlen + 1 beats of 2^arsize bytes; RRESP OKAY.
+struct AxiMemory {
+    static constexpr size_t MAX_BURSTS = 16;
+    struct Burst { uint64_t addr, beats, sent, size, ready_at; };
+    std::vector<uint8_t> bytes;
+    std::deque<Burst> bursts;
+    uint64_t latency = 0;
+    double bytes_per_cycle = AXI_DATA_BYTES, credit = AXI_DATA_BYTES;
+    bool ar_ready = false, r_valid = false;
+    Rng ar_rng, r_rng;
+    std::vector<uint32_t> word = std::vector<uint32_t>(AXI_DATA_WORDS);
+    void write(uint64_t addr, const uint8_t* data, size_t n) {
+        if (bytes.size() < addr + n) bytes.resize(addr + n);
+        std::memcpy(bytes.data() + addr, data, n);
+    }
+    bool sample(Model* m, uint64_t cycle) {  // handshakes at this edge; true if one happened
+        bool moved = false;
+        if (ar_ready && axi_arvalid(m)) {
+            bursts.push_back({axi_araddr(m), axi_arlen(m) + 1ull, 0, 1ull << axi_arsize(m), cycle + latency});
+            moved = true;
+        }
+        if (r_valid && axi_rready(m)) {
+            Burst& b = bursts.front();
+            credit -= AXI_DATA_BYTES;
+            if (++b.sent == b.beats) bursts.pop_front();
+            moved = true;
+        }
+        return moved;
+    }
+    void drive(Model* m, uint64_t cycle, double valid_prob, double ready_prob) {
+        credit = std::min(credit + bytes_per_cycle, double(2 * AXI_DATA_BYTES));
+        ar_ready = bursts.size() < MAX_BURSTS && !ar_rng.pause(ready_prob);
+        const Burst* b = bursts.empty() ? nullptr : &bursts.front();
+        r_valid = b && cycle >= b->ready_at && credit >= AXI_DATA_BYTES && !r_rng.pause(valid_prob);
+        std::memset(word.data(), 0, 4 * word.size());
+        if (r_valid) {
+            uint64_t at = b->addr + b->sent * b->size;  // INCR; the master's addresses are bus aligned
+            for (size_t i = 0; i < AXI_DATA_BYTES; ++i)
+                if (at + i < bytes.size()) word[i / 4] |= uint32_t(bytes[at + i]) << (8 * (i % 4));
+        }
+        axi_drive(m, ar_ready, r_valid, word.data(), r_valid && b->sent + 1 == b->beats);
+    }
+};
+#endif
+
 struct Run {
     Model* m;
     std::vector<Source> sources;
@@ -173,10 +224,30 @@ struct Run {
     uint64_t target = 0, wait_until = 0;  // state of the current op
     bool started = false;
     Writer probes, done;
+    FILE* memory_file = nullptr;  // mem.bin: the bytes of every MEMORY op, in order
+#ifdef LATTE_AXI
+    AxiMemory axi;
+#endif
     Run(Model* model, const std::string& dir)
         : m(model), ops(), probes(dir + "/probes.bin"), done(dir + "/done.bin") {
         std::vector<uint32_t> raw = read_words(dir + "/ops.bin");
         ops.assign(reinterpret_cast<int64_t*>(raw.data()), reinterpret_cast<int64_t*>(raw.data() + raw.size()));
+        memory_file = std::fopen((dir + "/mem.bin").c_str(), "rb");
+    }
+    ~Run() { if (memory_file) std::fclose(memory_file); }
+    void load_memory(uint64_t addr, uint64_t n) {  // MEMORY op: n bytes of mem.bin at addr
+        std::vector<uint8_t> buf(n);
+        if (!memory_file || std::fread(buf.data(), 1, n, memory_file) != n) {
+            std::fprintf(stderr, "harness: mem.bin ends before a MEMORY op's %llu bytes\n", (unsigned long long)n);
+            std::exit(2);
+        }
+#ifdef LATTE_AXI
+        axi.write(addr, buf.data(), n);
+#else
+        (void)addr;
+        std::fprintf(stderr, "harness: a MEMORY op but the top has no axi port\n");
+        std::exit(2);
+#endif
     }
     std::string waiting_for() const {  // the current op, in words
         int64_t code = ops[op * 3], a = ops[op * 3 + 1];
@@ -211,6 +282,7 @@ struct Run {
                     complete = true;
                     break;
                 }
+                case MEMORY: load_memory(uint64_t(a), uint64_t(b)); complete = true; break;
                 default: std::fprintf(stderr, "harness: unknown op %lld\n", (long long)code); std::exit(2);
             }
             if (!complete) return true;
@@ -225,8 +297,9 @@ struct Run {
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "--idle") == 0) return idle(std::strtoull(argv[2], nullptr, 10));
-    if (argc != 6) {
-        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB STALL_LIMIT | --idle CYCLES\n", argv[0]);
+    if (argc != 6 && argc != 8) {
+        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE] | "
+                     "--idle CYCLES\n", argv[0]);
         return 2;
     }
     std::string dir = argv[1];
@@ -248,6 +321,11 @@ int main(int argc, char** argv) {
         s.out = std::make_unique<Writer>(dir + "/out_" + p.name + ".bin");
         run.sinks.push_back(std::move(s));
     }
+#ifdef LATTE_AXI
+    run.axi.ar_rng = Rng{seed * 1000003 + 101}, run.axi.r_rng = Rng{seed * 1000003 + 102};
+    if (argc == 8) run.axi.latency = std::strtoull(argv[6], nullptr, 10), run.axi.bytes_per_cycle = std::atof(argv[7]);
+    axi_drive(m, false, false, run.axi.word.data(), false);  // the memory's outputs defined from before reset
+#endif
     uint64_t cycle = 0, quiet = 0;
     reset(m, cycle);
     auto t0 = std::chrono::steady_clock::now();
@@ -258,9 +336,15 @@ int main(int argc, char** argv) {
         progressed = false;
         for (Source& s : run.sources) progressed |= s.sample(cycle);
         for (Sink& s : run.sinks) progressed |= s.sample(m, cycle);
+#ifdef LATTE_AXI
+        progressed |= run.axi.sample(m, cycle);
+#endif
         edge(m, 1);
         for (Source& s : run.sources) s.drive(m, valid_prob);
         for (Sink& s : run.sinks) s.drive(ready_prob);
+#ifdef LATTE_AXI
+        run.axi.drive(m, cycle, valid_prob, ready_prob);
+#endif
         edge(m, 0);
         running = run.step_ops(cycle, progressed);
         quiet = progressed ? 0 : quiet + 1;

@@ -56,6 +56,13 @@ class PortFields:
         width = max(f["offset"] + f["width"] for f in self.fields)
         bits = np.zeros((len(beats), -(-width // 32) * 32), np.uint8)
         for name, fs in [*((n, [f]) for n, f in self.scalars.items()), *self.arrays.items()]:
+            if fs[0]["width"] > 62 and name not in self.arrays:  # a wide scalar (a whole q vector): Python ints
+                raw = [(int(b[name]) & ((1 << fs[0]["width"]) - 1)).to_bytes(-(-fs[0]["width"] // 8), "little")
+                       for b in beats]
+                field = np.unpackbits(np.frombuffer(b"".join(raw), np.uint8).reshape(len(beats), -1), axis=1,
+                                      bitorder="little")
+                bits[:, fs[0]["offset"]:fs[0]["offset"] + fs[0]["width"]] = field[:, :fs[0]["width"]]
+                continue
             values = np.array([b[name] if name in self.arrays else [b[name]] for b in beats], np.int64)
             for i, f in enumerate(fs):
                 shifts = np.arange(f["width"], dtype=np.int64)

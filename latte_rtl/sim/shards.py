@@ -42,6 +42,8 @@ def shard_arrays(inp, shard: Shard) -> dict[str, np.ndarray]:
     arrays = {"q": inp.q[rows], "heads": inp.heads[rows], "key_limit": inp.key_limit[rows], "k": inp.k,
               "thresholds": inp.thresholds}
     arrays.update({n: inp.extras[n] for n in SHARED if n in inp.extras})
+    if inp.kv_heads is not None:  # the file's keys per KV head and the mapping, as given
+        arrays.update({"k": inp.kv_k, "kv_heads": inp.kv_heads})
     return arrays
 
 
@@ -82,6 +84,8 @@ class Engine:
     valid_prob: float = 1.0
     ready_prob: float = 1.0
     waves: bool = False
+    mem_latency: int = 0                  # native AXI memory model: cycles from AR to its first R beat
+    mem_bytes_per_cycle: float | None = None  # native AXI memory model: bandwidth (None: the bus width)
 
 
 def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, arrays: dict) -> dict:
@@ -97,7 +101,8 @@ def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, array
                 from .native import simulate_native
 
                 info = simulate_native(design_dir, [source], [result], top=top, seed=engine.seed,
-                                       valid_prob=engine.valid_prob, ready_prob=engine.ready_prob)
+                                       valid_prob=engine.valid_prob, ready_prob=engine.ready_prob,
+                                       memory=(engine.mem_latency, engine.mem_bytes_per_cycle))
             else:
                 from .runner import simulate
 

@@ -116,3 +116,47 @@ def write_cases(cases: dict[str, dict], directory: Path) -> list[Path]:
         np.savez(path, **arrays)
         paths.append(path)
     return paths
+
+
+def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]:
+    """Cases of the decode tops (docs/spec.md §9): G query rows per KV head (kv_heads), k and v per KV head,
+    N = min(max_keys, kept_buffer, `keys`) except `overflow` (N = kept_buffer + 8 where max_keys allows: LATTE
+    only, the dense top refuses N > kept_buffer). random (2 KV heads where heads allow, 2 steps each),
+    zero_kept (relative mode: the max only), overflow (every key kept), ties (every key equal), extremes
+    (q, k, v at the range ends, M at its largest), one_key (N = 1)."""
+    sc, g = cfg.score, cfg.decode.group
+    lo, hi = sc.operand_range
+    rng = np.random.default_rng(seed)
+    n = max(1, min(sc.max_keys, cfg.decode.kept_buffer, keys))
+    kv = 2 if sc.heads >= 2 * g else 1
+
+    def case(k, v, thresholds, rows_per_head=1, mult=None):
+        h = len(thresholds)
+        heads = np.repeat(np.arange(h), rows_per_head)
+        q = rng.integers(lo, hi + 1, (len(heads), sc.dim))
+        top_mult = (1 << cfg.attention.mult_bits) - 1
+        if mult is None:
+            spread = float(np.std(q @ k[0].T)) or 1.0
+            mult = np.full(h, int(np.clip(round(2 ** (cfg.attention.exp_frac_bits + cfg.attention.scale_shift) * 4
+                                                / spread), 1, top_mult)))
+        return dict(q=q, k=k, v=v, thresholds=_clip_threshold(sc, thresholds), heads=heads,
+                    kv_heads=np.arange(h) // g, softmax_mult=np.asarray(mult), denominator_comp=rng.integers(
+                        0, 1 << cfg.attention.exp_bits, h))
+
+    def rand(*shape):
+        return rng.integers(lo, hi + 1, shape, dtype=np.int64)
+
+    t_lo, t_hi = sc.widths.threshold_range
+    keep_none, keep_all = (t_hi, t_lo) if sc.threshold_mode == "absolute" else (t_lo, t_hi)  # relative: the max kept
+    cases = {"random": case(rand(kv, n, sc.dim), rand(kv, n, sc.dim), rng.integers(-sc.widths.max_hh // 8,
+                                                                                     sc.widths.max_hh // 8 + 1, kv * g),
+                            rows_per_head=2),
+             "zero_kept": case(rand(1, n, sc.dim), rand(1, n, sc.dim), [keep_none] * g)}
+    big = min(sc.max_keys, cfg.decode.kept_buffer + 8)
+    cases["overflow"] = case(rand(1, big, sc.dim), rand(1, big, sc.dim), [keep_all] * g)
+    same = np.repeat(rand(1, 1, sc.dim), n, axis=1)
+    cases["ties"] = case(same, rand(1, n, sc.dim), [0] * g)
+    ext = np.where(rng.random((1, n, sc.dim)) < 0.5, lo, hi)
+    cases["extremes"] = case(ext, np.full((1, n, sc.dim), lo), [0] * g, mult=[(1 << cfg.attention.mult_bits) - 1] * g)
+    cases["one_key"] = case(rand(1, 1, sc.dim), rand(1, 1, sc.dim), [keep_all] * g)
+    return cases

@@ -7,6 +7,11 @@ overflow rule of `golden.decode`). A key some g keeps has its LSB row fetched on
 HL_g, LL_g and the exact score (HH << 2l) + ((HL + LH) << l) + LL go out on `scores` (index, the kept
 mask, G scores), index ascending. After the last key, `record` gives kept_count and overflow per row and
 the bytes read per plane. One row per cycle: the dot products are `dim` lanes wide, unpipelined here.
+
+`probe` high for a whole pass keeps nothing and only takes `hh_max` (max HH_g over every key, valid from
+the record on): the first of the two MSB passes of relative thresholds. `v_fetch` (key index) asks the
+same fetcher for a V row once the score half is done (the decode top's P·V walk); the row comes back on
+`v_rows` and its bytes count in the fetcher's `bytes_read`.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ class DecodeScoreStage(wiring.Component):
     """G query rows (`group`), dim elements of `bits` (m = msb_bits), N < 2^index_width keys."""
 
     def __init__(self, *, dim: int, group: int = 1, bits: int = 8, msb_bits: int = 4, data_width: int = 64,
-                 addr_width: int = 32, index_width: int = 16, kept_buffer: int = 1024, pending: int = 8):
+                 addr_width: int = 32, index_width: int = 16, kept_buffer: int = 1024, pending: int = 8,
+                 max_outstanding: int = 4):
         self.dim, self.group, self.bits, self.m, self.l = dim, group, bits, msb_bits, bits - msb_bits
         self.kept_buffer, self.pending, self.index_width = kept_buffer, pending, index_width
         self.widths = derive_score(bits, msb_bits, dim, dim, 1, 1 << index_width, "absolute")
         self.fetcher = PlaneFetcher(dim=dim, bits=bits, msb_bits=msb_bits, data_width=data_width,
+                                    max_outstanding=max_outstanding,
                                     addr_width=addr_width, index_width=index_width)
         count = index_width + 1
         score = signed(self.widths.score_width)
@@ -45,6 +52,10 @@ class DecodeScoreStage(wiring.Component):
                 "kept_count": data.ArrayLayout(count, group), "overflow": data.ArrayLayout(count, group),
                 "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})}))),
             "axi": Out(axi_read_signature(addr_width, data_width)),
+            "probe": In(1),
+            "hh_max": Out(data.ArrayLayout(signed(self.widths.hh_width), group)),
+            "v_fetch": In(stream.Signature(index_width)),
+            "v_rows": Out(stream.Signature(self.fetcher.row_width)),
         })
 
     def _fields(self, word, width, is_signed):
@@ -77,8 +88,10 @@ class DecodeScoreStage(wiring.Component):
         m.submodules.waiting = waiting = SyncFIFO(width=entry.size, depth=self.pending)
         m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
         m.d.comb += [fetch.msb_room.eq(self.pending - waiting.level),
-                     fetch.fetch.valid.eq(asks.r_rdy), fetch.fetch.payload.plane.eq(PlaneKind.K_LSB),
-                     fetch.fetch.payload.index.eq(asks.r_data), asks.r_en.eq(fetch.fetch.ready)]
+                     fetch.fetch.valid.eq(asks.r_rdy | self.v_fetch.valid),
+                     fetch.fetch.payload.plane.eq(Mux(asks.r_rdy, PlaneKind.K_LSB, PlaneKind.V)),
+                     fetch.fetch.payload.index.eq(Mux(asks.r_rdy, asks.r_data, self.v_fetch.payload)),
+                     asks.r_en.eq(fetch.fetch.ready), self.v_fetch.ready.eq(~asks.r_rdy & fetch.fetch.ready)]
         counts = [Signal(self.index_width + 1, name=f"kept_{g}") for g in range(self.group)]
         overflow = [Signal(self.index_width + 1, name=f"overflow_{g}") for g in range(self.group)]
         new = Signal(entry)
@@ -87,15 +100,22 @@ class DecodeScoreStage(wiring.Component):
             passes, keep = Signal(name=f"passes_{g}"), Signal(name=f"keep_{g}")
             hh = Signal(signed(self.widths.hh_width), name=f"hh_{g}")
             m.d.comb += [hh.eq(self._dot(q_h[g], k_h)), new.hh[g].eq(hh), new.lh[g].eq(self._dot(q_l[g], k_h)),
-                         passes.eq(hh >= self.thresholds[g]), keep.eq(passes & (counts[g] < self.kept_buffer)),
+                         passes.eq((hh >= self.thresholds[g]) & ~self.probe),
+                         keep.eq(passes & (counts[g] < self.kept_buffer)),
                          new.kept[g].eq(keep)]
             with m.If(fetch.rows.valid & is_msb & fetch.rows.ready):
                 m.d.sync += [counts[g].eq(counts[g] + keep), overflow[g].eq(overflow[g] + (passes & ~keep))]
+                with m.If(hh > self.hh_max[g]):
+                    m.d.sync += self.hh_max[g].eq(hh)
         m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
         head = Signal(entry)
         m.d.comb += head.eq(waiting.r_data)
-        msb_row, lsb_row = fetch.rows.valid & is_msb, fetch.rows.valid & ~is_msb   # plane is unknown until valid
-        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy, self.scores.ready)),
+        is_v = row.plane == PlaneKind.V
+        msb_row = fetch.rows.valid & is_msb                  # plane is unknown until valid
+        lsb_row = fetch.rows.valid & ~is_msb & ~is_v
+        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy,
+                                             Mux(is_v, self.v_rows.ready, self.scores.ready))),
+                     self.v_rows.valid.eq(fetch.rows.valid & is_v), self.v_rows.payload.eq(row.data),
                      waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()), asks.w_en.eq(waiting.w_en),
                      self.scores.valid.eq(lsb_row), waiting.r_en.eq(lsb_row & self.scores.ready)]
         m.d.comb += [self.scores.payload.index.eq(head.index), self.scores.payload.kept.eq(head.kept)]
@@ -113,6 +133,7 @@ class DecodeScoreStage(wiring.Component):
                      self.start.ready.eq(fetch.start.ready & ~running)]
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [running.eq(1), seen.eq(0)] + [c.eq(0) for c in counts] + [o.eq(0) for o in overflow]
+            m.d.sync += [self.hh_max[g].eq(-(1 << (self.widths.hh_width - 1))) for g in range(self.group)]
         with m.If(fetch.rows.valid & fetch.rows.ready & is_msb):
             m.d.sync += seen.eq(seen + 1)
         m.d.comb += [self.record.valid.eq(running & (seen == self.layout.n_keys) & ~waiting.r_rdy & ~fetch.busy),

@@ -65,12 +65,28 @@ def _random_rows(cfg, rows_per_head: int) -> dict:
     return case
 
 
+def _decode_input(cfg, path: Path) -> dict:
+    """A decode design's activity input: the `random` decode case (seed ACTIVITY_SEED; its thresholds as they
+    are, N within the dense top's kept buffer)."""
+    from latte_rtl.npzio import load_qk
+    from latte_rtl.sim.stimulus import decode_cases
+    from latte_rtl.tops import get_top
+
+    arrays = decode_cases(cfg, ACTIVITY_SEED, keys=192)["random"]
+    np.savez(path, **arrays)
+    kept = get_top("latte_decode_engine").expected(load_qk(path, cfg.score), cfg)["kept"]
+    return {"rows": len(arrays["q"]), "keys": arrays["k"].shape[-2], "kept": int(kept.sum()),
+            "input": f"random int{cfg.score.bits} decode steps (seed {ACTIVITY_SEED})"}
+
+
 def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -> dict:
     """Write the run's input: real rows of the embedded lm dump where it fits the design, else random
     ones (seed ACTIVITY_SEED); with `keep`, per-head thresholds that keep about that fraction.
     Returns {rows, keys, kept (keys kept in all rows), input}."""
     from latte_rtl import golden
 
+    if cfg.decode.axi:
+        return _decode_input(cfg, path)
     arrays = _embedded_rows(cfg, rows_per_head)
     source = "embedded lm dump" if arrays else f"random int{cfg.score.bits} (seed {ACTIVITY_SEED})"
     arrays = arrays or _random_rows(cfg, rows_per_head)

@@ -31,9 +31,10 @@ PER_TOP = ("transistors", "ecp5_fmax_mhz", "ecp5_luts", "ihp130_total_um2", "ihp
            "ihp130_pj_per_row", "ihp130_pj_per_row_ungated")
 PER_PAIR = ("logic_area_ratio", "throughput_per_area_ratio", "break_even_keep_ratio",
             "ihp130_keys_per_s_per_mm2_ratio", "ihp130_energy_per_row_ratio")
+_SWEPT = [t for t in TOPS.values() if not t.decode]  # the sweep's columns: the on-chip tops
 CSV_FIELDS = ["point", *SWEEPABLE, "status",
-              *(f"{t.key}_{f}" for f in PER_TOP for t in TOPS.values()),
-              *(f"{t.key}_vs_{b.key}_{f}" for t, b in comparison_pairs(TOPS) for f in PER_PAIR),
+              *(f"{t.key}_{f}" for f in PER_TOP for t in _SWEPT),
+              *(f"{t.key}_vs_{b.key}_{f}" for t, b in comparison_pairs(t.name for t in _SWEPT) for f in PER_PAIR),
               "cached", "seconds", "error"]
 
 

@@ -32,6 +32,14 @@ DATA_WIDTH = 32
 REGISTER_MAP = {"THRESHOLD": 0x000, "SOFTMAX_MULT": 0x100, "DENOM_COMP": 0x200,
                 "N_KEYS": 0x300, "BUSY": 0x304, "N_VALUES": 0x308}
 STATUS = ("N_KEYS", "BUSY", "N_VALUES")
+# Decode tops: block r (a DecodeReg code) at 0x100·r, word g = query row g (layout registers: word 0); BUSY.
+DECODE_REGISTER_MAP = {"BASE_MSB": 0x000, "STRIDE_MSB": 0x100, "BASE_LSB": 0x200, "STRIDE_LSB": 0x300,
+                       "BASE_V": 0x400, "STRIDE_V": 0x500, "N_KEYS": 0x600, "THRESHOLD": 0x700, "MULT": 0x800,
+                       "COMP": 0x900, "BUSY": 0xF00}
+
+
+def register_map(decode: bool) -> dict[str, int]:
+    return DECODE_REGISTER_MAP if decode else REGISTER_MAP
 AXIS_CORE = "core"  # the native top's instance name inside the wrapper
 PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/_tuser; tdata fields byte-aligned "
             "(lane i of an input vector at bits [i*S, i*S+bits), S = bits rounded up to bytes); tlast of keys/values = "
@@ -42,6 +50,16 @@ PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/
 
 def check_registers(cfg: LatteConfig) -> None:
     """UserError unless every per-head register value fits the AXI4-Lite data word."""
+    if cfg.decode.axi:
+        spec = cfg.decode_spec()
+        widths = {"axi_addr_width": spec.addr_width, "mult_bits": spec.mult_bits,
+                  "C_g (max_keys << exp_bits)": (spec.max_keys << spec.softmax["exp_bits"]).bit_length()}
+        wide = {k: w for k, w in widths.items() if w > DATA_WIDTH}
+        if wide:
+            name, width = next(iter(wide.items()))
+            raise UserError(f"--interface axis needs register values of at most {DATA_WIDTH} bits, not {width} "
+                            f"({name}): use the native interface")
+        return
     write = layouts.config_write(cfg) if cfg.attention.attention else layouts.threshold_write(cfg.score)
     width = write["value"].shape
     width = Shape.cast(width).width
@@ -76,8 +94,8 @@ def _as_value(x):
 class AxisWrapper(wiring.Component):
     """`core` (a native top) behind AXI-Stream ports and an AXI4-Lite register block."""
 
-    def __init__(self, core: wiring.Component, *, heads: int, beats: int):
-        self.core, self.heads, self.beats = core, heads, beats
+    def __init__(self, core: wiring.Component, *, heads: int, beats: int, decode: bool = False):
+        self.core, self.heads, self.beats, self.decode = core, heads, beats, decode
         self.streams_in, self.streams_out, self.plain, self.registers = {}, {}, {}, None
         members = {}
         for name, member in core.signature.members.items():
@@ -100,7 +118,10 @@ class AxisWrapper(wiring.Component):
         super().__init__(members)
 
     @staticmethod
-    def _input_members(name: str, layout: data.StructLayout) -> dict:
+    def _input_members(name: str, layout) -> dict:
+        if not isinstance(layout, data.StructLayout):  # a plain payload (a decode top's start): tdata as is
+            return {f"s_axis_{name}_tvalid": In(1), f"s_axis_{name}_tready": Out(1),
+                    f"s_axis_{name}_tdata": In(byte_aligned(layout))}
         out = {f"s_axis_{name}_tvalid": In(1), f"s_axis_{name}_tready": Out(1),
                f"s_axis_{name}_tdata": In(byte_aligned(layout["data"].shape))}
         if "last" in {n for n, _ in layout}:
@@ -126,6 +147,9 @@ class AxisWrapper(wiring.Component):
         for name, layout in self.streams_in.items():
             port, s = getattr(core, name), lambda role, n=name: getattr(self, f"s_axis_{n}_{role}")
             m.d.comb += [port.valid.eq(s("tvalid")), s("tready").eq(port.ready)]
+            if not isinstance(layout, data.StructLayout):
+                m.d.comb += _as_value(port.payload).eq(s("tdata"))
+                continue
             m.d.comb += _copy(port.payload["data"], s("tdata"), byte_aligned(layout["data"].shape))
             if hasattr(self, f"s_axis_{name}_tlast"):
                 m.d.comb += port.payload["last"].eq(s("tlast"))
@@ -164,7 +188,8 @@ class AxisWrapper(wiring.Component):
         head = addr[2:8]
         payload = port.payload
         fields = {n for n, _ in payload.shape()}
-        hit = (head < self.heads) & ((block < len(ConfigReg)) if "reg" in fields else (block == 0))
+        blocks = len(payload.shape()["reg"].shape) if self.decode else len(ConfigReg)
+        hit = (head < self.heads) & ((block < blocks) if "reg" in fields else (block == 0))
         m.d.comb += [self.s_axil_awready.eq(both & port.ready), self.s_axil_wready.eq(both & port.ready),
                      port.valid.eq(both & hit), _as_value(payload["head"]).eq(head[:head_bits]),
                      _as_value(payload["value"]).eq(self.s_axil_wdata), self.s_axil_bvalid.eq(bvalid),
@@ -182,9 +207,10 @@ class AxisWrapper(wiring.Component):
                      self.s_axil_rresp.eq(0)]
         with m.If(self.s_axil_arvalid & ~rvalid):
             m.d.sync += [rvalid.eq(1), rdata.eq(0)]
+            regs = register_map(self.decode)
             for name in STATUS:
-                if name.lower() in self.plain:
-                    with m.If(self.s_axil_araddr == REGISTER_MAP[name]):
+                if name.lower() in self.plain and name in regs:
+                    with m.If(self.s_axil_araddr == regs[name]):
                         m.d.sync += rdata.eq(getattr(self.core, name.lower()))
         with m.Elif(self.s_axil_rready):
             m.d.sync += rvalid.eq(0)

@@ -45,8 +45,11 @@ class Top:
     baseline: str | None = None
     attention: bool = False  # generated only with the `attention` parameter
     description: str = ""
+    decode: bool = False  # a decode top: generated only (and alone) with kv_memory axi
 
     def build(self, cfg: LatteConfig):
+        if self.decode:
+            return self.component(cfg.decode_spec(), cfg.decode.group)
         return self.component(cfg)
 
     def block_of(self, path: str) -> str:
@@ -114,6 +117,59 @@ def dense_attention_expected(inp, cfg: LatteConfig) -> dict:
     return _attention_expected(dense_score_expected(inp, cfg), inp, cfg)
 
 
+DECODE_RESULT = ("bytes_read", "bytes_read_k_msb", "bytes_read_k_lsb", "bytes_read_v", "overflow")
+
+
+def check_decode_input(inp, cfg: LatteConfig, *, dense: bool) -> list:
+    """The decode steps of `inp` (npzio.decode_steps); UserError for what a decode top cannot take."""
+    from ..npzio import decode_steps
+
+    if dense and inp.n_keys > cfg.decode.kept_buffer:
+        raise UserError(f"the dense decode top keeps every key in its score buffer: N = {inp.n_keys} keys must be "
+                        f"at most kept_buffer = {cfg.decode.kept_buffer}")
+    return decode_steps(inp, cfg.decode.group)
+
+
+def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
+    """golden.decode.decode_step over the decode steps of `inp` (npzio.decode_steps: the G rows of a KV
+    head at a time). Per row: hh, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
+    (`bytes_read`, `bytes_read_<plane>`, shared by the step's G rows) and model cycles; `steps` the row groups."""
+    from ..golden.decode import decode_step
+    from ..npzio import load_attention
+
+    steps = check_decode_input(inp, cfg, dense=engine != "latte")
+    arrays, spec = load_attention(inp, cfg), cfg.decode_spec()
+    rows, n, d = inp.q.shape[0], inp.n_keys, cfg.score.dim
+    res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "scores", "probs")}
+    res.update({"kept": np.zeros((rows, n), bool), "out": np.zeros((rows, d), np.int64),
+                **{name: np.zeros(rows, np.int64) for name in ("kept_count", "cycles") + DECODE_RESULT}})
+    for group in steps:
+        h = inp.heads[group]
+        v = arrays.v if arrays.v.ndim == 2 else arrays.v[h[0]]
+        step = decode_step(spec, inp.q[group], inp.keys_of_head(int(h[0])), v, inp.thresholds[h], arrays.mult[h],
+                           arrays.comp[h], engine=engine)
+        for name in ("hh", "kept", "scores", "probs", "out", "kept_count", "overflow"):
+            res[name][group] = step[name]
+        res["cycles"][group] = step["cycles"]["total"]
+        res["bytes_read"][group] = step["bytes"]["total"]
+        for plane in ("k_msb", "k_lsb", "v"):
+            res[f"bytes_read_{plane}"][group] = step["bytes"][plane]
+    return {**res, "steps": steps}
+
+
+def _decode_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> float:
+    """Keys per cycle of one decode step of N = max_keys keys at a keep ratio, every kept key with p > 0, at
+    the memory model's default bandwidth (bus bytes per cycle) and latency (golden.decode_cycles)."""
+    spec, n = cfg.decode_spec(), cfg.score.max_keys
+    kept = n if dense else max(1, round(keep * n))
+    rows = {p: spec.row_beats(p) for p in ("k_msb", "k_lsb", "v")}
+    reads = golden.decode_reads(rows, spec.bus_bytes, n, kept, kept)
+    cycles = golden.decode_cycles(reads, beats=spec.beats, n_keys=n, kept=kept, v_rows=kept,
+                                  prob_bits=cfg.attention.prob_bits, bandwidth=spec.bus_bytes, latency=100,
+                                  dense=dense)
+    return n / cycles["total"]
+
+
 def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> float:
     """Keys per cycle of rows of N = max_keys keys back to back at a keep ratio (all kept in dense;
     every kept key taken to have p > 0): N / golden.attention_interval."""
@@ -139,6 +195,22 @@ _COMPLETION_BLOCKS = {
     "completion_dot": "completion array", "completion_dot.multipliers": "completion multipliers",
     "completion_accumulator": "completion array", "completion_q": "completion array",
 }
+
+_DECODE_BLOCKS = {"score": "score (estimate, filter, completion)", "score.fetcher": "AXI read master + fetch",
+                  "buffer": "kept-score buffer", "asks": "P·V", "probs": "P·V",
+                  **{f"divider_{g}": "softmax dividers" for g in range(16)}}
+
+
+def _decode_component(name: str):
+    """The decode top class `name` of tops/decode.py, imported when built (a stand-in that says so if the
+    module is not there)."""
+    def build(spec, group):
+        from . import decode
+
+        return getattr(decode, name)(spec, group)
+    build.__name__ = name
+    return build
+
 
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
@@ -167,6 +239,18 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=True),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "softmax": "softmax", "pv": "P·V"},
         attention=True, description="dense attention: the same softmax and P·V over every key"),
+    Top(name="latte_decode_engine", key="latte_decode", component=_decode_component("LatteDecodeEngine"),
+        expected=decode_expected, scoreboard="latte_rtl.sim.decode_scoreboard:DecodeScoreboard",
+        keys_per_cycle=lambda cfg, keep: _decode_keys_per_cycle(cfg, keep, dense=False),
+        blocks=_DECODE_BLOCKS, baseline="dense_decode_engine", attention=True, decode=True,
+        description="LATTE decode: K MSB plane of every key, K LSB of kept keys and V of keys with p > 0 "
+                    "read over AXI4; G query rows per KV head"),
+    Top(name="dense_decode_engine", key="dense_decode", component=_decode_component("DenseDecodeEngine"),
+        expected=lambda inp, cfg: decode_expected(inp, cfg, engine="dense"),
+        scoreboard="latte_rtl.sim.decode_scoreboard:DecodeScoreboard",
+        keys_per_cycle=lambda cfg, keep: _decode_keys_per_cycle(cfg, keep, dense=True),
+        blocks=_DECODE_BLOCKS, attention=True, decode=True,
+        description="dense decode: K and V of every key read over AXI4; G query rows per KV head"),
 )}
 
 DEFAULT_TOP = "latte_score_engine"
@@ -174,6 +258,8 @@ DEFAULT_TOP = "latte_score_engine"
 
 def default_top(cfg: LatteConfig) -> str:
     """The top `golden` and `run` use unless told: the LATTE attention top where it is generated."""
+    if cfg.decode.axi:
+        return "latte_decode_engine"
     return "latte_attention_engine" if cfg.attention.attention else DEFAULT_TOP
 
 
@@ -184,8 +270,11 @@ def get_top(name: str) -> Top:
 
 
 def tops_for(cfg: LatteConfig) -> list[Top]:
-    """The tops a design generates: the score tops, and the attention tops with `attention`."""
-    return [t for t in TOPS.values() if cfg.attention.attention or not t.attention]
+    """The tops a design generates: the score tops, and the attention tops with `attention`; with
+    kv_memory axi the decode tops only."""
+    if cfg.decode.axi:
+        return [t for t in TOPS.values() if t.decode]
+    return [t for t in TOPS.values() if not t.decode and (cfg.attention.attention or not t.attention)]
 
 
 def comparison_pairs(names) -> list[tuple[Top, Top]]:

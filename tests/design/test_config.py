@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -162,3 +163,35 @@ def test_ranges_resolve_against_the_design():
     assert ranges["threshold_mode"] == ["relative", "absolute"] and ranges["monitor"] == [False, True]
     # log_levels does not apply in the linear format: its bound is prob_bits' own maximum, 16
     assert LatteConfig.from_params(prob_bits=4).param_ranges()["log_levels"] == [1, 16]
+
+
+DECODE = {"kv_memory": "axi", "attention": True, "threshold_mode": "absolute"}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"kv_memory": "axi"}, "needs attention on"),
+    ({**DECODE, "vmean": True}, "vmean"),
+    ({**DECODE, "axi_data_width": 96}, "axi_data_width must be a power of two"),
+    ({**DECODE, "axi_data_width": 1024}, "axi_data_width=1024 is out of range"),
+    ({**DECODE, "kept_buffer": 1025}, "kept_buffer must be at most max_keys = 1024, not 1025"),
+    ({**DECODE, "group": 0}, "group=0 is out of range"),
+    ({**DECODE, "sink_keys": 2}, "sink_keys must be 0"),
+    ({**DECODE, "kv_memory": "dram"}, "kv_memory must be one of onchip, axi"),
+])
+def test_decode_parameters_refused_in_one_line(changes, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        LatteConfig.from_params(**changes)
+
+
+def test_decode_spec_is_the_one_map_from_the_config():
+    cfg = LatteConfig.from_params(**DECODE, bits=6, msb_bits=2, dim=24, lanes=8, max_keys=65536, kept_buffer=300,
+                                  axi_data_width=128, axi_addr_width=40, group=3, prob_bits=6, exp_bits=10)
+    spec = cfg.decode_spec()
+    assert (spec.bits, spec.msb_bits, spec.dim, spec.lanes, spec.kept_buffer, spec.bus_bytes, spec.max_keys,
+            spec.addr_width, spec.threshold_mode) == (6, 2, 24, 8, 300, 16, 65536, 40, "absolute")
+    assert spec.softmax["prob_bits"] == 6 and spec.softmax["exp_bits"] == 10 and "vmean" not in spec.softmax
+    # 24 elements: 2-bit MSB fields = 6 bytes, 4-bit LSB = 12 bytes, 6-bit V = 18 bytes: 1, 1, 2 beats of 16
+    assert cfg.derived()["decode"]["row_bytes"] == {"k_msb": 6, "k_lsb": 12, "v": 18}
+    assert cfg.derived()["decode"]["row_beats"] == {"k_msb": 1, "k_lsb": 1, "v": 2}
+    assert LatteConfig.from_params(**cfg.params()) == cfg
+    assert "decode" not in LatteConfig().derived()

@@ -262,3 +262,42 @@ def test_a_hang_is_reported(tmp_path, small_design):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "produced no result" in proc.stderr and "waiting for a beat on rows" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "r.npz").exists()
+
+
+def test_decode_long_row_native(tmp_path):
+    """One decode step of N = 16 384 keys (seeded; d 16, to keep the Verilator build short) shared by G = 3
+    query rows (one KV head) through the LATTE decode top on the native engine, its memory the harness's AXI
+    model with 40 cycles of latency, 20 bytes per cycle and seeded AR/R and stream stalls: `run`'s result equals
+    golden.decode.decode_step bit for bit (out, kept_count, overflow, bytes per plane); -j is refused for a
+    decode top."""
+    from latte_rtl.golden.decode import decode_step
+    from latte_rtl.golden.latte import partial_sums
+
+    require_simulator("verilator")
+    n = 16384
+    cfg = LatteConfig.from_params(kv_memory="axi", attention=True, threshold_mode="absolute", group=3, heads=3,
+                                  dim=16, lanes=16, max_keys=n, kept_buffer=1024)
+    generate(cfg, tmp_path / "design")
+    rng = np.random.default_rng(SEED)
+    print(f"seed={SEED} N={n}")
+    q, k, v = (rng.integers(-128, 128, s) for s in ((3, 16), (n, 16), (n, 16)))
+    hh = partial_sums(q, k, cfg.decode_spec())["HH"]
+    thresholds = np.array([int(np.quantile(hh[g], keep)) for g, keep in enumerate((0.9, 0.93, 0.95))])
+    arrays = dict(q=q, k=k[None], v=v[None], thresholds=thresholds, heads=np.arange(3), kv_heads=np.zeros(3, int),
+                  softmax_mult=np.array([900, 1800, 3000]), denominator_comp=np.array([0, 7, 300]))
+    np.savez(tmp_path / "row.npz", **arrays)
+    proc = run_cli("run", tmp_path / "design", "--qk", tmp_path / "row.npz", "-o", tmp_path / "out.npz", "--seed",
+                   "5", "--valid-prob", "0.8", "--ready-prob", "0.7", "--mem-latency", "40",
+                   "--mem-bytes-per-cycle", "20")
+    assert proc.returncode == 0, proc.stderr
+    print(proc.stdout)
+    got = np.load(tmp_path / "out.npz")
+    want = decode_step(cfg.decode_spec(), q, k, v, thresholds, arrays["softmax_mult"], arrays["denominator_comp"])
+    assert (want["overflow"] > 0).any() and (want["kept_count"] > 0).all()  # row 0 keeps ~1638 > 1024: overflow
+    assert (got["out"] == want["out"]).all() and (got["kept_count"] == want["kept_count"]).all()
+    assert (got["overflow"] == want["overflow"]).all()
+    for plane in ("k_msb", "k_lsb", "v"):
+        assert (got[f"bytes_read_{plane}"] == want["bytes"][plane]).all()
+    assert got["bytes_read_k_msb"][0] == n * 32  # every key's 8-byte MSB row, once, as one 32-byte beat
+    assert_user_error(run_cli("run", tmp_path / "design", "--qk", tmp_path / "row.npz", "-o", tmp_path / "j.npz",
+                              "-j", "2"), "-j and --scheduler apply to the on-chip tops")

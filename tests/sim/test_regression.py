@@ -149,3 +149,35 @@ def test_verilator_lint(params, tmp_path):
             ["verilator", "--lint-only", "-Wall", *LINT_WAIVERS, "--top-module", top, f"{top}.v", "latte_sram.v"],
             cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+# The decode tops (--kv-memory axi), lean: one design, both tops, 6-bit operands with a 3-bit MSB half, d 12 on
+# 4 lanes, G = 3 on two KV heads, a 24-entry kept buffer that the overflow case fills, a 64-bit AXI bus.
+DECODE = dict(kv_memory="axi", attention=True, threshold_mode="absolute", bits=6, msb_bits=3, dim=12, lanes=4,
+              heads=6, max_keys=64, kept_buffer=24, group=3, axi_data_width=64, exp_bits=10, scale_shift=12,
+              mult_bits=12)
+
+
+def test_decode_regression(simulator, tmp_path):
+    """The decode tops on every decode case (GQA over two KV heads, zero kept, overflow, ties, extremes, one
+    key), steady and with AR/R pauses and stream backpressure, memory cocotbext-axi's AxiRamRead: both tops on
+    Icarus (absolute thresholds), the LATTE top on Verilator with relative thresholds (two MSB passes) and 2
+    bursts in flight (the dense top's Verilator build would double the test's time)."""
+    params = DECODE if simulator == "icarus" else {**DECODE, "threshold_mode": "relative", "axi_outstanding": 2}
+    generate(LatteConfig.from_params(**params), tmp_path)
+    print(f"seed={SEED} config={params}")
+    tops = ("latte_decode_engine", "dense_decode_engine") if simulator == "icarus" else ("latte_decode_engine",)
+    report = run_regression(tmp_path, sims=(simulator,), seed=SEED, tops=tops)
+    assert sorted((r["top"], r["traffic"], r["status"]) for r in report["runs"]) == sorted(
+        (top, traffic, "pass") for top in tops for traffic in ("steady", "backpressure"))
+
+
+def test_decode_axis_regression(tmp_path):
+    """`--interface axis`: the decode tops behind AXI4-Lite registers and AXI-Stream query/start/out/rows, the
+    AXI4 read manager passed through; every decode case on Icarus, steady and with stalls (cocotbext-axi's
+    AxiLiteMaster, AxiStreamSource/Sink and AxiRamRead)."""
+    require_simulator("icarus")
+    generate(LatteConfig.from_params(**DECODE), tmp_path, interface="axis")
+    print(f"seed={SEED} config={DECODE} interface=axis")
+    report = run_regression(tmp_path, sims=("icarus",), seed=SEED)
+    assert len(report["runs"]) == 4 and all(r["status"] == "pass" for r in report["runs"])

@@ -1,0 +1,215 @@
+"""The decode tops (latte_rtl/tops/decode.py) in amaranth.sim, bit-exact against `golden.decode.decode_step`:
+out of every query row, kept_count, overflow and the bytes read per plane, through the `config` / `query` /
+`start` ports, with a reactive AXI memory (seeded AR/R stalls and latency) and a stalling consumer. LATTE:
+G = 1 and 3, zero kept, all kept with overflow, ties, extreme operands, N = 1, log2 probabilities, planes at
+bases that are not 4 KiB aligned; dense: every key, every V row."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from latte_rtl.golden.decode import DecodeSpec, decode_step, memory_image, packed_layout
+from latte_rtl.golden.latte import partial_sums
+from latte_rtl.hw.sram import simulation_model
+from latte_rtl.tops.decode import DecodeReg, DenseDecodeEngine, LatteDecodeEngine
+from tests.amaranth_helpers import SEED
+from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
+
+SPEC = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64)
+N = 24
+_LAYOUT = {"k_msb": (DecodeReg.BASE_MSB, DecodeReg.STRIDE_MSB), "k_lsb": (DecodeReg.BASE_LSB, DecodeReg.STRIDE_LSB),
+           "v": (DecodeReg.BASE_V, DecodeReg.STRIDE_V)}
+
+
+def register_writes(layout, n, thresholds, mult, comp):
+    """(reg, head, value) of one step: the layout, N, and T_g, M_g, C_g of every query row."""
+    writes = [(regs[0], 0, layout[p].base) for p, regs in _LAYOUT.items()]
+    writes += [(regs[1], 0, layout[p].stride) for p, regs in _LAYOUT.items()] + [(DecodeReg.N_KEYS, 0, n)]
+    for g in range(len(mult)):
+        writes += [(DecodeReg.THRESHOLD, g, int(thresholds[g])), (DecodeReg.MULT, g, int(mult[g])),
+                   (DecodeReg.COMP, g, int(comp[g]))]
+    return writes
+
+
+def pack(row, bits):
+    return sum((int(x) & ((1 << bits) - 1)) << (bits * i) for i, x in enumerate(row))
+
+
+def run_steps(dut, memory, steps, rng, *, out_busy=0.7, cycles=60000, max_burst=16):
+    """Decode steps back to back through the top's ports, steps [(register writes, q)]. Returns per step
+    (out rows [G][d], record dict)."""
+    results = []
+    mask = (1 << dut.value_width) - 1
+
+    async def stream_in(ctx, port, payloads):
+        for payload in payloads:
+            ctx.set(port.payload, payload)
+            ctx.set(port.valid, 1)
+            await ctx.tick().until(port.ready)
+        ctx.set(port.valid, 0)
+
+    async def bench(ctx):
+        now = 0                       # the memory model's clock: monotonic over the steps
+        for writes, q in steps:
+            await stream_in(ctx, dut.config, [{"reg": reg, "head": head, "value": value & mask}
+                                              for reg, head, value in writes])
+            await stream_in(ctx, dut.query, [{"row": g, "data": pack(row, dut.spec.bits)} for g, row in enumerate(q)])
+            outs, record, started = {}, {}, False
+            for _ in range(cycles):
+                now += 1
+                ctx.set(dut.start.valid, not started)
+                ctx.set(dut.out.ready, rng.random() < out_busy)
+                ctx.set(dut.rows.ready, rng.random() < out_busy)
+                memory.drive(ctx, dut.axi, now)
+                started |= bool(ctx.get(dut.start.ready))
+                if ctx.get(dut.out.valid) and ctx.get(dut.out.ready):
+                    outs[ctx.get(dut.out.payload.row)] = [ctx.get(dut.out.payload.data[i]) for i in range(dut.spec.dim)]
+                if ctx.get(dut.rows.valid) and ctx.get(dut.rows.ready):
+                    rec = dut.rows.payload
+                    record.update(kept_count=[ctx.get(rec.kept_count[g]) for g in range(dut.group)],
+                                  overflow=[ctx.get(rec.overflow[g]) for g in range(dut.group)],
+                                  bytes={p: ctx.get(rec.bytes_read[p]) for p in ("k_msb", "k_lsb", "v")},
+                                  cycles=ctx.get(rec.cycles))
+                memory.update(ctx, dut.axi, now, _Limits(max_burst))
+                await ctx.tick()
+                if record and len(outs) == dut.group and not ctx.get(dut.busy):
+                    break
+            ctx.set(dut.start.valid, 0)
+            results.append(([outs.get(g) for g in range(dut.group)], record))
+
+    with simulation_model():
+        sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return results
+
+
+class _Limits:
+    def __init__(self, max_burst):
+        self.max_burst = max_burst
+
+
+def case_data(spec, case, group, n, seed):
+    """q [G, d], k, v [N, d], thresholds, mult, comp [G] of an adversarial case."""
+    rng = np.random.default_rng(seed)
+    lim = 1 << (spec.bits - 1)
+    q, k, v = (rng.integers(-lim, lim, shape) for shape in ((group, spec.dim), (n, spec.dim), (n, spec.dim)))
+    mult, comp = rng.integers(50, 3000, group), rng.integers(0, 4096, group)
+    comp[0] = 0
+    if case == "ties":
+        k[:] = k[3]
+    if case == "extremes":
+        q[:], k[::2], k[1::2], v[::2], v[1::2] = -lim, -lim, lim - 1, -lim, lim - 1
+        mult[:] = (1 << spec.mult_bits) - 1
+    hh = partial_sums(q, k, spec)["HH"]
+    thresholds = {"random": [int(np.quantile(h, 0.85)) for h in hh], "overflow": [int(np.quantile(h, 0.6)) for h in hh],
+                  "zero_kept": [int(h.max()) + 1 for h in hh],
+                  "all_kept": [-spec.dim * (1 << 2 * (spec.msb_bits - 1))] * group, "ties": [int(h[0]) for h in hh],
+                  "extremes": [int(h.max()) for h in hh], "one": [int(h.min()) for h in hh]}[case]
+    return q, k, v, thresholds, mult, comp
+
+
+def check_step(top, spec, case, group, n, seed, base, engine):
+    print(f"seed {seed} case {case} group {group} N {n} engine {engine}")
+    return check_step_with(top, spec, case_data(spec, case, group, n, seed), seed, base, engine)
+
+
+def check_step_with(top, spec, inputs, seed, base, engine):
+    rng = random.Random(seed)
+    q, k, v, thresholds, mult, comp = inputs
+    group, n = q.shape[0], k.shape[0]
+    want = decode_step(spec, q, k, v, thresholds, mult, comp, engine=engine)
+    layout = packed_layout(spec, n, base=base)
+    lo, image = memory_image(spec, layout, k, v)
+    memory = ReactiveMemory(rng, spec.bus_bytes, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
+    mem = bytearray(MEMORY_BYTES)
+    mem[lo:lo + len(image)] = image
+    memory.mem = bytes(mem)
+    dut = top(spec, group)
+    [(outs, record)] = run_steps(dut, memory, [(register_writes(layout, n, thresholds, mult, comp), q)], rng)
+    assert record, "no record"
+    print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()} V rows "
+          f"{int(want['v_rows'].sum())} bytes {want['bytes']} cycles {record['cycles']}")
+    print(f"out {want['out'].tolist()}")
+    assert outs == want["out"].tolist()
+    assert record["kept_count"] == want["kept_count"].tolist()
+    assert record["overflow"] == want["overflow"].tolist()
+    assert record["bytes"] == {p: want["bytes"][p] for p in ("k_msb", "k_lsb", "v")}
+    return want, record
+
+
+@pytest.mark.parametrize("case,group,n,prob_format", [
+    ("random", 3, N, "linear"), ("overflow", 3, N, "linear"), ("random", 1, N, "log2"), ("zero_kept", 3, N, "linear"),
+    ("all_kept", 3, N, "linear"), ("ties", 1, N, "linear"), ("extremes", 3, N, "linear"), ("one", 3, 1, "linear")])
+def test_latte_decode_top_matches_golden(case, group, n, prob_format):
+    spec = SPEC if prob_format == "linear" else DecodeSpec(
+        dim=SPEC.dim, lanes=SPEC.dim, bus_bytes=8, kept_buffer=6, max_keys=64,
+        softmax={**SPEC.softmax, "prob_format": "log2", "log_levels": 5})
+    want, _ = check_step(LatteDecodeEngine, spec, case, group, n, SEED + 7 * group + len(case), 2 * 4096 - 40,
+                         "latte")
+    if case == "all_kept":
+        assert want["overflow"].tolist() == [N - SPEC.kept_buffer] * group
+    if case == "zero_kept":
+        assert want["kept_count"].tolist() == [0] * group and want["bytes"]["v"] == 0
+
+
+DENSE = DecodeSpec(dim=12, lanes=12, bus_bytes=8, kept_buffer=N, max_keys=64)
+
+
+@pytest.mark.parametrize("case,group,n", [("random", 3, N), ("extremes", 1, N), ("one", 3, 1)])
+def test_dense_decode_top_matches_golden(case, group, n):
+    want, record = check_step(DenseDecodeEngine, DENSE, case, group, n, SEED + 11 * group + len(case), 4096 - 24,
+                              "dense")
+    assert record["kept_count"] == [n] * group and record["bytes"]["v"] == n * DENSE.row_beats("v") * 8
+
+
+RELATIVE = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64, threshold_mode="relative")
+
+
+@pytest.mark.parametrize("case,group", [("random", 3), ("max_only", 3), ("overflow", 1), ("all", 3)])
+def test_latte_relative_two_msb_passes(case, group):
+    """Relative thresholds: keep HH_g >= max HH_g − T_g, the MSB plane read twice (golden msb_passes = 2)."""
+    seed = SEED + 13 * group + len(case)
+    q, k, v, _, mult, comp = case_data(RELATIVE, "random", group, N, seed)
+    hh = partial_sums(q, k, RELATIVE)["HH"]
+    thresholds = {"random": [int(h.max() - np.quantile(h, 0.85)) for h in hh], "max_only": [0] * group,
+                  "overflow": [int(h.max() - np.quantile(h, 0.5)) for h in hh],
+                  "all": [2 * RELATIVE.dim * (1 << 2 * (RELATIVE.msb_bits - 1))] * group}[case]
+    print(f"relative thresholds {thresholds}")
+    want, _ = check_step_with(LatteDecodeEngine, RELATIVE, (q, k, v, thresholds, mult, comp), seed, 4096 - 8, "latte")
+    assert want["bytes"]["k_msb"] == 2 * N * RELATIVE.row_beats("k_msb") * RELATIVE.bus_bytes
+
+
+def test_latte_steps_back_to_back():
+    """Three steps without a reset on the same KV head (new q, thresholds, M, C each): nothing of one step
+    (buffer, maxima, sums, accumulators, counters) leaks into the next."""
+    seed = SEED + 5
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    layout = packed_layout(SPEC, N, base=4096 - 16)
+    steps, wants, k0 = [], [], None
+    for i, case in enumerate(("overflow", "zero_kept", "random")):
+        q, k, v, thresholds, mult, comp = case_data(SPEC, case, 3, N, seed)     # same seed: the same k, v
+        q = np.roll(q, i, axis=1)
+        k0 = k if k0 is None else k0
+        assert np.array_equal(k, k0)
+        hh = partial_sums(q, k, SPEC)["HH"]
+        if case != "zero_kept":
+            thresholds = [int(np.quantile(h, 0.6 if case == "overflow" else 0.85)) for h in hh]
+        else:
+            thresholds = [int(h.max()) + 1 for h in hh]
+        steps.append((register_writes(layout, N, thresholds, mult + i, comp), q))
+        wants.append(decode_step(SPEC, q, k, v, thresholds, mult + i, comp))
+    lo, image = memory_image(SPEC, layout, k, v)
+    memory = ReactiveMemory(rng, SPEC.bus_bytes, latency=3, ar_busy=0.6, r_busy=0.7)
+    mem = bytearray(MEMORY_BYTES)
+    mem[lo:lo + len(image)] = image
+    memory.mem = bytes(mem)
+    for (outs, record), want in zip(run_steps(LatteDecodeEngine(SPEC, 3), memory, steps, rng), wants):
+        print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()}")
+        assert outs == want["out"].tolist()
+        assert (record["kept_count"], record["overflow"]) == (want["kept_count"].tolist(), want["overflow"].tolist())
+        assert record["bytes"] == {p: want["bytes"][p] for p in ("k_msb", "k_lsb", "v")}
