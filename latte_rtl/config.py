@@ -380,7 +380,8 @@ def check_decode(cfg: LatteConfig) -> None:
     if cfg.attention.vmean:
         raise UserError("kv_memory axi reads V only for keys with p > 0: vmean (every V row) must be off, not on")
     if cfg.decode.kept_buffer > cfg.score.max_keys:
-        raise UserError(f"kept_buffer must be at most max_keys = {cfg.score.max_keys}, not {cfg.decode.kept_buffer}")
+        raise UserError(f"kept_buffer must be at most max_keys = {cfg.score.max_keys}, not {cfg.decode.kept_buffer} "
+                        f"(give --kept-buffer {cfg.score.max_keys} or less)")
     if cfg.score.sink_keys:
         raise UserError(f"kv_memory axi has no attention sinks: sink_keys must be 0, not {cfg.score.sink_keys}")
     if cfg.score.completion_lanes:

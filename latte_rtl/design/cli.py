@@ -9,17 +9,17 @@ from ..errors import UserError
 
 def manifest_summary(manifest: dict) -> str:
     p, d = manifest["params"], manifest["derived"]
+    array, model = _cost_lines(p, d, manifest)
     lines = [
         f"design  bits={p['bits']} msb_bits={p['msb_bits']} dim={p['dim']} lanes={p['lanes']} heads={p['heads']} "
         f"max_keys={p['max_keys']}",
         f"        mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} monitor={p['monitor']}",
-        f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed (dense baseline: {p['lanes']} x {p['bits']}b)",
+        array,
         f"  widths          HH {d['hh_width']}b  HL/LH {d['hl_width']}b  LL {d['ll_width']}b  "
         f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",
         f"  threshold       {d['threshold_width']}b {'signed' if d['threshold_signed'] else 'unsigned'}, "
         f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
-        f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
-        f"dense {d['beats']} × N",
+        model,
         *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})"
           for i, (name, t) in enumerate(manifest["tops"].items())),
     ]
@@ -30,6 +30,21 @@ def manifest_summary(manifest: dict) -> str:
                          + (f" L={p['log_levels']}" if p["prob_format"] == "log2" else "")
                          + (", vmean" if p["vmean"] else ""))
     return "\n".join(lines)
+
+
+def _cost_lines(p: dict, d: dict, manifest: dict) -> tuple[str, str]:
+    """The array and cycle-model lines: the on-chip tops' lanes and beats, or the decode tops' memory side."""
+    if p.get("kv_memory") == "axi":
+        mem = manifest["memory_layout"]
+        rows = ", ".join(f"{name} {plane['row_bytes']} B" for name, plane in mem["planes"].items())
+        return (f"  multipliers     {p['group']} x {p['dim']} x {d['nibble_width']}b signed per key row "
+                f"(G query rows × d, one key row a cycle)",
+                f"  memory          AXI4 {p['axi_data_width']}b reads, {p['axi_outstanding']} bursts in flight; "
+                f"row bytes {rows}; kept buffer {p['kept_buffer']}")
+    return (f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed "
+            f"(dense baseline: {p['lanes']} x {p['bits']}b)",
+            f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
+            f"dense {d['beats']} × N")
 
 
 def cmd_generate(args) -> int:
