@@ -211,8 +211,9 @@ class OverlapFilter(ThresholdFilter):
     HH into one bank of a double-banked estimate buffer (and its max) while the scan side hands on
     row r's kept keys from the other bank. A collected row moves to the scan side when the scan side
     is free and the row control takes it (`front_done` while `front_take`: the estimate array and
-    its q buffer are then free for the next row). The buffer has one write and one read port, as
-    with one row: two banks of `max_keys` HH, selected by the address MSB."""
+    its q buffer are then free for the next row). The two banks are two SRAMs of `max_keys` HH: one
+    is written while the other is read, so no macro is written and read in the same cycle (a
+    single-port macro serves each)."""
 
     def __init__(self, cfg: ScoreConfig):
         if cfg.threshold_mode != "relative":
@@ -234,7 +235,9 @@ class OverlapFilter(ThresholdFilter):
         width = w.scan_width
         words = -(-self.cfg.max_keys // width)
         word_layout = data.ArrayLayout(signed(w.hh_width), width)
-        m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=2 * words, granularity=w.hh_width)
+        banks = [SRAM(width=word_layout.size, depth=words, granularity=w.hh_width) for _ in range(2)]
+        m.submodules.estimate_buffer = banks[0]
+        m.submodules.estimate_buffer_1 = banks[1]
         # collect side: row r+1
         collecting, have_max, bank = Signal(), Signal(), Signal()
         n_keys, seen = Signal(w.count_width), Signal(w.count_width)
@@ -267,22 +270,25 @@ class OverlapFilter(ThresholdFilter):
             m.d.sync += scanning.eq(0)
         with m.If(self.kept.valid & self.kept.ready):
             m.d.sync += summary.kept_count.eq(summary.kept_count + 1)
-        self._write(m, buf, bank, start, words)
-        scan_port = SimpleNamespace(raddr=Signal(range(words)), ren=buf.ren, rdata=buf.rdata)
-        m.d.comb += buf.raddr.eq(scan_port.raddr + Mux(scan_bank, words, 0))
+        self._write(m, banks, bank, start, words)
+        scan_port = SimpleNamespace(raddr=Signal(range(words)), ren=Signal(),
+                                    rdata=Mux(scan_bank, banks[1].rdata, banks[0].rdata))
+        for i, buf in enumerate(banks):
+            m.d.comb += [buf.raddr.eq(scan_port.raddr), buf.ren.eq(scan_port.ren & (scan_bank == i))]
         self._scan(m, scan_port, word_layout, words, scanning=scanning)
         return m
 
-    def _write(self, m, buf, bank, start, words):
+    def _write(self, m, banks, bank, start, words):
         """HH of key i into word i // scan_width, lane i % scan_width of the collect side's bank."""
         width = self.cfg.widths.scan_width
         wr_word = Signal(range(words))
         wr_lane = Signal(range(max(2, width)))
-        m.d.comb += [
-            buf.waddr.eq(wr_word + Mux(bank, words, 0)),
-            buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
-            buf.wen.eq(Cat(*((self.estimate.valid & (wr_lane == i)) for i in range(width)))),
-        ]
+        for i, buf in enumerate(banks):
+            m.d.comb += [
+                buf.waddr.eq(wr_word),
+                buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
+                buf.wen.eq(Cat(*((self.estimate.valid & (bank == i) & (wr_lane == j)) for j in range(width)))),
+            ]
         with m.If(start):
             m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
         with m.Elif(self.estimate.valid):
