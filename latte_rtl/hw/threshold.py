@@ -241,11 +241,12 @@ class OverlapFilter(ThresholdFilter):
         # collect side: row r+1
         collecting, have_max, bank = Signal(), Signal(), Signal()
         n_keys, seen = Signal(w.count_width), Signal(w.count_width)
-        threshold = Signal(layouts.threshold_shape(self.cfg))
+        threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads with a job only
         max_hh = Signal.like(summary.max_estimate)
         # scan side: row r
         scanning, scan_bank = Signal(), Signal()
-        self._n_keys, self._threshold = Signal(w.count_width), Signal(layouts.threshold_shape(self.cfg))
+        self._n_keys = Signal(w.count_width)
+        self._threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads at the hand-over
         self._start, self._drained = Signal(), Signal()
         start = self.job.valid & self.job.ready
         m.d.comb += [

@@ -117,7 +117,7 @@ class RowControl(wiring.Component):
     def _pending_row(self, m, counter_bits):
         """The row whose front end is over: its head and cycle count, its record on `done`."""
         pending = self._pending
-        self._pending_head = Signal.like(self.start.payload.head)
+        self._pending_head = Signal.like(self.start.payload.head, reset_less=True)  # loads at the hand-over only
         self._pending_cycles = cycles = Signal(counter_bits)
         cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
         m.d.comb += self.done.ready.eq(pending & (~self.rows.valid | self.rows.ready))
