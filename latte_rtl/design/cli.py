@@ -7,6 +7,17 @@ from ..cli.common import add_config_options, add_design_argument, design_config,
 from ..errors import UserError
 
 
+def _latte_model(p: dict, beats: int) -> str:
+    """The LATTE row's cycle formula for the summary (golden/cycles.py), r = lanes / C."""
+    c = p.get("completion_lanes") or 0
+    if not c:
+        return f"{beats} × (N + 3 × kept)"
+    r = p["lanes"] // c
+    if p["threshold_mode"] == "relative":
+        return f"max({beats} × (N + kept), {3 * beats * r} × kept) between rows overlapped (golden.score_overlap)"
+    return f"max({beats} × (N + kept), {3 * beats * r} × kept) (kept keys spread)"
+
+
 def manifest_summary(manifest: dict) -> str:
     p, d = manifest["params"], manifest["derived"]
     lines = [
@@ -18,7 +29,7 @@ def manifest_summary(manifest: dict) -> str:
         f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",
         f"  threshold       {d['threshold_width']}b {'signed' if d['threshold_signed'] else 'unsigned'}, "
         f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
-        f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
+        f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {_latte_model(p, d['beats'])}, "
         f"dense {d['beats']} × N",
         *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})"
           for i, (name, t) in enumerate(manifest["tops"].items())),
