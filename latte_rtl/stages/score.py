@@ -18,6 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
+from ..golden.cycles import rows_overlap
 from ..hw import layouts
 from ..hw.completion import CompletionUnit
 from ..hw.dot import Accumulator, DotProduct
@@ -312,11 +313,6 @@ class LatteScoreStage(wiring.Component):
         m.d.comb += exact.ready.eq(scores.ready)
         _to_scores(m, exact, scores, exact.valid)
         return estimates
-
-
-def rows_overlap(cfg) -> bool:
-    """Relative mode with a completion array: the estimate of row r+1 runs while row r completes."""
-    return bool(cfg.completion_lanes) and cfg.threshold_mode == "relative"
 
 
 def _completion_q_banks(m, cfg, row, parts):
