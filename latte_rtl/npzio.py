@@ -189,8 +189,8 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
 
 
 RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
-                 "probs": np.int64, "out": np.int64, "interval": np.int64}  # probs, out, interval: attention tops
-# only (docs/spec.md §6, §7)
+                 "probs": np.int64, "out": np.int64, "interval": np.int64}  # probs, out: attention tops only;
+# interval: attention tops and overlapped score rows (docs/spec.md §3, §6, §7)
 
 
 def save_result(path, result: dict, manifest: dict) -> None:
