@@ -211,7 +211,8 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
 
 
 RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
-                 "probs": np.int64, "out": np.int64, "interval": np.int64,  # probs, out, interval: attention tops
+                 "probs": np.int64, "out": np.int64,  # attention tops
+                 "interval": np.int64,  # attention tops and overlapped score rows (§3)
                  "overflow": np.int64, "bytes_read": np.int64, "bytes_read_k_msb": np.int64,  # decode tops only
                  "bytes_read_k_lsb": np.int64, "bytes_read_v": np.int64}  # (docs/spec.md §6, §7, §9)
 

@@ -7,6 +7,17 @@ from ..cli.common import add_config_options, add_design_argument, design_config,
 from ..errors import UserError
 
 
+def _latte_model(p: dict, beats: int) -> str:
+    """The LATTE row's cycle formula for the summary (golden/cycles.py), r = lanes / C."""
+    c = p.get("completion_lanes") or 0
+    if not c:
+        return f"{beats} × (N + 3 × kept)"
+    r = p["lanes"] // c
+    if p["threshold_mode"] == "relative":
+        return f"max({beats} × (N + kept), {3 * beats * r} × kept) between rows overlapped (golden.score_overlap)"
+    return f"max({beats} × (N + kept), {3 * beats * r} × kept) (kept keys spread)"
+
+
 def manifest_summary(manifest: dict) -> str:
     p, d = manifest["params"], manifest["derived"]
     array, model = _cost_lines(p, d, manifest)
@@ -43,7 +54,7 @@ def _cost_lines(p: dict, d: dict, manifest: dict) -> tuple[str, str]:
                 f"row bytes {rows}; kept buffer {p['kept_buffer']}")
     return (f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed "
             f"(dense baseline: {p['lanes']} x {p['bits']}b)",
-            f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {d['beats']} × (N + 3 × kept), "
+            f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {_latte_model(p, d['beats'])}, "
             f"dense {d['beats']} × N")
 
 

@@ -29,6 +29,24 @@ ATTENTION_OVERHEAD = 22
 # row's first q beat is taken ATTENTION_HANDOVER cycles after the score stage's record.
 ATTENTION_BACK = 12
 ATTENTION_HANDOVER = 2
+# An attention top whose score stage overlaps rows (relative mode, C > 0; golden.score_overlap inside):
+# the score stage sees a row's first q beat ATTENTION_OVERLAP_Q cycles after the top, the top takes the
+# next row's first q beat ATTENTION_OVERLAP_NEXT cycles after the score stage's hand-over, the back end
+# starts ATTENTION_OVERLAP_RECORD cycles after the score stage's record (fitted on the regression: within
+# 5 cycles of every measured row).
+ATTENTION_OVERLAP_Q = -3
+ATTENTION_OVERLAP_NEXT = 2
+ATTENTION_OVERLAP_RECORD = 8
+
+# Rows overlapped (relative mode with a completion array, docs/spec.md §3): the estimate of row r+1 runs
+# while row r completes. Fixed hand-overs, measured cycle-exact in amaranth.sim: the estimate of a row ends
+# OVERLAP_FRONT cycles after beats · (1 + N + kept of the row before) from its first q beat (q load,
+# phase-1 pipeline, the filter's last write); the record OVERLAP_BACK cycles after the completion's last
+# pass (the completion pipeline's drain, RowEnd, row control); a row's scan starts at the earliest
+# OVERLAP_HANDOVER cycles after the row before's record, and the next row's first q beat is taken then.
+OVERLAP_FRONT = 6
+OVERLAP_BACK = 8
+OVERLAP_HANDOVER = 1
 
 # The model's formulas as text (manifest, summaries, README), written from the constants above.
 CYCLE_MODEL = {
@@ -36,7 +54,9 @@ CYCLE_MODEL = {
                           "(shared array, completion_lanes 0); with C completion lanes, r = lanes / C: relative "
                           "mode beats * N + 3 * beats * r * kept, absolute mode max(beats * (N + kept), c_kept) "
                           "with c_k = max(c_(k-1), beats * (j_k + k)) + 3 * beats * r over the kept keys "
-                          "j_1 < ... < j_kept (about max(estimate, completion)); same slack and overhead",
+                          "j_1 < ... < j_kept (about max(estimate, completion)); same slack and overhead. Relative "
+                         "mode with C > 0, rows back to back (the estimate of row r+1 overlaps the completion of "
+                         "row r): golden.score_overlap, interval(row) ~= max(estimate(r+1), completion(r))",
     "dense_score_engine": "cycles(row) ~= beats * N",
     "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * (V rows read + 1) + "
                          f"{ATTENTION_OVERHEAD} (golden.attention_cycles) through an empty pipeline; rows back to "
@@ -76,6 +96,56 @@ def score_row_cycles(cfg, n_keys, kept) -> np.ndarray:
     return np.maximum(beats * (np.asarray(n_keys, dtype=np.int64) + count), done)
 
 
+def rows_overlap(cfg) -> bool:
+    """Relative mode with a completion array: the estimate of row r+1 runs while row r completes."""
+    return bool(getattr(cfg, "completion_ratio", 0)) and cfg.threshold_mode == "relative"
+
+
+def score_overlap(cfg, n_keys, kept, groups) -> tuple[np.ndarray, np.ndarray]:
+    """Latency and interval [R] of relative-mode rows with a completion array (cfg: beats, completion_ratio,
+    widths.scan_width) when the rows of each group (index arrays, in order) come back to back; every cycle
+    counted from a row's first q beat (s) to its record (D). Per row, N keys, kept mask [N]:
+      front end    E = s + beats · (1 + N + kept of the row before) + OVERLAP_FRONT
+                   (q load, phase 1; the completion's LH reads of the row before win the MSB bank),
+      hand-over    T = max(E, D of the row before + OVERLAP_HANDOVER) (its scan starts; the next row's
+                   first q beat is taken at T),
+      completion   c_k = max(c_(k-1), T + j_k // scan_width) + 3 · beats · r over the kept keys j_k,
+      record       D = max(c_kept, T + ceil(N / scan_width)) + OVERLAP_BACK.
+    latency = D − s; interval = D − D of the row before (a group's first row: its latency)."""
+    kept = np.asarray(kept, dtype=bool)
+    n_keys = np.broadcast_to(np.asarray(n_keys, dtype=np.int64), kept.shape[:1])
+    latency, interval = np.zeros(kept.shape[0], np.int64), np.zeros(kept.shape[0], np.int64)
+    for rows in groups:
+        start, before, record = 0, 0, None
+        for r in rows:
+            take, end = _overlap_row(cfg, kept[r, :int(n_keys[r])], start, before, record)
+            latency[r] = end - start
+            interval[r] = latency[r] if record is None else end - record
+            start, before, record = take, int(kept[r, :int(n_keys[r])].sum()), end
+    return latency, interval
+
+
+def _overlap_row(cfg, kept_row, start: int, before: int, record, handover: int = OVERLAP_HANDOVER):
+    """One overlapped row (score_overlap): (T, D) from its first q beat `start`, the row before's kept
+    count `before` and record cycle `record` (None: the first row)."""
+    beats, ratio, width, n = cfg.beats, cfg.completion_ratio, cfg.widths.scan_width, len(kept_row)
+    front = start + beats * (1 + n + before) + OVERLAP_FRONT
+    take = front if record is None else max(front, record + handover)
+    done = take
+    for j in np.flatnonzero(kept_row):
+        done = max(done, take + int(j) // width) + 3 * beats * ratio
+    return take, max(done, take - (-n // width)) + OVERLAP_BACK
+
+
+def overlap_interval(cfg, n_keys: int, kept: int) -> float:
+    """Steady-state cycles between records of equal rows (N keys, `kept` kept, spread evenly) back to
+    back: the interval of the last of eight such rows through `score_overlap`."""
+    mask = np.zeros((8, n_keys), dtype=bool)
+    if kept:
+        mask[:, np.linspace(0, n_keys - 1, kept).round().astype(int)] = True
+    return float(score_overlap(cfg, n_keys, mask, [np.arange(8)])[1][-1])
+
+
 def score_cycle_bound(beats: int, model_cycles):
     """The most cycles a measured row may take: floor(CYCLE_SLACK × model) + beats + OVERHEAD_CYCLES."""
     if isinstance(model_cycles, (int, float)):
@@ -89,11 +159,15 @@ def dense_cycles(beats: int, n_keys):
 
 
 def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False, ratio: int = 0,
-                   mode: str = "relative") -> float:
+                   mode: str = "relative", cfg=None) -> float:
     """Keys a row consumes per cycle at a keep ratio k: 1 / (beats (1 + 3 k)) on the shared array, 1 / beats
-    dense; with a completion array (ratio r = lanes / C) N / score_cycles(beats, N, k N, r, mode)."""
+    dense; with a completion array (ratio r = lanes / C) N / score_cycles(beats, N, k N, r, mode); relative mode
+    with a completion array and `cfg` given (rows overlapped): max_keys / overlap_interval."""
     if dense:
         return 1.0 / beats
+    if cfg is not None and rows_overlap(cfg):
+        n = cfg.max_keys
+        return n / overlap_interval(cfg, n, max(1, round(keep_ratio * n)))
     return 1.0 / float(score_cycles(beats, 1.0, keep_ratio, ratio, mode))
 
 
@@ -129,14 +203,17 @@ def attention_interval(score_cycles, back_cycles):
                       np.asarray(back_cycles) + ATTENTION_BACK)
 
 
-def attention_pipeline(score_cycles, back_cycles, groups) -> tuple[np.ndarray, np.ndarray]:
+def attention_pipeline(score_cycles, back_cycles, groups, overlap=None) -> tuple[np.ndarray, np.ndarray]:
     """Latency and interval of every row when the rows of each group (index arrays, in order) run
     back to back through the overlapped stages. Per row: front = score + ATTENTION_OVERHEAD −
     ATTENTION_BACK (first q beat to the score stage's record), back = back_cycles + ATTENTION_BACK.
     The score stage takes a row ATTENTION_HANDOVER cycles after the last one's record; its record
     waits for a free buffer bank (two: the row two before must be done); the back end takes one row
     at a time. latency = completion − first q beat; interval = completion − the previous row's
-    completion (a group's first row: its latency). One row alone: latency = attention_cycles."""
+    completion (a group's first row: its latency). One row alone: latency = attention_cycles.
+    `overlap` (cfg, n_keys [R], kept [R, N]): the score stage overlaps rows (attention_overlap_pipeline)."""
+    if overlap is not None:
+        return attention_overlap_pipeline(*overlap, back_cycles, groups)
     score, back = np.asarray(score_cycles, np.int64), np.asarray(back_cycles, np.int64)
     latency, interval = np.zeros_like(score), np.zeros_like(score)
     for rows in groups:
@@ -151,6 +228,26 @@ def attention_pipeline(score_cycles, back_cycles, groups) -> tuple[np.ndarray, n
             latency[r] = complete - start
             interval[r] = latency[r] if done[1] is None else complete - done[1]
             done = [done[1], complete]
+    return latency, interval
+
+
+def attention_overlap_pipeline(cfg, n_keys, kept, back_cycles, groups) -> tuple[np.ndarray, np.ndarray]:
+    """attention_pipeline with an overlapped score stage (score_overlap's rows; cfg: the ScoreConfig): the
+    score stage's record of a row waits for a free buffer bank (the row two before done), the back end
+    starts ATTENTION_OVERLAP_RECORD cycles after it, once the row before is done."""
+    kept, back = np.asarray(kept, dtype=bool), np.asarray(back_cycles, np.int64)
+    n_keys = np.broadcast_to(np.asarray(n_keys, dtype=np.int64), kept.shape[:1])
+    latency, interval = np.zeros(kept.shape[0], np.int64), np.zeros(kept.shape[0], np.int64)
+    for rows in groups:
+        start, before, record, done = 0, 0, None, [None, None]
+        for r in rows:
+            row = kept[r, :int(n_keys[r])]
+            take, end = _overlap_row(cfg, row, start + ATTENTION_OVERLAP_Q, before, record, handover=0)
+            record = end if done[0] is None else max(end, done[0] - ATTENTION_OVERLAP_RECORD)
+            complete = max(record + ATTENTION_OVERLAP_RECORD, done[1] or 0) + back[r] + ATTENTION_BACK
+            latency[r] = complete - start
+            interval[r] = latency[r] if done[1] is None else complete - done[1]
+            start, before, done = take + ATTENTION_OVERLAP_NEXT, int(row.sum()), [done[1], complete]
     return latency, interval
 
 

@@ -1,6 +1,8 @@
 """Per-head threshold registers and the threshold filter (running max, keep decision)."""
 
-from amaranth import Array, Cat, Module, Signal, signed
+from types import SimpleNamespace
+
+from amaranth import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -202,3 +204,96 @@ class ThresholdFilter(wiring.Component):
             with m.Elif(load):
                 m.d.sync += fetched.eq(0)
         return m
+
+
+class OverlapFilter(ThresholdFilter):
+    """Relative mode with rows overlapped (a completion array): the collect side takes row r+1's
+    HH into one bank of a double-banked estimate buffer (and its max) while the scan side hands on
+    row r's kept keys from the other bank. A collected row moves to the scan side when the scan side
+    is free and the row control takes it (`front_done` while `front_take`: the estimate array and
+    its q buffer are then free for the next row). The two banks are two SRAMs of `max_keys` HH: one
+    is written while the other is read, so no macro is written and read in the same cycle (a
+    single-port macro serves each)."""
+
+    def __init__(self, cfg: ScoreConfig):
+        if cfg.threshold_mode != "relative":
+            raise ValueError(f"threshold_mode must be 'relative', not {cfg.threshold_mode!r}")
+        self.cfg, self.kept_depth = cfg, KEPT_FIFO_DEPTH
+        wiring.Component.__init__(self, {
+            "job": In(stream.Signature(layouts.filter_job(cfg))),
+            "estimate": In(stream.Signature(layouts.estimate(cfg))),
+            "kept": Out(stream.Signature(layouts.estimate(cfg))),
+            "summary": Out(stream.Signature(layouts.row_summary(cfg))),
+            "front_done": Out(1),
+            "front_take": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.cfg.widths
+        est, summary = self.estimate, self.summary.payload
+        width = w.scan_width
+        words = -(-self.cfg.max_keys // width)
+        word_layout = data.ArrayLayout(signed(w.hh_width), width)
+        banks = [SRAM(width=word_layout.size, depth=words, granularity=w.hh_width) for _ in range(2)]
+        m.submodules.estimate_buffer = banks[0]
+        m.submodules.estimate_buffer_1 = banks[1]
+        # collect side: row r+1
+        collecting, have_max, bank = Signal(), Signal(), Signal()
+        n_keys, seen = Signal(w.count_width), Signal(w.count_width)
+        threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads with a job only
+        max_hh = Signal.like(summary.max_estimate)
+        # scan side: row r
+        scanning, scan_bank = Signal(), Signal()
+        self._n_keys = Signal(w.count_width)
+        self._threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads at the hand-over
+        self._start, self._drained = Signal(), Signal()
+        start = self.job.valid & self.job.ready
+        m.d.comb += [
+            self.job.ready.eq(~collecting),
+            est.ready.eq(1),
+            self.front_done.eq(collecting & (seen == n_keys) & ~scanning),
+            self._start.eq(self.front_done & self.front_take),
+            self.summary.valid.eq(scanning & self._drained),
+        ]
+        with m.If(start):
+            m.d.sync += [collecting.eq(1), have_max.eq(0), max_hh.eq(0), seen.eq(0),
+                         n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
+        with m.If(est.valid):
+            m.d.sync += seen.eq(seen + 1)
+            with m.If(~have_max | (est.payload.hh > max_hh)):
+                m.d.sync += [have_max.eq(1), max_hh.eq(est.payload.hh)]
+        with m.If(self._start):
+            m.d.sync += [collecting.eq(0), scanning.eq(1), bank.eq(~bank), scan_bank.eq(bank),
+                         self._n_keys.eq(n_keys), self._threshold.eq(threshold),
+                         summary.max_estimate.eq(max_hh), summary.kept_count.eq(0)]
+        with m.If(self.summary.valid & self.summary.ready):
+            m.d.sync += scanning.eq(0)
+        with m.If(self.kept.valid & self.kept.ready):
+            m.d.sync += summary.kept_count.eq(summary.kept_count + 1)
+        self._write(m, banks, bank, start, words)
+        scan_port = SimpleNamespace(raddr=Signal(range(words)), ren=Signal(),
+                                    rdata=Mux(scan_bank, banks[1].rdata, banks[0].rdata))
+        for i, buf in enumerate(banks):
+            m.d.comb += [buf.raddr.eq(scan_port.raddr), buf.ren.eq(scan_port.ren & (scan_bank == i))]
+        self._scan(m, scan_port, word_layout, words, scanning=scanning)
+        return m
+
+    def _write(self, m, banks, bank, start, words):
+        """HH of key i into word i // scan_width, lane i % scan_width of the collect side's bank."""
+        width = self.cfg.widths.scan_width
+        wr_word = Signal(range(words))
+        wr_lane = Signal(range(max(2, width)))
+        for i, buf in enumerate(banks):
+            m.d.comb += [
+                buf.waddr.eq(wr_word),
+                buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
+                buf.wen.eq(Cat(*((self.estimate.valid & (bank == i) & (wr_lane == j)) for j in range(width)))),
+            ]
+        with m.If(start):
+            m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
+        with m.Elif(self.estimate.valid):
+            with m.If(wr_lane == width - 1):
+                m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
+            with m.Else():
+                m.d.sync += wr_lane.eq(wr_lane + 1)

@@ -33,11 +33,17 @@ def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: s
 class ScoreScoreboard:
     """Score tops (`keys`, `query`, optional `thresholds` in; `scores`, `rows` out; optional
     `monitor`). Rows run grouped by head when every head has its own keys; results keep row
-    order. `errors` lists mismatches; `result` holds what the RTL produced (docs/spec.md §6 arrays)."""
+    order. `errors` lists mismatches; `result` holds what the RTL produced (docs/spec.md §6 arrays).
+    One row at a time (the next q after the record), except where golden models overlapped rows
+    (an `interval`): then the rows of a group come back to back (every q beat queued at once), each
+    row takes its kept_count scores and key_limit estimates in arrival order, `interval` is the
+    cycles from the group's previous record, and SRAM word reads are checked per group (as the
+    attention scoreboard does)."""
 
     def __init__(self, tb, models: dict, cfg, top, inp):
         self.tb, self.m, self.cfg, self.inp = tb, models, cfg, inp
         self.expected = top.expected(inp, cfg)
+        self.overlap = "interval" in self.expected
         rows, n = inp.q.shape[0], inp.n_keys
         self.banks = list(self.expected["reads"]) if "monitor__reads" in models else []
         self.result = {"hh": np.zeros((rows, n), np.int64), "kept": np.zeros((rows, n), bool),
@@ -45,6 +51,8 @@ class ScoreScoreboard:
                        "cycles": np.zeros(rows, np.int64),
                        "measured_cycles": np.zeros(rows, np.int64),
                        **{f"reads_{b}": np.zeros(rows, np.int64) for b in self.banks}}
+        if self.overlap:
+            self.result["interval"] = np.zeros(rows, np.int64)
         self.errors: list[str] = []
 
     async def run(self) -> None:
@@ -55,8 +63,41 @@ class ScoreScoreboard:
             else [(None, np.arange(inp.q.shape[0]))]
         for h, rows in groups:
             await self.load_keys(inp.keys_of_head(h))
+            if self.overlap:
+                await self.stream_score_rows([int(r) for r in rows])
+                continue
             for r in rows:
                 await self.row(int(r))
+
+    async def stream_score_rows(self, rows: list[int]) -> None:
+        """Queue every q beat of `rows`; take each row's scores, estimates and record in order."""
+        query, before, previous = self.m["query"], self.reads(), None
+        starts, beats = [], []
+        for r in rows:
+            starts.append(len(query.accepted_at) + len(beats))
+            beats += self.query_beats(r)
+        await query.send(beats)
+        for r, start in zip(rows, starts):
+            record, valid_at = await self.m["rows"].recv()
+            scores = self._take(self.m["scores"].queue, record["summary.kept_count"])
+            scores = [s[0] for s in scores]
+            estimates = None
+            if "monitor__estimate" in self.m:
+                estimates = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
+            self.finish_row(r, record, scores, estimates, valid_at - query.accepted_at[start])
+            self.result["interval"][r] = self.result["measured_cycles"][r] if previous is None \
+                else valid_at - previous
+            previous = valid_at
+        after = self.reads()
+        for b in self.banks:
+            self.result[f"reads_{b}"][rows[-1]] = after[b] - before[b]
+            got, want = int(after[b] - before[b]), int(self.expected["reads"][b][rows].sum())
+            if got != want:
+                self.errors.append(f"rows {rows[0]}..{rows[-1]}: {got} {b}-bank word reads, golden {want}")
+
+    @staticmethod
+    def _take(queue, n: int) -> list:
+        return [queue.popleft() for _ in range(min(n, len(queue)))]
 
     def beats(self, vector) -> list[list[int]]:
         """`beats` beats of `lanes` elements; lanes past `dim` carry -1, which the engine must ignore."""
@@ -93,13 +134,16 @@ class ScoreScoreboard:
             return {}
         return self.m["monitor__reads"].read()
 
+    def query_beats(self, r: int) -> list[dict]:
+        """Row r's q beats, the head and key limit on each."""
+        return [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+                for beat in self.beats(self.inp.q[r])]
+
     async def send_query(self, r: int) -> int:
-        """Send row r's q beats (head and key limit on each); return the index of its first
-        beat in the query source's `accepted_at`."""
+        """Send row r's q beats; return the index of its first beat in the query source's `accepted_at`."""
         query = self.m["query"]
         first = len(query.accepted_at)
-        await query.send([{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                          for beat in self.beats(self.inp.q[r])])
+        await query.send(self.query_beats(r))
         return first
 
     async def row(self, r: int) -> None:
@@ -110,6 +154,12 @@ class ScoreScoreboard:
         if estimates is not None:
             self.m["monitor__estimate"].queue.clear()
         after = self.reads()
+        for b in self.banks:
+            self.result[f"reads_{b}"][r] = after[b] - before[b]
+        self.finish_row(r, record, scores, estimates, valid_at - self.m["query"].accepted_at[start])
+
+    def finish_row(self, r: int, record: dict, scores: list, estimates: list | None, measured: int) -> None:
+        """Row r's scored keys, estimates (monitor) and record into the result; compare with golden."""
         out = self.result
         idx = [s["index"] for s in scores]
         if idx != sorted(set(idx)):
@@ -119,9 +169,7 @@ class ScoreScoreboard:
         out["scores"][r, idx] = [s["score"] for s in scores]
         out["kept_count"][r] = record["summary.kept_count"]
         out["cycles"][r] = record["cycles"]
-        out["measured_cycles"][r] = valid_at - self.m["query"].accepted_at[start]
-        for b in self.banks:
-            out[f"reads_{b}"][r] = after[b] - before[b]
+        out["measured_cycles"][r] = measured
         if estimates is not None:
             seen, visible = [e["index"] for e in estimates], int(self.inp.key_limit[r])
             if sorted(seen) != list(range(visible)):
@@ -151,7 +199,7 @@ class ScoreScoreboard:
         """The word reads of each SRAM bank against golden; the record's cycles against the
         testbench's own count."""
         out, exp = self.result, self.expected
-        for b in self.banks:
+        for b in [] if self.overlap else self.banks:  # overlapped rows: per group (stream_score_rows)
             if out[f"reads_{b}"][r] != exp["reads"][b][r]:
                 self.errors.append(f"row {r}: {out[f'reads_{b}'][r]} {b}-bank word reads, golden {exp['reads'][b][r]}")
         if record["cycles"] != out["measured_cycles"][r]:
@@ -251,10 +299,6 @@ class AttentionScoreboard(ScoreScoreboard):
             got, want = int(self.result[f"reads_{b}"][rows].sum()), int(self.expected["reads"][b][rows].sum())
             if got != want:
                 self.errors.append(f"rows {rows[0]}..{rows[-1]}: {got} {b}-bank word reads, golden {want}")
-
-    @staticmethod
-    def _take(queue, n: int) -> list:
-        return [queue.popleft() for _ in range(min(n, len(queue)))]
 
     def _observed(self, r: int, kept: int) -> None:
         """Scores, probabilities and estimates of row r from the monitor (when the top has one): the

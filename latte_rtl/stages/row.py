@@ -18,12 +18,15 @@ class RowControl(wiring.Component):
     * When the datapath offers `done` (its row summary), the end-of-row record goes out on
       `rows` with `cycles`: clock cycles from the first accepted q beat to the cycle the
       record becomes valid (saturating).
+    * `overlap` (relative mode with a completion array): the row moves to a pending slot when the
+      datapath's front end is free (`front_done` while `front_take`), and the next row's q is taken
+      while it completes; its `done` then produces its record. At most two rows are in flight.
     """
 
-    def __init__(self, cfg: LatteConfig):
-        self.cfg = cfg
+    def __init__(self, cfg: LatteConfig, *, overlap: bool = False):
+        self.cfg, self.overlap = cfg, overlap
         score = cfg.score
-        super().__init__({
+        ports = {
             "keys": In(stream.Signature(layouts.key_beat(score))),
             "key_load": Out(stream.Signature(layouts.key_beat(score))),
             "n_keys": In(score.widths.count_width),
@@ -33,7 +36,10 @@ class RowControl(wiring.Component):
             "done": In(stream.Signature(layouts.row_summary(score))),
             "rows": Out(stream.Signature(layouts.row_record(cfg))),
             "busy": Out(1),
-        })
+        }
+        if overlap:
+            ports.update({"front_done": In(1), "front_take": Out(1)})
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -43,10 +49,14 @@ class RowControl(wiring.Component):
         cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
         q_beat = Signal(range(max(2, beats)))
 
+        keys_open = idle
+        if self.overlap:
+            self._pending = Signal()
+            keys_open = idle & ~self._pending  # no row in flight
         m.d.comb += [  # keys pass through between rows
-            self.key_load.valid.eq(self.keys.valid & idle),
+            self.key_load.valid.eq(self.keys.valid & keys_open),
             self.key_load.payload.eq(self.keys.payload),
-            self.keys.ready.eq(self.key_load.ready & idle),
+            self.keys.ready.eq(self.key_load.ready & keys_open),
         ]
         with m.If(self.key_load.valid & self.key_load.ready):
             m.d.sync += loading.eq(~self.keys.payload.last)
@@ -61,6 +71,8 @@ class RowControl(wiring.Component):
         q_take = self.query.valid & self.query.ready
         with m.If(self.rows.valid & self.rows.ready):
             m.d.sync += self.rows.valid.eq(0)
+        if self.overlap:
+            self._pending_row(m, counter_bits)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -83,13 +95,43 @@ class RowControl(wiring.Component):
                 with m.If(self.start.ready):
                     m.next = "RUN"
             with m.State("RUN"):
-                m.d.comb += self.done.ready.eq(~self.rows.valid | self.rows.ready)
-                with m.If(self.done.valid & self.done.ready):
-                    m.d.sync += [self.rows.valid.eq(1), self.rows.payload.summary.eq(self.done.payload),
-                                 self.rows.payload.head.eq(self.start.payload.head),
-                                 self.rows.payload.cycles.eq(cycles_next)]
-                    m.next = "IDLE"
+                if self.overlap:
+                    self._hand_over(m, cycles_next)
+                else:
+                    m.d.comb += self.done.ready.eq(~self.rows.valid | self.rows.ready)
+                    with m.If(self.done.valid & self.done.ready):
+                        m.d.sync += [self.rows.valid.eq(1), self.rows.payload.summary.eq(self.done.payload),
+                                     self.rows.payload.head.eq(self.start.payload.head),
+                                     self.rows.payload.cycles.eq(cycles_next)]
+                        m.next = "IDLE"
+        if self.overlap:
+            m.d.comb += self.busy.eq(~idle | self._pending)
+            with m.If(~idle):
+                m.d.sync += cycles.eq(cycles_next)
+            return m
         m.d.comb += self.busy.eq(~idle)
         with m.If(self.busy):
             m.d.sync += cycles.eq(cycles_next)
         return m
+
+    def _pending_row(self, m, counter_bits):
+        """The row whose front end is over: its head and cycle count, its record on `done`."""
+        pending = self._pending
+        self._pending_head = Signal.like(self.start.payload.head, reset_less=True)  # loads at the hand-over only
+        self._pending_cycles = cycles = Signal(counter_bits)
+        cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
+        m.d.comb += self.done.ready.eq(pending & (~self.rows.valid | self.rows.ready))
+        with m.If(pending):
+            m.d.sync += cycles.eq(cycles_next)
+        with m.If(self.done.valid & self.done.ready):
+            m.d.sync += [pending.eq(0), self.rows.valid.eq(1), self.rows.payload.summary.eq(self.done.payload),
+                         self.rows.payload.head.eq(self._pending_head), self.rows.payload.cycles.eq(cycles_next)]
+
+    def _hand_over(self, m, cycles_next):
+        """RUN with `overlap`: once the front end is free and no row is pending, this row becomes
+        the pending one and the next row's q may come."""
+        m.d.comb += self.front_take.eq(~self._pending)
+        with m.If(self.front_done & self.front_take):
+            m.d.sync += [self._pending.eq(1), self._pending_head.eq(self.start.payload.head),
+                         self._pending_cycles.eq(cycles_next)]
+            m.next = "IDLE"

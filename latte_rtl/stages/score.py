@@ -18,6 +18,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
+from ..golden.cycles import rows_overlap
 from ..hw import layouts
 from ..hw.completion import CompletionUnit
 from ..hw.dot import Accumulator, DotProduct
@@ -28,7 +29,7 @@ from ..hw.narrow import LaneSplitter
 from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select
 from ..hw.readport import ReadArbiter, ResponseBuffer, SRAMReadPort
 from ..hw.streams import Fork, PipeRegister
-from ..hw.threshold import KEPT_FIFO_DEPTH, ThresholdFilter, threshold_registers
+from ..hw.threshold import KEPT_FIFO_DEPTH, OverlapFilter, ThresholdFilter, threshold_registers
 from .row import RowControl
 
 
@@ -102,11 +103,11 @@ class RowEnd(wiring.Component):
         return m
 
 
-def _shell(m, stage, parts, q_parts=None):
-    """Row control, key store and q buffer (banks `q_parts`, default `parts`) of a score stage, joined to
-    the stage's ports. Returns (row control, key store, q buffer)."""
+def _shell(m, stage, parts, q_parts=None, overlap=False):
+    """Row control (rows overlapped with `overlap`), key store and q buffer (banks `q_parts`, default
+    `parts`) of a score stage, joined to the stage's ports. Returns (row control, key store, q buffer)."""
     cfg = stage.cfg
-    m.submodules.row = row = RowControl(cfg)
+    m.submodules.row = row = RowControl(cfg, overlap=overlap) if overlap else RowControl(cfg)
     m.submodules.key_store = keys = VectorStore(cfg.score, parts=parts, capacity=cfg.score.max_keys,
                                                 counter_bits=cfg.row.cycle_counter_bits if cfg.row.monitor else None)
     m.submodules.q_buffer = qbuf = VectorStore(cfg.score, parts=q_parts or parts, capacity=1)
@@ -129,10 +130,11 @@ def _read_port(m, name, bank):
 
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
-              select, prefix="", q_parts=None, key_ports=None, lanes=None, outstanding=OUTSTANDING):
+              select, prefix="", q_parts=None, key_ports=None, q_ports=None, lanes=None, outstanding=OUTSTANDING):
     """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
     multiply + adder tree → accumulator. Key and q words come through read ports: `key_ports`
-    {part: port} where given (shared banks), else a port of its own on each bank. Returns
+    {part: port} where given (shared banks), else a port of its own on each bank; q words likewise
+    (`q_ports`). Returns
     (token input, accumulator output) streams."""
     cfg = stage.cfg.score
     q_parts = parts if q_parts is None else q_parts
@@ -144,7 +146,8 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
         port = (key_ports or {}).get(part) or _read_port(m, f"{prefix}k_{part}_port", getattr(keys, part))
         wiring.connect(m, getattr(fetch, f"k_{part}"), port)
     for part in q_parts:
-        wiring.connect(m, getattr(fetch, f"q_{part}"), _read_port(m, f"{prefix}q_{part}_port", getattr(qbuf, part)))
+        port = (q_ports or {}).get(part) or _read_port(m, f"{prefix}q_{part}_port", getattr(qbuf, part))
+        wiring.connect(m, getattr(fetch, f"q_{part}"), port)
     operands = fetch.o
     if lanes and lanes != cfg.lanes:
         m.submodules[prefix + "split"] = split = LaneSplitter(cfg, token_layout=token_layout,
@@ -195,9 +198,14 @@ class LatteScoreStage(wiring.Component):
         m = Module()
         cfg = self.cfg.score
         split = bool(cfg.completion_lanes)
-        row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS)
+        overlap = rows_overlap(cfg)
+        row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS, overlap=overlap)
         m.submodules.thresholds = thr = threshold_registers(cfg)
-        m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
+        if overlap:
+            m.submodules.filter = filt = OverlapFilter(cfg)
+            m.d.comb += [row.front_done.eq(filt.front_done), filt.front_take.eq(row.front_take)]
+        else:
+            m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
         m.submodules.completion = comp = CompletionUnit(cfg)
         m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
         m.d.comb += [  # a threshold write is accepted every cycle
@@ -257,8 +265,12 @@ class LatteScoreStage(wiring.Component):
         (beats cycles per kept key). In absolute mode the estimate's keys take credits so an HH never waits for the kept
         FIFO (the estimate then never holds the port). Returns the HH stream for the filter."""
         cfg, w = self.cfg.score, self.cfg.score.widths
-        m.submodules.completion_q = cq = VectorStore(cfg, parts=self.PARTS, capacity=1)
-        m.d.comb += [cq.load.valid.eq(row.q_load.valid), cq.load.payload.eq(row.q_load.payload)]
+        if rows_overlap(cfg):
+            cq, q_ports = _completion_q_banks(m, cfg, row, self.PARTS)
+        else:
+            m.submodules.completion_q = cq = VectorStore(cfg, parts=self.PARTS, capacity=1)
+            m.d.comb += [cq.load.valid.eq(row.q_load.valid), cq.load.payload.eq(row.q_load.payload)]
+            q_ports = None
         m.submodules.k_msb_arbiter = msb = ReadArbiter(keys.addr_width, keys.msb.data.shape())
         wiring.connect(m, msb.o, _read_port(m, "k_msb_port", keys.msb))
 
@@ -295,11 +307,40 @@ class LatteScoreStage(wiring.Component):
         c_tokens, exact = _pipeline(
             m, self, keys, cq, parts=self.PARTS, token_layout=comp.token_layout, operand_width=w.nibble_width,
             sum_width=w.completion_beat_sum_width, acc_width=w.accumulator_width, lsb_bits=w.lsb_bits,
-            select=nibble_select, prefix="completion_", key_ports={"msb": c_msb}, lanes=cfg.completion_lanes)
+            select=nibble_select, prefix="completion_", key_ports={"msb": c_msb}, q_ports=q_ports,
+            lanes=cfg.completion_lanes)
         wiring.connect(m, comp.o, c_tokens)
         m.d.comb += exact.ready.eq(scores.ready)
         _to_scores(m, exact, scores, exact.valid)
         return estimates
+
+
+def _completion_q_banks(m, cfg, row, parts):
+    """Two q copies for the completion array: row r+1's q is written into one while the completion
+    still reads row r's from the other (a row's bank flips with its last q beat on the write side,
+    with its end-of-row record on the read side). Returns (a bank, for its address width, and
+    {part: read port})."""
+    banks = [VectorStore(cfg, parts=parts, capacity=1) for _ in range(2)]
+    wsel, rsel = Signal(), Signal()
+    for i, bank in enumerate(banks):
+        m.submodules[f"completion_q{i}"] = bank
+        m.d.comb += [bank.load.valid.eq(row.q_load.valid & (wsel == i)), bank.load.payload.eq(row.q_load.payload)]
+    with m.If(row.q_load.valid & row.q_load.ready & row.q_load.payload.last):
+        m.d.sync += wsel.eq(~wsel)
+    with m.If(row.done.valid & row.done.ready):
+        m.d.sync += rsel.eq(~rsel)
+    ports = {}
+    for part in parts:
+        b0, b1 = (getattr(b, part) for b in banks)
+        m.submodules[f"completion_q_{part}_port"] = adapter = SRAMReadPort(len(b0.addr), b0.data.shape())
+        held = Signal()  # the bank of the last read: its data shows until the next read
+        m.d.comb += [b0.addr.eq(adapter.ram.addr), b1.addr.eq(adapter.ram.addr),
+                     b0.en.eq(adapter.ram.en & ~rsel), b1.en.eq(adapter.ram.en & rsel),
+                     adapter.ram.data.eq(Mux(held, b1.data, b0.data))]
+        with m.If(adapter.ram.en):
+            m.d.sync += held.eq(rsel)
+        ports[part] = adapter.port
+    return banks[0], ports
 
 
 def kept_depth_for(cfg) -> int:

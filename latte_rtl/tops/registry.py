@@ -63,16 +63,30 @@ class Top:
 
 
 
+def score_row_groups(inp) -> list[np.ndarray]:
+    """The rows the score testbench streams back to back when rows overlap, in order: those of each head
+    when every head has its own keys (a load between heads), else every row."""
+    if inp.k.ndim == 3:
+        return [np.flatnonzero(inp.heads == h) for h in np.unique(inp.heads)]
+    return [np.arange(inp.q.shape[0])]
+
+
 def latte_score_expected(inp, cfg: LatteConfig) -> dict:
-    """Keys at or past a row's key limit are invisible: no estimate (0 here), never kept."""
+    """Keys at or past a row's key limit are invisible: no estimate (0 here), never kept. Relative mode with
+    a completion array: `cycles` (latency) and `interval` of the rows back to back (golden.score_overlap);
+    `alone`: each row's cycles through an empty stage (golden.score_row_cycles)."""
     mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask)
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
-    return {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
-            "cycles": golden.score_row_cycles(cfg.score, visible, res.kept),
-            "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
-            "reads": golden.score_reads(cfg.score.beats, visible, kept)}
+    alone = golden.score_row_cycles(cfg.score, visible, res.kept)
+    out = {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
+           "cycles": alone, "alone": alone,
+           "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
+           "reads": golden.score_reads(cfg.score.beats, visible, kept)}
+    if golden.rows_overlap(cfg.score):
+        out["cycles"], out["interval"] = golden.score_overlap(cfg.score, visible, res.kept, score_row_groups(inp))
+    return out
 
 
 def dense_score_expected(inp, cfg: LatteConfig) -> dict:
@@ -104,7 +118,9 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
     nonzero = (att["probs"] > 0).sum(axis=1)
     kept = score["kept"].sum(axis=1)
     back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits)
-    cycles, interval = golden.attention_pipeline(score["cycles"], back, attention_row_groups(inp, arrays.v))
+    overlap = (cfg.score, inp.key_limit, score["kept"]) if golden.rows_overlap(cfg.score) else None
+    cycles, interval = golden.attention_pipeline(score.get("alone", score["cycles"]), back,
+                                                 attention_row_groups(inp, arrays.v), overlap)
     return {**score, "probs": att["probs"], "out": att["out"], "prob_sum": att["prob_sum"], "v_reads": nonzero,
             "cycles": cycles, "interval": interval}
 
@@ -172,10 +188,17 @@ def _decode_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> flo
 
 def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> float:
     """Keys per cycle of rows of N = max_keys keys back to back at a keep ratio (all kept in dense;
-    every kept key taken to have p > 0): N / golden.attention_interval."""
+    every kept key taken to have p > 0): N / golden.attention_interval (an overlapping score stage:
+    the steady interval of golden.attention_pipeline)."""
     n = cfg.score.max_keys
     kept = n if dense else max(1, round(keep * n))
     sc = cfg.score
+    if not dense and golden.rows_overlap(sc):  # the steady interval of eight equal rows, kept keys spread
+        mask = np.zeros((8, n), dtype=bool)
+        mask[:, np.linspace(0, n - 1, kept).round().astype(int)] = True
+        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits)
+        _, interval = golden.attention_pipeline(None, np.full(8, back), [np.arange(8)], (sc, n, mask))
+        return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
         sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
     back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits)
@@ -194,6 +217,7 @@ _COMPLETION_BLOCKS = {
     "completion_fetch": "completion array", "completion_split": "completion array",
     "completion_dot": "completion array", "completion_dot.multipliers": "completion multipliers",
     "completion_accumulator": "completion array", "completion_q": "completion array",
+    "completion_q0": "completion array", "completion_q1": "completion array",
 }
 
 _DECODE_BLOCKS = {"score": "score (estimate, filter, completion)", "score.fetcher": "AXI read master + fetch",
@@ -215,8 +239,9 @@ def _decode_component(name: str):
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
         scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
-        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, ratio=cfg.score.completion_ratio,
-                                                              mode=cfg.score.threshold_mode),
+        keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, cfg=cfg.score,
+                                                               ratio=cfg.score.completion_ratio,
+                                                               mode=cfg.score.threshold_mode),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
                 **_COMPLETION_BLOCKS},
         baseline="dense_score_engine",

@@ -35,3 +35,19 @@ def test_groups_restart_the_pipeline():
     latency, interval = golden.attention_pipeline([100, 100, 100], [30, 30, 30], [np.array([0, 2]), np.array([1])])
     assert latency.tolist() == [152, 152, 152]
     assert interval.tolist() == [152, 152, 112]
+
+
+def test_overlapped_score_rows_by_hand():
+    """golden.score_overlap on two rows worked out by hand (beats 1, r = 4, scan width 4, N = 4):
+    row 0 keeps keys 0 and 3: front 1·(1+4)+6 = 11, completions 11+12 = 23 and 23+12 = 35, record
+    35+8 = 43; row 1 (first q beat at 11) keeps key 1: front 11+1·(1+4+2)+6 = 24, waits for 43+1 = 44,
+    completion 56, record 64: latency 64−11 = 53, interval 64−43 = 21."""
+    from latte_rtl.config import ScoreConfig
+
+    cfg = ScoreConfig(dim=8, lanes=8, max_keys=4, completion_lanes=2)
+    assert (cfg.beats, cfg.completion_ratio, cfg.widths.scan_width) == (1, 4, 4)
+    kept = np.array([[1, 0, 0, 1], [0, 1, 0, 0]], dtype=bool)
+    latency, interval = golden.score_overlap(cfg, 4, kept, [np.array([0, 1])])
+    assert latency.tolist() == [43, 53] and interval.tolist() == [43, 21]
+    latency, interval = golden.score_overlap(cfg, 4, kept, [np.array([0]), np.array([1])])  # each alone
+    assert latency.tolist() == [43, 1 + 4 + 6 + 12 + 8] and interval.tolist() == latency.tolist()
