@@ -3,7 +3,7 @@
 same point, bit-exactness checked on the way (docs/spec.md §9).
 
     PYTHONPATH=. python benchmarks/decode_top_cycles.py [--dim 64] [--n 1024] [--group 3] [--keep 0.10]
-        [--bus-bits 256] [--latency 0] [--max-outstanding 32]
+        [--bus-bits 256] [--latency 0] [--max-outstanding 32] [--rows-in-flight 0] [--engines latte,dense]
 """
 
 import argparse
@@ -42,7 +42,8 @@ def measure(top, spec, q, k, v, thresholds, mult, comp, engine, latency=0):
           f"(k_memory {want['cycles']['k_memory']}, k_compute {want['cycles']['k_compute']}, v_memory "
           f"{want['cycles']['v_memory']}, v_compute {want['cycles']['v_compute']}); "
           f"kept {want['kept_count'].tolist()}, "
-          f"V rows {int(want['v_rows'].sum()) if engine == 'latte' else n}, bytes {want['bytes']}; bit-exact {exact}; "
+          f"V rows {int(want['v_rows'].sum()) if engine == 'latte' else n}, bytes {want['bytes']}, "
+          f"{sum(record['bytes'].values()) / record['cycles']:.1f} bytes/cycle of {spec.bus_bytes}; bit-exact {exact}; "
           f"{time.time() - started:.0f} s of simulation")
     return record["cycles"], want
 
@@ -56,6 +57,8 @@ def main() -> None:
     p.add_argument("--bus-bits", type=int, default=256)
     p.add_argument("--latency", type=int, default=0, help="cycles from an AR to its first R beat")
     p.add_argument("--max-outstanding", type=int, default=DecodeSpec.max_outstanding, help="AXI bursts in flight")
+    p.add_argument("--rows-in-flight", type=int, default=0, help="DecodeSpec.rows_in_flight (0: automatic)")
+    p.add_argument("--engines", default="latte,dense", help="which tops to measure")
     p.add_argument("--seed", type=int, default=20261130)
     args = p.parse_args()
     print(f"seed {args.seed}")
@@ -63,12 +66,14 @@ def main() -> None:
     q, k, v = (rng.integers(-128, 128, (rows, args.dim)) for rows in (args.group, args.n, args.n))
     mult, comp = np.full(args.group, 288), np.zeros(args.group, np.int64)
     spec = DecodeSpec(dim=args.dim, bus_bytes=args.bus_bits // 8, kept_buffer=args.n, max_keys=args.n,
-                      max_outstanding=args.max_outstanding)
+                      max_outstanding=args.max_outstanding, rows_in_flight=args.rows_in_flight)
     hh = partial_sums(q, k, spec)["HH"]
     thresholds = [int(np.floor(np.quantile(h, 1 - args.keep))) for h in hh]
-    latte, _ = measure(LatteDecodeEngine, spec, q, k, v, thresholds, mult, comp, "latte", args.latency)
-    dense, _ = measure(DenseDecodeEngine, spec, q, k, v, thresholds, mult, comp, "dense", args.latency)
-    print(f"dense / latte cycles: {dense / latte:.2f}")
+    tops = {"latte": LatteDecodeEngine, "dense": DenseDecodeEngine}
+    cycles = {e: measure(tops[e], spec, q, k, v, thresholds, mult, comp, e, args.latency)[0]
+              for e in args.engines.split(",")}
+    if len(cycles) == 2:
+        print(f"dense / latte cycles: {cycles['dense'] / cycles['latte']:.2f}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class DecodeSpec:
     addr_width: int = 32
     mult_bits: int = 16          # the M_g register (unsigned)
     max_outstanding: int = 32    # AXI bursts in flight (the RTL tops; 1..64)
+    rows_in_flight: int = 0      # MSB / V rows the RTL tops keep asked for; 0: max(8, max_outstanding)
     softmax: dict = field(default_factory=lambda: {"exp_frac_bits": 2, "exp_bits": 12, "prob_bits": 8,
                                                    "scale_shift": 20, "prob_format": "linear", "log_levels": 7})
 

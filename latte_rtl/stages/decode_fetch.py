@@ -1,7 +1,10 @@
 """The memory side of a decode step (docs/spec.md §9): plane rows of one KV head fetched through the
 AXI4 read master, in the layout of `latte_rtl/golden/decode.py`.
 
-`start` begins a pass over the MSB plane (row j of N at base_msb + j stride_msb, j ascending);
+`start` begins a pass over the MSB plane (row j of N at base_msb + j stride_msb, j ascending); when the
+plane is packed (stride_msb = its row's beats times the bus width in bytes) one request asks for up to
+`msb_chunk` consecutive rows (at most max_burst beats), so bursts are long and the master's outstanding
+bursts hide the memory latency; otherwise it asks row by row;
 `fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
 in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -50,6 +53,7 @@ class PlaneFetcher(wiring.Component):
         self.data_width, self.addr_width, self.index_width = data_width, addr_width, index_width
         self.max_outstanding, self.max_burst = max_outstanding, max_burst
         self.row_width = max(self.beats.values()) * data_width
+        self.msb_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
         index = data.StructLayout({"plane": PlaneKind, "index": index_width})
         super().__init__({
             "layout": In(layout_registers(addr_width, index_width + 1)),
@@ -71,7 +75,8 @@ class PlaneFetcher(wiring.Component):
             addr_width=self.addr_width, data_width=self.data_width, len_width=8,
             max_burst=self.max_burst, max_outstanding=self.max_outstanding)
         wiring.connect(m, wiring.flipped(self.axi), master.axi)
-        tag_layout = data.StructLayout({"plane": PlaneKind, "index": self.index_width})
+        tag_layout = data.StructLayout({"plane": PlaneKind, "index": self.index_width,
+                                        "rows": range(self.msb_chunk + 1)})
         m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=self.max_outstanding + 2)
         self._requests(m, master, tags, tag_layout)
         self._responses(m, master, tags, tag_layout)
@@ -95,17 +100,19 @@ class PlaneFetcher(wiring.Component):
         msb_out = Signal()
         m.d.comb += msb_out.eq(self.rows.valid & self.rows.ready & (self.rows.payload.plane == PlaneKind.K_MSB))
         msb_sent = Signal()
-        m.d.sync += msb_inflight.eq(msb_inflight + msb_sent - msb_out)
+        chunk = self._msb_chunk(m, msb_next, msb_inflight)
+        m.d.sync += msb_inflight.eq(msb_inflight + Mux(msb_sent, chunk, 0) - msb_out)
         fetch_go, msb_go = Signal(), Signal()
         # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
         # defined from time 0, and the counter it feeds never picks up an X
         m.d.comb += [fetch_go.eq(self.fetch.valid & tags.w_rdy),
-                     msb_go.eq(passing & (msb_next < lay.n_keys) & tags.w_rdy & (msb_inflight < self.msb_room)),
+                     msb_go.eq(passing & (chunk != 0) & tags.w_rdy),
                      msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
         with m.If(fetch_go):
             plane, index = self.fetch.payload.plane, self.fetch.payload.index
             is_v = plane == PlaneKind.V
-            m.d.comb += [master.req.valid.eq(1), tag.eq(self.fetch.payload), self.fetch.ready.eq(master.req.ready)]
+            m.d.comb += [master.req.valid.eq(1), tag.plane.eq(plane), tag.index.eq(index), tag.rows.eq(1),
+                         self.fetch.ready.eq(master.req.ready)]
             with m.If(is_v):
                 m.d.comb += [master.req.payload.addr.eq(lay.base_v + index * lay.stride_v),
                              master.req.payload.beats.eq(self.beats[PlaneKind.V])]
@@ -114,13 +121,28 @@ class PlaneFetcher(wiring.Component):
                              master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
         with m.Elif(msb_go):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
-                         master.req.payload.addr.eq(msb_addr),
-                         master.req.payload.beats.eq(self.beats[PlaneKind.K_MSB])]
+                         tag.rows.eq(chunk), master.req.payload.addr.eq(msb_addr),
+                         master.req.payload.beats.eq(chunk * self.beats[PlaneKind.K_MSB])]
             with m.If(master.req.ready):
-                m.d.sync += [msb_next.eq(msb_next + 1), msb_addr.eq(msb_addr + lay.stride_msb)]
+                m.d.sync += [msb_next.eq(msb_next + chunk), msb_addr.eq(msb_addr + chunk * lay.stride_msb)]
         with m.If(passing & (msb_next >= lay.n_keys)):
             m.d.sync += passing.eq(0)
         m.d.comb += self.busy.eq(passing | tags.r_rdy)
+
+    def _msb_chunk(self, m, msb_next, msb_inflight):
+        """MSB rows the next MSB request asks for: min(rows left, credit left, msb_chunk if packed else 1)."""
+        lay = self.layout
+        packed_stride = self.beats[PlaneKind.K_MSB] * (self.data_width // 8)
+        left = Signal(self.index_width + 1)
+        credit = Signal(self.index_width + 1)
+        cap = Signal(range(self.msb_chunk + 1))
+        m.d.comb += [left.eq(Mux(msb_next < lay.n_keys, lay.n_keys - msb_next, 0)),
+                     credit.eq(Mux(msb_inflight < self.msb_room, self.msb_room - msb_inflight, 0)),
+                     cap.eq(Mux(lay.stride_msb == packed_stride, self.msb_chunk, 1))]
+        a = Signal(self.index_width + 1)
+        chunk = Signal(range(self.msb_chunk + 1))
+        m.d.comb += [a.eq(Mux(left < credit, left, credit)), chunk.eq(Mux(a < cap, a, cap))]
+        return chunk
 
     def _responses(self, m, master, tags, tag_layout):
         """Beats into a row register; the whole row out on `rows` with its tag; bytes counted per plane."""
@@ -129,6 +151,11 @@ class PlaneFetcher(wiring.Component):
         head = Signal(tag_layout)
         full = Signal()
         take = Signal()
+        row_end = Signal()
+        done = Signal(range(self.msb_chunk + 1))       # rows of the head request already out
+        m.d.comb += row_end.eq(beat == Mux(head.plane == PlaneKind.K_MSB, self.beats[PlaneKind.K_MSB] - 1,
+                                           Mux(head.plane == PlaneKind.V, self.beats[PlaneKind.V] - 1,
+                                               self.beats[PlaneKind.K_LSB] - 1)))
         m.d.comb += [head.eq(tags.r_data), master.resp.ready.eq(~full | self.rows.ready),
                      take.eq(master.resp.valid & master.resp.ready),
                      self.rows.valid.eq(full), self.rows.payload.data.eq(row)]
@@ -145,6 +172,9 @@ class PlaneFetcher(wiring.Component):
                 with m.If(head.plane == plane):
                     counter = self.bytes_read[plane.name.lower()]
                     m.d.sync += counter.eq(counter + self.data_width // 8)
+            with m.If(row_end):
+                m.d.sync += [beat.eq(0), full.eq(1), out_tag.plane.eq(head.plane),
+                             out_tag.index.eq(head.index + done), done.eq(done + 1)]
             with m.If(master.resp.payload.last):
-                m.d.sync += [beat.eq(0), full.eq(1), out_tag.eq(head)]
+                m.d.sync += done.eq(0)
                 m.d.comb += tags.r_en.eq(1)

@@ -79,7 +79,7 @@ class _DecodeEngine(wiring.Component):
             raise ValueError(f"threshold_mode must be 'absolute' or 'relative', not {spec.threshold_mode!r}")
         self.spec, self.group = spec, group
         # rows in flight: MSB rows the score stage can take, V rows the walk has asked for
-        self.pending = max(8, spec.max_outstanding)
+        self.pending = spec.rows_in_flight or max(8, spec.max_outstanding)
         self.relative = spec.threshold_mode == "relative" and not self.dense
         self.index_width = max(1, unsigned_width(spec.max_keys - 1))
         self.count_width = self.index_width + 1

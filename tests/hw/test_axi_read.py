@@ -23,7 +23,7 @@ class ReactiveMemory:
         self.rng, self.bytes, self.latency = rng, width_bytes, latency
         self.ar_busy, self.r_busy = ar_busy, r_busy
         self.mem = bytes(rng.getrandbits(8) for _ in range(MEMORY_BYTES))
-        self.bursts, self.beat, self.most_in_flight = [], 0, 0
+        self.bursts, self.beat, self.most_in_flight, self.longest = [], 0, 0, 0
 
     def word(self, addr):
         return int.from_bytes(self.mem[addr % MEMORY_BYTES:addr % MEMORY_BYTES + self.bytes], "little")
@@ -52,6 +52,7 @@ class ReactiveMemory:
             assert addr % 4096 + length * self.bytes <= 4096, f"burst {addr:#x}+{length} crosses 4 KiB"
             self.bursts.append((addr, length, cycle + self.latency))
             self.most_in_flight = max(self.most_in_flight, len(self.bursts))
+            self.longest = max(self.longest, length)
 
 
 def run_master(dut, memory, requests, rng, *, req_busy=1.0, resp_busy=1.0, cycles=40000):

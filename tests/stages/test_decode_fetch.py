@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from latte_rtl.golden.decode import DecodeSpec, decode_step, memory_image, packed_layout, plane_values, unpack_rows
+from latte_rtl.golden.decode import (
+    DecodeSpec,
+    Plane,
+    decode_step,
+    memory_image,
+    packed_layout,
+    plane_values,
+    unpack_rows,
+)
 from latte_rtl.stages.decode_fetch import PlaneFetcher, PlaneKind
 from tests.amaranth_helpers import SEED
 from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
@@ -73,14 +81,19 @@ def run_fetch(dut, memory, layout, n, fetches, rng, cycles=30000):
     return got, counters
 
 
-@pytest.mark.parametrize("dim,width,base", [(20, 64, 4096 - 48), (64, 256, 3 * 4096 - 64)])
-def test_rows_and_bytes_match_golden(dim, width, base):
+@pytest.mark.parametrize("dim,width,base,pad", [(20, 64, 4096 - 48, 0), (64, 256, 3 * 4096 - 64, 0),
+                                                (20, 64, 4096 - 40, 8)])
+def test_rows_and_bytes_match_golden(dim, width, base, pad):
+    """pad: extra bytes of MSB stride (an unpacked MSB plane, placed after the others: asked row by row)."""
     seed = SEED + dim
     print(f"seed {seed}")
     rng = random.Random(seed)
     spec = DecodeSpec(dim=dim, lanes=dim, bus_bytes=width // 8, max_keys=64)
     n = 24
     k, v, step, layout = golden_case(spec, n, base, seed)
+    if pad:
+        end = max(plane.base + plane.stride * n for plane in layout.values())
+        layout["k_msb"] = Plane(end, layout["k_msb"].stride + pad)
     lo, image = memory_image(spec, layout, k, v)
     memory = ReactiveMemory(rng, width // 8, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
     mem = bytearray(MEMORY_BYTES)
@@ -100,5 +113,10 @@ def test_rows_and_bytes_match_golden(dim, width, base):
         row = np.frombuffer(word.to_bytes(dut.row_width // 8, "little")[:spec.row_bytes(name)], np.uint8)
         unpacked = unpack_rows(row[None], spec.field_bits(name), dim, signed=plane != PlaneKind.K_LSB)
         assert np.array_equal(unpacked[0], values[name][j]), (name, j)
+    msb_beats = dut.beats[PlaneKind.K_MSB]
+    if pad:          # row by row: no burst longer than the longest plane row
+        assert memory.longest <= max(dut.beats.values()), memory.longest
+    else:            # packed: MSB rows of one request share bursts
+        assert memory.longest > max(dut.beats.values()), (memory.longest, msb_beats)
     assert counters == {PlaneKind.K_MSB: step["bytes"]["k_msb"], PlaneKind.K_LSB: step["bytes"]["k_lsb"],
                         PlaneKind.V: step["bytes"]["v"]}

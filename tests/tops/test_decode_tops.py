@@ -4,6 +4,7 @@ out of every query row, kept_count, overflow and the bytes read per plane, throu
 G = 1 and 3, zero kept, all kept with overflow, ties, extreme operands, N = 1, log2 probabilities, planes at
 bases that are not 4 KiB aligned; dense: every key, every V row."""
 
+import dataclasses
 import random
 
 import numpy as np
@@ -213,3 +214,9 @@ def test_latte_steps_back_to_back():
         assert outs == want["out"].tolist()
         assert (record["kept_count"], record["overflow"]) == (want["kept_count"].tolist(), want["overflow"].tolist())
         assert record["bytes"] == {p: want["bytes"][p] for p in ("k_msb", "k_lsb", "v")}
+
+
+def test_latte_few_rows_in_flight():
+    """rows_in_flight 3 (below the MSB rows of a packed request): the credit caps each request, bit-exact."""
+    spec = dataclasses.replace(SPEC, rows_in_flight=3)
+    check_step(LatteDecodeEngine, spec, "random", 3, N, SEED + 5, 4096 - 40, "latte")
