@@ -128,30 +128,27 @@ def int_at_least(option: str, minimum: int):
     return parse
 
 
-def positive_number(option: str):
-    """argparse type: a number > 0."""
+def _number(option: str, expected: str, ok):
+    """argparse type: a float for which ok(value) holds, else "OPTION must be EXPECTED, not …"."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be a number > 0, not {text!r}") from None
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{option} must be a finite number > 0, not {value}")
+            raise argparse.ArgumentTypeError(f"{option} must be {expected}, not {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{option} must be {expected}, not {value}")
         return value
     return parse
+
+
+def positive_number(option: str):
+    """argparse type: a finite number > 0."""
+    return _number(option, "a finite number > 0", lambda v: 0 < v < float("inf"))
 
 
 def fraction(option: str):
     """argparse type: a number in [0, 1]."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be a number 0 ≤ R ≤ 1, not {text!r}") from None
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{option} must be a number 0 ≤ R ≤ 1, not {value}")
-        return value
-    return parse
+    return _number(option, "a number 0 ≤ R ≤ 1", lambda v: 0.0 <= v <= 1.0)
 
 
 def split_list(text: str, allowed, option: str) -> list[str]:

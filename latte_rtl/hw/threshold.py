@@ -132,23 +132,29 @@ class ThresholdFilter(wiring.Component):
         word_layout = data.ArrayLayout(signed(w.hh_width), width)
         m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words, granularity=w.hh_width)
         m.d.comb += self.estimate.ready.eq(1)
+        self._write(m, [buf], None, self._start, words)
+        self._scan(m, buf, word_layout, words, scanning=active & self._all_seen)
 
-        # Phase 1: HH of key i goes to word i // width, lane i % width (counters, no division).
+    def _write(self, m, banks, bank, start, words):
+        """HH of key i into word i // scan_width, lane i % scan_width (counters, no division) of
+        `banks[bank]` (one bank: `bank` is None)."""
+        width = self.cfg.widths.scan_width
         wr_word = Signal(range(words))
         wr_lane = Signal(range(max(2, width)))
-        m.d.comb += [
-            buf.waddr.eq(wr_word),
-            buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
-            buf.wen.eq(Cat(*((self.estimate.valid & (wr_lane == i)) for i in range(width)))),
-        ]
-        with m.If(self._start):
+        for i, buf in enumerate(banks):
+            valid = self.estimate.valid if bank is None else self.estimate.valid & (bank == i)
+            m.d.comb += [
+                buf.waddr.eq(wr_word),
+                buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
+                buf.wen.eq(Cat(*((valid & (wr_lane == j)) for j in range(width)))),
+            ]
+        with m.If(start):
             m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
         with m.Elif(self.estimate.valid):
             with m.If(wr_lane == width - 1):
                 m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
             with m.Else():
                 m.d.sync += wr_lane.eq(wr_lane + 1)
-        self._scan(m, buf, word_layout, words, scanning=active & self._all_seen)
 
     def _scan(self, m, buf, word_layout, words, scanning):
         """Once the max is final: prefetch word `rd_word` while the current word's kept keys are
@@ -279,21 +285,3 @@ class OverlapFilter(ThresholdFilter):
         self._scan(m, scan_port, word_layout, words, scanning=scanning)
         return m
 
-    def _write(self, m, banks, bank, start, words):
-        """HH of key i into word i // scan_width, lane i % scan_width of the collect side's bank."""
-        width = self.cfg.widths.scan_width
-        wr_word = Signal(range(words))
-        wr_lane = Signal(range(max(2, width)))
-        for i, buf in enumerate(banks):
-            m.d.comb += [
-                buf.waddr.eq(wr_word),
-                buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
-                buf.wen.eq(Cat(*((self.estimate.valid & (bank == i) & (wr_lane == j)) for j in range(width)))),
-            ]
-        with m.If(start):
-            m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
-        with m.Elif(self.estimate.valid):
-            with m.If(wr_lane == width - 1):
-                m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
-            with m.Else():
-                m.d.sync += wr_lane.eq(wr_lane + 1)
