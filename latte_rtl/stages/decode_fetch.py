@@ -6,6 +6,8 @@ plane is packed (stride_msb = its row's beats times the bus width in bytes) one 
 `msb_chunk` consecutive rows (at most max_burst beats), so bursts are long and the master's outstanding
 bursts hide the memory latency; otherwise it asks row by row;
 `fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
+With `stream_v` (the dense twin) a V fetch on a packed V plane asks for up to `v_chunk` consecutive rows;
+the fetches of rows already asked for are then taken without a request (the walk asks 0, 1, …, N-1).
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
 in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
 (the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
