@@ -4,7 +4,8 @@ N = 4096 uniform int8 keys (seed 0), through the native engine with the reactive
 16 bytes per cycle and 200 cycles of latency (benchmarks/bench_decode.py's memory). Both bit-exact with
 golden; prints bytes per query row (the step's bytes / G) and step cycles of each top, and both ratios.
 
-    python benchmarks/bench_decode_rtl.py [--keys 4096] [--bandwidth 16] [--latency 200] [--out FILE.json]
+    python benchmarks/bench_decode_rtl.py [--keys 4096] [--bandwidth 16] [--latency 200] [--outstanding 32]
+        [--out FILE.json]
 """
 
 import os
@@ -31,16 +32,19 @@ def main() -> None:
     p.add_argument("--keys", type=int, default=4096)
     p.add_argument("--bandwidth", type=float, default=16.0)
     p.add_argument("--latency", type=int, default=200)
+    p.add_argument("--outstanding", type=int, default=32, help="axi_outstanding of both tops")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
     n = args.keys
     cfg = LatteConfig.from_params(kv_memory="axi", group=G, heads=G, max_keys=n, kept_buffer=n, attention=True,
-                                  threshold_mode="absolute")
+                                  threshold_mode="absolute",
+                                  axi_outstanding=args.outstanding)
     rng = np.random.default_rng(0)
     q, k, v = (rng.integers(-128, 128, s) for s in ((G, 64), (n, 64), (n, 64)))
     hh = partial_sums(q, k, cfg.decode_spec())["HH"]
     thresholds = np.array([int(np.floor(np.quantile(h, 0.9))) for h in hh])
-    figures = {"keys": n, "group": G, "bandwidth": args.bandwidth, "latency": args.latency}
+    figures = {"keys": n, "group": G, "outstanding": args.outstanding, "bandwidth": args.bandwidth,
+               "latency": args.latency}
     with tempfile.TemporaryDirectory(prefix="bench-decode-rtl-") as tmp:
         tmp = Path(tmp)
         generate(cfg, tmp / "design")

@@ -6,6 +6,8 @@ plane is packed (stride_msb = its row's beats times the bus width in bytes) one 
 `msb_chunk` consecutive rows (at most max_burst beats), so bursts are long and the master's outstanding
 bursts hide the memory latency; otherwise it asks row by row;
 `fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
+With `stream_v` (the dense twin) a V fetch on a packed V plane asks for up to `v_chunk` consecutive rows;
+the fetches of rows already asked for are then taken without a request (the walk asks 0, 1, …, N-1).
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
 in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
 (the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
@@ -46,7 +48,7 @@ class PlaneFetcher(wiring.Component):
     """Plane rows of one KV head (dim elements; bits, msb_bits; data_width-bit AXI; N < 2^index_width)."""
 
     def __init__(self, *, dim: int, bits: int = 8, msb_bits: int = 4, data_width: int = 64, addr_width: int = 32,
-                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16):
+                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16, stream_v: bool = False):
         self.beats = {PlaneKind.K_MSB: row_beats(dim, msb_bits, data_width),
                       PlaneKind.K_LSB: row_beats(dim, bits - msb_bits, data_width),
                       PlaneKind.V: row_beats(dim, bits, data_width)}
@@ -54,6 +56,10 @@ class PlaneFetcher(wiring.Component):
         self.max_outstanding, self.max_burst = max_outstanding, max_burst
         self.row_width = max(self.beats.values()) * data_width
         self.msb_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
+        # stream_v (the dense twin, whose V fetches are 0, 1, …, N-1): a V fetch asks for up to v_chunk
+        # consecutive rows when the V plane is packed; the fetches of rows already asked for are absorbed
+        self.stream_v = stream_v
+        self.v_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.V]) if stream_v else 1
         index = data.StructLayout({"plane": PlaneKind, "index": index_width})
         super().__init__({
             "layout": In(layout_registers(addr_width, index_width + 1)),
@@ -76,7 +82,7 @@ class PlaneFetcher(wiring.Component):
             max_burst=self.max_burst, max_outstanding=self.max_outstanding)
         wiring.connect(m, wiring.flipped(self.axi), master.axi)
         tag_layout = data.StructLayout({"plane": PlaneKind, "index": self.index_width,
-                                        "rows": range(self.msb_chunk + 1)})
+                                        "rows": range(max(self.msb_chunk, self.v_chunk) + 1)})
         m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=self.max_outstanding + 2)
         self._requests(m, master, tags, tag_layout)
         self._responses(m, master, tags, tag_layout)
@@ -86,11 +92,12 @@ class PlaneFetcher(wiring.Component):
         """MSB pass (running address) and indexed LSB / V fetches (base + index stride) onto `master.req`."""
         lay = self.layout
         msb_next = Signal(self.index_width + 1)          # next MSB row; == n_keys when the pass is done
+        v_end = Signal(self.index_width + 1)             # stream_v: V rows below this are asked for already
         msb_addr = Signal(self.addr_width, reset_less=True)
         passing = Signal()
         m.d.comb += self.start.ready.eq(~passing)
         with m.If(self.start.valid & ~passing):
-            m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb)]
+            m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb), v_end.eq(0)]
             m.d.sync += [self.bytes_read[p.name.lower()].eq(0) for p in PlaneKind]   # per pass
         tag = Signal(tag_layout)
         send = Signal()
@@ -102,10 +109,16 @@ class PlaneFetcher(wiring.Component):
         msb_sent = Signal()
         chunk = self._msb_chunk(m, msb_next, msb_inflight)
         m.d.sync += msb_inflight.eq(msb_inflight + Mux(msb_sent, chunk, 0) - msb_out)
-        fetch_go, msb_go = Signal(), Signal()
+        fetch_go, msb_go, absorb = Signal(), Signal(), Signal()
+        v_rows = self._v_rows(m, v_end)
         # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
         # defined from time 0, and the counter it feeds never picks up an X
-        m.d.comb += [fetch_go.eq(self.fetch.valid & tags.w_rdy),
+        if self.stream_v:
+            m.d.comb += absorb.eq(self.fetch.valid & (self.fetch.payload.plane == PlaneKind.V)
+                                  & (self.fetch.payload.index < v_end))
+        with m.If(absorb):
+            m.d.comb += self.fetch.ready.eq(1)
+        m.d.comb += [fetch_go.eq(self.fetch.valid & ~absorb & tags.w_rdy),
                      msb_go.eq(passing & (chunk != 0) & tags.w_rdy),
                      msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
         with m.If(fetch_go):
@@ -114,8 +127,10 @@ class PlaneFetcher(wiring.Component):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(plane), tag.index.eq(index), tag.rows.eq(1),
                          self.fetch.ready.eq(master.req.ready)]
             with m.If(is_v):
-                m.d.comb += [master.req.payload.addr.eq(lay.base_v + index * lay.stride_v),
-                             master.req.payload.beats.eq(self.beats[PlaneKind.V])]
+                m.d.comb += [master.req.payload.addr.eq(lay.base_v + index * lay.stride_v), tag.rows.eq(v_rows),
+                             master.req.payload.beats.eq(v_rows * self.beats[PlaneKind.V])]
+                with m.If(master.req.ready):
+                    m.d.sync += v_end.eq(index + v_rows)
             with m.Else():
                 m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
                              master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
@@ -128,6 +143,20 @@ class PlaneFetcher(wiring.Component):
         with m.If(passing & (msb_next >= lay.n_keys)):
             m.d.sync += passing.eq(0)
         m.d.comb += self.busy.eq(passing | tags.r_rdy)
+
+    def _v_rows(self, m, v_end):
+        """Rows a V request asks for: min(v_chunk if packed else 1, n_keys - index), at least 1."""
+        lay = self.layout
+        rows = Signal(range(self.v_chunk + 1))
+        if not self.stream_v:
+            m.d.comb += rows.eq(1)
+            return rows
+        index = self.fetch.payload.index
+        left = Signal(self.index_width + 1)
+        packed = lay.stride_v == self.beats[PlaneKind.V] * (self.data_width // 8)
+        m.d.comb += left.eq(Mux(index < lay.n_keys, lay.n_keys - index, 1))
+        m.d.comb += rows.eq(Mux(packed & (left > 1), Mux(left < self.v_chunk, left, self.v_chunk), 1))
+        return rows
 
     def _msb_chunk(self, m, msb_next, msb_inflight):
         """MSB rows the next MSB request asks for: min(rows left, credit left, msb_chunk if packed else 1)."""
@@ -152,7 +181,7 @@ class PlaneFetcher(wiring.Component):
         full = Signal()
         take = Signal()
         row_end = Signal()
-        done = Signal(range(self.msb_chunk + 1))       # rows of the head request already out
+        done = Signal(range(max(self.msb_chunk, self.v_chunk) + 1))       # rows of the head request already out
         m.d.comb += row_end.eq(beat == Mux(head.plane == PlaneKind.K_MSB, self.beats[PlaneKind.K_MSB] - 1,
                                            Mux(head.plane == PlaneKind.V, self.beats[PlaneKind.V] - 1,
                                                self.beats[PlaneKind.K_LSB] - 1)))

@@ -32,12 +32,12 @@ class DecodeScoreStage(wiring.Component):
 
     def __init__(self, *, dim: int, group: int = 1, bits: int = 8, msb_bits: int = 4, data_width: int = 64,
                  addr_width: int = 32, index_width: int = 16, kept_buffer: int = 1024, pending: int = 8,
-                 max_outstanding: int = 4):
+                 max_outstanding: int = 4, stream_v: bool = False):
         self.dim, self.group, self.bits, self.m, self.l = dim, group, bits, msb_bits, bits - msb_bits
         self.kept_buffer, self.pending, self.index_width = kept_buffer, pending, index_width
         self.widths = derive_score(bits, msb_bits, dim, dim, 1, 1 << index_width, "absolute")
         self.fetcher = PlaneFetcher(dim=dim, bits=bits, msb_bits=msb_bits, data_width=data_width,
-                                    max_outstanding=max_outstanding,
+                                    max_outstanding=max_outstanding, stream_v=stream_v,
                                     addr_width=addr_width, index_width=index_width)
         count = index_width + 1
         score = signed(self.widths.score_width)

@@ -89,7 +89,7 @@ class _DecodeEngine(wiring.Component):
             dim=spec.dim, group=group, bits=spec.bits, msb_bits=spec.msb_bits, data_width=8 * spec.bus_bytes,
             addr_width=spec.addr_width, index_width=self.index_width,
             kept_buffer=spec.max_keys if self.dense else spec.kept_buffer, max_outstanding=spec.max_outstanding,
-            pending=self.pending)
+            pending=self.pending, stream_v=self.dense)
         sw = self.score_stage.widths
         self.widths = softmax_widths(sw.score_range, spec.softmax, bits=spec.bits, mult_bits=spec.mult_bits,
                                      kept=kept, max_keys=spec.max_keys)

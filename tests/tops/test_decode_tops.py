@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from latte_rtl.golden.decode import DecodeSpec, decode_step, memory_image, packed_layout
+from latte_rtl.golden.decode import DecodeSpec, Plane, decode_step, memory_image, packed_layout
 from latte_rtl.golden.latte import partial_sums
 from latte_rtl.hw.sram import simulation_model
 from latte_rtl.tops.decode import DecodeReg, DenseDecodeEngine, LatteDecodeEngine
@@ -118,12 +118,14 @@ def check_step(top, spec, case, group, n, seed, base, engine):
     return check_step_with(top, spec, case_data(spec, case, group, n, seed), seed, base, engine)
 
 
-def check_step_with(top, spec, inputs, seed, base, engine):
+def check_step_with(top, spec, inputs, seed, base, engine, v_pad=0):
     rng = random.Random(seed)
     q, k, v, thresholds, mult, comp = inputs
     group, n = q.shape[0], k.shape[0]
     want = decode_step(spec, q, k, v, thresholds, mult, comp, engine=engine)
     layout = packed_layout(spec, n, base=base)
+    if v_pad:       # V rows v_pad bytes apart beyond their beats: the plane is not packed, one row a request
+        layout["v"] = Plane(layout["v"].base, layout["v"].stride + v_pad)
     lo, image = memory_image(spec, layout, k, v)
     memory = ReactiveMemory(rng, spec.bus_bytes, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
     mem = bytearray(MEMORY_BYTES)
@@ -165,6 +167,15 @@ def test_dense_decode_top_matches_golden(case, group, n):
     want, record = check_step(DenseDecodeEngine, DENSE, case, group, n, SEED + 11 * group + len(case), 4096 - 24,
                               "dense")
     assert record["kept_count"] == [n] * group and record["bytes"]["v"] == n * DENSE.row_beats("v") * 8
+
+
+def test_dense_v_walk_unpacked_stride():
+    """The dense V walk asks for many rows a request only on a packed V plane; a padded stride, one each."""
+    seed = SEED + 5
+    print(f"seed {seed}")
+    want, record = check_step_with(DenseDecodeEngine, DENSE, case_data(DENSE, "random", 3, N, seed), seed,
+                                   4096 - 24, "dense", v_pad=DENSE.bus_bytes)
+    assert record["bytes"]["v"] == N * DENSE.row_beats("v") * 8
 
 
 RELATIVE = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64, threshold_mode="relative")
