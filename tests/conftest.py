@@ -1,3 +1,4 @@
+import importlib
 import os
 import shutil
 
@@ -32,28 +33,26 @@ def simulator(request):
 TORCH_HINT = "PyTorch missing: pip install torch==2.13.0 (the CPU build)"
 
 
-def require_torch():
-    """The torch module; fail in CI, skip locally (with the install hint) when it is missing."""
+def _require(module: str, what: str, hint: str):
+    """import `module`; fail in CI, skip locally (with the install hint) when it is missing."""
     try:
-        import torch
+        return importlib.import_module(module)
     except ImportError:
         if IN_CI:
-            pytest.fail(f"torch missing in CI: {TORCH_HINT}")
-        pytest.skip(TORCH_HINT)
-    return torch
+            pytest.fail(f"{what} missing in CI: {hint}")
+        pytest.skip(hint)
+
+
+def require_torch():
+    """The torch module; fail in CI, skip locally (with the install hint) when it is missing."""
+    return _require("torch", "torch", TORCH_HINT)
 
 
 def require_dask():
     """The `distributed` module; fail in CI, skip locally (with the install hint) when it is missing."""
     from latte_rtl.executor import DASK_HINT
 
-    try:
-        import distributed
-    except ImportError:
-        if IN_CI:
-            pytest.fail(f"Dask missing in CI: {DASK_HINT}")
-        pytest.skip(DASK_HINT)
-    return distributed
+    return _require("distributed", "Dask", DASK_HINT)
 
 
 def require_model(label: str, load):
