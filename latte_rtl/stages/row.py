@@ -9,6 +9,11 @@ from ..config import LatteConfig
 from ..hw import layouts
 
 
+def saturating_next(counter: Signal):
+    """counter + 1, held at its maximum (a cycle counter that saturates)."""
+    return Mux(counter == (1 << len(counter)) - 1, counter, counter + 1)
+
+
 class RowControl(wiring.Component):
     """Sequences rows around a datapath.
 
@@ -46,7 +51,7 @@ class RowControl(wiring.Component):
         beats, counter_bits = self.cfg.score.beats, self.cfg.row.cycle_counter_bits
         idle, loading = Signal(), Signal()  # loading: a key set is part-way in
         cycles = Signal(counter_bits)
-        cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
+        cycles_next = saturating_next(cycles)
         q_beat = Signal(range(max(2, beats)))
 
         keys_open = idle
@@ -104,13 +109,8 @@ class RowControl(wiring.Component):
                                      self.rows.payload.head.eq(self.start.payload.head),
                                      self.rows.payload.cycles.eq(cycles_next)]
                         m.next = "IDLE"
-        if self.overlap:
-            m.d.comb += self.busy.eq(~idle | self._pending)
-            with m.If(~idle):
-                m.d.sync += cycles.eq(cycles_next)
-            return m
-        m.d.comb += self.busy.eq(~idle)
-        with m.If(self.busy):
+        m.d.comb += self.busy.eq(~idle | self._pending if self.overlap else ~idle)
+        with m.If(~idle):  # the pending row counts on its own counter
             m.d.sync += cycles.eq(cycles_next)
         return m
 
@@ -119,7 +119,7 @@ class RowControl(wiring.Component):
         pending = self._pending
         self._pending_head = Signal.like(self.start.payload.head, reset_less=True)  # loads at the hand-over only
         self._pending_cycles = cycles = Signal(counter_bits)
-        cycles_next = Mux(cycles == (1 << counter_bits) - 1, cycles, cycles + 1)
+        cycles_next = saturating_next(cycles)
         m.d.comb += self.done.ready.eq(pending & (~self.rows.valid | self.rows.ready))
         with m.If(pending):
             m.d.sync += cycles.eq(cycles_next)
