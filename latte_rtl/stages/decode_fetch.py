@@ -48,12 +48,15 @@ class PlaneFetcher(wiring.Component):
     """Plane rows of one KV head (dim elements; bits, msb_bits; data_width-bit AXI; N < 2^index_width)."""
 
     def __init__(self, *, dim: int, bits: int = 8, msb_bits: int = 4, data_width: int = 64, addr_width: int = 32,
-                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16, stream_v: bool = False):
+                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16, stream_v: bool = False,
+                 max_room: int | None = None):
         self.beats = {PlaneKind.K_MSB: row_beats(dim, msb_bits, data_width),
                       PlaneKind.K_LSB: row_beats(dim, bits - msb_bits, data_width),
                       PlaneKind.V: row_beats(dim, bits, data_width)}
         self.data_width, self.addr_width, self.index_width = data_width, addr_width, index_width
         self.max_outstanding, self.max_burst = max_outstanding, max_burst
+        # the most MSB rows the consumer ever offers on msb_room (its FIFO depth; may exceed max_keys)
+        self.max_room = (1 << (index_width + 1)) - 1 if max_room is None else max_room
         self.row_width = max(self.beats.values()) * data_width
         self.msb_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
         # stream_v (the dense twin, whose V fetches are 0, 1, …, N-1): a V fetch asks for up to v_chunk
@@ -72,7 +75,7 @@ class PlaneFetcher(wiring.Component):
             "busy": Out(1),
             # MSB rows the consumer can still take without stalling (a credit: an MSB row is asked
             # for only while fewer are in flight, so an in-order LSB row never waits behind one)
-            "msb_room": In(index_width + 1, init=(1 << (index_width + 1)) - 1),
+            "msb_room": In(range(self.max_room + 1), init=self.max_room),
         })
 
     def elaborate(self, platform):
@@ -163,7 +166,7 @@ class PlaneFetcher(wiring.Component):
         lay = self.layout
         packed_stride = self.beats[PlaneKind.K_MSB] * (self.data_width // 8)
         left = Signal(self.index_width + 1)
-        credit = Signal(self.index_width + 1)
+        credit = Signal(range(self.max_room + 1))
         cap = Signal(range(self.msb_chunk + 1))
         m.d.comb += [left.eq(Mux(msb_next < lay.n_keys, lay.n_keys - msb_next, 0)),
                      credit.eq(Mux(msb_inflight < self.msb_room, self.msb_room - msb_inflight, 0)),

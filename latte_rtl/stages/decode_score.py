@@ -37,7 +37,7 @@ class DecodeScoreStage(wiring.Component):
         self.kept_buffer, self.pending, self.index_width = kept_buffer, pending, index_width
         self.widths = derive_score(bits, msb_bits, dim, dim, 1, 1 << index_width, "absolute")
         self.fetcher = PlaneFetcher(dim=dim, bits=bits, msb_bits=msb_bits, data_width=data_width,
-                                    max_outstanding=max_outstanding, stream_v=stream_v,
+                                    max_outstanding=max_outstanding, stream_v=stream_v, max_room=pending,
                                     addr_width=addr_width, index_width=index_width)
         count = index_width + 1
         score = signed(self.widths.score_width)

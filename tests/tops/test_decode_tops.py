@@ -231,3 +231,20 @@ def test_latte_few_rows_in_flight():
     """rows_in_flight 3 (below the MSB rows of a packed request): the credit caps each request, bit-exact."""
     spec = dataclasses.replace(SPEC, rows_in_flight=3)
     check_step(LatteDecodeEngine, spec, "random", 3, N, SEED + 5, 4096 - 40, "latte")
+
+
+@pytest.mark.parametrize("top,engine,mode", [(LatteDecodeEngine, "latte", "absolute"),
+                                             (LatteDecodeEngine, "latte", "relative"),
+                                             (DenseDecodeEngine, "dense", "absolute")])
+def test_max_keys_below_rows_in_flight(top, engine, mode):
+    """max_keys 16 below the 32 rows in flight (issue 29's deadlock: the MSB credit port was index-wide and
+    truncated 32 to 0, so no MSB row was ever asked for): the step ends, bit-exact."""
+    spec = dataclasses.replace(SPEC, dim=8, lanes=4, max_keys=16, kept_buffer=8 if engine == "latte" else 16,
+                               max_outstanding=32, threshold_mode=mode)
+    assert spec.max_outstanding > spec.max_keys
+    seed = SEED + 29
+    print(f"seed {seed} {engine} {mode}")
+    q, k, v, thresholds, mult, comp = case_data(spec, "random", 3, 16, seed)
+    if mode == "relative":
+        thresholds = [int(h.max() - np.quantile(h, 0.85)) for h in partial_sums(q, k, spec)["HH"]]
+    check_step_with(top, spec, (q, k, v, thresholds, mult, comp), seed, 4096 - 24, engine)
