@@ -115,15 +115,17 @@ def design_config(args) -> LatteConfig:
     return config_from_args(args)
 
 
-def int_at_least(option: str, minimum: int):
-    """argparse type: an integer ≥ minimum."""
+def int_at_least(option: str, minimum: int, maximum: int | None = None):
+    """argparse type: an integer ≥ minimum (and ≤ maximum, if given)."""
+    expected = f"an integer ≥ {minimum}" if maximum is None else f"an integer {minimum} ≤ N ≤ {maximum}"
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{option} must be an integer ≥ {minimum}, not {value}")
+            raise argparse.ArgumentTypeError(f"{option} must be {expected}, not {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"{option} must be {expected}, not {value}")
         return value
     return parse
 

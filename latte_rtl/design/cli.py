@@ -74,13 +74,15 @@ def cmd_golden(args) -> int:
     from ..npzio import load_qk, load_thresholds_json, save_result
     from ..tops import default_top, get_top, tops_for
     from .files import check_output_file
+    from .manifest import design_inputs
 
     cfg = design_config(args)
     top = get_top(default_top(cfg) if args.top is None else args.top)
     if top not in tops_for(cfg):
         raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the "
                         "attention tops, --kv-memory axi for the decode tops)")
-    check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds})
+    check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
+                                          **design_inputs(args.design)})
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
     inp = load_qk(args.qk, cfg.score, thresholds)
     res = top.expected(inp, cfg)

@@ -140,6 +140,21 @@ def load_design(design_dir: str | Path) -> tuple[LatteConfig, dict]:
         raise UserError(f"{path} is not a valid manifest ({exc}): regenerate the design") from None
 
 
+def design_inputs(design_dir: str | Path | None, manifest: dict | None = None) -> dict[str, Path]:
+    """{what: path} of a design directory's files (its manifest and every file the manifest lists),
+    as check_output_file's `inputs`: no output of a command may replace one. {} without a design."""
+    from .emit import design_files
+
+    if not design_dir:
+        return {}
+    design_dir = Path(design_dir)
+    manifest = load_design(design_dir)[1] if manifest is None else manifest
+    files = {"the design's manifest": design_dir / MANIFEST_NAME}
+    for name in sorted(design_files(manifest) - {MANIFEST_NAME}):
+        files[f"one of the design's files ({name})"] = design_dir / name
+    return files
+
+
 def verify_design(design_dir: str | Path, manifest: dict, tops=None, *, allow_modified: bool = False) -> list[str]:
     """Check the SHA-256 of each Verilog file of `tops` (all by default) and of the memory module
     against the manifest. A missing file is an error; a modified one is an error unless

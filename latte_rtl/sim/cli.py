@@ -68,8 +68,9 @@ def _first_mismatch(message: str) -> str:
 ENGINES = ("native", "cocotb")
 
 
-def _engine(args):
-    """The engine of `run`: native unless --engine cocotb, or --sim/--waves (cocotb options) without --engine."""
+def _engine(args, inputs: dict):
+    """The engine of `run`: native unless --engine cocotb, or --sim/--waves (cocotb options) without --engine;
+    `inputs`: {what: path} of the files --waves must not replace."""
     from .shards import Engine
 
     args.sim = one_simulator(args.sim)
@@ -81,17 +82,32 @@ def _engine(args):
         raise UserError("-j and --scheduler need --engine native (cocotb runs share the model's build directory)")
     sim = args.sim or "verilator"
     if args.waves:
-        check_output_file(args.waves, "--waves", {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
-                                                  "-o": args.output})
+        check_output_file(args.waves, "--waves", {**inputs, "-o": args.output})
         if Path(args.waves).suffix != WAVE_SUFFIX[sim]:
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
     prepare_simulator(sim)
-    memory = (args.mem_latency, args.mem_bytes_per_cycle)
+    memory = (args.mem_latency or 0, args.mem_bytes_per_cycle)
     if name == "cocotb" and memory != (0, None):
         raise UserError("--mem-latency and --mem-bytes-per-cycle apply to --engine native only (cocotb's memory is "
                         "cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
     return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves), *memory)
+
+
+MAX_MEM_LATENCY = 65535  # cycles; far inside the harness's hang watchdog (native.stall_limit: ≥ 1 M quiet cycles)
+
+
+def _check_memory_options(args, top) -> None:
+    """--mem-latency and --mem-bytes-per-cycle configure the AXI memory of the decode tops: refused for a top
+    without one (an on-chip top takes its K/V as streams), not ignored."""
+    if top.decode:
+        return
+    given = [o for o, v in (("--mem-latency", args.mem_latency), ("--mem-bytes-per-cycle", args.mem_bytes_per_cycle))
+             if v is not None]
+    if given:
+        raise UserError(f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the decode tops "
+                        f"(generate --kv-memory axi), not {top.name}: its K and V stream in on chip, with no AXI "
+                        "memory to model; leave the option out")
 
 
 def _inputs(args, cfg, top) -> dict:
@@ -117,6 +133,7 @@ def _inputs(args, cfg, top) -> dict:
 
 
 def cmd_run(args) -> int:
+    from latte_rtl.design.manifest import design_inputs
     from latte_rtl.executor import bounded_jobs
     from latte_rtl.tops import get_top
 
@@ -126,10 +143,12 @@ def cmd_run(args) -> int:
     top = get_top(manifest["default_top"] if args.top is None else args.top)
     if top.name not in manifest["tops"]:
         raise UserError(f"--top {top.name} is not part of this design: expected one of {', '.join(manifest['tops'])}")
-    given = {"the input --qk": args.qk, "the input --thresholds": args.thresholds}
+    _check_memory_options(args, top)
+    given = {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
+             **design_inputs(args.design, manifest)}
     output = check_output_file(args.output, "-o", given)
     check_output_file(output.with_name(f"{output.stem}.mismatch.npz"), "-o (its .mismatch.npz)", given)
-    engine = _engine(args)
+    engine = _engine(args, given)
     inputs = _inputs(args, cfg, top)  # validate before anything runs
     rows = sum(inp.q.shape[0] for inp in inputs.values())
     if top.decode and (args.jobs > 1 or args.scheduler):
@@ -225,9 +244,11 @@ def register(sub) -> None:
                    help="fraction of cycles an input stream offers a beat (default 1: no gaps)")
     p.add_argument("--ready-prob", type=fraction("--ready-prob"), default=1.0,
                    help="fraction of cycles an output stream takes a beat (default 1: no stalls)")
-    p.add_argument("--mem-latency", type=int_at_least("--mem-latency", 0), default=0, metavar="CYCLES",
-                   help="decode tops, native engine: cycles from an AR to its first R beat in the AXI memory model "
-                        "(default 0)")
+    p.add_argument("--mem-latency", type=int_at_least("--mem-latency", 0, MAX_MEM_LATENCY), default=None,
+                   metavar="CYCLES",
+                   help=f"decode tops, native engine: cycles from an AR to its first R beat in the AXI memory model, "
+                        f"0..{MAX_MEM_LATENCY} (default 0; the bound keeps a burst's wait far inside the harness's "
+                        "hang watchdog of 1 M cycles without a beat, and well above any DRAM's latency)")
     p.add_argument("--mem-bytes-per-cycle", type=positive_number("--mem-bytes-per-cycle"), default=None, metavar="B",
                    help="decode tops, native engine: the AXI memory model's bandwidth in bytes per cycle, > 0 "
                         "(default: the data width, one beat per cycle)")

@@ -13,10 +13,12 @@ from ..cli.common import (
     add_design_argument,
     config_from_args,
     design_config,
+    given_config_options,
     int_at_least,
     scheduler_address,
 )
 from ..design import atomic_write, atomic_write_text, check_output_file
+from ..design.manifest import design_inputs
 from ..errors import UserError
 from .tasks import WORKLOADS
 
@@ -36,6 +38,7 @@ def cmd_evaluate(args) -> int:
     if args.scheduler and args.workload != "smollm2":
         raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
                         "runs locally (--jobs)")
+    _check_samples(args)
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
     if args.workload == "smollm2":
         return _evaluate_smollm2(args, args.samples, integer)
@@ -47,10 +50,21 @@ def cmd_evaluate(args) -> int:
     return _write_results(args, result, plot_curve)
 
 
+def _check_samples(args) -> None:
+    """Before any work: --samples and --calib-samples within what the workload's shipped data holds
+    (a larger one would be cut to it without a word)."""
+    from .tasks import SAMPLE_UNITS, available_samples
+
+    available = available_samples(args.workload)
+    for option, value, most, unit in zip(("--samples", "--calib-samples"), (args.samples, args.calib_samples),
+                                         available, SAMPLE_UNITS[args.workload]):
+        if value is not None and value > most:
+            raise UserError(f"{option} {value}: {args.workload} has {most} {unit}: expected 1 ≤ N ≤ {most}")
+
+
 def _evaluate_smollm2(args, limit, integer) -> int:
     from dataclasses import replace
 
-    from ..cli.common import given_config_options
     from . import smollm2_eval as ev
 
     if integer is not None:  # an LLM needs finer probabilities than the default B = 8 (README, SmolLM2)
@@ -87,7 +101,7 @@ def cmd_calibrate(args) -> int:
         raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
     design = design_config(args)
     cfg = design.score
-    check_output_file(args.output, "-o", {"the input --qk": args.qk})
+    check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
     inp = load_qk(args.qk, cfg)
     result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
     if args.comp:
@@ -107,8 +121,10 @@ def cmd_calibrate(args) -> int:
 def cmd_dump(args) -> int:
     from .dump import dump_all_layers, dump_qk
 
-    attention = design_config(args).attention
-    check_output_file(args.output)
+    cfg = design_config(args)
+    _check_dump_fits(args, cfg.score)
+    check_output_file(args.output, "-o", design_inputs(args.design))
+    attention = cfg.attention
     if args.workload == "smollm2":
         return _dump_smollm2(args, attention)
     if args.all_layers and args.layer is not None:
@@ -128,6 +144,25 @@ def cmd_dump(args) -> int:
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
           f"--heads ≥ {len(arrays['thresholds'])} --max-keys ≥ {arrays['k'].shape[-2]})")
     return 0
+
+
+def _check_dump_fits(args, cfg) -> None:
+    """Before any work: the design the dump is for (--design, or --dim/--bits given) can take it. The dump
+    is the model's data: int8 q, k, v of the workload's head dim and its thresholds; of the design only
+    softmax_mult's F, R and mult_bits change it, so dim and bits must be the dump's, not ignored."""
+    from .tasks import HEAD_DIM
+
+    given = given_config_options(args)
+    for name, want, why in (("dim", HEAD_DIM[args.workload], f"the {args.workload} dump has head dim "
+                                                             f"{HEAD_DIM[args.workload]}"),
+                            ("bits", 8, "the dump's q, k and v are int8")):
+        value = getattr(cfg, name)
+        if value == want or not (args.design or name in given):
+            continue
+        if args.design:
+            raise UserError(f"--design {args.design} has {name} {value}: {why}: generate a design with --{name} "
+                            f"{want} (or dump without --design)")
+        raise UserError(f"--{name} {value}: {why}: give --{name} {want} or leave it out")
 
 
 def _dump_smollm2(args, attention) -> int:
@@ -179,7 +214,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("dump", help="real Q/K/V rows of a workload's model in the input format")
-    add_design_argument(p, "take softmax_mult's F and R from this generated design directory (else the options)")
+    add_design_argument(p, "the design the dump is for: its dim must be the workload's head dim and its bits 8 "
+                           "(int8 q, k, v); softmax_mult takes its F, R and mult_bits (else the options')")
     add_config_options(p)
     p.add_argument("--workload", required=True, choices=WORKLOADS, help="shipped model: " + ", ".join(WORKLOADS))
     p.add_argument("--layer", type=int, default=None, help="layer to dump (default 1)")

@@ -28,6 +28,9 @@ from .smollm2 import DATA, SEQ, load_smollm2, windows
 
 META = DATA / "smollm2_model.json"  # training/smollm2_data.py calibrate
 DEFAULT_SAMPLES = (2, 2)  # test windows, calibration windows (of 512 tokens)
+# len(smollm2.windows(split)) of the shipped text ("test", "calib"): the most --samples / --calib-samples can
+# take, known without the tokenizer (tests/cli/test_output_and_options.py checks it against windows())
+AVAILABLE_SAMPLES = (66, 29)
 KEEP = 0.12  # keep target of the table's rows
 CURVE_KEEPS = (0.05, 0.08, 0.12, 0.2)
 # §7 parameters for SmolLM2 unless given: with B = 8 most of 512 keys round to p = 0 (integer dense

@@ -24,6 +24,14 @@ WORKLOADS = ("lm", "vision", "minilm", "smollm2")  # smollm2: smollm2_eval.py, s
 # calibration windows; vision all 360 test images and 256 calibration images; minilm 100
 # summary/docstring pairs and 32 calibration documents.
 DEFAULT_SAMPLES = {"lm": (64, 32), "vision": (None, None), "minilm": (100, 32)}
+# Head dim of each workload's attention (the `dim` of a design for its dumps): lm, vision from their
+# specs, minilm from the wheel's config.json (384 / 12 heads), smollm2 from the GGUF (rope dimension count);
+# tests/cli/test_output_and_options.py checks them against the models' metadata.
+HEAD_DIM = {"lm": 64, "vision": 16, "minilm": 32, "smollm2": 64}
+# What --samples and --calib-samples count, per workload.
+SAMPLE_UNITS = {"lm": ("held-out windows", "calibration windows"), "vision": ("test images", "calibration images"),
+                "minilm": ("test pairs", "calibration documents"),
+                "smollm2": ("test windows of 512 tokens", "calibration windows of 512 tokens")}
 MINILM_META = Path(__file__).resolve().parent.parent / "data" / "minilm_model.json"  # training/minilm_data.py
 MINILM_KEEP = 0.15  # keep target of the calibrated MiniLM rows (its learned thresholds' target too)
 
@@ -64,6 +72,26 @@ def load_task(name: str, limit: int | None = None, calib_limit: int | None = Non
     limit = None if whole_test else DEFAULT_SAMPLES[name][0] if limit is None else limit
     calib_limit = DEFAULT_SAMPLES[name][1] if calib_limit is None else calib_limit
     return minilm_task(limit, calib_limit) if name == "minilm" else trained_task(name, limit, calib_limit)
+
+
+def available_samples(name: str) -> tuple[int, int]:
+    """(test, calibration) inputs the shipped data of workload `name` holds, read without loading a model."""
+    if name == "smollm2":
+        from .smollm2_eval import AVAILABLE_SAMPLES
+
+        return AVAILABLE_SAMPLES
+    if name == "minilm":
+        from .retrieval import DOCSTRINGS
+
+        data = json.loads(DOCSTRINGS.read_text())
+        return len(data["test"]), len(data["calib"])
+    from .evaluate import DATA
+    from .spec import SPECS
+
+    with np.load(DATA / "eval_data.npz") as npz:
+        if name == "lm":
+            return tuple(npz[k].size // (SPECS["lm"].seq + 1) for k in ("lm_heldout", "lm_calib"))
+        return len(npz["vision_y_test"]), len(npz["vision_y_calib"])
 
 
 def trained_task(name: str, limit, calib_limit) -> Task:
