@@ -221,10 +221,11 @@ def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: fl
 
 def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
                     seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
-                    memory: tuple[int, float | None] = (0, None)) -> dict:
+                    memory: tuple[int, float | None] = (0, None), hang_limit: int | None = None) -> dict:
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
     `memory` (decode tops): the AXI memory model's (latency in cycles, bytes per cycle; None: the bus width).
+    `hang_limit`: cycles with no beat moving that count as a hang (default `stall_limit(cfg)`).
 
     Raises AssertionError (first mismatches) if the RTL disagrees with golden.
     """
@@ -245,7 +246,8 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
         axi = (memory[0], memory[1] or cfg.decode.axi_data_width // 8) if cfg.decode.axi else None
-        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, stall_limit(cfg), top, axi)
+        limit = stall_limit(cfg) if hang_limit is None else hang_limit
+        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, limit, top, axi)
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, sb, result in zip(stimuli, boards, results):

@@ -121,7 +121,8 @@ def write_cases(cases: dict[str, dict], directory: Path) -> list[Path]:
 def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]:
     """Cases of the decode tops (docs/spec.md §9): G query rows per KV head (kv_heads), k and v per KV head,
     N = min(max_keys, kept_buffer, `keys`) except `overflow` (N = kept_buffer + 8 where max_keys allows: LATTE
-    only, the dense top refuses N > kept_buffer). random (2 KV heads where heads allow, 2 steps each),
+    only, the dense top refuses N > kept_buffer). A design of fewer heads than G gives every KV head one
+    query head of G rows. random (2 KV heads where heads allow, 2 steps each),
     zero_kept (relative mode: the max only), overflow (every key kept), ties (every key equal), extremes
     (q, k, v at the range ends, M at its largest), one_key (N = 1)."""
     sc, g = cfg.score, cfg.decode.group
@@ -131,8 +132,10 @@ def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]
     kv = 2 if sc.heads >= 2 * g else 1
 
     def case(k, v, thresholds, rows_per_head=1, mult=None):
+        per_kv = g if sc.heads >= g else 1            # query heads per KV head
+        thresholds, mult = thresholds[::g // per_kv], None if mult is None else mult[::g // per_kv]
         h = len(thresholds)
-        heads = np.repeat(np.arange(h), rows_per_head)
+        heads = np.repeat(np.arange(h), rows_per_head * g // per_kv)
         q = rng.integers(lo, hi + 1, (len(heads), sc.dim))
         top_mult = (1 << cfg.attention.mult_bits) - 1
         if mult is None:
@@ -140,7 +143,7 @@ def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]
             mult = np.full(h, int(np.clip(round(2 ** (cfg.attention.exp_frac_bits + cfg.attention.scale_shift) * 4
                                                 / spread), 1, top_mult)))
         return dict(q=q, k=k, v=v, thresholds=_clip_threshold(sc, thresholds), heads=heads,
-                    kv_heads=np.arange(h) // g, softmax_mult=np.asarray(mult), denominator_comp=rng.integers(
+                    kv_heads=np.arange(h) // per_kv, softmax_mult=np.asarray(mult), denominator_comp=rng.integers(
                         0, 1 << cfg.attention.exp_bits, h))
 
     def rand(*shape):
