@@ -184,7 +184,7 @@ def register(sub) -> None:
     p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped and pretrained models")
     p.add_argument("--workload", required=True, choices=WORKLOADS, help="model: " + ", ".join(WORKLOADS))
     p.add_argument("--samples", type=int_at_least("--samples", 1), default=None,
-                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 200, "
+                   help="held-out windows / images / pairs (default: lm 64 of 256, vision all 360, minilm 100 of 200, "
                         "smollm2 2 of 512 tokens; its whole test text: 66)")
     p.add_argument("--calib-samples", type=int_at_least("--calib-samples", 1), default=None,
                    help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32, "
