@@ -133,9 +133,10 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
     SystemVerilog package of parameters and fields, `<prefix>latte_sram.v`, the FuseSoC core and
     manifest.json; return the manifest. Every module name starts with `prefix`. Nothing is written
     unless every file name fits the file system and `out_dir` holds no other design's files
-    (with `force`, those are removed)."""
+    (with `force`, those are removed); the files appear all together or, on a failure (a full
+    disk) or a signal, not at all: a new `out_dir` is not created, an existing one is untouched."""
     from ..tops import tops_for
-    from .files import check_name_length, check_output_dir
+    from .files import check_name_length, check_output_dir, staged_dir
     from .fusesoc import core_file
     from .headers import header_files
     from .manifest import MANIFEST_NAME, build_manifest
@@ -159,12 +160,12 @@ def generate(cfg: LatteConfig, out_dir: str | Path, *, prefix: str = "", interfa
         raise UserError(f"{out_dir} holds another design: {', '.join(stale[:3])}{' …' if len(stale) > 3 else ''} "
                         f"({len(stale)} files its manifest lists) would be left beside this one: add --force to "
                         "replace that design, or choose another directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with staged_dir(out_dir) as stage:  # every file complete before any is in `out_dir`
+        for name, text in files.items():
+            atomic_write_text(stage / name, text)
+        atomic_write_text(stage / MANIFEST_NAME, manifest_text(manifest))
     for name in stale:
         (out_dir / name).unlink(missing_ok=True)
-    for name, text in files.items():
-        atomic_write_text(out_dir / name, text)
-    atomic_write_text(out_dir / MANIFEST_NAME, manifest_text(manifest))
     return manifest
 
 

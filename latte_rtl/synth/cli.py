@@ -27,10 +27,15 @@ from .report import DEFAULT_KEEP_RATIO
 
 
 def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: int) -> dict:
+    """Every flow on every top of the design (the tools' temporary files in a private TMPDIR,
+    removed after, also on a signal) and its report."""
+    from latte_rtl.design.files import private_tmpdir
+
     from .flows import synthesize
     from .report import build_report
 
-    results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep)
+    with private_tmpdir("latte-synth-"):
+        results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep)
     return build_report(cfg, manifest, results, keep)
 
 
@@ -270,9 +275,8 @@ def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
     add_design_argument(p, "generated design directory (its manifest.json and Verilog)")
     p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
-    p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=None,
-                   help="keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
-                        "embedded real dump when it fits the design, else 0.10)")
+    add_keep_ratio(p, "keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
+                      "embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
     p.add_argument("--html", help="self-contained HTML report: every table, tool versions (default DIR/report.html)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,
@@ -287,8 +291,8 @@ def register(sub) -> None:
         p.add_argument(f"--{name.replace('_', '-')}", dest=name, help="comma-separated values")
     p.add_argument("--attention", action="store_true", help="also generate and synthesize the attention tops")
     p.add_argument("--target", default="generic", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
-    p.add_argument("--keep-ratio", type=fraction("--keep-ratio"), default=DEFAULT_KEEP_RATIO,
-                   help="keep ratio 0..1 for the throughput comparison (default %(default)s)")
+    add_keep_ratio(p, "keep ratio 0..1 for the throughput comparison (default %(default)s)",
+                   default=DEFAULT_KEEP_RATIO)
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,
                    help="worker processes (default %(default)s; at most one per point and 2 per CPU core)")
     p.add_argument("--scheduler", metavar="tcp://HOST:8786", type=scheduler_address,
@@ -317,8 +321,8 @@ def _register_explore(sub) -> None:
     p.add_argument("--dim", type=int_at_least("--dim", 1), default=64, help="head dimension d (default %(default)s)")
     p.add_argument("--max-keys", type=int_at_least("--max-keys", 1), default=256,
                    help="keys per row N = the key store's size (default %(default)s)")
-    p.add_argument("--keep", type=fraction("--keep"), default=DEFAULT_KEEP_RATIO,
-                   help="keep ratio 0..1 of the throughput model and of the ihp130 energy run (default %(default)s)")
+    add_keep_ratio(p, "keep ratio 0..1 of the throughput model and of the ihp130 energy run (default "
+                      "%(default)s)", default=DEFAULT_KEEP_RATIO, dest="keep")
     p.add_argument("--target", default="generic", help="generic (keys/cycle vs transistors) or ihp130 (keys/s vs "
                                                        "mm² incl. SRAM macros) (default %(default)s)")
     p.add_argument("--objective", default="throughput-per-area",

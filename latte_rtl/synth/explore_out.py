@@ -111,22 +111,27 @@ def document(plan, points: list[dict], summary: dict, command: str, versions: di
 
 
 def write_outputs(plan, points: list[dict], summary: dict, out_dir: Path, command: str) -> list[Path]:
-    """explore.json, pareto.png and report.html in `out_dir`; returns their paths."""
+    """explore.json, pareto.png and report.html in `out_dir`, all three or (a full disk, a signal)
+    none: written in a staging directory first; returns their paths."""
     from latte_rtl.design import atomic_write_text
+    from latte_rtl.design.files import staged_dir
     from latte_rtl.report_html import Figure, Paragraph, Section, Table, tool_versions_section, write_report
 
     from .report import _tool_versions
 
     versions = _tool_versions({"explore": {plan.target: {}}})
-    out = out_dir / "explore.json"
-    atomic_write_text(out, json.dumps(document(plan, points, summary, command, versions), indent=1) + "\n")
-    png = plot_pareto(plan, points, summary, out_dir / "pareto.png")
-    every = [["id", "family", "engine", "knobs", "status", *(COLUMNS[m] for m in _metrics(summary))]]
-    every += [[p["id"], p["family"], p["engine"], knob_text(p["knobs"]), p["error"] or "ok",
-               *(_num(p["metrics"][m]) for m in _metrics(summary))] for p in points]
-    sections = [Section("Best vs best", [Table(best_rows(points, summary)), Paragraph(command)]),
-                *(Section(f"Pareto fronts: {f}", [Table(front_rows(points, summary, f))]) for f in summary["families"]),
-                Section("Plot", [Figure(png)]), Section("Every point", [Table(every)]),
-                tool_versions_section(versions)]
-    html = write_report(out_dir / "report.html", f"latte-rtl explore: {plan.target}, {plan.objective}", sections)
-    return [out, png, html]
+    names = ("explore.json", "pareto.png", "report.html")
+    with staged_dir(out_dir) as stage:
+        atomic_write_text(stage / names[0], json.dumps(document(plan, points, summary, command, versions), indent=1)
+                          + "\n")
+        png = plot_pareto(plan, points, summary, stage / names[1])
+        every = [["id", "family", "engine", "knobs", "status", *(COLUMNS[m] for m in _metrics(summary))]]
+        every += [[p["id"], p["family"], p["engine"], knob_text(p["knobs"]), p["error"] or "ok",
+                   *(_num(p["metrics"][m]) for m in _metrics(summary))] for p in points]
+        sections = [Section("Best vs best", [Table(best_rows(points, summary)), Paragraph(command)]),
+                    *(Section(f"Pareto fronts: {f}", [Table(front_rows(points, summary, f))])
+                      for f in summary["families"]),
+                    Section("Plot", [Figure(png)]), Section("Every point", [Table(every)]),
+                    tool_versions_section(versions)]
+        write_report(stage / names[2], f"latte-rtl explore: {plan.target}, {plan.objective}", sections)
+    return [out_dir / name for name in names]

