@@ -60,11 +60,12 @@ def _cost_lines(p: dict, d: dict, manifest: dict) -> tuple[str, str]:
 
 def cmd_generate(args) -> int:
     from .emit import generate
-    from .files import check_output_dir
+    from .files import check_output_dir, private_tmpdir
 
     cfg = design_config_from_args(args)
     check_output_dir(args.output)
-    manifest = generate(cfg, args.output, prefix=args.prefix, interface=args.interface, force=args.force)
+    with private_tmpdir("latte-generate-"):     # yowasp's yowasp_* directories, removed on a signal too
+        manifest = generate(cfg, args.output, prefix=args.prefix, interface=args.interface, force=args.force)
     print(manifest_summary(manifest))
     print(f"  written to      {args.output}/")
     return 0

@@ -288,25 +288,28 @@ def _row(index: int, result: dict, keep_ratio: float) -> dict:
 
 
 def write_outputs(rows: list[dict], out_dir: Path, keep_ratio: float) -> list[Path]:
-    """sweep.csv, sweep.json, the PNG plots and report.html; returns the plots written."""
+    """sweep.csv, sweep.json, the PNG plots and report.html, all or (a full disk, a signal) none: written
+    in a staging directory first; returns the plots written."""
+    from latte_rtl.design.files import staged_dir
     from latte_rtl.report_html import Figure, Section, Table, tool_versions_section, write_report
     from latte_rtl.tools import tool_versions
 
     from .plots import plot_sweep
 
-    with open(out_dir / "sweep.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    plots = plot_sweep(rows, out_dir)
-    (out_dir / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
-    columns = [c for c in CSV_FIELDS if any(r.get(c) not in (None, "") for r in rows)]
-    table = Table([columns, *([_cell(r.get(c)) for c in columns] for r in rows)],
-                  caption=f"every point; throughput compared at keep ratio {keep_ratio}")
-    write_report(out_dir / "report.html", f"latte-rtl sweep: {len(rows)} points", [
-        Section("Points", [table]), Section("Plots", [Figure(p) for p in plots]),
-        tool_versions_section(tool_versions())])
-    return plots
+    with staged_dir(out_dir) as stage:
+        with open(stage / "sweep.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        plots = plot_sweep(rows, stage)
+        (stage / "sweep.json").write_text(json.dumps({"keep_ratio": keep_ratio, "points": rows}, indent=2) + "\n")
+        columns = [c for c in CSV_FIELDS if any(r.get(c) not in (None, "") for r in rows)]
+        table = Table([columns, *([_cell(r.get(c)) for c in columns] for r in rows)],
+                      caption=f"every point; throughput compared at keep ratio {keep_ratio}")
+        write_report(stage / "report.html", f"latte-rtl sweep: {len(rows)} points", [
+            Section("Points", [table]), Section("Plots", [Figure(p) for p in plots]),
+            tool_versions_section(tool_versions())])
+    return [out_dir / p.name for p in plots]
 
 
 def _cell(value) -> str:

@@ -144,3 +144,22 @@ def test_private_tmpdir_for_children_removed_after(tmp_path):
     outer_may_end.set()
     thread.join()
     assert not tmp.exists() and os.environ.get("TMPDIR") == saved
+
+
+def test_full_disk_leaves_no_partial_sweep_outputs(tmp_path):
+    """sweep.csv, sweep.json and report.html appear all or none: the disk full at the first rename (the
+    report's atomic write, inside the staging directory) leaves the output directory as it was."""
+    from latte_rtl.synth import sweep
+
+    out = tmp_path / "s"
+    (out / "cache").mkdir(parents=True)
+    rows = [{"point": 0, "status": "failed", "error": "lost", "cached": False, "lanes": 4, "msb_bits": 4, "dim": 64,
+             "params": {}}]
+    with pytest.MonkeyPatch.context() as mp:
+        _disk_full_after(mp, 0)
+        with pytest.raises(UserError) as exc:
+            sweep.write_outputs(rows, out, 0.1)
+    assert ENOSPC in str(exc.value) and "\n" not in str(exc.value)
+    assert sorted(p.name for p in out.iterdir()) == ["cache"]
+    assert sweep.write_outputs(rows, out, 0.1) == []
+    assert sorted(p.name for p in out.iterdir()) == ["cache", "report.html", "sweep.csv", "sweep.json"]
