@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +12,14 @@ from ..errors import UserError
 # (c) and (d) need a reference of every key in the solver: only for designs this small.
 EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
 LATTE_SCORE_TOP = "latte_score_engine"
-PROOFS = ("recombination", "protocol", "equivalence", "latency")
+PROOFS = ("recombination", "protocol", "equivalence", "latency", "liveness")
 DEFAULT_DEPTH_CAP = 40  # cycles: a large design's full row is beyond any solver's reach
+MAX_STALLS = 8  # --stalls: cycles a handshake of the liveness environment may wait in a row
 
 
 @dataclass(frozen=True)
 class Task:
-    """One SymbiYosys run: `name` (recombination, protocol, equivalence, latency) on `top`."""
+    """One SymbiYosys run: `name` (one of PROOFS) on `top`."""
     top: str
     name: str
     depth: int
@@ -43,15 +43,21 @@ def equivalence_fits(cfg) -> str | None:
     return ", ".join(too_big) or None
 
 
-def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict) -> tuple[list[Task], list[str]]:
+def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
+         stalls: int = 0) -> tuple[list[Task], list[str]]:
     """The proof tasks of one top (`ports`: its Verilog's {module: ports}), and notes on what is skipped."""
-    from . import properties
+    from . import liveness, properties
 
     entry = manifest["tops"][top]
     k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
     tasks = [Task(top, "protocol", k, entry["module"], None, True,
                   f"bounded, depth {k}: every stream of every block in context, kept FIFO never written when full")]
     notes = []
+    if liveness.is_decode(entry):  # an AXI4 slave and a user around the top: see liveness.py
+        parts, notes = liveness.plan(cfg, manifest, top, ports.get(entry["module"], {}), depth=depth,
+                                     stalls=stalls, cap=DEFAULT_DEPTH_CAP)
+        return [Task(top, name, d, "latte_formal_liveness", text, False, scope)
+                for name, d, text, scope in parts], notes
     if top != LATTE_SCORE_TOP:
         return tasks, notes
     acc = next(m for m, path in entry["modules"].items() if path == "accumulator")
@@ -74,13 +80,22 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict) -> tuple
     return tasks, notes
 
 
+def read_verilog(path: Path) -> str:
+    """The text of a design's Verilog file; UserError (one line) if it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} must be UTF-8 text (Verilog), but byte {exc.start} is "
+                        f"{exc.object[exc.start:exc.start + 1]!r}: {exc.reason}") from None
+
+
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import properties, sby
 
     src = workdir / task.top / task.name
     src.mkdir(parents=True, exist_ok=True)
-    text = (design_dir / manifest["tops"][task.top]["file"]).read_text()
+    text = read_verilog(design_dir / manifest["tops"][task.top]["file"])
     files = [src / manifest["memory_module"]["file"], src / manifest["tops"][task.top]["file"]]
     shutil.copy(design_dir / manifest["memory_module"]["file"], files[0])
     files[1].write_text(properties.instrument(text, manifest["tops"][task.top]["module"],
@@ -90,6 +105,14 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
         files[-1].write_text(task.wrapper)
     return sby.run_task(src, "proof", mode="bmc", depth=task.depth, top=task.formal_top,
                         files=[str(f) for f in files])
+
+
+def keep_log(task: Task, verdict, out_dir: Path) -> Path:
+    """Copy the task's SymbiYosys log (in the temporary directory) to `out_dir`: the path to quote."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = out_dir / f"{task.top}_{task.name}.log"
+    shutil.copy(verdict.log, kept)
+    return kept
 
 
 def report(task: Task, verdict, vcd_dir: Path) -> str:
@@ -103,14 +126,22 @@ def report(task: Task, verdict, vcd_dir: Path) -> str:
             shutil.copy(verdict.trace, vcd)
         props = "; ".join(f"property {p} fails at cycle {c}" for p, c in verdict.failed) or "a property fails"
         return f"{head} FAIL  {props} (top {task.top}); counterexample: {vcd}"
-    return f"{head} {verdict.status}  see {verdict.log}"
+    return f"{head} {verdict.status}  see {keep_log(task, verdict, vcd_dir)}"
 
 
-def cmd_prove(args) -> int:
-    from ..design.manifest import load_design, verify_design
-    from .verilog import module_ports
+def check_readable(task: Task, verdict, manifest: dict, out_dir: Path) -> None:
+    """UserError if Yosys could not read the design's own Verilog (a syntax error in an edited file)."""
+    error = verdict.yosys_error
+    design_files = (manifest["tops"][task.top]["file"], manifest["memory_module"]["file"])
+    if verdict.status == "ERROR" and error and error.split(":", 1)[0] in design_files:
+        raise UserError(f"Yosys cannot read the design's Verilog (it must parse; edited with --allow-modified?): "
+                        f"{error} (log: {keep_log(task, verdict, out_dir)})")
 
-    cfg, manifest = load_design(args.design_dir)
+
+def check_options(args, manifest: dict) -> tuple[list[str], list[str]]:
+    """(tops, proofs) asked for; UserError for a bad --top, --depth, --stalls or --proofs."""
+    from . import liveness
+
     tops = [args.top] if args.top else list(manifest["tops"])
     for top in tops:
         if top not in manifest["tops"]:
@@ -118,29 +149,56 @@ def cmd_prove(args) -> int:
                             f"{args.design_dir}), not {top!r}")
     if args.depth is not None and not 1 <= args.depth <= 1000:
         raise UserError(f"--depth must be 1..1000 cycles, not {args.depth}")
-    modified = verify_design(args.design_dir, manifest, tops, allow_modified=args.allow_modified)
-    if modified:
-        print(f"latte-rtl: warning: proving modified {', '.join(modified)} (--allow-modified)", file=sys.stderr)
-    design_dir = Path(args.design_dir)
-    vcd_dir = Path(args.output) if args.output else design_dir / "prove"
-    if vcd_dir.exists() and not vcd_dir.is_dir():
-        raise UserError(f"-o must be a directory for counterexample VCDs, not the file {vcd_dir}")
-    all_tasks, failures = [], 0
-    wanted = PROOFS if args.proofs is None else args.proofs.split(",")
+    if not 0 <= args.stalls <= MAX_STALLS:
+        raise UserError(f"--stalls must be 0..{MAX_STALLS} cycles, not {args.stalls}")
+    if args.stalls and not any(liveness.is_decode(manifest["tops"][t]) for t in tops):
+        raise UserError(f"--stalls applies to the decode tops only (their AXI environment), not to {', '.join(tops)}")
+    wanted = list(PROOFS) if args.proofs is None else args.proofs.split(",")
     for name in wanted:
         if name not in PROOFS:
             raise UserError(f"--proofs must be a comma-separated list of {', '.join(PROOFS)}, not {name!r}")
+    return tops, wanted
+
+
+def all_tasks(args, cfg, manifest: dict, design_dir: Path, tops: list[str], wanted: list[str]) -> list[Task]:
+    """The tasks of `wanted` proofs on `tops` (notes printed); UserError if there is none."""
+    from .verilog import module_ports
+
+    read_verilog(design_dir / manifest["memory_module"]["file"])
+    tasks, applies = [], []
     for top in tops:
-        ports = module_ports((design_dir / manifest["tops"][top]["file"]).read_text())
-        tasks, notes = plan(cfg, manifest, top, args.depth, ports)
-        all_tasks += [t for t in tasks if t.name in wanted]
+        ports = module_ports(read_verilog(design_dir / manifest["tops"][top]["file"]))
+        planned, notes = plan(cfg, manifest, top, args.depth, ports, args.stalls)
+        tasks += [t for t in planned if t.name in wanted]
+        applies.append(f"{top}: {', '.join(t.name for t in planned)}")
         for note in notes:
             print(f"  note: {note}")
-    print(f"prove {design_dir}: {len(all_tasks)} proof(s), SymbiYosys + smtbmc + Yices 2")
+    if not tasks:
+        raise UserError(f"--proofs {','.join(wanted)} must name a proof that applies to "
+                        f"{'--top ' + tops[0] if args.top else 'a top of ' + str(design_dir)}; "
+                        f"proofs that apply: {'; '.join(applies)}")
+    return tasks
+
+
+def cmd_prove(args) -> int:
+    from ..design.manifest import load_design, verify_design
+
+    cfg, manifest = load_design(args.design_dir)
+    tops, wanted = check_options(args, manifest)
+    modified = verify_design(args.design_dir, manifest, tops, allow_modified=args.allow_modified)
+    if modified:  # on stdout, with the report: stderr is left to a user error's one line
+        print(f"latte-rtl: warning: proving modified {', '.join(modified)} (--allow-modified)")
+    design_dir = Path(args.design_dir)
+    out_dir = Path(args.output) if args.output else design_dir / "prove"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"-o must be a directory for counterexample VCDs and logs, not the file {out_dir}")
+    tasks, failures = all_tasks(args, cfg, manifest, design_dir, tops, wanted), 0
+    print(f"prove {design_dir}: {len(tasks)} proof(s), SymbiYosys + smtbmc + Yices 2")
     with tempfile.TemporaryDirectory(prefix="latte-prove-") as tmp:
-        for task in all_tasks:
+        for task in tasks:
             verdict = run_task(task, design_dir, manifest, Path(tmp))
-            print(report(task, verdict, vcd_dir), flush=True)
+            check_readable(task, verdict, manifest, out_dir)
+            print(report(task, verdict, out_dir), flush=True)
             failures += verdict.status != "PASS"
     print("all properties hold" if not failures else f"{failures} proof(s) failed")
     return 0 if not failures else 1
@@ -151,8 +209,13 @@ def register(sub) -> None:
     p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
     p.add_argument("--top", help="prove only this top (default: every top of the design)")
     p.add_argument("--depth", type=int, help="cycles of the bounded proofs (default: one full row of max_keys "
-                                             f"keys, all kept, from reset, at most {DEFAULT_DEPTH_CAP})")
+                                             f"keys, all kept, from reset, at most {DEFAULT_DEPTH_CAP}; liveness: "
+                                             "through the first decode step's cycle bound)")
     p.add_argument("--proofs", help=f"comma-separated subset of {','.join(PROOFS)} (default: all that apply)")
-    p.add_argument("-o", "--output", help="directory for counterexample VCDs (default: DIR/prove)")
+    p.add_argument("--stalls", type=int, default=0,
+                   help="liveness: the environment's AXI and out/rows handshakes may stall up to this many cycles "
+                        "in a row (default 0: ARREADY and out/rows ready high, R beats back to back; each stall "
+                        "cycle lengthens the bound and costs the solver much more)")
+    p.add_argument("-o", "--output", help="directory for counterexample VCDs and logs (default: DIR/prove)")
     p.add_argument("--allow-modified", action="store_true", help="prove Verilog edited after generation")
     p.set_defaults(func=cmd_prove)

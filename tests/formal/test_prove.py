@@ -2,23 +2,38 @@
 Verilog by latte_rtl.formal.mutants) fails with the property that must catch it, and leaves a VCD."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from latte_rtl.formal import mutants
+from latte_rtl.formal import cli, mutants, sby
 from latte_rtl.formal.verilog import module_ports, stream_ports
 from tests.cli_helpers import assert_user_error, run_cli
 
-# The CI design of the README's "Formal proofs" section.
+# The CI designs of docs/verification.md's "Formal proofs" section.
 SMALL = ["--bits", "4", "--msb-bits", "2", "--dim", "1", "--lanes", "1", "--heads", "1", "--max-keys", "2"]
+# The smallest decode design that had issue 29's deadlock: 8 rows in flight (max(8, axi_outstanding)) but a
+# credit port of index_width + 1 = 2 bits before the fix; B = 1 (1-cycle dividers): a short step.
+SMALL_DECODE = [*SMALL, "--kv-memory", "axi", "--kept-buffer", "2", "--axi-data-width", "64", "--axi-outstanding",
+                "1", "--axi-addr-width", "13", "--prob-bits", "1", "--exp-bits", "1", "--mult-bits", "1",
+                "--exp-frac-bits", "0"]
+
+
+def _generate(tmp_path_factory, options):
+    out = tmp_path_factory.mktemp("prove") / "d"
+    proc = run_cli("generate", *options, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
 @pytest.fixture(scope="module")
 def design(tmp_path_factory):
-    out = tmp_path_factory.mktemp("prove") / "d"
-    proc = run_cli("generate", *SMALL, "-o", out)
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return _generate(tmp_path_factory, SMALL)
+
+
+@pytest.fixture(scope="module")
+def decode_design(tmp_path_factory):
+    return _generate(tmp_path_factory, SMALL_DECODE)
 
 
 def test_prove_passes_on_the_small_design(design, tmp_path):
@@ -36,19 +51,33 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(mutants.MUTANTS))
-def test_prove_fails_on_each_mutant(design, tmp_path, name):
+def test_prove_fails_on_each_mutant(request, tmp_path, name):
+    mutant = mutants.MUTANTS[name]
     broken = tmp_path / "d"
-    shutil.copytree(design, broken)
+    shutil.copytree(request.getfixturevalue("decode_design" if "decode" in mutant.top else "design"), broken)
     proof, prop = mutants.apply(broken, name)
-    print(name, mutants.MUTANTS[name][3])
-    proc = run_cli("prove", broken, "--top", "latte_score_engine", "--proofs", proof, "--allow-modified",
-                   "-o", tmp_path / "cex")
+    print(name, mutant.what)
+    proc = run_cli("prove", broken, "--top", mutant.top, "--proofs", proof, "--allow-modified", "-o", tmp_path / "cex")
     print(proc.stdout)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failed = [line for line in proc.stdout.splitlines() if " FAIL " in line]
-    assert failed and any(prop in line and "at cycle" in line and "top latte_score_engine" in line
+    assert failed and any(prop in line and "at cycle" in line and f"top {mutant.top}" in line
                           for line in failed), failed
-    assert (tmp_path / "cex" / f"latte_score_engine_{proof}.vcd").stat().st_size > 0
+    assert (tmp_path / "cex" / f"{mutant.top}_{proof}.vcd").stat().st_size > 0
+
+
+def test_liveness_passes_on_the_small_decode_design(decode_design, tmp_path):
+    """Issue 29: the decode top's step ends within its bound (the `credit` mutant, the deadlock before the fix,
+    fails it); the decode protocol proof (every block's streams, the AXI master) holds in the same environment."""
+    proc = run_cli("prove", decode_design, "--top", "latte_decode_engine", "--proofs", "protocol,liveness",
+                   "-o", tmp_path)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(" liveness " in line and " PASS " in line and "ends (rows record, 1 out beat(s)) within" in line
+               for line in lines), lines
+    assert any(" protocol " in line and " PASS " in line for line in lines), lines
+    assert "all properties hold" in proc.stdout and not list(tmp_path.iterdir())
 
 
 def test_prove_user_errors(design, tmp_path):
@@ -58,10 +87,50 @@ def test_prove_user_errors(design, tmp_path):
     assert_user_error(run_cli("prove", design, "--proofs", "protocol,nope"), "--proofs must be", "'nope'")
     (tmp_path / "f").write_text("x")
     assert_user_error(run_cli("prove", design, "-o", tmp_path / "f"), "-o must be a directory")
+    assert_user_error(run_cli("prove", design, "--stalls", "-1"), "--stalls must be", "-1")
+    assert_user_error(run_cli("prove", design, "--stalls", "1"), "--stalls applies to the decode tops only")
+    assert_user_error(run_cli("prove", design, "--top", "latte_score_engine", "--proofs", "liveness"),
+                      "--proofs liveness must name a proof that applies to --top latte_score_engine",
+                      "latte_score_engine: recombination, protocol, equivalence, latency")
     broken = tmp_path / "d"
     shutil.copytree(design, broken)
     mutants.apply(broken, "shift")
     assert_user_error(run_cli("prove", broken), "--allow-modified")
+
+
+def test_prove_refuses_a_proof_that_does_not_apply(decode_design):
+    """Issue 29: --proofs recombination on a decode top was '0 proof(s) ... all properties hold', exit 0."""
+    assert_user_error(run_cli("prove", decode_design, "--proofs", "recombination,equivalence"),
+                      "--proofs recombination,equivalence must name a proof that applies to a top of",
+                      "latte_decode_engine: protocol, liveness", "dense_decode_engine: protocol, liveness")
+
+
+def test_prove_user_errors_on_edited_verilog(design, tmp_path):
+    """Issue 29: a non-UTF-8 file was a traceback; a syntax error was a proof failure (exit 1) quoting a log in a
+    deleted temporary directory. Both are one-line user errors; the log is kept in -o."""
+    broken = tmp_path / "d"
+    shutil.copytree(design, broken)
+    top = broken / "latte_score_engine.v"
+    text = top.read_text()
+    top.write_bytes(text.encode() + b"// caf\xe9\n")
+    assert_user_error(run_cli("prove", broken, "--allow-modified"), "latte_score_engine.v must be UTF-8", "byte")
+    top.write_text(text.replace("endmodule", "endmodule oops", 1))
+    proc = run_cli("prove", broken, "--top", "latte_score_engine", "--proofs", "protocol", "--allow-modified",
+                   "-o", tmp_path / "out")
+    assert_user_error(proc, "Yosys cannot read the design's Verilog", "latte_score_engine.v:", "ERROR")
+    log = proc.stderr.rsplit("(log: ", 1)[1].rstrip().rstrip(")")
+    assert log == str(tmp_path / "out" / "latte_score_engine_protocol.log") and "ERROR" in Path(log).read_text()
+
+
+def test_report_keeps_the_log_of_an_error(tmp_path):
+    """A proof that ends in ERROR (no verdict) points at a log copied out of the temporary directory."""
+    log = tmp_path / "tmp" / "proof.log"
+    log.parent.mkdir()
+    log.write_text("DONE (ERROR, rc=16)")
+    task = cli.Task("t", "protocol", 5, "t", None, True, "")
+    line = cli.report(task, sby.Verdict("proof", "ERROR", "bmc", 5, [], None, log, 0.1), tmp_path / "out")
+    kept = tmp_path / "out" / "t_protocol.log"
+    assert line.endswith(f"ERROR  see {kept}") and kept.read_text() == "DONE (ERROR, rc=16)"
 
 
 def test_stream_ports_of_generated_verilog():
