@@ -17,7 +17,8 @@ import argparse
 
 import numpy as np
 
-from latte_rtl.golden.decode import ENGINES, DecodeSpec, decode_step
+from latte_rtl.config import LatteConfig
+from latte_rtl.golden.decode import ENGINES, decode_step
 from latte_rtl.golden.latte import partial_sums
 
 SEED = 0
@@ -69,7 +70,8 @@ def main():
     ap.add_argument("--latency", type=int, default=200, help="cycles from AR to first R beat")
     ap.add_argument("--real", help="a SmolLM2 dump (.npz) to measure on as well")
     args = ap.parse_args()
-    spec = DecodeSpec(dim=args.dim, lanes=args.lanes, bus_bytes=args.bus_bits // 8, kept_buffer=65536)
+    spec = LatteConfig.from_params(kv_memory="axi", dim=args.dim, lanes=args.lanes, axi_data_width=args.bus_bits,
+                                   max_keys=65536, kept_buffer=65536).decode_spec()
     print(f"decode model: d {args.dim}, 8-bit, m 4, {args.lanes} lanes/query head, AXI {args.bus_bits} bit, "
           f"{args.bandwidth:g} B/cycle, latency {args.latency} cycles, absolute thresholds; synthetic seed {SEED}")
     g, n = args.group, args.keys

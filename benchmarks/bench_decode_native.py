@@ -4,7 +4,7 @@ its memory the harness's reactive AXI model (latency 0 and 100 cycles, one beat 
 golden on every run. Prints the simulated cycles, the harness's seconds (median of 3, model built before
 timing) and cycles/s.
 
-    python benchmarks/bench_decode_native.py [--keys 16384] [--out docs/bench_decode_native.json]
+    python benchmarks/bench_decode_native.py [--keys 16384] [--out docs/data/bench_decode_native.json]
 """
 
 import os

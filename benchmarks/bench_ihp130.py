@@ -3,8 +3,8 @@ design with the attention tops: each top is mapped and timed once; then, for eve
 embedded lm dump's rows run through it with thresholds for that ratio (Verilator, bit-exact against
 golden) and OpenSTA gives the logic power with that run's switching activity.
 
-    python benchmarks/bench_ihp130.py [--keep 0.05,0.1,0.2,0.4,1] [--out docs/bench_ihp130.json]
-                                      [--plot docs/ihp130_energy_vs_keep.png]
+    python benchmarks/bench_ihp130.py [--keep 0.05,0.1,0.2,0.4,1] [--out docs/data/bench_ihp130.json]
+                                      [--plot docs/img/ihp130_energy_vs_keep.png]
 """
 
 import argparse
@@ -63,8 +63,8 @@ def plot(results: dict, keeps: list[float], path: Path) -> None:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", default="0.05,0.1,0.2,0.4,1")
-    ap.add_argument("--out", type=Path, default=Path("docs/bench_ihp130.json"))
-    ap.add_argument("--plot", type=Path, default=Path("docs/ihp130_energy_vs_keep.png"))
+    ap.add_argument("--out", type=Path, default=Path("docs/data/bench_ihp130.json"))
+    ap.add_argument("--plot", type=Path, default=Path("docs/img/ihp130_energy_vs_keep.png"))
     args = ap.parse_args()
     keeps = [float(k) for k in args.keep.split(",")]
     cfg = LatteConfig.from_params(attention=True)

@@ -8,7 +8,7 @@
    x 64 query rows x 192 keys) with -j 1 and -j 2: rows/s and wall time;
 3. sweep points per minute on a Dask LocalCluster of 1 and of 2 workers (tiny designs, generic flow).
 
-    python benchmarks/bench_native.py [--out docs/bench_native.json] [--skip model,sweep]
+    python benchmarks/bench_native.py [--out docs/data/bench_native.json] [--skip model,sweep]
 """
 
 import os

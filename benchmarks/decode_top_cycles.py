@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from latte_rtl.golden.decode import DecodeSpec, decode_step, memory_image, packed_layout
+from latte_rtl.config import LatteConfig
+from latte_rtl.golden.decode import decode_step, memory_image, packed_layout
 from latte_rtl.golden.latte import partial_sums
 from latte_rtl.tops.decode import DenseDecodeEngine, LatteDecodeEngine
 from tests.hw.test_axi_read import ReactiveMemory
@@ -26,8 +27,8 @@ class FlatMemory(ReactiveMemory):
         return int.from_bytes(self.mem[addr:addr + self.bytes].ljust(self.bytes, b"\0"), "little")
 
 
-def measure(top, spec, q, k, v, thresholds, mult, comp, engine, latency=0):
-    n = k.shape[0]
+def measure(top, design, q, k, v, thresholds, mult, comp, engine, latency=0, rows_in_flight=0):
+    spec, n = design.decode_spec(), k.shape[0]
     layout = packed_layout(spec, n)
     lo, image = memory_image(spec, layout, k, v)
     memory = FlatMemory(random.Random(0), spec.bus_bytes, latency=latency, ar_busy=1.0, r_busy=1.0)
@@ -35,8 +36,9 @@ def measure(top, spec, q, k, v, thresholds, mult, comp, engine, latency=0):
     want = decode_step(spec, q, k, v, thresholds, mult, comp, engine=engine, bandwidth=spec.bus_bytes,
                        latency=latency)
     started = time.time()
-    [(outs, record)] = run_steps(top(spec, len(q)), memory, [(register_writes(layout, n, thresholds, mult, comp), q)],
-                                 random.Random(0), out_busy=1.0, cycles=50 * n + 10000, max_burst=16)
+    dut = top(design.replace(group=len(q)), rows_in_flight=rows_in_flight)
+    [(outs, record)] = run_steps(dut, memory, [(register_writes(layout, n, thresholds, mult, comp), q)],
+                                 random.Random(0), out_busy=1.0, cycles=50 * n + 10000, max_burst=design.bus.max_burst)
     exact = outs == want["out"].tolist() and record["bytes"] == {p: want["bytes"][p] for p in ("k_msb", "k_lsb", "v")}
     print(f"{engine}: rtl {record['cycles']} cycles, golden.decode_cycles {want['cycles']['total']} "
           f"(k_memory {want['cycles']['k_memory']}, k_compute {want['cycles']['k_compute']}, v_memory "
@@ -56,8 +58,9 @@ def main() -> None:
     p.add_argument("--keep", type=float, default=0.10)
     p.add_argument("--bus-bits", type=int, default=256)
     p.add_argument("--latency", type=int, default=0, help="cycles from an AR to its first R beat")
-    p.add_argument("--max-outstanding", type=int, default=DecodeSpec.max_outstanding, help="AXI bursts in flight")
-    p.add_argument("--rows-in-flight", type=int, default=0, help="DecodeSpec.rows_in_flight (0: automatic)")
+    p.add_argument("--max-outstanding", type=int, default=LatteConfig().decode.axi_outstanding,
+                   help="AXI bursts in flight (axi_outstanding)")
+    p.add_argument("--rows-in-flight", type=int, default=0, help="the decode top's rows_in_flight (0: automatic)")
     p.add_argument("--engines", default="latte,dense", help="which tops to measure")
     p.add_argument("--seed", type=int, default=20261130)
     args = p.parse_args()
@@ -65,12 +68,13 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     q, k, v = (rng.integers(-128, 128, (rows, args.dim)) for rows in (args.group, args.n, args.n))
     mult, comp = np.full(args.group, 288), np.zeros(args.group, np.int64)
-    spec = DecodeSpec(dim=args.dim, bus_bytes=args.bus_bits // 8, kept_buffer=args.n, max_keys=args.n,
-                      max_outstanding=args.max_outstanding, rows_in_flight=args.rows_in_flight)
-    hh = partial_sums(q, k, spec)["HH"]
+    design = LatteConfig.from_params(kv_memory="axi", dim=args.dim, lanes=min(16, args.dim),
+                                     axi_data_width=args.bus_bits, kept_buffer=args.n, max_keys=args.n,
+                                     axi_outstanding=args.max_outstanding)
+    hh = partial_sums(q, k, design.decode_spec())["HH"]
     thresholds = [int(np.floor(np.quantile(h, 1 - args.keep))) for h in hh]
     tops = {"latte": LatteDecodeEngine, "dense": DenseDecodeEngine}
-    cycles = {e: measure(tops[e], spec, q, k, v, thresholds, mult, comp, e, args.latency)[0]
+    cycles = {e: measure(tops[e], design, q, k, v, thresholds, mult, comp, e, args.latency, args.rows_in_flight)[0]
               for e in args.engines.split(",")}
     if len(cycles) == 2:
         print(f"dense / latte cycles: {cycles['dense'] / cycles['latte']:.2f}")

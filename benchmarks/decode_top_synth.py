@@ -12,7 +12,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from latte_rtl.golden.decode import DecodeSpec
+from latte_rtl.config import LatteConfig
 from latte_rtl.hw.sram import SRAM_VERILOG
 from latte_rtl.synth.flows import _render, _yosys
 from latte_rtl.tops.decode import DenseDecodeEngine, LatteDecodeEngine
@@ -27,8 +27,9 @@ def main() -> None:
     args = p.parse_args()
     work = args.work / args.top
     work.mkdir(parents=True, exist_ok=True)
-    spec = DecodeSpec(dim=args.dim)
-    top = {"latte": LatteDecodeEngine, "dense": DenseDecodeEngine}[args.top](spec, args.group)
+    cfg = LatteConfig.from_params(kv_memory="axi", dim=args.dim, lanes=min(16, args.dim), max_keys=65536,
+                                  group=args.group)
+    top = {"latte": LatteDecodeEngine, "dense": DenseDecodeEngine}[args.top](cfg)
     started = time.time()
     (work / "top.v").write_text(verilog.convert(top, name="decode_top"))
     (work / "sram.v").write_text(SRAM_VERILOG)
@@ -36,7 +37,7 @@ def main() -> None:
                          stat_json="stat.json"), "generic.ys")
     design = json.loads((work / "stat.json").read_text())["design"]
     cells = design["num_cells_by_type"]
-    print(json.dumps({"top": args.top, "spec": str(spec), "group": args.group, "buffer_depth": top.depth,
+    print(json.dumps({"top": args.top, "spec": str(cfg.decode_spec()), "group": args.group, "buffer_depth": top.depth,
                       "cells": sum(n for t, n in cells.items() if t.startswith("$_")),
                       "transistors": design["estimated_num_transistors"],
                       "flip_flops": sum(n for t, n in cells.items() if "DFF" in t),

@@ -4,7 +4,7 @@ native engine with random stalls, bit-exact with golden and within the hang budg
 Prints one line per design and the totals (designs, rows, cycles, refused parameter sets, hangs,
 mismatches); a failing design's seed reproduces it alone (--seed S --designs 1).
 
-    python benchmarks/fuzz_designs.py [--designs 100] [--seed 1] [--minutes 60] [--out docs/fuzz_run.json]
+    python benchmarks/fuzz_designs.py [--designs 100] [--seed 1] [--minutes 60] [--out docs/data/fuzz_run.json]
 """
 
 import os

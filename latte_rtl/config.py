@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from latte_rtl import golden
 from latte_rtl.golden.attention import MAX_EXP_FRAC_BITS, PROB_FORMATS
-from latte_rtl.golden.decode import PLANES as DECODE_PLANES
 from latte_rtl.golden.decode import DecodeSpec
 
+from .buses import BUSES, EXTERNAL, NAMES, MemoryBus
+from .buses import help_text as bus_help
 from .errors import UserError
 from .params import check_params, param, resolved_ranges
 
@@ -238,14 +239,17 @@ class AttentionConfig:
     def __post_init__(self):
         check_params(self)
 
-    def widths(self, score: ScoreWidths, bits: int, max_keys: int) -> AttentionWidths:
+    def widths(self, score: ScoreWidths, bits: int, max_keys: int, kept: int | None = None) -> AttentionWidths:
+        """The one derivation of the softmax and P·V widths (every top's): a row's softmax sums at most `kept`
+        scores (None: max_keys; the decode tops: their kept-score buffer), C_h holds up to max_keys · 2^P."""
         f, p, b = self.exp_frac_bits, self.exp_bits, self.prob_bits
         t = Interval(score.score_range[0] * ((1 << self.mult_bits) - 1) >> self.scale_shift,
                      score.score_range[1] * ((1 << self.mult_bits) - 1) >> self.scale_shift)
         comp_max = max_keys << p
+        kept = max_keys if kept is None else kept
         return AttentionWidths(
             t_width=t.width, d_width=unsigned_width(t.hi - t.lo), exp_width=unsigned_width(1 << p),
-            denominator_width=unsigned_width(max_keys * (1 << p) + comp_max), comp_width=unsigned_width(comp_max),
+            denominator_width=unsigned_width(kept * (1 << p) + comp_max), comp_width=unsigned_width(comp_max),
             prob_width=unsigned_width((1 << b) - 1), log_shift_width=unsigned_width(max(1, b - 1)),
             out_width=signed_width(-((1 << b) - 1) << (bits - 1), ((1 << b) - 1) * ((1 << (bits - 1)) - 1)),
             prob_sum_width=unsigned_width((1 << b) - 1), lut=tuple(int(x) for x in golden.exp_table(f, p)))
@@ -257,35 +261,29 @@ class AttentionConfig:
                 "vmean": self.vmean}
 
 
-KV_MEMORIES = ("onchip", "axi")
-_AXI = (("kv_memory", "axi"),)  # the decode parameters apply to the decode tops
+_EXTERNAL = (("kv_memory", EXTERNAL),)  # the decode parameters apply with every external bus (buses/)
 
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Long-context decode over external memory (docs/spec.md §9): `kv_memory axi` generates the decode
-    tops (K and V behind an AXI4 read master) instead of the on-chip tops."""
+    """The memory bus (`kv_memory`, a `buses.BUSES` name) and long-context decode over external memory
+    (docs/spec.md §9): an external bus (axi: K and V behind an AXI4 read master) generates the decode tops
+    instead of the on-chip tops."""
 
-    kv_memory: str = param("onchip", "onchip: K and V in on-chip SRAM (score and attention tops); axi: the decode "
-                                     "tops, K and V read from external memory through an AXI4 read master",
-                           choices=KV_MEMORIES)
-    axi_data_width: int = param(256, "AXI4 read data width in bits (a power of two)", lo=64, hi=512, requires=_AXI)
-    axi_addr_width: int = param(32, "AXI4 address width in bits", lo=13, hi=64, requires=_AXI)
+    kv_memory: str = param("onchip", bus_help(), choices=NAMES)
+    axi_data_width: int = param(256, "AXI4 read data width in bits (a power of two)", lo=64, hi=512, requires=_EXTERNAL)
+    axi_addr_width: int = param(32, "AXI4 address width in bits", lo=13, hi=64, requires=_EXTERNAL)
     kept_buffer: int = param(1024, "kept-score buffer entries per query row (keys kept past it are dropped and "
-                                   "counted in overflow); at most max_keys", lo=1, hi=65536, requires=_AXI)
+                                   "counted in overflow); at most max_keys", lo=1, hi=65536, requires=_EXTERNAL)
     axi_outstanding: int = param(32, "AXI4 read bursts in flight at most (hides the memory latency)", lo=1, hi=64,
-                                 requires=_AXI)
+                                 requires=_EXTERNAL)
     group: int = param(1, "query rows per KV head processed together in one decode step (grouped-query "
-                          "attention; SmolLM2-135M: 3)", lo=1, hi=16, requires=_AXI, symbol="G")
+                          "attention; SmolLM2-135M: 3)", lo=1, hi=16, requires=_EXTERNAL, symbol="G")
 
     def __post_init__(self):
         check_params(self)
         if self.axi_data_width & (self.axi_data_width - 1):
             raise UserError(f"axi_data_width must be a power of two in 64..512, not {self.axi_data_width!r}")
-
-    @property
-    def axi(self) -> bool:
-        return self.kv_memory == "axi"
 
 
 # Stages in the order of the pipeline.
@@ -317,15 +315,21 @@ class LatteConfig:
         if longest >= 1 << self.row.cycle_counter_bits:
             raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")
-        if self.decode.axi:
-            check_decode(self)
+        self.bus.check(self)
+
+    @property
+    def bus(self) -> MemoryBus:
+        """The memory bus of `kv_memory` (buses/): its tops, checks, manifest sections and models."""
+        return BUSES[self.decode.kv_memory]
 
     @classmethod
     def from_params(cls, **params) -> LatteConfig:
-        """Build from flat names (bits=8, lanes=16, monitor=False, ...); unknown names are errors."""
+        """Build from flat names (bits=8, lanes=16, monitor=False, ...); unknown names are errors. The bus's
+        implied parameters apply unless given (`implied_params`: kv_memory axi turns attention on and the
+        threshold mode absolute)."""
         per_stage = {name: {} for name in STAGES}
         owners = parameter_owners()
-        for key, value in params.items():
+        for key, value in implied_params(params).items():
             if key not in owners:
                 raise UserError(f"unknown design parameter {key!r}: expected one of {', '.join(owners)}")
             per_stage[owners[key]][key] = value
@@ -354,39 +358,24 @@ class LatteConfig:
         out = dict(dataclasses.asdict(self.score.widths))
         if self.attention.attention:
             out["attention"] = dataclasses.asdict(self.attention_widths)
-        if self.decode.axi:
-            spec = self.decode_spec()
-            out["decode"] = {"bus_bytes": spec.bus_bytes, "row_bytes": {p: spec.row_bytes(p) for p in DECODE_PLANES},
-                             "row_beats": {p: spec.row_beats(p) for p in DECODE_PLANES},
-                             "field_bits": {p: spec.field_bits(p) for p in DECODE_PLANES}}
+        out.update(self.bus.derived(self))
         return json_values(out)
 
     def decode_spec(self) -> DecodeSpec:
-        """The one map LatteConfig → DecodeSpec of the decode tops and their golden model."""
+        """The one map LatteConfig → DecodeSpec of the decode tops' golden model (DecodeSpec has no defaults)."""
         sc, at = self.score, self.attention
         softmax = {k: v for k, v in at.golden_params().items() if k != "vmean"}
         return DecodeSpec(bits=sc.bits, msb_bits=sc.msb_bits, dim=sc.dim, lanes=sc.lanes,
                           threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
                           bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
-                          addr_width=self.decode.axi_addr_width, mult_bits=self.attention.mult_bits,
-                          max_outstanding=self.decode.axi_outstanding, softmax=softmax)
+                          addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax)
 
 
-def check_decode(cfg: LatteConfig) -> None:
-    """UserError for a decode design (kv_memory axi) the decode tops cannot build."""
-    if not cfg.attention.attention:
-        raise UserError("kv_memory axi generates the decode tops (score → softmax → P·V): it needs attention on "
-                        "(--attention), not off")
-    if cfg.attention.vmean:
-        raise UserError("kv_memory axi reads V only for keys with p > 0: vmean (every V row) must be off, not on")
-    if cfg.decode.kept_buffer > cfg.score.max_keys:
-        raise UserError(f"kept_buffer must be at most max_keys = {cfg.score.max_keys}, not {cfg.decode.kept_buffer} "
-                        f"(give --kept-buffer {cfg.score.max_keys} or less)")
-    if cfg.score.sink_keys:
-        raise UserError(f"kv_memory axi has no attention sinks: sink_keys must be 0, not {cfg.score.sink_keys}")
-    if cfg.score.completion_lanes:
-        raise UserError("kv_memory axi has no separate completion array: completion_lanes must be 0, not "
-                        f"{cfg.score.completion_lanes}")
+def implied_params(params: dict) -> dict:
+    """`params` with what its bus implies where not given (buses/: an external bus implies attention on and
+    threshold_mode absolute, one MSB pass); the one place the rule is applied, for the config and the CLI."""
+    bus = BUSES.get(params.get("kv_memory", DecodeConfig.kv_memory))
+    return {**bus.implies, **params} if bus else dict(params)
 
 
 def json_values(x):

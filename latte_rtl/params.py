@@ -2,12 +2,13 @@
 
 A stage dataclass declares each parameter with `param(...)`; the spec travels in the field's
 metadata and drives validation (`check_params`), the CLI options (`latte_rtl.cli.common`),
-the manifest's `param_ranges` and the README's parameter table (`markdown_table`, checked by a test).
+the manifest's `param_ranges` and the parameter table of docs/cli.md (`markdown_table`, checked by a test).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -20,17 +21,40 @@ class ParamSpec:
     help      one phrase, no range (the range is appended from lo/hi or choices)
     lo, hi    inclusive integer bounds; `hi` may name another parameter, optionally minus a constant
               ("dim", "bits-1"), resolved against the design
-    choices   the allowed strings of a string parameter
-    requires  ((parameter, value), ...) under which it applies; given otherwise, the CLI refuses it
+    choices   the allowed strings of a string parameter (a `Live` sequence follows a registry)
+    requires  ((parameter, value), ...) under which it applies; given otherwise, the CLI refuses it (a
+              `Live` value: any of its items)
     symbol    the spec's letter for it (docs/spec.md) (F, P, B, R, L), if any
     """
 
     help: str
     lo: int | None = None
     hi: int | str | None = None
-    choices: tuple[str, ...] = ()
+    choices: Sequence[str] = ()
     requires: tuple[tuple[str, object], ...] = ()
     symbol: str = ""
+
+
+class Live(Sequence):
+    """A sequence read afresh from `source()` at every use: choices, or a `requires` value, that follow a
+    registry (`kv_memory`'s buses: a bus registered later is one of them). Printed as its items joined by |."""
+
+    def __init__(self, source: Callable[[], Sequence]):
+        self.source = source
+
+    def __getitem__(self, index):
+        return tuple(self.source())[index]
+
+    def __len__(self) -> int:
+        return len(tuple(self.source()))
+
+    def __str__(self) -> str:
+        return "|".join(map(str, self.source()))
+
+
+def meets(value, wanted) -> bool:
+    """Whether a parameter's `value` meets a `requires` value: equal to it, or one of a `Live` one's items."""
+    return value in wanted if isinstance(wanted, Live) else value == wanted
 
 
 def param(default, help: str, **spec) -> dataclasses.Field:
@@ -43,7 +67,7 @@ def spec_of(f: dataclasses.Field) -> ParamSpec:
         return f.metadata["param"]
     except KeyError:
         raise TypeError(f"design parameter {f.name!r} must be declared with param(...), with its help and "
-                        "range: it drives the CLI, the checks and the README table") from None
+                        "range: it drives the CLI, the checks and the docs/cli.md table") from None
 
 
 def param_fields(stage_cls) -> list[dataclasses.Field]:
@@ -66,7 +90,7 @@ def _bound(stage, hi, *, applies: bool = True) -> tuple[int, str]:
 
 
 def applies(stage_values: dict, spec: ParamSpec) -> bool:
-    return all(stage_values.get(name, value) == value for name, value in spec.requires)
+    return all(name not in stage_values or meets(stage_values[name], value) for name, value in spec.requires)
 
 
 def range_text(spec: ParamSpec) -> str:
@@ -133,7 +157,7 @@ def help_text(f: dataclasses.Field) -> str:
 
 
 def markdown_table(stages: dict) -> str:
-    """The README's parameter table, one row per parameter of every stage."""
+    """The parameter table of docs/cli.md (its latte-params directive), one row per parameter of every stage."""
     rows = ["| option | stage | range | default | meaning |", "|---|---|---|---|---|"]
     for stage_name, cls in stages.items():
         for f in param_fields(cls):
@@ -148,7 +172,7 @@ def markdown_table(stages: dict) -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # python -m latte_rtl.params: print the README table
+if __name__ == "__main__":  # python -m latte_rtl.params: print the docs/cli.md table
     from .config import STAGES
 
     print(markdown_table(STAGES))

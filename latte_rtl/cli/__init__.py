@@ -1,10 +1,7 @@
-"""latte-rtl command line. Each command lives beside the code it drives:
-
-  generate, golden          latte_rtl/design/cli.py
-  sim, run                  sim/cli.py
-  synth, sweep, flow        synth/cli.py
-  evaluate, calibrate, dump latte_rtl/workloads/cli.py
-  prove                     latte_rtl/formal/cli.py
+"""latte-rtl command-line machinery: the parser class and shared options (common.py), `parser_for` a
+list of command modules and `run`, which maps what a command raised to its exit code. It imports no
+command: they are listed above, in latte_rtl/commands.py (`main`, the `latte-rtl` entry point), and
+each lives beside the code it drives, importing common.py from here.
 
 Exit codes: 0 done; 1 the run failed (RTL and golden disagree, a simulator or worker process
 died, a synthesis flow failed); 2 a user error, one line `latte-rtl: error: ...` on stderr;
@@ -14,33 +11,31 @@ died, a synthesis flow failed); 2 a user error, one line `latte-rtl: error: ...`
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 
 from ..errors import RunFailed, UserError
 from .common import Parser, merge_design
 
 
-def build_parser() -> Parser:
+def parser_for(modules: Iterable) -> Parser:
+    """The `latte-rtl` parser: each module of `modules` adds its subcommands with `register(sub)`."""
     from .. import __version__
-    from ..design import cli as design_cli
-    from ..formal import cli as formal_cli
-    from ..sim import cli as sim_cli
-    from ..synth import cli as synth_cli
-    from ..workloads import cli as workloads_cli
 
     parser = Parser(prog="latte-rtl", description="Generate, verify and cost LATTE sparse-attention hardware.")
     parser.add_argument("--version", action="version", version=f"latte-rtl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (design_cli, sim_cli, synth_cli, workloads_cli, formal_cli):
+    for module in modules:
         module.register(sub)
     return parser
 
 
-def main(argv=None) -> int:
+def run(build: Callable[[], Parser], argv=None) -> int:
+    """Parse `argv` with the parser `build()` makes and run its command; the exit code (above)."""
     from ..signals import Interrupted, check_received, handled
 
     try:
         with handled():
-            args = build_parser().parse_args(argv)
+            args = build().parse_args(argv)
             merge_design(args)
             code = args.func(args)
             check_received()
@@ -61,3 +56,13 @@ def main(argv=None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"latte-rtl: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+
+
+def __getattr__(name: str):
+    """`main` and `build_parser`, the old entry point here (console scripts installed before it moved to
+    latte_rtl.commands), looked up when asked for: importing this package imports no command."""
+    if name in ("main", "build_parser"):
+        from .. import commands
+
+        return getattr(commands, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

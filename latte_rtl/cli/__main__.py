@@ -1,5 +1,7 @@
+"""`python -m latte_rtl.cli`: the `latte-rtl` command (latte_rtl.commands.main)."""
+
 import sys
 
-from . import main
+from latte_rtl.commands import main
 
 sys.exit(main())

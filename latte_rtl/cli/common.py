@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import STAGES, LatteConfig
+from ..config import STAGES, LatteConfig, implied_params
 from ..errors import UserError
-from ..params import cli_flag, help_text, param_fields, spec_of
+from ..params import cli_flag, help_text, meets, param_fields, spec_of
 
 
 def design_parameters() -> dict:
@@ -38,26 +38,18 @@ def given_config_options(args) -> dict:
     return {name: getattr(args, name) for name in design_parameters() if getattr(args, name, None) is not None}
 
 
-def decode_defaults(given: dict) -> dict:
-    """With --kv-memory axi (the decode tops: softmax and P·V) attention is on and the threshold mode
-    absolute (one MSB pass; relative takes two) unless told otherwise."""
-    if given.get("kv_memory") != "axi":
-        return given
-    return {"attention": True, "threshold_mode": "absolute", **given}
-
-
 def config_from_args(args) -> LatteConfig:
-    return LatteConfig.from_params(**decode_defaults(given_config_options(args)))
+    return LatteConfig.from_params(**given_config_options(args))
 
 
 def design_config_from_args(args, *, attention_default: bool = False) -> LatteConfig:
     """The config of a design to generate: softmax and P·V options need the attention tops, and
     --log-levels the log2 format (an option that does not apply is an error, not ignored)."""
     given = given_config_options(args)
-    values = {"attention": given.get("attention", attention_default), **decode_defaults(given)}
+    values = {"attention": attention_default, **implied_params(given)}   # --kv-memory axi: attention on
     params = design_parameters()
-    unmet = {name: [(n, v) for n, v in spec_of(params[name]).requires if values.get(n, params[n].default) != v]
-             for name in given}
+    unmet = {name: [(n, v) for n, v in spec_of(params[name]).requires
+                    if not meets(values.get(n, params[n].default), v)] for name in given}
     unmet = {name: u for name, u in unmet.items() if u}
     need_attention = [name for name, u in unmet.items() if ("attention", True) in u]
     if need_attention:
@@ -90,29 +82,14 @@ def required_design(args) -> str:
     return args.design
 
 
-def one_simulator(text: str | None, option: str = "--sim") -> str | None:
-    """--sim of a command that runs one simulator: the same comma-list syntax, one item."""
+def one_simulator(text: str | None, simulators, option: str = "--sim") -> str | None:
+    """--sim of a command that runs one simulator (of `simulators`): the same comma-list syntax, one item."""
     if text is None:
         return None
-    from ..sim.runner import SIMULATORS
-
-    sims = split_list(text, SIMULATORS, option)
+    sims = split_list(text, simulators, option)
     if len(sims) > 1:
-        raise UserError(f"{option} {text}: this command runs one simulator: expected one of {', '.join(SIMULATORS)}")
+        raise UserError(f"{option} {text}: this command runs one simulator: expected one of {', '.join(simulators)}")
     return sims[0]
-
-
-def design_config(args) -> LatteConfig:
-    """The design's config with --design DIR (then no parameter option may be given), else the options'."""
-    if getattr(args, "design", None):
-        from ..design import load_design
-
-        given = given_config_options(args)
-        if given:
-            names = ", ".join(f"--{n.replace('_', '-')}" for n in given)
-            raise UserError(f"{names} cannot be combined with --design: the parameters come from the design's manifest")
-        return load_design(args.design)[0]
-    return config_from_args(args)
 
 
 def int_at_least(option: str, minimum: int, maximum: int | None = None):
@@ -151,6 +128,19 @@ def positive_number(option: str):
 def fraction(option: str):
     """argparse type: a number in [0, 1]."""
     return _number(option, "a number 0 ≤ R ≤ 1", lambda v: 0.0 <= v <= 1.0)
+
+
+def add_keep_ratio(p: argparse.ArgumentParser, text: str, *, default=None, dest: str = "keep_ratio",
+                   above_zero: bool = False) -> None:
+    """`--keep-ratio R`, 0 ≤ R ≤ 1 (0 < R with `above_zero`), the one spelling every command shows, and
+    `--keep`, its old spelling on calibrate and explore: the same value, hidden from help and usage."""
+    def kind(option: str):
+        if above_zero:
+            return _number(option, "a number 0 < R ≤ 1", lambda v: 0.0 < v <= 1.0)
+        return fraction(option)
+
+    p.add_argument("--keep-ratio", dest=dest, type=kind("--keep-ratio"), default=default, metavar="R", help=text)
+    p.add_argument("--keep", dest=dest, type=kind("--keep"), default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def split_list(text: str, allowed, option: str) -> list[str]:

@@ -3,8 +3,29 @@ on an attention input)."""
 
 from __future__ import annotations
 
-from ..cli.common import add_config_options, add_design_argument, design_config, design_config_from_args
+from ..buses import BUSES
+from ..cli.common import (
+    add_config_options,
+    add_design_argument,
+    config_from_args,
+    design_config_from_args,
+    given_config_options,
+)
+from ..config import LatteConfig
 from ..errors import UserError
+
+
+def design_config(args) -> LatteConfig:
+    """The design's config with --design DIR (then no parameter option may be given), else the options'."""
+    if getattr(args, "design", None):
+        from . import load_design
+
+        given = given_config_options(args)
+        if given:
+            names = ", ".join(f"--{n.replace('_', '-')}" for n in given)
+            raise UserError(f"{names} cannot be combined with --design: the parameters come from the design's manifest")
+        return load_design(args.design)[0]
+    return config_from_args(args)
 
 
 def _latte_model(p: dict, beats: int) -> str:
@@ -44,14 +65,15 @@ def manifest_summary(manifest: dict) -> str:
 
 
 def _cost_lines(p: dict, d: dict, manifest: dict) -> tuple[str, str]:
-    """The array and cycle-model lines: the on-chip tops' lanes and beats, or the decode tops' memory side."""
-    if p.get("kv_memory") == "axi":
+    """The array and cycle-model lines: the on-chip tops' lanes and beats, or the decode tops' memory side
+    (an external bus, buses/)."""
+    bus = BUSES[p["kv_memory"]]
+    if bus.external:
         mem = manifest["memory_layout"]
         rows = ", ".join(f"{name} {plane['row_bytes']} B" for name, plane in mem["planes"].items())
         return (f"  multipliers     {p['group']} x {p['dim']} x {d['nibble_width']}b signed per key row "
                 f"(G query rows × d, one key row a cycle)",
-                f"  memory          AXI4 {p['axi_data_width']}b reads, {p['axi_outstanding']} bursts in flight; "
-                f"row bytes {rows}; kept buffer {p['kept_buffer']}")
+                f"  memory          {bus.memory_summary(p)}; row bytes {rows}; kept buffer {p['kept_buffer']}")
     return (f"  multipliers     {p['lanes']} x {d['nibble_width']}b signed "
             f"(dense baseline: {p['lanes']} x {p['bits']}b)",
             f"  cycle model     {d['beats']} beat(s)/key: LATTE cycles/row ≈ {_latte_model(p, d['beats'])}, "

@@ -1,5 +1,5 @@
 """The manifest (docs/spec.md §6) of a generated design: written beside the Verilog, read back by every
-command that works on a design directory."""
+command that works on a design directory. Its `protocol` and `memory_layout` are the memory bus's (buses/)."""
 
 from __future__ import annotations
 
@@ -19,57 +19,6 @@ from .netlist import sram_verilog
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 3
-PROTOCOL = {
-    "reset": "synchronous, active high (rst); assert it for at least one cycle after power-on",
-    "streams": "valid/ready: a beat transfers on a rising clk edge with valid and ready high; the payload "
-               "is held while valid and not ready",
-    "keys": "beats = ceil(dim/lanes) per key, lane i of beat b is element b*lanes+i (lanes past dim "
-            "ignored); last = 1 on the final beat of the final key of the set, which sets N",
-    "query": "beats per row, lane order as keys; head on the first beat",
-    "scores": "one beat per kept key, index ascending: exact score q.k and the estimate HH (0 in dense)",
-    "rows": "score engines: one record per row after its scores: kept_count, max_estimate, head, cycles (first "
-            "accepted q beat to the cycle the record becomes valid); attention engines: one record after the "
-            "row's out beats: kept_count, prob_sum, v_reads, head, cycles",
-    "key_limit": "on the query's first beat: the row sees keys j < min(N, key_limit); send N (or max_keys) for all",
-    "values": "attention engines: V beats in the key format, last on the final beat of the set; accepted while "
-              "busy is low (busy also covers the V means after a load with vmean)",
-    "config": "attention engines: (reg, head, value) writes, always ready; reg THRESHOLD = 0 (value's low "
-              "threshold_width bits, two's complement in absolute mode), SOFTMAX_MULT = 1 (M_h), DENOM_COMP = 2 (C_h)",
-    "out": "attention engines: beats beats of lanes signed accumulators o_i (element b*lanes + i)",
-}
-
-
-DECODE_PROTOCOL = {
-    "reset": PROTOCOL["reset"],
-    "streams": PROTOCOL["streams"],
-    "config": "decode tops: (reg, head, value) writes, ready while busy is low; reg codes in the config payload's reg "
-              "field (BASE_MSB, STRIDE_MSB, BASE_LSB, STRIDE_LSB, BASE_V, STRIDE_V, N_KEYS with head 0: byte "
-              "addresses and strides per memory_layout, N keys of the step; THRESHOLD, MULT, COMP with head = query "
-              "row g: T_g (absolute mode: two's complement in its low bits; relative: unsigned), M_g, C_g); registers "
-              "hold between steps",
-    "query": "decode tops: one beat per query row g = row, data = the q vector packed as a memory row (element i at "
-             "bits [i*bits, (i+1)*bits), two's complement); ready while busy is low",
-    "start": "decode tops: one beat (payload ignored) begins a decode step with the registers and q rows given",
-    "out": "decode tops: one beat per query row, row = 0..group-1 in order, data[i] = o_i of that row (signed)",
-    "rows": "decode tops: one record per step: kept_count[g], overflow[g], bytes_read.k_msb/k_lsb/v (bytes of the R "
-            "beats of this step per plane, shared by its group), cycles (start accepted to the record valid)",
-    "axi": "decode tops: AXI4 read manager axi_ar*/axi_r* (ARID 0, INCR bursts of up to 16 beats never crossing 4 "
-           "KiB, ARSIZE = data width, up to axi_outstanding bursts outstanding, responses in order)",
-}
-
-
-def memory_layout(cfg: LatteConfig) -> dict:
-    """The external memory layout of a decode design's KV head (golden.decode)."""
-    spec = cfg.decode_spec()
-    planes = {p: {"field_bits": spec.field_bits(p), "signed": p != "k_lsb", "row_bytes": spec.row_bytes(p),
-                  "row_beats": spec.row_beats(p), "base_register": f"BASE_{r}", "stride_register": f"STRIDE_{r}"}
-              for p, r in (("k_msb", "MSB"), ("k_lsb", "LSB"), ("v", "V"))}
-    return {"planes": planes, "alignment_bytes": spec.bus_bytes, "addr_width": spec.addr_width,
-            "max_keys": spec.max_keys,
-            "rules": "row j of a plane at base + j*stride; field i of a row in bits [i*w, (i+1)*w) of the row read as "
-                     "a little-endian integer (k_msb: k >> lsb_bits, k_lsb: k & (2^lsb_bits - 1), v); base and "
-                     "stride multiples of alignment_bytes; stride >= row_bytes; no byte of one plane inside another; "
-                     "every byte below 2^addr_width; 1 <= N <= max_keys; a row is read as row_beats whole beats"}
 
 
 def _sha(text: str) -> str:
@@ -113,12 +62,12 @@ def build_manifest(cfg: LatteConfig, emitted: dict[str, tuple[str, list[dict], d
             **CYCLE_MODEL,
             "beats": cfg.score.beats,
         },
-        "protocol": {**(DECODE_PROTOCOL if cfg.decode.axi else PROTOCOL),
-                     **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
+        "protocol": {**cfg.bus.protocol(), **({"axis": AXIS_PROTOCOL} if interface == "axis" else {})},
         "tool_versions": tool_versions(),
     }
-    if cfg.decode.axi:
-        manifest["memory_layout"] = memory_layout(cfg)
+    layout = cfg.bus.memory_layout(cfg)
+    if layout is not None:
+        manifest["memory_layout"] = layout
     manifest["manifest_sha256"] = seal(manifest)
     return manifest
 

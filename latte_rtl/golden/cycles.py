@@ -48,7 +48,7 @@ OVERLAP_FRONT = 6
 OVERLAP_BACK = 8
 OVERLAP_HANDOVER = 1
 
-# The model's formulas as text (manifest, summaries, README), written from the constants above.
+# The model's formulas as text (manifest, summaries, docs), written from the constants above.
 CYCLE_MODEL = {
     "latte_score_engine": f"cycles(row) <= {CYCLE_SLACK} * beats * (N + 3 * kept) + beats + {OVERHEAD_CYCLES} "
                           "(shared array, completion_lanes 0); with C completion lanes, r = lanes / C: relative "

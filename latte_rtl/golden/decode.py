@@ -22,7 +22,7 @@ keeps once the buffer is full is dropped (not kept, its LSB not fetched for that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,24 +34,32 @@ from .latte import keep_mask, partial_sums, recombine
 PLANES = ("k_msb", "k_lsb", "v")
 
 
+def row_bytes(dim: int, field_bits: int) -> int:
+    """Bytes of one plane row of `dim` fields of `field_bits` bits: ceil(dim w / 8)."""
+    return -(-dim * field_bits // 8)
+
+
+def row_beats(dim: int, field_bits: int, bus_bytes: int) -> int:
+    """Bus beats that fetch one such row: ceil(row bytes / bus_bytes) (the RTL's and the model's one formula)."""
+    return -(-row_bytes(dim, field_bits) // bus_bytes)
+
+
 @dataclass(frozen=True)
 class DecodeSpec:
-    """The parameters decode arithmetic and traffic depend on (bits; bus_bytes in bytes)."""
+    """The parameters decode arithmetic and traffic depend on (bits; bus_bytes in bytes); no defaults:
+    `LatteConfig.decode_spec()` is the one map from a design to it."""
 
-    bits: int = 8
-    msb_bits: int = 4
-    dim: int = 64
-    lanes: int = 16
-    threshold_mode: str = "absolute"
-    kept_buffer: int = 1024
-    bus_bytes: int = 32
-    max_keys: int = 65536
-    addr_width: int = 32
-    mult_bits: int = 16          # the M_g register (unsigned)
-    max_outstanding: int = 32    # AXI bursts in flight (the RTL tops; 1..64)
-    rows_in_flight: int = 0      # MSB / V rows the RTL tops keep asked for; 0: max(8, max_outstanding)
-    softmax: dict = field(default_factory=lambda: {"exp_frac_bits": 2, "exp_bits": 12, "prob_bits": 8,
-                                                   "scale_shift": 20, "prob_format": "linear", "log_levels": 7})
+    bits: int
+    msb_bits: int
+    dim: int
+    lanes: int
+    threshold_mode: str
+    kept_buffer: int
+    bus_bytes: int
+    max_keys: int
+    addr_width: int
+    mult_bits: int               # the M_g register (unsigned)
+    softmax: dict                # golden.attention.softmax_rows's keywords (vmean aside)
 
     @property
     def lsb_bits(self) -> int:
@@ -62,16 +70,21 @@ class DecodeSpec:
         """Compute beats per vector: ceil(dim / lanes)."""
         return -(-self.dim // self.lanes)
 
+    @property
+    def index_width(self) -> int:
+        """Bits of a key index 0..max_keys-1 (at least 1)."""
+        return max(1, (self.max_keys - 1).bit_length())
+
     def field_bits(self, plane: str) -> int:
         return {"k_msb": self.msb_bits, "k_lsb": self.lsb_bits, "v": self.bits}[plane]
 
     def row_bytes(self, plane: str) -> int:
         """Bytes of one row of `plane`: ceil(dim * field bits / 8)."""
-        return -(-self.dim * self.field_bits(plane) // 8)
+        return row_bytes(self.dim, self.field_bits(plane))
 
     def row_beats(self, plane: str) -> int:
         """Bus beats that fetch one row of `plane`."""
-        return -(-self.row_bytes(plane) // self.bus_bytes)
+        return row_beats(self.dim, self.field_bits(plane), self.bus_bytes)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ BURST_INCR = 0b01
 DATA_WIDTHS = (64, 128, 256, 512)
 
 
-def axi_read_signature(addr_width: int, data_width: int) -> wiring.Signature:
-    """The AR and R channel signals of an AXI4 manager (one ID: ARID is 0, RID is ignored)."""
+def axi_read_signature(addr_width: int, data_width: int, id_width: int = 1) -> wiring.Signature:
+    """The AR and R channel signals of an AXI4 manager (ARID is 0, RID is ignored: responses in order)."""
     return wiring.Signature({
-        "arid": Out(1), "rid": In(1), "araddr": Out(addr_width), "arlen": Out(8), "arsize": Out(3), "arburst": Out(2),
-        "arcache": Out(4), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
+        "arid": Out(id_width), "rid": In(id_width), "araddr": Out(addr_width), "arlen": Out(8), "arsize": Out(3),
+        "arburst": Out(2), "arcache": Out(4), "arprot": Out(3), "arvalid": Out(1), "arready": In(1),
         "rdata": In(data_width), "rresp": In(2), "rlast": In(1), "rvalid": In(1), "rready": Out(1),
     })
 
@@ -42,11 +42,11 @@ class AxiReadMaster(wiring.Component):
     """Requests in on `req` (addr bytes, beats), data beats out on `resp`, AXI4 AR/R on `axi`.
 
     data_width bits per beat (64..512), len_width bits of request length, max_burst beats per burst
-    (1..256), max_outstanding bursts in flight (1..64).
+    (1..256), max_outstanding bursts in flight (1..64), id_width bits of ARID / RID (ARID is 0).
     """
 
     def __init__(self, *, addr_width: int = 32, data_width: int = 64, len_width: int = 16,
-                 max_burst: int = 16, max_outstanding: int = 4):
+                 max_burst: int = 16, max_outstanding: int = 4, id_width: int = 1):
         if data_width not in DATA_WIDTHS:
             raise ValueError(f"data_width must be one of {DATA_WIDTHS}, not {data_width!r}")
         if not 1 <= max_burst <= 256:
@@ -55,13 +55,15 @@ class AxiReadMaster(wiring.Component):
             raise ValueError(f"max_outstanding must be in 1..64, not {max_outstanding!r}")
         if not 13 <= addr_width <= 64:
             raise ValueError(f"addr_width must be in 13..64, not {addr_width!r}")
+        if not 1 <= id_width <= 16:
+            raise ValueError(f"id_width must be in 1..16, not {id_width!r}")
         self.addr_width, self.data_width, self.len_width = addr_width, data_width, len_width
         self.max_burst, self.max_outstanding = max_burst, max_outstanding
         self.bytes = data_width // 8
         super().__init__({
             "req": In(stream.Signature(request_layout(addr_width, len_width))),
             "resp": Out(stream.Signature(response_layout(data_width))),
-            "axi": Out(axi_read_signature(addr_width, data_width)),
+            "axi": Out(axi_read_signature(addr_width, data_width, id_width)),
             "error": Out(1),
             "idle": Out(1),
         })

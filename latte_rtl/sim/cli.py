@@ -73,7 +73,7 @@ def _engine(args, inputs: dict):
     `inputs`: {what: path} of the files --waves must not replace."""
     from .shards import Engine
 
-    args.sim = one_simulator(args.sim)
+    args.sim = one_simulator(args.sim, SIMULATORS)
     name = args.engine or ("cocotb" if args.sim or args.waves else "native")
     if name == "native" and (args.sim or args.waves):
         raise UserError(f"{'--sim' if args.sim else '--waves'} applies to --engine cocotb only (native runs the "
@@ -124,11 +124,9 @@ def _inputs(args, cfg, top) -> dict:
     if top.attention:
         for inp in inputs.values():
             load_attention(inp, cfg)
-    if top.decode:
-        from latte_rtl.tops.registry import check_decode_input
-
+    if top.check_input:
         for inp in inputs.values():
-            check_decode_input(inp, cfg, dense=top.key.startswith("dense"))
+            top.check_input(inp, cfg)
     return inputs
 
 

@@ -5,9 +5,9 @@ rows through `query`, then `start`; the G `out` beats and the step's `rows` reco
 golden bit for bit (out, kept_count, overflow, bytes read per plane) and the record's cycles against the
 testbench's own count (start accepted to record valid).
 
-The memory is cocotbext-axi's `AxiRamRead` on the `axi` port under cocotb (AR paused as a sink with
---ready-prob, R as a source with --valid-prob, seeded by --seed), the harness's reactive model under the
-native engine (`tb.axi_memory()`).
+The memory is the design's bus's model (`LatteConfig.bus.memory_model`, buses/; kv_memory axi: cocotbext-axi's
+`AxiRamRead` on the `axi` port under cocotb, AR paused as a sink with --ready-prob, R as a source with
+--valid-prob, seeded by --seed; the harness's reactive model under the native engine, `tb.axi_memory()`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from latte_rtl.golden.decode import PLANES, packed_layout
 
-from .scoreboards import first_mismatch
+from .scoreboards import first_mismatch, scoreboard_for
 
 BASE = 0x3000  # planes start at BASE + (3 + step % 5) bus words: never 4 KiB aligned
 LAYOUT_REGS = (("BASE", "base"), ("STRIDE", "stride"))
@@ -33,14 +33,14 @@ def memory_bytes(spec) -> int:
 
 
 class CocotbMemory:
-    """AxiRamRead bound to the `axi_` prefix, seeded random pauses on AR and R."""
+    """AxiRamRead bound to the `prefix` signals, seeded random pauses on AR and R."""
 
-    def __init__(self, dut, size: int):
+    def __init__(self, dut, size: int, prefix: str):
         from cocotbext.axi import AxiRamRead, AxiReadBus
 
         from .bfm import random_pauses
 
-        self.ram = AxiRamRead(AxiReadBus.from_prefix(dut, "axi_"), dut.clk, dut.rst, size=size)
+        self.ram = AxiRamRead(AxiReadBus.from_prefix(dut, prefix), dut.clk, dut.rst, size=size)
         rng = random.Random(int(os.environ.get("LATTE_SEED", "1")) * 1_000_003 + 24)
         self.ram.ar_channel.set_pause_generator(
             random_pauses(random.Random(rng.random()), float(os.environ.get("LATTE_READY_PROB", "1"))))
@@ -51,15 +51,6 @@ class CocotbMemory:
         self.ram.write(address, bytes(image))
 
 
-def axi_memory(tb, spec):
-    """The memory of `tb`: the native harness's model, or (cocotb) one AxiRamRead per testbench."""
-    if hasattr(tb, "axi_memory"):
-        return tb.axi_memory(memory_bytes(spec))
-    if getattr(tb, "decode_memory", None) is None:
-        tb.decode_memory = CocotbMemory(tb.dut, memory_bytes(spec))
-    return tb.decode_memory
-
-
 def pack_vector(values, bits: int) -> int:
     """A vector as one integer, element i in bits [i·bits, (i+1)·bits) (two's complement)."""
     word = 0
@@ -68,6 +59,7 @@ def pack_vector(values, bits: int) -> int:
     return word
 
 
+@scoreboard_for("latte_decode_engine", "dense_decode_engine")
 class DecodeScoreboard:
     """Decode tops: one decode step per group of G rows; `result` per row: out, kept_count, overflow,
     cycles (the record's), bytes_read and bytes_read_<plane> (the step's, on each of its G rows)."""
@@ -92,7 +84,7 @@ class DecodeScoreboard:
         self.errors = []
 
     async def run(self) -> None:
-        memory = axi_memory(self.tb, self.spec)
+        memory = self.cfg.bus.memory_model(self.tb, self.cfg)
         for s, rows in enumerate(self.steps):
             await self.step(memory, s, [int(r) for r in rows])
 

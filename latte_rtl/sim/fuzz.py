@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..buses import BUSES
 from ..config import STAGES, LatteConfig
 from ..errors import UserError
 from ..params import applies, param_fields, spec_of
@@ -27,7 +28,7 @@ from ..params import applies, param_fields, spec_of
 FUZZ_CAPS = {"dim": 12, "heads": 6, "max_keys": 40, "kept_buffer": 40, "group": 4, "axi_outstanding": 64}
 # Parameters whose rule is narrower than their lo..hi (a power of two): drawn from these values.
 FUZZ_CHOICES = {"axi_data_width": (64, 128, 256, 512)}
-# Stage order of the draw: the memory first (kv_memory axi needs the attention tops on).
+# Stage order of the draw: the memory first (an external kv_memory needs the attention tops on).
 DRAW_ORDER = ("decode", "score", "attention", "row")
 HANG_SLACK = 4          # the hang budget: HANG_SLACK x the model's longest step, plus the stalls' margin
 STALL_MARGIN = 2000     # cycles: random valid/ready stalls at probability >= 0.3 and the memory latency
@@ -96,11 +97,12 @@ def draw_params(choose: Chooser) -> dict:
     a whole (cross-parameter rules): `valid_config` says."""
     drawn: dict = {}
     for stage in DRAW_ORDER:
-        fixed = {"attention": True} if stage == "attention" and drawn["kv_memory"] == "axi" else {}
-        if stage == "score" and drawn["kv_memory"] == "axi":
+        external = stage != "decode" and BUSES[drawn["kv_memory"]].external
+        fixed = {"attention": True} if stage == "attention" and external else {}
+        if stage == "score" and external:
             fixed = {"sink_keys": 0, "completion_lanes": 0}
         drawn.update(_draw_stage(STAGES[stage], choose, drawn, fixed))
-    if drawn["kv_memory"] == "axi":
+    if BUSES[drawn["kv_memory"]].external:
         drawn["kept_buffer"] = min(drawn["kept_buffer"], drawn["max_keys"])
         drawn["vmean"] = False
         drawn["axi_addr_width"] = max(drawn["axi_addr_width"], _addr_bits_needed(drawn))
@@ -148,7 +150,7 @@ def hang_budget(cfg: LatteConfig, latency: int) -> int:
 
     sc, a = cfg.score, cfg.attention
     n = sc.max_keys
-    if cfg.decode.axi:
+    if cfg.bus.external:
         spec = cfg.decode_spec()
         rows = {p: spec.row_beats(p) for p in ("k_msb", "k_lsb", "v")}
         reads = golden.decode_reads(rows, spec.bus_bytes, n, n, n, msb_passes=2)
@@ -163,20 +165,20 @@ def hang_budget(cfg: LatteConfig, latency: int) -> int:
 
 
 def _cases(cfg: LatteConfig, top, seed: int, directory: Path) -> list[Path]:
-    """The stimulus files of `top`: random and corner rows (stimulus.regression_cases or decode_cases)."""
+    """The stimulus files of `top`: random and corner rows (stimulus.regression_cases or decode_cases), those
+    the top refuses left out (its `check_input`: the dense decode twin takes N <= kept_buffer only)."""
     import numpy as np
 
+    from .regression import refused
     from .stimulus import add_attention_arrays, decode_cases, regression_cases, write_cases
 
     if top.decode:
         cases = decode_cases(cfg, seed, keys=random.Random(seed).randint(1, cfg.score.max_keys))
-        if top.key.startswith("dense"):     # the dense twin takes N <= kept_buffer only
-            cases = {k: c for k, c in cases.items() if c["k"].shape[1] <= cfg.decode.kept_buffer}
     else:
         cases = regression_cases(cfg.score, seed, rows=3)
         if top.attention:
             add_attention_arrays(cfg, cases, np.random.default_rng(seed + 1))
-    return write_cases(cases, directory / top.name)
+    return [p for p in write_cases(cases, directory / top.name) if not refused(cfg, top.name, p)]
 
 
 def check_design(params: dict, workdir: Path, seed: int, log=print) -> DesignRun:
@@ -199,7 +201,7 @@ def check_design(params: dict, workdir: Path, seed: int, log=print) -> DesignRun
         valid, ready = (round(rng.uniform(0.3, 1.0), 2) for _ in range(2))
         latency = rng.randint(0, 40) if top.decode else 0
         budget = hang_budget(cfg, latency)
-        memory = (latency, float(rng.choice((1, 4, cfg.decode.axi_data_width // 8)))) if top.decode else (0, None)
+        memory = (latency, float(rng.choice((1, 4, cfg.decode_spec().bus_bytes)))) if top.decode else (0, None)
         stats = simulate_native(workdir / "design", stimuli, results, top=top.name, seed=seed, valid_prob=valid,
                                 ready_prob=ready, memory=memory, hang_limit=budget)
         rows = sum(len(_rows_of(r)) for r in results)

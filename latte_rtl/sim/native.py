@@ -224,7 +224,8 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
                     memory: tuple[int, float | None] = (0, None), hang_limit: int | None = None) -> dict:
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
-    `memory` (decode tops): the AXI memory model's (latency in cycles, bytes per cycle; None: the bus width).
+    `memory` (decode tops): the memory model's (latency in cycles, bytes per cycle; None: the bus width), as the
+    design's bus passes them (`MemoryBus.native_memory`).
     `hang_limit`: cycles with no beat moving that count as a hang (default `stall_limit(cfg)`).
 
     Raises AssertionError (first mismatches) if the RTL disagrees with golden.
@@ -245,9 +246,8 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
         run_sync(sb.run())
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
-        axi = (memory[0], memory[1] or cfg.decode.axi_data_width // 8) if cfg.decode.axi else None
         limit = stall_limit(cfg) if hang_limit is None else hang_limit
-        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, limit, top, axi)
+        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, limit, top, cfg.bus.native_memory(cfg, memory))
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, sb, result in zip(stimuli, boards, results):

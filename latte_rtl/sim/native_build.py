@@ -80,7 +80,7 @@ def _getter(port: str, width: int) -> str:
     return f"[](Model* m, uint32_t* w) {{ w[0] = uint32_t(m->{port});{high} }}"
 
 
-def axi_functions(widths: dict[str, int]) -> list[str]:
+def axi_functions(widths: dict[str, int], define: str = "LATTE_AXI") -> list[str]:
     """latte_ports.h's accessors of the `axi` read port (`widths`: {port name: bits}) for the harness's
     AxiMemory: LATTE_AXI, AXI_DATA_BYTES, AXI_DATA_WORDS, axi_arvalid/araddr/arlen/arsize/rready, axi_drive."""
     data = widths["axi__rdata"]
@@ -88,7 +88,7 @@ def axi_functions(widths: dict[str, int]) -> list[str]:
     rdata = cxx_name("axi__rdata")
     put = (f"for (size_t i = 0; i < {words(data)}; ++i) m->{rdata}[i] = w[i];" if data > 64
            else f"m->{rdata} = uint64_t(w[0]) | (uint64_t(w[1]) << 32);")
-    return ["#define LATTE_AXI 1", f"constexpr size_t AXI_DATA_BYTES = {data // 8};",
+    return [f"#define {define} 1", f"constexpr size_t AXI_DATA_BYTES = {data // 8};",
             f"constexpr size_t AXI_DATA_WORDS = {words(data)};",
             *(f"inline uint64_t axi_{name}(Model* m) {{ return uint64_t({expr}); }}" for name, expr in get.items()),
             "inline void axi_drive(Model* m, bool arready, bool rvalid, const uint32_t* w, bool rlast) {",
@@ -97,8 +97,9 @@ def axi_functions(widths: dict[str, int]) -> list[str]:
             f"    m->{cxx_name('axi__rresp')} = 0; m->{cxx_name('axi__rid')} = 0; {put}", "}", ""]
 
 
-def headers(ports: HarnessPorts, module: str, axi: dict[str, int] | None = None) -> dict[str, str]:
-    """{file name: text} of latte_model.h and latte_ports.h for the top's Verilog `module`."""
+def headers(ports: HarnessPorts, module: str, bus_lines: list[str] = ()) -> dict[str, str]:
+    """{file name: text} of latte_model.h and latte_ports.h for the top's Verilog `module` (`bus_lines`:
+    the accessors of its memory bus's native model, `bus_functions`)."""
     model = f"#pragma once\n#include \"V{module}.h\"\nusing Model = V{module};\n"
     lines = ["#pragma once", "#include <vector>", "", "std::vector<SourcePort> SOURCES;",
              "std::vector<OutputPort> OUTPUTS;", "", "const ProbePort PROBES[] = {"]
@@ -111,16 +112,20 @@ def headers(ports: HarnessPorts, module: str, axi: dict[str, int] | None = None)
     lines += [f"    OUTPUTS.push_back({{\"{n}\", {words(w)}, {_getter(n + '__payload', w)}, "
               f"&m->{cxx_name(n + '__valid')}, {'&m->' + cxx_name(n + '__ready') if ready else 'nullptr'}}});"
               for n, w, ready in ports.outputs]
-    lines += ["}", ""]
-    if axi:
-        lines += axi_functions(axi)
+    lines += ["}", "", *bus_lines]
     return {"latte_model.h": model, "latte_ports.h": "\n".join(lines)}
 
 
-def axi_widths(manifest: dict, top: str) -> dict[str, int] | None:
-    """{port: width} of the top's `axi` read port, or None if it has none."""
-    widths = {p["name"]: p["width"] for p in manifest["tops"][top]["ports"] if p["name"].startswith("axi__")}
-    return widths or None
+def bus_functions(manifest: dict, top: str) -> list[str]:
+    """latte_ports.h's lines for the native model of the design's memory bus (buses/: its `native_functions`
+    of the top's bus port widths), none for a top without a bus port."""
+    from ..buses import BUSES
+
+    bus = BUSES[manifest["params"]["kv_memory"]]
+    port = getattr(bus, "port", None)
+    ports = manifest["tops"][top]["ports"]
+    widths = {p["name"]: p["width"] for p in ports if port and p["name"].startswith(f"{port}__")}
+    return bus.native_functions(widths) if widths else []
 
 
 def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, bool]:
@@ -139,7 +144,7 @@ def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, boo
 
 
 def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
-    generated = headers(HarnessPorts.of(manifest, top), module, axi_widths(manifest, top))
+    generated = headers(HarnessPorts.of(manifest, top), module, bus_functions(manifest, top))
     key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
     for src in sources:
         key.update(src.read_bytes())

@@ -9,12 +9,13 @@ import numpy as np
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import load_design
+from latte_rtl.errors import UserError
 from latte_rtl.golden.cycles import CYCLE_SLACK, score_cycle_bound
 from latte_rtl.npzio import load_qk
 from latte_rtl.tops import get_top
 
 from .runner import simulate
-from .stimulus import add_attention_arrays, decode_cases, regression_cases, write_cases
+from .stimulus import write_cases
 
 # (name, fraction of cycles a source offers a beat, fraction a sink takes one)
 TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
@@ -33,18 +34,13 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
     tops = list(manifest["tops"]) if tops is None else list(tops)
     work = design_dir / "sim_build"
     stim_dir = work / f"stimulus_seed{seed}"
-    if cfg.decode.axi:
-        cases = decode_cases(cfg, seed)
-    else:
-        cases = regression_cases(cfg.score, seed, rows=rows, keys=keys)
-    if cfg.attention.attention and not cfg.decode.axi:
-        add_attention_arrays(cfg, cases, np.random.default_rng(seed + 1))
+    cases = cfg.bus.regression_cases(cfg, seed, rows=rows, keys=keys)
     stimuli = write_cases(cases, stim_dir)
     log(f"regression of {design_dir} with seed {seed}: {len(stimuli)} cases ({', '.join(cases)})")
     report = {"seed": seed, "config": cfg.params(), "runs": []}
     for sim in sims:
         for top in tops:
-            taken = [p for p in stimuli if not dense_overflow(cfg, top, p)]
+            taken = [p for p in stimuli if not refused(cfg, top, p)]
             for traffic, valid_prob, ready_prob in TRAFFIC:
                 results = [stim_dir / f"{p.stem}.{sim}.{top}.{traffic}.result.npz" for p in taken]
                 info = simulate(design_dir, taken, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
@@ -52,7 +48,7 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
                 run = {"sim": sim, "top": top, "traffic": traffic, "status": "pass"}
                 if info["waves"]:
                     run["waves"] = str(keep_waves(info["waves"], work / "waves", f"{top}.{sim}.{traffic}"))
-                if traffic == "steady" and not cfg.decode.axi:  # decode: cycles against the testbench's count
+                if traffic == "steady" and cfg.bus.model_cycles:  # else: the scoreboard checks cycles
                     run.update(cycle_report(cfg, top, taken, results))
                 report["runs"].append(run)
                 extra = f", cycles measured/model = {run['cycle_ratio']:.3f}" if "cycle_ratio" in run else ""
@@ -62,9 +58,16 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
     return report
 
 
-def dense_overflow(cfg: LatteConfig, top: str, stimulus: Path) -> bool:
-    """A case the dense decode top refuses: more keys than its score buffer holds."""
-    return top == "dense_decode_engine" and load_qk(stimulus, cfg.score).n_keys > cfg.decode.kept_buffer
+def refused(cfg: LatteConfig, top: str, stimulus: Path) -> bool:
+    """A case the top refuses (its `check_input`: the dense decode top, more keys than its buffer holds)."""
+    check = get_top(top).check_input
+    if check is None:
+        return False
+    try:
+        check(load_qk(stimulus, cfg.score), cfg)
+    except UserError:
+        return True
+    return False
 
 
 def keep_waves(wave_file: Path, directory: Path, stem: str) -> Path:

@@ -1,17 +1,39 @@
 """Scoreboards: drive one stimulus file through a top and compare every row with the top's
-golden function (`Top.expected`). One class per kind of top; the registry names it."""
+golden function (`Top.expected`). One class per kind of top, registered for its tops by name with
+`@scoreboard_for` (the registry of tops lives in hardware code, which never imports sim/)."""
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 
+SCOREBOARDS: dict[str, type] = {}  # top name -> scoreboard class (every module of sim/ that defines one)
 
-def scoreboard_class(top):
-    """The scoreboard class the registry names for `top` ("module:Class")."""
-    module, name = top.scoreboard.split(":")
-    return getattr(importlib.import_module(module), name)
+
+def scoreboard_for(*tops: str):
+    """Class decorator: the scoreboard of the tops named (a second class for one top is an error)."""
+    def register(cls: type) -> type:
+        for name in tops:
+            known = SCOREBOARDS.setdefault(name, cls)
+            if (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise ValueError(f"top {name} has two scoreboards: {known.__qualname__}, {cls.__qualname__}")
+            SCOREBOARDS[name] = cls
+        return cls
+    return register
+
+
+def scoreboards() -> dict[str, type]:
+    """{top name: scoreboard class} of every scoreboard in sim/."""
+    from . import decode_scoreboard  # noqa: F401  (registers DecodeScoreboard; it imports this module)
+
+    return SCOREBOARDS
+
+
+def scoreboard_class(top) -> type:
+    """The scoreboard class registered for `top` (a tops.Top)."""
+    board = scoreboards().get(top.name)
+    if board is None:
+        raise LookupError(f"top {top.name} has no scoreboard: register one in sim/ with @scoreboard_for")
+    return board
 
 
 def final_check(models: dict, mismatches: list[str]) -> None:
@@ -30,6 +52,7 @@ def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: s
     return [f"row {r} {what} {j}: {name} rtl={got[j]} golden={want[j]}"]
 
 
+@scoreboard_for("latte_score_engine", "dense_score_engine")
 class ScoreScoreboard:
     """Score tops (`keys`, `query`, optional `thresholds` in; `scores`, `rows` out; optional
     `monitor`). Rows run grouped by head when every head has its own keys; results keep row
@@ -207,6 +230,7 @@ class ScoreScoreboard:
                                f"{out['measured_cycles'][r]}")
 
 
+@scoreboard_for("latte_attention_engine", "dense_attention_engine")
 class AttentionScoreboard(ScoreScoreboard):
     """Attention tops: keys and values per head, per-head config (T, M_h, C_h), then the rows of a
     head back to back (every q beat queued at once, so the stages overlap), and per row, in order,

@@ -56,10 +56,7 @@ async def top_matches_golden(dut):
         from latte_rtl.sim.axis_models import bind_axis_models as bind
     models = bind(tb, manifest, top.name, random.Random(seed), float(os.environ.get("LATTE_VALID_PROB", "1")),
                   float(os.environ.get("LATTE_READY_PROB", "1")))
-    if cfg.decode.axi:  # the AXI memory drives the axi inputs (arready, R) from before reset
-        from latte_rtl.sim.decode_scoreboard import axi_memory
-
-        axi_memory(tb, cfg.decode_spec())
+    cfg.bus.memory_model(tb, cfg)  # an external bus's memory drives its port's inputs from before reset
     await tb.reset()
     scoreboard = scoreboard_class(top)
     mismatches = []
@@ -70,7 +67,7 @@ async def top_matches_golden(dut):
         np.savez(result, **sb.result)
         mismatches += [f"{Path(stimulus).stem}: {e}" for e in sb.errors]
     for name in ("config", "thresholds"):
-        if hasattr(models.get(name), "read_status") and not cfg.decode.axi:  # AXI4-Lite: N_KEYS against the port
+        if hasattr(models.get(name), "read_status") and cfg.bus.counts_keys:  # AXI4-Lite: N_KEYS against the port
             n_keys = await models[name].read_status("N_KEYS")
             assert n_keys == int(dut.n_keys.value), f"AXI4-Lite N_KEYS={n_keys}, n_keys port {int(dut.n_keys.value)}"
     final_check(models, mismatches)

@@ -1,5 +1,6 @@
 """The memory side of a decode step (docs/spec.md §9): plane rows of one KV head fetched through the
-AXI4 read master, in the layout of `latte_rtl/golden/decode.py`.
+design's bus master (`LatteConfig.bus`: buses/, the AXI4 read master for kv_memory axi), in the layout of
+`latte_rtl/golden/decode.py`.
 
 `start` begins a pass over the MSB plane (row j of N at base_msb + j stride_msb, j ascending); when the
 plane is packed (stride_msb = its row's beats times the bus width in bytes) one request asks for up to
@@ -22,7 +23,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from ..hw.axi_read import AxiReadMaster, axi_read_signature
+from ..config import LatteConfig
 
 BYTES_COUNTER_BITS = 48
 
@@ -33,44 +34,37 @@ class PlaneKind(enum.IntEnum):
     V = 2
 
 
-def row_beats(dim: int, field_bits: int, data_width: int) -> int:
-    """Bus beats of one plane row: ceil(ceil(dim field_bits / 8) / (data_width / 8))."""
-    row_bytes = -(-dim * field_bits // 8)
-    return -(-row_bytes // (data_width // 8))
-
-
 def layout_registers(addr_width: int, count_width: int) -> data.StructLayout:
     fields = {f"{what}_{plane}": addr_width for plane in ("msb", "lsb", "v") for what in ("base", "stride")}
     return data.StructLayout({**fields, "n_keys": count_width})
 
 
 class PlaneFetcher(wiring.Component):
-    """Plane rows of one KV head (dim elements; bits, msb_bits; data_width-bit AXI; N < 2^index_width)."""
+    """Plane rows of one KV head of design `cfg` (its dim, bits, msb_bits, max_keys; its bus's width, address
+    width, outstanding bursts and master). `max_room`: the most MSB rows the consumer offers (None: any)."""
 
-    def __init__(self, *, dim: int, bits: int = 8, msb_bits: int = 4, data_width: int = 64, addr_width: int = 32,
-                 index_width: int = 16, max_outstanding: int = 4, max_burst: int = 16, stream_v: bool = False,
-                 max_room: int | None = None):
-        self.beats = {PlaneKind.K_MSB: row_beats(dim, msb_bits, data_width),
-                      PlaneKind.K_LSB: row_beats(dim, bits - msb_bits, data_width),
-                      PlaneKind.V: row_beats(dim, bits, data_width)}
-        self.data_width, self.addr_width, self.index_width = data_width, addr_width, index_width
-        self.max_outstanding, self.max_burst = max_outstanding, max_burst
+    def __init__(self, cfg: LatteConfig, *, stream_v: bool = False, max_room: int | None = None):
+        spec, self.cfg, self.bus = cfg.decode_spec(), cfg, cfg.bus
+        data_width, index_width = 8 * spec.bus_bytes, spec.index_width
+        self.beats = {kind: spec.row_beats(kind.name.lower()) for kind in PlaneKind}   # golden.decode.row_beats
+        self.data_width, self.addr_width, self.index_width = data_width, spec.addr_width, index_width
+        self.max_outstanding, self.max_burst = cfg.decode.axi_outstanding, self.bus.max_burst
         # the most MSB rows the consumer ever offers on msb_room (its FIFO depth; may exceed max_keys)
         self.max_room = (1 << (index_width + 1)) - 1 if max_room is None else max_room
         self.row_width = max(self.beats.values()) * data_width
-        self.msb_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
+        self.msb_chunk = max(1, min(self.max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
         # stream_v (the dense twin, whose V fetches are 0, 1, …, N-1): a V fetch asks for up to v_chunk
         # consecutive rows when the V plane is packed; the fetches of rows already asked for are absorbed
         self.stream_v = stream_v
-        self.v_chunk = max(1, min(max_burst, 255) // self.beats[PlaneKind.V]) if stream_v else 1
+        self.v_chunk = max(1, min(self.max_burst, 255) // self.beats[PlaneKind.V]) if stream_v else 1
         index = data.StructLayout({"plane": PlaneKind, "index": index_width})
         super().__init__({
-            "layout": In(layout_registers(addr_width, index_width + 1)),
+            "layout": In(layout_registers(self.addr_width, index_width + 1)),
             "start": In(stream.Signature(1)),          # payload ignored
             "fetch": In(stream.Signature(index)),
             "rows": Out(stream.Signature(data.StructLayout({"plane": PlaneKind, "index": index_width,
                                                              "data": self.row_width}))),
-            "axi": Out(axi_read_signature(addr_width, data_width)),
+            self.bus.port: Out(self.bus.signature(cfg)),
             "bytes_read": Out(data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})),
             "busy": Out(1),
             # MSB rows the consumer can still take without stalling (a credit: an MSB row is asked
@@ -80,10 +74,9 @@ class PlaneFetcher(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.master = master = AxiReadMaster(
-            addr_width=self.addr_width, data_width=self.data_width, len_width=8,
-            max_burst=self.max_burst, max_outstanding=self.max_outstanding)
-        wiring.connect(m, wiring.flipped(self.axi), master.axi)
+        m.submodules.master = master = self.bus.master(self.cfg)
+        port = self.bus.port
+        wiring.connect(m, wiring.flipped(getattr(self, port)), getattr(master, port))
         tag_layout = data.StructLayout({"plane": PlaneKind, "index": self.index_width,
                                         "rows": range(max(self.msb_chunk, self.v_chunk) + 1)})
         m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=self.max_outstanding + 2)

@@ -21,28 +21,29 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from ..config import derive_score
-from ..hw.axi_read import axi_read_signature
+from ..config import LatteConfig, derive_score
 from ..hw.dot import adder_tree
 from .decode_fetch import BYTES_COUNTER_BITS, PlaneFetcher, PlaneKind, layout_registers
 
 
 class DecodeScoreStage(wiring.Component):
-    """G query rows (`group`), dim elements of `bits` (m = msb_bits), N < 2^index_width keys."""
+    """The G query rows (`group`) of design `cfg` against N < 2^index_width keys of dim elements of `bits`
+    (m = msb_bits) through its bus; `pending` MSB rows in flight at most. `dense` (the dense twin): every key
+    kept (no buffer limit), V rows asked for in runs."""
 
-    def __init__(self, *, dim: int, group: int = 1, bits: int = 8, msb_bits: int = 4, data_width: int = 64,
-                 addr_width: int = 32, index_width: int = 16, kept_buffer: int = 1024, pending: int = 8,
-                 max_outstanding: int = 4, stream_v: bool = False):
-        self.dim, self.group, self.bits, self.m, self.l = dim, group, bits, msb_bits, bits - msb_bits
-        self.kept_buffer, self.pending, self.index_width = kept_buffer, pending, index_width
-        self.widths = derive_score(bits, msb_bits, dim, dim, 1, 1 << index_width, "absolute")
-        self.fetcher = PlaneFetcher(dim=dim, bits=bits, msb_bits=msb_bits, data_width=data_width,
-                                    max_outstanding=max_outstanding, stream_v=stream_v, max_room=pending,
-                                    addr_width=addr_width, index_width=index_width)
+    def __init__(self, cfg: LatteConfig, *, pending: int, dense: bool = False):
+        spec = cfg.decode_spec()
+        dim, group, bits, index_width, bus = spec.dim, cfg.decode.group, spec.bits, spec.index_width, cfg.bus
+        self.dim, self.group, self.bits, self.m, self.l = dim, group, bits, spec.msb_bits, spec.lsb_bits
+        self.kept_buffer = spec.max_keys if dense else spec.kept_buffer
+        self.pending, self.index_width, self.bus_port = pending, index_width, bus.port
+        # HH >= T_g in absolute form whatever the mode (the top turns relative thresholds into absolute ones)
+        self.widths = derive_score(bits, spec.msb_bits, dim, dim, 1, 1 << index_width, "absolute")
+        self.fetcher = PlaneFetcher(cfg, stream_v=dense, max_room=pending)
         count = index_width + 1
         score = signed(self.widths.score_width)
         super().__init__({
-            "layout": In(layout_registers(addr_width, count)),
+            "layout": In(layout_registers(spec.addr_width, count)),
             "thresholds": In(data.ArrayLayout(signed(self.widths.threshold_width), group)),
             "q": In(stream.Signature(data.StructLayout({"row": range(group), "data": dim * bits}))),
             "start": In(stream.Signature(1)),          # payload ignored
@@ -51,7 +52,7 @@ class DecodeScoreStage(wiring.Component):
             "record": Out(stream.Signature(data.StructLayout({
                 "kept_count": data.ArrayLayout(count, group), "overflow": data.ArrayLayout(count, group),
                 "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})}))),
-            "axi": Out(axi_read_signature(addr_width, data_width)),
+            bus.port: Out(bus.signature(cfg)),
             "probe": In(1),
             "hh_max": Out(data.ArrayLayout(signed(self.widths.hh_width), group)),
             "v_fetch": In(stream.Signature(index_width)),
@@ -68,7 +69,7 @@ class DecodeScoreStage(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fetcher = fetch = self.fetcher
-        wiring.connect(m, wiring.flipped(self.axi), fetch.axi)
+        wiring.connect(m, wiring.flipped(getattr(self, self.bus_port)), getattr(fetch, self.bus_port))
         m.d.comb += fetch.layout.eq(self.layout)
         qs = [Signal(self.dim * self.bits, name=f"q_{g}", reset_less=True) for g in range(self.group)]
         with m.If(self.q.valid):

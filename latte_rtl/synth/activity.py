@@ -70,11 +70,11 @@ def _decode_input(cfg, path: Path) -> dict:
     are, N within the dense top's kept buffer)."""
     from latte_rtl.npzio import load_qk
     from latte_rtl.sim.stimulus import decode_cases
-    from latte_rtl.tops import get_top
+    from latte_rtl.tops import default_top, get_top
 
     arrays = decode_cases(cfg, ACTIVITY_SEED, keys=192)["random"]
     np.savez(path, **arrays)
-    kept = get_top("latte_decode_engine").expected(load_qk(path, cfg.score), cfg)["kept"]
+    kept = get_top(default_top(cfg)).expected(load_qk(path, cfg.score), cfg)["kept"]
     return {"rows": len(arrays["q"]), "keys": arrays["k"].shape[-2], "kept": int(kept.sum()),
             "input": f"random int{cfg.score.bits} decode steps (seed {ACTIVITY_SEED})"}
 
@@ -85,7 +85,7 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     Returns {rows, keys, kept (keys kept in all rows), input}."""
     from latte_rtl import golden
 
-    if cfg.decode.axi:
+    if cfg.bus.external:  # K and V in memory: decode steps, not rows
         return _decode_input(cfg, path)
     arrays = _embedded_rows(cfg, rows_per_head)
     source = "embedded lm dump" if arrays else f"random int{cfg.score.bits} (seed {ACTIVITY_SEED})"

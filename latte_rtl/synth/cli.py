@@ -10,8 +10,8 @@ from pathlib import Path
 from latte_rtl.cli.common import (
     add_config_options,
     add_design_argument,
+    add_keep_ratio,
     embedded_keep_ratio,
-    fraction,
     int_at_least,
     one_simulator,
     required_design,
@@ -43,6 +43,7 @@ def cmd_synth(args) -> int:
     from latte_rtl.design import atomic_write_text, check_output_file, load_design, verify_design
     from latte_rtl.design.cli import manifest_summary
     from latte_rtl.design.files import check_writable_dir
+    from latte_rtl.design.manifest import design_inputs
     from latte_rtl.report_html import Section, Text, write_report
 
     from .report import failed_flows, format_table, html_sections
@@ -52,10 +53,10 @@ def cmd_synth(args) -> int:
     verify_design(design, manifest, allow_modified=args.allow_modified)
     check_writable_dir(design, "the synthesis files")
     targets = split_list(args.target, TARGETS, "--target")
-    out = check_output_file(Path(args.json) if args.json else design / "synth_report.json", "--json",
-                            {"the design's manifest": design / "manifest.json"})
+    own = design_inputs(design, manifest)
+    out = check_output_file(Path(args.json) if args.json else design / "synth_report.json", "--json", own)
     html = check_output_file(Path(args.html) if args.html else design / "report.html", "--html",
-                             {"the design's manifest": design / "manifest.json", "--json": out})
+                             {**own, "--json": out})
     keep = args.keep_ratio
     if keep is None:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
@@ -159,12 +160,13 @@ def cmd_flow(args) -> int:
     from latte_rtl.design.cli import manifest_summary
     from latte_rtl.report_html import Paragraph, Section, Table, Text
     from latte_rtl.sim.regression import run_regression
+    from latte_rtl.sim.runner import SIMULATORS
 
     from .report import format_table
 
     cfg = design_config_from_args(args, attention_default=True)
     targets = split_list(args.target, TARGETS, "--target")
-    sim = one_simulator(args.sim)
+    sim = one_simulator(args.sim, SIMULATORS)
     out = check_output_dir(args.output)
     print("1/4 generate")
     manifest = generate(cfg, out, force=args.force)

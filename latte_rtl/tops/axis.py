@@ -23,7 +23,6 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
 from ..errors import UserError
-from ..hw import layouts
 from ..hw.layouts import ConfigReg
 
 ADDRESS_WIDTH = 12
@@ -49,23 +48,13 @@ PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/
 
 
 def check_registers(cfg: LatteConfig) -> None:
-    """UserError unless every per-head register value fits the AXI4-Lite data word."""
-    if cfg.decode.axi:
-        spec = cfg.decode_spec()
-        widths = {"axi_addr_width": spec.addr_width, "mult_bits": spec.mult_bits,
-                  "C_g (max_keys << exp_bits)": (spec.max_keys << spec.softmax["exp_bits"]).bit_length()}
-        wide = {k: w for k, w in widths.items() if w > DATA_WIDTH}
-        if wide:
-            name, width = next(iter(wide.items()))
-            raise UserError(f"--interface axis needs register values of at most {DATA_WIDTH} bits, not {width} "
-                            f"({name}): use the native interface")
-        return
-    write = layouts.config_write(cfg) if cfg.attention.attention else layouts.threshold_write(cfg.score)
-    width = write["value"].shape
-    width = Shape.cast(width).width
-    if width > DATA_WIDTH:
-        raise UserError(f"--interface axis needs per-head register values of at most {DATA_WIDTH} bits, not {width} "
-                        "(M_h or C_h of this design): use the native interface")
+    """UserError unless every register value of the design's tops (its bus's `register_widths`) fits the
+    AXI4-Lite data word."""
+    wide = {k: w for k, w in cfg.bus.register_widths(cfg).items() if w > DATA_WIDTH}
+    if wide:
+        name, width = next(iter(wide.items()))
+        raise UserError(f"--interface axis needs register values of at most {DATA_WIDTH} bits, not {width} "
+                        f"({name}): use the native interface")
 
 
 def byte_aligned(shape):

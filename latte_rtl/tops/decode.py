@@ -6,7 +6,8 @@ master, the G query rows of the group served by every word fetched; bit-exact `g
   start   In   stream: one decode step with the registers and q rows given
   out     Out  stream (row, data): o_g, one beat per query row, g = 0..G-1
   rows    Out  stream: the step's record (kept_count, overflow per row; bytes_read per plane; cycles)
-  axi     Out  AXI4 read master (AR/R);  busy  Out  a step is in flight
+  axi     Out  the memory bus's manager port (its name and signature: `LatteConfig.bus`, buses/; kv_memory axi:
+               AXI4 AR/R);  busy  Out  a step is in flight
 
 Dataflow: `DecodeScoreStage` (MSB pass, threshold, LSB rows of kept keys, exact scores) → the kept-score
 buffer (one entry per key some row keeps: index, kept mask, t_g = (s_g · M_g) >> R; the running max m_g is
@@ -26,14 +27,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from ..config import unsigned_width
-from ..golden.decode import DecodeSpec
-from ..hw.axi_read import axi_read_signature
+from ..config import LatteConfig, unsigned_width
 from ..hw.divider import SerialDivider
 from ..hw.sram import SRAM
 from ..stages.decode_fetch import BYTES_COUNTER_BITS, PlaneKind
 from ..stages.decode_score import DecodeScoreStage
-from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled, softmax_widths
+from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled
 
 CYCLE_BITS = 32
 
@@ -68,35 +67,32 @@ _LAYOUT_REGS = {DecodeReg.BASE_MSB: "base_msb", DecodeReg.STRIDE_MSB: "stride_ms
 
 
 class _DecodeEngine(wiring.Component):
-    """The decode top of `spec` for `group` query rows per KV head (dense: every key, every V row)."""
+    """The decode top of design `cfg` (an external `kv_memory`): `group` query rows per KV head, K and V
+    through its bus (dense: every key, every V row). `rows_in_flight` overrides the MSB / V rows kept asked
+    for (0: max(8, axi_outstanding); a test's knob)."""
 
     dense = False
 
-    def __init__(self, spec: DecodeSpec, group: int):
-        if not isinstance(group, int) or group < 1:
-            raise ValueError(f"group must be an integer >= 1, not {group!r}")
-        if spec.threshold_mode not in ("absolute", "relative"):
-            raise ValueError(f"threshold_mode must be 'absolute' or 'relative', not {spec.threshold_mode!r}")
-        self.spec, self.group = spec, group
+    def __init__(self, cfg: LatteConfig, *, rows_in_flight: int = 0):
+        if not cfg.bus.external:
+            raise ValueError(f"kv_memory must be an external memory bus (the decode tops read K and V through it), "
+                             f"not {cfg.decode.kv_memory!r}")
+        spec = self.spec = cfg.decode_spec()
+        self.group, self.bus_port, self.mult_bits = cfg.decode.group, cfg.bus.port, cfg.attention.mult_bits
         # rows in flight: MSB rows the score stage can take, V rows the walk has asked for
-        self.pending = spec.rows_in_flight or max(8, spec.max_outstanding)
+        self.pending = rows_in_flight or max(8, cfg.decode.axi_outstanding)
         self.relative = spec.threshold_mode == "relative" and not self.dense
-        self.index_width = max(1, unsigned_width(spec.max_keys - 1))
+        self.index_width = spec.index_width
         self.count_width = self.index_width + 1
-        kept = min(spec.max_keys, spec.kept_buffer)
-        self.depth = min(spec.max_keys, spec.kept_buffer if self.dense else group * spec.kept_buffer)
-        self.score_stage = DecodeScoreStage(
-            dim=spec.dim, group=group, bits=spec.bits, msb_bits=spec.msb_bits, data_width=8 * spec.bus_bytes,
-            addr_width=spec.addr_width, index_width=self.index_width,
-            kept_buffer=spec.max_keys if self.dense else spec.kept_buffer, max_outstanding=spec.max_outstanding,
-            pending=self.pending, stream_v=self.dense)
+        self.depth = min(spec.max_keys, spec.kept_buffer if self.dense else self.group * spec.kept_buffer)
+        self.score_stage = DecodeScoreStage(cfg, pending=self.pending, dense=self.dense)
         sw = self.score_stage.widths
-        self.widths = softmax_widths(sw.score_range, spec.softmax, bits=spec.bits, mult_bits=spec.mult_bits,
-                                     kept=kept, max_keys=spec.max_keys)
-        w = self.widths
+        self.widths = w = cfg.attention.widths(cfg.score.widths, spec.bits, spec.max_keys,
+                                               kept=min(spec.max_keys, spec.kept_buffer))
         # relative T_g: unsigned, 0..2 max|HH|; absolute T_g: signed, the score stage's threshold width
         self.threshold_width = unsigned_width(2 * sw.max_hh) if self.relative else sw.threshold_width
-        self.value_width = max(spec.addr_width, self.count_width, self.threshold_width, w.mult_bits, w.comp_width)
+        self.value_width = max(spec.addr_width, self.count_width, self.threshold_width, self.mult_bits, w.comp_width)
+        group = self.group
         out_layout = data.ArrayLayout(signed(w.out_width), spec.dim)
         counts = data.ArrayLayout(self.count_width, group)
         super().__init__({
@@ -109,7 +105,7 @@ class _DecodeEngine(wiring.Component):
                 "kept_count": counts, "overflow": counts,
                 "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind}),
                 "cycles": CYCLE_BITS}))),
-            "axi": Out(axi_read_signature(spec.addr_width, 8 * spec.bus_bytes)),
+            self.bus_port: Out(cfg.bus.signature(cfg)),
             "busy": Out(1),
         })
 
@@ -120,7 +116,7 @@ class _DecodeEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.score = score = self.score_stage
-        wiring.connect(m, wiring.flipped(self.axi), score.axi)
+        wiring.connect(m, wiring.flipped(getattr(self, self.bus_port)), getattr(score, self.bus_port))
         phase = Signal(Phase)
         regs = self._config(m, score, phase)
         entry = self._entry()
@@ -141,7 +137,7 @@ class _DecodeEngine(wiring.Component):
         cfg, w, g = self.config.payload, self.widths, self.group
         t_shape = self.threshold_width if self.relative else signed(self.threshold_width)
         regs = {"threshold": [Signal(t_shape, name=f"threshold_{i}") for i in range(g)],
-                "mult": [Signal(w.mult_bits, name=f"mult_{i}") for i in range(g)],
+                "mult": [Signal(self.mult_bits, name=f"mult_{i}") for i in range(g)],
                 "comp": [Signal(w.comp_width, name=f"comp_{i}") for i in range(g)]}
         idle = phase == Phase.IDLE
         m.d.comb += [self.config.ready.eq(idle), self.query.ready.eq(idle), self.busy.eq(~idle)]

@@ -1,11 +1,15 @@
-"""One entry per top: its component, its golden function, its scoreboard, its report blocks.
+"""One entry per top: its component, its golden function, its report blocks.
 
-Generation, regression, `run`, synthesis, sweeps and reports iterate `TOPS`; nothing else
-names a particular top. Adding a top is one `Top(...)` here plus its scoreboard in sim/.
+Generation, regression, `run`, synthesis, sweeps and reports iterate `TOPS`; nothing else names a
+particular top but its scoreboard's registration. Adding a top is one `Top(...)` here plus its
+scoreboard class in sim/, registered for the top's name with `@scoreboard_for` (sim/scoreboards.py;
+hardware never imports sim/). tests/tops/test_registry.py checks that every top has one.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +21,7 @@ from ..config import LatteConfig
 from ..errors import UserError
 from ..stages.score import DenseScoreStage, LatteScoreStage
 from .attention import DenseAttentionEngine, LatteAttentionEngine
+from .decode import DenseDecodeEngine, LatteDecodeEngine
 
 
 @dataclass(frozen=True)
@@ -29,9 +34,9 @@ class Top:
     expected        golden function (AttentionInput, LatteConfig) -> expected result dict
                     (`hh`, `kept`, `scores`, `cycles` [R, ...] as in docs/spec.md §6, plus `max_estimate`
                     [R] and `reads` {bank: [R]} for the scoreboard)
-    scoreboard      "module:Class" of its scoreboard in sim/ (hardware never imports sim/)
     keys_per_cycle  throughput model (LatteConfig, keep ratio) -> keys per cycle
-    blocks          submodule path below the top -> report block (the rest: "control + stores")
+    blocks          submodule or SRAM instance path below the top -> report block (the rest: "control +
+                    stores"); a `*` stands for an index ("divider_*": divider_0, divider_1, ...)
     baseline        the top it is compared against in reports, if any
     """
 
@@ -39,28 +44,33 @@ class Top:
     key: str
     component: type
     expected: Callable
-    scoreboard: str
     keys_per_cycle: Callable[[LatteConfig, float], float]
     blocks: dict = field(default_factory=dict)
     baseline: str | None = None
     attention: bool = False  # generated only with the `attention` parameter
     description: str = ""
-    decode: bool = False  # a decode top: generated only (and alone) with kv_memory axi
+    decode: bool = False  # a decode top: generated only (and alone) with an external kv_memory (buses/)
+    check_input: Callable | None = None  # (inp, cfg): UserError for an input it cannot take, before any work
 
     def build(self, cfg: LatteConfig):
-        if self.decode:
-            return self.component(cfg.decode_spec(), cfg.decode.group)
         return self.component(cfg)
 
     def block_of(self, path: str) -> str:
         """Report block of a submodule path ("dot.multipliers"): longest registered prefix."""
         parts = path.split(".")
         for n in range(len(parts), 0, -1):
-            block = self.blocks.get(".".join(parts[:n]))
+            prefix = ".".join(parts[:n])
+            block = self.blocks.get(prefix) or next(
+                (b for key, b in self.blocks.items() if "*" in key and block_pattern(key).fullmatch(prefix)), None)
             if block:
                 return block
         return "control + stores"
 
+
+@functools.cache
+def block_pattern(key: str) -> re.Pattern:
+    """The paths a report-block key names: itself, each `*` an index (digits)."""
+    return re.compile(r"\d+".join(re.escape(part) for part in key.split("*")))
 
 
 def score_row_groups(inp) -> list[np.ndarray]:
@@ -222,23 +232,11 @@ _COMPLETION_BLOCKS = {
 
 _DECODE_BLOCKS = {"score": "score (estimate, filter, completion)", "score.fetcher": "AXI read master + fetch",
                   "buffer": "kept-score buffer", "asks": "P·V", "probs": "P·V",
-                  **{f"divider_{g}": "softmax dividers" for g in range(16)}}
-
-
-def _decode_component(name: str):
-    """The decode top class `name` of tops/decode.py, imported when built (a stand-in that says so if the
-    module is not there)."""
-    def build(spec, group):
-        from . import decode
-
-        return getattr(decode, name)(spec, group)
-    build.__name__ = name
-    return build
+                  "divider_*": "softmax dividers"}
 
 
 TOPS: dict[str, Top] = {t.name: t for t in (
     Top(name="latte_score_engine", key="latte", component=LatteScoreStage, expected=latte_score_expected,
-        scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, cfg=cfg.score,
                                                                ratio=cfg.score.completion_ratio,
                                                                mode=cfg.score.threshold_mode),
@@ -247,12 +245,11 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         baseline="dense_score_engine",
         description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
     Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
-        scoreboard="latte_rtl.sim.scoreboards:ScoreScoreboard",
         keys_per_cycle=lambda cfg, keep: golden.keys_per_cycle(cfg.score.beats, keep, dense=True),
         blocks=dict(_SCORE_BLOCKS),
         description="dense baseline: every key's exact score on full-width multipliers"),
     Top(name="latte_attention_engine", key="latte_attention", component=LatteAttentionEngine,
-        expected=latte_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
+        expected=latte_attention_expected,
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
                 "score.thresholds": "threshold filter", **{f"score.{k}": v for k, v in _COMPLETION_BLOCKS.items()},
@@ -260,21 +257,22 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         baseline="dense_attention_engine", attention=True,
         description="LATTE attention: score filter → softmax → P·V over the kept keys only"),
     Top(name="dense_attention_engine", key="dense_attention", component=DenseAttentionEngine,
-        expected=dense_attention_expected, scoreboard="latte_rtl.sim.scoreboards:AttentionScoreboard",
+        expected=dense_attention_expected,
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=True),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "softmax": "softmax", "pv": "P·V"},
         attention=True, description="dense attention: the same softmax and P·V over every key"),
-    Top(name="latte_decode_engine", key="latte_decode", component=_decode_component("LatteDecodeEngine"),
-        expected=decode_expected, scoreboard="latte_rtl.sim.decode_scoreboard:DecodeScoreboard",
+    Top(name="latte_decode_engine", key="latte_decode", component=LatteDecodeEngine,
+        expected=decode_expected,
         keys_per_cycle=lambda cfg, keep: _decode_keys_per_cycle(cfg, keep, dense=False),
         blocks=_DECODE_BLOCKS, baseline="dense_decode_engine", attention=True, decode=True,
+        check_input=lambda inp, cfg: check_decode_input(inp, cfg, dense=False),
         description="LATTE decode: K MSB plane of every key, K LSB of kept keys and V of keys with p > 0 "
                     "read over AXI4; G query rows per KV head"),
-    Top(name="dense_decode_engine", key="dense_decode", component=_decode_component("DenseDecodeEngine"),
+    Top(name="dense_decode_engine", key="dense_decode", component=DenseDecodeEngine,
         expected=lambda inp, cfg: decode_expected(inp, cfg, engine="dense"),
-        scoreboard="latte_rtl.sim.decode_scoreboard:DecodeScoreboard",
         keys_per_cycle=lambda cfg, keep: _decode_keys_per_cycle(cfg, keep, dense=True),
         blocks=_DECODE_BLOCKS, attention=True, decode=True,
+        check_input=lambda inp, cfg: check_decode_input(inp, cfg, dense=True),
         description="dense decode: K and V of every key read over AXI4; G query rows per KV head"),
 )}
 
@@ -282,10 +280,10 @@ DEFAULT_TOP = "latte_score_engine"
 
 
 def default_top(cfg: LatteConfig) -> str:
-    """The top `golden` and `run` use unless told: the LATTE attention top where it is generated."""
-    if cfg.decode.axi:
-        return "latte_decode_engine"
-    return "latte_attention_engine" if cfg.attention.attention else DEFAULT_TOP
+    """The top `golden` and `run` use unless told: of the LATTE tops the design generates (those with a
+    baseline), the first attention top (softmax and P·V), else the first."""
+    latte = [t for t in tops_for(cfg) if t.baseline]
+    return max(latte, key=lambda t: t.attention).name
 
 
 def get_top(name: str) -> Top:
@@ -295,11 +293,9 @@ def get_top(name: str) -> Top:
 
 
 def tops_for(cfg: LatteConfig) -> list[Top]:
-    """The tops a design generates: the score tops, and the attention tops with `attention`; with
-    kv_memory axi the decode tops only."""
-    if cfg.decode.axi:
-        return [t for t in TOPS.values() if t.decode]
-    return [t for t in TOPS.values() if not t.decode and (cfg.attention.attention or not t.attention)]
+    """The tops a design generates, as its memory bus says (`MemoryBus.generates`): on chip the score tops,
+    and the attention tops with `attention`; with an external bus (kv_memory axi) the decode tops only."""
+    return [t for t in TOPS.values() if cfg.bus.generates(t, cfg)]
 
 
 def comparison_pairs(names) -> list[tuple[Top, Top]]:

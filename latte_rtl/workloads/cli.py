@@ -11,13 +11,14 @@ import numpy as np
 from ..cli.common import (
     add_config_options,
     add_design_argument,
+    add_keep_ratio,
     config_from_args,
-    design_config,
     given_config_options,
     int_at_least,
     scheduler_address,
 )
 from ..design import atomic_write, atomic_write_text, check_output_file
+from ..design.cli import design_config
 from ..design.manifest import design_inputs
 from ..errors import UserError
 from .tasks import WORKLOADS
@@ -67,7 +68,7 @@ def _evaluate_smollm2(args, limit, integer) -> int:
 
     from . import smollm2_eval as ev
 
-    if integer is not None:  # an LLM needs finer probabilities than the default B = 8 (README, SmolLM2)
+    if integer is not None:  # an LLM needs finer probabilities than the default B = 8 (docs/workloads.md, SmolLM2)
         given = given_config_options(args)
         integer = replace(integer, **{k: v for k, v in ev.INTEGER_DEFAULTS.items() if k not in given})
         print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
@@ -97,13 +98,13 @@ def cmd_calibrate(args) -> int:
     from ..npzio import load_qk
     from .dump import calibrate
 
-    if (args.keep is None) == (args.gamma is None):
-        raise UserError("give exactly one of --keep R (keep-ratio target) or --gamma G (LATTE's γ)")
+    if (args.keep_ratio is None) == (args.gamma is None):
+        raise UserError("give exactly one of --keep-ratio R (keep-ratio target) or --gamma G (LATTE's γ)")
     design = design_config(args)
     cfg = design.score
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
     inp = load_qk(args.qk, cfg)
-    result = calibrate(inp, cfg, keep=args.keep, gamma=args.gamma)
+    result = calibrate(inp, cfg, keep=args.keep_ratio, gamma=args.gamma)
     if args.comp:
         from .dump import denominator_compensation
 
@@ -206,7 +207,7 @@ def register(sub) -> None:
     add_design_argument(p, "take the parameters from this generated design directory (else the options below)")
     add_config_options(p)
     p.add_argument("--qk", required=True, help="input .npz (docs/spec.md §6; scale_q/scale_k needed for --gamma)")
-    p.add_argument("--keep", type=float, help="keep-ratio target per head, 0 < R ≤ 1")
+    add_keep_ratio(p, "keep-ratio target per head, 0 < R ≤ 1", above_zero=True)
     p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
     p.add_argument("--comp", action="store_true",
                    help="also calibrate Top-θ's denominator compensation C_h (needs softmax_mult in the input)")

@@ -110,7 +110,7 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
         t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) for h in range(n_heads)]
     else:
         if keep is None or not 0 < keep <= 1:
-            raise UserError(f"--keep={keep} is out of range: expected 0 < R ≤ 1")
+            raise UserError(f"--keep-ratio={keep} is out of range: expected 0 < R ≤ 1")
         mask = inp.key_mask
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
                          else np.full(n_heads, cfg.widths.threshold_range[0]), cfg, key_mask=mask)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from latte_rtl.cli import main
+from latte_rtl.commands import main
 from tests.cli_helpers import assert_user_error, run_cli
 
 

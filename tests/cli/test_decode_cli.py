@@ -4,13 +4,14 @@ KV-head mapping (docs/spec.md §6), `golden` on the decode tops, and every bad i
 import numpy as np
 import pytest
 
-from latte_rtl.golden.decode import DecodeSpec, decode_step
+from latte_rtl.golden.decode import decode_step
 from tests.amaranth_helpers import SEED
 from tests.cli_helpers import assert_user_error, run_cli
+from tests.decode_helpers import decode_design
 
 AXI = ("--kv-memory", "axi", "--group", "3", "--heads", "6", "--dim", "8", "--lanes", "8", "--max-keys", "64",
        "--kept-buffer", "16", "--axi-data-width", "64")
-SPEC = DecodeSpec(dim=8, lanes=8, kept_buffer=16, bus_bytes=8, max_keys=64)
+SPEC = decode_design(group=3, heads=6, dim=8, lanes=8, max_keys=64, kept_buffer=16, axi_data_width=64).decode_spec()
 
 
 def gqa_file(path, rng, n=12, **changes):

@@ -251,7 +251,7 @@ def test_output_must_be_a_regular_file_and_not_an_input(kind, design, inputs, tm
              "device": "not a regular file", "input": "also the input --qk"}[kind]
     for command in (["run", design], ["golden", design]):
         assert_user_error(run_cli(*command, "--qk", qk, "-o", out), "-o", str(out), words)
-    assert_user_error(run_cli("calibrate", design, "--qk", qk, "--keep", 0.5, "-o", out), "-o", words)
+    assert_user_error(run_cli("calibrate", design, "--qk", qk, "--keep-ratio", 0.5, "-o", out), "-o", words)
     if kind == "fifo":
         assert stat.S_ISFIFO(os.lstat(out).st_mode)
     if kind == "symlink":
@@ -295,7 +295,7 @@ def test_evaluate_checks_its_outputs_before_any_work(args, words, tmp_path):
 
 
 def test_sweep_announces_only_the_plots_it_wrote(tmp_path, monkeypatch, capsys):
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
     from latte_rtl.synth import sweep as sweep_module
 
     failed = {"point": 0, "status": "failed", "error": "lost", "cached": False, "lanes": 4, "msb_bits": 4, "dim": 64}
@@ -313,7 +313,7 @@ def _subparsers(parser):
 
 
 def test_every_option_of_every_command_has_help():
-    from latte_rtl.cli import build_parser
+    from latte_rtl.commands import build_parser
 
     commands = _subparsers(build_parser())
     assert {"generate", "golden", "sim", "run", "synth", "sweep", "flow", "evaluate", "calibrate",
@@ -325,7 +325,7 @@ def test_every_option_of_every_command_has_help():
 
 @pytest.mark.parametrize("command", ["golden", "calibrate", "dump", "run", "sim", "synth"])
 def test_design_is_positional_everywhere_with_design_alias(command):
-    from latte_rtl.cli import build_parser
+    from latte_rtl.commands import build_parser
 
     parser = _subparsers(build_parser())[command]
     positional = [a for a in parser._actions if not a.option_strings and a.dest == "design"]

@@ -118,7 +118,7 @@ def test_thresholds_json_from_calibrate(tmp_path, qk):
     """`golden --thresholds` takes the file `calibrate` writes and uses its thresholds."""
     common = ["--dim", 8, "--lanes", 4, "--heads", 2]
     thresholds = tmp_path / "t.json"
-    assert run_cli("calibrate", *common, "--qk", qk, "--keep", 1.0, "-o", thresholds).returncode == 0
+    assert run_cli("calibrate", *common, "--qk", qk, "--keep-ratio", 1.0, "-o", thresholds).returncode == 0
     t = json.loads(thresholds.read_text())["thresholds"]
     proc = run_cli("golden", *common, "--qk", qk, "--thresholds", thresholds, "-o", tmp_path / "a.npz")
     assert proc.returncode == 0, proc.stderr
@@ -233,11 +233,11 @@ def test_attention_options_apply_only_where_they_mean_something(tmp_path):
              v=rng.integers(-128, 128, (12, 8), dtype=np.int8), thresholds=np.array([60, 60]),
              heads=np.array([0, 1, 0, 1, 0, 1]), softmax_mult=np.array([40, 50]),
              key_limit=np.array([12, 3, 16, 7, 1, 12]))
-    assert_user_error(run_cli("calibrate", *common, "--qk", src, "--keep", 0.3, "--comp", "-o", tmp_path / "t.json"),
-                      "--comp", "--attention")
+    assert_user_error(run_cli("calibrate", *common, "--qk", src, "--keep-ratio", 0.3, "--comp", "-o",
+                              tmp_path / "t.json"), "--comp", "--attention")
     # calibrate sees the keys each row may see (key_limit, up to max_keys = 16), as golden does
     t = tmp_path / "t.json"
-    proc = run_cli("calibrate", "--design", tmp_path / "c", "--qk", src, "--keep", 0.3, "--comp", "-o", t)
+    proc = run_cli("calibrate", "--design", tmp_path / "c", "--qk", src, "--keep-ratio", 0.3, "--comp", "-o", t)
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("golden", "--design", tmp_path / "c", "--qk", src, "--thresholds", t, "-o", tmp_path / "g.npz")
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latte_rtl.cli import build_parser, main
+from latte_rtl.commands import build_parser, main
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from tests.conftest import require_model
@@ -68,8 +68,10 @@ COMMANDS = {
     "run": lambda d, qk, out: ["run", d, "--qk", qk, "-o", out],
     "run --waves": lambda d, qk, out: ["run", d, "--qk", qk, "-o", out.parent.parent / "r.npz", "--waves", out],
     "golden": lambda d, qk, out: ["golden", d, "--qk", qk, "-o", out],
-    "calibrate": lambda d, qk, out: ["calibrate", "--design", d, "--qk", qk, "--keep", 0.5, "-o", out],
+    "calibrate": lambda d, qk, out: ["calibrate", "--design", d, "--qk", qk, "--keep-ratio", 0.5, "-o", out],
     "dump": lambda d, qk, out: ["dump", "--design", d, "--workload", "vision", "-o", out],
+    "synth --json": lambda d, qk, out: ["synth", d, "--target", "generic", "--json", out],
+    "synth --html": lambda d, qk, out: ["synth", d, "--target", "generic", "--html", out],
 }
 
 

@@ -169,7 +169,7 @@ DECODE = {"kv_memory": "axi", "attention": True, "threshold_mode": "absolute"}
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"kv_memory": "axi"}, "needs attention on"),
+    ({"kv_memory": "axi", "attention": False}, "needs attention on"),
     ({**DECODE, "vmean": True}, "vmean"),
     ({**DECODE, "axi_data_width": 96}, "axi_data_width must be a power of two"),
     ({**DECODE, "axi_data_width": 1024}, "axi_data_width=1024 is out of range"),
@@ -181,6 +181,15 @@ DECODE = {"kv_memory": "axi", "attention": True, "threshold_mode": "absolute"}
 def test_decode_parameters_refused_in_one_line(changes, message):
     with pytest.raises(UserError, match=re.escape(message)):
         LatteConfig.from_params(**changes)
+
+
+def test_kv_memory_axi_implies_attention_and_absolute_thresholds():
+    """The bus's rule, in the config (the CLI only calls it): attention on and absolute thresholds unless given."""
+    cfg = LatteConfig.from_params(kv_memory="axi")
+    assert cfg.attention.attention and cfg.score.threshold_mode == "absolute"
+    assert LatteConfig.from_params(kv_memory="axi", threshold_mode="relative").score.threshold_mode == "relative"
+    assert LatteConfig.from_params(**cfg.params()) == cfg
+    assert LatteConfig.from_params().score.threshold_mode == "relative"   # on chip: nothing implied
 
 
 def test_decode_spec_is_the_one_map_from_the_config():

@@ -30,7 +30,7 @@ def _disk_full_after(mp: pytest.MonkeyPatch, files: int) -> None:
 
 
 def _generate(capsys, *args) -> tuple[int, str]:
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
 
     capsys.readouterr()
     code = main(["generate", *map(str, args)])

@@ -2,7 +2,6 @@
 kept-score buffer's overflow rule, grouped-query fetch unions, bytes and cycles on hand-computed
 cases, and equality with `golden.attention_rows` (the §7 model) whenever the buffer does not overflow."""
 
-import dataclasses
 import re
 
 import numpy as np
@@ -11,7 +10,6 @@ import pytest
 from latte_rtl.errors import UserError
 from latte_rtl.golden.attention import attention_rows, dense_attention_rows
 from latte_rtl.golden.decode import (
-    DecodeSpec,
     Plane,
     buffer_keep,
     check_layout,
@@ -22,9 +20,11 @@ from latte_rtl.golden.decode import (
     unpack_rows,
 )
 from latte_rtl.golden.latte import partial_sums, recombine
+from tests.decode_helpers import decode_design
 
 SEED = 20261130
-SMALL = DecodeSpec(dim=6, lanes=3, bus_bytes=8, kept_buffer=64, max_keys=64)
+SMALL_DESIGN = decode_design(dim=6, lanes=3, axi_data_width=64, kept_buffer=64, max_keys=64)
+SMALL = SMALL_DESIGN.decode_spec()
 
 
 def rows(seed, g, n, d, lo=-128, hi=128):
@@ -111,7 +111,7 @@ def reference(spec, q, k, v, thresholds, mult, kept_limit=None):
 @pytest.mark.parametrize("case", ["random", "zero_kept", "all_kept", "ties", "extremes"])
 @pytest.mark.parametrize("mode", ["absolute", "relative"])
 def test_equals_attention_without_overflow(case, mode):
-    spec = dataclasses.replace(SMALL, threshold_mode=mode)
+    spec = SMALL_DESIGN.replace(threshold_mode=mode).decode_spec()
     q, k, v = rows(SEED + len(case), 3, 40, 6)
     if case == "ties":
         k[:] = k[0]        # every key ties: all kept or none
@@ -135,7 +135,7 @@ def test_equals_attention_without_overflow(case, mode):
 
 
 def test_overflow_drops_later_keys():
-    spec = dataclasses.replace(SMALL, kept_buffer=5)
+    spec = SMALL_DESIGN.replace(kept_buffer=5).decode_spec()
     q, k, v = rows(SEED + 7, 2, 40, 6)
     thresholds = [-1000, -1000]                 # every key passes: 35 dropped per row
     got = decode_step(spec, q, k, v, thresholds, [400, 400])
@@ -167,6 +167,6 @@ def test_bytes_and_cycles_hand_computed():
     assert got["cycles"]["total"] == 24 + 11 + 14 + 2
     dense = decode_step(SMALL, q, k, v, [3, 2], [1 << 20, 1 << 20], engine="dense", bandwidth=4, latency=10)
     assert dense["bytes"] == {"k_msb": 32, "k_lsb": 32, "v": 32, "total": 96}
-    relative = decode_step(dataclasses.replace(SMALL, threshold_mode="relative"), q, k, v, [0, 0],
+    relative = decode_step(SMALL_DESIGN.replace(threshold_mode="relative").decode_spec(), q, k, v, [0, 0],
                            [1 << 20, 1 << 20])
     assert relative["bytes"]["k_msb"] == 64          # two MSB passes: the row maximum first

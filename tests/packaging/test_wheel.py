@@ -23,3 +23,6 @@ def test_wheel_holds_only_the_latte_rtl_package(tmp_path):
     assert any(n.startswith("latte_rtl/synth/pdk/ihp-sg13g2/") and n.endswith(".xz") for n in names)
     metadata = next(n for n in names if n.endswith("METADATA"))
     assert "License-Expression: Apache-2.0" in zipfile.ZipFile(wheel).read(metadata).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), "the Apache-2.0 text (license-files)"
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "latte-rtl = latte_rtl.commands:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -5,7 +5,6 @@ all kept, ties, extreme operands, N = 1; G = 3), relative thresholds (two MSB pa
 real KV slice (the embedded lm dump, Icarus) and a long row (N = 16 384, Verilator; 16-bit key indices), planes
 at bases that are not 4 KiB aligned."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -22,13 +21,13 @@ from latte_rtl.sim.runner import BUILD_ARGS, prepare_simulator, verilator_pch_fi
 from latte_rtl.tops.decode import DenseDecodeEngine, LatteDecodeEngine
 from tests.amaranth_helpers import SEED
 from tests.conftest import require_simulator
-from tests.tops.test_decode_tops import DENSE, RELATIVE, SPEC, case_data, register_writes
+from tests.tops.test_decode_tops import DENSE_DESIGN, DESIGN, RELATIVE_DESIGN, case_data, register_writes
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "latte_rtl" / "data" / "default_qk.npz"
-REAL = dataclasses.replace(SPEC, dim=64, lanes=64, bus_bytes=32, kept_buffer=64, max_keys=256)
+REAL = DESIGN.replace(dim=64, lanes=64, axi_data_width=256, kept_buffer=64, max_keys=256)
 LONG_N = 16384
-LONG = dataclasses.replace(SPEC, kept_buffer=4096, max_keys=65536)
+LONG = DESIGN.replace(kept_buffer=4096, max_keys=65536)
 CASES = [("random", 24), ("overflow", 24), ("zero_kept", 24), ("all_kept", 24), ("ties", 24), ("extremes", 24),
          ("one", 1)]
 
@@ -82,9 +81,10 @@ def long_rows(spec):
            np.array([400, 400, 400]), np.array([0, 0, 0]))
 
 
-CONFIGS = {"synthetic": (LatteDecodeEngine, SPEC, synthetic_rows), "dense": (DenseDecodeEngine, DENSE, synthetic_rows),
-           "relative": (LatteDecodeEngine, RELATIVE, relative_rows), "real": (LatteDecodeEngine, REAL, real_rows),
-           "long": (LatteDecodeEngine, LONG, long_rows)}
+CONFIGS = {"synthetic": (LatteDecodeEngine, DESIGN, synthetic_rows),
+           "dense": (DenseDecodeEngine, DENSE_DESIGN, synthetic_rows),
+           "relative": (LatteDecodeEngine, RELATIVE_DESIGN, relative_rows),
+           "real": (LatteDecodeEngine, REAL, real_rows), "long": (LatteDecodeEngine, LONG, long_rows)}
 
 
 def make_cases(dut, spec, rows, engine):
@@ -129,8 +129,8 @@ def test_decode_top_on_axi_ram(sim, rows, tmp_path):
     prepare_simulator(sim)
     from cocotb_tools.runner import get_runner
 
-    top, spec, source_rows = CONFIGS[rows]
-    dut = top(spec, 3)
+    top, design, source_rows = CONFIGS[rows]
+    dut, spec = top(design.replace(group=3)), design.decode_spec()
     source = tmp_path / "decode_top.v"
     source.write_text("`timescale 1ns/1ps\n" + verilog.convert(dut, name="decode_top") + SRAM_VERILOG)
     cases, wants, names = make_cases(dut, spec, source_rows(spec), "dense" if rows == "dense" else "latte")

@@ -1,7 +1,7 @@
 """The parameter-space fuzzer (latte_rtl/sim/fuzz.py) in CI: a few random valid designs drawn by hypothesis
 (fixed seed) and every regression design the fuzzer or the fault sweep found, each generated and every top
 run on random and corner rows through the native engine with random stalls, bit-exact with golden and
-within the cycle model's hang budget. The long run is benchmarks/fuzz_designs.py (README, Verification)."""
+within the cycle model's hang budget. The long run is benchmarks/fuzz_designs.py (docs/verification.md)."""
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings

@@ -28,7 +28,7 @@ ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 # 8 lanes with m = 3, log2 probabilities and a 2-lane completion array (relative mode: rows overlap,
 # the score engine's too); 5 lanes (a
 # 4-lane tail beat) with m = 5, F = 3, B = 10; a 4-lane completion array in absolute mode.
-# (Not --vmean: with beats > 1 its V mean of element `lanes` is wrong on cocotb too; see the README.)
+# (Not --vmean: with beats > 1 its V mean of element `lanes` is wrong on cocotb too; see CHANGELOG.md.)
 CONFIGS = {
     "default": (dict(attention=True), ("latte_score_engine", "dense_score_engine", *ATTENTION_TOPS)),
     "l8m3log2c2": (dict(attention=True, lanes=8, msb_bits=3, heads=4, max_keys=256, prob_format="log2",
@@ -200,7 +200,7 @@ def test_explore_on_dask(tmp_path, cluster, capsys):
     best-vs-best ratio written."""
     import json
 
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
 
     code = main(["explore", "--dim", "4", "--max-keys", "8", "--family", "score", "--latte-lanes", "2",
                  "--latte-msb-bits", "4", "--latte-pipeline", "on", "--dense-lanes", "2", "--dense-pipeline", "on",

@@ -11,7 +11,6 @@ import pytest
 from amaranth.sim import Simulator
 
 from latte_rtl.golden.decode import (
-    DecodeSpec,
     Plane,
     decode_step,
     memory_image,
@@ -19,9 +18,10 @@ from latte_rtl.golden.decode import (
     plane_values,
     unpack_rows,
 )
+from latte_rtl.sim.amaranth_axi import ReactiveMemory
 from latte_rtl.stages.decode_fetch import PlaneFetcher, PlaneKind
 from tests.amaranth_helpers import SEED
-from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
+from tests.decode_helpers import decode_design
 
 NAMES = {PlaneKind.K_MSB: "k_msb", PlaneKind.K_LSB: "k_lsb", PlaneKind.V: "v"}
 
@@ -88,7 +88,8 @@ def test_rows_and_bytes_match_golden(dim, width, base, pad):
     seed = SEED + dim
     print(f"seed {seed}")
     rng = random.Random(seed)
-    spec = DecodeSpec(dim=dim, lanes=dim, bus_bytes=width // 8, max_keys=64)
+    design = decode_design(dim=dim, lanes=dim, axi_data_width=width, max_keys=64, kept_buffer=64, axi_outstanding=3)
+    spec = design.decode_spec()
     n = 24
     k, v, step, layout = golden_case(spec, n, base, seed)
     if pad:
@@ -96,14 +97,12 @@ def test_rows_and_bytes_match_golden(dim, width, base, pad):
         layout["k_msb"] = Plane(end, layout["k_msb"].stride + pad)
     lo, image = memory_image(spec, layout, k, v)
     memory = ReactiveMemory(rng, width // 8, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
-    mem = bytearray(MEMORY_BYTES)
-    mem[lo:lo + len(image)] = image
-    memory.mem = bytes(mem)
+    memory.load(lo, image)
     fetches = ([(PlaneKind.K_LSB, int(j)) for j in np.flatnonzero(step["lsb_rows"])]
                + [(PlaneKind.V, int(j)) for j in np.flatnonzero(step["v_rows"])])
     rng.shuffle(fetches)
     assert 0 < len(fetches) < 2 * n
-    dut = PlaneFetcher(dim=dim, data_width=width, index_width=6, max_outstanding=3)
+    dut = PlaneFetcher(design)
     got, counters = run_fetch(dut, memory, layout, n, fetches, rng)
     want = {(PlaneKind.K_MSB, j) for j in range(n)} | set(fetches)
     assert sorted((p, j) for p, j, _ in got) == sorted(want)

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from latte_rtl.golden.decode import DecodeSpec, decode_step, memory_image, packed_layout
+from latte_rtl.golden.decode import decode_step, memory_image, packed_layout
 from latte_rtl.golden.latte import partial_sums
+from latte_rtl.sim.amaranth_axi import ReactiveMemory
 from latte_rtl.stages.decode_score import DecodeScoreStage
 from tests.amaranth_helpers import SEED
-from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
+from tests.decode_helpers import decode_design
 from tests.stages.test_decode_fetch import set_layout
 
-SPEC = DecodeSpec(dim=20, lanes=20, bus_bytes=8, kept_buffer=6, max_keys=64)
+DESIGN = decode_design(dim=20, lanes=20, axi_data_width=64, kept_buffer=6, max_keys=64, axi_outstanding=4)
+SPEC = DESIGN.decode_spec()
 N = 24
 
 
@@ -77,9 +79,9 @@ def simulate_step(dut, memory, layout, q, thresholds, rng, cycles=20000):
 
 
 class _MasterLimits:
-    """The AXI master's burst limit the memory model checks (PlaneFetcher's default)."""
+    """The AXI master's burst limit the memory model checks (the design's bus's)."""
 
-    max_burst = 16
+    max_burst = DESIGN.bus.max_burst
 
 
 @pytest.mark.parametrize("case,group", [("random", 3), ("random", 1), ("zero_kept", 3), ("all_kept", 3),
@@ -93,10 +95,8 @@ def test_decode_scores_match_golden(case, group):
     layout = packed_layout(SPEC, N, base=2 * 4096 - 40)
     lo, image = memory_image(SPEC, layout, k, v)
     memory = ReactiveMemory(rng, 8, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
-    mem = bytearray(MEMORY_BYTES)
-    mem[lo:lo + len(image)] = image
-    memory.mem = bytes(mem)
-    dut = DecodeScoreStage(dim=SPEC.dim, group=group, data_width=64, index_width=6, kept_buffer=SPEC.kept_buffer)
+    memory.load(lo, image)
+    dut = DecodeScoreStage(DESIGN.replace(group=group), pending=8)
     scores, records = simulate_step(dut, memory, layout, q, thresholds, rng)
     kept = want["kept"]
     expected = [(j, sum(int(kept[g, j]) << g for g in range(group)),

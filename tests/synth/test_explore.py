@@ -59,7 +59,7 @@ def test_best_point_and_advantage():
 ], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
 def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
     """In this process (cheap); the subprocess test below checks the same contract end to end."""
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
 
     out = tmp_path / "out"
     code = main(["explore", *args, "-o", str(out)])
@@ -85,7 +85,7 @@ FAILING = (4, False)  # (lanes, pipeline) of the LATTE point whose synthesis is 
 def _explore(out: Path) -> tuple[int, str]:
     """`latte-rtl explore TINY` in this process, the LATTE point FAILING's synthesis raising (the
     local workers are forked from here, so they see the patch)."""
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
     from latte_rtl.synth import flows
 
     real = flows.synthesize

@@ -4,21 +4,22 @@ out of every query row, kept_count, overflow and the bytes read per plane, throu
 G = 1 and 3, zero kept, all kept with overflow, ties, extreme operands, N = 1, log2 probabilities, planes at
 bases that are not 4 KiB aligned; dense: every key, every V row."""
 
-import dataclasses
 import random
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from latte_rtl.golden.decode import DecodeSpec, Plane, decode_step, memory_image, packed_layout
+from latte_rtl.golden.decode import Plane, decode_step, memory_image, packed_layout
 from latte_rtl.golden.latte import partial_sums
 from latte_rtl.hw.sram import simulation_model
+from latte_rtl.sim.amaranth_axi import ReactiveMemory
 from latte_rtl.tops.decode import DecodeReg, DenseDecodeEngine, LatteDecodeEngine
 from tests.amaranth_helpers import SEED
-from tests.hw.test_axi_read import MEMORY_BYTES, ReactiveMemory
+from tests.decode_helpers import decode_design
 
-SPEC = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64)
+DESIGN = decode_design(dim=16, lanes=16, axi_data_width=64, kept_buffer=6, max_keys=64)
+SPEC = DESIGN.decode_spec()
 N = 24
 _LAYOUT = {"k_msb": (DecodeReg.BASE_MSB, DecodeReg.STRIDE_MSB), "k_lsb": (DecodeReg.BASE_LSB, DecodeReg.STRIDE_LSB),
            "v": (DecodeReg.BASE_V, DecodeReg.STRIDE_V)}
@@ -113,25 +114,26 @@ def case_data(spec, case, group, n, seed):
     return q, k, v, thresholds, mult, comp
 
 
-def check_step(top, spec, case, group, n, seed, base, engine):
+def check_step(top, design, case, group, n, seed, base, engine, **build):
     print(f"seed {seed} case {case} group {group} N {n} engine {engine}")
-    return check_step_with(top, spec, case_data(spec, case, group, n, seed), seed, base, engine)
+    return check_step_with(top, design, case_data(design.decode_spec(), case, group, n, seed), seed, base, engine,
+                           **build)
 
 
-def check_step_with(top, spec, inputs, seed, base, engine, v_pad=0):
+def check_step_with(top, design, inputs, seed, base, engine, v_pad=0, **build):
+    """One step of `top` built from `design` (group: the inputs' query rows; `build`: the top's keywords)."""
     rng = random.Random(seed)
     q, k, v, thresholds, mult, comp = inputs
     group, n = q.shape[0], k.shape[0]
+    spec = design.decode_spec()
     want = decode_step(spec, q, k, v, thresholds, mult, comp, engine=engine)
     layout = packed_layout(spec, n, base=base)
     if v_pad:       # V rows v_pad bytes apart beyond their beats: the plane is not packed, one row a request
         layout["v"] = Plane(layout["v"].base, layout["v"].stride + v_pad)
     lo, image = memory_image(spec, layout, k, v)
     memory = ReactiveMemory(rng, spec.bus_bytes, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
-    mem = bytearray(MEMORY_BYTES)
-    mem[lo:lo + len(image)] = image
-    memory.mem = bytes(mem)
-    dut = top(spec, group)
+    memory.load(lo, image)
+    dut = top(design.replace(group=group), **build)
     [(outs, record)] = run_steps(dut, memory, [(register_writes(layout, n, thresholds, mult, comp), q)], rng)
     assert record, "no record"
     print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()} V rows "
@@ -148,10 +150,8 @@ def check_step_with(top, spec, inputs, seed, base, engine, v_pad=0):
     ("random", 3, N, "linear"), ("overflow", 3, N, "linear"), ("random", 1, N, "log2"), ("zero_kept", 3, N, "linear"),
     ("all_kept", 3, N, "linear"), ("ties", 1, N, "linear"), ("extremes", 3, N, "linear"), ("one", 3, 1, "linear")])
 def test_latte_decode_top_matches_golden(case, group, n, prob_format):
-    spec = SPEC if prob_format == "linear" else DecodeSpec(
-        dim=SPEC.dim, lanes=SPEC.dim, bus_bytes=8, kept_buffer=6, max_keys=64,
-        softmax={**SPEC.softmax, "prob_format": "log2", "log_levels": 5})
-    want, _ = check_step(LatteDecodeEngine, spec, case, group, n, SEED + 7 * group + len(case), 2 * 4096 - 40,
+    design = DESIGN if prob_format == "linear" else DESIGN.replace(prob_format="log2", log_levels=5)
+    want, _ = check_step(LatteDecodeEngine, design, case, group, n, SEED + 7 * group + len(case), 2 * 4096 - 40,
                          "latte")
     if case == "all_kept":
         assert want["overflow"].tolist() == [N - SPEC.kept_buffer] * group
@@ -159,12 +159,13 @@ def test_latte_decode_top_matches_golden(case, group, n, prob_format):
         assert want["kept_count"].tolist() == [0] * group and want["bytes"]["v"] == 0
 
 
-DENSE = DecodeSpec(dim=12, lanes=12, bus_bytes=8, kept_buffer=N, max_keys=64)
+DENSE_DESIGN = decode_design(dim=12, lanes=12, axi_data_width=64, kept_buffer=N, max_keys=64)
+DENSE = DENSE_DESIGN.decode_spec()
 
 
 @pytest.mark.parametrize("case,group,n", [("random", 3, N), ("extremes", 1, N), ("one", 3, 1)])
 def test_dense_decode_top_matches_golden(case, group, n):
-    want, record = check_step(DenseDecodeEngine, DENSE, case, group, n, SEED + 11 * group + len(case), 4096 - 24,
+    want, record = check_step(DenseDecodeEngine, DENSE_DESIGN, case, group, n, SEED + 11 * group + len(case), 4096 - 24,
                               "dense")
     assert record["kept_count"] == [n] * group and record["bytes"]["v"] == n * DENSE.row_beats("v") * 8
 
@@ -173,12 +174,13 @@ def test_dense_v_walk_unpacked_stride():
     """The dense V walk asks for many rows a request only on a packed V plane; a padded stride, one each."""
     seed = SEED + 5
     print(f"seed {seed}")
-    want, record = check_step_with(DenseDecodeEngine, DENSE, case_data(DENSE, "random", 3, N, seed), seed,
+    want, record = check_step_with(DenseDecodeEngine, DENSE_DESIGN, case_data(DENSE, "random", 3, N, seed), seed,
                                    4096 - 24, "dense", v_pad=DENSE.bus_bytes)
     assert record["bytes"]["v"] == N * DENSE.row_beats("v") * 8
 
 
-RELATIVE = DecodeSpec(dim=16, lanes=16, bus_bytes=8, kept_buffer=6, max_keys=64, threshold_mode="relative")
+RELATIVE_DESIGN = DESIGN.replace(threshold_mode="relative")
+RELATIVE = RELATIVE_DESIGN.decode_spec()
 
 
 @pytest.mark.parametrize("case,group", [("random", 3), ("max_only", 3), ("overflow", 1), ("all", 3)])
@@ -191,7 +193,8 @@ def test_latte_relative_two_msb_passes(case, group):
                   "overflow": [int(h.max() - np.quantile(h, 0.5)) for h in hh],
                   "all": [2 * RELATIVE.dim * (1 << 2 * (RELATIVE.msb_bits - 1))] * group}[case]
     print(f"relative thresholds {thresholds}")
-    want, _ = check_step_with(LatteDecodeEngine, RELATIVE, (q, k, v, thresholds, mult, comp), seed, 4096 - 8, "latte")
+    want, _ = check_step_with(LatteDecodeEngine, RELATIVE_DESIGN, (q, k, v, thresholds, mult, comp), seed, 4096 - 8,
+                              "latte")
     assert want["bytes"]["k_msb"] == 2 * N * RELATIVE.row_beats("k_msb") * RELATIVE.bus_bytes
 
 
@@ -217,10 +220,8 @@ def test_latte_steps_back_to_back():
         wants.append(decode_step(SPEC, q, k, v, thresholds, mult + i, comp))
     lo, image = memory_image(SPEC, layout, k, v)
     memory = ReactiveMemory(rng, SPEC.bus_bytes, latency=3, ar_busy=0.6, r_busy=0.7)
-    mem = bytearray(MEMORY_BYTES)
-    mem[lo:lo + len(image)] = image
-    memory.mem = bytes(mem)
-    for (outs, record), want in zip(run_steps(LatteDecodeEngine(SPEC, 3), memory, steps, rng), wants):
+    memory.load(lo, image)
+    for (outs, record), want in zip(run_steps(LatteDecodeEngine(DESIGN.replace(group=3)), memory, steps, rng), wants):
         print(f"kept {want['kept_count'].tolist()} overflow {want['overflow'].tolist()}")
         assert outs == want["out"].tolist()
         assert (record["kept_count"], record["overflow"]) == (want["kept_count"].tolist(), want["overflow"].tolist())
@@ -229,8 +230,7 @@ def test_latte_steps_back_to_back():
 
 def test_latte_few_rows_in_flight():
     """rows_in_flight 3 (below the MSB rows of a packed request): the credit caps each request, bit-exact."""
-    spec = dataclasses.replace(SPEC, rows_in_flight=3)
-    check_step(LatteDecodeEngine, spec, "random", 3, N, SEED + 5, 4096 - 40, "latte")
+    check_step(LatteDecodeEngine, DESIGN, "random", 3, N, SEED + 5, 4096 - 40, "latte", rows_in_flight=3)
 
 
 @pytest.mark.parametrize("top,engine,mode", [(LatteDecodeEngine, "latte", "absolute"),
@@ -239,12 +239,13 @@ def test_latte_few_rows_in_flight():
 def test_max_keys_below_rows_in_flight(top, engine, mode):
     """max_keys 16 below the 32 rows in flight (issue 29's deadlock: the MSB credit port was index-wide and
     truncated 32 to 0, so no MSB row was ever asked for): the step ends, bit-exact."""
-    spec = dataclasses.replace(SPEC, dim=8, lanes=4, max_keys=16, kept_buffer=8 if engine == "latte" else 16,
-                               max_outstanding=32, threshold_mode=mode)
-    assert spec.max_outstanding > spec.max_keys
+    design = DESIGN.replace(dim=8, lanes=4, max_keys=16, kept_buffer=8 if engine == "latte" else 16,
+                            axi_outstanding=32, threshold_mode=mode)
+    spec = design.decode_spec()
+    assert design.decode.axi_outstanding > spec.max_keys
     seed = SEED + 29
     print(f"seed {seed} {engine} {mode}")
     q, k, v, thresholds, mult, comp = case_data(spec, "random", 3, 16, seed)
     if mode == "relative":
         thresholds = [int(h.max() - np.quantile(h, 0.85)) for h in partial_sums(q, k, spec)["HH"]]
-    check_step_with(top, spec, (q, k, v, thresholds, mult, comp), seed, 4096 - 24, engine)
+    check_step_with(top, design, (q, k, v, thresholds, mult, comp), seed, 4096 - 24, engine)

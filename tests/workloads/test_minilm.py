@@ -116,7 +116,7 @@ def test_dump_minilm_runs_through_the_attention_golden(minilm, tmp_path):
 def test_missing_minilm_package_is_one_line_with_the_install_command(monkeypatch, capsys):
     import importlib.util
 
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
     from latte_rtl.workloads import minilm
 
     real = importlib.util.find_spec

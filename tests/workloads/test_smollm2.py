@@ -185,7 +185,7 @@ def test_dump_smollm2_bad_keys_is_one_line(tmp_path):
 def test_missing_smollm2_package_is_one_line_with_the_install_command(monkeypatch, capsys):
     import importlib.util
 
-    from latte_rtl.cli import main
+    from latte_rtl.commands import main
     from latte_rtl.workloads import smollm2
 
     real = importlib.util.find_spec

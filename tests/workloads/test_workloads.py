@@ -152,13 +152,13 @@ def test_workload_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "thr.json"
     small = ("--dim", "16", "--heads", "4", "--max-keys", "64")
-    proc = _cli("calibrate", *small, "--qk", dump, "--keep", "0.2", "-o", out)
+    proc = _cli("calibrate", *small, "--qk", dump, "--keep-ratio", "0.2", "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(out.read_text())["thresholds"]) == 4
     for args, words in [
         (("evaluate", "--workload", "speech"), "speech"),
         (("calibrate", "--dim", "16", "--heads", "4", "--max-keys", "64", "--qk", dump, "-o", out), "exactly one"),
-        (("calibrate", *small, "--qk", dump, "--keep", "0", "-o", out), "--keep"),
+        (("calibrate", *small, "--qk", dump, "--keep-ratio", "0", "-o", out), "--keep-ratio"),
         (("dump", "--workload", "lm", "--layer", "7", "-o", dump), "--layer=7"),
         (("dump", "--workload", "lm", "--keys", "250", "--rows", "16", "-o", dump), "keys + rows"),
     ]:
