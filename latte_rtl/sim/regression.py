@@ -1,5 +1,6 @@
-"""The cocotb regression of a generated design: every registered top, every simulator, every
-case, with and without backpressure. Used by `latte-rtl sim` and by the pytest sweep."""
+"""The regression of a generated design: every registered top, every simulator, every case, with and
+without backpressure, through cocotb (or the native engine: the Verilator harness, cycle-exact with
+cocotb). Used by `latte-rtl sim`, by `flow` (native) and by the pytest sweep."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ def cycle_bound(cfg: LatteConfig, model_cycles) -> np.ndarray:
 
 
 def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops=None, seed: int = 1,
-                   rows: int = 6, keys: int | None = None, waves: bool = False, log=print) -> dict:
-    """Run the regression; returns a report dict. Raises AssertionError on any mismatch."""
+                   rows: int = 6, keys: int | None = None, waves: bool = False, native: bool = False,
+                   log=print) -> dict:
+    """Run the regression; returns a report dict. Raises AssertionError on any mismatch. `native`: the
+    native engine instead of cocotb (Verilator only, no waves; its harness builds serve `run` after)."""
     design_dir = Path(design_dir).resolve()
     cfg, manifest = load_design(design_dir)
     tops = list(manifest["tops"]) if tops is None else list(tops)
@@ -43,8 +46,8 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
             taken = [p for p in stimuli if not refused(cfg, top, p)]
             for traffic, valid_prob, ready_prob in TRAFFIC:
                 results = [stim_dir / f"{p.stem}.{sim}.{top}.{traffic}.result.npz" for p in taken]
-                info = simulate(design_dir, taken, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
-                                ready_prob=ready_prob, waves=waves)
+                info = _simulate(design_dir, taken, results, top=top, sim=sim, seed=seed, valid_prob=valid_prob,
+                                 ready_prob=ready_prob, waves=waves, native=native)
                 run = {"sim": sim, "top": top, "traffic": traffic, "status": "pass"}
                 if info["waves"]:
                     run["waves"] = str(keep_waves(info["waves"], work / "waves", f"{top}.{sim}.{traffic}"))
@@ -56,6 +59,17 @@ def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops
                     extra += f", interval measured/model = {run['interval_ratio']:.3f}"
                 log(f"  {sim:9s} {top:20s} {traffic:12s} pass{extra}")
     return report
+
+
+def _simulate(design_dir: Path, stimuli, results, *, sim: str, waves: bool, native: bool, **kwargs) -> dict:
+    """runner.simulate, or sim.native.simulate_native when `native` (Verilator only)."""
+    if not native:
+        return simulate(design_dir, stimuli, results, sim=sim, waves=waves, **kwargs)
+    if sim != "verilator" or waves:
+        raise ValueError(f"the native engine runs Verilator without waves, not {sim!r} (waves {waves})")
+    from .native import simulate_native
+
+    return {**simulate_native(design_dir, stimuli, results, **kwargs), "waves": None}
 
 
 def refused(cfg: LatteConfig, top: str, stimulus: Path) -> bool:

@@ -172,9 +172,10 @@ def cmd_flow(args) -> int:
     manifest = generate(cfg, out, force=args.force)
     print(wrap(manifest_summary(manifest)))
     sections = [Section("Design", [Text(manifest_summary(manifest))])]
-    print(f"2/4 simulate ({sim}, every top, bit-exact against golden)")
+    native = sim == "verilator"      # the native engine: its harness builds serve step 3 too
+    print(f"2/4 simulate ({sim}{', native engine' if native else ', cocotb'}, every top, bit-exact against golden)")
     try:
-        report = run_regression(out, sims=(sim,), seed=1, rows=2, log=lambda text: print(wrap(text)))
+        report = run_regression(out, sims=(sim,), seed=1, rows=2, native=native, log=lambda text: print(wrap(text)))
     except AssertionError as exc:
         raise RunFailed(exc) from None
     ratios = {r["top"]: r["cycle_ratio"] for r in report["runs"] if "cycle_ratio" in r}
