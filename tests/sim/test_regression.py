@@ -89,6 +89,21 @@ def test_attention_regression(params, simulator, tmp_path):
             assert r["overlap"] > 1.1  # rows overlap: the next row starts before the last one's record
 
 
+def test_native_regression_as_flow_runs_it(tmp_path):
+    """run_regression(native=True) (flow's step 2 on Verilator): every top of an attention design, steady
+    and backpressure, bit-exact, with the cycle report; cocotb-only options are refused."""
+    require_simulator("verilator")
+    params = ATTENTION[0]
+    generate(LatteConfig.from_params(**params), tmp_path)
+    print(f"seed={SEED} config={params}")
+    report = run_regression(tmp_path, sims=("verilator",), seed=SEED, rows=2, native=True)
+    assert len(report["runs"]) == 8 and all(r["status"] == "pass" for r in report["runs"])
+    assert all(0.5 < r["cycle_ratio"] < 2 for r in report["runs"] if "cycle_ratio" in r)
+    assert (tmp_path / "sim_build" / "latte_attention_engine_native").is_dir()   # the harness step 3 reuses
+    with pytest.raises(ValueError):
+        run_regression(tmp_path, sims=("icarus",), seed=SEED, rows=2, native=True)
+
+
 def test_attention_run_matches_golden_cli(tmp_path):
     """`latte-rtl run` and `latte-rtl golden` on a design made with --attention: the LATTE attention
     top by default, identical out, probs, hh, kept, scores."""
