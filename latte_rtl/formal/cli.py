@@ -53,7 +53,7 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
     tasks = [Task(top, "protocol", k, entry["module"], None, True,
                   f"bounded, depth {k}: every stream of every block in context, kept FIFO never written when full")]
     notes = []
-    if liveness.is_decode(entry):  # an AXI4 slave and a user around the top: see liveness.py
+    if liveness.is_decode(top):  # an AXI4 slave and a user around the top: see liveness.py
         parts, notes = liveness.plan(cfg, manifest, top, ports.get(entry["module"], {}), depth=depth,
                                      stalls=stalls, cap=DEFAULT_DEPTH_CAP)
         return [Task(top, name, d, "latte_formal_liveness", text, False, scope)
@@ -151,7 +151,7 @@ def check_options(args, manifest: dict) -> tuple[list[str], list[str]]:
         raise UserError(f"--depth must be 1..1000 cycles, not {args.depth}")
     if not 0 <= args.stalls <= MAX_STALLS:
         raise UserError(f"--stalls must be 0..{MAX_STALLS} cycles, not {args.stalls}")
-    if args.stalls and not any(liveness.is_decode(manifest["tops"][t]) for t in tops):
+    if args.stalls and not any(liveness.is_decode(t) for t in tops):
         raise UserError(f"--stalls applies to the decode tops only (their AXI environment), not to {', '.join(tops)}")
     wanted = list(PROOFS) if args.proofs is None else args.proofs.split(",")
     for name in wanted:

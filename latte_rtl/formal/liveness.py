@@ -245,11 +245,18 @@ def _step_checks(env: Env, mp: dict, liveness: bool) -> list[str]:
             "  end"]
 
 
-DECODE_KEYS = {"latte_decode": False, "dense_decode": True}  # manifest key of a decode top: is it the dense twin
+def is_decode(top: str) -> bool:
+    """Whether the registered `top` is a decode top (K and V behind an external bus)."""
+    from ..tops import get_top
+
+    return get_top(top).decode
 
 
-def is_decode(entry: dict) -> bool:
-    return entry.get("key") in DECODE_KEYS
+def is_dense(top: str) -> bool:
+    """Whether decode top `top` is the dense twin (every key, N <= kept_buffer): its component says."""
+    from ..tops import get_top
+
+    return get_top(top).component.dense
 
 
 def prefix_cycles(group: int) -> int:
@@ -263,7 +270,7 @@ def plan(cfg, manifest: dict, top: str, ports: dict, *, depth: int | None, stall
     proof (depth: through the first step's bound unless given)."""
     entry = manifest["tops"][top]
     check_ports(top, ports, entry["ports"])
-    dense = DECODE_KEYS[entry["key"]]
+    dense = is_dense(top)
     n = keys_of(cfg, dense)
     bound = step_bound(cfg, manifest["derived"]["decode"]["row_beats"], n=n, stalls=stalls, dense=dense)
     env = env_of(cfg, manifest, n_max=n, stalls=stalls, bound=bound)
