@@ -34,6 +34,7 @@ class ExternalBus(MemoryBus):
     signature(cfg)  the port's `wiring.Signature`, seen from the tops (a manager)
     master(cfg)     the master component: `req` (In stream of hw/axi_read.request_layout: addr, beats),
                     `resp` (Out stream of response_layout: data, last), and the port as member `port`
+    amaranth_model(), cocotb_model(dut, size), native_functions(widths): its simulation models
     """
 
     external = True
@@ -53,6 +54,22 @@ class ExternalBus(MemoryBus):
     def memory_summary(self, params: dict) -> str:
         """The bus in `generate`'s summary ("AXI4 256b reads, 32 bursts in flight")."""
         raise NotImplementedError
+
+    def _needs(self, what: str):
+        raise NotImplementedError(f"kv_memory {self.name}: {type(self).__name__} must give {what} (buses/external.py "
+                                  "lists what an external bus owns; docs/architecture.md, How to add a memory bus)")
+
+    def amaranth_model(self):
+        """The amaranth.sim subordinate class of the port (drive / update each cycle)."""
+        self._needs("amaranth_model()")
+
+    def cocotb_model(self, dut, size: int):
+        """The cocotb memory model bound to the `<port>_` signals of `dut`, `size` bytes."""
+        self._needs("cocotb_model(dut, size)")
+
+    def native_functions(self, widths: dict[str, int]) -> list[str]:
+        """latte_ports.h's accessors of the port for the native harness's C++ model of this bus."""
+        self._needs("native_functions(widths) and a C++ model in sim/native_harness.cpp")
 
     def check(self, cfg) -> None:
         where = f"kv_memory {self.name}"

@@ -102,8 +102,9 @@ def cmd_golden(args) -> int:
     cfg = design_config(args)
     top = get_top(default_top(cfg) if args.top is None else args.top)
     if top not in tops_for(cfg):
-        raise UserError(f"--top {top.name} is not generated for these parameters (add --attention for the "
-                        "attention tops, --kv-memory axi for the decode tops)")
+        raise UserError(f"--top {top.name} is not generated for these parameters: expected one of "
+                        f"{', '.join(t.name for t in tops_for(cfg))} (the attention tops need attention on, the "
+                        "decode tops an external --kv-memory)")
     check_output_file(args.output, "-o", {"the input --qk": args.qk, "the input --thresholds": args.thresholds,
                                           **design_inputs(args.design)})
     thresholds = load_thresholds_json(args.thresholds, cfg.score) if args.thresholds else None
@@ -132,8 +133,9 @@ def register(sub) -> None:
     p = sub.add_parser("golden", help="run the NumPy golden model of a top on an attention input .npz")
     add_design_argument(p, "take the parameters from this generated design directory (else the options below)")
     add_config_options(p)
-    p.add_argument("--top", help="registered top whose golden function runs (default: latte_attention_engine with "
-                                 "--attention, else latte_score_engine)")
+    p.add_argument("--top", help="registered top whose golden function runs (default: the design's default top, "
+                                 "the manifest's default_top: the LATTE decode top of a decode design, else the LATTE "
+                                 "attention top with --attention, else latte_score_engine)")
     p.add_argument("--qk", required=True, help="input .npz (q, k, thresholds, heads)")
     p.add_argument("--thresholds", help="thresholds JSON (as `latte-rtl calibrate` writes) replacing the input's")
     p.add_argument("-o", "--output", required=True, help="result .npz")
