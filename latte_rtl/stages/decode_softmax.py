@@ -20,10 +20,16 @@ def exp_of(d, softmax: dict, exp_width: int):
     """e = LUT[d mod 2^F] >> min(d >> F, P + 1), d >= 0 (golden.exp_values)."""
     f, p = softmax["exp_frac_bits"], softmax["exp_bits"]
     lut = Array(C(int(v), exp_width) for v in exp_table(f, p))
-    whole = d >> f
-    shift = Mux(whole > p + 1, p + 1, whole)
     frac = d[:f] if f else C(0, 1)
-    return lut[frac] >> shift[:max(1, (p + 1).bit_length())]
+    return lut[frac] >> clamped_shift(d >> f, p + 1)
+
+
+def clamped_shift(whole, limit: int):
+    """min(whole, limit) as a shift amount of bit_length(limit) bits; `whole` itself where it cannot exceed
+    `limit` (a constant comparison there fails Verilator's CMPCONST lint: exp_bits 2, a 1-bit d >> F)."""
+    if (1 << len(whole)) - 1 <= limit:
+        return whole
+    return Mux(whole > limit, limit, whole)[:max(1, limit.bit_length())]
 
 
 def prob_of(e, inv, softmax: dict):

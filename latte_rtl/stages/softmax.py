@@ -24,6 +24,7 @@ from ..hw import layouts
 from ..hw.divider import SerialDivider
 from ..hw.sram import SRAM
 from ..hw.threshold import HeadRegisterFile
+from .decode_softmax import clamped_shift
 
 
 class SoftmaxStage(wiring.Component):
@@ -49,12 +50,11 @@ class SoftmaxStage(wiring.Component):
         """e = LUT[d mod 2^F] >> min(d >> F, P + 1)."""
         a = self.cfg.attention
         lut = Array(C(v, self.cfg.attention_widths.exp_width) for v in self.cfg.attention_widths.lut)
-        i = d >> a.exp_frac_bits
-        shift = Mux(i > a.exp_bits + 1, a.exp_bits + 1, i)
+        shift = clamped_shift(d >> a.exp_frac_bits, a.exp_bits + 1)
         frac = d[:a.exp_frac_bits] if a.exp_frac_bits else C(0, 1)
         table = Signal(self.cfg.attention_widths.exp_width)
         m.d.comb += table.eq(lut[frac])
-        return table >> shift[:max(1, (a.exp_bits + 1).bit_length())]
+        return table >> shift
 
     def _parts(self, m):
         """M_h and C_h register files, the kept-score buffer, the divider."""

@@ -28,23 +28,42 @@ def _params(**changes) -> dict:
     return {**LatteConfig().params(), **changes}
 
 
-# Designs that failed once, each with what it broke; they run on every CI.
+# Designs that failed once, each with what it broke and the seed of its stimulus and stalls; they run on
+# every CI. A design that still fails is marked with why (strict: the test fails once it passes).
 REGRESSIONS = {
     # issue 29: max_keys 16 below the 32 rows in flight: the MSB credit truncated to 0, no MSB row asked for
-    "decode_max_keys_below_outstanding": _params(kv_memory="axi", attention=True, threshold_mode="absolute", dim=8,
-                                                 lanes=4, heads=6, group=3, max_keys=16, kept_buffer=8,
-                                                 axi_data_width=64),
+    "decode_max_keys_below_outstanding": (_params(kv_memory="axi", attention=True, threshold_mode="absolute", dim=8,
+                                                  lanes=4, heads=6, group=3, max_keys=16, kept_buffer=8,
+                                                  axi_data_width=64), FUZZ_SEED),
     # the same in relative mode (two MSB passes), a single query head for the group (heads < group)
-    "decode_relative_one_head": _params(kv_memory="axi", attention=True, threshold_mode="relative", dim=5, lanes=2,
-                                        heads=1, group=2, max_keys=3, kept_buffer=2, axi_data_width=128,
-                                        axi_outstanding=64),
+    "decode_relative_one_head": (_params(kv_memory="axi", attention=True, threshold_mode="relative", dim=5, lanes=2,
+                                         heads=1, group=2, max_keys=3, kept_buffer=2, axi_data_width=128,
+                                         axi_outstanding=64), FUZZ_SEED),
+    # long run seed 118: exp_bits 2 with F = 0 made the exp's shift clamp a constant comparison (d >> F is
+    # 1 bit), which Verilator refuses (CMPCONST): the attention tops did not build
+    "fuzz_118_exp_clamp_constant": (_params(attention=True, bits=15, completion_lanes=1, cycle_counter_bits=16, dim=12,
+                                            exp_bits=2, exp_frac_bits=0, heads=5, lanes=10, max_keys=34, msb_bits=13,
+                                            mult_bits=14, pipeline=False, prob_bits=12, scale_shift=48, sink_keys=32,
+                                            vmean=True), 118),
+    # long run seed 102: latte_attention_engine, absolute mode, after the `random` case: the `extremes` case's
+    # row 3 gets its probability at key 1 instead of key 0 (kept flags and scores right); relative mode
+    # passes; not fixed yet
+    "fuzz_102_prob_index": (_params(attention=True, bits=9, cycle_counter_bits=43, dim=10, exp_bits=17,
+                                    exp_frac_bits=1, heads=1, lanes=10, max_keys=25, msb_bits=1, mult_bits=1,
+                                    pipeline=False, prob_bits=16, prob_format="log2", scale_shift=42,
+                                    threshold_mode="absolute", vmean=True), 102),
 }
+KNOWN_FAILURES = {"fuzz_102_prob_index": "attention top, absolute mode: a probability at the wrong key index "
+                                         "(found by the long run, seed 102; not fixed)"}
 
 
 @pytest.mark.parametrize("name", REGRESSIONS)
-def test_regression_designs(name, tmp_path):
+def test_regression_designs(name, tmp_path, request):
     require_simulator("verilator")
-    run = check_design(REGRESSIONS[name], tmp_path, seed=FUZZ_SEED)
+    if name in KNOWN_FAILURES:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_FAILURES[name], raises=AssertionError, strict=True))
+    params, design_seed = REGRESSIONS[name]
+    run = check_design(params, tmp_path, seed=design_seed)
     assert run.rows > 0 and run.cycles > 0
 
 
@@ -85,5 +104,5 @@ def test_draws_cover_every_parameter_within_its_range():
 def test_hang_budget_grows_with_the_row_and_the_latency():
     small, big = (LatteConfig.from_params(max_keys=n, dim=8, lanes=4) for n in (4, 40))
     assert hang_budget(small, 0) < hang_budget(big, 0)
-    axi = LatteConfig.from_params(**REGRESSIONS["decode_max_keys_below_outstanding"])
+    axi = LatteConfig.from_params(**REGRESSIONS["decode_max_keys_below_outstanding"][0])
     assert hang_budget(axi, 0) < hang_budget(axi, 40)
