@@ -107,13 +107,15 @@ class SoftmaxStage(wiring.Component):
 
     def _collect(self, m, banks, full, set_full):
         """Scores into bank `wbank` as they come; the record closes the bank (its kept count and head
-        latched beside it) and the next row goes to the other bank, once that one is free."""
+        latched beside it) and the next row goes to the other bank, once that one is free. A score is not
+        taken in the cycle a record is: it is the next row's (the score stage hands a row's record after
+        its last score), and would go into the bank being closed."""
         sw = self.cfg.score.widths
         wbank, count = Signal(), Signal(sw.count_width)
         kept = [Signal(sw.count_width, name=f"kept{b}") for b in range(2)]
         head = [Signal(sw.head_width, name=f"head{b}") for b in range(2)]
         open_ = ~full.bit_select(wbank, 1)
-        m.d.comb += [self.scores.ready.eq(open_), self.rows.ready.eq(open_)]
+        m.d.comb += [self.scores.ready.eq(open_ & ~self.rows.valid), self.rows.ready.eq(open_)]
         for b, bank in enumerate(banks):
             m.d.comb += [bank.waddr.eq(count), bank.wen.eq(self.scores.valid & open_ & (wbank == b)),
                          bank.wdata.eq(Cat(self.scores.payload.index, self.scores.payload.score))]

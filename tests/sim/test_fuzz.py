@@ -45,16 +45,15 @@ REGRESSIONS = {
                                             exp_bits=2, exp_frac_bits=0, heads=5, lanes=10, max_keys=34, msb_bits=13,
                                             mult_bits=14, pipeline=False, prob_bits=12, scale_shift=48, sink_keys=32,
                                             vmean=True), 118),
-    # long run seed 102: latte_attention_engine, absolute mode, after the `random` case: the `extremes` case's
-    # row 3 gets its probability at key 1 instead of key 0 (kept flags and scores right); relative mode
-    # passes; not fixed yet
+    # long run seed 102: latte_attention_engine, absolute mode: a row's first kept score arrived in the cycle
+    # the softmax took the previous row's record, went into the bank being closed and was lost; the row
+    # read a stale entry (its probability at key 1 instead of key 0)
     "fuzz_102_prob_index": (_params(attention=True, bits=9, cycle_counter_bits=43, dim=10, exp_bits=17,
                                     exp_frac_bits=1, heads=1, lanes=10, max_keys=25, msb_bits=1, mult_bits=1,
                                     pipeline=False, prob_bits=16, prob_format="log2", scale_shift=42,
                                     threshold_mode="absolute", vmean=True), 102),
 }
-KNOWN_FAILURES = {"fuzz_102_prob_index": "attention top, absolute mode: a probability at the wrong key index "
-                                         "(found by the long run, seed 102; not fixed)"}
+KNOWN_FAILURES: dict[str, str] = {}   # name -> why it still fails (none today)
 
 
 @pytest.mark.parametrize("name", REGRESSIONS)
