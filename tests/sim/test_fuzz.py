@@ -29,7 +29,7 @@ def _params(**changes) -> dict:
 
 
 # Designs that failed once, each with what it broke and the seed of its stimulus and stalls; they run on
-# every CI. A design that still fails is marked with why (strict: the test fails once it passes).
+# every CI.
 REGRESSIONS = {
     # issue 29: max_keys 16 below the 32 rows in flight: the MSB credit truncated to 0, no MSB row asked for
     "decode_max_keys_below_outstanding": (_params(kv_memory="axi", attention=True, threshold_mode="absolute", dim=8,
@@ -53,14 +53,11 @@ REGRESSIONS = {
                                     pipeline=False, prob_bits=16, prob_format="log2", scale_shift=42,
                                     threshold_mode="absolute", vmean=True), 102),
 }
-KNOWN_FAILURES: dict[str, str] = {}   # name -> why it still fails (none today)
 
 
 @pytest.mark.parametrize("name", REGRESSIONS)
-def test_regression_designs(name, tmp_path, request):
+def test_regression_designs(name, tmp_path):
     require_simulator("verilator")
-    if name in KNOWN_FAILURES:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN_FAILURES[name], raises=AssertionError, strict=True))
     params, design_seed = REGRESSIONS[name]
     run = check_design(params, tmp_path, seed=design_seed)
     assert run.rows > 0 and run.cycles > 0
