@@ -82,6 +82,8 @@ class ScoreWidths:
     dense_beat_sum_width: int
     max_hh: int                  # largest |HH|: dim · 2^(2(m−1))
     hh_range: tuple[int, int]
+    max_estimate: int            # largest |E| the filter compares (golden.max_estimate; = max_hh for "hh")
+    estimate_width: int          # signed width of E
     score_range: tuple[int, int]
     threshold_range: tuple[int, int]
     threshold_signed: bool
@@ -96,7 +98,7 @@ class ScoreWidths:
 
 
 def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max_keys: int,
-                 threshold_mode: str, completion_lanes: int = 0) -> ScoreWidths:
+                 threshold_mode: str, completion_lanes: int = 0, estimate: str = "hh") -> ScoreWidths:
     """Interval arithmetic over every intermediate (docs/spec.md §2), all operands included."""
     m, l, d = msb_bits, bits - msb_bits, dim
     hi = Interval(-(1 << (m - 1)), (1 << (m - 1)) - 1)  # x_H
@@ -109,14 +111,16 @@ def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max
     lane_product = _product(hi, hi).union(_product(hi, lo)).union(_product(lo, lo))
     score = _product(full, full) * d
     max_hh = d * (1 << (2 * (m - 1)))
-    thr = Interval(0, 2 * max_hh) if threshold_mode == "relative" else Interval(-max_hh, max_hh + 1)
+    max_e = golden.max_estimate(bits, m, d, estimate)
+    thr = Interval(0, 2 * max_e) if threshold_mode == "relative" else Interval(-max_e, max_e + 1)
     beats = -(-d // lanes)
     return ScoreWidths(
         lsb_bits=l, nibble_width=max(m, l) + 1, lane_product_width=lane_product.width,
         beat_sum_width=(lane_product * lanes).width, hh_width=hh.width, hl_width=hl.width,
         lh_width=hl.width, ll_width=ll.width, score_width=score.width, accumulator_width=accumulator.width,
         dense_product_width=_product(full, full).width, dense_beat_sum_width=(_product(full, full) * lanes).width,
-        max_hh=max_hh, hh_range=(hh.lo, hh.hi), score_range=(score.lo, score.hi),
+        max_hh=max_hh, hh_range=(hh.lo, hh.hi), max_estimate=max_e, estimate_width=Interval(-max_e, max_e).width,
+        score_range=(score.lo, score.hi),
         threshold_range=(thr.lo, thr.hi), threshold_signed=thr.lo < 0,
         threshold_width=thr.width if thr.lo < 0 else unsigned_width(thr.hi),
         head_width=unsigned_width(heads - 1), index_width=unsigned_width(max_keys - 1),
@@ -138,11 +142,20 @@ class ScoreConfig:
     lanes: int = param(16, "multipliers in the array = elements per beat", lo=1, hi="dim")
     heads: int = param(8, "per-head register sets (thresholds, M_h, C_h)", lo=1, hi=64)
     max_keys: int = param(1024, "keys the key store holds (N ≤ max_keys)", lo=1, hi=65536)
-    threshold_mode: str = param("relative", "relative: LATTE, keep HH ≥ max HH − T; absolute: Top-θ, keep HH ≥ T",
-                                choices=THRESHOLD_MODES)
+    threshold_mode: str = param("relative", "relative: LATTE, keep E ≥ max E − T; absolute: Top-θ, keep E ≥ T "
+                                            "(E: the estimate)", choices=THRESHOLD_MODES)
     sink_keys: int = param(0, "keys 0..K−1 of every row are always kept besides the threshold's (attention "
                               "sinks: the first tokens an LLM parks spare attention on)", lo=0, hi="max_keys",
                            symbol="K_sink")
+    window_keys: int = param(0, "keys j ≥ key_limit − W of every row are always kept besides the threshold's "
+                                "(a recent window: the last W keys the row sees)", lo=0, hi="max_keys",
+                             symbol="W")
+    estimate: str = param("hh", "what the filter compares: hh (the MS4B partial sum HH) or centred (2^(l+1)·HH + "
+                                "(2^l − 1)·(Σq_H + Σk_H): both low parts at their bin's centre, unbiased per key)",
+                          choices=golden.ESTIMATES)
+    row_thresholds: bool = param(False, "each row brings its threshold T on the query's first beat instead of "
+                                        "the per-head registers (per row-length or per-layer tables live in the "
+                                        "host)")
     completion_lanes: int = param(0, "multipliers of a separate completion array that finishes kept keys while the "
                                      "estimate goes on (0: the estimate array completes them too); 0 or a divisor "
                                      "of lanes", lo=0, hi="lanes")
@@ -157,7 +170,7 @@ class ScoreConfig:
                             f"consumes a stored word over lanes / C cycles), not {self.completion_lanes}")
         object.__setattr__(self, "widths", derive_score(
             self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode,
-            self.completion_lanes))
+            self.completion_lanes, self.estimate))
 
     # The golden model's parameter protocol (golden.ScoreArithmetic): bits, msb_bits, lsb_bits,
     # threshold_mode, beats.
@@ -182,7 +195,7 @@ class ScoreConfig:
         lo, hi = self.widths.threshold_range
         if not (lo <= value <= hi):
             raise UserError(f"{what}={value} is out of range for {self.threshold_mode} mode: expected "
-                            f"{lo} ≤ T ≤ {hi} (maxHH = {self.widths.max_hh})")
+                            f"{lo} ≤ T ≤ {hi} (max |E| = {self.widths.max_estimate}, estimate {self.estimate})")
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,12 @@ from .cycles import (
     score_row_cycles,
 )
 from .latte import (
+    ESTIMATES,
     GoldenResult,
     ScoreArithmetic,
+    estimates,
     keep_mask,
+    max_estimate,
     partial_sums,
     quantile_threshold,
     recombine,
@@ -48,6 +51,9 @@ __all__ = [
     "pv_rows",
     "softmax_rows",
     "vmean_of",
+    "ESTIMATES",
+    "estimates",
+    "max_estimate",
     "GoldenResult",
     "ScoreArithmetic",
     "decode_cycles",

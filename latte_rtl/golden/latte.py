@@ -22,12 +22,17 @@ class ScoreArithmetic(Protocol):
     msb_bits: int
     threshold_mode: str
     sink_keys: int  # keys 0..sink_keys−1 of every row are always kept
+    window_keys: int  # keys j >= key_limit − window_keys of every row are always kept
+    estimate: str  # "hh" or "centred" (ESTIMATES)
 
     @property
     def lsb_bits(self) -> int: ...
 
     @property
     def beats(self) -> int: ...
+
+
+ESTIMATES = ("hh", "centred")
 
 
 def split(x: np.ndarray, bits: int, msb_bits: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,23 +64,57 @@ def recombine(parts: dict[str, np.ndarray], lsb_bits: int) -> np.ndarray:
     return (parts["HH"] << (2 * lsb_bits)) + ((parts["HL"] + parts["LH"]) << lsb_bits) + parts["LL"]
 
 
-def keep_mask(hh: np.ndarray, row_thresholds: np.ndarray, mode: str,
-              key_mask: np.ndarray | None = None, sink_keys: int = 0) -> np.ndarray:
-    """Keys kept per row. hh [R, N]; row_thresholds [R] (T of each row's head).
+def estimates(hh: np.ndarray, q: np.ndarray, k: np.ndarray, cfg: ScoreArithmetic) -> np.ndarray:
+    """The estimate E [R, N] the filter compares, for q [R, d], k [N, d] and their HH [R, N].
 
-    relative: keep ⇔ HH >= max(HH) - T (row max over allowed keys; always keeps the max);
-    absolute: keep ⇔ HH >= T. Keys j < sink_keys are kept whatever their HH (attention sinks; the
-    max is still over every allowed key). Keys outside `key_mask` (e.g. causal) are never kept.
+    hh: E = HH. centred: E = 2^(l+1)·HH + (2^l − 1)·(Q + S_j), Q = Σ_i q_H[i] of the row, S_j = Σ_i
+    k_H[j, i] of the key: q·k estimated with both low parts at the centre of their bin, (2^l − 1)/2,
+    less the row constant d·((2^l − 1)/2)^2, in units of 2^(l−1). HH alone misses 2^l·(2^l − 1)/2·(Q + S_j):
+    its S_j part differs from key to key and reorders keys within a row.
+    """
+    mode = getattr(cfg, "estimate", "hh")
+    if mode == "hh":
+        return hh
+    if mode != "centred":
+        raise ValueError(f"estimate must be one of {ESTIMATES}, not {mode!r}")
+    l = cfg.lsb_bits
+    q_h, _ = split(q, cfg.bits, cfg.msb_bits)
+    k_h, _ = split(k, cfg.bits, cfg.msb_bits)
+    return (hh << (l + 1)) + ((1 << l) - 1) * (q_h.sum(axis=-1)[:, None] + k_h.sum(axis=-1)[None, :])
+
+
+def max_estimate(bits: int, msb_bits: int, dim: int, estimate: str = "hh") -> int:
+    """Largest |E| over all operands: d·2^(2(m−1)) for HH; 2^(l+1)·that + (2^l − 1)·2d·2^(m−1) centred."""
+    max_hh = dim << (2 * (msb_bits - 1))
+    if estimate == "hh":
+        return max_hh
+    l = bits - msb_bits
+    return (max_hh << (l + 1)) + ((1 << l) - 1) * (2 * dim << (msb_bits - 1))
+
+
+def keep_mask(est: np.ndarray, row_thresholds: np.ndarray, mode: str,
+              key_mask: np.ndarray | None = None, sink_keys: int = 0, window_keys: int = 0) -> np.ndarray:
+    """Keys kept per row. est [R, N] (the estimate E); row_thresholds [R] (T of each row).
+
+    relative: keep ⇔ E >= max(E) - T (row max over allowed keys; always keeps the max);
+    absolute: keep ⇔ E >= T. Keys j < sink_keys (attention sinks) and keys j >= key_limit −
+    window_keys (the row's most recent keys; key_limit = the row's allowed keys, a prefix) are kept
+    whatever their E; the max is still over every allowed key. Keys outside `key_mask` (e.g. causal)
+    are never kept.
     """
     t = np.asarray(row_thresholds, dtype=np.int64)[:, None]
     if mode == "relative":
-        masked = hh if key_mask is None else np.where(key_mask, hh, np.iinfo(np.int64).min)
-        keep = hh >= masked.max(axis=1, keepdims=True) - t
+        masked = est if key_mask is None else np.where(key_mask, est, np.iinfo(np.int64).min)
+        keep = est >= masked.max(axis=1, keepdims=True) - t
     elif mode == "absolute":
-        keep = hh >= t
+        keep = est >= t
     else:
         raise ValueError(f"threshold mode {mode!r}")
-    keep |= np.arange(hh.shape[-1]) < sink_keys
+    index = np.arange(est.shape[-1])
+    keep |= index < sink_keys
+    if window_keys:
+        limit = est.shape[-1] if key_mask is None else key_mask.sum(axis=-1, keepdims=True)
+        keep |= index >= limit - window_keys
     return keep if key_mask is None else keep & key_mask
 
 
@@ -87,7 +126,7 @@ def quantile_threshold(samples: np.ndarray, keep: float, mode: str) -> int:
 
 
 def threshold_for_keep(hh: np.ndarray, keep: float, mode: str, key_mask: np.ndarray | None = None) -> int:
-    """Integer T that keeps about a fraction `keep` of the allowed keys of the rows `hh` [R, N]."""
+    """Integer T that keeps about a fraction `keep` of the allowed keys of the rows' estimates `hh` [R, N]."""
     mask = np.ones_like(hh, dtype=bool) if key_mask is None else key_mask
     if mode == "relative":
         row_max = np.where(mask, hh, np.iinfo(np.int64).min).max(axis=1, keepdims=True)
@@ -98,21 +137,25 @@ def threshold_for_keep(hh: np.ndarray, keep: float, mode: str, key_mask: np.ndar
 @dataclass
 class GoldenResult:
     """Result arrays of docs/spec.md §6: hh, kept, scores [R, N]; cycles [R] (throughput model);
-    exact [R, N]: q·k of every key (what the dense engine emits)."""
+    exact [R, N]: q·k of every key (what the dense engine emits); estimate [R, N]: the E the filter
+    compared (= hh unless the estimate is centred)."""
 
     hh: np.ndarray
     kept: np.ndarray
     scores: np.ndarray
     cycles: np.ndarray
     exact: np.ndarray
+    estimate: np.ndarray
 
 
 def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.ndarray,
-               cfg: ScoreArithmetic, key_mask: np.ndarray | None = None) -> GoldenResult:
+               cfg: ScoreArithmetic, key_mask: np.ndarray | None = None,
+               row_thresholds: np.ndarray | None = None) -> GoldenResult:
     """Run the engine's arithmetic on every row.
 
     q [R, d]; k [N, d] (shared by all heads) or [H, N, d] (per head); heads [R] in 0..H-1;
-    thresholds [H]. Rows are grouped by head, so the only Python loop is over heads.
+    thresholds [H]; row_thresholds [R] (a design whose rows bring their own T) replaces them.
+    Rows are grouped by head, so the only Python loop is over heads.
     """
     q = np.asarray(q, dtype=np.int64)
     k = np.asarray(k, dtype=np.int64)
@@ -120,13 +163,18 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
     n_rows, n_keys = q.shape[0], k.shape[-2]
     hh = np.zeros((n_rows, n_keys), dtype=np.int64)
     exact = np.zeros((n_rows, n_keys), dtype=np.int64)
+    est = np.zeros((n_rows, n_keys), dtype=np.int64)
     head_ids = np.unique(heads) if k.ndim == 3 else [None]
     for h in head_ids:
         rows = slice(None) if h is None else np.flatnonzero(heads == h)
-        parts = partial_sums(q[rows], k if h is None else k[h], cfg)
+        keys = k if h is None else k[h]
+        parts = partial_sums(q[rows], keys, cfg)
         hh[rows] = parts["HH"]
         exact[rows] = recombine(parts, cfg.lsb_bits)
-    kept = keep_mask(hh, np.asarray(thresholds, dtype=np.int64)[heads], cfg.threshold_mode, key_mask,
-                     getattr(cfg, "sink_keys", 0))
+        est[rows] = estimates(parts["HH"], q[rows], keys, cfg)
+    t = np.asarray(thresholds, dtype=np.int64)[heads] if row_thresholds is None else row_thresholds
+    kept = keep_mask(est, t, cfg.threshold_mode, key_mask, getattr(cfg, "sink_keys", 0),
+                     getattr(cfg, "window_keys", 0))
     cycles = score_row_cycles(cfg, np.full(n_rows, n_keys), kept)
-    return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact)
+    return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact,
+                        estimate=est)

@@ -143,3 +143,48 @@ def test_golden_imports_nothing_of_latte_rtl():
 def test_hardware_packages_import_neither_sim_nor_synth():
     _loads_none_of("latte_rtl.hw, latte_rtl.stages.score, latte_rtl.tops, latte_rtl.design",
                    ("latte_rtl.sim", "latte_rtl.synth", "cocotb"))
+
+
+@given(operands())
+@settings(max_examples=60, deadline=None)
+def test_centred_estimate_is_the_product_of_bin_centres(ops):
+    """E(centred) = Σ (2^(l+1) q_H + 2^l − 1)(2^(l+1) k_H + 2^l − 1) / 2^(l+1) − d (2^l − 1)^2 / 2^(l+1):
+    the product of both operands taken at the centre of their low part's bin, less a row constant."""
+    from latte_rtl.golden import estimates, max_estimate
+
+    params, q, k = ops
+    bits, msb = params.bits, params.msb_bits
+    cfg = CentredParams(bits=bits, msb_bits=msb)
+    lsb, d = bits - msb, q.shape[1]
+    centre = lambda x: (2 << lsb) * (x >> lsb) + (1 << lsb) - 1  # noqa: E731  2 × the bin's centre
+    want = (centre(q).astype(object) @ centre(k).astype(object).T - d * ((1 << lsb) - 1) ** 2)
+    assert (want % (2 << lsb) == 0).all()
+    est = estimates(partial_sums(q, k, cfg)["HH"], q, k, cfg)
+    assert est.tolist() == (want // (2 << lsb)).tolist()
+    assert np.abs(est).max() <= max_estimate(bits, msb, d, "centred")
+
+
+@dataclass(frozen=True)
+class CentredParams(Params):
+    estimate: str = "centred"
+
+
+def test_max_estimate_is_reached():
+    """max |E| is attained by all operands = −2^(bits−1) (HH and Σ both at their extremes)."""
+    from latte_rtl.golden import estimates, max_estimate
+
+    for bits, msb, d in ((8, 4, 64), (5, 2, 3), (4, 1, 1)):
+        x = np.full((1, d), -(1 << (bits - 1)))
+        cfg = CentredParams(bits=bits, msb_bits=msb)
+        hh = partial_sums(x, x, cfg)["HH"]
+        assert abs(int(hh[0, 0])) == max_estimate(bits, msb, d, "hh")
+        assert abs(int(estimates(hh, x, x, cfg)[0, 0])) <= max_estimate(bits, msb, d, "centred")
+
+
+def test_window_and_sink_keys_by_hand():
+    est = np.array([[9, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0]])
+    causal = np.array([[True] * 4 + [False] * 2, [True] * 6])
+    kept = keep_mask(est, np.array([1, 1]), "relative", causal, sink_keys=0, window_keys=2)
+    assert kept.tolist() == [[True, False, True, True, False, False], [True, False, False, False, True, True]]
+    kept = keep_mask(est, np.array([100, 100]), "absolute", None, sink_keys=1, window_keys=1)
+    assert kept.tolist() == [[True, False, False, False, False, True]] * 2
