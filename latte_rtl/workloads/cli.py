@@ -36,6 +36,8 @@ def cmd_evaluate(args) -> int:
             raise UserError(f"--plot {args.plot}: the plot is a PNG image: name the file *.png")
         if args.no_curve:
             raise UserError("--plot draws the trade-off curve, which --no-curve skips: give one of them")
+    if args.context is not None and args.workload != "smollm2":
+        raise UserError(f"--context sets the window of --workload smollm2; {args.workload} has fixed inputs")
     if args.scheduler and args.workload != "smollm2":
         raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
                         "runs locally (--jobs)")
@@ -56,11 +58,13 @@ def _check_samples(args) -> None:
     (a larger one would be cut to it without a word)."""
     from .tasks import SAMPLE_UNITS, available_samples
 
-    available = available_samples(args.workload)
+    context = args.context or 512
+    available = available_samples(args.workload, context)
     for option, value, most, unit in zip(("--samples", "--calib-samples"), (args.samples, args.calib_samples),
                                          available, SAMPLE_UNITS[args.workload]):
         if value is not None and value > most:
-            raise UserError(f"{option} {value}: {args.workload} has {most} {unit}: expected 1 ≤ N ≤ {most}")
+            raise UserError(f"{option} {value}: {args.workload} has {most} {unit.format(context=context)}: "
+                            f"expected 1 ≤ N ≤ {most}")
 
 
 def _evaluate_smollm2(args, limit, integer) -> int:
@@ -74,10 +78,11 @@ def _evaluate_smollm2(args, limit, integer) -> int:
         print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
               f"R={integer.scale_shift} {integer.prob_format}")
     result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs,
-                                 scheduler=args.scheduler)
+                                 scheduler=args.scheduler, seq=args.context or ev.SEQ)
     print(ev.format_table(result))
-    print(f"LATTE head-wise (keep {ev.KEEP}): {result['keys_filtered']:.1%} keys filtered, perplexity "
-          f"{result['latte']:.4f} vs int8 dense {result['baseline']:.4f} ({result['seconds']:.0f} s)")
+    print(f"best setting within +{ev.QUALITY_BUDGET:.0%}: {result['best_setting']}: {result['keys_filtered']:.1%} "
+          f"keys filtered, perplexity {result['latte']:.4f} vs int8 dense {result['baseline']:.4f} "
+          f"({result['seconds']:.0f} s)")
     return _write_results(args, result, lambda r, path: atomic_write(path, lambda f: ev.plot_curve(r, f), "--plot"))
 
 
@@ -98,13 +103,19 @@ def cmd_calibrate(args) -> int:
     from ..npzio import load_qk
     from .dump import calibrate
 
-    if (args.keep_ratio is None) == (args.gamma is None):
-        raise UserError("give exactly one of --keep-ratio R (keep-ratio target) or --gamma G (LATTE's γ)")
+    if sum(x is not None for x in (args.keep_ratio, args.gamma, args.kept)) != 1:
+        raise UserError("give exactly one of --keep-ratio R (keep-ratio target), --gamma G (LATTE's γ) or --kept K "
+                        "(keys kept per row)")
     design = design_config(args)
     cfg = design.score
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
     inp = load_qk(args.qk, cfg)
-    result = calibrate(inp, cfg, keep=args.keep_ratio, gamma=args.gamma)
+    if args.kept is not None:
+        from .dump import calibrate_kept
+
+        result = calibrate_kept(inp, cfg, args.kept)
+    else:
+        result = calibrate(inp, cfg, keep=args.keep_ratio, gamma=args.gamma)
     if args.comp:
         from .dump import denominator_compensation
 
@@ -114,8 +125,9 @@ def cmd_calibrate(args) -> int:
         result["denominator_comp"] = denominator_compensation(inp, design, np.array(result["thresholds"]))
     atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
     comp = f", denominator_comp {result['denominator_comp']}" if args.comp else ""
-    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}){comp}: kept {result['kept_fraction_all']:.1%} "
-          f"of the dump's keys -> {args.output}")
+    per_row = f", {result['kept_per_row_mean']:.1f} keys per row" if args.kept is not None else ""
+    print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}, estimate {cfg.estimate}){comp}: kept "
+          f"{result['kept_fraction_all']:.1%} of the dump's keys{per_row} -> {args.output}")
     return 0
 
 
@@ -190,6 +202,9 @@ def register(sub) -> None:
     p.add_argument("--calib-samples", type=int_at_least("--calib-samples", 1), default=None,
                    help="calibration windows / images / documents (default: lm 32, vision 256, minilm 32, "
                         "smollm2 2 of 512 tokens, at most 29)")
+    p.add_argument("--context", type=int, choices=(512, 1024, 2048), default=None,
+                   help="smollm2: tokens per window (default 512; 1024: 33 test and 14 calibration windows, "
+                        "2048: 16 and 7)")
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=1,
                    help="settings evaluated in parallel processes (same results; at most 2 per CPU core)")
@@ -209,6 +224,10 @@ def register(sub) -> None:
     p.add_argument("--qk", required=True, help="input .npz (docs/spec.md §6; scale_q/scale_k needed for --gamma)")
     add_keep_ratio(p, "keep-ratio target per head, 0 < R ≤ 1", above_zero=True)
     p.add_argument("--gamma", type=float, help="LATTE's γ (keep p ≥ γ·max p), 0 < γ < 1")
+    p.add_argument("--kept", type=int_at_least("--kept", 1), default=None,
+                   help="keys kept per row: per head and per (head, row-length bucket) thresholds, and each row's "
+                        "(row_thresholds, for a --row-thresholds design); relative: mean gap to the K-th largest "
+                        "estimate, absolute: Top-θ's mean + 0.1σ of the K-th largest")
     p.add_argument("--comp", action="store_true",
                    help="also calibrate Top-θ's denominator compensation C_h (needs softmax_mult in the input)")
     p.add_argument("-o", "--output", required=True, help="thresholds JSON")

@@ -114,7 +114,7 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
         mask = inp.key_mask
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
                          else np.full(n_heads, cfg.widths.threshold_range[0]), cfg, key_mask=mask)
-        t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode, mask[inp.heads == h])
+        t = [threshold_for_keep(res.estimate[inp.heads == h], keep, cfg.threshold_mode, mask[inp.heads == h])
              if np.any(inp.heads == h)
              else (0 if cfg.threshold_mode == "relative" else cfg.widths.threshold_range[1]) for h in range(n_heads)]
     lo, hi = cfg.widths.threshold_range
@@ -125,6 +125,46 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
                 for h in range(n_heads)]
     return {"threshold_mode": cfg.threshold_mode, "keep_target": keep, "gamma": gamma, "thresholds": t.tolist(),
             "kept_fraction": per_head, "kept_fraction_all": float(achieved.sum() / mask.sum())}
+
+
+def calibrate_kept(inp, cfg: ScoreConfig, kept: int) -> dict:
+    """Thresholds that keep about `kept` keys per row (`calibrate --kept K`), from the dump's own rows.
+
+    relative: T = the mean over rows of (row max E − the row's K-th largest E); absolute: Top-θ's T =
+    mean + 0.1σ of the rows' K-th largest E. Per head (`thresholds` [H]) and per (head, row-length bucket
+    ⌊2·log2(key_limit)⌋) (`bucket_thresholds` [H][NB]), with `row_thresholds` [R]: each row's T from that
+    table, the array a `--row-thresholds` design takes. Rows that see at most K keys (and buckets with no
+    such row) get the T that keeps every key. The K-th largest counts every visible key, sink and window
+    keys included (they are kept besides).
+    """
+    from .smollm2_calib import TOPT_SIGMAS, largest_estimates
+
+    n_heads, mask, lo, hi = len(inp.thresholds), inp.key_mask, *cfg.widths.threshold_range
+    keep_all = hi if cfg.threshold_mode == "relative" else lo
+    relative = cfg.threshold_mode == "relative"
+    est = score_rows(inp.q, inp.k, inp.heads, np.full(n_heads, keep_all), cfg, key_mask=mask).estimate
+    top = largest_estimates(est, mask, (kept,))
+    stat = top[:, 0] - top[:, 1] if relative else top[:, 1]
+    n = mask.sum(axis=1)
+    bucket = np.floor(2 * np.log2(np.maximum(n, 1))).astype(np.int64)
+    nb = int(2 * np.log2(cfg.max_keys)) + 1
+
+    def table(rows: np.ndarray) -> int:
+        if not rows.any():
+            return keep_all
+        x = stat[rows].astype(float)
+        return int(np.rint(x.mean())) if relative else int(np.ceil(x.mean() + TOPT_SIGMAS * x.std()))
+
+    per_head = np.array([table((inp.heads == h) & (n > kept)) for h in range(n_heads)])
+    buckets = np.array([[table((inp.heads == h) & (n > kept) & (bucket == b)) for b in range(nb)]
+                        for h in range(n_heads)])
+    per_head, buckets = np.clip(per_head, lo, hi), np.clip(buckets, lo, hi)
+    rows = np.where(n > kept, buckets[inp.heads, bucket], keep_all)
+    achieved = score_rows(inp.q, inp.k, inp.heads, per_head, cfg, key_mask=mask, row_thresholds=rows).kept
+    return {"threshold_mode": cfg.threshold_mode, "estimate": cfg.estimate, "kept_target": kept,
+            "thresholds": per_head.tolist(), "bucket_thresholds": buckets.tolist(), "row_thresholds": rows.tolist(),
+            "kept_per_row_mean": float(achieved.sum() / len(n)),
+            "kept_fraction_all": float(achieved.sum() / mask.sum())}
 
 
 def denominator_compensation(inp, cfg, thresholds: np.ndarray) -> list[int]:

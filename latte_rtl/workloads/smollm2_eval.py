@@ -1,13 +1,17 @@
 """`evaluate --workload smollm2`: prefill perplexity and decode V-cache reads of SmolLM2-135M with
-the full integer §7 pipeline on kept keys (golden.score_rows + golden.attention_rows, causal).
+golden's filter (split, estimates, keep_mask; causal) and, for the §7 settings, the integer softmax and P·V
+on kept keys.
 
-Windows of SEQ tokens; every row r (r + 1 keys) is a prefill row, and the rows of the second half
-are the decode steps of a teacher-forced continuation: their perplexity is the continuation's and
-their V rows read (keys with p > 0; per KV head the union over its 3 query heads, as a GQA engine
+Windows of `context` tokens; every row r (r + 1 keys) is a prefill row, and the rows of the second
+half are the decode steps of a teacher-forced continuation: their perplexity is the continuation's
+and their V rows read (keys with p > 0; per KV head the union over its 3 query heads, as a GQA engine
 fetches each V row once for the group) are the decode V-cache reads, against r + 1 for dense.
-Thresholds: LATTE relative (one global T, or calibrated per (layer, head)); Top-θ absolute,
-calibrated per (layer, head, row-length bucket ⌊log2(r + 1)⌋) with its compensations C_h (per
-bucket: the mean dropped Σ e_j) and the causal V-mean (the running mean of the V cache).
+Settings (docs/workloads.md): LATTE with the centred estimate, key 0 and the last 16 keys kept, layer 0
+dense, and relative thresholds per (layer, head, row-length bucket) calibrated to a kept count k;
+Top-θ the paper's way (absolute T = mean + 0.1σ of the calibration rows' k-th largest estimate,
+layers 0–1 dense, rows of ≤ k keys untouched), with and without its compensations; the earlier
+head-wise keep-fraction setting and ablations for reference. Thresholds reach the hardware per row
+(`--row-thresholds`): the host looks them up by layer, head and the row's key count.
 """
 
 from __future__ import annotations
@@ -16,46 +20,56 @@ import copy
 import json
 import math
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
-
-from latte_rtl.golden import score_rows
-from latte_rtl.golden.attention import dropped_exp_mass
 
 from ..config import AttentionConfig, ScoreConfig
 from .attention import quantize, softmax_multiplier
 from .smollm2 import DATA, SEQ, load_smollm2, windows
+from .smollm2_calib import CompStats, Thresholds, WindowStats, buckets
 
 META = DATA / "smollm2_model.json"  # training/smollm2_data.py calibrate
+LEARNED = DATA / "smollm2_learned.json"  # training/smollm2_thresholds.py (GPU)
 DEFAULT_SAMPLES = (2, 2)  # test windows, calibration windows (of 512 tokens)
-# len(smollm2.windows(split)) of the shipped text ("test", "calib"): the most --samples / --calib-samples can
-# take, known without the tokenizer (tests/cli/test_output_and_options.py checks it against windows())
-AVAILABLE_SAMPLES = (66, 29)
-KEEP = 0.12  # keep target of the table's rows
-CURVE_KEEPS = (0.05, 0.08, 0.12, 0.2)
+# len(smollm2.windows(split, seq=context)) of the shipped text ("test", "calib") per --context: the most
+# --samples / --calib-samples can take, known without the tokenizer (tests/cli/test_output_and_options.py
+# checks it against windows())
+AVAILABLE = {512: (66, 29), 1024: (33, 14), 2048: (16, 7)}
+CONTEXTS = tuple(AVAILABLE)  # --context: tokens per window
+KEEP = 0.12  # keep target of the earlier head-wise reference row
+# kept counts k of the trade-off curve per context; the first is the table's (ablations, Top-θ's compensation)
+KEPT_COUNTS = {512: (32, 16, 48, 64), 1024: (64, 32, 96), 2048: (64, 32, 128)}
+SINK_KEYS, WINDOW_KEYS, DENSE_LAYERS, TOPT_DENSE_LAYERS = 1, 16, 1, 2
 # §7 parameters for SmolLM2 unless given: with B = 8 most of 512 keys round to p = 0 (integer dense
 # +28 % perplexity on the default slice); B = 12, P = 16 is within 0.5 % of int8 dense.
 INTEGER_DEFAULTS = {"prob_bits": 12, "exp_bits": 16}
-LSB_BITS = 4
-HH_MAX = 64 * 64  # |HH| <= 8 * 8 * d for 4-bit signed halves, d = 64: histogram offset
+QUALITY_BUDGET = 0.01  # the best setting: most keys filtered within +1 % perplexity
 
 
-def buckets(seq: int) -> np.ndarray:
-    """Row-length bucket ⌊log2(r + 1)⌋ of rows r = 0..seq-1 (Top-θ's per-sequence-length thresholds)."""
-    return np.floor(np.log2(np.arange(1, seq + 1))).astype(np.int64)
+@dataclass(frozen=True)
+class Rules:
+    """What the filter does besides the threshold: the estimate, keys always kept, layers left dense,
+    rows of at most `untouched` keys left whole (Top-θ)."""
+
+    estimate: str = "hh"
+    sink_keys: int = 0
+    window_keys: int = 0
+    dense_layers: int = 0
+    untouched: int = 0
 
 
 class RowAttention:
     """attention(layer, q, k, v, allowed) for SmolLM2 (batch 1): int8 q/k with static scales,
-    thresholds per (layer, head, row bucket), the §7 integer softmax and P·V (`integer`), optional
-    C_h per (layer, head, bucket), causal V-mean, keys below `sink_keys` always kept. mode: float |
-    int8 (float softmax of exact int8 scores) | dense | latte | topt (without `integer`: float
-    softmax over the kept keys).
-    Counters: kept/allowed [L, H]; decode rows (r ≥ SEQ/2): V rows read per KV head and the dense count."""
+    thresholds [L, H] or per row-length bucket [L, H, NB], the filter's `rules`, the §7 integer
+    softmax and P·V (`integer`), optional C_h per (layer, head, bucket), causal V-mean. mode: float |
+    int8 (float softmax of exact int8 scores) | dense | latte (relative T) | topt (absolute T); without
+    `integer`: float softmax over the kept keys.
+    Counters: kept/allowed [L, H]; decode rows (r ≥ S/2): V rows read per KV head and the dense count."""
 
     def __init__(self, mode, scales, *, thresholds=None, integer: AttentionConfig | None = None,
-                 v_scales=None, comp=None, vmean=False, n_kv=3, sink_keys=0):
-        self.mode, self.scales, self.integer, self.sink_keys = mode, np.asarray(scales), integer, sink_keys
+                 v_scales=None, comp=None, vmean=False, n_kv=3, rules: Rules = Rules()):
+        self.mode, self.scales, self.integer, self.rules = mode, np.asarray(scales), integer, rules
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.int64)
         self.v_scales, self.comp, self.vmean, self.n_kv = v_scales, comp, vmean, n_kv
         n_layers, n_heads = self.scales.shape[:2]
@@ -73,13 +87,18 @@ class RowAttention:
         return float(self.v_read.sum() / max(1, self.v_dense.sum()))
 
     def _row_thresholds(self, layer, s, cfg) -> np.ndarray:
-        """T of every row [H · S] (head-major): per head, or per head and row bucket."""
+        """T of every row [H · S] (head-major): per head, or per head and row bucket; keep-all T in dense
+        layers, for rows of at most `untouched` keys and where the calibration set none (relative T < 0)."""
         lo, hi = cfg.widths.threshold_range
+        keep_all = hi if cfg.threshold_mode == "relative" else lo
         n_heads = self.scales.shape[1]
-        if self.mode in ("int8", "dense"):
-            return np.full(n_heads * s, hi)  # relative T = 2 maxHH: every allowed key kept
+        if self.mode in ("int8", "dense") or layer < self.rules.dense_layers:
+            return np.full(n_heads * s, keep_all)
         t = self.thresholds[layer]
         t = t[:, buckets(s)] if t.ndim == 2 else np.repeat(t[:, None], s, axis=1)
+        if cfg.threshold_mode == "relative":
+            t = np.where(t < 0, keep_all, t)
+        t = np.where(np.arange(1, s + 1)[None, :] <= self.rules.untouched, keep_all, t)
         return np.clip(t, lo, hi).reshape(-1)
 
     def __call__(self, layer, q, k, v, allowed):
@@ -90,27 +109,26 @@ class RowAttention:
         if self.mode == "float":
             self.kept[layer] += allowed.sum()
             return softmax_attention(q[0] @ k[0].transpose(0, 2, 1) / np.sqrt(dh), allowed, v[0])[None]
-        cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s,
+        cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s, estimate=self.rules.estimate,
                           threshold_mode="absolute" if self.mode == "topt" else "relative")
         sq, sk = self.scales[layer, :, 0], self.scales[layer, :, 1]
         qi, ki = quantize(q[0], sq[:, None, None]), quantize(k[0], sk[:, None, None])
-        heads, mask = np.repeat(np.arange(h), s), np.tile(allowed, (h, 1))
-        res = score_rows(qi.reshape(h * s, dh), ki, heads, np.full(h, cfg.widths.threshold_range[1]), cfg,
-                         key_mask=mask)
-        kept = keep_mask(res.hh, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask, self.sink_keys)
+        exact, est = filter_inputs(qi, ki, cfg)
+        mask = np.tile(allowed, (h, 1))
+        kept = keep_mask(est, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask,
+                         self.rules.sink_keys, self.rules.window_keys)
         self.kept[layer] += kept.reshape(h, -1).sum(axis=1)
         if self.integer is None or self.mode == "int8":  # float softmax over the kept keys' exact int8 scores
             read = kept.reshape(h, s, s)
-            out = softmax_attention(res.exact.reshape(h, s, s) * (sq * sk / np.sqrt(dh))[:, None, None], read, v[0])
+            out = softmax_attention(exact.reshape(h, s, s) * (sq * sk / np.sqrt(dh))[:, None, None], read, v[0])
         else:
-            probs, out = self._integer(layer, np.where(kept, res.exact, 0), kept, v[0], sq, sk)
+            probs, out = self._integer(layer, np.where(kept, exact, 0), kept, v[0], sq, sk)
             read = probs.reshape(h, s, s) > 0
         decode = np.arange(s) >= s // 2
         union = read.reshape(self.n_kv, h // self.n_kv, s, s).any(axis=1)
         self.v_read[layer] += union[:, decode].sum(axis=(1, 2))
         self.v_dense[layer] += allowed[decode].sum()
         return out[None]
-
     def _integer(self, layer, scores, kept, v, sq, sk):
         """§7 softmax (golden.softmax_rows) and P·V of all heads' rows [H · S, S] (head-major);
         the causal V-mean term added as golden.pv_rows adds its: w · vmean, w = 2^B − 1 − Σ p,
@@ -135,6 +153,21 @@ class RowAttention:
         return soft["probs"], out * (s_v / ((1 << a.prob_bits) - 1))[:, None, None]
 
 
+def filter_inputs(qi: np.ndarray, ki: np.ndarray, cfg: ScoreConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Exact scores q·k and estimates E [H · S, S] (head-major) of int8 qi, ki [H, S, d]: what
+    golden.score_rows gives, from two products (q·k and q_H·k_H) instead of four partial sums
+    (tests/workloads/test_smollm2.py checks them equal)."""
+    from latte_rtl.golden import estimates, split
+
+    def products(a, b):
+        return np.rint(np.matmul(a.astype(np.float64), b.astype(np.float64).transpose(0, 2, 1))).astype(np.int64)
+
+    q_h, k_h = split(qi, cfg.bits, cfg.msb_bits)[0], split(ki, cfg.bits, cfg.msb_bits)[0]
+    hh, exact = products(q_h, k_h), products(qi, ki)
+    est = np.stack([estimates(hh[i], qi[i], ki[i], cfg) for i in range(len(qi))])
+    return exact.reshape(-1, exact.shape[-1]), est.reshape(-1, est.shape[-1])
+
+
 def exact_pv(probs: np.ndarray, v: np.ndarray, prob_bits: int) -> np.ndarray:
     """Σ_j p_j v_j per head, probs [H, R, N] ≥ 0, v [H, N, d] int: golden.pv_rows's integers via
     float64 BLAS, exact while (2^B − 1) · max|v| · N < 2^53 (else golden.pv_rows itself)."""
@@ -156,126 +189,90 @@ def perplexity(logits: np.ndarray, targets: np.ndarray) -> float:
     return float(math.exp(-np.take_along_axis(_log_softmax(logits), targets[..., None], -1).mean()))
 
 
-def _hist_quantile(hist: np.ndarray, q: float, offset: int) -> int:
-    """Smallest value v (histogram index − offset) with cdf(v) ≥ q; −offset for an empty histogram."""
-    total = hist.sum()
-    return int(np.searchsorted(np.cumsum(hist), q * total)) - offset if total else -offset
+def calibrate(calib: np.ndarray, scales, kept: tuple[int, ...], runner) -> Thresholds:
+    """Thresholds from int8 dense passes over the calibration windows [W, S + 1] (one job each)."""
+    model = load_smollm2()
+    probe = WindowStats(scales, model.n_layers, model.n_heads, calib.shape[1] - 1, kept)
+    parts = run_jobs([(_calib_job, (scales, kept, w)) for w in calib], *runner, what="calibration windows")
+    return Thresholds({name: sum(p[name] for p in parts) for name in probe.arrays}, kept)
 
 
-class Calibration:
-    """From the calibration windows (int8 dense passes): histograms of relative gaps (row max −
-    HH) [L, H] and of HH per row bucket [L, H, NB], static V scales [L, H] (max |v| / 127), and
-    Top-θ's C_h [L, H, NB] per keep target (the mean over rows that keep something of the dropped
-    Σ e_j, e_j against the kept maximum)."""
+def _calib_job(scales, kept, window) -> dict:
+    from threadpoolctl import threadpool_limits
 
-    def __init__(self, model, scales, calib, integer: AttentionConfig | None, keeps, log=print):
-        self.model, self.scales, self.integer = model, scales, integer
-        n_l, n_h, nb = model.n_layers, model.n_heads, int(buckets(calib.shape[1] - 1)[-1]) + 1
-        self.rel = np.zeros((n_l, n_h, 2 * HH_MAX + 1), np.int64)
-        self.abs = np.zeros((n_l, n_h, nb, 2 * HH_MAX + 1), np.int64)
-        self.v_max = np.zeros((n_l, n_h))
-        x = calib[:, :-1]
-        for w in range(len(x)):
-            model.hidden(x[w:w + 1], self._histograms)
-        self.v_scales = np.maximum(self.v_max, 1e-12) / 127.0
-        log(f"  calibration: {len(x)} windows of {x.shape[1]} tokens")
-        self.comp = {}
-        if integer is not None:
-            self._comp_sum = {keep: np.zeros((n_l, n_h, nb)) for keep in keeps}
-            self._comp_rows = np.zeros((n_l, n_h, nb))
-            for w in range(len(x)):
-                model.hidden(x[w:w + 1], self._dropped)
-            self.comp = {keep: np.rint(self._comp_sum[keep] / np.maximum(self._comp_rows, 1)).astype(np.int64)
-                         for keep in keeps}
-
-    def _heads(self, layer, q, k, v, allowed):
-        """(head, res, int8 float-softmax output) of every head: score_rows with every key kept."""
-        _, h, s, dh = q.shape
-        cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=1, max_keys=s)
-        for hi in range(h):
-            sq, sk = self.scales[layer, hi]
-            res = score_rows(quantize(q[0, hi], sq), quantize(k[0, hi], sk), np.zeros(s, np.int64),
-                             np.array([cfg.widths.threshold_range[1]]), cfg, key_mask=allowed)
-            yield hi, res
-
-    def _int8_out(self, layer, q, k, v, allowed, results):
-        from latte_rtl.golden import softmax_attention
-
-        dh = q.shape[-1]
-        return np.stack([softmax_attention(res.exact * (self.scales[layer, hi].prod() / np.sqrt(dh)), allowed,
-                                           v[0, hi]) for hi, res in results])[None]
-
-    def _histograms(self, layer, q, k, v, allowed):
-        results = list(self._heads(layer, q, k, v, allowed))
-        b = buckets(q.shape[2])
-        self.v_max[layer] = np.maximum(self.v_max[layer], np.abs(v[0]).max(axis=(1, 2)))
-        for hi, res in results:
-            row_max = np.where(allowed, res.hh, -HH_MAX).max(axis=1, keepdims=True)
-            self.rel[layer, hi] += np.bincount((row_max - res.hh)[allowed], minlength=2 * HH_MAX + 1)
-            width = 2 * HH_MAX + 1
-            flat = np.broadcast_to(b[:, None], allowed.shape)[allowed] * width + res.hh[allowed] + HH_MAX
-            self.abs[layer, hi] += np.bincount(flat, minlength=self.abs[layer, hi].size).reshape(-1, width)
-        return self._int8_out(layer, q, k, v, allowed, results)
-
-    def _dropped(self, layer, q, k, v, allowed):
-        a, results = self.integer, list(self._heads(layer, q, k, v, allowed))
-        b = buckets(q.shape[2])
-        for hi, res in results:
-            mult = softmax_multiplier(*self.scales[layer, hi], q.shape[-1], a)
-            for keep, comp_sum in self._comp_sum.items():
-                kept = (res.hh >= self.topt_thresholds(keep)[layer, hi][b][:, None]) & allowed
-                some = kept.any(axis=1)
-                mass = dropped_exp_mass(res.exact[some], kept[some], allowed[some], np.full(some.sum(), mult),
-                                        exp_frac_bits=a.exp_frac_bits, exp_bits=a.exp_bits,
-                                        scale_shift=a.scale_shift)
-                np.add.at(comp_sum[layer, hi], b[some], mass)
-            np.add.at(self._comp_rows[layer, hi], b, 1)
-        return self._int8_out(layer, q, k, v, allowed, results)
-
-    def latte_thresholds(self, keep: float, head_wise: bool) -> np.ndarray:
-        """Relative T [L, H] keeping about `keep` of the calibration keys (pooled when not head-wise)."""
-        if not head_wise:
-            t = _hist_quantile(self.rel.sum(axis=(0, 1)), keep, 0)
-            return np.full(self.rel.shape[:2], t, np.int64)
-        return np.array([[_hist_quantile(hh, keep, 0) for hh in per_layer] for per_layer in self.rel])
-
-    def topt_thresholds(self, keep: float) -> np.ndarray:
-        """Absolute T [L, H, NB] per (layer, head, row bucket): about `keep` of the bucket's keys have HH ≥ T."""
-        key = ("topt", keep)
-        if key not in self.__dict__:
-            self.__dict__[key] = np.array([[[_hist_quantile(hb, 1.0 - keep, HH_MAX) for hb in per_head]
-                                            for per_head in per_layer] for per_layer in self.abs])
-        return self.__dict__[key]
+    model = load_smollm2()
+    stats = WindowStats(scales, model.n_layers, model.n_heads, len(window) - 1, kept)
+    with threadpool_limits(1, user_api="blas"):
+        model.hidden(window[None, :-1], stats)
+    return stats.arrays
 
 
-def settings(cal: Calibration, integer: AttentionConfig | None, keeps, table_keep: float) -> list:
-    """(label, kind, keep, RowAttention) of every pass: float, int8 dense, integer dense, then per
-    keep target LATTE global / head-wise and Top-θ (integer §7 when `integer`, else float softmax)."""
-    sc = cal.scales
-    def mk(mode, **kw):
-        return RowAttention(mode, sc, integer=integer, v_scales=cal.v_scales, **kw)
+def compensation(calib: np.ndarray, scales, topt: np.ndarray, integer: AttentionConfig, runner) -> np.ndarray:
+    """Top-θ's C_h [L, H, NB] for absolute thresholds `topt`, from a second pass over the calibration windows."""
+    parts = run_jobs([(_comp_job, (scales, topt, integer, w)) for w in calib], *runner, what="calibration windows")
+    return CompStats.comp({name: sum(p[name] for p in parts) for name in ("sum", "rows")})
 
-    out = [("float", "float", None, RowAttention("float", sc)), ("int8 dense", "int8", None, RowAttention("int8", sc))]
+
+def _comp_job(scales, topt, integer, window) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    stats = CompStats(scales, topt, integer)
+    with threadpool_limits(1, user_api="blas"):
+        load_smollm2().hidden(window[None, :-1], stats)
+    return stats.arrays
+
+
+BEST = Rules(estimate="centred", sink_keys=SINK_KEYS, window_keys=WINDOW_KEYS, dense_layers=DENSE_LAYERS)
+SOFTMAX_NAMES = {True: "§7 integer", False: "float softmax"}
+
+
+def learned_thresholds(seq: int) -> list[dict]:
+    """The entries of LEARNED for windows of `seq` tokens (none without the file)."""
+    if not LEARNED.is_file():
+        return []
+    return json.loads(LEARNED.read_text())["contexts"].get(str(seq), {}).get("entries", [])
+
+
+def settings(thr: Thresholds, scales, integer: AttentionConfig | None, kept: tuple[int, ...], comp=None,
+             learned=()) -> list:
+    """(label, kind, k, RowAttention) of every pass: float, int8 dense, integer dense; per kept count k
+    "LATTE k": the best hardware setting (BEST rules, relative T per (layer, head, length) to k kept; float
+    softmax and, with `integer`, §7) and "Top-θ k", the paper's way (absolute T, layers 0–1 dense, rows of
+    ≤ k keys whole); at the table's k the ablations and Top-θ with its compensations (`comp`: C_h for it);
+    the earlier head-wise keep-fraction setting."""
+    def mk(mode, t, rules, use_integer=True, **kw):
+        return RowAttention(mode, scales, thresholds=t, integer=integer if use_integer else None,
+                            v_scales=thr.v_scales, rules=rules, **kw)
+
+    out = [("float", "float", None, RowAttention("float", scales)),
+           ("int8 dense", "int8", None, RowAttention("int8", scales))]
     if integer is not None:
-        out.append((f"integer dense (§7, B={integer.prob_bits})", "dense", None, mk("dense")))
-    sevens = " + §7" if integer is not None else " (float softmax)"
-    for keep in keeps:
-        out += [(f"LATTE global T{sevens} (keep {keep:.2f})", "global", keep,
-                 mk("latte", thresholds=cal.latte_thresholds(keep, False))),
-                (f"LATTE head-wise T{sevens} (keep {keep:.2f})", "head_wise", keep,
-                 mk("latte", thresholds=cal.latte_thresholds(keep, True))),
-                (f"LATTE head-wise T + key 0 kept (--sink-keys 1){sevens} (keep {keep:.2f})", "head_wise_sink", keep,
-                 mk("latte", thresholds=cal.latte_thresholds(keep, True), sink_keys=1))]
+        out.append((f"integer dense (§7, B={integer.prob_bits})", "dense", None, mk("dense", None, Rules())))
+    topt = Rules(estimate="centred", dense_layers=TOPT_DENSE_LAYERS)
+    for k in kept:
+        t = thr.kept_count(k, "centred")
+        out.append((f"LATTE k {k}, float softmax", "best_float", k, mk("latte", t, BEST, use_integer=False)))
         if integer is not None:
-            out.append((f"Top-θ abs T per (layer, head, length) + C_h + V-mean (keep {keep:.2f})", "topt", keep,
-                        mk("topt", thresholds=cal.topt_thresholds(keep), comp=cal.comp[keep], vmean=True)))
-    if integer is not None:
-        out.append((f"Top-θ abs T, no compensation (keep {table_keep:.2f})", "topt_plain", table_keep,
-                    mk("topt", thresholds=cal.topt_thresholds(table_keep))))
-        for head_wise in (False, True):  # the filter's own cost: float softmax over the same kept keys
-            out.append((f"LATTE {'head-wise' if head_wise else 'global'} T, float softmax (keep {table_keep:.2f})",
-                        "float_softmax", table_keep,
-                        RowAttention("latte", sc, thresholds=cal.latte_thresholds(table_keep, head_wise))))
+            out.append((f"LATTE k {k}, §7", "best", k, mk("latte", t, BEST)))
+        out.append((f"Top-θ k {k}", "topt", k, mk("topt", thr.topt(k), replace(topt, untouched=k),
+                                                 use_integer=integer is not None)))
+    k = kept[0]
+    out += [(f"  ablation, LATTE k {k}, float: HH estimate, not centred", "ablate_hh", k,
+             mk("latte", thr.kept_count(k, "hh"), replace(BEST, estimate="hh"), use_integer=False)),
+            (f"  ablation, LATTE k {k}, float: no window of {WINDOW_KEYS}", "ablate_window", k,
+             mk("latte", thr.kept_count(k, "centred"), replace(BEST, window_keys=0), use_integer=False)),
+            (f"earlier: head-wise T on HH + key 0, keep {KEEP:.2f}, {SOFTMAX_NAMES[integer is not None]}",
+             "head_wise_sink", KEEP, mk("latte", thr.keep_fraction(KEEP), Rules(sink_keys=1)))]
+    for entry in learned:
+        t = np.array(entry["thresholds"], np.int64)
+        name = f"LATTE learned T (λ {entry['lam']:g}, from k {entry['kept_init']})"
+        out.append((f"{name}, float softmax", "learned_float", entry["kept_init"], mk("latte", t, BEST,
+                                                                                       use_integer=False)))
+        if integer is not None:
+            out.append((f"{name}, §7", "learned", entry["kept_init"], mk("latte", t, BEST)))
+    if comp is not None and integer is not None:
+        out.append((f"Top-θ k {k} + C_h + causal V-mean", "topt_comp", k,
+                    mk("topt", thr.topt(k), replace(topt, untouched=k), comp=comp, vmean=True)))
     return out
 
 
@@ -299,27 +296,33 @@ def _window_job(att: RowAttention, window: np.ndarray) -> dict:
             "n_cont": int(nll.size - half), **{name: getattr(att, name) for name in COUNTERS}}
 
 
-def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]:
-    """Perplexities of every RowAttention on the `test` windows (their counters filled): one job per
-    (setting, window), inline, in `jobs` local processes or on the Dask cluster at `scheduler`.
-    The sums are taken in (setting, window) order, so every way of running gives the same figures."""
+def run_jobs(calls: list, jobs: int, scheduler: str | None = None, what: str = "passes") -> list:
+    """[fn(*args) for fn, args in calls]: inline, in `jobs` local processes or on the Dask cluster at
+    `scheduler`; results in call order, so every way of running gives the same sums."""
     from ..executor import bounded_jobs, job_pool
     from ..progress import Progress
 
-    keys = [(i, w) for i in range(len(atts)) for w in range(len(test))]
     done = {}
-    with Progress(len(keys), "passes") as bar:
+    with Progress(len(calls), what) as bar:
         if jobs <= 1 and not scheduler:
-            for i, w in keys:
-                done[i, w] = _window_job(atts[i], test[w])
+            for i, (fn, args) in enumerate(calls):
+                done[i] = fn(*args)
                 bar.advance()
         else:
-            workers = jobs if scheduler else bounded_jobs(jobs, len(keys), "passes", "--jobs")
+            workers = jobs if scheduler else bounded_jobs(jobs, len(calls), what, "--jobs")
             with job_pool(scheduler, workers) as pool:
-                futures = {pool.submit(_window_job, atts[i], test[w]): (i, w) for i, w in keys}
+                futures = {pool.submit(fn, *args): i for i, (fn, args) in enumerate(calls)}
                 for future in pool.as_completed(futures):
                     done[futures[future]] = future.result()
                     bar.advance()
+    return [done[i] for i in range(len(calls))]
+
+
+def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]:
+    """Perplexities of every RowAttention on the `test` windows (their counters filled): one job per
+    (setting, window). The sums are taken in (setting, window) order."""
+    keys = [(i, w) for i in range(len(atts)) for w in range(len(test))]
+    done = dict(zip(keys, run_jobs([(_window_job, (atts[i], test[w])) for i, w in keys], jobs, scheduler)))
     figures = []
     for i, att in enumerate(atts):
         parts = [done[i, w] for w in range(len(test))]
@@ -332,49 +335,58 @@ def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]
 
 
 def evaluate_smollm2(limit: int | None = None, calib_limit: int | None = None, *, integer=None, curve=True,
-                     jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, log=print) -> dict:
+                     jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, kept=None, log=print) -> dict:
     """Prefill and decode figures of every setting (module docstring). limit / calib_limit: test and
-    calibration windows of `seq` tokens (default DEFAULT_SAMPLES; None of the CLI = default)."""
+    calibration windows of `seq` tokens (default DEFAULT_SAMPLES; None of the CLI = default); kept: the
+    kept counts k (default KEPT_COUNTS[seq], only the first without `curve`)."""
     from threadpoolctl import threadpool_limits
 
+    kept = tuple(kept or KEPT_COUNTS.get(seq, KEPT_COUNTS[SEQ]))
     with threadpool_limits(1, user_api="blas"):
-        return _evaluate(limit, calib_limit, integer, curve, (jobs, scheduler), seq, log)
+        return _evaluate(limit, calib_limit, integer, kept if curve else kept[:1], (jobs, scheduler), seq, log)
 
 
-def _evaluate(limit, calib_limit, integer, curve, runner, seq, log) -> dict:
+def _evaluate(limit, calib_limit, integer, kept, runner, seq, log) -> dict:
     start = time.monotonic()
-    model = load_smollm2()
     test = windows("test", DEFAULT_SAMPLES[0] if limit is None else limit, seq)
     calib = windows("calib", DEFAULT_SAMPLES[1] if calib_limit is None else calib_limit, seq)
     scales = np.array(json.loads(META.read_text())["int8_scales"])
-    keeps = CURVE_KEEPS if curve else (KEEP,)
-    cal = Calibration(model, scales, calib, integer, keeps, log)
-    todo = settings(cal, integer, keeps, KEEP)
+    thr = calibrate(calib, scales, kept, runner)
+    log(f"  calibration: {len(calib)} windows of {seq} tokens")
+    comp = None if integer is None else compensation(calib, scales, thr.topt(kept[0]), integer, runner)
+    todo = settings(thr, scales, integer, kept, comp, learned_thresholds(seq))
     figures = score_all(test, [att for *_, att in todo], *runner)
     rows = []
-    for (label, kind, keep, att), fig in zip(todo, figures):
-        rows.append({"setting": label, "kind": kind, "keep_target": keep, **fig, "keys_filtered": att.keys_filtered,
-                     "v_rows_fraction": att.v_rows_fraction,
+    for (label, kind, k, att), fig in zip(todo, figures):
+        rows.append({"setting": label, "kind": kind, "kept_count" if kind != "head_wise_sink" else "keep_target": k,
+                     **fig, "keys_filtered": att.keys_filtered, "v_rows_fraction": att.v_rows_fraction,
                      "v_rows_per_token": float(att.v_read.sum() / (len(test) * (seq - seq // 2)))})
-        log(f"  {label:64s} ppl {fig['metric']:8.4f} cont {fig['ppl_continuation']:8.4f} filtered "
+        log(f"  {label:56s} ppl {fig['metric']:8.4f} cont {fig['ppl_continuation']:8.4f} filtered "
             f"{att.keys_filtered:6.1%} V rows {att.v_rows_fraction:6.1%}")
     base = rows[1]
     for r in rows:
         r["change_vs_int8"] = r["metric"] / base["metric"] - 1
         r["continuation_change_vs_int8"] = r["ppl_continuation"] / base["ppl_continuation"] - 1
-    head = next(r for r in rows if r["kind"] == "head_wise" and r["keep_target"] == KEEP)
+    best = best_row(rows, "best" if integer is not None else "best_float")
     result = {"workload": "smollm2", "metric": "perplexity", "lower_is_better": True, "relative_change": True,
-              "baseline": base["metric"], "latte": head["metric"], "keys_filtered": head["keys_filtered"],
-              "best_setting": head["setting"], "rows": rows, "samples": len(test), "seq": seq,
-              "calib_samples": len(calib), "tokens": int(test[:, 1:].size),
+              "baseline": base["metric"], "latte": best["metric"], "keys_filtered": best["keys_filtered"],
+              "best_setting": best["setting"], "rows": rows, "samples": len(test), "seq": seq, "context": seq,
+              "calib_samples": len(calib), "tokens": int(test[:, 1:].size), "kept_counts": list(kept),
               "decode": decode_summary(rows, len(test), seq), "seconds": round(time.monotonic() - start, 1),
               "provenance": provenance(seq)}
-    if curve:
+    if len(kept) > 1:
         result["curve"] = {kind: [[r["keys_filtered"], r["metric"], r["v_rows_fraction"], r["ppl_continuation"]]
                                   for r in rows if r["kind"] == kind]
-                           for kind in ("global", "head_wise", "head_wise_sink", "topt")}
-        result["curve"]["keep_targets"] = list(keeps)
+                           for kind in ("best_float", "best", "topt", "learned_float", "learned")}
+        result["curve"]["kept_counts"] = list(kept)
     return result
+
+
+def best_row(rows: list[dict], kind: str) -> dict:
+    """The row of `kind` with the most keys filtered within QUALITY_BUDGET of int8 dense, else its best perplexity."""
+    mine = [r for r in rows if r["kind"] == kind]
+    within = [r for r in mine if r["change_vs_int8"] <= QUALITY_BUDGET]
+    return max(within, key=lambda r: r["keys_filtered"]) if within else min(mine, key=lambda r: r["metric"])
 
 
 def decode_summary(rows: list[dict], n_windows: int, seq: int) -> dict:
@@ -395,10 +407,10 @@ def provenance(seq: int) -> dict:
 
 
 def format_table(result: dict) -> str:
-    lines = [f"{'setting':70s} {'ppl':>8s} {'Δ':>8s} {'filtered':>9s} {'cont. ppl':>9s} {'Δ':>8s} {'V rows':>7s}"]
+    lines = [f"{'setting':56s} {'ppl':>8s} {'Δ':>8s} {'filtered':>9s} {'cont. ppl':>9s} {'Δ':>8s} {'V rows':>7s}"]
     for r in result["rows"]:
         v_rows = "—" if r["kind"] == "float" else f"{r['v_rows_fraction']:.1%}"  # float mode counts no reads
-        lines.append(f"{r['setting']:70s} {r['metric']:8.4f} {r['change_vs_int8']:+8.2%} {r['keys_filtered']:9.1%} "
+        lines.append(f"{r['setting']:56s} {r['metric']:8.4f} {r['change_vs_int8']:+8.2%} {r['keys_filtered']:9.1%} "
                      f"{r['ppl_continuation']:9.4f} {r['continuation_change_vs_int8']:+8.2%} {v_rows:>7s}")
     d = result["decode"]
     lines.append(f"decode ({d['tokens']} tokens at context {d['context']}): dense reads "
@@ -415,9 +427,11 @@ def plot_curve(result: dict, path) -> None:
 
     c = result["curve"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
-    names = {"global": ("s--", "LATTE, one global T"), "head_wise": ("o-", "LATTE, calibrated head-wise T"),
-             "head_wise_sink": ("D-", "LATTE, head-wise T + key 0 kept (--sink-keys 1)"),
-             "topt": ("^-", "Top-θ abs T per (layer, head, length) + C_h + V-mean")}
+    names = {"best_float": ("o--", "LATTE centred E + sink/window/layer 0, T to k kept, float softmax"),
+             "best": ("o-", "the same through the §7 integer pipeline"),
+             "topt": ("^-", "Top-θ (mean + 0.1σ of k-th E, layers 0–1 dense)"),
+             "learned_float": ("s--", "LATTE, learned T (λ sweep), float softmax"),
+             "learned": ("s-", "LATTE, learned T (λ sweep), §7")}
     base = next(r for r in result["rows"] if r["kind"] == "int8")
     for kind, (style, label) in names.items():
         pts = sorted(c.get(kind, []))
@@ -432,7 +446,7 @@ def plot_curve(result: dict, path) -> None:
         ax.set(xlabel=x, ylabel="perplexity")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    a.set_title(f"SmolLM2-135M prefill ({result['tokens']} tokens, §7 integer pipeline)", fontsize=9)
+    a.set_title(f"SmolLM2-135M prefill ({result['tokens']} tokens, windows of {result['seq']})", fontsize=9)
     b.set_title(f"decode: continuation perplexity ({result['decode']['context']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120, format="png")

@@ -31,7 +31,7 @@ HEAD_DIM = {"lm": 64, "vision": 16, "minilm": 32, "smollm2": 64}
 # What --samples and --calib-samples count, per workload.
 SAMPLE_UNITS = {"lm": ("held-out windows", "calibration windows"), "vision": ("test images", "calibration images"),
                 "minilm": ("test pairs", "calibration documents"),
-                "smollm2": ("test windows of 512 tokens", "calibration windows of 512 tokens")}
+                "smollm2": ("test windows of {context} tokens", "calibration windows of {context} tokens")}
 MINILM_META = Path(__file__).resolve().parent.parent / "data" / "minilm_model.json"  # training/minilm_data.py
 MINILM_KEEP = 0.15  # keep target of the calibrated MiniLM rows (its learned thresholds' target too)
 
@@ -74,12 +74,13 @@ def load_task(name: str, limit: int | None = None, calib_limit: int | None = Non
     return minilm_task(limit, calib_limit) if name == "minilm" else trained_task(name, limit, calib_limit)
 
 
-def available_samples(name: str) -> tuple[int, int]:
-    """(test, calibration) inputs the shipped data of workload `name` holds, read without loading a model."""
+def available_samples(name: str, context: int = 512) -> tuple[int, int]:
+    """(test, calibration) inputs the shipped data of workload `name` holds, read without loading a model
+    (smollm2: windows of `context` tokens)."""
     if name == "smollm2":
-        from .smollm2_eval import AVAILABLE_SAMPLES
+        from .smollm2_eval import AVAILABLE
 
-        return AVAILABLE_SAMPLES
+        return AVAILABLE[context]
     if name == "minilm":
         from .retrieval import DOCSTRINGS
 

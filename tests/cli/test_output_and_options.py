@@ -144,12 +144,13 @@ def test_available_samples_are_the_data_s():
     assert available_samples("vision") == (len(eval_data("vision", "test")[0]), len(eval_data("vision", "calib")[0]))
     assert available_samples("minilm") == (len(load_pairs("test")[1]), len(load_pairs("calib")[1]))
 
-    def smollm2_windows():
+    def smollm2_windows(context):
         from latte_rtl.workloads.smollm2 import windows
 
-        return len(windows("test")), len(windows("calib"))
+        return len(windows("test", seq=context)), len(windows("calib", seq=context))
 
-    assert available_samples("smollm2") == require_model("SmolLM2", smollm2_windows)
+    for context in (512, 1024, 2048):
+        assert available_samples("smollm2", context) == require_model("SmolLM2", lambda: smollm2_windows(context))
 
 
 def test_head_dims_are_the_models():

@@ -92,13 +92,13 @@ def test_text_splits_are_disjoint_and_long_enough(smollm2):
 
 
 def test_hist_quantile_and_buckets_by_hand():
-    from latte_rtl.workloads.smollm2_eval import _hist_quantile, buckets
+    from latte_rtl.workloads.smollm2_calib import _hist_quantile, buckets
 
     hist = np.array([0, 2, 0, 6, 2])  # values 1 (×2), 3 (×6), 4 (×2) at offset 0
     assert _hist_quantile(hist, 0.2, 0) == 1 and _hist_quantile(hist, 0.21, 0) == 3
     assert _hist_quantile(hist, 0.8, 0) == 3 and _hist_quantile(hist, 0.81, 0) == 4
     assert _hist_quantile(hist, 0.5, 2) == 1
-    assert buckets(9).tolist() == [0, 1, 1, 2, 2, 2, 2, 3, 3]
+    assert buckets(9).tolist() == [0, 2, 3, 4, 4, 5, 5, 6, 6]  # ⌊2 log2(key count)⌋
 
 
 @pytest.mark.parametrize("comp", [0, 900])
@@ -109,6 +109,7 @@ def test_integer_path_equals_golden_attention_rows(comp):
     from latte_rtl.config import AttentionConfig, ScoreConfig
     from latte_rtl.golden import attention_rows, score_rows
     from latte_rtl.workloads.attention import softmax_multiplier
+    from latte_rtl.workloads.smollm2_calib import n_buckets
 
     rng = np.random.default_rng(22)
     print("seed 22")
@@ -122,7 +123,7 @@ def test_integer_path_equals_golden_attention_rows(comp):
     assert 0 < res.kept.sum() < h * allowed.sum()
     for vmean in (False, True):
         att = RowAttention("latte", np.full((1, h, 2), scale), integer=a, v_scales=np.full((1, h), scale),
-                           comp=np.full((1, h, 6), comp), vmean=vmean, n_kv=1)
+                           comp=np.full((1, h, n_buckets(s)), comp), vmean=vmean, n_kv=1)
         probs, out = att._integer(0, res.scores, res.kept, v, np.full(h, scale), np.full(h, scale))
         got = np.rint(out * 255 / scale).astype(np.int64)
         for hd in range(h):
@@ -135,17 +136,37 @@ def test_integer_path_equals_golden_attention_rows(comp):
                                                                                          want["out"][-1])
 
 
+@pytest.mark.parametrize("estimate", ["hh", "centred"])
+def test_filter_inputs_equal_score_rows(estimate):
+    """The evaluation's two-product shortcut gives golden.score_rows's exact scores and estimates."""
+    from latte_rtl.config import ScoreConfig
+    from latte_rtl.golden import score_rows
+    from latte_rtl.workloads.smollm2_eval import filter_inputs
+
+    rng = np.random.default_rng(5)
+    print("seed 5")
+    h, s, d = 3, 17, 64
+    qi, ki = rng.integers(-127, 128, (h, s, d)), rng.integers(-127, 128, (h, s, d))
+    qi[0, 0], ki[1, 2] = -127, -127
+    cfg = ScoreConfig(bits=8, msb_bits=4, dim=d, lanes=1, heads=h, max_keys=s, estimate=estimate)
+    exact, est = filter_inputs(qi, ki, cfg)
+    res = score_rows(qi.reshape(h * s, d), ki, np.repeat(np.arange(h), s), np.zeros(h, np.int64), cfg)
+    assert np.array_equal(exact, res.exact) and np.array_equal(est, res.estimate)
+
+
 def test_evaluate_smollm2_tiny_slice(smollm2):
     from latte_rtl.config import AttentionConfig
     from latte_rtl.workloads.smollm2_eval import evaluate_smollm2
 
-    r = evaluate_smollm2(1, 1, integer=AttentionConfig(), curve=False, seq=48, log=lambda *_: None)
+    r = evaluate_smollm2(1, 1, integer=AttentionConfig(), curve=False, seq=48, kept=(8,), log=lambda *_: None)
     assert {"keys_filtered", "baseline", "latte", "decode"} <= set(r) and r["metric"] == "perplexity"
     rows = {row["kind"]: row for row in r["rows"]}
     assert rows["float"]["keys_filtered"] == 0 and rows["int8"]["v_rows_fraction"] == 1.0
     assert 1 < rows["float"]["metric"] < 100 and abs(rows["int8"]["metric"] / rows["float"]["metric"] - 1) < 0.05
-    for kind in ("head_wise", "global", "topt"):
-        assert 0.3 < rows[kind]["keys_filtered"] < 0.98 and rows[kind]["v_rows_fraction"] < 1
+    for kind in ("best", "best_float", "topt", "topt_comp", "head_wise_sink", "ablate_hh", "ablate_window"):
+        assert 0.2 < rows[kind]["keys_filtered"] < 0.98 and rows[kind]["v_rows_fraction"] < 1, kind
+    # the window of 16 and key 0 are kept: fewer keys filtered with them than without
+    assert rows["best_float"]["keys_filtered"] < rows["ablate_window"]["keys_filtered"]
     assert r["decode"]["dense_v_rows_per_token"] == pytest.approx(30 * 3 * (25 + 48) / 2)  # rows 24..47 see 25..48 keys
 
 

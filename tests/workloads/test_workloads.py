@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from latte_rtl.config import ScoreConfig
-from latte_rtl.golden import split
+from latte_rtl.golden import score_rows, split
 from latte_rtl.npzio import load_qk
 from latte_rtl.workloads.attention import Attention
 from latte_rtl.workloads.dump import calibrate, dump_qk
@@ -98,6 +98,30 @@ def test_dump_is_valid_input_and_calibration_hits_its_target(tmp_path):
     assert all(t >= 0 for t in res["thresholds"])
 
 
+@pytest.mark.parametrize("mode", ["relative", "absolute"])
+def test_calibrate_kept_count_keeps_about_k_per_row(tmp_path, mode):
+    """calibrate --kept K on a causal dump (key_limit per row): about K keys per row, each row's T from
+    its (head, length bucket), rows that see ≤ K keys whole; the centred estimate likewise."""
+    from latte_rtl.workloads.dump import calibrate_kept
+
+    arrays = dump_qk("lm", layer=1, rows=8, keys=96)
+    rows = arrays["q"].shape[0]
+    arrays["key_limit"] = np.tile(np.linspace(8, 96, 8).astype(np.int64), rows // 8)
+    path = tmp_path / "dump.npz"
+    np.savez(path, **arrays)
+    for estimate in ("hh", "centred"):
+        cfg = ScoreConfig(dim=64, heads=4, max_keys=96, threshold_mode=mode, estimate=estimate)
+        inp = load_qk(path, cfg)
+        res = calibrate_kept(inp, cfg, 12)
+        t = np.array(res["row_thresholds"])
+        kept = score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg, key_mask=inp.key_mask, row_thresholds=t).kept
+        long_rows = inp.key_limit > 12
+        assert (kept[~long_rows].sum(1) == inp.key_limit[~long_rows]).all()  # whole
+        assert 6 < kept[long_rows].sum(1).mean() < 24, (mode, estimate, kept[long_rows].sum(1))
+        b = np.floor(2 * np.log2(inp.key_limit)).astype(int)
+        assert (t[long_rows] == np.array(res["bucket_thresholds"])[inp.heads, b][long_rows]).all()
+
+
 def test_evaluate_small_slice():
     result = evaluate("vision", limit=48, calib_limit=32, curve=False, log=lambda *_: None)
     assert {"keys_filtered", "baseline", "latte", "metric", "rows"} <= set(result)
@@ -155,6 +179,9 @@ def test_workload_cli(tmp_path):
     proc = _cli("calibrate", *small, "--qk", dump, "--keep-ratio", "0.2", "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(out.read_text())["thresholds"]) == 4
+    proc = _cli("calibrate", *small, "--estimate", "centred", "--qk", dump, "--kept", "8", "-o", out)
+    assert proc.returncode == 0 and "keys per row" in proc.stdout, proc.stderr
+    assert len(json.loads(out.read_text())["row_thresholds"]) == len(np.load(dump)["q"])
     for args, words in [
         (("evaluate", "--workload", "speech"), "speech"),
         (("calibrate", "--dim", "16", "--heads", "4", "--max-keys", "64", "--qk", dump, "-o", out), "exactly one"),
