@@ -61,12 +61,14 @@ def quantize(x: np.ndarray, scale) -> np.ndarray:
 class Attention:
     """Callable attention(layer, q, k, v, allowed) for numpy_model.forward.
 
-    thresholds [L, H]: integer T per layer and head (HH units; relative or absolute by mode);
+    thresholds [L, H]: integer T per layer and head (units of the estimate E, HH or centred;
+    relative or absolute by mode);
     scales [L, H, 2]: (S_q, S_k). With `capture`, the int8 q/k of every layer are kept (dumps).
     """
 
     def __init__(self, mode: str, n_layers: int, n_heads: int, head_dim: int, *, scales=None,
-                 thresholds=None, capture: bool = False, integer: IntegerSoftmax | None = None):
+                 thresholds=None, capture: bool = False, integer: IntegerSoftmax | None = None,
+                 estimate: str = "hh"):
         if mode not in MODES:
             raise ValueError(f"attention mode {mode!r}: expected one of {MODES}")
         self.mode, self.head_dim = mode, head_dim
@@ -74,7 +76,7 @@ class Attention:
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.int64)
         self.kept = np.zeros((n_layers, n_heads), np.int64)
         self.allowed = np.zeros((n_layers, n_heads), np.int64)
-        self.capture, self.integer = capture, integer
+        self.capture, self.integer, self.estimate = capture, integer, estimate
         self.captured: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._cfg = {}
 
@@ -83,7 +85,7 @@ class Attention:
         key = (n_keys, mode)
         if key not in self._cfg:
             self._cfg[key] = ScoreConfig(bits=8, msb_bits=4, dim=self.head_dim, lanes=1, heads=1,
-                                         max_keys=n_keys, threshold_mode=mode)
+                                         max_keys=n_keys, threshold_mode=mode, estimate=self.estimate)
         return self._cfg[key]
 
     @property

@@ -63,9 +63,12 @@ def _allowed(task, s: int) -> np.ndarray:
     return np.tril(np.ones((s, s), bool)) if task.causal else np.ones((s, s), bool)
 
 
-def hh_statistics(task, x):
-    """Per (layer, head): the int8 HH of every allowed key and its row max, from an int8 dense pass."""
-    att = task.attention("int8", capture=True)
+def hh_statistics(task, x, estimate: str = "hh"):
+    """Per (layer, head): the estimate E (HH, or centred) of every allowed key and its row max, from an
+    int8 dense pass."""
+    from latte_rtl.golden import estimates
+
+    att = task.attention("int8", capture=True, estimate=estimate)
     gaps = [[[] for _ in range(task.n_heads)] for _ in range(task.n_layers)]
     values = [[[] for _ in range(task.n_heads)] for _ in range(task.n_layers)]
     for i in range(0, len(x), task.batch):
@@ -73,6 +76,10 @@ def hh_statistics(task, x):
         for layer, (qi, ki, _) in att.captured.items():
             (qh, _), (kh, _) = split(qi, 8, 8 - LSB_BITS), split(ki, 8, 8 - LSB_BITS)
             hh = np.einsum("bhsd,bhtd->bhst", qh, kh)
+            if estimate != "hh":
+                cfg = att.cfg(hh.shape[-1])
+                hh = np.array([[estimates(hh[b, h], qi[b, h], ki[b, h], cfg) for h in range(hh.shape[1])]
+                               for b in range(hh.shape[0])])
             allowed = _allowed(task, hh.shape[-1])
             row_max = np.where(allowed, hh, np.iinfo(np.int64).min).max(-1, keepdims=True)
             for h in range(task.n_heads):
@@ -160,6 +167,9 @@ def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
         (f"LATTE calibrated head-wise T (keep {keep:.2f})", task.attention(
             "latte", thresholds=calibrated_thresholds(stats, keep))),
     ]
+    centred = calibrated_thresholds(hh_statistics(task, task.calib, "centred"), keep)
+    settings.append((f"LATTE calibrated head-wise T, centred estimate (keep {keep:.2f})", task.attention(
+        "latte", thresholds=centred, estimate="centred")))
     if task.trained is not None:
         settings.append(("LATTE trained head-wise T", task.attention("latte", thresholds=task.trained)))
     settings.append((f"absolute calibrated head-wise T (keep {keep:.2f})", task.attention(

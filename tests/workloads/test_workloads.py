@@ -128,7 +128,8 @@ def test_evaluate_small_slice():
     rows = {r["setting"].split(" (")[0]: r for r in result["rows"]}
     assert rows["float"]["keys_filtered"] == 0 and rows["int8 dense"]["keys_filtered"] == 0
     assert abs(rows["float"]["metric"] - rows["int8 dense"]["metric"]) <= 1 / 48 + 1e-9
-    for label in ("LATTE global T", "LATTE calibrated head-wise T", "LATTE trained head-wise T"):
+    for label in ("LATTE global T", "LATTE calibrated head-wise T", "LATTE trained head-wise T",
+                  "LATTE calibrated head-wise T, centred estimate"):
         assert 0.6 < rows[label]["keys_filtered"] < 0.99
     assert result["baseline"] > 0.85  # a trained classifier, not chance (0.1)
     lm = evaluate("lm", limit=2, calib_limit=2, curve=False, log=lambda *_: None)
@@ -138,7 +139,7 @@ def test_evaluate_small_slice():
 def test_evaluate_in_parallel_processes_gives_the_same_result():
     serial = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None)
     parallel = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None, jobs=2)
-    assert parallel == serial and len(serial["rows"]) == 6
+    assert parallel == serial and len(serial["rows"]) == 7
 
 
 def test_evaluate_integer_pipeline_settings():
