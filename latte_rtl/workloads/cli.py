@@ -21,6 +21,7 @@ from ..design import atomic_write, atomic_write_text, check_output_file
 from ..design.cli import design_config
 from ..design.manifest import design_inputs
 from ..errors import UserError
+from .smollm2_eval import KINDS
 from .tasks import WORKLOADS
 
 
@@ -36,8 +37,9 @@ def cmd_evaluate(args) -> int:
             raise UserError(f"--plot {args.plot}: the plot is a PNG image: name the file *.png")
         if args.no_curve:
             raise UserError("--plot draws the trade-off curve, which --no-curve skips: give one of them")
-    if args.context is not None and args.workload != "smollm2":
-        raise UserError(f"--context sets the window of --workload smollm2; {args.workload} has fixed inputs")
+    if (args.context is not None or args.settings is not None) and args.workload != "smollm2":
+        raise UserError(f"--context and --settings apply to --workload smollm2; {args.workload} has fixed inputs "
+                        "and settings")
     if args.scheduler and args.workload != "smollm2":
         raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
                         "runs locally (--jobs)")
@@ -78,7 +80,7 @@ def _evaluate_smollm2(args, limit, integer) -> int:
         print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
               f"R={integer.scale_shift} {integer.prob_format}")
     result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs,
-                                 scheduler=args.scheduler, seq=args.context or ev.SEQ)
+                                 scheduler=args.scheduler, seq=args.context or ev.SEQ, kinds=args.settings)
     print(ev.format_table(result))
     print(f"best setting within +{ev.QUALITY_BUDGET:.0%}: {result['best_setting']}: {result['keys_filtered']:.1%} "
           f"keys filtered, perplexity {result['latte']:.4f} vs int8 dense {result['baseline']:.4f} "
@@ -193,6 +195,16 @@ def _dump_smollm2(args, attention) -> int:
     return 0
 
 
+def settings_list(text: str) -> list[str]:
+    import argparse
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated kinds from {', '.join(KINDS)}")
+    return kinds
+
+
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="quality vs keys filtered on the shipped and pretrained models")
     p.add_argument("--workload", required=True, choices=WORKLOADS, help="model: " + ", ".join(WORKLOADS))
@@ -205,6 +217,9 @@ def register(sub) -> None:
     p.add_argument("--context", type=int, choices=(512, 1024, 2048), default=None,
                    help="smollm2: tokens per window (default 512; 1024: 33 test and 14 calibration windows, "
                         "2048: 16 and 7)")
+    p.add_argument("--settings", type=settings_list, default=None, metavar="KIND[,KIND]",
+                   help="smollm2: run only these settings (int8 dense, the baseline, always runs): "
+                        + ", ".join(KINDS))
     p.add_argument("--no-curve", action="store_true", help="skip the trade-off curve")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=1,
                    help="settings evaluated in parallel processes (same results; at most 2 per CPU core)")

@@ -45,6 +45,8 @@ SINK_KEYS, WINDOW_KEYS, DENSE_LAYERS, TOPT_DENSE_LAYERS = 1, 16, 1, 2
 # +28 % perplexity on the default slice); B = 12, P = 16 is within 0.5 % of int8 dense.
 INTEGER_DEFAULTS = {"prob_bits": 12, "exp_bits": 16}
 QUALITY_BUDGET = 0.01  # the best setting: most keys filtered within +1 % perplexity
+KINDS = ("float", "int8", "dense", "best_float", "best", "topt", "ablate_hh", "ablate_window", "head_wise_sink",
+         "topt_comp", "learned_float", "learned")  # --settings: int8 dense (the baseline) always runs
 
 
 @dataclass(frozen=True)
@@ -335,26 +337,31 @@ def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]
 
 
 def evaluate_smollm2(limit: int | None = None, calib_limit: int | None = None, *, integer=None, curve=True,
-                     jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, kept=None, log=print) -> dict:
+                     jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, kept=None, kinds=None,
+                     log=print) -> dict:
     """Prefill and decode figures of every setting (module docstring). limit / calib_limit: test and
     calibration windows of `seq` tokens (default DEFAULT_SAMPLES; None of the CLI = default); kept: the
-    kept counts k (default KEPT_COUNTS[seq], only the first without `curve`)."""
+    kept counts k (default KEPT_COUNTS[seq], only the first without `curve`); kinds: the settings to run
+    (KINDS; default all; int8 dense always)."""
     from threadpoolctl import threadpool_limits
 
     kept = tuple(kept or KEPT_COUNTS.get(seq, KEPT_COUNTS[SEQ]))
+    kinds = set(KINDS if kinds is None else kinds) | {"int8"}
     with threadpool_limits(1, user_api="blas"):
-        return _evaluate(limit, calib_limit, integer, kept if curve else kept[:1], (jobs, scheduler), seq, log)
+        return _evaluate(limit, calib_limit, integer, kept if curve else kept[:1], (jobs, scheduler), seq, kinds,
+                         log)
 
 
-def _evaluate(limit, calib_limit, integer, kept, runner, seq, log) -> dict:
+def _evaluate(limit, calib_limit, integer, kept, runner, seq, kinds, log) -> dict:
     start = time.monotonic()
     test = windows("test", DEFAULT_SAMPLES[0] if limit is None else limit, seq)
     calib = windows("calib", DEFAULT_SAMPLES[1] if calib_limit is None else calib_limit, seq)
     scales = np.array(json.loads(META.read_text())["int8_scales"])
     thr = calibrate(calib, scales, kept, runner)
     log(f"  calibration: {len(calib)} windows of {seq} tokens")
-    comp = None if integer is None else compensation(calib, scales, thr.topt(kept[0]), integer, runner)
-    todo = settings(thr, scales, integer, kept, comp, learned_thresholds(seq))
+    comp = None if integer is None or "topt_comp" not in kinds else compensation(calib, scales, thr.topt(kept[0]),
+                                                                                  integer, runner)
+    todo = [s for s in settings(thr, scales, integer, kept, comp, learned_thresholds(seq)) if s[1] in kinds]
     figures = score_all(test, [att for *_, att in todo], *runner)
     rows = []
     for (label, kind, k, att), fig in zip(todo, figures):
@@ -363,11 +370,11 @@ def _evaluate(limit, calib_limit, integer, kept, runner, seq, log) -> dict:
                      "v_rows_per_token": float(att.v_read.sum() / (len(test) * (seq - seq // 2)))})
         log(f"  {label:56s} ppl {fig['metric']:8.4f} cont {fig['ppl_continuation']:8.4f} filtered "
             f"{att.keys_filtered:6.1%} V rows {att.v_rows_fraction:6.1%}")
-    base = rows[1]
+    base = next(r for r in rows if r["kind"] == "int8")
     for r in rows:
         r["change_vs_int8"] = r["metric"] / base["metric"] - 1
         r["continuation_change_vs_int8"] = r["ppl_continuation"] / base["ppl_continuation"] - 1
-    best = best_row(rows, "best" if integer is not None else "best_float")
+    best = best_row(rows, "best" if integer is not None and "best" in kinds else "best_float")
     result = {"workload": "smollm2", "metric": "perplexity", "lower_is_better": True, "relative_change": True,
               "baseline": base["metric"], "latte": best["metric"], "keys_filtered": best["keys_filtered"],
               "best_setting": best["setting"], "rows": rows, "samples": len(test), "seq": seq, "context": seq,
@@ -384,7 +391,7 @@ def _evaluate(limit, calib_limit, integer, kept, runner, seq, log) -> dict:
 
 def best_row(rows: list[dict], kind: str) -> dict:
     """The row of `kind` with the most keys filtered within QUALITY_BUDGET of int8 dense, else its best perplexity."""
-    mine = [r for r in rows if r["kind"] == kind]
+    mine = [r for r in rows if r["kind"] == kind] or [r for r in rows if r["kind"] == "int8"]
     within = [r for r in mine if r["change_vs_int8"] <= QUALITY_BUDGET]
     return max(within, key=lambda r: r["keys_filtered"]) if within else min(mine, key=lambda r: r["metric"])
 
