@@ -130,7 +130,7 @@ def train(context, kept, lam, steps, lr, tau_frac, jobs, n_windows=None, log=pri
                 log(f"  λ {lam_i}: step {step} ce {ce.item():.4f} soft kept {soft.item() / decided:.3f}")
         final = torch.where(unset, torch.full_like(param, -1), torch.round(param)).long().cpu().numpy()
         results.append({"lam": lam_i, "kept_init": kept, "tau": tau, "steps": steps, "lr": lr,
-                        "thresholds": final.tolist()})
+                        "thresholds": final.tolist(), "initial": t0.astype(np.int64).tolist()})
     return {"context": context, "calib_windows": len(calib), "device": torch.cuda.get_device_name() if dev == "cuda"
             else "cpu", "torch": torch.__version__, "entries": results}
 

@@ -150,7 +150,7 @@ def test_available_samples_are_the_data_s():
         return len(windows("test", seq=context)), len(windows("calib", seq=context))
 
     for context in (512, 1024, 2048):
-        assert available_samples("smollm2", context) == require_model("SmolLM2", lambda: smollm2_windows(context))
+        assert available_samples("smollm2", context) == require_model("SmolLM2", lambda c=context: smollm2_windows(c))
 
 
 def test_head_dims_are_the_models():

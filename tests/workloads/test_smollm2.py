@@ -275,3 +275,28 @@ def test_passes_on_a_dask_cluster_equal_local_ones(smollm2):
                                   dashboard_address=None) as cluster:
         assert score_all(test, remote, 1, cluster.scheduler_address) == score_all(test, inline, 1)
     assert all((a.kept == b.kept).all() and (a.v_read == b.v_read).all() for a, b in zip(remote, inline))
+
+
+def test_learned_thresholds_train_and_evaluate(smollm2, tmp_path, monkeypatch):
+    """training/smollm2_thresholds.py on a 48-token window: a strong sparsity weight λ lowers the thresholds
+    from their calibration (fewer keys kept); `evaluate` then adds a "learned" row for that context."""
+    require_torch()
+    sys.path[:0] = [str(ROOT / "training")]
+    from smollm2_thresholds import train
+
+    from latte_rtl.workloads import smollm2_eval
+    from latte_rtl.workloads.smollm2_calib import n_buckets
+
+    result = train(48, 8, [50.0], steps=3, lr=20.0, tau_frac=0.1, jobs=1, n_windows=1, log=lambda *_: None)
+    entry = result["entries"][0]
+    final, initial = np.array(entry["thresholds"]), np.array(entry["initial"])
+    assert final.shape == (30, 9, n_buckets(48)) and ((final < 0) == (initial < 0)).all()
+    assert final[final >= 0].mean() < initial[initial >= 0].mean()
+    path = tmp_path / "learned.json"
+    path.write_text(json.dumps({"contexts": {"48": result}}))
+    monkeypatch.setattr(smollm2_eval, "LEARNED", path)
+    r = smollm2_eval.evaluate_smollm2(1, 1, seq=48, kept=(8,), curve=False,
+                                      kinds=["best_float", "learned_float"], log=lambda *_: None)
+    rows = {row["kind"]: row for row in r["rows"]}
+    assert set(rows) == {"int8", "best_float", "learned_float"}
+    assert rows["learned_float"]["keys_filtered"] > rows["best_float"]["keys_filtered"]
