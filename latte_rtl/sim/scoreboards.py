@@ -52,6 +52,11 @@ def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: s
     return [f"row {r} {what} {j}: {name} rtl={got[j]} golden={want[j]}"]
 
 
+def estimate_of(beat: dict) -> int:
+    """The estimate E of a monitor `estimate` beat: its centred E, else its HH (layouts.estimate)."""
+    return beat.get("centred", beat["hh"])
+
+
 @scoreboard_for("latte_score_engine", "dense_score_engine")
 class ScoreScoreboard:
     """Score tops (`keys`, `query`, optional `thresholds` in; `scores`, `rows` out; optional
@@ -69,7 +74,8 @@ class ScoreScoreboard:
         self.overlap = "interval" in self.expected
         rows, n = inp.q.shape[0], inp.n_keys
         self.banks = list(self.expected["reads"]) if "monitor__reads" in models else []
-        self.result = {"hh": np.zeros((rows, n), np.int64), "kept": np.zeros((rows, n), bool),
+        self.result = {"hh": np.zeros((rows, n), np.int64), "estimate": np.zeros((rows, n), np.int64),
+                       "kept": np.zeros((rows, n), bool),
                        "scores": np.zeros((rows, n), np.int64), "kept_count": np.zeros(rows, np.int64),
                        "cycles": np.zeros(rows, np.int64),
                        "measured_cycles": np.zeros(rows, np.int64),
@@ -199,8 +205,11 @@ class ScoreScoreboard:
                 self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, "
                                    f"expected each of 0..{visible - 1} once")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
-        else:
+            out["estimate"][r, seen] = [estimate_of(e) for e in estimates]
+        else:  # the scores carry HH only: E is observable only where it is HH
             out["hh"][r, idx] = [s["estimate"] for s in scores]
+            if self.cfg.score.estimate == "hh":
+                out["estimate"][r, idx] = out["hh"][r, idx]
         self.compare(r, record, [s["estimate"] for s in scores], idx)
 
     def compare(self, r: int, record: dict, score_estimates: list[int], idx: list[int]) -> None:
@@ -209,6 +218,8 @@ class ScoreScoreboard:
         errors += first_mismatch("score", r, out["scores"][r], exp["scores"][r])
         hh_mask = slice(None) if "monitor__estimate" in self.m else idx
         errors += first_mismatch("HH", r, out["hh"][r][hh_mask], exp["hh"][r][hh_mask])
+        estimate_mask = hh_mask if "monitor__estimate" in self.m or self.cfg.score.estimate == "hh" else []
+        errors += first_mismatch("estimate", r, out["estimate"][r][estimate_mask], exp["estimate"][r][estimate_mask])
         errors += first_mismatch("scores.estimate", r, np.array(score_estimates), exp["hh"][r][idx])
         want_kept = int(exp["kept"][r].sum())
         if record["summary.kept_count"] != want_kept:
@@ -253,7 +264,7 @@ class AttentionScoreboard(ScoreScoreboard):
         self.result.update({"probs": np.zeros((rows, inp.n_keys), np.int64), "out": np.zeros((rows, d), np.int64),
                             "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64),
                             "interval": np.zeros(rows, np.int64)})
-        for name in () if "monitor__scores" in models else ("hh", "kept", "scores", "probs"):
+        for name in () if "monitor__scores" in models else ("hh", "estimate", "kept", "scores", "probs"):
             del self.result[name]  # without the monitor port these are not observable: not in the result
         self.banks = self.banks + (["v"] if self.banks else [])
         self.expected["reads"] = {**self.expected["reads"],
@@ -338,6 +349,7 @@ class AttentionScoreboard(ScoreScoreboard):
         if "monitor__estimate" in self.m:
             est = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
             res["hh"][r, [e["index"] for e in est]] = [e["hh"] for e in est]
+            res["estimate"][r, [e["index"] for e in est]] = [estimate_of(e) for e in est]
 
     def compare_attention(self, r: int, record: dict) -> None:
         exp, res, errors = self.expected, self.result, self.errors
@@ -348,6 +360,7 @@ class AttentionScoreboard(ScoreScoreboard):
             errors += first_mismatch("prob", r, res["probs"][r], exp["probs"][r])
         if "monitor__estimate" in self.m:
             errors += first_mismatch("HH", r, res["hh"][r], exp["hh"][r])
+            errors += first_mismatch("estimate", r, res["estimate"][r], exp["estimate"][r])
         for field, want in (("kept_count", exp["kept"][r].sum()), ("prob_sum", exp["prob_sum"][r]),
                             ("v_reads", exp["v_reads"][r])):
             if record[field] != want:

@@ -12,28 +12,33 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("mode,completion_lanes,pipeline", [
-    ("relative", 0, True), ("absolute", 0, True), ("relative", 0, False), ("relative", 1, True),
-    ("absolute", 1, True), ("relative", 3, True), ("absolute", 3, True), ("absolute", 3, False)])
-def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline):
+@pytest.mark.parametrize("mode,completion_lanes,pipeline,estimate", [
+    ("relative", 0, True, "hh"), ("absolute", 0, True, "hh"), ("relative", 0, False, "hh"), ("relative", 1, True, "hh"),
+    ("absolute", 1, True, "hh"), ("relative", 3, True, "hh"), ("absolute", 3, True, "hh"), ("absolute", 3, False, "hh"),
+    ("relative", 0, True, "centred"), ("absolute", 0, False, "centred"), ("relative", 1, True, "centred"),
+    ("absolute", 3, True, "centred")])
+def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
-    scored keys, row records and the monitor's read counters (shared array, completion arrays of
-    one lane and of every lane, with and without the product register)."""
+    scored keys, row records (the max of the estimate E), every estimate on the monitor and its read
+    counters (shared array, completion arrays of one lane and of every lane, with and without the
+    product register; both estimates)."""
     from latte_rtl.stages.score import LatteScoreStage
 
     cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode,
-                                  completion_lanes=completion_lanes, pipeline=pipeline)
+                                  completion_lanes=completion_lanes, pipeline=pipeline, estimate=estimate)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline}")
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline} estimate={estimate}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
-    thr = golden.threshold_for_keep(golden.score_rows(q, k, np.zeros(4, int), np.array([0]), sc).hh, 0.3, mode)
+    q[0] = lo  # extreme operands: a row and a key of the most negative value
+    k[3] = lo
+    thr = golden.threshold_for_keep(golden.score_rows(q, k, np.zeros(4, int), np.array([0]), sc).estimate, 0.3, mode)
     keep_none_or_all = sc.widths.threshold_range[0 if mode == "absolute" else 1]
     heads, thresholds = np.array([0, 1, 1, 0]), np.array([thr, keep_none_or_all])
     gold = golden.score_rows(q, k, heads, thresholds, sc)
     dut = LatteScoreStage(cfg)
-    got = {}
+    got, estimates = {}, []
 
     def beats(v):
         return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
@@ -59,14 +64,21 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline):
             got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb),
                       ctx.get(dut.monitor.reads.msb))
 
-    simulate(dut, producer, consumer)
+    async def monitor(ctx):
+        async for _, _, valid, payload in ctx.tick().sample(dut.monitor.estimate.valid, dut.monitor.estimate.payload):
+            if valid:  # rows in order, each its N keys' estimates
+                estimates.append((payload.index, payload.hh, payload.centred if estimate == "centred" else payload.hh))
+
+    simulate(dut, producer, consumer, monitor)
     overlap = mode == "relative" and completion_lanes > 0  # row r+1's estimate reads run before row r's record
     lsb_total = msb_total = 0
     for r in range(len(q)):
         scores, count, mx, lsb_reads, msb_reads = got[r]
         kept = np.flatnonzero(gold.kept[r])
         assert scores == [(j, int(gold.scores[r, j]), int(gold.hh[r, j])) for j in kept], r
-        assert (count, mx) == (len(kept), int(gold.hh[r].max()))
+        assert (count, mx) == (len(kept), int(gold.estimate[r].max()))
+        row_estimates = sorted(estimates[r * len(k):(r + 1) * len(k)])
+        assert row_estimates == [(j, int(gold.hh[r, j]), int(gold.estimate[r, j])) for j in range(len(k))], r
         # every kept key: its `beats` words of k_L twice (HL, LL) and of k_H once more (LH)
         lsb_total += 2 * sc.beats * len(kept)
         msb_total += sc.beats * (len(k) + len(kept))
@@ -126,7 +138,12 @@ def test_overlapped_rows_match_the_cycle_model(dim, lanes, completion_lanes, kee
                 got.append((scores, rp.cycles, cycle))
                 scores = []
 
-    simulate(dut, producer, consumer)
+    async def monitor(ctx):
+        async for _, _, valid, payload in ctx.tick().sample(dut.monitor.estimate.valid, dut.monitor.estimate.payload):
+            if valid:  # rows in order, each its N keys' estimates
+                estimates.append((payload.index, payload.hh, payload.centred if estimate == "centred" else payload.hh))
+
+    simulate(dut, producer, consumer, monitor)
     for r, (scores, cycles, at) in enumerate(got):
         assert scores == [(j, int(gold.scores[r, j])) for j in np.flatnonzero(gold.kept[r])], r
         assert cycles == latency[r], (r, cycles, latency[r])
