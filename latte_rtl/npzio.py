@@ -210,7 +210,8 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
     return np.minimum(limit, n_keys)
 
 
-RESULT_FIELDS = {"hh": np.int64, "estimate": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
+RESULT_FIELDS = {"hh": np.int64, "estimate": np.int64,  # estimate: the E the filter compared (= hh)
+                 "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
                  "probs": np.int64, "out": np.int64,  # attention tops
                  "interval": np.int64,  # attention tops and overlapped score rows (§3)
                  "overflow": np.int64, "bytes_read": np.int64, "bytes_read_k_msb": np.int64,  # decode tops only

@@ -112,7 +112,6 @@ class ThresholdFilter(wiring.Component):
         return keep | (index < self.cfg.sink_keys) if self.cfg.sink_keys else keep
 
     def _absolute(self, m):
-        w = self.cfg.widths
         m.submodules.kept_fifo = fifo = SyncFIFO(width=layouts.estimate(self.cfg).size, depth=self.kept_depth)
         keep = Signal()
         value = layouts.compared(self.cfg, self.estimate.payload)

@@ -90,8 +90,8 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
     alone = golden.score_row_cycles(cfg.score, visible, res.kept)
-    out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
-           "cycles": alone, "alone": alone,
+    out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores,
+           "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone,
            "max_estimate": np.where(mask, res.estimate, np.iinfo(np.int64).min).max(axis=1),
            "reads": golden.score_reads(cfg.score.beats, visible, kept)}
     if golden.rows_overlap(cfg.score):
@@ -103,8 +103,8 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
     mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
     rows = res.exact.shape[0]
-    return {"hh": np.zeros_like(res.hh), "estimate": np.zeros_like(res.hh), "kept": mask, "scores": np.where(mask, res.exact, 0), "exact": res.exact,
-            "kept_count": mask.sum(axis=1),
+    return {"hh": np.zeros_like(res.hh), "estimate": np.zeros_like(res.hh), "kept": mask,
+            "scores": np.where(mask, res.exact, 0), "exact": res.exact, "kept_count": mask.sum(axis=1),
             "cycles": golden.dense_cycles(cfg.score.beats, inp.key_limit), "max_estimate": np.zeros(rows, np.int64),
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 

@@ -138,12 +138,7 @@ def test_overlapped_rows_match_the_cycle_model(dim, lanes, completion_lanes, kee
                 got.append((scores, rp.cycles, cycle))
                 scores = []
 
-    async def monitor(ctx):
-        async for _, _, valid, payload in ctx.tick().sample(dut.monitor.estimate.valid, dut.monitor.estimate.payload):
-            if valid:  # rows in order, each its N keys' estimates
-                estimates.append((payload.index, payload.hh, payload.centred if estimate == "centred" else payload.hh))
-
-    simulate(dut, producer, consumer, monitor)
+    simulate(dut, producer, consumer)
     for r, (scores, cycles, at) in enumerate(got):
         assert scores == [(j, int(gold.scores[r, j])) for j in np.flatnonzero(gold.kept[r])], r
         assert cycles == latency[r], (r, cycles, latency[r])
