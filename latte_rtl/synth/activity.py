@@ -94,8 +94,10 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     if keep is not None:
         lo, hi = cfg.score.widths.threshold_range
         for h in np.unique(heads):
-            hh = golden.partial_sums(q[heads == h], k[h] if k.ndim == 3 else k, cfg.score)["HH"]
-            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(hh, keep, cfg.score.threshold_mode), lo, hi)
+            keys = k[h] if k.ndim == 3 else k
+            est = golden.estimates(golden.partial_sums(q[heads == h], keys, cfg.score)["HH"], q[heads == h], keys,
+                                   cfg.score)
+            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(est, keep, cfg.score.threshold_mode), lo, hi)
     np.savez(path, **arrays)
     kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score).kept
     return {"rows": len(q), "keys": k.shape[-2], "kept": int(kept.sum()), "input": source}

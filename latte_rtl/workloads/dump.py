@@ -107,14 +107,16 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
             raise UserError("--gamma converts LATTE's relative γ: use --threshold-mode relative")
         sq = np.broadcast_to(np.asarray(inp.extras["scale_q"], float), (n_heads,))
         sk = np.broadcast_to(np.asarray(inp.extras["scale_k"], float), (n_heads,))
-        t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) for h in range(n_heads)]
+        # γ's T is in HH units; the centred estimate counts q·k in units of 2^(l−1), not 2^(2l)
+        units = 1 << (cfg.lsb_bits + 1) if cfg.estimate == "centred" else 1
+        t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) * units for h in range(n_heads)]
     else:
         if keep is None or not 0 < keep <= 1:
             raise UserError(f"--keep-ratio={keep} is out of range: expected 0 < R ≤ 1")
         mask = inp.key_mask
         res = score_rows(inp.q, inp.k, inp.heads, np.zeros(n_heads, np.int64) if cfg.threshold_mode == "relative"
                          else np.full(n_heads, cfg.widths.threshold_range[0]), cfg, key_mask=mask)
-        t = [threshold_for_keep(res.hh[inp.heads == h], keep, cfg.threshold_mode, mask[inp.heads == h])
+        t = [threshold_for_keep(res.estimate[inp.heads == h], keep, cfg.threshold_mode, mask[inp.heads == h])
              if np.any(inp.heads == h)
              else (0 if cfg.threshold_mode == "relative" else cfg.widths.threshold_range[1]) for h in range(n_heads)]
     lo, hi = cfg.widths.threshold_range
