@@ -383,7 +383,8 @@ class LatteConfig:
         return DecodeSpec(bits=sc.bits, msb_bits=sc.msb_bits, dim=sc.dim, lanes=sc.lanes,
                           threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
                           bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
-                          addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax)
+                          addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax,
+                          estimate=sc.estimate, sink_keys=sc.sink_keys, window_keys=sc.window_keys)
 
 
 def implied_params(params: dict) -> dict:

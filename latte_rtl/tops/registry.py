@@ -158,7 +158,7 @@ def check_decode_input(inp, cfg: LatteConfig, *, dense: bool) -> list:
 
 def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
     """golden.decode.decode_step over the decode steps of `inp` (npzio.decode_steps: the G rows of a KV
-    head at a time). Per row: hh, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
+    head at a time). Per row: hh, estimate, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
     (`bytes_read`, `bytes_read_<plane>`, shared by the step's G rows) and model cycles; `steps` the row groups."""
     from ..golden.decode import decode_step
     from ..npzio import load_attention
@@ -166,7 +166,7 @@ def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
     steps = check_decode_input(inp, cfg, dense=engine != "latte")
     arrays, spec = load_attention(inp, cfg), cfg.decode_spec()
     rows, n, d = inp.q.shape[0], inp.n_keys, cfg.score.dim
-    res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "scores", "probs")}
+    res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "estimate", "scores", "probs")}
     res.update({"kept": np.zeros((rows, n), bool), "out": np.zeros((rows, d), np.int64),
                 **{name: np.zeros(rows, np.int64) for name in ("kept_count", "cycles") + DECODE_RESULT}})
     for group in steps:
@@ -174,7 +174,7 @@ def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
         v = arrays.v if arrays.v.ndim == 2 else arrays.v[h[0]]
         step = decode_step(spec, inp.q[group], inp.keys_of_head(int(h[0])), v, inp.thresholds[h], arrays.mult[h],
                            arrays.comp[h], engine=engine)
-        for name in ("hh", "kept", "scores", "probs", "out", "kept_count", "overflow"):
+        for name in ("hh", "estimate", "kept", "scores", "probs", "out", "kept_count", "overflow"):
             res[name][group] = step[name]
         res["cycles"][group] = step["cycles"]["total"]
         res["bytes_read"][group] = step["bytes"]["total"]

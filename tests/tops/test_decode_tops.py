@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from latte_rtl.golden.decode import Plane, decode_step, memory_image, packed_layout
-from latte_rtl.golden.latte import partial_sums
+from latte_rtl.golden.latte import estimates, keep_mask, partial_sums
 from latte_rtl.hw.sram import simulation_model
 from latte_rtl.sim.amaranth_axi import ReactiveMemory
 from latte_rtl.tops.decode import DecodeReg, DenseDecodeEngine, LatteDecodeEngine
@@ -196,6 +196,23 @@ def test_latte_relative_two_msb_passes(case, group):
     want, _ = check_step_with(LatteDecodeEngine, RELATIVE_DESIGN, (q, k, v, thresholds, mult, comp), seed, 4096 - 8,
                               "latte")
     assert want["bytes"]["k_msb"] == 2 * N * RELATIVE.row_beats("k_msb") * RELATIVE.bus_bytes
+
+
+@pytest.mark.parametrize("mode,group", [("absolute", 3), ("relative", 1)])
+def test_latte_centred_estimate_sinks_and_window(mode, group):
+    """The centred estimate E_g with attention sinks (keys 0, 1) and a window (the last 3 keys) kept whatever
+    their E: bit-exact; the thresholds (in E units) keep few keys, so sinks and window decide some."""
+    design = DESIGN.replace(estimate="centred", sink_keys=2, window_keys=3, threshold_mode=mode)
+    spec = design.decode_spec()
+    seed = SEED + 17 * group + len(mode)
+    q, k, v, _, mult, comp = case_data(spec, "random", group, N, seed)
+    est = estimates(partial_sums(q, k, spec)["HH"], q, k, spec)
+    thresholds = [int(e.max() - np.quantile(e, 0.9)) if mode == "relative" else int(np.quantile(e, 0.9)) for e in est]
+    print(f"thresholds {thresholds}")
+    want, _ = check_step_with(LatteDecodeEngine, design, (q, k, v, thresholds, mult, comp), seed, 4096 - 8, "latte")
+    by_threshold = keep_mask(est, thresholds, mode)
+    assert (want["kept"] & ~by_threshold)[:, [0, 1, N - 3, N - 2, N - 1]].any()  # sinks or window kept a key
+    assert not (want["kept"] & ~by_threshold)[:, 2:N - 3].any()
 
 
 def test_latte_steps_back_to_back():
