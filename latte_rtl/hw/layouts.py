@@ -27,9 +27,12 @@ def key_beat(cfg: ScoreConfig) -> data.StructLayout:
 
 def query_beat(cfg: ScoreConfig) -> data.StructLayout:
     """Query beat: `lanes` operands, the head id and the key limit (both sampled on the first beat
-    of a row): the row sees keys j < min(N, key_limit) only (causal prefill)."""
-    return data.StructLayout({"data": vector(cfg), "head": cfg.widths.head_width,
-                              "key_limit": cfg.widths.count_width})
+    of a row): the row sees keys j < min(N, key_limit) only (causal prefill); with `row_thresholds`
+    also the row's threshold T (sampled on the first beat), in place of its head's register."""
+    members = {"data": vector(cfg), "head": cfg.widths.head_width, "key_limit": cfg.widths.count_width}
+    if cfg.row_thresholds:
+        members["threshold"] = threshold_shape(cfg)
+    return data.StructLayout(members)
 
 
 def threshold_shape(cfg: ScoreConfig):
@@ -83,8 +86,12 @@ def scored_key(cfg: ScoreConfig) -> data.StructLayout:
 
 
 def row_job(cfg: ScoreConfig) -> data.StructLayout:
-    """Start of a row for the datapath: the head and the number of keys N loaded."""
-    return data.StructLayout({"head": cfg.widths.head_width, "n_keys": cfg.widths.count_width})
+    """Start of a row for the datapath: the head and the keys it sees, min(N, key_limit); with
+    `row_thresholds` the row's threshold."""
+    members = {"head": cfg.widths.head_width, "n_keys": cfg.widths.count_width}
+    if cfg.row_thresholds:
+        members["threshold"] = threshold_shape(cfg)
+    return data.StructLayout(members)
 
 
 def filter_job(cfg: ScoreConfig) -> data.StructLayout:

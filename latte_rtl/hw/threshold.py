@@ -54,7 +54,8 @@ class ThresholdFilter(wiring.Component):
     (keep ⇔ E ≥ max − T) writes every estimate into the estimate buffer, `scan_width` per word; once
     all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
     once and offers the kept ones (with their HH, which the completion reuses). Keys below
-    `sink_keys` are kept in either mode whatever their E.
+    `sink_keys` and keys j ≥ N − `window_keys` (N: the row's visible keys, the job's) are kept in
+    either mode whatever their E.
     When every kept key has been handed on, `summary` offers (kept_count, max_estimate); the next
     job is taken after it.
     """
@@ -107,16 +108,21 @@ class ThresholdFilter(wiring.Component):
             self._relative(m, active)
         return m
 
-    def _or_sink(self, keep, index):
-        """`keep`, or key `index` is an attention sink (always kept); no logic without sinks."""
-        return keep | (index < self.cfg.sink_keys) if self.cfg.sink_keys else keep
+    def _or_always(self, keep, index):
+        """`keep`, or key `index` is always kept: an attention sink (j < sink_keys) or in the row's recent
+        window (j ≥ N − window_keys, as j + W ≥ N); no logic without either."""
+        if self.cfg.sink_keys:
+            keep = keep | (index < self.cfg.sink_keys)
+        if self.cfg.window_keys:
+            keep = keep | (index + self.cfg.window_keys >= self._n_keys)
+        return keep
 
     def _absolute(self, m):
         m.submodules.kept_fifo = fifo = SyncFIFO(width=layouts.estimate(self.cfg).size, depth=self.kept_depth)
         keep = Signal()
         value = layouts.compared(self.cfg, self.estimate.payload)
         m.d.comb += [
-            keep.eq(self._or_sink(value >= self._threshold, self.estimate.payload.index)),
+            keep.eq(self._or_always(value >= self._threshold, self.estimate.payload.index)),
             self.estimate.ready.eq(~keep | fifo.w_rdy),
             fifo.w_data.eq(self.estimate.payload.as_value()),
             fifo.w_en.eq(self.estimate.valid & keep & fifo.w_rdy),
@@ -194,7 +200,7 @@ class ThresholdFilter(wiring.Component):
         rdata = data.View(word_layout, buf.rdata)
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
         keep_bits = Cat(*(((fetched_base + i) < n_keys)
-                          & self._or_sink(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, fetched_base + i)
+                          & self._or_always(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, fetched_base + i)
                           for i in range(width)))
         load, fetch = Signal(), Signal()
         m.d.comb += [

@@ -164,9 +164,11 @@ class ScoreScoreboard:
         return self.m["monitor__reads"].read()
 
     def query_beats(self, r: int) -> list[dict]:
-        """Row r's q beats, the head and key limit on each."""
-        return [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                for beat in self.beats(self.inp.q[r])]
+        """Row r's q beats, the head and key limit (and with row_thresholds the row's T) on each."""
+        fields = {"head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+        if self.inp.row_thresholds is not None:
+            fields["threshold"] = int(self.inp.row_thresholds[r])
+        return [{"data": beat, **fields} for beat in self.beats(self.inp.q[r])]
 
     async def send_query(self, r: int) -> int:
         """Send row r's q beats; return the index of its first beat in the query source's `accepted_at`."""
@@ -293,8 +295,7 @@ class AttentionScoreboard(ScoreScoreboard):
         starts, beats = [], []
         for r in rows:
             starts.append(len(query.accepted_at) + len(beats))
-            beats += [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                      for beat in self.beats(self.inp.q[r])]
+            beats += self.query_beats(r)
         await query.send(beats)
         previous = None
         for r, start in zip(rows, starts):

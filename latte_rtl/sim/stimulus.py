@@ -83,7 +83,23 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
     for name, t in (("keep_all", hi_t if relative else lo_t), ("keep_none_or_max", 0 if relative else hi_t)):
         cases[name] = dict(q=rand(rows, d), k=rand(n, d), heads=np.zeros(rows, np.int64),
                            thresholds=np.array([t], dtype=np.int64))
+    if cfg.row_thresholds:
+        _add_row_thresholds(cfg, cases, rng)
     return cases
+
+
+def _add_row_thresholds(cfg: ScoreConfig, cases: dict[str, dict], rng) -> None:
+    """`row_thresholds` [R] for a design whose rows bring their T: the row's head's T moved by a few units,
+    except in keep_all / keep_none_or_max (their extreme T as given); in `random` the rows alternate
+    between that and the range's ends, so consecutive rows of a head keep very different counts."""
+    lo, hi = cfg.widths.threshold_range
+    for name, case in cases.items():
+        t = np.asarray(case["thresholds"])[case["heads"]]
+        if name not in ("keep_all", "keep_none_or_max"):
+            t = t + rng.integers(-2, 3, len(t))
+        if name == "random":
+            t[1::3], t[2::3] = lo, hi
+        case["row_thresholds"] = _clip_threshold(cfg, t)
 
 
 def add_attention_arrays(cfg: LatteConfig, cases: dict[str, dict], rng) -> None:

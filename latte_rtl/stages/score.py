@@ -6,7 +6,8 @@
 
   keys        In  stream  key beats (`lanes` elements, `last` on the final beat of the set)
   query       In  stream  q beats (`beats` per row, head on the first)
-  thresholds  In  stream  (head, T) writes, always ready            (LATTE only)
+  thresholds  In  stream  (head, T) writes, always ready   (LATTE only; with row_thresholds none:
+                          T comes with each row's first q beat)
   scores      Out stream  kept keys: index (ascending), exact score, the HH it reused (dense: 0)
   rows        Out stream  end-of-row record: kept_count, max_estimate, cycles
   n_keys      Out         keys loaded;  busy  Out  a row is in progress
@@ -68,7 +69,7 @@ def score_ports(cfg: LatteConfig, parts, *, latte: bool) -> dict:
         "n_keys": Out(score.widths.count_width),
         "busy": Out(1),
     }
-    if latte:
+    if latte and not score.row_thresholds:  # else each row brings its T on the query
         ports["thresholds"] = In(stream.Signature(layouts.threshold_write(score)))
     if cfg.row.monitor:
         ports["monitor"] = Out(MonitorSignature(cfg, parts, estimate=latte))
@@ -202,7 +203,6 @@ class LatteScoreStage(wiring.Component):
         split = bool(cfg.completion_lanes)
         overlap = rows_overlap(cfg)
         row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS, overlap=overlap)
-        m.submodules.thresholds = thr = threshold_registers(cfg)
         if overlap:
             m.submodules.filter = filt = OverlapFilter(cfg)
             m.d.comb += [row.front_done.eq(filt.front_done), filt.front_take.eq(row.front_take)]
@@ -210,17 +210,11 @@ class LatteScoreStage(wiring.Component):
             m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
         m.submodules.completion = comp = CompletionUnit(cfg)
         m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
-        m.d.comb += [  # a threshold write is accepted every cycle
-            self.thresholds.ready.eq(1),
-            thr.write.valid.eq(self.thresholds.valid),
-            thr.write.payload.eq(self.thresholds.payload),
-        ]
         wiring.connect(m, row.start, fork.i)
-        m.d.comb += [  # the filter's job: N, and the threshold of the row's head
-            thr.head.eq(fork.b.payload.head),
+        m.d.comb += [  # the filter's job: N, and the row's threshold
             filt.job.valid.eq(fork.b.valid),
             filt.job.payload.n_keys.eq(fork.b.payload.n_keys),
-            filt.job.payload.threshold.eq(thr.value),
+            filt.job.payload.threshold.eq(self._row_threshold(m, fork.b.payload)),
             fork.b.ready.eq(filt.job.ready),
         ]
         wiring.connect(m, filt.kept, comp.job)
@@ -234,6 +228,20 @@ class LatteScoreStage(wiring.Component):
             m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid & filt.estimate.ready),
                          self.monitor.estimate.payload.eq(filt.estimate.payload)]
         return m
+
+    def _row_threshold(self, m, job):
+        """The threshold of the row `job` starts: its own (row_thresholds), else its head's register, written
+        through `thresholds` (a write is accepted every cycle)."""
+        if self.cfg.score.row_thresholds:
+            return job.threshold
+        m.submodules.thresholds = thr = threshold_registers(self.cfg.score)
+        m.d.comb += [
+            self.thresholds.ready.eq(1),
+            thr.write.valid.eq(self.thresholds.valid),
+            thr.write.payload.eq(self.thresholds.payload),
+            thr.head.eq(job.head),
+        ]
+        return thr.value
 
     def _shared_array(self, m, keys, qbuf, job, comp, scores):
         """One nibble array: phase-1 and completion tokens merged by the arbiter (completion_lanes 0).

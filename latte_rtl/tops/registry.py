@@ -86,7 +86,8 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     a completion array: `cycles` (latency) and `interval` of the rows back to back (golden.score_overlap);
     `alone`: each row's cycles through an empty stage (golden.score_row_cycles)."""
     mask = inp.key_mask
-    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask)
+    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask,
+                            row_thresholds=inp.row_thresholds)
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
     alone = golden.score_row_cycles(cfg.score, visible, res.kept)
