@@ -171,6 +171,11 @@ def operands(cfg: ScoreConfig, token_layout, operand_width: int, lanes: int | No
     return data.StructLayout({"token": token_layout, "a": lanes, "b": lanes})
 
 
+def operand_sum_width(cfg: ScoreConfig) -> int:
+    """Width of the estimate pipeline's operand sum Q + S_j: the centred estimate's only (0: none)."""
+    return cfg.widths.operand_sum_width if cfg.estimate == "centred" else 0
+
+
 def beat_sum(token_layout, sum_width: int, operand_sum_width: int = 0) -> data.StructLayout:
     """A token with the sum of its beat's lane products, and with `operand_sum_width` the sum of its
     beat's operands, Σ (a + b) (on an HH pass: q_H and k_H, the centred estimate's Q + S_j)."""

@@ -255,7 +255,7 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
-            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=_operand_sum_width(self.cfg.score))
+            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=layouts.operand_sum_width(self.cfg.score))
         wiring.connect(m, arb.o, tokens)
         is_hh = results.payload.kind == PassKind.HH  # HH → the filter; an exact score → the score register
         estimates = _estimates(m, self.cfg.score, results, results.valid & is_hh)
@@ -285,7 +285,7 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=("msb",), token_layout=est_token, operand_width=w.nibble_width,
             sum_width=w.beat_sum_width, acc_width=w.hh_width, lsb_bits=w.lsb_bits, select=nibble_select,
-            key_ports={"msb": msb.second}, operand_sum_width=_operand_sum_width(cfg))
+            key_ports={"msb": msb.second}, operand_sum_width=layouts.operand_sum_width(cfg))
         if cfg.threshold_mode == "absolute":
             m.submodules.credits = credits = KeyCredits(est_token, filt.kept_depth)
             wiring.connect(m, issuer.o, credits.i)
@@ -348,11 +348,6 @@ def kept_depth_for(cfg) -> int:
     takes about 4 cycles) plus two waiting, so the credits never slow the estimate while the
     completion keeps up; at least KEPT_FIFO_DEPTH."""
     return max(KEPT_FIFO_DEPTH, -(-(cfg.beats + 5) // cfg.beats) + 2)
-
-
-def _operand_sum_width(cfg) -> int:
-    """The estimate pipeline's operand sum (Q + S_j): the centred estimate's only (0: none)."""
-    return cfg.widths.operand_sum_width if cfg.estimate == "centred" else 0
 
 
 def _estimates(m, cfg, results, valid):

@@ -90,6 +90,60 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate)
                                                                    "lsb": 2 * sc.beats * len(kept)}
 
 
+@pytest.mark.parametrize("mode,completion_lanes,estimate", [("relative", 0, "hh"), ("absolute", 1, "centred"),
+                                                            ("relative", 1, "centred")])
+def test_row_thresholds_and_window_keys_in_amaranth_sim(mode, completion_lanes, estimate):
+    """Rows bring their own T on the first q beat (no threshold registers) and the last W = 2 keys each
+    row sees are kept: causal key limits (1, a few, all), T at the range's ends and typical, random
+    stalls; scored keys and row records against golden.score_rows(row_thresholds=...)."""
+    from latte_rtl.stages.score import LatteScoreStage
+
+    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode, estimate=estimate,
+                                  completion_lanes=completion_lanes, row_thresholds=True, window_keys=2)
+    sc, (lo_t, hi_t) = cfg.score, cfg.score.widths.threshold_range
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} estimate={estimate}")
+    rng = np.random.default_rng(SEED + 2)
+    lo, hi = sc.operand_range
+    q, k = rng.integers(lo, hi + 1, (5, sc.dim)), rng.integers(lo, hi + 1, (12, sc.dim))
+    heads, limit = np.array([0, 1, 1, 0, 1]), np.array([12, 4, 1, 12, 7])
+    mask = np.arange(12)[None, :] < limit[:, None]
+    typical = golden.threshold_for_keep(golden.score_rows(q, k, heads, [0, 0], sc, key_mask=mask).estimate, 0.2,
+                                        mode, mask)
+    row_t = np.clip([typical, lo_t, hi_t, typical + 3, typical - 3], lo_t, hi_t)
+    gold = golden.score_rows(q, k, heads, [0, 0], sc, key_mask=mask, row_thresholds=row_t)
+    assert (gold.kept & ~golden.keep_mask(gold.estimate, row_t, mode, mask)).any()  # the window keeps some key
+    dut = LatteScoreStage(cfg)
+    assert not hasattr(dut, "thresholds")
+    got = {}
+
+    def beats(v):
+        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
+                for b in range(sc.beats)]
+
+    async def producer(ctx):
+        prng = pauses(random.Random(SEED), 0.6)
+        for j in range(len(k)):
+            for b, beat in enumerate(beats(k[j])):
+                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)},
+                                 prng)
+        for r in range(len(q)):
+            for b, beat in enumerate(beats(q[r])):  # T on the first beat only: the others carry 0
+                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": int(limit[r]),
+                                                  "threshold": int(row_t[r]) if b == 0 else 0}, prng)
+
+    async def consumer(ctx):
+        prng = pauses(random.Random(SEED + 1), 0.5)
+        for r in range(len(q)):
+            scored, rp = await stream_until(ctx, dut.scores, dut.rows, prng)
+            got[r] = ([(sp.index, sp.score) for sp in scored], rp.summary.kept_count, rp.summary.max_estimate)
+
+    simulate(dut, producer, consumer)
+    for r in range(len(q)):
+        kept = np.flatnonzero(gold.kept[r])
+        assert got[r] == ([(j, int(gold.scores[r, j])) for j in kept], len(kept),
+                          int(gold.estimate[r][mask[r]].max())), r
+
+
 @pytest.mark.parametrize("dim,lanes,completion_lanes,keep", [(16, 4, 1, 0.15), (8, 8, 2, 0.5), (16, 4, 4, 1.0)])
 def test_overlapped_rows_match_the_cycle_model(dim, lanes, completion_lanes, keep):
     """Relative mode with a completion array, rows back to back, no stalls: row r+1's estimate runs
