@@ -1,7 +1,7 @@
 """The dot-product pipeline shared by the estimate and the completion: multiply + adder tree,
 then the accumulator where the 4-bit partial sum is reused."""
 
-from amaranth import Module, Mux, Signal, signed
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,8 +22,8 @@ def adder_tree(terms):
 class DotProduct(wiring.Component):
     """`i`: a token with `lanes` operand pairs; `o` (`latency` cycles later): the token with the
     sum of the lane products (`sum_width` bits) and, with `operand_sum_width`, the sum of the operands
-    Σ (a + b) (the centred estimate's Q + S_j: a lane adder beside each multiplier, a narrow tree beside
-    the product tree). With `pipeline`, two register stages, the products and then their sum, so a
+    Σ (a + b) (the centred estimate's Q + S_j: a lane adder and a narrow tree beside the multipliers, in
+    their stage). With `pipeline`, two register stages, the products and then their sum, so a
     multiplier and the adder tree never share a clock cycle; without, one (multiply and sum in one
     cycle: fewer flops, a longer path). Every top, LATTE and dense, gets the same setting. Payload
     flops have no reset and load only on a transfer."""
@@ -40,7 +40,7 @@ class DotProduct(wiring.Component):
         })
 
     def _lane_sums(self):
-        """Each lane's a + b (operand_sum_width: the lanes are summed after the products' stage)."""
+        """Each lane's a + b (their sum: the operand sum)."""
         return [self.i.payload.a[lane] + self.i.payload.b[lane] for lane in range(self.lanes)]
 
     def elaborate(self, platform):
@@ -71,15 +71,14 @@ class DotProduct(wiring.Component):
             m.d.sync += self.o.valid.eq(p_valid)
         with m.If(load_sum):
             m.d.sync += [token.eq(p_token), total.eq(adder_tree(products[lane] for lane in range(self.lanes)))]
-        if self.operand_sum_width:
-            lane_sums = [Signal(signed(self.operand_width + 1), name=f"lane_sum_{lane}", reset_less=True)
-                         for lane in range(self.lanes)]
-            operand_sum = Signal(self.o.payload.operand_sum.shape(), reset_less=True)
+        if self.operand_sum_width:  # the narrow tree beside the multipliers, its sum then follows the token
+            p_operand_sum = Signal(self.o.payload.operand_sum.shape(), reset_less=True)
+            operand_sum = Signal.like(p_operand_sum)
             m.d.comb += self.o.payload.operand_sum.eq(operand_sum)
             with m.If(load_products):
-                m.d.sync += [s.eq(v) for s, v in zip(lane_sums, self._lane_sums())]
+                m.d.sync += p_operand_sum.eq(adder_tree(self._lane_sums()))
             with m.If(load_sum):
-                m.d.sync += operand_sum.eq(adder_tree(lane_sums))
+                m.d.sync += operand_sum.eq(p_operand_sum)
         return m
 
     def _single_stage(self, m, mul):
