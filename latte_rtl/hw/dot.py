@@ -50,7 +50,7 @@ class DotProduct(wiring.Component):
         if not self.pipeline:
             return self._single_stage(m, mul)
         token_shape = self.i.payload.token.shape()
-        p_valid, p_ready = Signal(), Signal()  # stage 1: the products (and the lanes' operand sums)
+        p_valid, p_ready = Signal(), Signal()  # stage 1: the products (and the operand sum)
         p_token = Signal(token_shape, reset_less=True)
         products = Signal(mul.products.shape(), reset_less=True)
         token = Signal(token_shape, reset_less=True)  # stage 2: their sum, on `o`

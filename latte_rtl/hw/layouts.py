@@ -73,7 +73,7 @@ def estimate(cfg: ScoreConfig) -> data.StructLayout:
 
 
 def compared(cfg: ScoreConfig, estimate_view):
-    """The value the filter compares of an `estimate` (or `buffered_estimate` struct) view: E."""
+    """The value the filter compares of an `estimate` view: E (HH unless the estimate is centred)."""
     return estimate_view.centred if cfg.estimate == "centred" else estimate_view.hh
 
 

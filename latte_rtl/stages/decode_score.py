@@ -171,7 +171,7 @@ class DecodeScoreStage(wiring.Component):
                      self.start.ready.eq(fetch.start.ready & ~running)]
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [running.eq(1), seen.eq(0)] + [c.eq(0) for c in counts] + [o.eq(0) for o in overflow]
-            m.d.sync += [self.hh_max[g].eq(-(1 << (self.widths.hh_width - 1))) for g in range(self.group)]
+            m.d.sync += [self.hh_max[g].eq(-(1 << (len(self.hh_max[g]) - 1))) for g in range(self.group)]
         with m.If(fetch.rows.valid & fetch.rows.ready & is_msb):
             m.d.sync += seen.eq(seen + 1)
         m.d.comb += [self.record.valid.eq(running & (seen == self.layout.n_keys) & ~waiting.r_rdy & ~fetch.busy),

@@ -215,6 +215,22 @@ def test_latte_centred_estimate_sinks_and_window(mode, group):
     assert not (want["kept"] & ~by_threshold)[:, 2:N - 3].any()
 
 
+def test_latte_centred_relative_max_below_the_hh_range():
+    """Relative thresholds with the centred estimate where every E_g lies below −2^(hh_width − 1) (q all
+    −2^(bits−1), k all 2^(bits−1) − 1): the running max starts at the bottom of E's range, not HH's, so
+    T = 0 keeps the row's maximum (here every key, tied; the buffer overflows)."""
+    design = DESIGN.replace(estimate="centred", threshold_mode="relative")
+    spec = design.decode_spec()
+    seed = SEED + 23
+    q, k, v, _, mult, comp = case_data(spec, "random", 3, N, seed)
+    lim = 1 << (spec.bits - 1)
+    q[:], k[:] = -lim, lim - 1
+    est = estimates(partial_sums(q, k, spec)["HH"], q, k, spec)
+    assert est.max() < -(1 << (design.score.widths.hh_width - 1))
+    want, _ = check_step_with(LatteDecodeEngine, design, (q, k, v, [0] * 3, mult, comp), seed, 4096 - 8, "latte")
+    assert want["kept_count"].tolist() == [spec.kept_buffer] * 3
+
+
 def test_latte_steps_back_to_back():
     """Three steps without a reset on the same KV head (new q, thresholds, M, C each): nothing of one step
     (buffer, maxima, sums, accumulators, counters) leaks into the next."""
