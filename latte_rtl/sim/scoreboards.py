@@ -82,6 +82,8 @@ class ScoreScoreboard:
                        **{f"reads_{b}": np.zeros(rows, np.int64) for b in self.banks}}
         if self.overlap:
             self.result["interval"] = np.zeros(rows, np.int64)
+        if "monitor__estimate" not in models and cfg.score.estimate != "hh":
+            del self.result["estimate"]  # not observable: the scores carry HH, not E
         self.errors: list[str] = []
 
     async def run(self) -> None:
@@ -208,9 +210,9 @@ class ScoreScoreboard:
                                    f"expected each of 0..{visible - 1} once")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
             out["estimate"][r, seen] = [estimate_of(e) for e in estimates]
-        else:  # the scores carry HH only: E is observable only where it is HH
+        else:  # the scores carry HH: E of the kept keys where E is HH
             out["hh"][r, idx] = [s["estimate"] for s in scores]
-            if self.cfg.score.estimate == "hh":
+            if "estimate" in out:
                 out["estimate"][r, idx] = out["hh"][r, idx]
         self.compare(r, record, [s["estimate"] for s in scores], idx)
 
@@ -220,8 +222,8 @@ class ScoreScoreboard:
         errors += first_mismatch("score", r, out["scores"][r], exp["scores"][r])
         hh_mask = slice(None) if "monitor__estimate" in self.m else idx
         errors += first_mismatch("HH", r, out["hh"][r][hh_mask], exp["hh"][r][hh_mask])
-        estimate_mask = hh_mask if "monitor__estimate" in self.m or self.cfg.score.estimate == "hh" else []
-        errors += first_mismatch("estimate", r, out["estimate"][r][estimate_mask], exp["estimate"][r][estimate_mask])
+        if "estimate" in out:
+            errors += first_mismatch("estimate", r, out["estimate"][r][hh_mask], exp["estimate"][r][hh_mask])
         errors += first_mismatch("scores.estimate", r, np.array(score_estimates), exp["hh"][r][idx])
         want_kept = int(exp["kept"][r].sum())
         if record["summary.kept_count"] != want_kept:
@@ -267,7 +269,7 @@ class AttentionScoreboard(ScoreScoreboard):
                             "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64),
                             "interval": np.zeros(rows, np.int64)})
         for name in () if "monitor__scores" in models else ("hh", "estimate", "kept", "scores", "probs"):
-            del self.result[name]  # without the monitor port these are not observable: not in the result
+            self.result.pop(name, None)  # without the monitor port these are not observable: not in the result
         self.banks = self.banks + (["v"] if self.banks else [])
         self.expected["reads"] = {**self.expected["reads"],
                                   "v": cfg.score.beats * self.expected["v_reads"]}
