@@ -70,24 +70,29 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate)
                 estimates.append((payload.index, payload.hh, payload.centred if estimate == "centred" else payload.hh))
 
     simulate(dut, producer, consumer, monitor)
-    overlap = mode == "relative" and completion_lanes > 0  # row r+1's estimate reads run before row r's record
+    _check_rows(sc, gold, got, estimates, len(k), overlap=mode == "relative" and completion_lanes > 0)
+
+
+def _check_rows(sc, gold, got, estimates, n, *, overlap):
+    """Each row's scored keys, record and N estimates (in row order on the monitor) against golden, and
+    the SRAM word reads (`overlap`: row r+1's estimate reads run before row r's record)."""
     lsb_total = msb_total = 0
-    for r in range(len(q)):
+    for r in range(len(got)):
         scores, count, mx, lsb_reads, msb_reads = got[r]
         kept = np.flatnonzero(gold.kept[r])
         assert scores == [(j, int(gold.scores[r, j]), int(gold.hh[r, j])) for j in kept], r
         assert (count, mx) == (len(kept), int(gold.estimate[r].max()))
-        row_estimates = sorted(estimates[r * len(k):(r + 1) * len(k)])
-        assert row_estimates == [(j, int(gold.hh[r, j]), int(gold.estimate[r, j])) for j in range(len(k))], r
+        row_estimates = sorted(estimates[r * n:(r + 1) * n])
+        assert row_estimates == [(j, int(gold.hh[r, j]), int(gold.estimate[r, j])) for j in range(n)], r
         # every kept key: its `beats` words of k_L twice (HL, LL) and of k_H once more (LH)
         lsb_total += 2 * sc.beats * len(kept)
-        msb_total += sc.beats * (len(k) + len(kept))
-        if overlap and r < len(q) - 1:
-            assert lsb_reads == lsb_total and msb_total <= msb_reads <= msb_total + sc.beats * len(k), r
+        msb_total += sc.beats * (n + len(kept))
+        if overlap and r < len(got) - 1:
+            assert lsb_reads == lsb_total and msb_total <= msb_reads <= msb_total + sc.beats * n, r
         else:
             assert (lsb_reads, msb_reads) == (lsb_total, msb_total), r
-        assert golden.score_reads(sc.beats, len(k), len(kept)) == {"msb": sc.beats * (len(k) + len(kept)),
-                                                                   "lsb": 2 * sc.beats * len(kept)}
+        assert golden.score_reads(sc.beats, n, len(kept)) == {"msb": sc.beats * (n + len(kept)),
+                                                              "lsb": 2 * sc.beats * len(kept)}
 
 
 @pytest.mark.parametrize("mode,completion_lanes,estimate", [("relative", 0, "hh"), ("absolute", 1, "centred"),
