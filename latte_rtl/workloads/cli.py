@@ -95,6 +95,8 @@ def _write_results(args, result: dict, plot) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    from dataclasses import replace
+
     from ..npzio import load_qk
     from .dump import calibrate
 
@@ -103,7 +105,7 @@ def cmd_calibrate(args) -> int:
     design = design_config(args)
     cfg = design.score
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
-    inp = load_qk(args.qk, cfg)
+    inp = load_qk(args.qk, replace(cfg, row_thresholds=False))  # per-head T: a row-thresholds host sends each row's
     result = calibrate(inp, cfg, keep=args.keep_ratio, gamma=args.gamma)
     if args.comp:
         from .dump import denominator_compensation

@@ -70,3 +70,22 @@ def test_calibration_keeps_about_the_same_fraction_with_either_estimate(tmp_path
         fractions[estimate] = json.loads(out.read_text())["kept_fraction_all"]
     print(fractions)
     assert all(abs(f - 0.2) < 0.03 for f in fractions.values())
+
+
+def test_calibrate_and_activity_serve_a_row_thresholds_design(tmp_path):
+    """calibrate gives per-head thresholds without needing `row_thresholds` in its input; the synthesis
+    activity input of such a design gives each row its head's T."""
+    from latte_rtl.config import LatteConfig
+    from latte_rtl.synth.activity import activity_input
+
+    _input(tmp_path / "in.npz")
+    out = tmp_path / "t.json"
+    proc = run_cli("calibrate", *COMMON, "--row-thresholds", "--qk", tmp_path / "in.npz", "--keep-ratio", 0.3,
+                   "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(out.read_text())["thresholds"]) == 2
+    cfg = LatteConfig.from_params(row_thresholds=True, estimate="centred")
+    info = activity_input(cfg, tmp_path / "act.npz", rows_per_head=2, keep=0.2)
+    arrays = np.load(tmp_path / "act.npz")
+    assert np.array_equal(arrays["row_thresholds"], arrays["thresholds"][arrays["heads"]])
+    assert 0.1 < info["kept"] / (info["rows"] * info["keys"]) < 0.3
