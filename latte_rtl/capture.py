@@ -256,7 +256,8 @@ def input_arrays(rec: Record, *, sample: int = 0, keep: float | None = None, thr
     if thresholds is None and keep is not None:
         mask = np.arange(n)[None, :] < limit[:, None]
         thresholds = [threshold_for_keep(score_rows(qi[i], ki[i], np.zeros(s, np.int64), np.zeros(1, np.int64), cfg,
-                                                    key_mask=mask).hh, keep, "relative", mask) for i in range(h)]
+                                                    key_mask=mask).estimate, keep, "relative", mask)
+                      for i in range(h)]
     if thresholds is None:
         thresholds = np.full(h, cfg.widths.threshold_range[1])
     arrays = {

@@ -84,6 +84,7 @@ class ScoreWidths:
     hh_range: tuple[int, int]
     max_estimate: int            # largest |E| the filter compares (golden.max_estimate; = max_hh for "hh")
     estimate_width: int          # signed width of E
+    operand_sum_width: int       # centred estimate: signed width of Q + S_j = Σ_i (q_H[i] + k_H[j, i])
     score_range: tuple[int, int]
     threshold_range: tuple[int, int]
     threshold_signed: bool
@@ -120,6 +121,7 @@ def derive_score(bits: int, msb_bits: int, dim: int, lanes: int, heads: int, max
         lh_width=hl.width, ll_width=ll.width, score_width=score.width, accumulator_width=accumulator.width,
         dense_product_width=_product(full, full).width, dense_beat_sum_width=(_product(full, full) * lanes).width,
         max_hh=max_hh, hh_range=(hh.lo, hh.hi), max_estimate=max_e, estimate_width=Interval(-max_e, max_e).width,
+        operand_sum_width=(hi * (2 * d)).width,
         score_range=(score.lo, score.hi),
         threshold_range=(thr.lo, thr.hi), threshold_signed=thr.lo < 0,
         threshold_width=thr.width if thr.lo < 0 else unsigned_width(thr.hi),
@@ -381,7 +383,8 @@ class LatteConfig:
         return DecodeSpec(bits=sc.bits, msb_bits=sc.msb_bits, dim=sc.dim, lanes=sc.lanes,
                           threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
                           bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
-                          addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax)
+                          addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax,
+                          estimate=sc.estimate, sink_keys=sc.sink_keys, window_keys=sc.window_keys)
 
 
 def implied_params(params: dict) -> dict:

@@ -19,7 +19,8 @@ from .errors import UserError
 
 @dataclass
 class AttentionInput:
-    """q [R, d]; k [N, d] or [H, N, d]; heads [R]; thresholds [H] — all int64, validated."""
+    """q [R, d]; k [N, d] or [H, N, d]; heads [R]; thresholds [H]; row_thresholds [R] (a design with
+    row_thresholds: each row's own T) — all int64, validated."""
 
     q: np.ndarray
     k: np.ndarray
@@ -29,6 +30,7 @@ class AttentionInput:
     key_limit: np.ndarray  # [R]: row r sees keys j < key_limit[r]
     kv_heads: np.ndarray | None = None  # [H]: query head -> KV head, when the file maps them (k then [H, N, d])
     kv_k: np.ndarray | None = None      # [Hkv, N, d]: the keys as given, one set per KV head (with kv_heads)
+    row_thresholds: np.ndarray | None = None  # [R]: T of each row, for a design with row_thresholds
 
     @property
     def n_keys(self) -> int:
@@ -176,10 +178,24 @@ def _validated(arrays: dict, cfg: ScoreConfig, path) -> AttentionInput:
     else:
         heads = np.zeros(q.shape[0], dtype=np.int64)
     key_limit = _key_limit(arrays, q.shape[0], k.shape[-2], cfg.max_keys)
+    row_thresholds = _row_thresholds(arrays, q.shape[0], cfg, path) if cfg.row_thresholds else None
     extras = {name: arr for name, arr in arrays.items()
-              if name not in ("q", "k", "thresholds", "heads", "key_limit", "kv_heads")}
+              if name not in ("q", "k", "thresholds", "heads", "key_limit", "kv_heads", "row_thresholds")}
     return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit,
-                          kv_heads=kv_heads, kv_k=kv_k)
+                          kv_heads=kv_heads, kv_k=kv_k, row_thresholds=row_thresholds)
+
+
+def _row_thresholds(arrays: dict, rows: int, cfg: ScoreConfig, path) -> np.ndarray:
+    """`row_thresholds` [R] of a design whose rows bring their own T (required there), each in range."""
+    if "row_thresholds" not in arrays:
+        raise UserError(f"input file {path} has no array 'row_thresholds': the design has row_thresholds on, "
+                        f"expected one threshold per row of q, [{rows}]")
+    t = _integer_array("row_thresholds", arrays["row_thresholds"], "row_thresholds [R]")
+    if t.shape != (rows,):
+        raise UserError(f"array 'row_thresholds' has shape {list(t.shape)}: expected [{rows}] (one per row of q)")
+    for r, value in enumerate(t.tolist()):
+        cfg.check_threshold(value, f"row_thresholds[{r}]")
+    return t
 
 
 def _kv_heads(arr, k: np.ndarray, n_heads: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +226,8 @@ def _key_limit(arrays: dict, rows: int, n_keys: int, max_keys: int) -> np.ndarra
     return np.minimum(limit, n_keys)
 
 
-RESULT_FIELDS = {"hh": np.int64, "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
+RESULT_FIELDS = {"hh": np.int64, "estimate": np.int64,  # estimate: the E the filter compared (= hh)
+                 "kept": bool, "scores": np.int64, "kept_count": np.int64, "cycles": np.int64,
                  "probs": np.int64, "out": np.int64,  # attention tops
                  "interval": np.int64,  # attention tops and overlapped score rows (§3)
                  "overflow": np.int64, "bytes_read": np.int64, "bytes_read_k_msb": np.int64,  # decode tops only

@@ -81,8 +81,9 @@ class ExternalBus(MemoryBus):
         if cfg.decode.kept_buffer > cfg.score.max_keys:
             raise UserError(f"kept_buffer must be at most max_keys = {cfg.score.max_keys}, not "
                             f"{cfg.decode.kept_buffer} (give --kept-buffer {cfg.score.max_keys} or less)")
-        if cfg.score.sink_keys:
-            raise UserError(f"{where} has no attention sinks: sink_keys must be 0, not {cfg.score.sink_keys}")
+        if cfg.score.row_thresholds:
+            raise UserError(f"{where} takes a threshold per query row already (the config register T_g of each "
+                            "of the G rows): row_thresholds must be off, not on")
         if cfg.score.completion_lanes:
             raise UserError(f"{where} has no separate completion array: completion_lanes must be 0, not "
                             f"{cfg.score.completion_lanes}")

@@ -176,13 +176,17 @@ def default_qk() -> str:
 
 
 def embedded_keep_ratio(cfg: LatteConfig) -> float | None:
-    """Kept fraction of the embedded real dump under `cfg` (golden), or None if it does not fit."""
+    """Kept fraction of the embedded real dump under `cfg` (golden), or None if it does not fit. The dump's
+    thresholds are calibrated on HH: a design comparing another estimate gets the fraction they keep there."""
+    from dataclasses import replace
+
     from latte_rtl import golden
 
     from ..npzio import load_qk
 
+    score = replace(cfg.score, estimate="hh", row_thresholds=False)
     try:
-        inp = load_qk(default_qk(), cfg.score)
+        inp = load_qk(default_qk(), score)
     except UserError:
         return None
-    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score).kept.mean())
+    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, score).kept.mean())

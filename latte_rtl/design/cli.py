@@ -50,7 +50,9 @@ def manifest_summary(manifest: dict) -> str:
         f"  widths          HH {d['hh_width']}b  HL/LH {d['hl_width']}b  LL {d['ll_width']}b  "
         f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",
         f"  threshold       {d['threshold_width']}b {'signed' if d['threshold_signed'] else 'unsigned'}, "
-        f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} (maxHH {d['max_hh']})",
+        f"range {d['threshold_range'][0]}..{d['threshold_range'][1]} "
+        + (f"(maxHH {d['max_hh']})" if p.get("estimate", "hh") == "hh"
+           else f"(estimate {p['estimate']} E {d['estimate_width']}b, max |E| {d['max_estimate']})"),
         model,
         *(f"  {'tops' if i == 0 else '':16s}{name} ({t['file']})"
           for i, (name, t) in enumerate(manifest["tops"].items())),

@@ -82,8 +82,8 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
     s = cfg.score
     w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
     tok = layouts.token(s, w.hh_width)
-    beat = layouts.beat_sum(tok, w.beat_sum_width)
-    res = layouts.acc_result(s, w.accumulator_width, w.hh_width)
+    beat = layouts.beat_sum(tok, w.beat_sum_width, layouts.operand_sum_width(s))  # operand sum: free, unchecked
+    res = layouts.acc_result(s, w.accumulator_width, w.hh_width, layouts.operand_sum_width(s))
     if ports["i__payload"].width != beat.size or ports["o__payload"].width != res.size:
         raise ValueError(f"accumulator ports must match the config's layouts, not {ports['i__payload']}")
     hi_h, lo_h = (1 << (m - 1)) - 1, -(1 << (m - 1))
@@ -155,13 +155,15 @@ def _sum(terms: list[str]) -> str:
 
 def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
     """(c) and (d): the design's LATTE score top beside a reference of docs/spec.md §2 written here from
-    the operands (q·k and HH from full products in REF_WIDTH bits, keep rule, max): every scored
-    key (index ascending, kept, score, estimate) and every row record (kept_count, max_estimate,
-    head) must match. Keys load once, thresholds change and rows start only between rows.
+    the operands (q·k, HH and the estimate E from full products in REF_WIDTH bits, keep rule with sinks
+    and window, max of E): every scored key (index ascending, kept, score, HH) and every row record
+    (kept_count, max_estimate, head) must match. Keys load once, thresholds change and rows start only
+    between rows (row_thresholds: each row's T comes with its first q beat).
     With `latency`: outputs always ready, and a row must end within the manifest's cycle model."""
     s = cfg.score
     port = {p["name"]: p for p in top["ports"]}
-    ref = _Reference(s, {n: port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds")})
+    ref = _Reference(s, {n: port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds")
+                         if f"{n}__payload" in port})
     lines = (ref.instance(top["module"], latency) + ref.key_set() + ref.query_and_thresholds() + ref.sums()
              + ref.row_checks())
     if latency:
@@ -182,18 +184,19 @@ class _Reference:
         self.cw = max(1, (s.max_keys + 1).bit_length())
 
     def instance(self, module: str, latency: bool) -> list[str]:
-        kp, qp, sp, rp, tp = (self.p[n] for n in ("keys", "query", "scores", "rows", "thresholds"))
+        kp, qp, sp, rp = (self.p[n] for n in ("keys", "query", "scores", "rows"))
+        tp = self.p.get("thresholds")  # none with row_thresholds
         inputs = ["input clk", "input keys__valid", f"input [{kp['width'] - 1}:0] keys__payload",
-                  "input query__valid", f"input [{qp['width'] - 1}:0] query__payload", "input thresholds__valid",
-                  f"input [{tp['width'] - 1}:0] thresholds__payload", "input scores__ready_in",
-                  "input rows__ready_in"]
+                  "input query__valid", f"input [{qp['width'] - 1}:0] query__payload"]
+        inputs += ["input thresholds__valid", f"input [{tp['width'] - 1}:0] thresholds__payload"] if tp else []
+        inputs += ["input scores__ready_in", "input rows__ready_in"]
         names = ("keys__valid", "keys__ready", "keys__payload", "query__valid", "query__ready", "query__payload",
-                 "thresholds__valid", "thresholds__ready", "thresholds__payload", "scores__valid",
+                 *(("thresholds__valid", "thresholds__ready", "thresholds__payload") if tp else ()), "scores__valid",
                  "scores__ready", "scores__payload", "rows__valid", "rows__ready", "rows__payload")
         return [f"module latte_formal_score({', '.join(inputs)});",
                 "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
                 f"  wire [{sp['width'] - 1}:0] scores__payload;", f"  wire [{rp['width'] - 1}:0] rows__payload;",
-                "  wire keys__ready, query__ready, thresholds__ready, scores__valid, rows__valid;",
+                f"  wire keys__ready, query__ready, {'thresholds__ready, ' if tp else ''}scores__valid, rows__valid;",
                 f"  wire scores__ready = {'1' if latency else 'scores__ready_in'};",
                 f"  wire rows__ready = {'1' if latency else 'rows__ready_in'};",
                 f"  {module} dut (.clk(clk), .rst(rst), " + ", ".join(f".{n}({n})" for n in names) + ");"]
@@ -225,35 +228,51 @@ class _Reference:
         return lines
 
     def query_and_thresholds(self) -> list[str]:
-        s, qp, tp, w = self.s, self.p["query"], self.p["thresholds"], self.s.widths
-        lines = [_regs("q", s.dim, s.bits), _regs("thr", s.heads, self.R),
+        s, w = self.s, self.s.widths
+        lines = [_regs("q", s.dim, s.bits),
                  "  reg row_open = 0, q_done = 0, have_last = 0;", f"  reg [{w.head_width - 1}:0] head = 0;",
                  f"  reg [{self.cw - 1}:0] limit = 0, emitted = 0, last_index = 0;", "  reg [15:0] elapsed = 0;",
                  "  wire q_take = query__valid && query__ready;",
                  "  always @* if (!rst) begin",
                  "    assume (!query__valid || (loaded && (!row_open || (q_beat != 0))));",
-                 "    assume (!thresholds__valid || !row_open);",
+                 *(["    assume (!thresholds__valid || !row_open);"] if "thresholds" in self.p else []),
                  "  end"]
-        lo_t, hi_t = w.threshold_range
-        t_val, t_head = _field(tp, "value"), _field(tp, "head")
-        lines.append(f"  always @* if (!rst && thresholds__valid) assume ($signed({t_val}) >= {lo_t} && "
-                     f"$signed({{1'b0, {t_val}}}) <= {hi_t});" if not w.threshold_signed else
-                     f"  always @* if (!rst && thresholds__valid) assume ({t_val} >= {lo_t} && {t_val} <= {hi_t});")
-        for h in range(s.heads):
-            val = t_val if w.threshold_signed else f"$signed({{1'b0, {t_val}}})"
-            lines.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && "
-                         f"{t_head} == {h}) thr{h} <= {val};")
         for b in range(s.beats):
-            sets = [f"q{b * s.lanes + i} <= {_field(qp, f'data[{i}]')};" for i in range(s.lanes)
+            sets = [f"q{b * s.lanes + i} <= {_field(self.p['query'], f'data[{i}]')};" for i in range(s.lanes)
                     if b * s.lanes + i < s.dim]
             lines.append(f"  always @(posedge clk) if (!rst && q_take && q_beat == {b}) begin " + " ".join(sets)
                          + " end")
-        return lines + [f"  wire [{self.cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;",
-                        f"  wire signed [{self.R - 1}:0] threshold = " + " : ".join(
-                            [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
+        lines.append(f"  wire [{self.cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;")
+        return lines + (self._row_threshold() if s.row_thresholds else self._head_thresholds())
+
+    def _threshold_value(self, valid: str, value: str) -> tuple[str, str]:
+        """(the assumption that `value`, a threshold field, is in range while `valid`; its signed value)."""
+        lo_t, hi_t = self.s.widths.threshold_range
+        if self.s.widths.threshold_signed:
+            return f"  always @* if (!rst && {valid}) assume ({value} >= {lo_t} && {value} <= {hi_t});", value
+        wide = f"$signed({{1'b0, {value}}})"
+        return f"  always @* if (!rst && {valid}) assume ($signed({value}) >= {lo_t} && {wide} <= {hi_t});", wide
+
+    def _head_thresholds(self) -> list[str]:
+        """T_h registers written through `thresholds`; the row's T is its head's."""
+        s, tp = self.s, self.p["thresholds"]
+        t_head = _field(tp, "head")
+        assumption, value = self._threshold_value("thresholds__valid", _field(tp, "value"))
+        lines = [_regs("thr", s.heads, self.R), assumption]
+        for h in range(s.heads):
+            lines.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && "
+                         f"{t_head} == {h}) thr{h} <= {value};")
+        return lines + [f"  wire signed [{self.R - 1}:0] threshold = " + " : ".join(
+            [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
+
+    def _row_threshold(self) -> list[str]:
+        """row_thresholds: the row's T, from its first q beat."""
+        assumption, value = self._threshold_value("query__valid", _field(self.p["query"], "threshold"))
+        return [f"  reg signed [{self.R - 1}:0] threshold = 0;", assumption,
+                f"  always @(posedge clk) if (!rst && q_take && q_beat == 0) threshold <= {value};"]
 
     def sums(self) -> list[str]:
-        """q·k and HH per key, the row max, the keep rule, kept_total."""
+        """q·k, HH and the estimate E per key, the row max of E, the keep rule (sinks, window), kept_total."""
         s, R, lsb = self.s, self.R, self.s.lsb_bits
         b2, m2, n_max = 2 * s.bits, 2 * s.msb_bits, s.max_keys
         lines = [f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];" for i in range(s.dim)]
@@ -264,16 +283,26 @@ class _Reference:
                 lines.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
             lines.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(s.dim)]) + ";")
             lines.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(s.dim)]) + ";")
+            lines.append(f"  wire signed [{R - 1}:0] e{j} = " + self._estimate(j) + ";")
         lines.append(f"  reg signed [{R - 1}:0] row_max;")
         lines.append("  always @* begin row_max = 0;" + "".join(
-            f" if (n_row > {j} && ({j} == 0 || hh{j} > row_max)) row_max = hh{j};" for j in range(n_max)) + " end")
-        rule = (lambda j: f"hh{j} >= threshold") if s.threshold_mode == "absolute" else (
-            lambda j: f"hh{j} >= row_max - threshold")
+            f" if (n_row > {j} && ({j} == 0 || e{j} > row_max)) row_max = e{j};" for j in range(n_max)) + " end")
+        rule = (lambda j: f"e{j} >= threshold") if s.threshold_mode == "absolute" else (
+            lambda j: f"e{j} >= row_max - threshold")
         for j in range(n_max):
-            sink = " || 1'b1" if j < getattr(s, "sink_keys", 0) else ""
-            lines.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink});")
+            sink = " || 1'b1" if j < s.sink_keys else ""
+            window = f" || {j} + {s.window_keys} >= n_row" if s.window_keys else ""
+            lines.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink}{window});")
         lines.append(f"  wire [{self.cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
         return lines
+
+    def _estimate(self, j: int) -> str:
+        """E of key j (golden.estimates): HH, or 2^(l+1)·HH + (2^l − 1)·(Q + S_j) from the nibbles."""
+        s = self.s
+        if s.estimate != "centred":
+            return f"hh{j}"
+        qs = _sum([f"qh{i} + kh{j}_{i}" for i in range(s.dim)])
+        return f"hh{j} * {1 << (s.lsb_bits + 1)} + ({(1 << s.lsb_bits) - 1}) * ({qs})"
 
     def row_checks(self) -> list[str]:
         """The assertions on every scored key and row record."""

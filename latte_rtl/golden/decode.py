@@ -12,12 +12,13 @@ little-endian integer (w = m for the MSB plane, two's complement; l for the LSB 
 stride >= the plane's row bytes; no byte of one plane inside another; everything below
 2^addr_width; 1 <= N <= max_keys. A row is fetched as whole bus beats: ceil(row_bytes / W) beats.
 
-Filter: absolute thresholds decide per key as its HH arrives (one MSB pass); relative thresholds
-need the row maximum first, so they take two MSB passes (max, then decide) and read the MSB plane
-twice. Softmax: every row has a kept-score buffer of `kept_buffer` entries; a key the threshold
-keeps once the buffer is full is dropped (not kept, its LSB not fetched for that row) and counted in
-`overflow`; the §7 integer softmax then runs over the buffer, so a row that does not overflow equals
-`golden.attention_rows` bit for bit.
+Filter: absolute thresholds decide per key as its estimate E arrives (HH, or the centred E of
+`golden.estimates`; one MSB pass); relative thresholds need the row maximum first, so they take two MSB
+passes (max, then decide) and read the MSB plane twice. Keys j < sink_keys and j >= N − window_keys are
+kept whatever their E (`keep_mask`). Softmax: every row has a kept-score buffer of `kept_buffer`
+entries; a key the threshold keeps once the buffer is full is dropped (not kept, its LSB not fetched for
+that row) and counted in `overflow`; the §7 integer softmax then runs over the buffer, so a row that
+does not overflow equals `golden.attention_rows` bit for bit.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from ..errors import UserError
 from .attention import pv_rows, softmax_rows
 from .cycles import decode_cycles, decode_reads
-from .latte import keep_mask, partial_sums, recombine
+from .latte import estimates, keep_mask, partial_sums, recombine
 
 PLANES = ("k_msb", "k_lsb", "v")
 
@@ -60,6 +61,9 @@ class DecodeSpec:
     addr_width: int
     mult_bits: int               # the M_g register (unsigned)
     softmax: dict                # golden.attention.softmax_rows's keywords (vmean aside)
+    estimate: str                # what the filter compares (golden.ESTIMATES)
+    sink_keys: int               # keys j < sink_keys are always kept
+    window_keys: int             # keys j >= N − window_keys are always kept
 
     @property
     def lsb_bits(self) -> int:
@@ -190,9 +194,9 @@ def decode_step(spec: DecodeSpec, q, k, v, thresholds, mult, comp=None, *, engin
     comp [G] (per query row). engine latte; dense (every key kept, K and V of every key read);
     dense_skip (the dense twin reading only V rows with p > 0).
 
-    Returns hh, kept, scores, probs [G, N]; out [G, d]; overflow, kept_count [G]; lsb_rows, v_rows
-    (keys whose LSB / V row the group needs, bool [N]: kept / p > 0 by some row); bytes (per plane and
-    total, for the group) and cycles (the decode cycle model of golden/cycles.py).
+    Returns hh, estimate (E, what the filter compares), kept, scores, probs [G, N]; out [G, d]; overflow,
+    kept_count [G]; lsb_rows, v_rows (keys whose LSB / V row the group needs, bool [N]: kept / p > 0 by some
+    row); bytes (per plane and total, for the group) and cycles (the decode cycle model of golden/cycles.py).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -202,10 +206,12 @@ def decode_step(spec: DecodeSpec, q, k, v, thresholds, mult, comp=None, *, engin
     comp = np.zeros(g, np.int64) if comp is None else np.asarray(comp, np.int64)
     parts = partial_sums(q, k, spec)
     hh, exact = parts["HH"], recombine(parts, spec.lsb_bits)
+    est = estimates(hh, q, k, spec)
     if dense:
         kept, overflow = np.ones((g, n), bool), np.zeros(g, np.int64)
     else:
-        kept, overflow = buffer_keep(keep_mask(hh, np.asarray(thresholds, np.int64), spec.threshold_mode),
+        kept, overflow = buffer_keep(keep_mask(est, np.asarray(thresholds, np.int64), spec.threshold_mode,
+                                               sink_keys=spec.sink_keys, window_keys=spec.window_keys),
                                      spec.kept_buffer)
     soft = softmax_rows(exact, kept, np.asarray(mult, np.int64), comp, **spec.softmax)
     out = pv_rows(soft["probs"], v, prob_bits=spec.softmax["prob_bits"])
@@ -217,6 +223,7 @@ def decode_step(spec: DecodeSpec, q, k, v, thresholds, mult, comp=None, *, engin
     cycles = decode_cycles(reads, beats=spec.beats, n_keys=n, kept=int(kept.sum(axis=1).max()),
                            v_rows=n if engine == "dense" else int(v_rows.sum()), prob_bits=spec.softmax["prob_bits"],
                            bandwidth=bandwidth, latency=latency, msb_passes=passes, dense=dense)
-    return {"hh": hh, "kept": kept, "scores": np.where(kept, exact, 0), "probs": soft["probs"], "out": out,
+    return {"hh": hh, "estimate": est, "kept": kept, "scores": np.where(kept, exact, 0), "probs": soft["probs"],
+            "out": out,
             "overflow": overflow, "kept_count": kept.sum(axis=1), "lsb_rows": lsb_rows, "v_rows": v_rows,
             "bytes": reads, "cycles": cycles}

@@ -1,7 +1,7 @@
 """The dot-product pipeline shared by the estimate and the completion: multiply + adder tree,
 then the accumulator where the 4-bit partial sum is reused."""
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,19 +21,27 @@ def adder_tree(terms):
 
 class DotProduct(wiring.Component):
     """`i`: a token with `lanes` operand pairs; `o` (`latency` cycles later): the token with the
-    sum of the lane products (`sum_width` bits). With `pipeline`, two register stages, the products
-    and then their sum, so a multiplier and the adder tree never share a clock cycle; without, one
-    (multiply and sum in one cycle: fewer flops, a longer path). Every top, LATTE and dense, gets
-    the same setting. Payload flops have no reset and load only on a transfer."""
+    sum of the lane products (`sum_width` bits) and, with `operand_sum_width`, the sum of the operands
+    Σ (a + b) (the centred estimate's Q + S_j: a lane adder and a narrow tree beside the multipliers, in
+    their stage). With `pipeline`, two register stages, the products and then their sum, so a
+    multiplier and the adder tree never share a clock cycle; without, one (multiply and sum in one
+    cycle: fewer flops, a longer path). Every top, LATTE and dense, gets the same setting. Payload
+    flops have no reset and load only on a transfer."""
 
-    def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int, pipeline: bool = True):
+    def __init__(self, *, operand_layout, sum_width: int, operand_width: int, lanes: int, pipeline: bool = True,
+                 operand_sum_width: int = 0):
         self.lanes, self.operand_width, self.pipeline = lanes, operand_width, pipeline
+        self.operand_sum_width = operand_sum_width
         self.latency = 2 if pipeline else 1
         token_layout = operand_layout.members["token"]
         super().__init__({
             "i": In(stream.Signature(operand_layout)),
-            "o": Out(stream.Signature(layouts.beat_sum(token_layout, sum_width))),
+            "o": Out(stream.Signature(layouts.beat_sum(token_layout, sum_width, operand_sum_width))),
         })
+
+    def _lane_sums(self):
+        """Each lane's a + b (their sum: the operand sum)."""
+        return [self.i.payload.a[lane] + self.i.payload.b[lane] for lane in range(self.lanes)]
 
     def elaborate(self, platform):
         m = Module()
@@ -42,7 +50,7 @@ class DotProduct(wiring.Component):
         if not self.pipeline:
             return self._single_stage(m, mul)
         token_shape = self.i.payload.token.shape()
-        p_valid, p_ready = Signal(), Signal()  # stage 1: the products
+        p_valid, p_ready = Signal(), Signal()  # stage 1: the products (and the operand sum)
         p_token = Signal(token_shape, reset_less=True)
         products = Signal(mul.products.shape(), reset_less=True)
         token = Signal(token_shape, reset_less=True)  # stage 2: their sum, on `o`
@@ -63,6 +71,14 @@ class DotProduct(wiring.Component):
             m.d.sync += self.o.valid.eq(p_valid)
         with m.If(load_sum):
             m.d.sync += [token.eq(p_token), total.eq(adder_tree(products[lane] for lane in range(self.lanes)))]
+        if self.operand_sum_width:  # the narrow tree beside the multipliers, its sum then follows the token
+            p_operand_sum = Signal(self.o.payload.operand_sum.shape(), reset_less=True)
+            operand_sum = Signal.like(p_operand_sum)
+            m.d.comb += self.o.payload.operand_sum.eq(operand_sum)
+            with m.If(load_products):
+                m.d.sync += p_operand_sum.eq(adder_tree(self._lane_sums()))
+            with m.If(load_sum):
+                m.d.sync += operand_sum.eq(p_operand_sum)
         return m
 
     def _single_stage(self, m, mul):
@@ -80,7 +96,18 @@ class DotProduct(wiring.Component):
         with m.If(load_sum):
             m.d.sync += [token.eq(self.i.payload.token),
                          total.eq(adder_tree(mul.products[lane] for lane in range(self.lanes)))]
+        if self.operand_sum_width:
+            operand_sum = Signal(self.o.payload.operand_sum.shape(), reset_less=True)
+            m.d.comb += self.o.payload.operand_sum.eq(operand_sum)
+            with m.If(load_sum):
+                m.d.sync += operand_sum.eq(adder_tree(self._lane_sums()))
         return m
+
+
+def centred_estimate(hh, operand_sum, lsb_bits: int):
+    """E = 2^(l+1)·HH + (2^l − 1)·(Q + S_j) from HH and `operand_sum` = Q + S_j (golden.estimates): two
+    shifts, an add and a subtract."""
+    return (hh << (lsb_bits + 1)) + (operand_sum << lsb_bits) - operand_sum
 
 
 class Accumulator(wiring.Component):
@@ -92,7 +119,9 @@ class Accumulator(wiring.Component):
     * any other beat:   acc = acc + sum
 
     On the last beat of an HH or LOW pass the new value leaves on `o` in the same cycle (HH, or
-    the exact score); that beat is taken only when `o` is. Other beats are always taken.
+    the exact score); that beat is taken only when `o` is. Other beats are always taken. Beats that
+    carry an operand sum (DotProduct's `operand_sum_width`) have it summed over the pass beside: on
+    an HH pass's result, Q + S_j.
     """
 
     def __init__(self, *, beat_layout, acc_width: int, lsb_bits: int, result_layout):
@@ -129,4 +158,16 @@ class Accumulator(wiring.Component):
         m.d.comb += take.eq(self.i.valid & self.i.ready)
         with m.If(take):
             m.d.sync += acc.eq(acc_next)
+        if "operand_sum" in self.i.payload.shape().members:
+            self._operand_sum(m, take)
         return m
+
+    def _operand_sum(self, m, take):
+        """Σ of the pass's operand sums: restarts on a first beat, leaves with the pass's value."""
+        beat = self.i.payload
+        total = Signal(self.o.payload.operand_sum.shape(), reset_less=True)
+        total_next = Signal.like(total)
+        m.d.comb += [total_next.eq(Mux(beat.token.first, beat.operand_sum, total + beat.operand_sum)),
+                     self.o.payload.operand_sum.eq(total_next)]
+        with m.If(take):
+            m.d.sync += total.eq(total_next)

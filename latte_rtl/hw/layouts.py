@@ -27,9 +27,12 @@ def key_beat(cfg: ScoreConfig) -> data.StructLayout:
 
 def query_beat(cfg: ScoreConfig) -> data.StructLayout:
     """Query beat: `lanes` operands, the head id and the key limit (both sampled on the first beat
-    of a row): the row sees keys j < min(N, key_limit) only (causal prefill)."""
-    return data.StructLayout({"data": vector(cfg), "head": cfg.widths.head_width,
-                              "key_limit": cfg.widths.count_width})
+    of a row): the row sees keys j < min(N, key_limit) only (causal prefill); with `row_thresholds`
+    also the row's threshold T (sampled on the first beat), in place of its head's register."""
+    members = {"data": vector(cfg), "head": cfg.widths.head_width, "key_limit": cfg.widths.count_width}
+    if cfg.row_thresholds:
+        members["threshold"] = threshold_shape(cfg)
+    return data.StructLayout(members)
 
 
 def threshold_shape(cfg: ScoreConfig):
@@ -41,21 +44,54 @@ def threshold_write(cfg: ScoreConfig) -> data.StructLayout:
     return data.StructLayout({"head": cfg.widths.head_width, "value": threshold_shape(cfg)})
 
 
+def estimate_shape(cfg: ScoreConfig):
+    """The estimate E the filter compares (signed): HH, or the centred estimate (wider)."""
+    w = cfg.widths
+    return signed(w.estimate_width if cfg.estimate == "centred" else w.hh_width)
+
+
+def buffered_estimate(cfg: ScoreConfig):
+    """What the filter keeps of a key until its decision: HH (the completion reuses it), and with the
+    centred estimate also E (`centred`)."""
+    if cfg.estimate == "centred":
+        return data.StructLayout({"hh": signed(cfg.widths.hh_width), "centred": estimate_shape(cfg)})
+    return signed(cfg.widths.hh_width)
+
+
+def buffered_fields(cfg: ScoreConfig, entry):
+    """(HH, E) of a `buffered_estimate` value (E is HH itself unless the estimate is centred)."""
+    return (entry.hh, entry.centred) if cfg.estimate == "centred" else (entry, entry)
+
+
 def estimate(cfg: ScoreConfig) -> data.StructLayout:
-    """An MS4B estimate HH of one key."""
-    return data.StructLayout({"index": cfg.widths.index_width, "hh": signed(cfg.widths.hh_width)})
+    """The estimate of one key: its MS4B partial sum HH, and with the centred estimate E = 2^(l+1)·HH +
+    (2^l − 1)·(Q + S_j) (`centred`, what the filter then compares; `compared`)."""
+    members = {"index": cfg.widths.index_width, "hh": signed(cfg.widths.hh_width)}
+    if cfg.estimate == "centred":
+        members["centred"] = estimate_shape(cfg)
+    return data.StructLayout(members)
+
+
+def compared(cfg: ScoreConfig, estimate_view):
+    """The value the filter compares of an `estimate` view: E (HH unless the estimate is centred)."""
+    return estimate_view.centred if cfg.estimate == "centred" else estimate_view.hh
 
 
 def scored_key(cfg: ScoreConfig) -> data.StructLayout:
-    """Score stage output: a kept key, its exact score q·k and its estimate HH (0 in dense)."""
+    """Score stage output: a kept key, its exact score q·k and its HH (the partial sum the completion reused;
+    0 in dense)."""
     w = cfg.widths
     return data.StructLayout({"index": w.index_width, "score": signed(w.score_width),
                               "estimate": signed(w.hh_width)})
 
 
 def row_job(cfg: ScoreConfig) -> data.StructLayout:
-    """Start of a row for the datapath: the head and the number of keys N loaded."""
-    return data.StructLayout({"head": cfg.widths.head_width, "n_keys": cfg.widths.count_width})
+    """Start of a row for the datapath: the head and the keys it sees, min(N, key_limit); with
+    `row_thresholds` the row's threshold."""
+    members = {"head": cfg.widths.head_width, "n_keys": cfg.widths.count_width}
+    if cfg.row_thresholds:
+        members["threshold"] = threshold_shape(cfg)
+    return data.StructLayout(members)
 
 
 def filter_job(cfg: ScoreConfig) -> data.StructLayout:
@@ -65,7 +101,7 @@ def filter_job(cfg: ScoreConfig) -> data.StructLayout:
 
 def row_summary(cfg: ScoreConfig) -> data.StructLayout:
     """What the datapath reports when a row is finished."""
-    return data.StructLayout({"kept_count": cfg.widths.count_width, "max_estimate": signed(cfg.widths.hh_width)})
+    return data.StructLayout({"kept_count": cfg.widths.count_width, "max_estimate": estimate_shape(cfg)})
 
 
 def row_record(cfg: LatteConfig) -> data.StructLayout:
@@ -135,13 +171,26 @@ def operands(cfg: ScoreConfig, token_layout, operand_width: int, lanes: int | No
     return data.StructLayout({"token": token_layout, "a": lanes, "b": lanes})
 
 
-def beat_sum(token_layout, sum_width: int) -> data.StructLayout:
-    """A token with the sum of its beat's lane products."""
-    return data.StructLayout({"token": token_layout, "sum": signed(sum_width)})
+def operand_sum_width(cfg: ScoreConfig) -> int:
+    """Width of the estimate pipeline's operand sum Q + S_j: the centred estimate's only (0: none)."""
+    return cfg.widths.operand_sum_width if cfg.estimate == "centred" else 0
 
 
-def acc_result(cfg: ScoreConfig, acc_width: int, init_width: int) -> data.StructLayout:
+def beat_sum(token_layout, sum_width: int, operand_sum_width: int = 0) -> data.StructLayout:
+    """A token with the sum of its beat's lane products, and with `operand_sum_width` the sum of its
+    beat's operands, Σ (a + b) (on an HH pass: q_H and k_H, the centred estimate's Q + S_j)."""
+    members = {"token": token_layout, "sum": signed(sum_width)}
+    if operand_sum_width:
+        members["operand_sum"] = signed(operand_sum_width)
+    return data.StructLayout(members)
+
+
+def acc_result(cfg: ScoreConfig, acc_width: int, init_width: int, operand_sum_width: int = 0) -> data.StructLayout:
     """What leaves the accumulator: HH (kind HH) or an exact score (kind LOW) of key `index`,
-    with the token's `init` (the key's HH on a completion pass)."""
-    return data.StructLayout({"kind": PassKind, "index": cfg.widths.index_width, "value": signed(acc_width),
-                              "init": signed(init_width)})
+    with the token's `init` (the key's HH on a completion pass); with `operand_sum_width` also the
+    pass's operand sum (an HH pass: Q + S_j)."""
+    members = {"kind": PassKind, "index": cfg.widths.index_width, "value": signed(acc_width),
+               "init": signed(init_width)}
+    if operand_sum_width:
+        members["operand_sum"] = signed(operand_sum_width)
+    return data.StructLayout(members)

@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from amaranth import Array, Cat, Module, Mux, Signal, signed
+from amaranth import Array, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -47,13 +47,15 @@ def threshold_registers(cfg: ScoreConfig) -> HeadRegisterFile:
 class ThresholdFilter(wiring.Component):
     """Decides which keys of a row are kept and hands them on, in index order, on `kept`.
 
-    A row starts with `job` (N, threshold); `estimate` then brings the HH of each of the N keys
-    (always ready in relative mode). Absolute mode (keep ⇔ HH ≥ T) queues kept keys at once in a
-    FIFO of `kept_depth` (shown on `queued`); a kept key that finds it full waits on `estimate`
-    (ready low). Relative mode
-    (keep ⇔ HH ≥ max − T) writes every HH into the estimate buffer, `scan_width` per word; once
+    A row starts with `job` (N, threshold); `estimate` then brings the estimate E of each of the N keys
+    (HH, or the centred E beside it; layouts.estimate) (always ready in relative mode). Absolute mode
+    (keep ⇔ E ≥ T) queues kept keys at once in a FIFO of `kept_depth` (shown on `queued`); a kept key
+    that finds it full waits on `estimate` (ready low). Relative mode
+    (keep ⇔ E ≥ max − T) writes every estimate into the estimate buffer, `scan_width` per word; once
     all N are in (the max is final) it reads one word per cycle, compares all of its lanes at
-    once and offers the kept ones. Keys below `sink_keys` are kept in either mode whatever their HH.
+    once and offers the kept ones (with their HH, which the completion reuses). Keys below
+    `sink_keys` and keys j ≥ N − `window_keys` (N: the row's visible keys, the job's) are kept in
+    either mode whatever their E.
     When every kept key has been handed on, `summary` offers (kept_count, max_estimate); the next
     job is taken after it.
     """
@@ -93,10 +95,11 @@ class ThresholdFilter(wiring.Component):
                          seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
         with m.If(self.summary.valid & self.summary.ready):
             m.d.sync += active.eq(0)
+        value = layouts.compared(self.cfg, est.payload)
         with m.If(est.valid & est.ready):
             m.d.sync += seen.eq(seen + 1)
-            with m.If(~have_max | (est.payload.hh > summary.max_estimate)):
-                m.d.sync += [have_max.eq(1), summary.max_estimate.eq(est.payload.hh)]
+            with m.If(~have_max | (value > summary.max_estimate)):
+                m.d.sync += [have_max.eq(1), summary.max_estimate.eq(value)]
         with m.If(self.kept.valid & self.kept.ready):
             m.d.sync += summary.kept_count.eq(summary.kept_count + 1)
         if self.cfg.threshold_mode == "absolute":
@@ -105,16 +108,21 @@ class ThresholdFilter(wiring.Component):
             self._relative(m, active)
         return m
 
-    def _or_sink(self, keep, index):
-        """`keep`, or key `index` is an attention sink (always kept); no logic without sinks."""
-        return keep | (index < self.cfg.sink_keys) if self.cfg.sink_keys else keep
+    def _or_always(self, keep, index):
+        """`keep`, or key `index` is always kept: an attention sink (j < sink_keys) or in the row's recent
+        window (j ≥ N − window_keys, as j + W ≥ N); no logic without either."""
+        if self.cfg.sink_keys:
+            keep = keep | (index < self.cfg.sink_keys)
+        if self.cfg.window_keys:
+            keep = keep | (index + self.cfg.window_keys >= self._n_keys)
+        return keep
 
     def _absolute(self, m):
-        w = self.cfg.widths
-        m.submodules.kept_fifo = fifo = SyncFIFO(width=w.index_width + w.hh_width, depth=self.kept_depth)
+        m.submodules.kept_fifo = fifo = SyncFIFO(width=layouts.estimate(self.cfg).size, depth=self.kept_depth)
         keep = Signal()
+        value = layouts.compared(self.cfg, self.estimate.payload)
         m.d.comb += [
-            keep.eq(self._or_sink(self.estimate.payload.hh >= self._threshold, self.estimate.payload.index)),
+            keep.eq(self._or_always(value >= self._threshold, self.estimate.payload.index)),
             self.estimate.ready.eq(~keep | fifo.w_rdy),
             fifo.w_data.eq(self.estimate.payload.as_value()),
             fifo.w_en.eq(self.estimate.valid & keep & fifo.w_rdy),
@@ -126,26 +134,29 @@ class ThresholdFilter(wiring.Component):
         ]
 
     def _relative(self, m, active):
-        w = self.cfg.widths
-        width = w.scan_width
+        width = self.cfg.widths.scan_width
         words = -(-self.cfg.max_keys // width)
-        word_layout = data.ArrayLayout(signed(w.hh_width), width)
-        m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words, granularity=w.hh_width)
+        word_layout = data.ArrayLayout(layouts.buffered_estimate(self.cfg), width)
+        m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words,
+                                                  granularity=Shape.cast(word_layout.elem_shape).width)
         m.d.comb += self.estimate.ready.eq(1)
         self._write(m, [buf], None, self._start, words)
         self._scan(m, buf, word_layout, words, scanning=active & self._all_seen)
 
     def _write(self, m, banks, bank, start, words):
-        """HH of key i into word i // scan_width, lane i % scan_width (counters, no division) of
-        `banks[bank]` (one bank: `bank` is None)."""
+        """The estimate of key i (layouts.buffered_estimate) into word i // scan_width, lane i % scan_width
+        (counters, no division) of `banks[bank]` (one bank: `bank` is None)."""
         width = self.cfg.widths.scan_width
         wr_word = Signal(range(words))
         wr_lane = Signal(range(max(2, width)))
+        entry = self.estimate.payload.hh
+        if self.cfg.estimate == "centred":
+            entry = Cat(self.estimate.payload.hh, self.estimate.payload.centred)  # layouts.buffered_estimate
         for i, buf in enumerate(banks):
             valid = self.estimate.valid if bank is None else self.estimate.valid & (bank == i)
             m.d.comb += [
                 buf.waddr.eq(wr_word),
-                buf.wdata.eq(Cat(*([self.estimate.payload.hh] * width))),
+                buf.wdata.eq(Cat(*([entry] * width))),
                 buf.wen.eq(Cat(*((valid & (wr_lane == j)) for j in range(width)))),
             ]
         with m.If(start):
@@ -166,7 +177,7 @@ class ThresholdFilter(wiring.Component):
         fetched = Signal()  # buf.rdata holds an unconsumed word whose first key is fetched_base
         fetched_base = Signal(range(words * width + 1))
         cur_bits = Signal(width)
-        cur_hh = Signal(word_layout)
+        cur_word = Signal(word_layout, name="cur_hh")  # the name of the HH-only filter's Verilog, kept
         cur_base = Signal(range(words * width + 1))
 
         lowest = Signal(range(max(2, width)))
@@ -175,17 +186,21 @@ class ThresholdFilter(wiring.Component):
                 m.d.comb += lowest.eq(i)
         take = Signal()
         remaining = Signal(width)
+        kept_hh, kept_value = layouts.buffered_fields(self.cfg, cur_word[lowest])
+        if self.cfg.estimate == "centred":
+            m.d.comb += self.kept.payload.centred.eq(kept_value)
         m.d.comb += [
             self.kept.valid.eq(cur_bits != 0),
             self.kept.payload.index.eq(cur_base + lowest),
-            self.kept.payload.hh.eq(cur_hh[lowest]),
+            self.kept.payload.hh.eq(kept_hh),
             take.eq(self.kept.valid & self.kept.ready),
             remaining.eq(cur_bits & ~(take << lowest)),
         ]
 
         rdata = data.View(word_layout, buf.rdata)
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
-        keep_bits = Cat(*(((fetched_base + i) < n_keys) & self._or_sink(rdata[i] >= bound, fetched_base + i)
+        keep_bits = Cat(*(((fetched_base + i) < n_keys)
+                          & self._or_always(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, fetched_base + i)
                           for i in range(width)))
         load, fetch = Signal(), Signal()
         m.d.comb += [
@@ -199,7 +214,7 @@ class ThresholdFilter(wiring.Component):
             m.d.sync += [fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]
         with m.Else():
             with m.If(load):
-                m.d.sync += [cur_bits.eq(keep_bits), cur_hh.eq(rdata), cur_base.eq(fetched_base)]
+                m.d.sync += [cur_bits.eq(keep_bits), cur_word.eq(rdata), cur_base.eq(fetched_base)]
             with m.Else():
                 m.d.sync += cur_bits.eq(remaining)
             with m.If(fetch):
@@ -240,15 +255,16 @@ class OverlapFilter(ThresholdFilter):
         est, summary = self.estimate, self.summary.payload
         width = w.scan_width
         words = -(-self.cfg.max_keys // width)
-        word_layout = data.ArrayLayout(signed(w.hh_width), width)
-        banks = [SRAM(width=word_layout.size, depth=words, granularity=w.hh_width) for _ in range(2)]
+        word_layout = data.ArrayLayout(layouts.buffered_estimate(self.cfg), width)
+        banks = [SRAM(width=word_layout.size, depth=words, granularity=Shape.cast(word_layout.elem_shape).width)
+                 for _ in range(2)]
         m.submodules.estimate_buffer = banks[0]
         m.submodules.estimate_buffer_1 = banks[1]
         # collect side: row r+1
         collecting, have_max, bank = Signal(), Signal(), Signal()
         n_keys, seen = Signal(w.count_width), Signal(w.count_width)
         threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads with a job only
-        max_hh = Signal.like(summary.max_estimate)
+        max_estimate = Signal.like(summary.max_estimate, name="max_hh")  # the HH-only filter's Verilog name
         # scan side: row r
         scanning, scan_bank = Signal(), Signal()
         self._n_keys = Signal(w.count_width)
@@ -263,16 +279,17 @@ class OverlapFilter(ThresholdFilter):
             self.summary.valid.eq(scanning & self._drained),
         ]
         with m.If(start):
-            m.d.sync += [collecting.eq(1), have_max.eq(0), max_hh.eq(0), seen.eq(0),
+            m.d.sync += [collecting.eq(1), have_max.eq(0), max_estimate.eq(0), seen.eq(0),
                          n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
+        value = layouts.compared(self.cfg, est.payload)
         with m.If(est.valid):
             m.d.sync += seen.eq(seen + 1)
-            with m.If(~have_max | (est.payload.hh > max_hh)):
-                m.d.sync += [have_max.eq(1), max_hh.eq(est.payload.hh)]
+            with m.If(~have_max | (value > max_estimate)):
+                m.d.sync += [have_max.eq(1), max_estimate.eq(value)]
         with m.If(self._start):
             m.d.sync += [collecting.eq(0), scanning.eq(1), bank.eq(~bank), scan_bank.eq(bank),
                          self._n_keys.eq(n_keys), self._threshold.eq(threshold),
-                         summary.max_estimate.eq(max_hh), summary.kept_count.eq(0)]
+                         summary.max_estimate.eq(max_estimate), summary.kept_count.eq(0)]
         with m.If(self.summary.valid & self.summary.ready):
             m.d.sync += scanning.eq(0)
         with m.If(self.kept.valid & self.kept.ready):

@@ -181,7 +181,7 @@ def _compared(cfg, top) -> list[str]:
         return ["out", "row records (kept_count, overflow, bytes read per plane, cycles); a decode top has no "
                 "monitor: no hh, kept, scores, probs"]
     if cfg.row.monitor:
-        return [*(["out", "probs"] if top.attention else []), "hh", "kept", "scores", "row records"]
+        return [*(["out", "probs"] if top.attention else []), "hh", "estimate", "kept", "scores", "row records"]
     if top.attention:
         return ["out", "row records (kept_count, prob_sum, V reads, cycles); --no-monitor: no hh, kept, scores, probs"]
     return ["kept", "scores", "hh of the kept keys", "row records"]

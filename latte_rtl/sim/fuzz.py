@@ -100,7 +100,7 @@ def draw_params(choose: Chooser) -> dict:
         external = stage != "decode" and BUSES[drawn["kv_memory"]].external
         fixed = {"attention": True} if stage == "attention" and external else {}
         if stage == "score" and external:
-            fixed = {"sink_keys": 0, "completion_lanes": 0}
+            fixed = {"completion_lanes": 0, "row_thresholds": False}  # T_g per query row already
         drawn.update(_draw_stage(STAGES[stage], choose, drawn, fixed))
     if BUSES[drawn["kv_memory"]].external:
         drawn["kept_buffer"] = min(drawn["kept_buffer"], drawn["max_keys"])

@@ -52,6 +52,11 @@ def first_mismatch(name: str, r: int, got: np.ndarray, want: np.ndarray, what: s
     return [f"row {r} {what} {j}: {name} rtl={got[j]} golden={want[j]}"]
 
 
+def estimate_of(beat: dict) -> int:
+    """The estimate E of a monitor `estimate` beat: its centred E, else its HH (layouts.estimate)."""
+    return beat.get("centred", beat["hh"])
+
+
 @scoreboard_for("latte_score_engine", "dense_score_engine")
 class ScoreScoreboard:
     """Score tops (`keys`, `query`, optional `thresholds` in; `scores`, `rows` out; optional
@@ -69,13 +74,16 @@ class ScoreScoreboard:
         self.overlap = "interval" in self.expected
         rows, n = inp.q.shape[0], inp.n_keys
         self.banks = list(self.expected["reads"]) if "monitor__reads" in models else []
-        self.result = {"hh": np.zeros((rows, n), np.int64), "kept": np.zeros((rows, n), bool),
+        self.result = {"hh": np.zeros((rows, n), np.int64), "estimate": np.zeros((rows, n), np.int64),
+                       "kept": np.zeros((rows, n), bool),
                        "scores": np.zeros((rows, n), np.int64), "kept_count": np.zeros(rows, np.int64),
                        "cycles": np.zeros(rows, np.int64),
                        "measured_cycles": np.zeros(rows, np.int64),
                        **{f"reads_{b}": np.zeros(rows, np.int64) for b in self.banks}}
         if self.overlap:
             self.result["interval"] = np.zeros(rows, np.int64)
+        if "monitor__estimate" not in models and cfg.score.estimate != "hh":
+            del self.result["estimate"]  # not observable: the scores carry HH, not E
         self.errors: list[str] = []
 
     async def run(self) -> None:
@@ -158,9 +166,11 @@ class ScoreScoreboard:
         return self.m["monitor__reads"].read()
 
     def query_beats(self, r: int) -> list[dict]:
-        """Row r's q beats, the head and key limit on each."""
-        return [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                for beat in self.beats(self.inp.q[r])]
+        """Row r's q beats, the head and key limit (and with row_thresholds the row's T) on each."""
+        fields = {"head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
+        if self.inp.row_thresholds is not None:
+            fields["threshold"] = int(self.inp.row_thresholds[r])
+        return [{"data": beat, **fields} for beat in self.beats(self.inp.q[r])]
 
     async def send_query(self, r: int) -> int:
         """Send row r's q beats; return the index of its first beat in the query source's `accepted_at`."""
@@ -199,8 +209,11 @@ class ScoreScoreboard:
                 self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, "
                                    f"expected each of 0..{visible - 1} once")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
-        else:
+            out["estimate"][r, seen] = [estimate_of(e) for e in estimates]
+        else:  # the scores carry HH: E of the kept keys where E is HH
             out["hh"][r, idx] = [s["estimate"] for s in scores]
+            if "estimate" in out:
+                out["estimate"][r, idx] = out["hh"][r, idx]
         self.compare(r, record, [s["estimate"] for s in scores], idx)
 
     def compare(self, r: int, record: dict, score_estimates: list[int], idx: list[int]) -> None:
@@ -209,6 +222,8 @@ class ScoreScoreboard:
         errors += first_mismatch("score", r, out["scores"][r], exp["scores"][r])
         hh_mask = slice(None) if "monitor__estimate" in self.m else idx
         errors += first_mismatch("HH", r, out["hh"][r][hh_mask], exp["hh"][r][hh_mask])
+        if "estimate" in out:
+            errors += first_mismatch("estimate", r, out["estimate"][r][hh_mask], exp["estimate"][r][hh_mask])
         errors += first_mismatch("scores.estimate", r, np.array(score_estimates), exp["hh"][r][idx])
         want_kept = int(exp["kept"][r].sum())
         if record["summary.kept_count"] != want_kept:
@@ -253,8 +268,8 @@ class AttentionScoreboard(ScoreScoreboard):
         self.result.update({"probs": np.zeros((rows, inp.n_keys), np.int64), "out": np.zeros((rows, d), np.int64),
                             "prob_sum": np.zeros(rows, np.int64), "v_reads": np.zeros(rows, np.int64),
                             "interval": np.zeros(rows, np.int64)})
-        for name in () if "monitor__scores" in models else ("hh", "kept", "scores", "probs"):
-            del self.result[name]  # without the monitor port these are not observable: not in the result
+        for name in () if "monitor__scores" in models else ("hh", "estimate", "kept", "scores", "probs"):
+            self.result.pop(name, None)  # without the monitor port these are not observable: not in the result
         self.banks = self.banks + (["v"] if self.banks else [])
         self.expected["reads"] = {**self.expected["reads"],
                                   "v": cfg.score.beats * self.expected["v_reads"]}
@@ -282,8 +297,7 @@ class AttentionScoreboard(ScoreScoreboard):
         starts, beats = [], []
         for r in rows:
             starts.append(len(query.accepted_at) + len(beats))
-            beats += [{"data": beat, "head": int(self.inp.heads[r]), "key_limit": int(self.inp.key_limit[r])}
-                      for beat in self.beats(self.inp.q[r])]
+            beats += self.query_beats(r)
         await query.send(beats)
         previous = None
         for r, start in zip(rows, starts):
@@ -338,6 +352,7 @@ class AttentionScoreboard(ScoreScoreboard):
         if "monitor__estimate" in self.m:
             est = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
             res["hh"][r, [e["index"] for e in est]] = [e["hh"] for e in est]
+            res["estimate"][r, [e["index"] for e in est]] = [estimate_of(e) for e in est]
 
     def compare_attention(self, r: int, record: dict) -> None:
         exp, res, errors = self.expected, self.result, self.errors
@@ -348,6 +363,7 @@ class AttentionScoreboard(ScoreScoreboard):
             errors += first_mismatch("prob", r, res["probs"][r], exp["probs"][r])
         if "monitor__estimate" in self.m:
             errors += first_mismatch("HH", r, res["hh"][r], exp["hh"][r])
+            errors += first_mismatch("estimate", r, res["estimate"][r], exp["estimate"][r])
         for field, want in (("kept_count", exp["kept"][r].sum()), ("prob_sum", exp["prob_sum"][r]),
                             ("v_reads", exp["v_reads"][r])):
             if record[field] != want:

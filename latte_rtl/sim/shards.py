@@ -19,7 +19,7 @@ from latte_rtl.design.files import atomic_write, file_lock
 from latte_rtl.errors import RunFailed
 
 CACHE_ENV = "LATTE_RTL_CACHE"  # where a worker keeps designs shipped to it (default ~/.cache/latte-rtl)
-PER_ROW = ("q", "heads", "key_limit")  # the input arrays with one entry per row
+PER_ROW = ("q", "heads", "key_limit", "row_thresholds")  # the input arrays with one entry per row
 SHARED = ("k", "thresholds", "v", "softmax_mult", "denominator_comp")
 
 
@@ -42,6 +42,8 @@ def shard_arrays(inp, shard: Shard) -> dict[str, np.ndarray]:
     arrays = {"q": inp.q[rows], "heads": inp.heads[rows], "key_limit": inp.key_limit[rows], "k": inp.k,
               "thresholds": inp.thresholds}
     arrays.update({n: inp.extras[n] for n in SHARED if n in inp.extras})
+    if inp.row_thresholds is not None:
+        arrays["row_thresholds"] = inp.row_thresholds[rows]
     if inp.kv_heads is not None:  # the file's keys per KV head and the mapping, as given
         arrays.update({"k": inp.kv_k, "kv_heads": inp.kv_heads})
     return arrays

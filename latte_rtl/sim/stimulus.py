@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from latte_rtl.config import LatteConfig, ScoreConfig
-from latte_rtl.golden import split, threshold_for_keep
+from latte_rtl.golden import estimates, split, threshold_for_keep
 
 
-def _hh(cfg: ScoreConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+def _estimate(cfg: ScoreConfig, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The estimate E [R, N] the filter compares (golden.estimates: HH, or the centred E)."""
     q_h, _ = split(q, cfg.bits, cfg.msb_bits)
     k_h, _ = split(k, cfg.bits, cfg.msb_bits)
-    return q_h @ k_h.T
+    return estimates(q_h @ k_h.T, q, k, cfg)
 
 
 def _clip_threshold(cfg: ScoreConfig, t) -> np.ndarray:
@@ -27,7 +28,7 @@ def _clip_threshold(cfg: ScoreConfig, t) -> np.ndarray:
 
 def _typical_threshold(cfg: ScoreConfig, q, k, rng, keep=0.3) -> np.ndarray:
     """A threshold per head that keeps about `keep` of the keys of random rows (mixed rows)."""
-    t = threshold_for_keep(_hh(cfg, q, k), keep, cfg.threshold_mode)
+    t = threshold_for_keep(_estimate(cfg, q, k), keep, cfg.threshold_mode)
     return _clip_threshold(cfg, np.full(cfg.heads, t) + rng.integers(-2, 3, cfg.heads))
 
 
@@ -51,13 +52,13 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
     consts = [lo, hi, 0, -1]
     ext = np.array([np.full(d, c) for c in consts] + [np.resize([lo, hi], d), np.resize([hi, lo], d)])
     cases["extremes"] = dict(q=ext, k=ext[:cfg.max_keys].copy(), heads=np.zeros(len(ext), np.int64),
-                             thresholds=_clip_threshold(cfg, [cfg.widths.max_hh]))
+                             thresholds=_clip_threshold(cfg, [cfg.widths.max_estimate]))
 
-    # Ties: thresholds put some key exactly on the boundary (HH == max - T or HH == T).
+    # Ties: thresholds put some key exactly on the boundary (E == max - T or E == T).
     q, k = rand(rows, d), rand(n, d)
     k[-1] = k[0]  # equal keys → equal estimates (a no-op when N = 1)
-    hh = _hh(cfg, q[:1], k)[0]
-    t = (hh.max() - hh[n // 2]) if cfg.threshold_mode == "relative" else hh[n // 2]
+    est = _estimate(cfg, q[:1], k)[0]
+    t = (est.max() - est[n // 2]) if cfg.threshold_mode == "relative" else est[n // 2]
     cases["ties"] = dict(q=q, k=k, heads=np.zeros(rows, np.int64), thresholds=_clip_threshold(cfg, [t]))
 
     # N = 1, and N = max_keys (the key store full).
@@ -75,14 +76,30 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
     cases["causal"] = dict(q=q, k=k, heads=np.zeros(rows, np.int64), key_limit=limit,
                            thresholds=_typical_threshold(cfg, q, k, rng)[:1])
 
-    # Keep all (relative T = 2 maxHH, absolute T = -maxHH); keep none (absolute T = maxHH + 1)
+    # Keep all (relative T = 2 max|E|, absolute T = -max|E|); keep none (absolute T = max|E| + 1)
     # or only the row maximum (relative T = 0).
     lo_t, hi_t = cfg.widths.threshold_range
     relative = cfg.threshold_mode == "relative"
     for name, t in (("keep_all", hi_t if relative else lo_t), ("keep_none_or_max", 0 if relative else hi_t)):
         cases[name] = dict(q=rand(rows, d), k=rand(n, d), heads=np.zeros(rows, np.int64),
                            thresholds=np.array([t], dtype=np.int64))
+    if cfg.row_thresholds:
+        _add_row_thresholds(cfg, cases, rng)
     return cases
+
+
+def _add_row_thresholds(cfg: ScoreConfig, cases: dict[str, dict], rng) -> None:
+    """`row_thresholds` [R] for a design whose rows bring their T: the row's head's T moved by a few units,
+    except in keep_all / keep_none_or_max (their extreme T as given); in `random` the rows alternate
+    between that and the range's ends, so consecutive rows of a head keep very different counts."""
+    lo, hi = cfg.widths.threshold_range
+    for name, case in cases.items():
+        t = np.asarray(case["thresholds"])[case["heads"]]
+        if name not in ("keep_all", "keep_none_or_max"):
+            t = t + rng.integers(-2, 3, len(t))
+        if name == "random":
+            t[1::3], t[2::3] = lo, hi
+        case["row_thresholds"] = _clip_threshold(cfg, t)
 
 
 def add_attention_arrays(cfg: LatteConfig, cases: dict[str, dict], rng) -> None:
@@ -151,8 +168,9 @@ def decode_cases(cfg: LatteConfig, seed: int, keys: int = 40) -> dict[str, dict]
 
     t_lo, t_hi = sc.widths.threshold_range
     keep_none, keep_all = (t_hi, t_lo) if sc.threshold_mode == "absolute" else (t_lo, t_hi)  # relative: the max kept
-    cases = {"random": case(rand(kv, n, sc.dim), rand(kv, n, sc.dim), rng.integers(-sc.widths.max_hh // 8,
-                                                                                     sc.widths.max_hh // 8 + 1, kv * g),
+    cases = {"random": case(rand(kv, n, sc.dim), rand(kv, n, sc.dim), rng.integers(-sc.widths.max_estimate // 8,
+                                                                                     sc.widths.max_estimate // 8 + 1,
+                                                                                     kv * g),
                             rows_per_head=2),
              "zero_kept": case(rand(1, n, sc.dim), rand(1, n, sc.dim), [keep_none] * g)}
     big = min(sc.max_keys, cfg.decode.kept_buffer + 8)

@@ -2,13 +2,15 @@
 the G query rows of one KV head against N keys read through `PlaneFetcher`.
 
 Each MSB row gives every query row g its HH_g = q_H·k_H (and LH_g = q_L·k_H, kept so the MSB row need
-not be read again); g keeps the key iff HH_g >= T_g and fewer than `kept_buffer` keys are kept yet (the
-overflow rule of `golden.decode`). A key some g keeps has its LSB row fetched once for the group; then
+not be read again) and its estimate E_g (HH_g, or the centred 2^(l+1)·HH_g + (2^l − 1)·(Q_g + S), Q_g = Σ q_H
+of row g summed as q is written, S = Σ k_H of the MSB row); g keeps the key iff E_g >= T_g (or the key is
+a sink, j < sink_keys, or in the window, j >= N − window_keys) and fewer than `kept_buffer` keys are kept yet
+(the overflow rule of `golden.decode`). A key some g keeps has its LSB row fetched once for the group; then
 HL_g, LL_g and the exact score (HH << 2l) + ((HL + LH) << l) + LL go out on `scores` (index, the kept
 mask, G scores), index ascending. After the last key, `record` gives kept_count and overflow per row and
 the bytes read per plane. One row per cycle: the dot products are `dim` lanes wide, unpipelined here.
 
-`probe` high for a whole pass keeps nothing and only takes `hh_max` (max HH_g over every key, valid from
+`probe` high for a whole pass keeps nothing and only takes `hh_max` (max E_g over every key, valid from
 the record on): the first of the two MSB passes of relative thresholds. `v_fetch` (key index) asks the
 same fetcher for a V row once the score half is done (the decode top's P·V walk); the row comes back on
 `v_rows` and its bytes count in the fetcher's `bytes_read`.
@@ -22,7 +24,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig, derive_score
-from ..hw.dot import adder_tree
+from ..hw.dot import adder_tree, centred_estimate
 from .decode_fetch import BYTES_COUNTER_BITS, PlaneFetcher, PlaneKind, layout_registers
 
 
@@ -38,7 +40,10 @@ class DecodeScoreStage(wiring.Component):
         self.kept_buffer = spec.max_keys if dense else spec.kept_buffer
         self.pending, self.index_width, self.bus_port = pending, index_width, bus.port
         # HH >= T_g in absolute form whatever the mode (the top turns relative thresholds into absolute ones)
-        self.widths = derive_score(bits, spec.msb_bits, dim, dim, 1, 1 << index_width, "absolute")
+        self.widths = derive_score(bits, spec.msb_bits, dim, dim, 1, 1 << index_width, "absolute",
+                                   estimate=spec.estimate)
+        self.spec = spec
+        estimate_width = self.widths.estimate_width if spec.estimate == "centred" else self.widths.hh_width
         self.fetcher = PlaneFetcher(cfg, stream_v=dense, max_room=pending)
         count = index_width + 1
         score = signed(self.widths.score_width)
@@ -54,7 +59,7 @@ class DecodeScoreStage(wiring.Component):
                 "bytes_read": data.StructLayout({p.name.lower(): BYTES_COUNTER_BITS for p in PlaneKind})}))),
             bus.port: Out(bus.signature(cfg)),
             "probe": In(1),
-            "hh_max": Out(data.ArrayLayout(signed(self.widths.hh_width), group)),
+            "hh_max": Out(data.ArrayLayout(signed(estimate_width), group)),  # the max estimate E_g
             "v_fetch": In(stream.Signature(index_width)),
             "v_rows": Out(stream.Signature(self.fetcher.row_width)),
         })
@@ -97,17 +102,21 @@ class DecodeScoreStage(wiring.Component):
         overflow = [Signal(self.index_width + 1, name=f"overflow_{g}") for g in range(self.group)]
         new = Signal(entry)
         is_msb = row.plane == PlaneKind.K_MSB
+        estimates = self._estimates(m, q_h, k_h)
+        always = self._always_kept(row.index)
         for g in range(self.group):
             passes, keep = Signal(name=f"passes_{g}"), Signal(name=f"keep_{g}")
             hh = Signal(signed(self.widths.hh_width), name=f"hh_{g}")
+            est = estimates(g, hh)
+            above = est >= self.thresholds[g]
             m.d.comb += [hh.eq(self._dot(q_h[g], k_h)), new.hh[g].eq(hh), new.lh[g].eq(self._dot(q_l[g], k_h)),
-                         passes.eq((hh >= self.thresholds[g]) & ~self.probe),
+                         passes.eq((above if always is None else above | always) & ~self.probe),
                          keep.eq(passes & (counts[g] < self.kept_buffer)),
                          new.kept[g].eq(keep)]
             with m.If(fetch.rows.valid & is_msb & fetch.rows.ready):
                 m.d.sync += [counts[g].eq(counts[g] + keep), overflow[g].eq(overflow[g] + (passes & ~keep))]
-                with m.If(hh > self.hh_max[g]):
-                    m.d.sync += self.hh_max[g].eq(hh)
+                with m.If(est > self.hh_max[g]):
+                    m.d.sync += self.hh_max[g].eq(est)
         m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
         head = Signal(entry)
         m.d.comb += head.eq(waiting.r_data)
@@ -127,6 +136,34 @@ class DecodeScoreStage(wiring.Component):
         self._control(m, fetch, waiting, counts, overflow, is_msb)
         return m
 
+    def _estimates(self, m, q_h, k_h):
+        """`estimate(g, hh)`: E_g of the MSB row now fetched: HH_g itself, or the centred E_g (Q_g, Σ q_H of
+        row g, is summed into a register as q is written; S = Σ k_H of the row, one adder tree for the group)."""
+        if self.spec.estimate != "centred":
+            return lambda g, hh: hh
+        width = self.widths.operand_sum_width
+        q_sums = [Signal(signed(width), name=f"q_sum_{g}", reset_less=True) for g in range(self.group)]
+        q_in = [x >> self.l for x in self._fields(self.q.payload.data, self.bits, True)]
+        with m.If(self.q.valid):
+            for g in range(self.group):
+                with m.If(self.q.payload.row == g):
+                    m.d.sync += q_sums[g].eq(adder_tree(q_in))
+        k_sum = Signal(signed(width))
+        m.d.comb += k_sum.eq(adder_tree(k_h))
+
+        def estimate(g, hh):
+            e = Signal(signed(self.widths.estimate_width), name=f"estimate_{g}")
+            m.d.comb += e.eq(centred_estimate(hh, q_sums[g] + k_sum, self.l))
+            return e
+        return estimate
+
+    def _always_kept(self, index):
+        """Whether key `index` is kept whatever its estimate: a sink (j < sink_keys) or in the window
+        (j >= N − window_keys); None without either (no logic)."""
+        rules = ([index < self.spec.sink_keys] if self.spec.sink_keys else []) + \
+            ([index + self.spec.window_keys >= self.layout.n_keys] if self.spec.window_keys else [])
+        return None if not rules else rules[0] if len(rules) == 1 else rules[0] | rules[1]
+
     def _control(self, m, fetch, waiting, counts, overflow, is_msb):
         """start -> MSB pass; record once every MSB row is in and no LSB row waits."""
         running, seen = Signal(), Signal(self.index_width + 1)
@@ -134,7 +171,7 @@ class DecodeScoreStage(wiring.Component):
                      self.start.ready.eq(fetch.start.ready & ~running)]
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [running.eq(1), seen.eq(0)] + [c.eq(0) for c in counts] + [o.eq(0) for o in overflow]
-            m.d.sync += [self.hh_max[g].eq(-(1 << (self.widths.hh_width - 1))) for g in range(self.group)]
+            m.d.sync += [self.hh_max[g].eq(-(1 << (len(self.hh_max[g]) - 1))) for g in range(self.group)]
         with m.If(fetch.rows.valid & fetch.rows.ready & is_msb):
             m.d.sync += seen.eq(seen + 1)
         m.d.comb += [self.record.valid.eq(running & (seen == self.layout.n_keys) & ~waiting.r_rdy & ~fetch.busy),

@@ -19,7 +19,8 @@ class RowControl(wiring.Component):
 
     * `keys` pass to `key_load` only between rows; a row starts only with a complete key set.
     * `query` beats go to `q_load` (`last` on beat `beats`−1); the head and the row's key count
-      min(N, key_limit) are latched on the first beat. Then `start` offers them to the datapath.
+      min(N, key_limit) (and with `row_thresholds` its threshold) are latched on the first beat. Then
+      `start` offers them to the datapath.
     * When the datapath offers `done` (its row summary), the end-of-row record goes out on
       `rows` with `cycles`: clock cycles from the first accepted q beat to the cycle the
       record becomes valid (saturating).
@@ -88,6 +89,8 @@ class RowControl(wiring.Component):
                                  self.start.payload.n_keys.eq(Mux(limit < self.n_keys, limit, self.n_keys)),
                                  cycles.eq(1),
                                  q_beat.eq(1 if beats > 1 else 0)]
+                    if self.cfg.score.row_thresholds:
+                        m.d.sync += self.start.payload.threshold.eq(self.query.payload.threshold)
                     m.next = "LOAD_Q" if beats > 1 else "START"
             with m.State("LOAD_Q"):
                 m.d.comb += q_open.eq(1)

@@ -6,8 +6,9 @@
 
   keys        In  stream  key beats (`lanes` elements, `last` on the final beat of the set)
   query       In  stream  q beats (`beats` per row, head on the first)
-  thresholds  In  stream  (head, T) writes, always ready            (LATTE only)
-  scores      Out stream  kept keys: index (ascending), exact score, estimate HH (dense: 0)
+  thresholds  In  stream  (head, T) writes, always ready   (LATTE only; with row_thresholds none:
+                          T comes with each row's first q beat)
+  scores      Out stream  kept keys: index (ascending), exact score, the HH it reused (dense: 0)
   rows        Out stream  end-of-row record: kept_count, max_estimate, cycles
   n_keys      Out         keys loaded;  busy  Out  a row is in progress
   monitor     Out         (with `monitor`) every estimate as computed + SRAM word-read counters
@@ -21,7 +22,7 @@ from ..config import LatteConfig
 from ..golden.cycles import rows_overlap
 from ..hw import layouts
 from ..hw.completion import CompletionUnit
-from ..hw.dot import Accumulator, DotProduct
+from ..hw.dot import Accumulator, DotProduct, centred_estimate
 from ..hw.issue import KeyCredits, KeyIssuer, TokenArbiter
 from ..hw.keystore import VectorStore, part_shape
 from ..hw.layouts import PassKind
@@ -41,7 +42,8 @@ class ObservationSignature(wiring.Signature):
 
 
 class MonitorSignature(wiring.Signature):
-    """Observation port (no backpressure): `estimate` shows every HH as the datapath computes it;
+    """Observation port (no backpressure): `estimate` shows every key's estimate as the datapath computes it
+    (HH, and E with the centred estimate);
     `reads` counts SRAM word reads per key-store bank since reset."""
 
     def __init__(self, cfg: LatteConfig, parts, *, estimate: bool):
@@ -67,7 +69,7 @@ def score_ports(cfg: LatteConfig, parts, *, latte: bool) -> dict:
         "n_keys": Out(score.widths.count_width),
         "busy": Out(1),
     }
-    if latte:
+    if latte and not score.row_thresholds:  # else each row brings its T on the query
         ports["thresholds"] = In(stream.Signature(layouts.threshold_write(score)))
     if cfg.row.monitor:
         ports["monitor"] = Out(MonitorSignature(cfg, parts, estimate=latte))
@@ -130,11 +132,12 @@ def _read_port(m, name, bank):
 
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
-              select, prefix="", q_parts=None, key_ports=None, q_ports=None, lanes=None, outstanding=OUTSTANDING):
+              select, prefix="", q_parts=None, key_ports=None, q_ports=None, lanes=None, outstanding=OUTSTANDING,
+              operand_sum_width=0):
     """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
-    multiply + adder tree → accumulator. Key and q words come through read ports: `key_ports`
-    {part: port} where given (shared banks), else a port of its own on each bank; q words likewise
-    (`q_ports`). Returns
+    multiply + adder tree → accumulator (with `operand_sum_width`, the operand sum beside: Q + S_j).
+    Key and q words come through read ports: `key_ports` {part: port} where given (shared banks),
+    else a port of its own on each bank; q words likewise (`q_ports`). Returns
     (token input, accumulator output) streams."""
     cfg = stage.cfg.score
     q_parts = parts if q_parts is None else q_parts
@@ -156,11 +159,11 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
         operands = split.o
     m.submodules[prefix + "dot"] = dot = DotProduct(operand_layout=operands.payload.shape(), sum_width=sum_width,
                                                     operand_width=operand_width, lanes=lanes or cfg.lanes,
-                                                    pipeline=cfg.pipeline)
+                                                    pipeline=cfg.pipeline, operand_sum_width=operand_sum_width)
     init_width = token_layout.members["init"].width
     m.submodules[prefix + "accumulator"] = acc = Accumulator(
         beat_layout=dot.o.payload.shape(), acc_width=acc_width, lsb_bits=lsb_bits,
-        result_layout=layouts.acc_result(cfg, acc_width, init_width))
+        result_layout=layouts.acc_result(cfg, acc_width, init_width, operand_sum_width))
     wiring.connect(m, operands, dot.i)
     wiring.connect(m, dot.o, acc.i)
     return fetch.i, acc.o
@@ -200,7 +203,6 @@ class LatteScoreStage(wiring.Component):
         split = bool(cfg.completion_lanes)
         overlap = rows_overlap(cfg)
         row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS, overlap=overlap)
-        m.submodules.thresholds = thr = threshold_registers(cfg)
         if overlap:
             m.submodules.filter = filt = OverlapFilter(cfg)
             m.d.comb += [row.front_done.eq(filt.front_done), filt.front_take.eq(row.front_take)]
@@ -208,17 +210,11 @@ class LatteScoreStage(wiring.Component):
             m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
         m.submodules.completion = comp = CompletionUnit(cfg)
         m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
-        m.d.comb += [  # a threshold write is accepted every cycle
-            self.thresholds.ready.eq(1),
-            thr.write.valid.eq(self.thresholds.valid),
-            thr.write.payload.eq(self.thresholds.payload),
-        ]
         wiring.connect(m, row.start, fork.i)
-        m.d.comb += [  # the filter's job: N, and the threshold of the row's head
-            thr.head.eq(fork.b.payload.head),
+        m.d.comb += [  # the filter's job: N, and the row's threshold
             filt.job.valid.eq(fork.b.valid),
             filt.job.payload.n_keys.eq(fork.b.payload.n_keys),
-            filt.job.payload.threshold.eq(thr.value),
+            filt.job.payload.threshold.eq(self._row_threshold(m, fork.b.payload)),
             fork.b.ready.eq(filt.job.ready),
         ]
         wiring.connect(m, filt.kept, comp.job)
@@ -233,9 +229,23 @@ class LatteScoreStage(wiring.Component):
                          self.monitor.estimate.payload.eq(filt.estimate.payload)]
         return m
 
+    def _row_threshold(self, m, job):
+        """The threshold of the row `job` starts: its own (row_thresholds), else its head's register, written
+        through `thresholds` (a write is accepted every cycle)."""
+        if self.cfg.score.row_thresholds:
+            return job.threshold
+        m.submodules.thresholds = thr = threshold_registers(self.cfg.score)
+        m.d.comb += [
+            self.thresholds.ready.eq(1),
+            thr.write.valid.eq(self.thresholds.valid),
+            thr.write.payload.eq(self.thresholds.payload),
+            thr.head.eq(job.head),
+        ]
+        return thr.value
+
     def _shared_array(self, m, keys, qbuf, job, comp, scores):
         """One nibble array: phase-1 and completion tokens merged by the arbiter (completion_lanes 0).
-        Returns the HH stream for the filter."""
+        Returns the estimate stream for the filter."""
         w = self.cfg.score.widths
         m.submodules.issuer = issuer = KeyIssuer(self.cfg.score, comp.token_layout)
         m.submodules.arbiter = arb = TokenArbiter(comp.token_layout)
@@ -245,16 +255,11 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
-            lsb_bits=w.lsb_bits, select=nibble_select)
+            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=layouts.operand_sum_width(self.cfg.score))
         wiring.connect(m, arb.o, tokens)
-        estimates = stream.Signature(layouts.estimate(self.cfg.score)).create(path=("estimates",))
         is_hh = results.payload.kind == PassKind.HH  # HH → the filter; an exact score → the score register
-        m.d.comb += [
-            estimates.valid.eq(results.valid & is_hh),
-            estimates.payload.index.eq(results.payload.index),
-            estimates.payload.hh.eq(results.payload.value),
-            results.ready.eq(Mux(is_hh, estimates.ready, scores.ready)),
-        ]
+        estimates = _estimates(m, self.cfg.score, results, results.valid & is_hh)
+        m.d.comb += results.ready.eq(Mux(is_hh, estimates.ready, scores.ready))
         _to_scores(m, results, scores, results.valid & ~is_hh)
         return estimates
 
@@ -263,7 +268,7 @@ class LatteScoreStage(wiring.Component):
         (HL, LH, LL of kept keys, each stored word over lanes / C cycles) running at once. The MSB key
         bank has one read port: the completion's LH reads win it, one cycle per word, the estimate waits
         (beats cycles per kept key). In absolute mode the estimate's keys take credits so an HH never waits for the kept
-        FIFO (the estimate then never holds the port). Returns the HH stream for the filter."""
+        FIFO (the estimate then never holds the port). Returns the estimate stream for the filter."""
         cfg, w = self.cfg.score, self.cfg.score.widths
         if rows_overlap(cfg):
             cq, q_ports = _completion_q_banks(m, cfg, row, self.PARTS)
@@ -280,7 +285,7 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=("msb",), token_layout=est_token, operand_width=w.nibble_width,
             sum_width=w.beat_sum_width, acc_width=w.hh_width, lsb_bits=w.lsb_bits, select=nibble_select,
-            key_ports={"msb": msb.second})
+            key_ports={"msb": msb.second}, operand_sum_width=layouts.operand_sum_width(cfg))
         if cfg.threshold_mode == "absolute":
             m.submodules.credits = credits = KeyCredits(est_token, filt.kept_depth)
             wiring.connect(m, issuer.o, credits.i)
@@ -289,13 +294,8 @@ class LatteScoreStage(wiring.Component):
                          credits.queued.eq(filt.queued)]
         else:
             wiring.connect(m, issuer.o, tokens)
-        estimates = stream.Signature(layouts.estimate(cfg)).create(path=("estimates",))
-        m.d.comb += [
-            estimates.valid.eq(results.valid),
-            estimates.payload.index.eq(results.payload.index),
-            estimates.payload.hh.eq(results.payload.value),
-            results.ready.eq(estimates.ready),
-        ]
+        estimates = _estimates(m, cfg, results, results.valid)
+        m.d.comb += results.ready.eq(estimates.ready)
 
         # From r = 2 the LH word's response is buffered: the completion then holds the MSB port one cycle
         # per word while the lane splitter still works on the previous word.
@@ -348,6 +348,21 @@ def kept_depth_for(cfg) -> int:
     takes about 4 cycles) plus two waiting, so the credits never slow the estimate while the
     completion keeps up; at least KEPT_FIFO_DEPTH."""
     return max(KEPT_FIFO_DEPTH, -(-(cfg.beats + 5) // cfg.beats) + 2)
+
+
+def _estimates(m, cfg, results, valid):
+    """The estimate stream for the filter from the accumulator's HH `results` (valid with `valid`): the
+    index, HH and, with the centred estimate, E (dot.centred_estimate, from the pass's Q + S_j)."""
+    estimates = stream.Signature(layouts.estimate(cfg)).create(path=("estimates",))
+    m.d.comb += [
+        estimates.valid.eq(valid),
+        estimates.payload.index.eq(results.payload.index),
+        estimates.payload.hh.eq(results.payload.value),
+    ]
+    if cfg.estimate == "centred":
+        m.d.comb += estimates.payload.centred.eq(
+            centred_estimate(results.payload.value, results.payload.operand_sum, cfg.lsb_bits))
+    return estimates
 
 
 def _to_scores(m, results, scores, valid):

@@ -38,12 +38,14 @@ class Activity:
 
 def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
     """The embedded dump's first `rows_per_head` rows of each head, or None if it does not fit `cfg`."""
+    from dataclasses import replace
+
     from latte_rtl.cli.common import default_qk
     from latte_rtl.errors import UserError
     from latte_rtl.npzio import load_attention, load_qk
 
-    try:
-        inp = load_qk(default_qk(), cfg.score)
+    try:  # the dump has per-head thresholds: a row-thresholds design gets its rows' heads' (activity_input)
+        inp = load_qk(default_qk(), replace(cfg.score, row_thresholds=False))
         if cfg.attention.attention:
             load_attention(inp, cfg)
     except UserError:
@@ -94,10 +96,15 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     if keep is not None:
         lo, hi = cfg.score.widths.threshold_range
         for h in np.unique(heads):
-            hh = golden.partial_sums(q[heads == h], k[h] if k.ndim == 3 else k, cfg.score)["HH"]
-            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(hh, keep, cfg.score.threshold_mode), lo, hi)
+            keys = k[h] if k.ndim == 3 else k
+            est = golden.estimates(golden.partial_sums(q[heads == h], keys, cfg.score)["HH"], q[heads == h], keys,
+                                   cfg.score)
+            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(est, keep, cfg.score.threshold_mode), lo, hi)
+    if cfg.score.row_thresholds:  # each row brings its head's T
+        arrays["row_thresholds"] = np.asarray(arrays["thresholds"])[heads]
     np.savez(path, **arrays)
-    kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score).kept
+    kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score,
+                             row_thresholds=arrays.get("row_thresholds")).kept
     return {"rows": len(q), "keys": k.shape[-2], "kept": int(kept.sum()), "input": source}
 
 

@@ -4,7 +4,8 @@ its streams renamed and re-packed, no registers on the data paths (same cycles a
 * Input stream X → `s_axis_X_tvalid/tready/tdata[/tlast][/tuser]`: `tdata` = the vector, one lane
   per byte-aligned slot (lane i at bits [i·S, i·S + bits), S = bits rounded up to bytes; the pad
   bits are ignored); `tlast` = the native `last` (final beat of the whole key / value set); the
-  query's other fields (head, key_limit) in `tuser`, read on the row's first beat.
+  query's other fields (head, key_limit; with row_thresholds the row's threshold) in `tuser`, read on
+  the row's first beat.
 * Output stream X → `m_axis_X_tvalid/tready/tdata/tlast`: every field of the payload in its own
   byte-aligned slot, sign-extended where signed; `tlast` marks the final `out` beat of a row and
   is 1 on every beat of a record stream (`scores`, `rows`: a beat is a packet).
@@ -42,7 +43,8 @@ def register_map(decode: bool) -> dict[str, int]:
 AXIS_CORE = "core"  # the native top's instance name inside the wrapper
 PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/_tuser; tdata fields byte-aligned "
             "(lane i of an input vector at bits [i*S, i*S+bits), S = bits rounded up to bytes); tlast of keys/values = "
-            "final beat of the whole set; query tuser = {key_limit, head}; output tlast = 1 per record, final out beat "
+            "final beat of the whole set; query tuser = {key_limit, head} ({threshold, key_limit, head} with "
+            "row_thresholds); output tlast = 1 per record, final out beat "
             "of a row; AXI4-Lite s_axil_*: per-head registers at register_map[block] + 4*head (32-bit words, wstrb "
             "ignored), status words N_KEYS/BUSY/N_VALUES readable; same cycles as the native top")
 

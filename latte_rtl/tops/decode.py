@@ -89,8 +89,8 @@ class _DecodeEngine(wiring.Component):
         sw = self.score_stage.widths
         self.widths = w = cfg.attention.widths(cfg.score.widths, spec.bits, spec.max_keys,
                                                kept=min(spec.max_keys, spec.kept_buffer))
-        # relative T_g: unsigned, 0..2 max|HH|; absolute T_g: signed, the score stage's threshold width
-        self.threshold_width = unsigned_width(2 * sw.max_hh) if self.relative else sw.threshold_width
+        # relative T_g: unsigned, 0..2 max|E|; absolute T_g: signed, the score stage's threshold width
+        self.threshold_width = unsigned_width(2 * sw.max_estimate) if self.relative else sw.threshold_width
         self.value_width = max(spec.addr_width, self.count_width, self.threshold_width, self.mult_bits, w.comp_width)
         group = self.group
         out_layout = data.ArrayLayout(signed(w.out_width), spec.dim)

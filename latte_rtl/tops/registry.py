@@ -86,13 +86,14 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     a completion array: `cycles` (latency) and `interval` of the rows back to back (golden.score_overlap);
     `alone`: each row's cycles through an empty stage (golden.score_row_cycles)."""
     mask = inp.key_mask
-    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask)
+    res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask,
+                            row_thresholds=inp.row_thresholds)
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
     alone = golden.score_row_cycles(cfg.score, visible, res.kept)
-    out = {"hh": hh, "kept": res.kept, "scores": res.scores, "exact": res.exact, "kept_count": kept,
-           "cycles": alone, "alone": alone,
-           "max_estimate": np.where(mask, res.hh, np.iinfo(np.int64).min).max(axis=1),
+    out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores,
+           "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone,
+           "max_estimate": np.where(mask, res.estimate, np.iinfo(np.int64).min).max(axis=1),
            "reads": golden.score_reads(cfg.score.beats, visible, kept)}
     if golden.rows_overlap(cfg.score):
         out["cycles"], out["interval"] = golden.score_overlap(cfg.score, visible, res.kept, score_row_groups(inp))
@@ -103,8 +104,8 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
     mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
     rows = res.exact.shape[0]
-    return {"hh": np.zeros_like(res.hh), "kept": mask, "scores": np.where(mask, res.exact, 0), "exact": res.exact,
-            "kept_count": mask.sum(axis=1),
+    return {"hh": np.zeros_like(res.hh), "estimate": np.zeros_like(res.hh), "kept": mask,
+            "scores": np.where(mask, res.exact, 0), "exact": res.exact, "kept_count": mask.sum(axis=1),
             "cycles": golden.dense_cycles(cfg.score.beats, inp.key_limit), "max_estimate": np.zeros(rows, np.int64),
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
 
@@ -158,7 +159,7 @@ def check_decode_input(inp, cfg: LatteConfig, *, dense: bool) -> list:
 
 def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
     """golden.decode.decode_step over the decode steps of `inp` (npzio.decode_steps: the G rows of a KV
-    head at a time). Per row: hh, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
+    head at a time). Per row: hh, estimate, kept, scores, probs [N]; out [d]; kept_count, overflow; its step's bytes
     (`bytes_read`, `bytes_read_<plane>`, shared by the step's G rows) and model cycles; `steps` the row groups."""
     from ..golden.decode import decode_step
     from ..npzio import load_attention
@@ -166,7 +167,7 @@ def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
     steps = check_decode_input(inp, cfg, dense=engine != "latte")
     arrays, spec = load_attention(inp, cfg), cfg.decode_spec()
     rows, n, d = inp.q.shape[0], inp.n_keys, cfg.score.dim
-    res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "scores", "probs")}
+    res = {name: np.zeros((rows, n), np.int64) for name in ("hh", "estimate", "scores", "probs")}
     res.update({"kept": np.zeros((rows, n), bool), "out": np.zeros((rows, d), np.int64),
                 **{name: np.zeros(rows, np.int64) for name in ("kept_count", "cycles") + DECODE_RESULT}})
     for group in steps:
@@ -174,7 +175,7 @@ def decode_expected(inp, cfg: LatteConfig, *, engine: str = "latte") -> dict:
         v = arrays.v if arrays.v.ndim == 2 else arrays.v[h[0]]
         step = decode_step(spec, inp.q[group], inp.keys_of_head(int(h[0])), v, inp.thresholds[h], arrays.mult[h],
                            arrays.comp[h], engine=engine)
-        for name in ("hh", "kept", "scores", "probs", "out", "kept_count", "overflow"):
+        for name in ("hh", "estimate", "kept", "scores", "probs", "out", "kept_count", "overflow"):
             res[name][group] = step[name]
         res["cycles"][group] = step["cycles"]["total"]
         res["bytes_read"][group] = step["bytes"]["total"]

@@ -102,6 +102,8 @@ def _write_results(args, result: dict, plot) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    from dataclasses import replace
+
     from ..npzio import load_qk
     from .dump import calibrate
 
@@ -111,7 +113,7 @@ def cmd_calibrate(args) -> int:
     design = design_config(args)
     cfg = design.score
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
-    inp = load_qk(args.qk, cfg)
+    inp = load_qk(args.qk, replace(cfg, row_thresholds=False))  # per-head T: a row-thresholds host sends each row's
     if args.kept is not None:
         from .dump import calibrate_kept
 

@@ -107,7 +107,9 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
             raise UserError("--gamma converts LATTE's relative γ: use --threshold-mode relative")
         sq = np.broadcast_to(np.asarray(inp.extras["scale_q"], float), (n_heads,))
         sk = np.broadcast_to(np.asarray(inp.extras["scale_k"], float), (n_heads,))
-        t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) for h in range(n_heads)]
+        # γ's T is in HH units; the centred estimate counts q·k in units of 2^(l−1), not 2^(2l)
+        units = 1 << (cfg.lsb_bits + 1) if cfg.estimate == "centred" else 1
+        t = [gamma_to_threshold(gamma, sq[h], sk[h], cfg.dim) * units for h in range(n_heads)]
     else:
         if keep is None or not 0 < keep <= 1:
             raise UserError(f"--keep-ratio={keep} is out of range: expected 0 < R ≤ 1")

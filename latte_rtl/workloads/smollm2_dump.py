@@ -76,8 +76,8 @@ def _arrays(model, cap, layer, rows, attention, keep) -> dict:
     heads, key_limit = q_head // g, np.tile(np.arange(n - rows, n) + 1, model.n_heads)
     cfg = ScoreConfig(bits=8, msb_bits=4, dim=model.head_dim, lanes=1, heads=n_kv, max_keys=max(2, n))
     mask = np.arange(n)[None, :] < key_limit[:, None]
-    hh = score_rows(q.reshape(-1, q.shape[-1]), k, heads, np.zeros(n_kv, np.int64), cfg, key_mask=mask).hh
-    thresholds = [threshold_for_keep(hh[heads == h], keep, "relative", mask[heads == h]) for h in range(n_kv)]
+    est = score_rows(q.reshape(-1, q.shape[-1]), k, heads, np.zeros(n_kv, np.int64), cfg, key_mask=mask).estimate
+    thresholds = [threshold_for_keep(est[heads == h], keep, "relative", mask[heads == h]) for h in range(n_kv)]
     return {"q": q.reshape(-1, q.shape[-1]), "k": k, "v": v, "heads": heads, "q_head": q_head,
             "key_limit": key_limit, "thresholds": np.clip(thresholds, *cfg.widths.threshold_range).astype(np.int64),
             "softmax_mult": softmax_multiplier(s_q, s_k, model.head_dim, attention), "scale_q": s_q,

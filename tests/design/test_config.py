@@ -175,7 +175,7 @@ DECODE = {"kv_memory": "axi", "attention": True, "threshold_mode": "absolute"}
     ({**DECODE, "axi_data_width": 1024}, "axi_data_width=1024 is out of range"),
     ({**DECODE, "kept_buffer": 1025}, "kept_buffer must be at most max_keys = 1024, not 1025"),
     ({**DECODE, "group": 0}, "group=0 is out of range"),
-    ({**DECODE, "sink_keys": 2}, "sink_keys must be 0"),
+    ({**DECODE, "row_thresholds": True}, "row_thresholds must be off"),
     ({**DECODE, "kv_memory": "dram"}, "kv_memory must be one of onchip, axi"),
 ])
 def test_decode_parameters_refused_in_one_line(changes, message):

@@ -18,13 +18,17 @@ SEED = 20261122
 
 # Widths 6/8/12/16, msb 2..bits/2, lanes dividing and not dividing dim, lanes = 1 and = dim,
 # both threshold modes, one head, a key store of a single key, the unpipelined dot product; a completion
-# array (completion_lanes C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute).
+# array (completion_lanes C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute);
+# issue 32's centred estimate with window keys (causal limits included), row thresholds (absolute) and a sink
+# (relative, rows overlapped).
 SWEEP = [
     dict(bits=8, msb_bits=4, dim=16, lanes=4, heads=4, max_keys=32, threshold_mode="relative"),
     dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute"),
     dict(bits=6, msb_bits=2, dim=8, lanes=3, heads=2, max_keys=20, threshold_mode="relative"),
-    dict(bits=6, msb_bits=3, dim=9, lanes=9, heads=3, max_keys=24, threshold_mode="absolute"),
-    dict(bits=12, msb_bits=6, dim=12, lanes=5, heads=2, max_keys=24, threshold_mode="relative", completion_lanes=1),
+    dict(bits=6, msb_bits=3, dim=9, lanes=9, heads=3, max_keys=24, threshold_mode="absolute", estimate="centred",
+         window_keys=2, row_thresholds=True),
+    dict(bits=12, msb_bits=6, dim=12, lanes=5, heads=2, max_keys=24, threshold_mode="relative", completion_lanes=1,
+         estimate="centred", window_keys=3, sink_keys=1),
     dict(bits=12, msb_bits=3, dim=20, lanes=4, heads=2, max_keys=24, threshold_mode="absolute", completion_lanes=2),
     dict(bits=8, msb_bits=2, dim=7, lanes=1, heads=1, max_keys=16, threshold_mode="relative"),
     dict(bits=8, msb_bits=3, dim=32, lanes=32, heads=2, max_keys=40, threshold_mode="relative"),
@@ -35,7 +39,8 @@ SWEEP = [
 
 # Attention tops (their score stages are covered by SWEEP): both probability formats, F = 0 and
 # F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim; the last
-# with a one-lane completion array (absolute mode with one: tests/sim/test_native.py).
+# with a one-lane completion array, the centred estimate, row thresholds and window keys (absolute mode with a
+# completion array: tests/sim/test_native.py).
 ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12),
@@ -43,7 +48,8 @@ ATTENTION = [
          exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5,
          pipeline=False),
     dict(bits=8, msb_bits=4, dim=7, lanes=3, heads=2, max_keys=9, threshold_mode="relative", attention=True,
-         exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True, completion_lanes=1),
+         exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True, completion_lanes=1,
+         estimate="centred", row_thresholds=True, window_keys=2),
 ]
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 
@@ -52,6 +58,9 @@ def _id(p):
     name = f"b{p['bits']}m{p['msb_bits']}d{p['dim']}l{p['lanes']}n{p['max_keys']}{p['threshold_mode'][:3]}"
     name += f"c{p['completion_lanes']}" if p.get("completion_lanes") else ""
     name += "" if p.get("pipeline", True) else "nopipe"
+    name += "cen" if p.get("estimate") == "centred" else ""
+    name += "".join(f"{tag}{p[key]}" for key, tag in (("window_keys", "w"), ("sink_keys", "s")) if p.get(key))
+    name += "rt" if p.get("row_thresholds") else ""
     return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}{'vmean' if p.get('vmean') else ''}"
                    if p.get("attention") else "")
 
@@ -180,9 +189,11 @@ DECODE = dict(kv_memory="axi", attention=True, threshold_mode="absolute", bits=6
 def test_decode_regression(simulator, tmp_path):
     """The decode tops on every decode case (GQA over two KV heads, zero kept, overflow, ties, extremes, one
     key), steady and with AR/R pauses and stream backpressure, memory cocotbext-axi's AxiRamRead: both tops on
-    Icarus (absolute thresholds), the LATTE top on Verilator with relative thresholds (two MSB passes) and 2
-    bursts in flight (the dense top's Verilator build would double the test's time)."""
-    params = DECODE if simulator == "icarus" else {**DECODE, "threshold_mode": "relative", "axi_outstanding": 2}
+    Icarus (absolute thresholds), the LATTE top on Verilator with relative thresholds (two MSB passes), 2
+    bursts in flight, the centred estimate, a sink and a window of 2 keys (the dense top's Verilator build would
+    double the test's time)."""
+    params = DECODE if simulator == "icarus" else {**DECODE, "threshold_mode": "relative", "axi_outstanding": 2,
+                                                   "estimate": "centred", "sink_keys": 1, "window_keys": 2}
     generate(LatteConfig.from_params(**params), tmp_path)
     print(f"seed={SEED} config={params}")
     tops = ("latte_decode_engine", "dense_decode_engine") if simulator == "icarus" else ("latte_decode_engine",)

@@ -12,28 +12,33 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("mode,completion_lanes,pipeline", [
-    ("relative", 0, True), ("absolute", 0, True), ("relative", 0, False), ("relative", 1, True),
-    ("absolute", 1, True), ("relative", 3, True), ("absolute", 3, True), ("absolute", 3, False)])
-def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline):
+@pytest.mark.parametrize("mode,completion_lanes,pipeline,estimate", [
+    ("relative", 0, True, "hh"), ("absolute", 0, True, "hh"), ("relative", 0, False, "hh"), ("relative", 1, True, "hh"),
+    ("absolute", 1, True, "hh"), ("relative", 3, True, "hh"), ("absolute", 3, True, "hh"), ("absolute", 3, False, "hh"),
+    ("relative", 0, True, "centred"), ("absolute", 0, False, "centred"), ("relative", 1, True, "centred"),
+    ("absolute", 3, True, "centred")])
+def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
-    scored keys, row records and the monitor's read counters (shared array, completion arrays of
-    one lane and of every lane, with and without the product register)."""
+    scored keys, row records (the max of the estimate E), every estimate on the monitor and its read
+    counters (shared array, completion arrays of one lane and of every lane, with and without the
+    product register; both estimates)."""
     from latte_rtl.stages.score import LatteScoreStage
 
     cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode,
-                                  completion_lanes=completion_lanes, pipeline=pipeline)
+                                  completion_lanes=completion_lanes, pipeline=pipeline, estimate=estimate)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline}")
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline} estimate={estimate}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
-    thr = golden.threshold_for_keep(golden.score_rows(q, k, np.zeros(4, int), np.array([0]), sc).hh, 0.3, mode)
+    q[0] = lo  # extreme operands: a row and a key of the most negative value
+    k[3] = lo
+    thr = golden.threshold_for_keep(golden.score_rows(q, k, np.zeros(4, int), np.array([0]), sc).estimate, 0.3, mode)
     keep_none_or_all = sc.widths.threshold_range[0 if mode == "absolute" else 1]
     heads, thresholds = np.array([0, 1, 1, 0]), np.array([thr, keep_none_or_all])
     gold = golden.score_rows(q, k, heads, thresholds, sc)
     dut = LatteScoreStage(cfg)
-    got = {}
+    got, estimates = {}, []
 
     def beats(v):
         return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
@@ -59,23 +64,89 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline):
             got[r] = (scores, rp.summary.kept_count, rp.summary.max_estimate, ctx.get(dut.monitor.reads.lsb),
                       ctx.get(dut.monitor.reads.msb))
 
-    simulate(dut, producer, consumer)
-    overlap = mode == "relative" and completion_lanes > 0  # row r+1's estimate reads run before row r's record
+    async def monitor(ctx):
+        async for _, _, valid, payload in ctx.tick().sample(dut.monitor.estimate.valid, dut.monitor.estimate.payload):
+            if valid:  # rows in order, each its N keys' estimates
+                estimates.append((payload.index, payload.hh, payload.centred if estimate == "centred" else payload.hh))
+
+    simulate(dut, producer, consumer, monitor)
+    _check_rows(sc, gold, got, estimates, len(k), overlap=mode == "relative" and completion_lanes > 0)
+
+
+def _check_rows(sc, gold, got, estimates, n, *, overlap):
+    """Each row's scored keys, record and N estimates (in row order on the monitor) against golden, and
+    the SRAM word reads (`overlap`: row r+1's estimate reads run before row r's record)."""
     lsb_total = msb_total = 0
-    for r in range(len(q)):
+    for r in range(len(got)):
         scores, count, mx, lsb_reads, msb_reads = got[r]
         kept = np.flatnonzero(gold.kept[r])
         assert scores == [(j, int(gold.scores[r, j]), int(gold.hh[r, j])) for j in kept], r
-        assert (count, mx) == (len(kept), int(gold.hh[r].max()))
+        assert (count, mx) == (len(kept), int(gold.estimate[r].max()))
+        row_estimates = sorted(estimates[r * n:(r + 1) * n])
+        assert row_estimates == [(j, int(gold.hh[r, j]), int(gold.estimate[r, j])) for j in range(n)], r
         # every kept key: its `beats` words of k_L twice (HL, LL) and of k_H once more (LH)
         lsb_total += 2 * sc.beats * len(kept)
-        msb_total += sc.beats * (len(k) + len(kept))
-        if overlap and r < len(q) - 1:
-            assert lsb_reads == lsb_total and msb_total <= msb_reads <= msb_total + sc.beats * len(k), r
+        msb_total += sc.beats * (n + len(kept))
+        if overlap and r < len(got) - 1:
+            assert lsb_reads == lsb_total and msb_total <= msb_reads <= msb_total + sc.beats * n, r
         else:
             assert (lsb_reads, msb_reads) == (lsb_total, msb_total), r
-        assert golden.score_reads(sc.beats, len(k), len(kept)) == {"msb": sc.beats * (len(k) + len(kept)),
-                                                                   "lsb": 2 * sc.beats * len(kept)}
+        assert golden.score_reads(sc.beats, n, len(kept)) == {"msb": sc.beats * (n + len(kept)),
+                                                              "lsb": 2 * sc.beats * len(kept)}
+
+
+@pytest.mark.parametrize("mode,completion_lanes,estimate", [("relative", 0, "hh"), ("absolute", 1, "centred"),
+                                                            ("relative", 1, "centred")])
+def test_row_thresholds_and_window_keys_in_amaranth_sim(mode, completion_lanes, estimate):
+    """Rows bring their own T on the first q beat (no threshold registers) and the last W = 2 keys each
+    row sees are kept: causal key limits (1, a few, all), T at the range's ends and typical, random
+    stalls; scored keys and row records against golden.score_rows(row_thresholds=...)."""
+    from latte_rtl.stages.score import LatteScoreStage
+
+    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode, estimate=estimate,
+                                  completion_lanes=completion_lanes, row_thresholds=True, window_keys=2)
+    sc, (lo_t, hi_t) = cfg.score, cfg.score.widths.threshold_range
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} estimate={estimate}")
+    rng = np.random.default_rng(SEED + 2)
+    lo, hi = sc.operand_range
+    q, k = rng.integers(lo, hi + 1, (5, sc.dim)), rng.integers(lo, hi + 1, (12, sc.dim))
+    heads, limit = np.array([0, 1, 1, 0, 1]), np.array([12, 4, 1, 12, 7])
+    mask = np.arange(12)[None, :] < limit[:, None]
+    typical = golden.threshold_for_keep(golden.score_rows(q, k, heads, [0, 0], sc, key_mask=mask).estimate, 0.2,
+                                        mode, mask)
+    row_t = np.clip([typical, lo_t, hi_t, typical + 3, typical - 3], lo_t, hi_t)
+    gold = golden.score_rows(q, k, heads, [0, 0], sc, key_mask=mask, row_thresholds=row_t)
+    assert (gold.kept & ~golden.keep_mask(gold.estimate, row_t, mode, mask)).any()  # the window keeps some key
+    dut = LatteScoreStage(cfg)
+    assert not hasattr(dut, "thresholds")
+    got = {}
+
+    def beats(v):
+        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
+                for b in range(sc.beats)]
+
+    async def producer(ctx):
+        prng = pauses(random.Random(SEED), 0.6)
+        for j in range(len(k)):
+            for b, beat in enumerate(beats(k[j])):
+                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)},
+                                 prng)
+        for r in range(len(q)):
+            for b, beat in enumerate(beats(q[r])):  # T on the first beat only: the others carry 0
+                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": int(limit[r]),
+                                                  "threshold": int(row_t[r]) if b == 0 else 0}, prng)
+
+    async def consumer(ctx):
+        prng = pauses(random.Random(SEED + 1), 0.5)
+        for r in range(len(q)):
+            scored, rp = await stream_until(ctx, dut.scores, dut.rows, prng)
+            got[r] = ([(sp.index, sp.score) for sp in scored], rp.summary.kept_count, rp.summary.max_estimate)
+
+    simulate(dut, producer, consumer)
+    for r in range(len(q)):
+        kept = np.flatnonzero(gold.kept[r])
+        assert got[r] == ([(j, int(gold.scores[r, j])) for j in kept], len(kept),
+                          int(gold.estimate[r][mask[r]].max())), r
 
 
 @pytest.mark.parametrize("dim,lanes,completion_lanes,keep", [(16, 4, 1, 0.15), (8, 8, 2, 0.5), (16, 4, 4, 1.0)])

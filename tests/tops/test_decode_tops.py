@@ -11,7 +11,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from latte_rtl.golden.decode import Plane, decode_step, memory_image, packed_layout
-from latte_rtl.golden.latte import partial_sums
+from latte_rtl.golden.latte import estimates, keep_mask, partial_sums
 from latte_rtl.hw.sram import simulation_model
 from latte_rtl.sim.amaranth_axi import ReactiveMemory
 from latte_rtl.tops.decode import DecodeReg, DenseDecodeEngine, LatteDecodeEngine
@@ -196,6 +196,39 @@ def test_latte_relative_two_msb_passes(case, group):
     want, _ = check_step_with(LatteDecodeEngine, RELATIVE_DESIGN, (q, k, v, thresholds, mult, comp), seed, 4096 - 8,
                               "latte")
     assert want["bytes"]["k_msb"] == 2 * N * RELATIVE.row_beats("k_msb") * RELATIVE.bus_bytes
+
+
+@pytest.mark.parametrize("mode,group", [("absolute", 3), ("relative", 1)])
+def test_latte_centred_estimate_sinks_and_window(mode, group):
+    """The centred estimate E_g with attention sinks (keys 0, 1) and a window (the last 3 keys) kept whatever
+    their E: bit-exact; the thresholds (in E units) keep few keys, so sinks and window decide some."""
+    design = DESIGN.replace(estimate="centred", sink_keys=2, window_keys=3, threshold_mode=mode)
+    spec = design.decode_spec()
+    seed = SEED + 17 * group + len(mode)
+    q, k, v, _, mult, comp = case_data(spec, "random", group, N, seed)
+    est = estimates(partial_sums(q, k, spec)["HH"], q, k, spec)
+    thresholds = [int(e.max() - np.quantile(e, 0.9)) if mode == "relative" else int(np.quantile(e, 0.9)) for e in est]
+    print(f"thresholds {thresholds}")
+    want, _ = check_step_with(LatteDecodeEngine, design, (q, k, v, thresholds, mult, comp), seed, 4096 - 8, "latte")
+    by_threshold = keep_mask(est, thresholds, mode)
+    assert (want["kept"] & ~by_threshold)[:, [0, 1, N - 3, N - 2, N - 1]].any()  # sinks or window kept a key
+    assert not (want["kept"] & ~by_threshold)[:, 2:N - 3].any()
+
+
+def test_latte_centred_relative_max_below_the_hh_range():
+    """Relative thresholds with the centred estimate where every E_g lies below −2^(hh_width − 1) (q all
+    −2^(bits−1), k all 2^(bits−1) − 1): the running max starts at the bottom of E's range, not HH's, so
+    T = 0 keeps the row's maximum (here every key, tied; the buffer overflows)."""
+    design = DESIGN.replace(estimate="centred", threshold_mode="relative")
+    spec = design.decode_spec()
+    seed = SEED + 23
+    q, k, v, _, mult, comp = case_data(spec, "random", 3, N, seed)
+    lim = 1 << (spec.bits - 1)
+    q[:], k[:] = -lim, lim - 1
+    est = estimates(partial_sums(q, k, spec)["HH"], q, k, spec)
+    assert est.max() < -(1 << (design.score.widths.hh_width - 1))
+    want, _ = check_step_with(LatteDecodeEngine, design, (q, k, v, [0] * 3, mult, comp), seed, 4096 - 8, "latte")
+    assert want["kept_count"].tolist() == [spec.kept_buffer] * 3
 
 
 def test_latte_steps_back_to_back():
