@@ -196,7 +196,12 @@ def calibrate(calib: np.ndarray, scales, kept: tuple[int, ...], runner) -> Thres
     model = load_smollm2()
     probe = WindowStats(scales, model.n_layers, model.n_heads, calib.shape[1] - 1, kept)
     parts = run_jobs([(_calib_job, (scales, kept, w)) for w in calib], *runner, what="calibration windows")
-    return Thresholds({name: sum(p[name] for p in parts) for name in probe.arrays}, kept)
+    return Thresholds(combine(parts, probe.arrays), kept)
+
+
+def combine(parts: list[dict], names) -> dict:
+    """The windows' statistics in window order: counts and sums add, `v_max` (max |v|) takes the maximum."""
+    return {name: (np.maximum.reduce if name == "v_max" else sum)([p[name] for p in parts]) for name in names}
 
 
 def _calib_job(scales, kept, window) -> dict:

@@ -136,6 +136,20 @@ def test_integer_path_equals_golden_attention_rows(comp):
                                                                                          want["out"][-1])
 
 
+def test_calibration_v_scales_are_the_max_over_windows(smollm2):
+    """Static V scales = max |v| / 127 over every calibration window (not a sum): two windows together
+    give the larger of their own scales; their counts add."""
+    from latte_rtl.workloads.smollm2 import windows
+    from latte_rtl.workloads.smollm2_eval import META, calibrate
+
+    scales = np.array(json.loads(META.read_text())["int8_scales"])
+    calib = windows("calib", 2, 24)
+    one, two = (calibrate(calib[i:i + 1], scales, (4,), (1, None)) for i in range(2))
+    both = calibrate(calib, scales, (4,), (1, None))
+    assert np.array_equal(both.v_scales, np.maximum(one.v_scales, two.v_scales))
+    assert np.array_equal(both.stats["rows"], one.stats["rows"] + two.stats["rows"])
+
+
 @pytest.mark.parametrize("estimate", ["hh", "centred"])
 def test_filter_inputs_equal_score_rows(estimate):
     """The evaluation's two-product shortcut gives golden.score_rows's exact scores and estimates."""
