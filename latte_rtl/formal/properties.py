@@ -44,15 +44,19 @@ def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
     return lines
 
 
-def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True) -> str:
+def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True,
+               assumed: tuple[str, ...] = ()) -> str:
     """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
-    holds the assumptions on its inputs, unless `blocks`)."""
+    holds the assumptions on its inputs, unless `blocks`). The properties of the modules in `assumed`
+    (proven elsewhere: by induction, block by block) are assumptions here, not assertions."""
     from .verilog import insert_before_endmodule
 
     for module, ports in module_ports(text).items():
         if "clk" in ports and "rst" in ports and (blocks or module == top):
-            text = insert_before_endmodule(text, module, protocol_lines(ports, top=module == top,
-                                                                        reset_assumed=reset_assumed))
+            lines = protocol_lines(ports, top=module == top, reset_assumed=reset_assumed)
+            if module in assumed:
+                lines = [line.replace(": assert (", ": assume (") for line in lines]
+            text = insert_before_endmodule(text, module, lines)
     return text
 
 
@@ -75,10 +79,17 @@ def _layout_field(layout, path: str) -> tuple[int, int]:
     return offset, field.width
 
 
+def recombination_steps(cfg: LatteConfig) -> int:
+    """Beats of one key's pass sequence (HH, HL, LH, LL; `beats` each)."""
+    return 4 * cfg.score.beats
+
+
 def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> str:
-    """(a): the design's accumulator fed one key's passes (HH, HL, LH, LL; `beats` beats each) with
-    every beat sum free within what `lanes` products of its pass can reach; the exact score it
-    emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits."""
+    """(a): the design's accumulator fed key after key, each key's passes (HH, HL, LH, LL; `beats`
+    beats each) with every beat sum free within what `lanes` products of its pass can reach; the
+    exact score it emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits.
+    The reference sums restart with each key and `step` stays below one key's beats (asserted: the
+    strengthening invariant), so k-induction with k a key's beats + 2 proves it for every key."""
     s = cfg.score
     w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
     tok = layouts.token(s, w.hh_width)
@@ -97,19 +108,20 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
         off, width = _layout_field(beat, name)
         return f"  assign i__payload[{off + width - 1}:{off}] = {value};"
 
-    steps = 4 * beats
+    steps = recombination_steps(cfg)
     lines = [f"module latte_formal_recombination(input clk, input signed [{w.beat_sum_width - 1}:0] sum_in);",
              "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
              f"  reg [{max(1, steps.bit_length()) - 1}:0] step = 0;",
              f"  wire [{beat.size - 1}:0] i__payload;", f"  wire [{res.size - 1}:0] o__payload;",
              "  wire i__ready, o__valid;",
-             f"  wire i__valid = !rst && step < {steps};",
-             "  always @(posedge clk) if (!rst && i__valid && i__ready) step <= step + 1;",
+             "  wire i__valid = !rst;",
+             f"  wire key_end = i__valid && i__ready && step == {steps - 1};",
+             "  always @(posedge clk) if (!rst && i__valid && i__ready) step <= key_end ? 0 : step + 1;",
              f"  reg signed [{REF_WIDTH - 1}:0] total [0:3];",
              f"  reg signed [{w.hh_width - 1}:0] hh_out = 0;",
              f"  wire [1:0] pass = step / {beats};", f"  wire [{max(1, beats.bit_length()) - 1}:0] b = step % {beats};"]
-    lines.append("  always @(posedge clk) if (rst) begin total[0] <= 0; total[1] <= 0; total[2] <= 0; total[3] <= 0; "
-                 "end else if (i__valid && i__ready) total[pass] <= total[pass] + sum_in;")
+    lines.append("  always @(posedge clk) if (rst || key_end) begin total[0] <= 0; total[1] <= 0; total[2] <= 0; "
+                 "total[3] <= 0; end else if (i__valid && i__ready) total[pass] <= total[pass] + sum_in;")
     for p, (name, _) in enumerate(passes):
         for bi in range(beats):
             n = s.lanes if bi < beats - 1 else w.tail_lanes
@@ -136,10 +148,12 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
          f"recombination__score_equals_qk: assert ({value} == expected);"),
         (f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) "
          f"recombination__hh_equals_sum: assert ({value} == total[0] + sum_in);"),
-        "  reg done = 1'b0;",
-        f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd{PassKind.LOW.value}) "
-        "done <= 1;",
-        f"  always @(posedge clk) if (step == {steps} && !o__valid) recombination__score_emitted: assert (done);",
+        "  always @(posedge clk) if (!rst) begin",
+        f"    recombination__step_in_range: assert (step < {steps});",
+        f"    if (key_end) recombination__score_emitted: assert (o__valid && o__payload[{k_off + 1}:{k_off}] == "
+        f"2'd{PassKind.LOW.value});",
+        f"    if (o__valid) recombination__outputs_at_pass_ends: assert (step == {beats - 1} || step == {steps - 1});",
+        "  end",
         "endmodule"]
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """`latte-rtl prove` on a small design: every proof passes; each mutant (made from the generated
 Verilog by latte_rtl.formal.mutants) fails with the property that must catch it, and leaves a VCD."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def decode_design(tmp_path_factory):
 
 def test_prove_passes_on_the_small_design(design, tmp_path):
     """Every proof at the default depth except the equivalence, which runs at depth 24 in CI (rows
-    keeping at most one of the two keys end within it; the default depth 27 costs ~10 CPU-minutes)."""
-    runs = [(("--proofs", "recombination,protocol,latency"), ("recombination", "protocol", "latency")),
+    keeping at most one of the two keys end within it; the default depth 27 costs ~10 CPU-minutes).
+    Issue 35: the recombination and the protocol of every block that closes alone are unbounded
+    (k-induction), and --json has each task's mode, status and time."""
+    report = tmp_path.parent / "prove.json"
+    runs = [(("--proofs", "recombination,protocol,latency", "-j", "2", "--json", report),
+             ("recombination", "protocol", "latency")),
             (("--top", "latte_score_engine", "--proofs", "equivalence", "--depth", "24"), ("equivalence",))]
     for options, tasks in runs:
         proc = run_cli("prove", design, *options, "-o", tmp_path)
@@ -48,6 +53,18 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
         for task in tasks:
             assert any(f" {task} " in line and " PASS " in line for line in proc.stdout.splitlines()), task
         assert "all properties hold" in proc.stdout and not list(tmp_path.iterdir())
+    got = json.loads(report.read_text())
+    by = {(t["top"], t["proof"], t["block"]): t for t in got["tasks"]}
+    assert got["all_hold"] and all(t["seconds"] > 0 for t in got["tasks"])
+    recombination = by["latte_score_engine", "recombination", None]
+    assert recombination["mode"] == "prove" and recombination["unbounded"], recombination
+    # the blocks every design proves alone (their outputs registered or passed on with their inputs)
+    for block in ("latte_score_engine", "latte_score_engine__accumulator", "latte_score_engine__dot",
+                  "latte_score_engine__issuer", "latte_score_engine__row", "dense_score_engine__row"):
+        top = block.split("__")[0]
+        assert by[top, "protocol", block]["unbounded"], by[top, "protocol", block]
+    context = by["latte_score_engine", "protocol", None]
+    assert context["mode"] == "bmc" and context["status"] == "PASS" and context["assumed_blocks"] >= 6, context
 
 
 @pytest.mark.parametrize("name", list(mutants.MUTANTS))
