@@ -15,13 +15,21 @@ hardware has no combinational loop: the first violation in any run would have to
 
 from __future__ import annotations
 
+import re
+
 from .verilog import Port, stream_ports
+
+_RESET = re.compile(r"\.rst\(([^)]*)\)")
 
 BLOCK_DEPTH = 4  # k of the block inductions (cycles): every block that closes at all closed at 4 (measured)
 
 
-def clocked_blocks(ports: dict[str, dict[str, Port]]) -> list[str]:
-    """Modules with clk and rst that have a stream or a FIFO write to check (the top's file, in order)."""
+def clocked_blocks(ports: dict[str, dict[str, Port]], text: str) -> list[str]:
+    """Modules with clk and rst that have a stream or a FIFO write to check (the top's file `text`, in
+    order); none unless every instance's rst is the top's rst (a block proven alone is reset once, in
+    cycle 0: a block reset by the design's own logic would need its reset in its proof)."""
+    if any(wire.strip() != "rst" for wire in _RESET.findall(text)):
+        return []
     return [m for m, p in ports.items() if "clk" in p and "rst" in p
             and (stream_ports(p) or ("w_en" in p and "w_rdy" in p))]
 

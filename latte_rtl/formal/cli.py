@@ -55,22 +55,23 @@ def equivalence_fits(cfg) -> str | None:
     return ", ".join(too_big) or None
 
 
-def block_tasks(top: str, ports: dict) -> list[Task]:
-    """The unbounded protocol proofs of `top`'s blocks, one task each (blocks.py)."""
+def block_tasks(top: str, ports: dict, text: str) -> list[Task]:
+    """The unbounded protocol proofs of `top`'s blocks (its Verilog `text`), one task each (blocks.py)."""
     from . import blocks
 
     return [Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b)
-            for b in blocks.clocked_blocks(ports)]
+            for b in blocks.clocked_blocks(ports, text)]
 
 
 def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
-         stalls: int = 0) -> tuple[list[Task], list[str]]:
-    """The proof tasks of one top (`ports`: its Verilog's {module: ports}), and notes on what is skipped."""
+         stalls: int = 0, text: str = "") -> tuple[list[Task], list[str]]:
+    """The proof tasks of one top (`ports`: its Verilog `text`'s {module: ports}), and notes on what is
+    skipped."""
     from . import liveness, properties
 
     entry = manifest["tops"][top]
     k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
-    tasks = block_tasks(top, ports) + [
+    tasks = block_tasks(top, ports, text) + [
         Task(top, "protocol", k, entry["module"], None, True,
              f"bounded, depth {k}: the streams of the blocks not proven alone, in context; kept FIFO never "
              "written when full")]
@@ -199,8 +200,8 @@ def all_tasks(args, cfg, manifest: dict, design_dir: Path, tops: list[str], want
     read_verilog(design_dir / manifest["memory_module"]["file"])
     tasks, applies = [], []
     for top in tops:
-        ports = module_ports(read_verilog(design_dir / manifest["tops"][top]["file"]))
-        planned, notes = plan(cfg, manifest, top, args.depth, ports, args.stalls)
+        text = read_verilog(design_dir / manifest["tops"][top]["file"])
+        planned, notes = plan(cfg, manifest, top, args.depth, module_ports(text), args.stalls, text)
         tasks += [t for t in planned if t.name in wanted]
         applies.append(f"{top}: {', '.join(dict.fromkeys(t.name for t in planned))}")
         for note in notes:

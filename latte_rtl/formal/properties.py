@@ -19,23 +19,53 @@ def _live() -> list[str]:
     return ["  reg latte_f_live = 1'b0;", "  always @(posedge clk) latte_f_live <= !rst;"]
 
 
-def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
+def _held(s) -> list[str]:
+    """(label suffix, condition) of one stream's protocol in a cycle after one where it was stalled."""
+    held = [("valid_held", f"{s.name}__valid")]
+    if s.payload is not None:
+        held.append(("payload_held", f"{s.name}__payload == $past({s.name}__payload)"))
+    return held
+
+
+def _inputs_kept(streams: list) -> list[str]:
+    """`latte_f_in_ok`: every input stream of the module kept the protocol in every cycle so far, this one
+    included (the condition under which a block proven alone guarantees its outputs). $past is only for
+    clocked blocks: the previous cycle's stall and payload are registers here."""
+    lines, now = [], []
+    for s in (s for s in streams if s.valid_in):
+        stalled, kept = f"latte_f_stalled_{s.name}", [f"{s.name}__valid"]
+        lines += [f"  reg {stalled} = 1'b0;",
+                  f"  always @(posedge clk) {stalled} <= {s.name}__valid && !{s.name}__ready;"]
+        if s.payload is not None:
+            lines += [f"  reg [{s.payload.width - 1}:0] latte_f_was_{s.name};",
+                      f"  always @(posedge clk) latte_f_was_{s.name} <= {s.name}__payload;"]
+            kept.append(f"{s.name}__payload == latte_f_was_{s.name}")
+        now.append(f"(!{stalled} || ({' && '.join(kept)}))")
+    return lines + ["  reg latte_f_in_held = 1'b1;",
+                    "  wire latte_f_in_ok = latte_f_in_held && (!latte_f_live || rst || "
+                    f"({' && '.join(now) or '1'}));",
+                    "  always @(posedge clk) latte_f_in_held <= latte_f_in_ok;"]
+
+
+def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool = False) -> list[str]:
     """Stream protocol of every valid/ready group of one module: valid and payload held until the
     transfer. Asserted on every group, except a top's input streams, where it is assumed (the
-    environment's side of the contract). Plus, where the module is a FIFO (w_en, w_rdy): no write
-    while full."""
+    environment's side of the contract), and a `proven` module's output streams (proven of the module
+    alone, by induction): assumed in context, but only while its input streams have kept the protocol
+    (`_inputs_kept`: what the proof alone assumed; sound without circularity), which stay asserted (the
+    producers' part). Plus, where the module is a FIFO (w_en, w_rdy): no write while full (asserted)."""
     lines = ["  // latte-rtl prove: stream protocol"] + _live()
     if top and reset_assumed:
         lines += ["  reg latte_f_init = 1'b1;", "  always @(posedge clk) latte_f_init <= 1'b0;",
                   "  always @* assume (rst == latte_f_init);"]
-    body = []
-    for s in stream_ports(ports):
-        check = "assume" if top and s.valid_in else "assert"
+    streams, body = stream_ports(ports), []
+    if proven:
+        lines += _inputs_kept(streams)
+    for s in streams:
+        check = "assume" if (top and s.valid_in) or (proven and not s.valid_in) else "assert"
+        guard = "!latte_f_in_ok || " if proven and not s.valid_in else ""
         body.append(f"    if ($past({s.name}__valid && !{s.name}__ready)) begin")
-        body.append(f"      protocol__{s.name}__valid_held: {check} ({s.name}__valid);")
-        if s.payload is not None:
-            body.append(f"      protocol__{s.name}__payload_held: {check} ({s.name}__payload == "
-                        f"$past({s.name}__payload));")
+        body += [f"      protocol__{s.name}__{label}: {check} ({guard}{cond});" for label, cond in _held(s)]
         body.append("    end")
     if "w_en" in ports and "w_rdy" in ports:
         body.append("    fifo__no_write_when_full: assert (!w_en || w_rdy);")
@@ -47,16 +77,14 @@ def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
 def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True,
                assumed: tuple[str, ...] = ()) -> str:
     """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
-    holds the assumptions on its inputs, unless `blocks`). The properties of the modules in `assumed`
-    (proven elsewhere: by induction, block by block) are assumptions here, not assertions."""
+    holds the assumptions on its inputs, unless `blocks`). The output streams of the modules in `assumed`
+    (proven alone, by induction: blocks.py) are assumptions here, not assertions."""
     from .verilog import insert_before_endmodule
 
     for module, ports in module_ports(text).items():
         if "clk" in ports and "rst" in ports and (blocks or module == top):
-            lines = protocol_lines(ports, top=module == top, reset_assumed=reset_assumed)
-            if module in assumed:
-                lines = [line.replace(": assert (", ": assume (") for line in lines]
-            text = insert_before_endmodule(text, module, lines)
+            text = insert_before_endmodule(text, module, protocol_lines(
+                ports, top=module == top, reset_assumed=reset_assumed, proven=module in assumed))
     return text
 
 
@@ -267,7 +295,7 @@ class _Reference:
                             [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
 
     def sums(self) -> list[str]:
-        """q·k and HH per key, the row max, the keep rule, kept_total."""
+        """HH per key (q·k: scored_qk), the row max, the keep rule, kept_total."""
         s, R, lsb = self.s, self.R, self.s.lsb_bits
         b2, m2, n_max = 2 * s.bits, 2 * s.msb_bits, s.max_keys
         lines = [f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];" for i in range(s.dim)]
@@ -275,9 +303,8 @@ class _Reference:
             for i in range(s.dim):
                 lines.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
                 lines.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
-                lines.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
             lines.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(s.dim)]) + ";")
-            lines.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(s.dim)]) + ";")
+        lines += self.scored_qk(b2)
         lines.append(f"  reg signed [{R - 1}:0] row_max;")
         lines.append("  always @* begin row_max = 0;" + "".join(
             f" if (n_row > {j} && ({j} == 0 || hh{j} > row_max)) row_max = hh{j};" for j in range(n_max)) + " end")
@@ -288,6 +315,17 @@ class _Reference:
             lines.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink});")
         lines.append(f"  wire [{self.cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
         return lines
+
+    def scored_qk(self, b2: int) -> list[str]:
+        """`qk_scored`: q·k of the key whose score leaves now (its index picks the key's elements first, then
+        one dot product: dim products in the solver, not max_keys × dim)."""
+        s, idx = self.s, _field(self.p["scores"], "index")
+        lines = []
+        for i in range(s.dim):
+            pick = " : ".join(f"{idx} == {j} ? k{j}_{i}" for j in range(s.max_keys)) + " : 0"
+            lines += [f"  wire signed [{s.bits - 1}:0] ks_{i} = {pick};",
+                      f"  wire signed [{b2 - 1}:0] ps_{i} = q{i} * ks_{i};"]
+        return lines + [f"  wire signed [{self.R - 1}:0] qk_scored = " + _sum([f"ps_{i}" for i in range(s.dim)]) + ";"]
 
     def row_checks(self) -> list[str]:
         """The assertions on every scored key and row record."""
@@ -310,7 +348,7 @@ class _Reference:
                 f"    equiv__index_in_row: assert ({idx} < n_row);",
                 f"    equiv__index_ascending: assert (!have_last || {idx} > last_index);",
                 f"    equiv__key_kept: assert ({sel('keep')});",
-                f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == ({sel('qk')}));",
+                f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == qk_scored);",
                 f"    equiv__estimate_equals_hh: assert ({_field(sp, 'estimate')} == ({sel('hh')}));",
                 f"    emitted <= emitted + 1; have_last <= 1; last_index <= {idx};",
                 "   end",
