@@ -7,8 +7,9 @@ Designs (names for --designs): ci (the CI design), big_relative / big_absolute (
 --lanes 4 --heads 2 --max-keys 16 --attention`, both threshold modes: score and attention tops), default (the
 tool's defaults: dim 64, lanes 16, max_keys 1024; recombination and protocol), decode_ci (the CI decode twin),
 deadlock (issue 29's deadlock design, tests/sim/test_fuzz.py REGRESSIONS, made as before its fix by the `credit`
-mutant: the liveness proof must refute it). Prints one line per task and one per design; exits 1 if a proof
-fails (deadlock: if liveness does not)."""
+mutant: the liveness proof must refute it), big_*_equiv (the equivalence and latency at --depth 24),
+big_shift / big_ready / big_key_count (the mutants on the big design: the proof must fail). Prints one line per
+task and one per design; exits 1 if a proof fails (a mutant: if none does)."""
 
 from __future__ import annotations
 
@@ -21,29 +22,35 @@ from pathlib import Path
 
 SMALL = "--bits 4 --msb-bits 2 --dim 1 --lanes 1 --heads 1 --max-keys 2"
 BIG = "--bits 8 --msb-bits 4 --dim 8 --lanes 4 --heads 2 --max-keys 16 --attention"
-DESIGNS = {  # name: (generate options, prove options)
+DEADLOCK = ("--kv-memory axi --attention --threshold-mode absolute --dim 8 --lanes 4 --heads 6 --group 3 "
+            "--max-keys 16 --kept-buffer 8 --axi-data-width 64")
+EQUIV = "--top latte_score_engine --proofs equivalence,latency --depth 24"
+DESIGNS = {  # name: (generate options, prove options[, mutant: the proof must fail])
     "ci": (SMALL, ""),
     "big_relative": (BIG, ""),
     "big_absolute": (f"{BIG} --threshold-mode absolute", ""),
+    "big_relative_equiv": (BIG, EQUIV),
+    "big_absolute_equiv": (f"{BIG} --threshold-mode absolute", EQUIV),
+    "big_shift": (BIG, "--top latte_score_engine --proofs recombination --allow-modified", "shift"),
+    "big_ready": (BIG, "--top latte_score_engine --proofs protocol --allow-modified", "ready"),
+    "big_key_count": (BIG, f"{EQUIV} --allow-modified", "key_count"),
     "default": ("", "--proofs recombination,protocol"),
-    "deadlock": ("--kv-memory axi --attention --threshold-mode absolute --dim 8 --lanes 4 --heads 6 --group 3 "
-                 "--max-keys 16 --kept-buffer 8 --axi-data-width 64",
-                 "--top latte_decode_engine --proofs liveness --allow-modified"),
+    "deadlock": (DEADLOCK, "--top latte_decode_engine --proofs liveness --allow-modified", "credit"),
     "decode_ci": (f"{SMALL} --kv-memory axi --kept-buffer 2 --axi-data-width 64 --axi-outstanding 1 "
                   "--axi-addr-width 13 --prob-bits 1 --exp-bits 1 --mult-bits 1 --exp-frac-bits 0", ""),
 }
 
 
 def prove(name: str, out: Path, jobs: int, timeout: float) -> int:
-    gen, options = DESIGNS[name]
+    gen, options, *mutant = DESIGNS[name]
     cli = [sys.executable, "-m", "latte_rtl.cli"]
     design = out / name
     if not (design / "manifest.json").is_file():
         subprocess.run(cli + ["generate", *gen.split(), "-o", str(design)], check=True, capture_output=True)
-        if name == "deadlock":
+        if mutant:
             from latte_rtl.formal import mutants
 
-            mutants.apply(design, "credit")
+            mutants.apply(design, mutant[0])
     report = out / f"{name}.json"
     start = time.monotonic()
     report.unlink(missing_ok=True)
@@ -63,7 +70,12 @@ def prove(name: str, out: Path, jobs: int, timeout: float) -> int:
         print(f"  {name:13s} {t['top']:24s} {t['proof']:13s} {(t['block'] or '-')[-34:]:34s} {t['status']:8s} "
               f"{kind:11s} {t['seconds']:7.1f} s", flush=True)
     print(f"{name}: exit {proc.returncode}, {wall:.0f} s wall with -j {jobs} ({gen or 'defaults'})", flush=True)
-    return int(proc.returncode != 1) if name == "deadlock" else proc.returncode
+    failed = [f"{f['property']} at cycle {f['cycle']}" for t in json.loads(report.read_text())["tasks"]
+              for f in t["failed"]]
+    if mutant:
+        print(f"{name}: mutant {mutant[0]} caught by {'; '.join(failed) or 'nothing'}", flush=True)
+        return int(proc.returncode != 1)
+    return proc.returncode
 
 
 def main() -> int:

@@ -4,13 +4,15 @@ by k-induction (SymbiYosys `prove`). A block whose proof closes holds its protoc
 environment that keeps the protocol on its inputs, for every cycle; the top module's own task is the
 whole design (every block in context) with the top's ports asserted.
 
-Composition: the blocks proven here are assumed in the top's protocol task (a BMC in context), which
-asserts only the blocks whose induction does not close on their own (those whose protocol rests on
-their context: a counter fed by a stream without backpressure, a FIFO kept from filling by its
-producer, a memory port's read data). Sound because an assumption on an input at cycle t is always
-satisfiable by that free input (a stream may always hold), so a block's guarantee at t rests only on
-its inputs' protocol before t and on the inputs it reads combinationally at t, and the generated
-hardware has no combinational loop: the first violation in any run would have to be a block's own.
+Composition: the top's protocol task (a BMC in context, `runner.py`) then asserts the output streams of the
+blocks whose induction does not close alone (their protocol rests on their context: a counter fed by a
+stream without backpressure, a FIFO kept from filling by its producer, a memory port's read data) and the
+input streams of every block; a proven block's output streams are not checked again. Sound with no
+assumption added: in a run where every asserted stream keeps the protocol up to cycle t, every input of a
+proven block keeps it up to t (asserted at that block's inputs), so its proof gives its outputs at t. (An
+earlier draft *assumed* the proven blocks' outputs in context: the accumulator passes its input on
+combinationally, so assuming its output held also forced the dot product's output held and hid the `ready`
+mutant; the mutant test caught it.)
 """
 
 from __future__ import annotations

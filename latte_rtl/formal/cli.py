@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-# (c) and (d) need a reference of every key in the solver: only for designs this small.
+# (c) and (d) need every key in the solver: by default only for designs this small (any design with --depth).
 EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
 LATTE_SCORE_TOP = "latte_score_engine"
 PROOFS = ("recombination", "protocol", "equivalence", "latency", "liveness")
@@ -29,7 +30,8 @@ class Task:
     scope: str  # what a pass means, for the report
     mode: str = "bmc"  # SymbiYosys mode: bmc (bounded, `depth` cycles) or prove (k-induction, k = `depth`)
     block: str | None = None  # protocol of this module alone (blocks.py), not of the whole top
-    assumed: tuple[str, ...] = ()  # modules whose protocol is assumed (proven by their block tasks)
+    proven: tuple[str, ...] = ()  # modules whose output streams are proven (by their block tasks): not asserted
+    extra: tuple[str, ...] = ()  # block tasks: more property lines for the block's module (axi_master.py)
 
     @property
     def label(self) -> str:
@@ -55,12 +57,21 @@ def equivalence_fits(cfg) -> str | None:
     return ", ".join(too_big) or None
 
 
-def block_tasks(top: str, ports: dict, text: str) -> list[Task]:
-    """The unbounded protocol proofs of `top`'s blocks (its Verilog `text`), one task each (blocks.py)."""
-    from . import blocks
+def block_tasks(cfg, manifest: dict, top: str, ports: dict, text: str) -> list[Task]:
+    """The unbounded protocol proofs of `top`'s blocks (its Verilog `text`), one task each (blocks.py); an AXI
+    master's also prove its AR rules (axi_master.py)."""
+    from . import axi_master, blocks
+    from .verilog import module_body
 
-    return [Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b)
-            for b in blocks.clocked_blocks(ports, text)]
+    tasks = []
+    for b in blocks.clocked_blocks(ports, text):
+        task = Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b)
+        if axi_master.is_master(ports[b]) and cfg.bus.name == "axi":
+            extra = axi_master.lines(ports[b], module_body(text, b), bus_bytes=cfg.decode_spec().bus_bytes,
+                                     max_burst=cfg.bus.max_burst, outstanding=cfg.decode.axi_outstanding)
+            task = dataclasses.replace(task, extra=tuple(extra), scope=task.scope + " and its AXI4 AR rules")
+        tasks.append(task)
+    return tasks
 
 
 def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
@@ -71,7 +82,7 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
 
     entry = manifest["tops"][top]
     k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
-    tasks = block_tasks(top, ports, text) + [
+    tasks = block_tasks(cfg, manifest, top, ports, text) + [
         Task(top, "protocol", k, entry["module"], None, True,
              f"bounded, depth {k}: the streams of the blocks not proven alone, in context; kept FIFO never "
              "written when full")]
@@ -90,10 +101,11 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
                          f"unbounded (k-induction, k = {steps}): every key's score from its passes, every beat "
                          "sum", "prove"))
     why = equivalence_fits(cfg)
-    if why:
-        notes.append(f"{top}: equivalence and latency skipped ({why}; they need dim <= {EQUIV_LIMITS['dim']}, "
-                     f"max_keys <= {EQUIV_LIMITS['max_keys']}, bits <= {EQUIV_LIMITS['bits']}): prove a small "
-                     "twin generated with the same bits, msb_bits and threshold mode")
+    if why and depth is None:
+        notes.append(f"{top}: equivalence and latency skipped ({why}; by default they need dim <= "
+                     f"{EQUIV_LIMITS['dim']}, max_keys <= {EQUIV_LIMITS['max_keys']}, bits <= {EQUIV_LIMITS['bits']}): "
+                     "give --depth to run them to that depth (rows of a few keys), or prove a small twin generated "
+                     "with the same bits, msb_bits and threshold mode")
         return tasks, notes
     for name, latency in (("equivalence", False), ("latency", True)):
         what = ("every kept index, score, estimate and row record vs the docs/spec.md §2 reference, any ready"
@@ -116,6 +128,7 @@ def read_verilog(path: Path) -> str:
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import properties, sby
+    from .verilog import insert_before_endmodule
 
     src = workdir / task.top / task.label
     src.mkdir(parents=True, exist_ok=True)
@@ -124,9 +137,11 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     shutil.copy(design_dir / manifest["memory_module"]["file"], files[0])
     if task.block:  # the block alone: its own lines only, its input streams assumed
         text = properties.instrument(text, task.block, blocks=False)
+        if task.extra:
+            text = insert_before_endmodule(text, task.block, list(task.extra))
     else:
         text = properties.instrument(text, manifest["tops"][task.top]["module"], reset_assumed=task.reset_assumed,
-                                     blocks=task.name == "protocol", assumed=task.assumed)
+                                     blocks=task.name == "protocol", proven=task.proven)
     files[1].write_text(text)
     if task.wrapper:
         files.append(src / "properties.sv")
@@ -150,8 +165,8 @@ def report(task: Task, verdict, vcd_dir: Path) -> str:
         return (f"{head} CONTEXT  {why}: its protocol rests on its context, checked by the top's protocol "
                 f"proof ({verdict.seconds:.1f} s)")
     if verdict.status == "PASS":
-        assumed = f"; {len(task.assumed)} block(s) proven alone assumed" if task.assumed else ""
-        return f"{head} PASS  {task.scope}{assumed} ({verdict.seconds:.1f} s)"
+        proven = f"; {len(task.proven)} block(s) proven alone not checked again" if task.proven else ""
+        return f"{head} PASS  {task.scope}{proven} ({verdict.seconds:.1f} s)"
     if verdict.status == "FAIL":
         vcd = vcd_dir / f"{task.top}_{task.label}.vcd"
         if verdict.trace and verdict.trace.is_file():

@@ -19,7 +19,7 @@ def _live() -> list[str]:
     return ["  reg latte_f_live = 1'b0;", "  always @(posedge clk) latte_f_live <= !rst;"]
 
 
-def _held(s) -> list[str]:
+def _held(s) -> list[tuple[str, str]]:
     """(label suffix, condition) of one stream's protocol in a cycle after one where it was stalled."""
     held = [("valid_held", f"{s.name}__valid")]
     if s.payload is not None:
@@ -27,45 +27,23 @@ def _held(s) -> list[str]:
     return held
 
 
-def _inputs_kept(streams: list) -> list[str]:
-    """`latte_f_in_ok`: every input stream of the module kept the protocol in every cycle so far, this one
-    included (the condition under which a block proven alone guarantees its outputs). $past is only for
-    clocked blocks: the previous cycle's stall and payload are registers here."""
-    lines, now = [], []
-    for s in (s for s in streams if s.valid_in):
-        stalled, kept = f"latte_f_stalled_{s.name}", [f"{s.name}__valid"]
-        lines += [f"  reg {stalled} = 1'b0;",
-                  f"  always @(posedge clk) {stalled} <= {s.name}__valid && !{s.name}__ready;"]
-        if s.payload is not None:
-            lines += [f"  reg [{s.payload.width - 1}:0] latte_f_was_{s.name};",
-                      f"  always @(posedge clk) latte_f_was_{s.name} <= {s.name}__payload;"]
-            kept.append(f"{s.name}__payload == latte_f_was_{s.name}")
-        now.append(f"(!{stalled} || ({' && '.join(kept)}))")
-    return lines + ["  reg latte_f_in_held = 1'b1;",
-                    "  wire latte_f_in_ok = latte_f_in_held && (!latte_f_live || rst || "
-                    f"({' && '.join(now) or '1'}));",
-                    "  always @(posedge clk) latte_f_in_held <= latte_f_in_ok;"]
-
-
 def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool = False) -> list[str]:
     """Stream protocol of every valid/ready group of one module: valid and payload held until the
     transfer. Asserted on every group, except a top's input streams, where it is assumed (the
-    environment's side of the contract), and a `proven` module's output streams (proven of the module
-    alone, by induction): assumed in context, but only while its input streams have kept the protocol
-    (`_inputs_kept`: what the proof alone assumed; sound without circularity), which stay asserted (the
-    producers' part). Plus, where the module is a FIFO (w_en, w_rdy): no write while full (asserted)."""
+    environment's side of the contract); a `proven` module's output streams (proven of the module alone,
+    by induction: blocks.py) are left out, its input streams stay asserted (the producers' part). Plus,
+    where the module is a FIFO (w_en, w_rdy): no write while full."""
     lines = ["  // latte-rtl prove: stream protocol"] + _live()
     if top and reset_assumed:
         lines += ["  reg latte_f_init = 1'b1;", "  always @(posedge clk) latte_f_init <= 1'b0;",
                   "  always @* assume (rst == latte_f_init);"]
-    streams, body = stream_ports(ports), []
-    if proven:
-        lines += _inputs_kept(streams)
-    for s in streams:
-        check = "assume" if (top and s.valid_in) or (proven and not s.valid_in) else "assert"
-        guard = "!latte_f_in_ok || " if proven and not s.valid_in else ""
+    body = []
+    for s in stream_ports(ports):
+        if proven and not s.valid_in:
+            continue
+        check = "assume" if top and s.valid_in else "assert"
         body.append(f"    if ($past({s.name}__valid && !{s.name}__ready)) begin")
-        body += [f"      protocol__{s.name}__{label}: {check} ({guard}{cond});" for label, cond in _held(s)]
+        body += [f"      protocol__{s.name}__{label}: {check} ({cond});" for label, cond in _held(s)]
         body.append("    end")
     if "w_en" in ports and "w_rdy" in ports:
         body.append("    fifo__no_write_when_full: assert (!w_en || w_rdy);")
@@ -75,16 +53,16 @@ def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool 
 
 
 def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True,
-               assumed: tuple[str, ...] = ()) -> str:
+               proven: tuple[str, ...] = ()) -> str:
     """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
-    holds the assumptions on its inputs, unless `blocks`). The output streams of the modules in `assumed`
-    (proven alone, by induction: blocks.py) are assumptions here, not assertions."""
+    holds the assumptions on its inputs, unless `blocks`). The output streams of the modules in `proven`
+    (proven alone, by induction: blocks.py) are not asserted again."""
     from .verilog import insert_before_endmodule
 
     for module, ports in module_ports(text).items():
         if "clk" in ports and "rst" in ports and (blocks or module == top):
             text = insert_before_endmodule(text, module, protocol_lines(
-                ports, top=module == top, reset_assumed=reset_assumed, proven=module in assumed))
+                ports, top=module == top, reset_assumed=reset_assumed, proven=module in proven))
     return text
 
 

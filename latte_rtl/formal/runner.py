@@ -1,5 +1,5 @@
 """Running the proof tasks of `prove` in parallel (at most `jobs` SymbiYosys runs, each one solver process):
-a top's protocol task in context waits for its block inductions, whose proven blocks it assumes."""
+a top's protocol task in context waits for its block inductions and leaves out the streams they proved."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ class Outcome:
 
 
 def _context(task, done: list[Outcome]):
-    """The top's protocol task in context with the blocks proven by induction assumed (None if nothing is
-    left to check in context: every block proven and no wrapper)."""
+    """The top's protocol task in context without the output streams of the blocks proven by induction (None if
+    nothing is left to check in context: every block proven and no wrapper)."""
     ends = [o for o in done if o.task.top == task.top and o.task.block]
     proven = tuple(o.task.block for o in ends if o.verdict.status == "PASS")
     if ends and len(proven) == len(ends) and task.wrapper is None:
         return None
-    return dataclasses.replace(task, assumed=proven)
+    return dataclasses.replace(task, proven=proven)
 
 
 def run_all(tasks: list, run, report, jobs: int, progress) -> list[Outcome]:
@@ -52,7 +52,7 @@ def run_all(tasks: list, run, report, jobs: int, progress) -> list[Outcome]:
                         else:
                             running[pool.submit(run, context)] = context
     order = {t: i for i, t in enumerate(tasks)}
-    return sorted(done, key=lambda o: order.get(dataclasses.replace(o.task, assumed=()), len(order)))
+    return sorted(done, key=lambda o: order.get(dataclasses.replace(o.task, proven=()), len(order)))
 
 
 def json_report(outcomes: list[Outcome], seconds: float) -> dict:
@@ -63,6 +63,6 @@ def json_report(outcomes: list[Outcome], seconds: float) -> dict:
                        "depth": o.task.depth, "status": o.verdict.status,
                        "unbounded": o.task.mode == "prove" and o.verdict.status == "PASS",
                        "seconds": round(o.verdict.seconds, 1), "scope": o.task.scope,
-                       "assumed_blocks": len(o.task.assumed),
+                       "proven_blocks": len(o.task.proven),
                        "failed": [{"property": p, "cycle": c} for p, c in o.verdict.failed]}
                       for o in outcomes]}
