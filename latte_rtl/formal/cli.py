@@ -128,13 +128,16 @@ def read_verilog(path: Path) -> str:
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import properties, sby
+    from .memory import abstract
     from .verilog import insert_before_endmodule
 
     src = workdir / task.top / task.label
     src.mkdir(parents=True, exist_ok=True)
     text = read_verilog(design_dir / manifest["tops"][task.top]["file"])
     files = [src / manifest["memory_module"]["file"], src / manifest["tops"][task.top]["file"]]
-    shutil.copy(design_dir / manifest["memory_module"]["file"], files[0])
+    memory = read_verilog(design_dir / manifest["memory_module"]["file"])
+    model = abstract(memory, manifest["memory_module"]["module"]) if task.name == "protocol" else None
+    files[0].write_text(model or memory)  # protocol: the SRAM's contents abstracted away (memory.py)
     if task.block:  # the block alone: its own lines only, its input streams assumed
         text = properties.instrument(text, task.block, blocks=False)
         if task.extra:
