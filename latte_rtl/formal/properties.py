@@ -141,10 +141,16 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
               field("token.index", "0"), field("token.init", "hh_out"), field("sum", "sum_in")]
     if _layout_field(beat, "token.beat")[1]:
         lines.append(field("token.beat", "b"))
+    lines += _recombination_checks(accumulator, res, l, beats, steps) + ["endmodule"]
+    return "\n".join(lines) + "\n"
+
+
+def _recombination_checks(accumulator: str, res, l: int, beats: int, steps: int) -> list[str]:
+    """The accumulator's instance in `latte_formal_recombination` and the assertions on what it emits."""
     v_off, v_w = _layout_field(res, "value")
     k_off, _ = _layout_field(res, "kind")
     value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
-    lines += [
+    return [
         (f"  {accumulator} dut (.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), "
          ".i__payload(i__payload), .o__valid(o__valid), .o__ready(1'b1), .o__payload(o__payload));"),
         f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) hh_out <= {value};",
@@ -159,9 +165,7 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
         f"    if (key_end) recombination__score_emitted: assert (o__valid && o__payload[{k_off + 1}:{k_off}] == "
         f"2'd{PassKind.LOW.value});",
         f"    if (o__valid) recombination__outputs_at_pass_ends: assert (step == {beats - 1} || step == {steps - 1});",
-        "  end",
-        "endmodule"]
-    return "\n".join(lines) + "\n"
+        "  end"]
 
 
 def _regs(prefix: str, n: int, width: int, signed: bool = True) -> str:
