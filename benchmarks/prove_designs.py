@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +48,8 @@ def prove(name: str, out: Path, jobs: int, timeout: float) -> int:
     gen, options, *mutant = DESIGNS[name]
     cli = [sys.executable, "-m", "latte_rtl.cli"]
     design = out / name
+    if mutant and design.exists():  # a mutant always starts from a freshly generated design
+        shutil.rmtree(design)
     if not (design / "manifest.json").is_file():
         subprocess.run(cli + ["generate", *gen.split(), "-o", str(design)], check=True, capture_output=True)
         if mutant:
@@ -54,16 +59,19 @@ def prove(name: str, out: Path, jobs: int, timeout: float) -> int:
     report = out / f"{name}.json"
     start = time.monotonic()
     report.unlink(missing_ok=True)
+    proc = subprocess.Popen(cli + ["prove", str(design), *options.split(), "-j", str(jobs), "--json", str(report),
+                                   "-o", str(out / f"{name}_cex")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cli + ["prove", str(design), *options.split(), "-j", str(jobs), "--json", str(report),
-                                     "-o", str(out / f"{name}_cex")], capture_output=True, text=True, check=False,
-                              timeout=timeout)
+        _, errors = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole group: SymbiYosys and its solvers too
+        proc.communicate()
         print(f"{name}: not finished within {timeout} s ({gen or 'defaults'})", flush=True)
         return 1
     wall = time.monotonic() - start
     if not report.is_file():
-        print(f"{name}: no report (exit {proc.returncode}): {proc.stderr.strip()}")
+        print(f"{name}: no report (exit {proc.returncode}): {errors.strip()}")
         return 1
     for t in json.loads(report.read_text())["tasks"]:
         kind = "unbounded" if t["unbounded"] else ("context" if t["block"] else f"bounded {t['depth']}")
