@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-# (c) and (d) need a reference of every key in the solver: only for designs this small.
+# (c) and (d) need every key in the solver: by default only for designs this small (any design with --depth).
 EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
 LATTE_SCORE_TOP = "latte_score_engine"
 PROOFS = ("recombination", "protocol", "equivalence", "latency", "liveness")
@@ -27,6 +28,19 @@ class Task:
     wrapper: str | None  # extra Verilog (the property wrapper), or None
     reset_assumed: bool  # the top's rst is assumed high in cycle 0 only (no wrapper drives it)
     scope: str  # what a pass means, for the report
+    mode: str = "bmc"  # SymbiYosys mode: bmc (bounded, `depth` cycles) or prove (k-induction, k = `depth`)
+    block: str | None = None  # protocol of this module alone (blocks.py), not of the whole top
+    proven: tuple[str, ...] = ()  # modules whose output streams are proven (by their block tasks): not asserted
+    extra: tuple[str, ...] = ()  # block tasks: more property lines for the block's module (axi_master.py)
+
+    @property
+    def label(self) -> str:
+        """The task's name in reports and file names: the proof, and its block if any."""
+        if not self.block:
+            return self.name
+        from .blocks import short_name
+
+        return f"{self.name}.{short_name(self.block)}"
 
 
 def row_depth(cfg) -> int:
@@ -43,33 +57,55 @@ def equivalence_fits(cfg) -> str | None:
     return ", ".join(too_big) or None
 
 
+def block_tasks(cfg, manifest: dict, top: str, ports: dict, text: str) -> list[Task]:
+    """The unbounded protocol proofs of `top`'s blocks (its Verilog `text`), one task each (blocks.py); an AXI
+    master's also prove its AR rules (axi_master.py)."""
+    from . import axi_master, blocks
+    from .verilog import module_body
+
+    tasks = []
+    for b in blocks.clocked_blocks(ports, text):
+        task = Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b)
+        if axi_master.is_master(ports[b]) and cfg.bus.name == "axi":
+            extra = axi_master.lines(ports[b], module_body(text, b), bus_bytes=cfg.decode_spec().bus_bytes,
+                                     max_burst=cfg.bus.max_burst, outstanding=cfg.decode.axi_outstanding)
+            task = dataclasses.replace(task, extra=tuple(extra), scope=task.scope + " and its AXI4 AR rules")
+        tasks.append(task)
+    return tasks
+
+
 def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
-         stalls: int = 0) -> tuple[list[Task], list[str]]:
-    """The proof tasks of one top (`ports`: its Verilog's {module: ports}), and notes on what is skipped."""
+         stalls: int = 0, text: str = "") -> tuple[list[Task], list[str]]:
+    """The proof tasks of one top (`ports`: its Verilog `text`'s {module: ports}), and notes on what is
+    skipped."""
     from . import liveness, properties
 
     entry = manifest["tops"][top]
     k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
-    tasks = [Task(top, "protocol", k, entry["module"], None, True,
-                  f"bounded, depth {k}: every stream of every block in context, kept FIFO never written when full")]
+    tasks = block_tasks(cfg, manifest, top, ports, text) + [
+        Task(top, "protocol", k, entry["module"], None, True,
+             f"bounded, depth {k}: the streams of the blocks not proven alone, in context; kept FIFO never "
+             "written when full")]
     notes = []
     if liveness.is_decode(top):  # an AXI4 slave and a user around the top: see liveness.py
         parts, notes = liveness.plan(cfg, manifest, top, ports.get(entry["module"], {}), depth=depth,
                                      stalls=stalls, cap=DEFAULT_DEPTH_CAP)
-        return [Task(top, name, d, "latte_formal_liveness", text, False, scope)
-                for name, d, text, scope in parts], notes
+        return tasks[:-1] + [Task(top, name, d, "latte_formal_liveness", text, False, scope)
+                             for name, d, text, scope in parts], notes
     if top != LATTE_SCORE_TOP:
         return tasks, notes
     acc = next(m for m, path in entry["modules"].items() if path == "accumulator")
-    steps = 4 * cfg.score.beats + 3
+    steps = properties.recombination_steps(cfg) + 2
     tasks.insert(0, Task(top, "recombination", steps, "latte_formal_recombination",
                          properties.recombination_wrapper(cfg, acc, ports[acc]), False,
-                         f"complete: one key's whole pass sequence from reset ({steps} cycles), every beat sum"))
+                         f"unbounded (k-induction, k = {steps}): every key's score from its passes, every beat "
+                         "sum", "prove"))
     why = equivalence_fits(cfg)
-    if why:
-        notes.append(f"{top}: equivalence and latency skipped ({why}; they need dim <= {EQUIV_LIMITS['dim']}, "
-                     f"max_keys <= {EQUIV_LIMITS['max_keys']}, bits <= {EQUIV_LIMITS['bits']}): prove a small "
-                     "twin generated with the same bits, msb_bits and threshold mode")
+    if why and depth is None:
+        notes.append(f"{top}: equivalence and latency skipped ({why}; by default they need dim <= "
+                     f"{EQUIV_LIMITS['dim']}, max_keys <= {EQUIV_LIMITS['max_keys']}, bits <= {EQUIV_LIMITS['bits']}): "
+                     "give --depth to run them to that depth (rows of a few keys), or prove a small twin generated "
+                     "with the same bits, msb_bits and threshold mode")
         return tasks, notes
     for name, latency in (("equivalence", False), ("latency", True)):
         what = ("every kept index, score, estimate and row record vs the docs/spec.md §2 reference, any ready"
@@ -92,35 +128,50 @@ def read_verilog(path: Path) -> str:
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import properties, sby
+    from .memory import abstract
+    from .verilog import insert_before_endmodule
 
-    src = workdir / task.top / task.name
+    src = workdir / task.top / task.label
     src.mkdir(parents=True, exist_ok=True)
     text = read_verilog(design_dir / manifest["tops"][task.top]["file"])
     files = [src / manifest["memory_module"]["file"], src / manifest["tops"][task.top]["file"]]
-    shutil.copy(design_dir / manifest["memory_module"]["file"], files[0])
-    files[1].write_text(properties.instrument(text, manifest["tops"][task.top]["module"],
-                                              reset_assumed=task.reset_assumed, blocks=task.name == "protocol"))
+    memory = read_verilog(design_dir / manifest["memory_module"]["file"])
+    model = abstract(memory, manifest["memory_module"]["module"]) if task.name == "protocol" else None
+    files[0].write_text(model or memory)  # protocol: the SRAM's contents abstracted away (memory.py)
+    if task.block:  # the block alone: its own lines only, its input streams assumed
+        text = properties.instrument(text, task.block, blocks=False)
+        if task.extra:
+            text = insert_before_endmodule(text, task.block, list(task.extra))
+    else:
+        text = properties.instrument(text, manifest["tops"][task.top]["module"], reset_assumed=task.reset_assumed,
+                                     blocks=task.name == "protocol", proven=task.proven)
+    files[1].write_text(text)
     if task.wrapper:
         files.append(src / "properties.sv")
         files[-1].write_text(task.wrapper)
-    return sby.run_task(src, "proof", mode="bmc", depth=task.depth, top=task.formal_top,
+    return sby.run_task(src, "proof", mode=task.mode, depth=task.depth, top=task.formal_top,
                         files=[str(f) for f in files])
 
 
 def keep_log(task: Task, verdict, out_dir: Path) -> Path:
     """Copy the task's SymbiYosys log (in the temporary directory) to `out_dir`: the path to quote."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    kept = out_dir / f"{task.top}_{task.name}.log"
+    kept = out_dir / f"{task.top}_{task.label}.log"
     shutil.copy(verdict.log, kept)
     return kept
 
 
 def report(task: Task, verdict, vcd_dir: Path) -> str:
-    head = f"  {task.top:24s} {task.name:14s}"
+    head = f"  {task.top:24s} {task.label:14s}"
+    if task.block and verdict.status != "PASS":  # not a failure: the block is then asserted in context
+        why = "a counterexample alone" if verdict.status == "FAIL" else "the induction does not close alone"
+        return (f"{head} CONTEXT  {why}: its protocol rests on its context, checked by the top's protocol "
+                f"proof ({verdict.seconds:.1f} s)")
     if verdict.status == "PASS":
-        return f"{head} PASS  {task.scope} ({verdict.seconds:.1f} s)"
+        proven = f"; {len(task.proven)} block(s) proven alone not checked again" if task.proven else ""
+        return f"{head} PASS  {task.scope}{proven} ({verdict.seconds:.1f} s)"
     if verdict.status == "FAIL":
-        vcd = vcd_dir / f"{task.top}_{task.name}.vcd"
+        vcd = vcd_dir / f"{task.top}_{task.label}.vcd"
         if verdict.trace and verdict.trace.is_file():
             vcd_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy(verdict.trace, vcd)
@@ -167,10 +218,10 @@ def all_tasks(args, cfg, manifest: dict, design_dir: Path, tops: list[str], want
     read_verilog(design_dir / manifest["memory_module"]["file"])
     tasks, applies = [], []
     for top in tops:
-        ports = module_ports(read_verilog(design_dir / manifest["tops"][top]["file"]))
-        planned, notes = plan(cfg, manifest, top, args.depth, ports, args.stalls)
+        text = read_verilog(design_dir / manifest["tops"][top]["file"])
+        planned, notes = plan(cfg, manifest, top, args.depth, module_ports(text), args.stalls, text)
         tasks += [t for t in planned if t.name in wanted]
-        applies.append(f"{top}: {', '.join(t.name for t in planned)}")
+        applies.append(f"{top}: {', '.join(dict.fromkeys(t.name for t in planned))}")
         for note in notes:
             print(f"  note: {note}")
     if not tasks:
@@ -181,7 +232,14 @@ def all_tasks(args, cfg, manifest: dict, design_dir: Path, tops: list[str], want
 
 
 def cmd_prove(args) -> int:
+    import json
+    import time
+
+    from ..design import atomic_write_text, check_output_file
     from ..design.manifest import load_design, verify_design
+    from ..executor import bounded_jobs
+    from ..progress import Progress
+    from . import runner
 
     cfg, manifest = load_design(args.design_dir)
     tops, wanted = check_options(args, manifest)
@@ -192,19 +250,33 @@ def cmd_prove(args) -> int:
     out_dir = Path(args.output) if args.output else design_dir / "prove"
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"-o must be a directory for counterexample VCDs and logs, not the file {out_dir}")
-    tasks, failures = all_tasks(args, cfg, manifest, design_dir, tops, wanted), 0
-    print(f"prove {design_dir}: {len(tasks)} proof(s), SymbiYosys + smtbmc + Yices 2")
-    with tempfile.TemporaryDirectory(prefix="latte-prove-") as tmp:
-        for task in tasks:
-            verdict = run_task(task, design_dir, manifest, Path(tmp))
+    json_out = check_output_file(args.json, "--json") if args.json else None
+    tasks = all_tasks(args, cfg, manifest, design_dir, tops, wanted)
+    jobs = bounded_jobs(args.jobs, len(tasks), "proof tasks", "-j")
+    print(f"prove {design_dir}: {len(tasks)} proof task(s), {jobs} in parallel, SymbiYosys + smtbmc + Yices 2")
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="latte-prove-") as tmp, Progress(len(tasks), "prove") as bar:
+        def run(task):
+            return run_task(task, design_dir, manifest, Path(tmp))
+
+        def line(task, verdict):
             check_readable(task, verdict, manifest, out_dir)
-            print(report(task, verdict, out_dir), flush=True)
-            failures += verdict.status != "PASS"
+            return report(task, verdict, out_dir)
+
+        outcomes = runner.run_all(tasks, run, line, jobs, bar)
+    failures = sum(o.verdict.status != "PASS" and not o.task.block for o in outcomes)
+    seconds = time.monotonic() - start
+    if json_out:
+        atomic_write_text(json_out, json.dumps(runner.json_report(outcomes, seconds), indent=2) + "\n", "--json")
+    unbounded = sum(o.task.mode == "prove" and o.verdict.status == "PASS" for o in outcomes)
+    print(f"{unbounded} of {len(outcomes)} task(s) proven unbounded; {seconds:.1f} s")
     print("all properties hold" if not failures else f"{failures} proof(s) failed")
     return 0 if not failures else 1
 
 
 def register(sub) -> None:
+    from ..cli.common import int_at_least
+
     p = sub.add_parser("prove", help="formal proofs (SymbiYosys) of a generated design's own Verilog")
     p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
     p.add_argument("--top", help="prove only this top (default: every top of the design)")
@@ -217,5 +289,9 @@ def register(sub) -> None:
                         "in a row (default 0: ARREADY and out/rows ready high, R beats back to back; each stall "
                         "cycle lengthens the bound and costs the solver much more)")
     p.add_argument("-o", "--output", help="directory for counterexample VCDs and logs (default: DIR/prove)")
+    p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
+                   help="proof tasks run in parallel (each one SymbiYosys run, one solver process; default 1)")
+    p.add_argument("--json", help="write each task's status, mode (bmc: bounded; prove: k-induction), depth and "
+                                  "seconds to this file")
     p.add_argument("--allow-modified", action="store_true", help="prove Verilog edited after generation")
     p.set_defaults(func=cmd_prove)

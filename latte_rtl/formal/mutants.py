@@ -34,8 +34,8 @@ def _truncated_credit(m: re.Match, manifest: dict) -> str:
 
 
 MUTANTS = {
-    "shift": Mutant("accumulator", re.compile(r"\{ acc\[(\d+)\], acc, (\d+)'h0 \}"),
-                    lambda m, _: f"{{ acc[{m.group(1)}], acc, {int(m.group(2)) + 1}'h0 }}",
+    "shift": Mutant("accumulator", re.compile(r"\{ ((?:acc\[\d+\], )+)acc, (\d+)'h0 \}"),  # sign bits, acc, l zeros
+                    lambda m, _: f"{{ {m.group(1)}acc, {int(m.group(2)) + 1}'h0 }}",
                     "the LL pass shifts the accumulator by l + 1 instead of l", "recombination",
                     "recombination__score_equals_qk"),
     "ready": Mutant("dot", re.compile(r"assign p_ready = [^;]+;"), lambda m, _: "assign p_ready = 1'h1;",

@@ -19,23 +19,31 @@ def _live() -> list[str]:
     return ["  reg latte_f_live = 1'b0;", "  always @(posedge clk) latte_f_live <= !rst;"]
 
 
-def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
+def _held(s) -> list[tuple[str, str]]:
+    """(label suffix, condition) of one stream's protocol in a cycle after one where it was stalled."""
+    held = [("valid_held", f"{s.name}__valid")]
+    if s.payload is not None:
+        held.append(("payload_held", f"{s.name}__payload == $past({s.name}__payload)"))
+    return held
+
+
+def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool = False) -> list[str]:
     """Stream protocol of every valid/ready group of one module: valid and payload held until the
     transfer. Asserted on every group, except a top's input streams, where it is assumed (the
-    environment's side of the contract). Plus, where the module is a FIFO (w_en, w_rdy): no write
-    while full."""
+    environment's side of the contract); a `proven` module's output streams (proven of the module alone,
+    by induction: blocks.py) are left out, its input streams stay asserted (the producers' part). Plus,
+    where the module is a FIFO (w_en, w_rdy): no write while full."""
     lines = ["  // latte-rtl prove: stream protocol"] + _live()
     if top and reset_assumed:
         lines += ["  reg latte_f_init = 1'b1;", "  always @(posedge clk) latte_f_init <= 1'b0;",
                   "  always @* assume (rst == latte_f_init);"]
     body = []
     for s in stream_ports(ports):
+        if proven and not s.valid_in:
+            continue
         check = "assume" if top and s.valid_in else "assert"
         body.append(f"    if ($past({s.name}__valid && !{s.name}__ready)) begin")
-        body.append(f"      protocol__{s.name}__valid_held: {check} ({s.name}__valid);")
-        if s.payload is not None:
-            body.append(f"      protocol__{s.name}__payload_held: {check} ({s.name}__payload == "
-                        f"$past({s.name}__payload));")
+        body += [f"      protocol__{s.name}__{label}: {check} ({cond});" for label, cond in _held(s)]
         body.append("    end")
     if "w_en" in ports and "w_rdy" in ports:
         body.append("    fifo__no_write_when_full: assert (!w_en || w_rdy);")
@@ -44,15 +52,17 @@ def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool) -> list[str]:
     return lines
 
 
-def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True) -> str:
+def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True,
+               proven: tuple[str, ...] = ()) -> str:
     """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
-    holds the assumptions on its inputs, unless `blocks`)."""
+    holds the assumptions on its inputs, unless `blocks`). The output streams of the modules in `proven`
+    (proven alone, by induction: blocks.py) are not asserted again."""
     from .verilog import insert_before_endmodule
 
     for module, ports in module_ports(text).items():
         if "clk" in ports and "rst" in ports and (blocks or module == top):
-            text = insert_before_endmodule(text, module, protocol_lines(ports, top=module == top,
-                                                                        reset_assumed=reset_assumed))
+            text = insert_before_endmodule(text, module, protocol_lines(
+                ports, top=module == top, reset_assumed=reset_assumed, proven=module in proven))
     return text
 
 
@@ -75,10 +85,17 @@ def _layout_field(layout, path: str) -> tuple[int, int]:
     return offset, field.width
 
 
+def recombination_steps(cfg: LatteConfig) -> int:
+    """Beats of one key's pass sequence (HH, HL, LH, LL; `beats` each)."""
+    return 4 * cfg.score.beats
+
+
 def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> str:
-    """(a): the design's accumulator fed one key's passes (HH, HL, LH, LL; `beats` beats each) with
-    every beat sum free within what `lanes` products of its pass can reach; the exact score it
-    emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits."""
+    """(a): the design's accumulator fed key after key, each key's passes (HH, HL, LH, LL; `beats`
+    beats each) with every beat sum free within what `lanes` products of its pass can reach; the
+    exact score it emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits.
+    The reference sums restart with each key and `step` stays below one key's beats (asserted: the
+    strengthening invariant), so k-induction with k a key's beats + 2 proves it for every key."""
     s = cfg.score
     w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
     tok = layouts.token(s, w.hh_width)
@@ -97,19 +114,20 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
         off, width = _layout_field(beat, name)
         return f"  assign i__payload[{off + width - 1}:{off}] = {value};"
 
-    steps = 4 * beats
+    steps = recombination_steps(cfg)
     lines = [f"module latte_formal_recombination(input clk, input signed [{w.beat_sum_width - 1}:0] sum_in);",
              "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
              f"  reg [{max(1, steps.bit_length()) - 1}:0] step = 0;",
              f"  wire [{beat.size - 1}:0] i__payload;", f"  wire [{res.size - 1}:0] o__payload;",
              "  wire i__ready, o__valid;",
-             f"  wire i__valid = !rst && step < {steps};",
-             "  always @(posedge clk) if (!rst && i__valid && i__ready) step <= step + 1;",
+             "  wire i__valid = !rst;",
+             f"  wire key_end = i__valid && i__ready && step == {steps - 1};",
+             "  always @(posedge clk) if (!rst && i__valid && i__ready) step <= key_end ? 0 : step + 1;",
              f"  reg signed [{REF_WIDTH - 1}:0] total [0:3];",
              f"  reg signed [{w.hh_width - 1}:0] hh_out = 0;",
              f"  wire [1:0] pass = step / {beats};", f"  wire [{max(1, beats.bit_length()) - 1}:0] b = step % {beats};"]
-    lines.append("  always @(posedge clk) if (rst) begin total[0] <= 0; total[1] <= 0; total[2] <= 0; total[3] <= 0; "
-                 "end else if (i__valid && i__ready) total[pass] <= total[pass] + sum_in;")
+    lines.append("  always @(posedge clk) if (rst || key_end) begin total[0] <= 0; total[1] <= 0; total[2] <= 0; "
+                 "total[3] <= 0; end else if (i__valid && i__ready) total[pass] <= total[pass] + sum_in;")
     for p, (name, _) in enumerate(passes):
         for bi in range(beats):
             n = s.lanes if bi < beats - 1 else w.tail_lanes
@@ -123,10 +141,16 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
               field("token.index", "0"), field("token.init", "hh_out"), field("sum", "sum_in")]
     if _layout_field(beat, "token.beat")[1]:
         lines.append(field("token.beat", "b"))
+    lines += _recombination_checks(accumulator, res, l, beats, steps) + ["endmodule"]
+    return "\n".join(lines) + "\n"
+
+
+def _recombination_checks(accumulator: str, res, l: int, beats: int, steps: int) -> list[str]:
+    """The accumulator's instance in `latte_formal_recombination` and the assertions on what it emits."""
     v_off, v_w = _layout_field(res, "value")
     k_off, _ = _layout_field(res, "kind")
     value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
-    lines += [
+    return [
         (f"  {accumulator} dut (.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), "
          ".i__payload(i__payload), .o__valid(o__valid), .o__ready(1'b1), .o__payload(o__payload));"),
         f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) hh_out <= {value};",
@@ -136,12 +160,12 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
          f"recombination__score_equals_qk: assert ({value} == expected);"),
         (f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd0) "
          f"recombination__hh_equals_sum: assert ({value} == total[0] + sum_in);"),
-        "  reg done = 1'b0;",
-        f"  always @(posedge clk) if (o__valid && o__payload[{k_off + 1}:{k_off}] == 2'd{PassKind.LOW.value}) "
-        "done <= 1;",
-        f"  always @(posedge clk) if (step == {steps} && !o__valid) recombination__score_emitted: assert (done);",
-        "endmodule"]
-    return "\n".join(lines) + "\n"
+        "  always @(posedge clk) if (!rst) begin",
+        f"    recombination__step_in_range: assert (step < {steps});",
+        f"    if (key_end) recombination__score_emitted: assert (o__valid && o__payload[{k_off + 1}:{k_off}] == "
+        f"2'd{PassKind.LOW.value});",
+        f"    if (o__valid) recombination__outputs_at_pass_ends: assert (step == {beats - 1} || step == {steps - 1});",
+        "  end"]
 
 
 def _regs(prefix: str, n: int, width: int, signed: bool = True) -> str:
@@ -272,7 +296,8 @@ class _Reference:
                 f"  always @(posedge clk) if (!rst && q_take && q_beat == 0) threshold <= {value};"]
 
     def sums(self) -> list[str]:
-        """q·k, HH and the estimate E per key, the row max of E, the keep rule (sinks, window), kept_total."""
+        """HH and the estimate E per key (q·k: scored_qk), the row max of E, the keep rule (sinks, window),
+        kept_total."""
         s, R, lsb = self.s, self.R, self.s.lsb_bits
         b2, m2, n_max = 2 * s.bits, 2 * s.msb_bits, s.max_keys
         lines = [f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];" for i in range(s.dim)]
@@ -280,10 +305,9 @@ class _Reference:
             for i in range(s.dim):
                 lines.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
                 lines.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
-                lines.append(f"  wire signed [{b2 - 1}:0] p{j}_{i} = q{i} * k{j}_{i};")
             lines.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(s.dim)]) + ";")
-            lines.append(f"  wire signed [{R - 1}:0] qk{j} = " + _sum([f"p{j}_{i}" for i in range(s.dim)]) + ";")
             lines.append(f"  wire signed [{R - 1}:0] e{j} = " + self._estimate(j) + ";")
+        lines += self.scored_qk(b2)
         lines.append(f"  reg signed [{R - 1}:0] row_max;")
         lines.append("  always @* begin row_max = 0;" + "".join(
             f" if (n_row > {j} && ({j} == 0 || e{j} > row_max)) row_max = e{j};" for j in range(n_max)) + " end")
@@ -303,6 +327,17 @@ class _Reference:
             return f"hh{j}"
         qs = _sum([f"qh{i} + kh{j}_{i}" for i in range(s.dim)])
         return f"hh{j} * {1 << (s.lsb_bits + 1)} + ({(1 << s.lsb_bits) - 1}) * ({qs})"
+
+    def scored_qk(self, b2: int) -> list[str]:
+        """`qk_scored`: q·k of the key whose score leaves now (its index picks the key's elements first, then
+        one dot product: dim products in the solver, not max_keys × dim)."""
+        s, idx = self.s, _field(self.p["scores"], "index")
+        lines = []
+        for i in range(s.dim):
+            pick = " : ".join(f"{idx} == {j} ? k{j}_{i}" for j in range(s.max_keys)) + " : 0"
+            lines += [f"  wire signed [{s.bits - 1}:0] ks_{i} = {pick};",
+                      f"  wire signed [{b2 - 1}:0] ps_{i} = q{i} * ks_{i};"]
+        return lines + [f"  wire signed [{self.R - 1}:0] qk_scored = " + _sum([f"ps_{i}" for i in range(s.dim)]) + ";"]
 
     def row_checks(self) -> list[str]:
         """The assertions on every scored key and row record."""
@@ -325,7 +360,7 @@ class _Reference:
                 f"    equiv__index_in_row: assert ({idx} < n_row);",
                 f"    equiv__index_ascending: assert (!have_last || {idx} > last_index);",
                 f"    equiv__key_kept: assert ({sel('keep')});",
-                f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == ({sel('qk')}));",
+                f"    equiv__score_equals_qk: assert ({_field(sp, 'score')} == qk_scored);",
                 f"    equiv__estimate_equals_hh: assert ({_field(sp, 'estimate')} == ({sel('hh')}));",
                 f"    emitted <= emitted + 1; have_last <= 1; last_index <= {idx};",
                 "   end",

@@ -20,7 +20,8 @@ _YOSYS_ERROR = re.compile(r"^SBY \S+ \[[^\]]*\] (?!engine_)\w+: (.*\bERROR\b.*)$
 
 @dataclass
 class Verdict:
-    """One proof task's outcome: status PASS (holds: proven, or no failure up to `depth`), FAIL
+    """One proof task's outcome: status PASS (holds: proven by induction in mode prove, or no failure up to
+    `depth` in mode bmc), UNKNOWN (mode prove: the base case holds but the induction step does not close), FAIL
     (`failed`: [(property, cycle)], `trace`: counterexample VCD) or ERROR (the log says why; `yosys_error`:
     Yosys's first ERROR line when Yosys stopped before any solver ran, e.g. a Verilog syntax error)."""
     task: str
@@ -48,6 +49,8 @@ def tools_env() -> tuple[list[str], dict]:
 
 
 def sby_text(*, mode: str, depth: int, top: str, files: list[str]) -> str:
+    """The .sby file: `mode` bmc (no failure within `depth` cycles) or prove (k-induction with k = `depth`:
+    the base case and the induction step, one after the other: `run_task` gives sby one process)."""
     reads = "\n".join(f"read -formal {Path(f).name}" for f in files)
     return (f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc {SOLVER}\n\n"
             f"[script]\n{reads}\nprep -top {top}\nmemory_map\nopt -fast\n\n[files]\n"
@@ -64,7 +67,7 @@ def run_task(workdir: Path, task: str, *, mode: str, depth: int, top: str, files
     path.write_text(sby_text(mode=mode, depth=depth, top=top, files=files))
     start = time.monotonic()
     try:
-        proc = subprocess.run(sby + ["-f", path.name], cwd=workdir, env=env, capture_output=True, text=True,
+        proc = subprocess.run(sby + ["-j", "1", "-f", path.name], cwd=workdir, env=env, capture_output=True, text=True,
                               check=False, timeout=timeout)
         out = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:

@@ -54,3 +54,11 @@ def insert_before_endmodule(text: str, module: str, lines: list[str]) -> str:
             end = match.end() - len("endmodule")
             return text[:end] + "".join(f"{line}\n" for line in lines) + text[end:]
     raise ValueError(f"module must be in the Verilog, not {module!r}")
+
+
+def module_body(text: str, module: str) -> str:
+    """The text of `module` in `text` (header to endmodule)."""
+    for match in _MODULE.finditer(text):
+        if match.group(1) == module:
+            return match.group(0)
+    raise ValueError(f"module must be in the Verilog, not {module!r}")

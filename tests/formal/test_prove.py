@@ -1,6 +1,7 @@
 """`latte-rtl prove` on a small design: every proof passes; each mutant (made from the generated
 Verilog by latte_rtl.formal.mutants) fails with the property that must catch it, and leaves a VCD."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def decode_design(tmp_path_factory):
 
 def test_prove_passes_on_the_small_design(design, tmp_path):
     """Every proof at the default depth except the equivalence, which runs at depth 24 in CI (rows
-    keeping at most one of the two keys end within it; the default depth 27 costs ~10 CPU-minutes)."""
-    runs = [(("--proofs", "recombination,protocol,latency"), ("recombination", "protocol", "latency")),
+    keeping at most one of the two keys end within it; the default depth 27 costs ~10 CPU-minutes).
+    Issue 35: the recombination and the protocol of every block that closes alone are unbounded
+    (k-induction), and --json has each task's mode, status and time."""
+    report = tmp_path.parent / "prove.json"
+    runs = [(("--proofs", "recombination,protocol,latency", "-j", "2", "--json", report),
+             ("recombination", "protocol", "latency")),
             (("--top", "latte_score_engine", "--proofs", "equivalence", "--depth", "24"), ("equivalence",))]
     for options, tasks in runs:
         proc = run_cli("prove", design, *options, "-o", tmp_path)
@@ -48,6 +53,18 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
         for task in tasks:
             assert any(f" {task} " in line and " PASS " in line for line in proc.stdout.splitlines()), task
         assert "all properties hold" in proc.stdout and not list(tmp_path.iterdir())
+    got = json.loads(report.read_text())
+    by = {(t["top"], t["proof"], t["block"]): t for t in got["tasks"]}
+    assert got["all_hold"] and all(t["seconds"] > 0 for t in got["tasks"])
+    recombination = by["latte_score_engine", "recombination", None]
+    assert recombination["mode"] == "prove" and recombination["unbounded"], recombination
+    # the blocks every design proves alone (their outputs registered or passed on with their inputs)
+    for block in ("latte_score_engine", "latte_score_engine__accumulator", "latte_score_engine__dot",
+                  "latte_score_engine__issuer", "latte_score_engine__row", "dense_score_engine__row"):
+        top = block.split("__")[0]
+        assert by[top, "protocol", block]["unbounded"], by[top, "protocol", block]
+    context = by["latte_score_engine", "protocol", None]
+    assert context["mode"] == "bmc" and context["status"] == "PASS" and context["proven_blocks"] >= 6, context
 
 
 @pytest.mark.parametrize("name", list(mutants.MUTANTS))
@@ -68,11 +85,15 @@ def test_prove_fails_on_each_mutant(request, tmp_path, name):
 
 def test_liveness_passes_on_the_small_decode_design(decode_design, tmp_path):
     """Issue 29: the decode top's step ends within its bound (the `credit` mutant, the deadlock before the fix,
-    fails it); the decode protocol proof (every block's streams, the AXI master) holds in the same environment."""
+    fails it); the decode protocol proof (every block's streams, the AXI master) holds in the same environment.
+    Issue 35: the AXI master's AR rules hold unbounded, of the master alone."""
+    report = tmp_path.parent / "decode.json"
     proc = run_cli("prove", decode_design, "--top", "latte_decode_engine", "--proofs", "protocol,liveness",
-                   "-o", tmp_path)
+                   "-j", "2", "--json", report, "-o", tmp_path)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    master = next(t for t in json.loads(report.read_text())["tasks"] if (t["block"] or "").endswith("__master"))
+    assert master["unbounded"] and "AXI4 AR rules" in master["scope"], master  # issue 35: by k-induction
     lines = proc.stdout.splitlines()
     assert any(" liveness " in line and " PASS " in line and "ends (rows record, 1 out beat(s)) within" in line
                for line in lines), lines
@@ -119,7 +140,9 @@ def test_prove_user_errors_on_edited_verilog(design, tmp_path):
                    "-o", tmp_path / "out")
     assert_user_error(proc, "Yosys cannot read the design's Verilog", "latte_score_engine.v:", "ERROR")
     log = proc.stderr.rsplit("(log: ", 1)[1].rstrip().rstrip(")")
-    assert log == str(tmp_path / "out" / "latte_score_engine_protocol.log") and "ERROR" in Path(log).read_text()
+    # the first protocol task to end: a block's (protocol.<block>) or the top's in context
+    assert Path(log).parent == tmp_path / "out" and Path(log).name.startswith("latte_score_engine_protocol")
+    assert Path(log).suffix == ".log" and "ERROR" in Path(log).read_text()
 
 
 def test_report_keeps_the_log_of_an_error(tmp_path):
@@ -148,3 +171,64 @@ endmodule
     ports = module_ports(text)["m"]
     got = [(s.name, s.valid_in, s.payload and s.payload.width) for s in stream_ports(ports)]
     assert got == [("a", True, 4), ("b", False, None)]
+
+
+def test_a_block_proven_alone_is_not_assumed_in_context():
+    """Issue 35: in context a proven block's output streams are left out, never assumed (the accumulator passes
+    its input on combinationally: assuming its output hid the `ready` mutant's violation in the dot product);
+    its input streams stay asserted (its producers' part)."""
+    from latte_rtl.formal import properties
+    from latte_rtl.formal.verilog import Port
+
+    ports = {name: Port(d, name, w) for name, d, w in (
+        ("clk", "input", 1), ("rst", "input", 1), ("i__valid", "input", 1), ("i__ready", "output", 1),
+        ("i__payload", "input", 4), ("o__valid", "output", 1), ("o__ready", "input", 1), ("o__payload", "output", 4))}
+    alone = "\n".join(properties.protocol_lines(ports, top=True, reset_assumed=True))
+    assert "protocol__i__valid_held: assume (i__valid)" in alone and "protocol__o__valid_held: assert" in alone
+    proven = "\n".join(properties.protocol_lines(ports, top=False, reset_assumed=False, proven=True))
+    assert "protocol__i__payload_held: assert (i__payload == $past(i__payload))" in proven
+    assert "o__valid" not in proven and "assume" not in proven
+
+
+def test_the_top_protocol_in_context_waits_for_its_blocks():
+    """The top's protocol task runs after its block tasks with the proven blocks assumed; it is left out when
+    every block closed alone and no wrapper adds assertions (the decode tops' AXI rules)."""
+    from types import SimpleNamespace
+
+    from latte_rtl.formal import runner
+
+    def task(name, block=None, wrapper=None):
+        return cli.Task("t", name, 4, "m", wrapper, True, "", "prove" if block else "bmc", block)
+
+    blocks = [task("protocol", "m__a"), task("protocol", "m__b")]
+    ran = []
+
+    def run(t):
+        ran.append(t)
+        return SimpleNamespace(status="PASS" if t.block != "m__b" else "UNKNOWN", seconds=0.1, failed=[])
+
+    bar = SimpleNamespace(print=lambda line: None, advance=lambda *a: None)
+    out = runner.run_all([*blocks, task("protocol"), task("recombination")], run, lambda t, v: "", 1, bar)
+    context = next(t for t in ran if t.name == "protocol" and not t.block)
+    assert context.proven == ("m__a",) and ran.index(context) > max(ran.index(b) for b in blocks)
+    assert [o.task.label for o in out] == ["protocol.a", "protocol.b", "protocol", "recombination"]
+    ran.clear()
+    runner.run_all([blocks[0], task("protocol")], run, lambda t, v: "", 1, bar)
+    assert [t.label for t in ran] == ["protocol.a"]
+    ran.clear()
+    runner.run_all([blocks[0], task("protocol", wrapper="module w; endmodule")], run, lambda t, v: "", 1, bar)
+    assert [t.label for t in ran] == ["protocol.a", "protocol"]
+
+
+def test_axi_master_rules_and_their_invariant():
+    """Issue 35: the AXI4 read master's AR rules go into its block task; the strengthening invariant ties its
+    own `outstanding` register (when the Verilog has one) to the bursts the slave accepted plus the one in AR."""
+    from latte_rtl.formal import axi_master
+    from latte_rtl.formal.verilog import Port
+
+    ports = {p: Port("input", p, 1) for p in axi_master.AR_PORTS}
+    text = "\n".join(axi_master.lines(ports, "  reg [5:0] outstanding;\n", bus_bytes=8, max_burst=16, outstanding=32))
+    assert axi_master.is_master(ports) and "axi__burst_at_most_max: assert (axi__arlen < 16)" in text
+    assert "((axi__arlen + 13'd1) << 3) <= 4096" in text and "latte_f_bursts <= 32" in text
+    assert "assert (outstanding == latte_f_bursts + axi__arvalid)" in text
+    assert "outstanding ==" not in "\n".join(axi_master.lines(ports, "", bus_bytes=8, max_burst=16, outstanding=1))
