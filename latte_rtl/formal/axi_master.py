@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from .liveness import AR_HELD
 from .verilog import Port
 
 AR_PORTS = ("req__valid", "req__payload", "axi__arvalid", "axi__arready", "axi__araddr", "axi__arlen",
@@ -38,11 +39,7 @@ def lines(ports: dict[str, Port], body: str, *, bus_bytes: int, max_burst: int, 
            # hw/axi_read.request_layout: addr in the low bits; aligned requests are the fetcher's part
            *([f"  always @* if (!rst && req__valid) assume (req__payload[{size - 1}:0] == 0);"] if size else []),
            "  always @(posedge clk) if (latte_f_live && !rst) begin",
-           "    if ($past(axi__arvalid && !axi__arready)) begin",
-           "      axi__ar_held: assert (axi__arvalid);",
-           "      axi__araddr_arlen_stable: assert (axi__araddr == $past(axi__araddr) && "
-           "axi__arlen == $past(axi__arlen));",
-           "    end",
+           *AR_HELD,
            "    if (axi__arvalid) begin",
            f"      axi__burst_at_most_max: assert (axi__arlen < {max_burst});",
            f"      axi__no_4k_crossing: assert ({{1'b0, axi__araddr[11:0]}} + ((axi__arlen + 13'd1) << {size}) "

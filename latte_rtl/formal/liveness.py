@@ -197,16 +197,20 @@ def _fair(env: Env) -> list[str]:
     return lines
 
 
+# AR held with its address and length until ARREADY (the master's AXI4 rule; axi_master.py proves it too)
+AR_HELD = ["    if ($past(axi__arvalid && !axi__arready)) begin",
+           "      axi__ar_held: assert (axi__arvalid);",
+           "      axi__araddr_arlen_stable: assert (axi__araddr == $past(axi__araddr) && "
+           "axi__arlen == $past(axi__arlen));",
+           "    end"]
+
+
 def _axi_checks(env: Env) -> list[str]:
     """The master's side of AXI4 reads: AR held with its address and length until ARREADY, INCR bursts of
     the bus width and at most max_burst beats, aligned, never across 4 KiB, at most `outstanding` bursts."""
     size = (env.bus_bytes - 1).bit_length()
     return ["  always @(posedge clk) if (live && !rst) begin",
-            "    if ($past(axi__arvalid && !axi__arready)) begin",
-            "      axi__ar_held: assert (axi__arvalid);",
-            "      axi__araddr_arlen_stable: assert (axi__araddr == $past(axi__araddr) && "
-            "axi__arlen == $past(axi__arlen));",
-            "    end",
+            *AR_HELD,
             "    if (axi__arvalid) begin",
             f"      axi__incr_full_width: assert (axi__arburst == 2'b01 && axi__arsize == {size});",
             f"      axi__burst_at_most_max: assert (axi__arlen < {env.max_burst});",
