@@ -250,6 +250,9 @@ class AttentionConfig:
                             requires=_ATTENTION + (("prob_format", "log2"),), symbol="L")
     vmean: bool = param(False, "Top-θ V-mean compensation: o += ((2^B − 1) − Σp) · floor(mean V)",
                         requires=_ATTENTION)
+    pv_lanes: int = param(0, "P·V multipliers and accumulator adders: V elements per cycle (0: lanes); else a "
+                             "divisor of lanes, each V word then taking lanes / pv_lanes cycles", lo=0, hi=1024,
+                          requires=_ATTENTION)
 
     def __post_init__(self):
         check_params(self)
@@ -324,6 +327,9 @@ class LatteConfig:
         if self.attention.exp_bits + self.attention.prob_bits > 40:
             raise UserError(f"exp_bits + prob_bits = {self.attention.exp_bits + self.attention.prob_bits} is too "
                             "wide: the divider's numerator (2^B − 1) << P must stay within 40 bits")
+        if self.attention.pv_lanes and self.score.lanes % self.attention.pv_lanes:
+            raise UserError(f"pv_lanes must be 0 or a divisor of lanes = {self.score.lanes} (P·V consumes a V word "
+                            f"over lanes / pv_lanes cycles), not {self.attention.pv_lanes}")
         # A row's cycle count must be able to reach the longest row of the model.
         longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys,
                                       self.score.completion_ratio)
@@ -331,6 +337,11 @@ class LatteConfig:
             raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")
         self.bus.check(self)
+
+    @property
+    def pv_ratio(self) -> int:
+        """Cycles P·V spends on one V word: lanes / pv_lanes (1 with pv_lanes 0)."""
+        return self.score.lanes // self.attention.pv_lanes if self.attention.pv_lanes else 1
 
     @property
     def bus(self) -> MemoryBus:

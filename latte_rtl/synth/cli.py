@@ -116,25 +116,57 @@ def cmd_explore(args) -> int:
         if len(values) != 1:
             raise UserError(f"{option} takes one value, not {len(values)}: {', '.join(values)}")
     families = tuple(dict.fromkeys(split_list(args.family, tuple(FAMILIES), "--family")))
+    qk, dim, max_keys, keep = _explore_rows(args)
     grids = {}
     for engine, knobs in knob_table().items():  # lanes first: the completion lanes' defaults depend on them
         grid = grids[engine] = {}
         for knob in knobs:
-            grid[knob] = parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), args.dim, grid.get("lanes", ()))
-    plan = Plan(dim=args.dim, max_keys=args.max_keys, keep=args.keep, target=target[0], objective=objective[0],
-                families=families, grids=grids)
+            grid[knob] = parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), dim, grid.get("lanes", ()))
+    plan = Plan(dim=dim, max_keys=max_keys, keep=keep, target=target[0], objective=objective[0],
+                families=families, grids=grids, qk=qk)
     check_plan(plan)
     out = check_output_dir(args.output)
     n = len(plan.points())
     jobs = args.jobs if args.scheduler else bounded_jobs(args.jobs, n, "points", "--jobs")
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{jobs} workers"
+    rows = f"rows of {qk} (keep {keep:.4g} as its thresholds give)" if qk else f"the cycle model at keep {keep:g}"
     print(wrap(f"explore: {n} points ({', '.join(families)} x {', '.join(ENGINES)}), {plan.target}, objective "
-               f"{plan.objective}, keep {plan.keep:g}, {where}, cache {out / 'cache'}"))
+               f"{plan.objective}, throughput on {rows}, {where}, cache {out / 'cache'}"))
     points, summary = explore(plan, out, jobs=jobs, scheduler=args.scheduler)
     print(format_text(points, summary))
     command = "latte-rtl " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(wrap("wrote " + ", ".join(map(str, write_outputs(plan, points, summary, out, command)))))
     return 0 if all(p["status"] == "ok" for p in points) else 1
+
+
+def _explore_rows(args) -> tuple[str | None, int, int, float]:
+    """(qk, dim, max_keys, keep) of `explore`: with --keep-ratio the cycle model at that ratio (--dim and
+    --max-keys default 64 and 256); else the rows of --qk (default: the embedded lm dump), whose d and N
+    --dim and --max-keys default to, and the keep its thresholds give."""
+    import numpy as np
+
+    from latte_rtl.cli.common import default_qk
+
+    from .explore import reference_keep
+
+    if args.keep is not None:
+        if args.qk:
+            raise UserError("--qk and --keep-ratio exclude each other: the throughput comes from the file's rows "
+                            "or from the model at one keep ratio, not both")
+        return None, args.dim or 64, args.max_keys or 256, args.keep
+    qk = args.qk or default_qk()
+    try:
+        with np.load(qk) as z:
+            d, n = int(z["q"].shape[-1]), int(z["k"].shape[-2])
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"--qk {qk} is not an attention input (.npz with 'q' [R, d] and 'k' [N, d] or [H, N, d]): "
+                        f"{exc}") from None
+    if args.dim not in (None, d):
+        raise UserError(f"--dim {args.dim} does not match the rows of {qk}: their d is {d} (leave --dim out)")
+    max_keys = args.max_keys or n
+    if max_keys < n:
+        raise UserError(f"--max-keys {max_keys} is below the {n} keys of {qk}: expected at least {n}")
+    return qk, d, max_keys, reference_keep(qk, d, max_keys)
 
 
 def _point_summary(row: dict) -> str:
@@ -321,11 +353,15 @@ def _register_explore(sub) -> None:
 
     p = sub.add_parser("explore", help="each engine over its own knobs: Pareto fronts, best-vs-best ratios, "
                                        "JSON and a plot")
-    p.add_argument("--dim", type=int_at_least("--dim", 1), default=64, help="head dimension d (default %(default)s)")
-    p.add_argument("--max-keys", type=int_at_least("--max-keys", 1), default=256,
-                   help="keys per row N = the key store's size (default %(default)s)")
-    add_keep_ratio(p, "keep ratio 0..1 of the throughput model and of the ihp130 energy run (default "
-                      "%(default)s)", default=DEFAULT_KEEP_RATIO, dest="keep")
+    p.add_argument("--qk", metavar="FILE", help="attention input (.npz) whose rows every point's throughput is "
+                                                "measured on: its cycle model fed each row's kept and p > 0 counts "
+                                                "(default: the embedded lm dump, layer 1, 64 rows x 192 keys)")
+    p.add_argument("--dim", type=int_at_least("--dim", 1), help="head dimension d (default: the rows' d; with "
+                                                                "--keep-ratio 64)")
+    p.add_argument("--max-keys", type=int_at_least("--max-keys", 1),
+                   help="keys per row N = the key store's size (default: the rows' N; with --keep-ratio 256)")
+    add_keep_ratio(p, "instead of rows: the cycle model at this keep ratio 0..1 (every kept key with p > 0), also "
+                      "the ihp130 energy run's", dest="keep")
     p.add_argument("--target", default="generic", help="generic (keys/cycle vs transistors) or ihp130 (keys/s vs "
                                                        "mm² incl. SRAM macros) (default %(default)s)")
     p.add_argument("--objective", default="throughput-per-area",

@@ -2,14 +2,19 @@
 best-vs-best ratios (every engine at its own best point for the objective).
 
 A point is one engine (a single top) at one setting of its knobs, synthesized through the sweep's
-point cache and executor (`sweep.run_points`); its throughput at the keep ratio comes from the cycle
-model (`model_cycles_per_row`), its area (and on ihp130 fmax and energy) from synthesis.
+point cache and executor (`sweep.run_points`); its area (and on ihp130 fmax and energy) from synthesis.
+Its throughput comes from real rows (`Plan.qk`, by default the embedded lm dump: `measured_cycles_per_row`,
+the top's cycle model fed each row's own kept and p > 0 counts, rows back to back), or with `--keep` from
+the cycle model at one keep ratio (`model_cycles_per_row`, every kept key taken to have p > 0).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+
+import numpy as np
 
 from latte_rtl.config import LatteConfig, parameter_owners
 from latte_rtl.errors import UserError
@@ -26,10 +31,13 @@ OBJECTIVES = ("throughput-per-area", "energy")
 # Each engine's knobs: design parameter → default candidates (a CLI option --<engine>-<knob> each).
 # A name the design does not declare is left out, so a new knob joins with one line here.
 KNOBS = {
-    "latte": {"lanes": (16, 32, 64), "msb_bits": (3, 4), "pipeline": (True, False), "completion_lanes": (0, 8)},
-    "dense": {"lanes": (8, 16, 32, 64), "pipeline": (True, False)},
+    "latte": {"lanes": (16, 32, 64), "msb_bits": (3, 4), "pipeline": (True, False), "completion_lanes": (0, 8),
+              "pv_lanes": (0, 8, 16)},
+    "dense": {"lanes": (8, 16, 32, 64), "pipeline": (True, False), "pv_lanes": (0, 4, 8)},
 }
-SHORT = {"msb_bits": "msb", "pipeline": "pipe", "completion_lanes": "clanes"}  # knob names in tables
+SHORT = {"msb_bits": "msb", "pipeline": "pipe", "completion_lanes": "clanes", "pv_lanes": "pv"}  # knob names in tables
+# Knobs that only the attention tops have: left at their default in the score family's points.
+ATTENTION_KNOBS = ("pv_lanes",)
 
 # Metric names → labels (table rows, plot axes) and short column headings.
 LABELS = {
@@ -114,6 +122,7 @@ class Plan:
     objective: str
     families: tuple[str, ...]
     grids: dict  # engine → {knob: [values]}
+    qk: str | None = None  # real rows the throughput is measured on (None: the model at `keep`)
 
     def base(self, family: str) -> dict:
         return {"dim": self.dim, "max_keys": self.max_keys, "attention": family == "attention"}
@@ -123,7 +132,8 @@ class Plan:
         out = []
         for family in self.families:
             for engine, top in zip(ENGINES, FAMILIES[family], strict=True):
-                grid = self.grids[engine]
+                grid = {k: v for k, v in self.grids[engine].items()
+                        if family == "attention" or k not in ATTENTION_KNOBS}
                 for values in itertools.product(*grid.values()):
                     knobs = dict(zip(grid, values, strict=True))
                     out.append({"family": family, "engine": engine, "top": top, "knobs": knobs,
@@ -133,13 +143,13 @@ class Plan:
 
 def parse_values(engine: str, knob: str, text: str | None, dim: int, lanes=()) -> list:
     """The candidates of one knob: a comma list from --<engine>-<knob>, else the defaults (lanes
-    beyond `dim` left out; completion lanes that do not divide every explored `lanes` left out)."""
+    beyond `dim` left out; completion and P·V lanes that do not divide every explored `lanes` left out)."""
     option = f"--{engine}-{knob.replace('_', '-')}"
     default = KNOBS[engine][knob]
     if text is None:
         if knob == "lanes":
             return [v for v in default if v <= dim] or [dim]
-        if knob == "completion_lanes":
+        if knob in ("completion_lanes", "pv_lanes"):
             return [v for v in default if v == 0 or all(n % v == 0 for n in lanes)]
         return list(default)
     items = [t.strip().lower() for t in text.split(",") if t.strip()]
@@ -181,14 +191,51 @@ def model_cycles_per_row(top, cfg: LatteConfig, keep: float) -> float:
     return cfg.score.max_keys / top.keys_per_cycle(cfg, keep)
 
 
-def point_metrics(point: dict, result: dict | None, keep: float) -> dict:
-    """The metrics of one synthesized point (None where its flows gave nothing)."""
+REFERENCE = {"msb_bits": 4, "estimate": "hh", "threshold_mode": "relative"}  # what a dump's thresholds are for
+
+
+def reference_keep(qk: str, dim: int, max_keys: int) -> float:
+    """The fraction of visible keys the file's own thresholds keep on the default LATTE design (m 4, HH,
+    relative): every LATTE point of `explore --qk` keeps that fraction (`measured_cycles_per_row`)."""
+    from latte_rtl.npzio import load_qk
+    from latte_rtl.tops.registry import latte_score_expected
+
+    cfg = LatteConfig.from_params(dim=dim, max_keys=max_keys, **REFERENCE)
+    inp = load_qk(qk, cfg.score)
+    return float(latte_score_expected(inp, cfg)["kept"].sum() / inp.key_mask.sum())
+
+
+@functools.lru_cache(maxsize=64)
+def measured_cycles_per_row(top_name: str, params: tuple, qk: str, keep: float) -> tuple[float, float]:
+    """(cycles per row, visible keys per row) of one point on the rows of `qk`, means over the rows: the
+    top's cycle model (its registry `expected`, the one the regression checks the RTL against) fed each
+    row's own kept and p > 0 counts, the rows back to back (their interval where rows overlap). LATTE
+    points whose estimate is not the file's (REFERENCE) are calibrated to keep `keep` of the keys."""
+    from latte_rtl.npzio import load_qk
+    from latte_rtl.tops import get_top
+    from latte_rtl.workloads.dump import calibrate
+
+    top, cfg = get_top(top_name), LatteConfig.from_params(**dict(params))
+    inp = load_qk(qk, cfg.score)
+    if top.key == "latte" and any(getattr(cfg.score, k) != v for k, v in REFERENCE.items()):
+        inp = dataclasses.replace(inp, thresholds=np.asarray(calibrate(inp, cfg.score, keep=keep)["thresholds"]))
+    expected = top.expected(inp, cfg)
+    cycles = expected.get("interval", expected["cycles"])
+    return float(np.mean(cycles)), float(inp.key_mask.sum(axis=1).mean())
+
+
+def point_metrics(point: dict, result: dict | None, keep: float, qk: str | None = None) -> dict:
+    """The metrics of one synthesized point (None where its flows gave nothing): throughput on the rows of
+    `qk` (measured_cycles_per_row), else from the model at `keep`."""
     from latte_rtl.tops import get_top
 
     top = get_top(point["top"])
     cfg = LatteConfig.from_params(**point["params"])
-    cycles = model_cycles_per_row(top, cfg, keep)
-    m = {"cycles_per_row": cycles, "keys_per_cycle": cfg.score.max_keys / cycles}
+    if qk:
+        cycles, keys = measured_cycles_per_row(top.name, tuple(sorted(point["params"].items())), qk, keep)
+    else:
+        cycles, keys = model_cycles_per_row(top, cfg, keep), cfg.score.max_keys
+    m = {"cycles_per_row": cycles, "keys_per_cycle": keys / cycles}
     flows = (result or {}).get(top.name, {})
     m["transistors"] = flows.get("generic", {}).get("transistors")
     m["keys_per_cycle_per_mtransistor"] = m["keys_per_cycle"] / m["transistors"] * 1e6 if m["transistors"] else None
@@ -244,5 +291,5 @@ def explore(plan: Plan, out_dir, *, jobs: int = 2, scheduler: str | None = None)
     for i, (point, result) in enumerate(zip(points, results, strict=True)):
         point.update(id=i, status="failed" if result.get("error") else "ok", error=result.get("error"),
                      cached=result["cached"], seconds=result["seconds"], cache_key=result["key"])
-        point["metrics"] = point_metrics(point, result.get("results"), plan.keep)
+        point["metrics"] = point_metrics(point, result.get("results"), plan.keep, plan.qk)
     return points, summarize(plan, points)

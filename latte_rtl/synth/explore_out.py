@@ -92,7 +92,8 @@ def plot_pareto(plan, points: list[dict], summary: dict, path: Path) -> Path:
                 ax.plot(best["metrics"][x_axis], best["metrics"][y_axis], "*", color=color, markersize=16,
                         markeredgecolor="black", label=f"{engine}: best ({knob_text(best['knobs'])})")
         ax.set(xlabel=LABELS[x_axis], ylabel=LABELS[y_axis],
-               title=f"{family} engines, d={plan.dim}, N={plan.max_keys}, keep {plan.keep:g}, {plan.target}")
+               title=f"{family} engines, d={plan.dim}, N={plan.max_keys}, keep {plan.keep:.3g}"
+                     f"{' (real rows)' if plan.qk else ''}, {plan.target}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _save(fig, path)
@@ -102,6 +103,7 @@ def document(plan, points: list[dict], summary: dict, command: str, versions: di
     """The contents of explore.json."""
     return {"format_version": FORMAT_VERSION, "command": command,
             "design": {"dim": plan.dim, "max_keys": plan.max_keys}, "keep_ratio": plan.keep,
+            "throughput": {"rows": plan.qk} if plan.qk else {"model_keep_ratio": plan.keep},
             "target": plan.target, "objective": plan.objective, "families": list(plan.families),
             "grids": {e: {k: list(v) for k, v in g.items()} for e, g in plan.grids.items()},
             "axes": summary["axes"], "objective_metric": summary["objective_metric"],

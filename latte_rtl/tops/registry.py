@@ -118,9 +118,10 @@ def attention_row_groups(inp, v) -> list[np.ndarray]:
     return [np.arange(inp.q.shape[0])]
 
 
-def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
+def _attention_expected(score: dict, inp, cfg: LatteConfig, *, latte: bool) -> dict:
     """The §7 softmax and P·V over a score top's kept keys (golden.attention_rows); `cycles` (latency)
-    and `interval` of the rows streamed back to back per group (golden.attention_pipeline)."""
+    and `interval` of the rows streamed back to back per group (golden.attention_pipeline; the LATTE score
+    stage's rows overlapped where it overlaps them, the dense one's never)."""
     from ..npzio import load_attention
 
     arrays = load_attention(inp, cfg)
@@ -128,8 +129,8 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
                                 **cfg.attention.golden_params())
     nonzero = (att["probs"] > 0).sum(axis=1)
     kept = score["kept"].sum(axis=1)
-    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits)
-    overlap = (cfg.score, inp.key_limit, score["kept"]) if golden.rows_overlap(cfg.score) else None
+    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits, cfg.pv_ratio)
+    overlap = (cfg.score, inp.key_limit, score["kept"]) if latte and golden.rows_overlap(cfg.score) else None
     cycles, interval = golden.attention_pipeline(score.get("alone", score["cycles"]), back,
                                                  attention_row_groups(inp, arrays.v), overlap)
     return {**score, "probs": att["probs"], "out": att["out"], "prob_sum": att["prob_sum"], "v_reads": nonzero,
@@ -137,11 +138,11 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig) -> dict:
 
 
 def latte_attention_expected(inp, cfg: LatteConfig) -> dict:
-    return _attention_expected(latte_score_expected(inp, cfg), inp, cfg)
+    return _attention_expected(latte_score_expected(inp, cfg), inp, cfg, latte=True)
 
 
 def dense_attention_expected(inp, cfg: LatteConfig) -> dict:
-    return _attention_expected(dense_score_expected(inp, cfg), inp, cfg)
+    return _attention_expected(dense_score_expected(inp, cfg), inp, cfg, latte=False)
 
 
 DECODE_RESULT = ("bytes_read", "bytes_read_k_msb", "bytes_read_k_lsb", "bytes_read_v", "overflow")
@@ -207,12 +208,12 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
     if not dense and golden.rows_overlap(sc):  # the steady interval of eight equal rows, kept keys spread
         mask = np.zeros((8, n), dtype=bool)
         mask[:, np.linspace(0, n - 1, kept).round().astype(int)] = True
-        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits)
+        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio)
         _, interval = golden.attention_pipeline(None, np.full(8, back), [np.arange(8)], (sc, n, mask))
         return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
         sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
-    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits)
+    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio)
     return n / float(golden.attention_interval(score, back))
 
 

@@ -54,16 +54,18 @@ class _SlowReadPort(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("config,store", [(c, "sram") for c in ATTENTION] + [("linear_f2", "slow")])
-def test_pv_stage(config, store):
+@pytest.mark.parametrize("config,store,pv_lanes", [(c, "sram", 0) for c in ATTENTION] + [
+    ("linear_f2", "slow", 0), ("linear_f2", "sram", 2), ("log2_f0", "slow", 1), ("vmean_d7l3", "sram", 1)])
+def test_pv_stage(config, store, pv_lanes):
     """V loaded, then per row (index, p) beats and the summary: o against golden.pv_rows, V rows
     read only where p > 0, rows with no probability, random stalls on every stream; `slow`: the V
-    store answers after 3 or more cycles (random), through the same read port."""
+    store answers after 3 or more cycles (random), through the same read port; pv_lanes < lanes: the
+    accumulator ring, a V word over lanes / pv_lanes cycles."""
     from latte_rtl.stages.pv import PVStage
 
-    cfg = LatteConfig.from_params(**ATTENTION[config])
+    cfg = LatteConfig.from_params(**ATTENTION[config], pv_lanes=pv_lanes)
     sc, a = cfg.score, cfg.attention
-    print(f"seed={SEED} config={config} store={store}")
+    print(f"seed={SEED} config={config} store={store} pv_lanes={pv_lanes}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     v = rng.integers(lo, hi + 1, (10, sc.dim))

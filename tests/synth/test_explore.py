@@ -56,6 +56,11 @@ def test_best_point_and_advantage():
     (["--dense-lanes", "8,8"], ["--dense-lanes", "twice"]),
     (["--objective", "energy"], ["--objective energy", "ihp130"]),
     (["--target", "generic,ihp130"], ["--target", "one value"]),
+    (["--latte-pv-lanes", "0,5"], ["pv_lanes", "divisor of lanes"]),
+    (["--qk", "missing.npz"], ["--qk missing.npz", "not an attention input"]),
+    (["--qk", "missing.npz", "--keep-ratio", "0.1"], ["--qk and --keep-ratio"]),
+    (["--dim", "32"], ["--dim 32", "their d is 64"]),
+    (["--max-keys", "100"], ["--max-keys 100", "192 keys"]),
 ], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
 def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
     """In this process (cheap); the subprocess test below checks the same contract end to end."""
@@ -73,8 +78,45 @@ def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
 
 def test_bad_grid_refused_by_the_cli(tmp_path):
     out = tmp_path / "out"
-    assert_user_error(run_cli("explore", "--dim", "16", "--latte-lanes", "8,32", "-o", out), "lanes=32", "dim = 16")
+    assert_user_error(run_cli("explore", "--keep-ratio", "0.1", "--dim", "16", "--latte-lanes", "8,32", "-o", out),
+                      "lanes=32", "dim = 16")
     assert not out.exists()
+
+
+def test_throughput_measured_on_real_rows():
+    """`explore`'s default throughput: the embedded lm dump's rows, P·V charged for the keys with p > 0 only
+    (not every key, as the keep-ratio model charges dense), the LATTE points at the file's own keep. Checked
+    against the §7 softmax run here on the same rows and the interval formula of docs/spec.md §7."""
+    from latte_rtl import golden
+    from latte_rtl.cli.common import default_qk
+    from latte_rtl.config import LatteConfig
+    from latte_rtl.npzio import load_attention, load_qk
+    from latte_rtl.synth.explore import measured_cycles_per_row, reference_keep
+
+    qk = default_qk()
+    keep = reference_keep(qk, 64, 192)
+    assert 0.08 < keep < 0.16  # the lm dump's calibrated keep (README: 12 %)
+    base = {"dim": 64, "max_keys": 192, "attention": True, "lanes": 16}
+    cfg = LatteConfig.from_params(**base)
+    inp = load_qk(qk, cfg.score)
+    arrays = load_attention(inp, cfg)
+    exact = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score).exact
+    probs = golden.attention_rows(exact, inp.key_mask, arrays.v, inp.heads, arrays.mult, arrays.comp,
+                                  **cfg.attention.golden_params())["probs"]
+    nonzero = float((probs > 0).sum(axis=1).mean())
+    assert nonzero < 0.5 * 192  # the dump's rows are peaked: most keys get p = 0 even in dense
+    for pv_lanes, ratio in ((0, 1), (4, 4)):
+        params = tuple(sorted({**base, "pv_lanes": pv_lanes}.items()))
+        cycles, keys = measured_cycles_per_row("dense_attention_engine", params, qk, keep)
+        score, back = 4 * 192, 3 * 192 + 8 + 4 * ratio * (nonzero + 1)  # beats 4, B 8: the slower stage's pace
+        print(f"dense pv_lanes {pv_lanes}: {cycles:.1f} cycles/row, formula max({score}, {back:.1f})")
+        assert keys == 192
+        assert max(score, back) <= cycles <= 1.05 * max(score, back) + 30
+        assert cycles < 3 * 192 + 8 + 4 * ratio * 193 or ratio == 1  # below the every-key charge
+    latte, _ = measured_cycles_per_row("latte_attention_engine", tuple(sorted({**base, "lanes": 64}.items())), qk, keep)
+    centred, _ = measured_cycles_per_row("latte_attention_engine",
+                                         tuple(sorted({**base, "lanes": 64, "estimate": "centred"}.items())), qk, keep)
+    assert latte < 0.5 * 4 * 192 and centred < 0.5 * 4 * 192  # 1 beat a key: ~N + 3 kept, calibrated to the same keep
 
 
 TINY = ["--dim", "4", "--max-keys", "8", "--keep", "0.25", "--family", "score", "--latte-lanes", "2,4",
