@@ -250,6 +250,9 @@ class AttentionConfig:
                             requires=_ATTENTION + (("prob_format", "log2"),), symbol="L")
     vmean: bool = param(False, "Top-θ V-mean compensation: o += ((2^B − 1) − Σp) · floor(mean V)",
                         requires=_ATTENTION)
+    softmax_lanes: int = param(1, "kept scores a cycle through the softmax's max and sum passes (S buffer banks, S "
+                                  "multipliers and exp units; the emit pass stays one a cycle)", lo=1, hi=64,
+                               requires=_ATTENTION, symbol="S")
     pv_lanes: int = param(0, "P·V multipliers and accumulator adders: V elements per cycle (0: lanes); else a "
                              "divisor of lanes, each V word then taking lanes / pv_lanes cycles", lo=0, hi=1024,
                           requires=_ATTENTION)

@@ -87,6 +87,9 @@ class ExternalBus(MemoryBus):
         if cfg.score.completion_lanes:
             raise UserError(f"{where} has no separate completion array: completion_lanes must be 0, not "
                             f"{cfg.score.completion_lanes}")
+        if cfg.attention.softmax_lanes != 1:
+            raise UserError(f"{where} has a softmax of its own (a sum per query row): softmax_lanes must be 1, not "
+                            f"{cfg.attention.softmax_lanes}")
         if cfg.attention.pv_lanes:
             raise UserError(f"{where} walks V a word a cycle on its own datapath: pv_lanes must be 0, not "
                             f"{cfg.attention.pv_lanes}")

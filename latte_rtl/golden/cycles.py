@@ -58,8 +58,8 @@ CYCLE_MODEL = {
                          "mode with C > 0, rows back to back (the estimate of row r+1 overlaps the completion of "
                          "row r): golden.score_overlap, interval(row) ~= max(estimate(r+1), completion(r))",
     "dense_score_engine": "cycles(row) ~= beats * N",
-    "attention_engines": "cycles(row) ~= score stage + 3 * kept + prob_bits + beats * lanes / pv_lanes * "
-                         "(V rows read + 1) + "
+    "attention_engines": "cycles(row) ~= score stage + 2 * ceil(kept / softmax_lanes) + kept + prob_bits + "
+                         "beats * lanes / pv_lanes * (V rows read + 1) + "
                          f"{ATTENTION_OVERHEAD} (golden.attention_cycles) through an empty pipeline; rows back to "
                          "back: interval(row) ~= max(score stage, softmax + P.V) (golden.attention_pipeline)",
 }
@@ -182,19 +182,23 @@ def dense_reads(beats: int, n_keys) -> dict:
     return {"full": beats * n_keys}
 
 
-def attention_back_cycles(kept, nonzero, beats: int, prob_bits: int, pv_ratio: int = 1):
+def attention_back_cycles(kept, nonzero, beats: int, prob_bits: int, pv_ratio: int = 1, softmax_lanes: int = 1):
     """Model cycles of an attention row after its score stage, less the hand-overs: the softmax's
-    three passes over the kept scores and its B-step division, P·V over the keys with p > 0 and the
-    output beats (`pv_ratio` = lanes / pv_lanes cycles per V word and per output beat)."""
-    return 3 * kept + prob_bits + beats * pv_ratio * (nonzero + 1)
+    max and sum passes (S = `softmax_lanes` scores a cycle) and emit pass over the kept scores and its
+    B-step division, P·V over the keys with p > 0 and the output beats (`pv_ratio` = lanes / pv_lanes
+    cycles per V word and per output beat)."""
+    passes = 2 * kept if softmax_lanes == 1 else 2 * (-(-np.asarray(kept) // softmax_lanes))
+    return passes + kept + prob_bits + beats * pv_ratio * (nonzero + 1)
 
 
-def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int, pv_ratio: int = 1):
+def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int, pv_ratio: int = 1,
+                     softmax_lanes: int = 1):
     """Model cycles of an attention row: the score stage, the softmax's three passes over the kept
     scores and its B-step division, P·V over the keys with p > 0 (`beats` words each) and the
     output beats, plus the hand-overs between the stages, the read pipelines of the softmax (4 stages)
     and of P·V (3), and the score datapath's product register (ATTENTION_OVERHEAD)."""
-    return score_cycles + attention_back_cycles(kept, nonzero, beats, prob_bits, pv_ratio) + ATTENTION_OVERHEAD
+    return (score_cycles + attention_back_cycles(kept, nonzero, beats, prob_bits, pv_ratio, softmax_lanes)
+            + ATTENTION_OVERHEAD)
 
 
 def attention_interval(score_cycles, back_cycles):

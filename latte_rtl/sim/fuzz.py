@@ -25,7 +25,7 @@ from ..params import applies, param_fields, spec_of
 
 # Upper bounds the fuzzer puts on size parameters (a simulation of seconds); the lower bounds and every
 # other parameter's range come from params.py.
-FUZZ_CAPS = {"dim": 12, "pv_lanes": 12, "heads": 6, "max_keys": 40, "kept_buffer": 40, "group": 4,
+FUZZ_CAPS = {"dim": 12, "pv_lanes": 12, "softmax_lanes": 5, "heads": 6, "max_keys": 40, "kept_buffer": 40, "group": 4,
              "axi_outstanding": 64}
 # Parameters whose rule is narrower than their lo..hi (a power of two): drawn from these values.
 FUZZ_CHOICES = {"axi_data_width": (64, 128, 256, 512)}
@@ -106,7 +106,7 @@ def draw_params(choose: Chooser) -> dict:
     if BUSES[drawn["kv_memory"]].external:
         drawn["kept_buffer"] = min(drawn["kept_buffer"], drawn["max_keys"])
         drawn["vmean"] = False
-        drawn["pv_lanes"] = 0
+        drawn["pv_lanes"], drawn["softmax_lanes"] = 0, 1
         drawn["axi_addr_width"] = max(drawn["axi_addr_width"], _addr_bits_needed(drawn))
     else:
         for knob in ("completion_lanes", "pv_lanes"):   # 0 or a divisor of lanes: 1 divides every lanes
@@ -163,7 +163,8 @@ def hang_budget(cfg: LatteConfig, latency: int) -> int:
         longest += 2 * latency * math.ceil(reads["total"] / spec.bus_bytes)   # no overlap at all
     else:
         score = golden.score_cycles(sc.beats, n, n, sc.completion_ratio, sc.threshold_mode)
-        longest = (int(golden.attention_cycles(score, n, n, sc.beats, a.prob_bits, cfg.pv_ratio)) if a.attention
+        longest = (int(golden.attention_cycles(score, n, n, sc.beats, a.prob_bits, cfg.pv_ratio,
+                                                      a.softmax_lanes)) if a.attention
                    else int(score))
         longest += n * sc.beats     # the key load
     return HANG_SLACK * int(longest) + STALL_MARGIN

@@ -140,33 +140,42 @@ def cmd_explore(args) -> int:
 
 
 def _explore_rows(args) -> tuple[str | None, int, int, float]:
-    """(qk, dim, max_keys, keep) of `explore`: with --keep-ratio the cycle model at that ratio (--dim and
-    --max-keys default 64 and 256); else the rows of --qk (default: the embedded lm dump), whose d and N
-    --dim and --max-keys default to, and the keep its thresholds give."""
-    import numpy as np
-
+    """(qk, dim, max_keys, keep) of `explore`. --keep-ratio: the cycle model at that ratio (--dim and
+    --max-keys default 64 and 256). --qk FILE: its rows, whose d and N --dim and --max-keys default to (a
+    different d or a smaller N is refused), at the keep its thresholds give. Neither: the embedded lm
+    dump's rows, unless --dim or --max-keys do not fit them (then the model at the default keep ratio)."""
     from latte_rtl.cli.common import default_qk
 
     from .explore import reference_keep
 
+    if args.keep is not None and args.qk:
+        raise UserError("--qk and --keep-ratio exclude each other: the throughput comes from the file's rows "
+                        "or from the model at one keep ratio, not both")
+    model = (None, args.dim or 64, args.max_keys or 256, DEFAULT_KEEP_RATIO if args.keep is None else args.keep)
     if args.keep is not None:
-        if args.qk:
-            raise UserError("--qk and --keep-ratio exclude each other: the throughput comes from the file's rows "
-                            "or from the model at one keep ratio, not both")
-        return None, args.dim or 64, args.max_keys or 256, args.keep
+        return model
     qk = args.qk or default_qk()
-    try:
-        with np.load(qk) as z:
-            d, n = int(z["q"].shape[-1]), int(z["k"].shape[-2])
-    except (OSError, ValueError, KeyError) as exc:
-        raise UserError(f"--qk {qk} is not an attention input (.npz with 'q' [R, d] and 'k' [N, d] or [H, N, d]): "
-                        f"{exc}") from None
+    d, n = _rows_shape(qk)
+    if not args.qk and (args.dim not in (None, d) or (args.max_keys or n) < n):
+        return model
     if args.dim not in (None, d):
         raise UserError(f"--dim {args.dim} does not match the rows of {qk}: their d is {d} (leave --dim out)")
     max_keys = args.max_keys or n
     if max_keys < n:
         raise UserError(f"--max-keys {max_keys} is below the {n} keys of {qk}: expected at least {n}")
     return qk, d, max_keys, reference_keep(qk, d, max_keys)
+
+
+def _rows_shape(qk: str) -> tuple[int, int]:
+    """(d, N) of an attention input file; UserError if it is not one."""
+    import numpy as np
+
+    try:
+        with np.load(qk) as z:
+            return int(z["q"].shape[-1]), int(z["k"].shape[-2])
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise UserError(f"--qk {qk} is not an attention input (.npz with 'q' [R, d] and 'k' [N, d] or [H, N, d]): "
+                        f"{exc}") from None
 
 
 def _point_summary(row: dict) -> str:
@@ -356,12 +365,14 @@ def _register_explore(sub) -> None:
     p.add_argument("--qk", metavar="FILE", help="attention input (.npz) whose rows every point's throughput is "
                                                 "measured on: its cycle model fed each row's kept and p > 0 counts "
                                                 "(default: the embedded lm dump, layer 1, 64 rows x 192 keys)")
-    p.add_argument("--dim", type=int_at_least("--dim", 1), help="head dimension d (default: the rows' d; with "
-                                                                "--keep-ratio 64)")
+    p.add_argument("--dim", type=int_at_least("--dim", 1), help="head dimension d (default: the rows' d; 64 on "
+                                                                "the keep-ratio model)")
     p.add_argument("--max-keys", type=int_at_least("--max-keys", 1),
-                   help="keys per row N = the key store's size (default: the rows' N; with --keep-ratio 256)")
+                   help="keys per row N = the key store's size (default: the rows' N; 256 on the keep-ratio model)")
     add_keep_ratio(p, "instead of rows: the cycle model at this keep ratio 0..1 (every kept key with p > 0), also "
-                      "the ihp130 energy run's", dest="keep")
+                      "the ihp130 energy run's (0.1 where the dimension or the key count given does not fit the embedded "
+                      "dump)",
+                   dest="keep")
     p.add_argument("--target", default="generic", help="generic (keys/cycle vs transistors) or ihp130 (keys/s vs "
                                                        "mm² incl. SRAM macros) (default %(default)s)")
     p.add_argument("--objective", default="throughput-per-area",

@@ -129,7 +129,8 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig, *, latte: bool) -> d
                                 **cfg.attention.golden_params())
     nonzero = (att["probs"] > 0).sum(axis=1)
     kept = score["kept"].sum(axis=1)
-    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits, cfg.pv_ratio)
+    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits, cfg.pv_ratio,
+                                         cfg.attention.softmax_lanes)
     overlap = (cfg.score, inp.key_limit, score["kept"]) if latte and golden.rows_overlap(cfg.score) else None
     cycles, interval = golden.attention_pipeline(score.get("alone", score["cycles"]), back,
                                                  attention_row_groups(inp, arrays.v), overlap)
@@ -208,12 +209,14 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
     if not dense and golden.rows_overlap(sc):  # the steady interval of eight equal rows, kept keys spread
         mask = np.zeros((8, n), dtype=bool)
         mask[:, np.linspace(0, n - 1, kept).round().astype(int)] = True
-        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio)
+        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio,
+                                         cfg.attention.softmax_lanes)
         _, interval = golden.attention_pipeline(None, np.full(8, back), [np.arange(8)], (sc, n, mask))
         return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
         sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
-    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio)
+    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio,
+                                         cfg.attention.softmax_lanes)
     return n / float(golden.attention_interval(score, back))
 
 

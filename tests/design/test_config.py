@@ -122,6 +122,17 @@ def test_completion_lanes_must_divide_lanes():
         ScoreConfig(lanes=8, completion_lanes=16)
 
 
+def test_pv_lanes_must_divide_lanes_and_stay_on_chip():
+    """pv_lanes: 0 (= lanes) or a divisor of lanes; r = lanes / pv_lanes cycles a V word; the decode tops refuse it."""
+    assert LatteConfig.from_params(attention=True, lanes=16).pv_ratio == 1
+    assert LatteConfig.from_params(attention=True, lanes=16, pv_lanes=4).pv_ratio == 4
+    assert LatteConfig.from_params(attention=True, lanes=16, pv_lanes=16).pv_ratio == 1
+    with pytest.raises(UserError, match="pv_lanes must be 0 or a divisor of lanes = 16.*not 5"):
+        LatteConfig.from_params(attention=True, lanes=16, pv_lanes=5)
+    with pytest.raises(UserError, match="pv_lanes must be 0, not 4"):
+        LatteConfig.from_params(kv_memory="axi", pv_lanes=4)
+
+
 def test_completion_cycle_model_by_hand():
     """beats 4, r = lanes / C = 2: relative 4·N + 24·kept; absolute, keys 0 and 1 of 10 kept:
     c_1 = 4·1 + 24 = 28, c_2 = max(28, 4·(1 + 2)) + 24 = 52 > the estimate's 4·(10 + 2) = 48;

