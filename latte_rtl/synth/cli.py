@@ -370,9 +370,8 @@ def _register_explore(sub) -> None:
     p.add_argument("--max-keys", type=int_at_least("--max-keys", 1),
                    help="keys per row N = the key store's size (default: the rows' N; 256 on the keep-ratio model)")
     add_keep_ratio(p, "instead of rows: the cycle model at this keep ratio 0..1 (every kept key with p > 0), also "
-                      "the ihp130 energy run's (0.1 where the dimension or the key count given does not fit the embedded "
-                      "dump)",
-                   dest="keep")
+                      "the ihp130 energy run's (0.1 where the dimension or the key count given does not fit the "
+                      "embedded dump)", dest="keep")
     p.add_argument("--target", default="generic", help="generic (keys/cycle vs transistors) or ihp130 (keys/s vs "
                                                        "mm² incl. SRAM macros) (default %(default)s)")
     p.add_argument("--objective", default="throughput-per-area",

@@ -40,8 +40,9 @@ SWEEP = [
 # Attention tops (their score stages are covered by SWEEP): both probability formats, F = 0 and
 # F > 0, both threshold modes (absolute: rows that keep nothing), lanes not dividing dim, P·V at
 # pv_lanes = lanes (the second) and narrower (the accumulator ring), the softmax's passes one score a
-# cycle (the first) and 2 or 4 (4 not dividing max_keys); the last with a one-lane completion array, the centred estimate, row thresholds and window keys (absolute mode with a
-# completion array: tests/sim/test_native.py).
+# cycle (the first) and 2 or 4 (4 not dividing max_keys); the last with a one-lane completion array,
+# the centred estimate, row thresholds and window keys (absolute mode with a completion array:
+# tests/sim/test_native.py).
 ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
          exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12, pv_lanes=2),
