@@ -44,7 +44,8 @@ def best_rows(points: list[dict], summary: dict) -> list[list[str]]:
             rows.append([f"{family}: no successful point of one engine", "-", "-", "-"])
             continue
         a, b = (points[fam["best"][e]] for e in ENGINES)
-        rows.append([f"{family}: best point", knob_text(a["knobs"]), knob_text(b["knobs"]), ""])
+        rows += [[f"{family}: LATTE best point: {knob_text(a['knobs'])}"],
+                 [f"{family}: dense best point: {knob_text(b['knobs'])}"]]
         for metric, ratio in fam["ratios"].items():
             rows.append([f"  {LABELS[metric]}", _num(a["metrics"][metric]), _num(b["metrics"][metric]),
                          "-" if ratio is None else f"{ratio:.3f}"])

@@ -131,6 +131,8 @@ def test_pv_lanes_must_divide_lanes_and_stay_on_chip():
         LatteConfig.from_params(attention=True, lanes=16, pv_lanes=5)
     with pytest.raises(UserError, match="pv_lanes must be 0, not 4"):
         LatteConfig.from_params(kv_memory="axi", pv_lanes=4)
+    with pytest.raises(UserError, match="softmax_lanes must be 1, not 2"):
+        LatteConfig.from_params(kv_memory="axi", softmax_lanes=2)
 
 
 def test_completion_cycle_model_by_hand():

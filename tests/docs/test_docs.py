@@ -67,4 +67,5 @@ def test_cycle_model_text_matches_its_constants():
     spec = (ROOT / "docs" / "spec.md").read_text()
     assert f"≤ `{CYCLE_SLACK} × model + beats + {OVERHEAD_CYCLES}`" in spec
     assert f"beats·r_pv·(V rows read + 1) + {ATTENTION_OVERHEAD}`" in spec
+    assert "2 * ceil(kept / softmax_lanes) + kept" in CYCLE_MODEL["attention_engines"]
     assert f"+ {ATTENTION_OVERHEAD} (golden.attention_cycles)" in CYCLE_MODEL["attention_engines"]
