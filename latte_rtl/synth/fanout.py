@@ -18,7 +18,8 @@ from .pdk import TIE_HI, TIE_LO
 BUFFER = ("sg13g2_buf_8", "A", "X")
 MAX_FANOUT = 16
 OUTPUT_PINS = {"Y", "X", "Q", "Q_N", "L_HI", "L_LO", "A_DOUT", "GCLK", "Z"}
-_INSTANCE = re.compile(r"^  (\w+) (\S+) \(\n(.*?)\n  \);\n", re.M | re.S)
+# An escaped instance name (`\pv.v_store.m_0_0`) ends at a space: Yosys writes two before the `(`.
+_INSTANCE = re.compile(r"^  (\w+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
 _PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
 _TOKEN = re.compile(r"\\\S+ |\d+'[bhd][0-9a-fA-FxzXZ_]+|[A-Za-z_][\w$]*(?:\[\d+\])?")
 

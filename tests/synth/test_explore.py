@@ -183,8 +183,9 @@ def test_json_schema_fronts_and_ratios(explored):
     assert doc["target"] == "generic" and doc["objective"] == "throughput-per-area"
     assert doc["grids"] == {"latte": {"lanes": [2, 4], "msb_bits": [4], "pipeline": [True, False],
                                       "completion_lanes": [0],  # the default 8 divides no explored lanes
-                                      "pv_lanes": [0]},  # nor do 8 and 16 (and the score family has no P·V)
-                            "dense": {"lanes": [2, 4], "pipeline": [True], "pv_lanes": [0]}}
+                                      "pv_lanes": [0],  # nor do 8 and 16 (the score family has no P·V: unused)
+                                      "softmax_lanes": [1]},
+                            "dense": {"lanes": [2, 4], "pipeline": [True], "pv_lanes": [0], "softmax_lanes": [1, 2, 4]}}
     assert doc["throughput"] == {"model_keep_ratio": 0.25}
     assert doc["axes"] == ["keys_per_cycle", "transistors"]
     assert doc["objective_metric"] == "keys_per_cycle_per_mtransistor"
