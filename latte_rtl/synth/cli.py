@@ -116,14 +116,14 @@ def cmd_explore(args) -> int:
         if len(values) != 1:
             raise UserError(f"{option} takes one value, not {len(values)}: {', '.join(values)}")
     families = tuple(dict.fromkeys(split_list(args.family, tuple(FAMILIES), "--family")))
-    qk, dim, max_keys, keep = _explore_rows(args)
+    qk, dim, max_keys, keep, heads = _explore_rows(args)
     grids = {}
     for engine, knobs in knob_table().items():  # lanes first: the completion lanes' defaults depend on them
         grid = grids[engine] = {}
         for knob in knobs:
             grid[knob] = parse_values(engine, knob, getattr(args, f"{engine}_{knob}"), dim, grid.get("lanes", ()))
     plan = Plan(dim=dim, max_keys=max_keys, keep=keep, target=target[0], objective=objective[0],
-                families=families, grids=grids, qk=qk)
+                families=families, grids=grids, qk=qk, heads=heads)
     check_plan(plan)
     out = check_output_dir(args.output)
     n = len(plan.points())
@@ -139,23 +139,26 @@ def cmd_explore(args) -> int:
     return 0 if all(p["status"] == "ok" for p in points) else 1
 
 
-def _explore_rows(args) -> tuple[str | None, int, int, float]:
-    """(qk, dim, max_keys, keep) of `explore`. --keep-ratio: the cycle model at that ratio (--dim and
+def _explore_rows(args) -> tuple[str | None, int, int, float, int | None]:
+    """(qk, dim, max_keys, keep, heads) of `explore`. --keep-ratio: the cycle model at that ratio (--dim and
     --max-keys default 64 and 256). --qk FILE: its rows, whose d and N --dim and --max-keys default to (a
     different d or a smaller N is refused), at the keep its thresholds give. Neither: the embedded lm
-    dump's rows, unless --dim or --max-keys do not fit them (then the model at the default keep ratio)."""
+    dump's rows, unless --dim or --max-keys do not fit them (then the model at the default keep ratio).
+    heads: the rows' head count where it is above the design's default (None otherwise)."""
     from latte_rtl.cli.common import default_qk
+    from latte_rtl.config import ScoreConfig
 
     from .explore import reference_keep
 
     if args.keep is not None and args.qk:
         raise UserError("--qk and --keep-ratio exclude each other: the throughput comes from the file's rows "
                         "or from the model at one keep ratio, not both")
-    model = (None, args.dim or 64, args.max_keys or 256, DEFAULT_KEEP_RATIO if args.keep is None else args.keep)
+    model = (None, args.dim or 64, args.max_keys or 256, DEFAULT_KEEP_RATIO if args.keep is None else args.keep,
+             None)
     if args.keep is not None:
         return model
     qk = args.qk or default_qk()
-    d, n = _rows_shape(qk)
+    d, n, h = _rows_shape(qk)
     if not args.qk and (args.dim not in (None, d) or (args.max_keys or n) < n):
         return model
     if args.dim not in (None, d):
@@ -163,16 +166,18 @@ def _explore_rows(args) -> tuple[str | None, int, int, float]:
     max_keys = args.max_keys or n
     if max_keys < n:
         raise UserError(f"--max-keys {max_keys} is below the {n} keys of {qk}: expected at least {n}")
-    return qk, d, max_keys, reference_keep(qk, d, max_keys)
+    heads = h if h > ScoreConfig.heads else None
+    base = {"dim": d, "max_keys": max_keys, **({"heads": heads} if heads else {})}
+    return qk, d, max_keys, reference_keep(qk, base), heads
 
 
-def _rows_shape(qk: str) -> tuple[int, int]:
-    """(d, N) of an attention input file; UserError if it is not one."""
+def _rows_shape(qk: str) -> tuple[int, int, int]:
+    """(d, N, H) of an attention input file (H: its thresholds' heads); UserError if it is not one."""
     import numpy as np
 
     try:
         with np.load(qk) as z:
-            return int(z["q"].shape[-1]), int(z["k"].shape[-2])
+            return int(z["q"].shape[-1]), int(z["k"].shape[-2]), int(np.asarray(z["thresholds"]).size)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         raise UserError(f"--qk {qk} is not an attention input (.npz with 'q' [R, d] and 'k' [N, d] or [H, N, d]): "
                         f"{exc}") from None

@@ -124,9 +124,11 @@ class Plan:
     families: tuple[str, ...]
     grids: dict  # engine → {knob: [values]}
     qk: str | None = None  # real rows the throughput is measured on (None: the model at `keep`)
+    heads: int | None = None  # the rows' heads where they are more than the design's default
 
     def base(self, family: str) -> dict:
-        return {"dim": self.dim, "max_keys": self.max_keys, "attention": family == "attention"}
+        heads = {"heads": self.heads} if self.heads else {}
+        return {"dim": self.dim, "max_keys": self.max_keys, **heads, "attention": family == "attention"}
 
     def points(self) -> list[dict]:
         """Every (family, engine, knobs) of the plan, in a stable order."""
@@ -195,13 +197,14 @@ def model_cycles_per_row(top, cfg: LatteConfig, keep: float) -> float:
 REFERENCE = {"msb_bits": 4, "estimate": "hh", "threshold_mode": "relative"}  # what a dump's thresholds are for
 
 
-def reference_keep(qk: str, dim: int, max_keys: int) -> float:
+def reference_keep(qk: str, base: dict) -> float:
     """The fraction of visible keys the file's own thresholds keep on the default LATTE design (m 4, HH,
-    relative): every LATTE point of `explore --qk` keeps that fraction (`measured_cycles_per_row`)."""
+    relative) of `base` (dim, max_keys, ...): every LATTE point of `explore --qk` keeps that fraction
+    (`measured_cycles_per_row`)."""
     from latte_rtl.npzio import load_qk
     from latte_rtl.tops.registry import latte_score_expected
 
-    cfg = LatteConfig.from_params(dim=dim, max_keys=max_keys, **REFERENCE)
+    cfg = LatteConfig.from_params(**base, **REFERENCE, lanes=1)  # lanes do not change what is kept
     inp = load_qk(qk, cfg.score)
     return float(latte_score_expected(inp, cfg)["kept"].sum() / inp.key_mask.sum())
 

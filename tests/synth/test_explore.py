@@ -95,7 +95,7 @@ def test_throughput_measured_on_real_rows():
     from latte_rtl.synth.explore import measured_cycles_per_row, reference_keep
 
     qk = default_qk()
-    keep = reference_keep(qk, 64, 192)
+    keep = reference_keep(qk, {"dim": 64, "max_keys": 192})
     assert 0.08 < keep < 0.16  # the lm dump's calibrated keep (README: 12 %)
     base = {"dim": 64, "max_keys": 192, "attention": True, "lanes": 16}
     cfg = LatteConfig.from_params(**base)
@@ -121,6 +121,26 @@ def test_throughput_measured_on_real_rows():
     centred, _ = measured_cycles_per_row("latte_attention_engine",
                                          tuple(sorted({**base, "lanes": 64, "estimate": "centred"}.items())), qk, keep)
     assert latte < 0.5 * 4 * 192 and centred < 0.5 * 4 * 192  # 1 beat a key: ~N + 3 kept, calibrated to the same keep
+
+
+def test_rows_with_more_heads_than_the_default(tmp_path):
+    """`explore --qk` on rows of 10 heads (MiniLM has 12): every point gets heads = 10, the file's d and N."""
+    import argparse
+
+    from latte_rtl.synth.cli import _explore_rows
+    from latte_rtl.synth.explore import Plan
+
+    rng = np.random.default_rng(0)
+    qk = tmp_path / "rows.npz"
+    np.savez(qk, q=rng.integers(-8, 8, (20, 4)), k=rng.integers(-8, 8, (10, 6, 4)), heads=np.arange(20) % 10,
+             thresholds=np.full(10, 20))
+    args = argparse.Namespace(qk=str(qk), keep=None, dim=None, max_keys=None)
+    got_qk, dim, max_keys, keep, heads = _explore_rows(args)
+    assert (got_qk, dim, max_keys, heads) == (str(qk), 4, 6, 10) and 0 < keep <= 1
+    plan = Plan(dim=dim, max_keys=max_keys, keep=keep, target="generic", objective="throughput-per-area",
+                families=("attention",), grids={"latte": {"lanes": [4]}, "dense": {"lanes": [4]}}, qk=str(qk),
+                heads=heads)
+    assert all(p["params"]["heads"] == 10 and p["params"]["max_keys"] == 6 for p in plan.points())
 
 
 TINY = ["--dim", "4", "--max-keys", "8", "--keep", "0.25", "--family", "score", "--latte-lanes", "2,4",
