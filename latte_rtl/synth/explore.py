@@ -46,11 +46,12 @@ LABELS = {
     "keys_per_cycle_per_mtransistor": "keys/cycle per Mtransistor", "keys_per_s": "keys/s (model × fmax)",
     "total_mm2": "mm² incl. SRAM macros", "keys_per_s_per_mm2": "keys/s per mm²", "pj_per_row": "pJ per row",
     "fmax_mhz": "fmax MHz", "cycles_per_row": "cycles per row (model)",
+    "sram_read_bits_per_cycle": "SRAM read bits/cycle (K and V ports)",
 }
 COLUMNS = {  # the same metrics as table column headings
     "keys_per_cycle": "keys/cycle", "transistors": "transistors", "keys_per_cycle_per_mtransistor": "keys/cyc/Mtr",
     "keys_per_s": "keys/s", "total_mm2": "mm²", "keys_per_s_per_mm2": "keys/s/mm²", "pj_per_row": "pJ/row",
-    "fmax_mhz": "MHz", "cycles_per_row": "cycles/row",
+    "fmax_mhz": "MHz", "cycles_per_row": "cycles/row", "sram_read_bits_per_cycle": "SRAM bits/cycle",
 }
 LOWER_IS_BETTER = {"transistors", "total_mm2", "pj_per_row", "cycles_per_row"}
 
@@ -249,7 +250,39 @@ def point_metrics(point: dict, result: dict | None, keep: float, qk: str | None 
     m["keys_per_s"] = m["keys_per_cycle"] * m["fmax_mhz"] * 1e6 if m["fmax_mhz"] else None
     m["keys_per_s_per_mm2"] = m["keys_per_s"] / m["total_mm2"] if m["keys_per_s"] and m["total_mm2"] else None
     m["pj_per_row"] = (asic.get("energy") or {}).get("pj_per_row")
+    m["sram_read_bits_per_cycle"] = sram_read_bits_per_cycle(top, cfg)
     return m
+
+
+def sram_read_bits_per_cycle(top, cfg: LatteConfig) -> int:
+    """The read bandwidth a point's K and V stores offer: the word bits of every K bank the score stage
+    reads (LATTE: the MSB and LSB planes; dense: whole K) and, in the attention tops, of V."""
+    from .endtoend import bank_bits
+
+    bits = bank_bits(cfg)
+    banks = ["msb", "lsb"] if top.key == "latte" else ["full"]
+    return sum(bits[b] for b in banks + (["v"] if top.attention else []))
+
+
+# What LATTE's best point is matched against besides dense's best: dense's fastest point within LATTE's
+# budget of the named resource (its area, its SRAM read bandwidth), per target.
+BUDGETS = {"generic": {"equal_area": "transistors", "equal_bandwidth": "sram_read_bits_per_cycle"},
+           "ihp130": {"equal_area": "total_mm2", "equal_bandwidth": "sram_read_bits_per_cycle"}}
+
+
+def matched_points(target: str, latte: dict, dense: list[dict]) -> dict:
+    """{budget: (dense point id or None, LATTE's throughput over that point's)} for BUDGETS[target]: dense's
+    fastest point using at most LATTE's best point's area (or SRAM read bits per cycle); none fits: None."""
+    speed = "keys_per_cycle" if target == "generic" else "keys_per_s"
+    out = {}
+    for budget, resource in BUDGETS[target].items():
+        limit = latte["metrics"].get(resource)
+        fits = [p for p in dense if limit is not None and p["metrics"].get(resource) is not None
+                and p["metrics"][resource] <= limit and p["metrics"].get(speed)]
+        best = max(fits, key=lambda p: p["metrics"][speed], default=None)
+        out[budget] = (None, None) if best is None or not latte["metrics"].get(speed) else (
+            best["id"], latte["metrics"][speed] / best["metrics"][speed])
+    return out
 
 
 def knob_text(knobs: dict) -> str:
@@ -274,11 +307,15 @@ def summarize(plan: Plan, points: list[dict]) -> dict:
             a, b = (points[fam["best"][e]]["metrics"] for e in ENGINES)
             fam["ratios"] = {metric: advantage(metric, a.get(metric), b.get(metric))
                              for metric in shown_metrics(plan.target, plan.objective)}
+            dense = [p for p in points if p["family"] == family and p["engine"] == "dense" and p["status"] == "ok"]
+            matched = matched_points(plan.target, points[fam["best"]["latte"]], dense)
+            fam["matched"] = {budget: point for budget, (point, _) in matched.items()}
+            fam["ratios"].update({f"throughput_at_{budget}": ratio for budget, (_, ratio) in matched.items()})
         else:
-            fam["ratios"] = None
+            fam["ratios"], fam["matched"] = None, None
         families[family] = fam
     return {"axes": axes, "objective_metric": objective, "metrics": shown_metrics(plan.target, plan.objective),
-            "families": families}
+            "target": plan.target, "families": families}
 
 
 def explore(plan: Plan, out_dir, *, jobs: int = 2, scheduler: str | None = None) -> tuple[list[dict], dict]:

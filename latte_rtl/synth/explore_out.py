@@ -8,7 +8,7 @@ from pathlib import Path
 
 from latte_rtl.textfmt import text_table, wrap
 
-from .explore import COLUMNS, ENGINES, LABELS, knob_text
+from .explore import BUDGETS, COLUMNS, ENGINES, LABELS, knob_text
 
 FORMAT_VERSION = 1
 
@@ -47,8 +47,18 @@ def best_rows(points: list[dict], summary: dict) -> list[list[str]]:
         rows += [[f"{family}: LATTE best point: {knob_text(a['knobs'])}"],
                  [f"{family}: dense best point: {knob_text(b['knobs'])}"]]
         for metric, ratio in fam["ratios"].items():
-            rows.append([f"  {LABELS[metric]}", _num(a["metrics"][metric]), _num(b["metrics"][metric]),
-                         "-" if ratio is None else f"{ratio:.3f}"])
+            if metric in LABELS:
+                rows.append([f"  {LABELS[metric]}", _num(a["metrics"][metric]), _num(b["metrics"][metric]),
+                             "-" if ratio is None else f"{ratio:.3f}"])
+        speed = "keys_per_cycle" if summary["target"] == "generic" else "keys_per_s"
+        for budget, resource in BUDGETS[summary["target"]].items():
+            match = fam["matched"][budget]
+            within = f"  {LABELS[speed]}, dense within LATTE's {LABELS[resource]}"
+            if match is None:
+                rows.append([within + ": no dense point fits", _num(a["metrics"][speed]), "-", "-"])
+                continue
+            rows.append([f"{within}: {knob_text(points[match]['knobs'])}", _num(a["metrics"][speed]),
+                         _num(points[match]["metrics"][speed]), f"{fam['ratios'][f'throughput_at_{budget}']:.3f}"])
     return rows
 
 
@@ -110,7 +120,8 @@ def document(plan, points: list[dict], summary: dict, command: str, versions: di
             "axes": summary["axes"], "objective_metric": summary["objective_metric"],
             "points": points, "fronts": {f: v["front"] for f, v in summary["families"].items()},
             "best": {f: v["best"] for f, v in summary["families"].items()},
-            "ratios": {f: v["ratios"] for f, v in summary["families"].items()}, "tool_versions": versions}
+            "ratios": {f: v["ratios"] for f, v in summary["families"].items()},
+            "matched": {f: v["matched"] for f, v in summary["families"].items()}, "tool_versions": versions}
 
 
 def write_outputs(plan, points: list[dict], summary: dict, out_dir: Path, command: str) -> list[Path]:

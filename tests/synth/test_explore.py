@@ -233,6 +233,17 @@ def test_json_schema_fronts_and_ratios(explored):
     assert ratios["keys_per_cycle_per_mtransistor"] == pytest.approx(
         (a["keys_per_cycle"] / a["transistors"]) / (b["keys_per_cycle"] / b["transistors"]))
     assert ratios["transistors"] == pytest.approx(b["transistors"] / a["transistors"])
+    # LATTE's best against dense's fastest point within its area and within its SRAM read bandwidth (the
+    # score family: d 4, 8-bit, m 4: LATTE reads 4 + 4 bits per element, dense 8, so equal bits per lane)
+    dense = [p for p in points if p["engine"] == "dense" and p["status"] == "ok"]
+    assert a["sram_read_bits_per_cycle"] == 8 * points[best["latte"]]["knobs"]["lanes"]
+    for budget, resource in (("equal_area", "transistors"), ("equal_bandwidth", "sram_read_bits_per_cycle")):
+        fits = [p for p in dense if p["metrics"][resource] <= a[resource]]
+        want = max(fits, key=lambda p: p["metrics"]["keys_per_cycle"]) if fits else None
+        assert doc["matched"]["score"][budget] == (want["id"] if want else None), budget
+        if want:
+            assert ratios[f"throughput_at_{budget}"] == pytest.approx(
+                a["keys_per_cycle"] / want["metrics"]["keys_per_cycle"])
 
 
 def test_pareto_png_shows_both_engines(explored):
