@@ -21,52 +21,38 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from smollm2_torch import SmolLM2Torch
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "latte_rtl" / "data" / "smollm2_learned.json"
 
 
-class SoftMaskModel(torch.nn.Module):
-    """SmolLM2 (frozen float32 weights) whose attention keeps keys through the soft mask."""
+class SoftMaskModel(SmolLM2Torch):
+    """SmolLM2 (frozen float32 weights on `device`) whose attention keeps keys through the soft mask."""
 
     def __init__(self, model, scales, rules, device):
-        super().__init__()
-        self.m, self.rules, self.dev = model, rules, device
-        self.w = {k: torch.from_numpy(np.array(v, np.float32)).to(device) for k, v in model.params.items()}
+        super().__init__(model, torch.float32, device)
+        self.rules, self.dev = rules, device
         self.scales = torch.tensor(scales, dtype=torch.float32, device=device)
-
-    def _rope(self, x, s):
-        dh = x.shape[-1]
-        inv = self.m.rope_base ** (-torch.arange(0, dh, 2, device=self.dev, dtype=torch.float64) / dh)
-        ang = torch.outer(torch.arange(s, device=self.dev, dtype=torch.float64), inv)
-        cos, sin = ang.cos().float(), ang.sin().float()
-        even, odd = x[..., 0::2], x[..., 1::2]
-        return torch.stack((even * cos - odd * sin, even * sin + odd * cos), -1).flatten(-2)
-
-    def _norm(self, x, name):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.m.eps) * self.w[name]
+        self._soft = None  # (t, tau, bucket, [kept, decided]) of the forward pass under way
 
     def forward(self, ids, t, tau, bucket):
         """Logits [S, vocab] and (soft kept, decided) sums of one window; t [L, H, NB] (NaN: keep all)."""
-        m, w, s = self.m, self.w, ids.shape[0]
-        x = w["token_embd.weight"][ids]
-        kept, decided = x.new_zeros(()), 0.0
-        for i in range(m.n_layers):
-            y = self._norm(x, f"blk.{i}.attn_norm.weight")
-            q = (y @ w[f"blk.{i}.attn_q.weight"].T).view(s, m.n_heads, m.head_dim).transpose(0, 1)
-            k = (y @ w[f"blk.{i}.attn_k.weight"].T).view(s, m.n_kv_heads, m.head_dim).transpose(0, 1)
-            v = (y @ w[f"blk.{i}.attn_v.weight"].T).view(s, m.n_kv_heads, m.head_dim).transpose(0, 1)
-            q, k = self._rope(q, s), self._rope(k, s)
-            k, v = k.repeat_interleave(m.group, 0), v.repeat_interleave(m.group, 0)
-            o, kk, dd = self._attention(i, q, k, v, t[i], tau, bucket)
-            kept, decided = kept + kk, decided + dd
-            x = x + o.transpose(0, 1).reshape(s, -1) @ w[f"blk.{i}.attn_output.weight"].T
-            y = self._norm(x, f"blk.{i}.ffn_norm.weight")
-            x = x + (F.silu(y @ w[f"blk.{i}.ffn_gate.weight"].T) * (y @ w[f"blk.{i}.ffn_up.weight"].T)) \
-                @ w[f"blk.{i}.ffn_down.weight"].T
-        return self._norm(x, "output_norm.weight") @ w["token_embd.weight"].T, kept, decided
+        sums = [torch.zeros((), device=self.dev), 0.0]
+        self._soft = (t, tau, bucket, sums)
+        try:
+            logits = super().forward(ids)
+        finally:
+            self._soft = None
+        return logits, sums[0], sums[1]
 
-    def _attention(self, layer, q, k, v, t, tau, bucket):
+    def _attention(self, layer, q, k, v):
+        t, tau, bucket, sums = self._soft
+        o, kept, decided = self._soft_attention(layer, q, k, v, t[layer], tau, bucket)
+        sums[0], sums[1] = sums[0] + kept, sums[1] + decided
+        return o
+
+    def _soft_attention(self, layer, q, k, v, t, tau, bucket):
         s, dh = q.shape[1], q.shape[2]
         sq, sk = self.scales[layer, :, 0, None, None], self.scales[layer, :, 1, None, None]
         qi, ki = _ste_int8(q / sq), _ste_int8(k / sk)

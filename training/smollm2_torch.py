@@ -22,20 +22,25 @@ REFERENCE_TEXT = ("Python is an easy to learn, powerful programming language. It
 
 
 class SmolLM2Torch(torch.nn.Module):
-    def __init__(self, model, dtype=torch.float64):
+    def __init__(self, model, dtype=torch.float64, device="cpu"):
         super().__init__()
         self.m = model
-        self.w = {k: torch.from_numpy(np.array(v)).to(dtype) for k, v in model.params.items()}
+        self.w = {k: torch.from_numpy(np.array(v)).to(device=device, dtype=dtype) for k, v in model.params.items()}
 
     def _rope(self, x, s):
-        dh = x.shape[-1]
-        freqs = 1.0 / (self.m.rope_base ** (torch.arange(0, dh, 2, dtype=torch.float64) / dh))
-        rot = torch.polar(torch.ones(s, dh // 2, dtype=torch.float64), torch.outer(torch.arange(s).double(), freqs))
+        dh, dev = x.shape[-1], x.device
+        freqs = 1.0 / (self.m.rope_base ** (torch.arange(0, dh, 2, dtype=torch.float64, device=dev) / dh))
+        rot = torch.polar(torch.ones(s, dh // 2, dtype=torch.float64, device=dev),
+                          torch.outer(torch.arange(s, device=dev).double(), freqs))
         xc = torch.view_as_complex(x.double().reshape(*x.shape[:-1], dh // 2, 2).contiguous())
         return torch.view_as_real(xc * rot).reshape(x.shape).to(x.dtype)
 
     def _norm(self, x, name):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.m.eps) * self.w[name]
+
+    def _attention(self, layer, q, k, v):
+        """Causal attention of one layer: q, k, v [heads, S, head_dim] (K/V already repeated per query head)."""
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
     def forward(self, ids):
         """Logits [S, vocab] of one sequence ids [S]."""
@@ -48,7 +53,7 @@ class SmolLM2Torch(torch.nn.Module):
             v = (y @ w[f"blk.{i}.attn_v.weight"].T).view(s, m.n_kv_heads, m.head_dim).transpose(0, 1)
             q, k = self._rope(q, s), self._rope(k, s)
             k, v = k.repeat_interleave(m.group, 0), v.repeat_interleave(m.group, 0)
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(0, 1).reshape(s, -1)
+            o = self._attention(i, q, k, v).transpose(0, 1).reshape(s, -1)
             x = x + o @ w[f"blk.{i}.attn_output.weight"].T
             y = self._norm(x, f"blk.{i}.ffn_norm.weight")
             x = x + (F.silu(y @ w[f"blk.{i}.ffn_gate.weight"].T) * (y @ w[f"blk.{i}.ffn_up.weight"].T)) \
