@@ -99,7 +99,7 @@ class SoftmaxStage(wiring.Component):
         e_next = [self._exp(m, (t_max - ti).as_unsigned()[:aw.d_width]) for ti in t]
         with m.If(run):
             m.d.sync += scale.eq(mult.value)
-        first = read.entries[0] if lanes == 1 else read.selected  # pass 3's entry
+        first = read.selected  # pass 3's entry
         stage2 = [index[0].eq(first.index)]
         if lanes == 1:
             stage2.append(score[0].eq(first.score))
@@ -157,21 +157,21 @@ class SoftmaxStage(wiring.Component):
         """The read counters of the passes and the banks' read ports: `word` (passes 1 and 2) reads every lane
         at `addr` and steps S entries; otherwise (pass 3) one lane, `lane`, and steps one."""
         lanes = self.lanes
-        read = _ReadCounters(
-            entry=Signal(range(self.cfg.score.max_keys + lanes + 1), name="rd"),
-            addr=Signal.like(banks[0][0].raddr, name="raddr"),
-            lane=Signal(range(max(2, lanes)), name="rlane"), issue=Signal(name="ren"), word=word,
-            step=Mux(word, lanes, 1) if lanes > 1 else 1,
-            entries=[data.View(entry, Mux(rbank, banks[1][i].rdata, banks[0][i].rdata)) for i in range(lanes)],
-            selected=None)
+        entries = [data.View(entry, Mux(rbank, banks[1][i].rdata, banks[0][i].rdata)) for i in range(lanes)]
         lane_read = Signal(range(max(2, lanes)), name="rlane1")  # the lane of pass 3's read, at the SRAM output
+        selected = entries[0]
         if lanes > 1:
             picked = Signal(entry.size, name="picked")
             with m.Switch(lane_read):
                 for i in range(lanes):
                     with m.Case(i):
-                        m.d.comb += picked.eq(read.entries[i].as_value())
-            read = read._replace(selected=data.View(entry, picked))
+                        m.d.comb += picked.eq(entries[i].as_value())
+            selected = data.View(entry, picked)
+        read = _ReadCounters(
+            entry=Signal(range(self.cfg.score.max_keys + lanes + 1), name="rd"),
+            addr=Signal.like(banks[0][0].raddr, name="raddr"),
+            lane=Signal(range(max(2, lanes)), name="rlane"), issue=Signal(name="ren"), word=word,
+            step=Mux(word, lanes, 1) if lanes > 1 else 1, entries=entries, selected=selected)
         for b, row_banks in enumerate(banks):
             for i, bank in enumerate(row_banks):
                 m.d.comb += [bank.raddr.eq(read.addr),
@@ -297,7 +297,7 @@ def _lane(name: str, lane: int, lanes: int) -> str:
 class _ReadCounters(typing.NamedTuple):
     """The passes' read side (SoftmaxStage._read_side): `entry` the next entry to read, `addr`/`lane` where
     it is, `issue` (a read this cycle), `word` (S lanes at once: passes 1 and 2), `step` (entries a read
-    covers), `entries` [S] the banks' outputs, `selected` pass 3's entry among them (None with S = 1)."""
+    covers), `entries` [S] the banks' outputs, `selected` pass 3's entry among them."""
 
     entry: object
     addr: object

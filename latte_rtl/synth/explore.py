@@ -62,11 +62,14 @@ def knob_table() -> dict[str, dict[str, tuple]]:
     return {engine: {k: v for k, v in knobs.items() if k in owners} for engine, knobs in KNOBS.items()}
 
 
+SPEED = {"generic": "keys_per_cycle", "ihp130": "keys_per_s"}  # each target's throughput metric
+
+
 def front_axes(target: str, objective: str) -> list[str]:
     """The metrics the Pareto front trades: throughput against area (and energy)."""
     if target == "generic":
-        return ["keys_per_cycle", "transistors"]
-    return ["keys_per_s", "total_mm2"] + (["pj_per_row"] if objective == "energy" else [])
+        return [SPEED[target], "transistors"]
+    return [SPEED[target], "total_mm2"] + (["pj_per_row"] if objective == "energy" else [])
 
 
 def objective_metric(target: str, objective: str) -> str:
@@ -273,7 +276,7 @@ BUDGETS = {"generic": {"equal_area": "transistors", "equal_bandwidth": "sram_rea
 def matched_points(target: str, latte: dict, dense: list[dict]) -> dict:
     """{budget: (dense point id or None, LATTE's throughput over that point's)} for BUDGETS[target]: dense's
     fastest point using at most LATTE's best point's area (or SRAM read bits per cycle); none fits: None."""
-    speed = "keys_per_cycle" if target == "generic" else "keys_per_s"
+    speed = SPEED[target]
     out = {}
     for budget, resource in BUDGETS[target].items():
         limit = latte["metrics"].get(resource)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from latte_rtl.textfmt import text_table, wrap
 
-from .explore import BUDGETS, COLUMNS, ENGINES, LABELS, knob_text
+from .explore import BUDGETS, COLUMNS, ENGINES, LABELS, SPEED, knob_text
 
 FORMAT_VERSION = 1
 
@@ -50,7 +50,7 @@ def best_rows(points: list[dict], summary: dict) -> list[list[str]]:
             if metric in LABELS:
                 rows.append([f"  {LABELS[metric]}", _num(a["metrics"][metric]), _num(b["metrics"][metric]),
                              "-" if ratio is None else f"{ratio:.3f}"])
-        speed = "keys_per_cycle" if summary["target"] == "generic" else "keys_per_s"
+        speed = SPEED[summary["target"]]
         for budget, resource in BUDGETS[summary["target"]].items():
             match = fam["matched"][budget]
             within = f"  {LABELS[speed]}, dense within LATTE's {LABELS[resource]}"

@@ -118,6 +118,12 @@ def attention_row_groups(inp, v) -> list[np.ndarray]:
     return [np.arange(inp.q.shape[0])]
 
 
+def _back_cycles(cfg: LatteConfig, kept, nonzero):
+    """golden.attention_back_cycles of `cfg`'s softmax and P·V."""
+    return golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits, cfg.pv_ratio,
+                                        cfg.attention.softmax_lanes)
+
+
 def _attention_expected(score: dict, inp, cfg: LatteConfig, *, latte: bool) -> dict:
     """The §7 softmax and P·V over a score top's kept keys (golden.attention_rows); `cycles` (latency)
     and `interval` of the rows streamed back to back per group (golden.attention_pipeline; the LATTE score
@@ -129,8 +135,7 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig, *, latte: bool) -> d
                                 **cfg.attention.golden_params())
     nonzero = (att["probs"] > 0).sum(axis=1)
     kept = score["kept"].sum(axis=1)
-    back = golden.attention_back_cycles(kept, nonzero, cfg.score.beats, cfg.attention.prob_bits, cfg.pv_ratio,
-                                         cfg.attention.softmax_lanes)
+    back = _back_cycles(cfg, kept, nonzero)
     overlap = (cfg.score, inp.key_limit, score["kept"]) if latte and golden.rows_overlap(cfg.score) else None
     cycles, interval = golden.attention_pipeline(score.get("alone", score["cycles"]), back,
                                                  attention_row_groups(inp, arrays.v), overlap)
@@ -206,17 +211,14 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
     n = cfg.score.max_keys
     kept = n if dense else max(1, round(keep * n))
     sc = cfg.score
+    back = _back_cycles(cfg, kept, kept)
     if not dense and golden.rows_overlap(sc):  # the steady interval of eight equal rows, kept keys spread
         mask = np.zeros((8, n), dtype=bool)
         mask[:, np.linspace(0, n - 1, kept).round().astype(int)] = True
-        back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio,
-                                         cfg.attention.softmax_lanes)
         _, interval = golden.attention_pipeline(None, np.full(8, back), [np.arange(8)], (sc, n, mask))
         return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
         sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
-    back = golden.attention_back_cycles(kept, kept, sc.beats, cfg.attention.prob_bits, cfg.pv_ratio,
-                                         cfg.attention.softmax_lanes)
     return n / float(golden.attention_interval(score, back))
 
 
