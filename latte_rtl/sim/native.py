@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import tempfile
 from collections import deque
 from pathlib import Path
@@ -210,10 +211,10 @@ def stall_limit(cfg) -> int:
 
 
 def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str,
-             memory: tuple[int, float] | None = None) -> dict:
+             memory: tuple[int, float] | None = None, env: dict | None = None) -> dict:
     extra = [str(memory[0]), repr(float(memory[1]))] if memory else []
     done = run_child([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit), *extra],
-                     capture_output=True, text=True)
+                     capture_output=True, text=True, env={**os.environ, **env} if env else None)
     if done.returncode:
         raise AssertionError(f"{top} on native (seed {seed}): {done.stderr.strip() or f'exit {done.returncode}'}")
     return json.loads(done.stdout)
@@ -221,12 +222,15 @@ def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: fl
 
 def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
                     seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
-                    memory: tuple[int, float | None] = (0, None), hang_limit: int | None = None) -> dict:
+                    memory: tuple[int, float | None] = (0, None), hang_limit: int | None = None,
+                    harness: tuple[Path, bool] | None = None, env: dict | None = None) -> dict:
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
     `memory` (decode tops): the memory model's (latency in cycles, bytes per cycle; None: the bus width), as the
     design's bus passes them (`MemoryBus.native_memory`).
     `hang_limit`: cycles with no beat moving that count as a hang (default `stall_limit(cfg)`).
+    `harness`: (executable, built now) of another model of the top (a gate-level netlist, build_harness's
+    `sources`), run with `env` added to its environment.
 
     Raises AssertionError (first mismatches) if the RTL disagrees with golden.
     """
@@ -237,7 +241,7 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     design_dir = Path(design_dir).resolve()
     cfg, manifest = load_design(design_dir)
     spec = get_top(top)
-    exe, built = build_harness(design_dir, top, manifest)
+    exe, built = harness or build_harness(design_dir, top, manifest)
     ports, fields = HarnessPorts.of(manifest, top), payload_fields(manifest, top)
     scoreboard = scoreboard_class(spec)
     plan = NativeTB(ports, fields)
@@ -247,7 +251,8 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     with tempfile.TemporaryDirectory(prefix="latte-native-") as work:
         plan.write(Path(work))
         limit = stall_limit(cfg) if hang_limit is None else hang_limit
-        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, limit, top, cfg.bus.native_memory(cfg, memory))
+        stats = _harness(exe, Path(work), seed, valid_prob, ready_prob, limit, top, cfg.bus.native_memory(cfg, memory),
+                         env)
         replay = NativeTB(ports, fields, Capture(Path(work), ports, fields), plan.ops)
     mismatches = []
     for stimulus, sb, result in zip(stimuli, boards, results):

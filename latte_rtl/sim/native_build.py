@@ -128,24 +128,30 @@ def bus_functions(manifest: dict, top: str) -> list[str]:
     return bus.native_functions(widths) if widths else []
 
 
-def build_harness(design_dir: Path, top: str, manifest: dict) -> tuple[Path, bool]:
+def build_harness(design_dir: Path, top: str, manifest: dict, *, sources: list[Path] | None = None,
+                  args: tuple[str, ...] = (), header: tuple[str, ...] = (),
+                  variant: str = "native") -> tuple[Path, bool]:
     """The harness executable of `top` (built now, or from the cache) and whether it was built now.
     One process builds while others wait (a lock beside the build directory). A failed build
-    keeps its log in the build directory and says so."""
+    keeps its log in the build directory and says so. `sources` replace the design's Verilog (a
+    netlist with the top's module name and ports), built with Verilator `args` and the lines `header`
+    added (to latte_ports.h), in DIR/sim_build/<top>_<variant>."""
     prepare_simulator("verilator")
     if manifest.get("interface", "native") != "native":
         raise UserError(f"the native engine drives the native valid/ready ports; this design has the "
                         f"{manifest['interface']} interface: use --engine cocotb")
-    module, sources = design_sources(design_dir, top)
-    build_dir = design_dir / "sim_build" / f"{top}_native"
+    module, rtl = design_sources(design_dir, top)
+    build_dir = design_dir / "sim_build" / f"{top}_{variant}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(build_dir.parent / f"{top}_native.lock"):
-        return _build(build_dir, top, module, sources, manifest)
+    with file_lock(build_dir.parent / f"{top}_{variant}.lock"):
+        return _build(build_dir, top, module, sources or rtl, manifest, [*NATIVE_ARGS, *args],
+                      [*bus_functions(manifest, top), *header])
 
 
-def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict) -> tuple[Path, bool]:
-    generated = headers(HarnessPorts.of(manifest, top), module, bus_functions(manifest, top))
-    key = hashlib.sha256(json.dumps([NATIVE_ARGS, generated]).encode() + HARNESS.read_bytes())
+def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest: dict,
+           args: list[str], header: list[str]) -> tuple[Path, bool]:
+    generated = headers(HarnessPorts.of(manifest, top), module, header)
+    key = hashlib.sha256(json.dumps([args, generated]).encode() + HARNESS.read_bytes())
     for src in sources:
         key.update(src.read_bytes())
     exe = build_dir / EXECUTABLE
@@ -155,7 +161,7 @@ def _build(build_dir: Path, top: str, module: str, sources: list[Path], manifest
     build_dir.mkdir(parents=True)
     for name, text in generated.items():
         (build_dir / name).write_text(text)
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(min(4, os.cpu_count() or 1)), *NATIVE_ARGS,
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", str(min(4, os.cpu_count() or 1)), *args,
            "-CFLAGS", f"-I{build_dir}", "--top-module", module, "--Mdir", str(build_dir / "obj"), "-o", str(exe),
            *map(str, sources), str(HARNESS)]
     log = build_dir / "build.log"

@@ -9,6 +9,9 @@
 //                                            the MEMORY ops of a top with an AXI4 read port); write
 //                                            DIR/out_<stream>.bin, acc_<stream>.bin, probes.bin, done.bin;
 //                                            give up after STALL_LIMIT cycles without any progress
+//   a gate-level model (synth/gatelevel.py: ports latte_nets, latte_levels) counts each net's toggles
+//   and each level probe's high cycles, apart in the cycles when a stream of $LATTE_TOGGLES_LOAD
+//   (comma-separated) has beats to deliver, and writes them to $LATTE_TOGGLES at the end
 //   harness --idle CYCLES                    only clock the model (Verilator's own speed)
 //
 // File formats (little-endian): ops.bin int64 triples (code, a, b); in_*.bin beats of `words`
@@ -215,6 +218,46 @@ struct AxiMemory {
 };
 #endif
 
+#ifdef LATTE_NET_BITS
+// Toggle counting of a gate-level model: every net's value after each whole cycle (a change between
+// two is one toggle: zero-delay, no glitches) and every level probe's value just after the rising
+// edge (a gated clock high: its flip-flops were clocked; an SRAM enable high: an access), in two
+// phases: cycles in which a load stream (`loads`) has beats to deliver, and the others.
+struct NetCounter {
+    std::vector<const Source*> loads;
+    int phase = 1;  // 0: loading, 1: the rest
+    uint64_t cycles[2] = {0, 0};
+    std::vector<uint32_t> prev = std::vector<uint32_t>(NET_WORDS);
+    std::vector<uint64_t> toggles[2], highs[2];
+    NetCounter() {
+        for (int p = 0; p < 2; ++p) toggles[p].resize(LATTE_NET_BITS), highs[p].resize(LATTE_LEVEL_BITS);
+    }
+    void start(Model* m) { for (size_t i = 0; i < NET_WORDS; ++i) prev[i] = net_word(m, i); }
+    void set_phase() {  // before the cycle's rising edge
+        phase = 1;
+        for (const Source* s : loads) if (s->queued) phase = 0;
+    }
+    void nets(Model* m) {
+        ++cycles[phase];
+        for (size_t i = 0; i < NET_WORDS; ++i) {
+            uint32_t now = net_word(m, i), x = now ^ prev[i];
+            prev[i] = now;
+            for (; x; x &= x - 1) ++toggles[phase][32 * i + __builtin_ctz(x)];
+        }
+    }
+    void clocks(Model* m) {
+        for (size_t i = 0; i < LATTE_LEVEL_BITS; ++i) highs[phase][i] += (level_word(m, i / 32) >> (i % 32)) & 1;
+    }
+    // uint64: the cycles of each phase, each net's toggles in each phase, each level probe's high cycles in each
+    void write(const char* path) {
+        Writer out(path);
+        out.u64(cycles[0]), out.u64(cycles[1]);
+        for (auto* v : {&toggles[0], &toggles[1], &highs[0], &highs[1]})
+            for (uint64_t t : *v) out.u64(t);
+    }
+};
+#endif
+
 struct Run {
     Model* m;
     std::vector<Source> sources;
@@ -327,25 +370,43 @@ int main(int argc, char** argv) {
     axi_drive(m, false, false, run.axi.word.data(), false);  // the memory's outputs defined from before reset
 #endif
     uint64_t cycle = 0, quiet = 0;
+#ifdef LATTE_NET_BITS
+    NetCounter toggles;
+    std::string loads = std::string(",") + (std::getenv("LATTE_TOGGLES_LOAD") ? std::getenv("LATTE_TOGGLES_LOAD") : "") + ",";
+    for (const Source& s : run.sources)
+        if (loads.find("," + std::string(s.port.name) + ",") != std::string::npos) toggles.loads.push_back(&s);
+#endif
     reset(m, cycle);
+#ifdef LATTE_NET_BITS
+    toggles.start(m);
+#endif
     auto t0 = std::chrono::steady_clock::now();
     bool progressed = false;
     bool running = run.step_ops(cycle, progressed);
     while (running) {
         ++cycle;
         progressed = false;
+#ifdef LATTE_NET_BITS
+        toggles.set_phase();
+#endif
         for (Source& s : run.sources) progressed |= s.sample(cycle);
         for (Sink& s : run.sinks) progressed |= s.sample(m, cycle);
 #ifdef LATTE_AXI
         progressed |= run.axi.sample(m, cycle);
 #endif
         edge(m, 1);
+#ifdef LATTE_NET_BITS
+        toggles.clocks(m);
+#endif
         for (Source& s : run.sources) s.drive(m, valid_prob);
         for (Sink& s : run.sinks) s.drive(ready_prob);
 #ifdef LATTE_AXI
         run.axi.drive(m, cycle, valid_prob, ready_prob);
 #endif
         edge(m, 0);
+#ifdef LATTE_NET_BITS
+        toggles.nets(m);
+#endif
         running = run.step_ops(cycle, progressed);
         quiet = progressed ? 0 : quiet + 1;
         if (quiet > stall_limit) {
@@ -355,6 +416,9 @@ int main(int argc, char** argv) {
         }
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+#ifdef LATTE_NET_BITS
+    if (const char* file = std::getenv("LATTE_TOGGLES")) toggles.write(file);
+#endif
     std::printf("{\"cycles\": %llu, \"seconds\": %.6f}\n", (unsigned long long)cycle, s);
     return 0;
 }

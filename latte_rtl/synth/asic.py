@@ -21,9 +21,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from latte_rtl.signals import run_child
 
 from .blocks import block_areas, block_of_path
+from .clock_tree import MAX_GCLK_LOADS, split_icgs
+from .electrical import capacitance_violations
 from .fanout import BUFFER, repair_fanout
 from .gating import (
     FLOP_PREFIXES,
@@ -81,30 +85,37 @@ def prepare(design_dir: Path, entry: dict, memory_module: str, work: Path) -> li
                          prefix=prefix, icg=ICG_CELL, icg_min=ICG_MIN_FLOPS,
                          write_gated="" if flatten else "write_json gated.json")
         _yosys(work, script, f"{prefix}ihp130.ys")
-    netlist, buffers = repair_fanout((work / "flat_netlist.v").read_text())
+    hierarchical, clones = split_icgs((work / "netlist.v").read_text())
+    (work / "netlist.v").write_text(hierarchical)
+    flat, _ = split_icgs((work / "flat_netlist.v").read_text())
+    netlist, buffers = repair_fanout(flat)
     (work / "flat_sta_netlist.v").write_text(netlist)
-    (work / "fanout_buffers.json").write_text(json.dumps(buffers))
+    (work / "added_cells.json").write_text(json.dumps({"fanout_buffers": buffers, "icg_clones": clones}))
     return mapped
 
 
-def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[MemoryMap], fanout_buffers: int) -> dict:
-    """Logic µm² (flip-flops apart; with the timing netlist's fanout buffers), macro µm², total, per
-    block, and how each memory was built."""
+def area_report(stat: dict, top: str, modules: dict[str, str], mapped: list[MemoryMap], added: dict) -> dict:
+    """Logic µm² (flip-flops apart; with the timing netlist's fanout buffers and the ICG clones,
+    `added`), macro µm², total, per block, and how each memory was built."""
     design = stat["design"]
     cells = design["num_cells_by_type"]
     ff_area = sum(n * cell_area(c) for c, n in cells.items() if c.startswith(FLOP_PREFIXES))
     macro_um2 = sum(m.area_um2 for m in mapped)
+    fanout_buffers, clones = added["fanout_buffers"], added["icg_clones"]
     buffers_um2 = fanout_buffers * cell_area(BUFFER[0])
-    logic_um2 = float(design["area"]) + buffers_um2
+    clones_um2 = clones * cell_area(ICG_CELL)
+    logic_um2 = float(design["area"]) + buffers_um2 + clones_um2
     blocks = block_areas(top, modules, {m.lstrip("\\"): float(i.get("area", 0)) for m, i in stat["modules"].items()})
     if fanout_buffers:
         blocks["fanout buffers"] = buffers_um2
+    if clones:
+        blocks["ICG clones"] = clones_um2
     return {
         "logic_um2": round(logic_um2, 1), "flip_flop_um2": round(ff_area, 1), "macro_um2": round(macro_um2, 1),
         "total_um2": round(logic_um2 + macro_um2, 1),
         "cells": sum(n for c, n in cells.items() if c.startswith("sg13g2_")),
         "flip_flops": sum(n for c, n in cells.items() if c.startswith("sg13g2_dfrbp")),
-        "icgs": cells.get(ICG_CELL, 0),
+        "icgs": cells.get(ICG_CELL, 0) + clones, "icg_clones": clones,
         "fanout_buffers": fanout_buffers,
         "blocks_um2": {b: round(v, 1) for b, v in blocks.items()},
         "memories": [{"path": m.path, "words": m.words, "bits": m.bits, "kind": m.kind,
@@ -140,7 +151,10 @@ def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
     text = _sta(work, mapped, module, _constraints(STA_PERIOD_NS) + "\nreport_checks -path_delay max -digits 3\n"
                 "puts \"LATTE_WORST_SLACK [sta::worst_slack -max]\"\n"
                 f"if {{[llength {gates}] > 0}} {{\n  puts LATTE_GATING\n"
-                f"  report_checks -path_delay max -digits 3 -to {gates}\n}}", "timing.tcl", "flat_sta_netlist.v")
+                f"  report_checks -path_delay max -digits 3 -to {gates}\n}}\n"
+                "set_propagated_clock [all_clocks]\nputs LATTE_TRANSITION\n"
+                "report_check_types -max_transition -all_violators -digits 3", "timing.tcl", "flat_sta_netlist.v")
+    text, _, transition = text.partition("LATTE_TRANSITION")
     (work / "timing.rpt").write_text(text)
     slack = float(re.search(r"LATTE_WORST_SLACK (\S+)", text).group(1))
     critical = STA_PERIOD_NS - slack
@@ -156,7 +170,25 @@ def timing(work: Path, mapped: list[MemoryMap], module: str) -> dict:
             "startpoint": _register(netlist, re.search(r"Startpoint: (\S+)", gating).group(1)),
             "endpoint": re.search(r"Endpoint: (\S+)", gating).group(1),
             "arrival_ns": round(STA_PERIOD_NS - gate_slack, 3), "slack_at_fmax_ns": round(gate_slack - slack, 3)}
+    result["electrical"] = electrical_checks(work, mapped, transition)
     return result
+
+
+def electrical_checks(work: Path, mapped: list[MemoryMap], transition: str) -> dict:
+    """Max transition (OpenSTA, clocks propagated through the ICGs) and max capacitance (liberty pin
+    loads, synth/electrical.py) violations of the timing netlist, the worst of each."""
+    (work / "transition.rpt").write_text(transition)
+    slews = [(pin, float(lim), float(tr)) for pin, lim, tr in
+             re.findall(r"^(\S+)\s+([\d.]+)\s+([\d.]+)\s+-?[\d.]+ \(VIOLATED\)", transition, re.M)]
+    caps = capacitance_violations((work / "flat_sta_netlist.v").read_text(),
+                                  sorted({m.macro.liberty for m in mapped if m.kind == "macro"}))
+    worst_slew = max(slews, key=lambda v: v[2] - v[1], default=None)
+    return {"max_transition_violations": len(slews), "max_capacitance_violations": len(caps),
+            "worst_transition": worst_slew and {"pin": worst_slew[0], "limit_ns": worst_slew[1],
+                                                "transition_ns": worst_slew[2]},
+            "worst_capacitance": caps[0] if caps else None, "max_gclk_loads": MAX_GCLK_LOADS,
+            "method": "no wires: transition from OpenSTA with propagated clocks; capacitance = sum of the "
+                      "liberty capacitance of each net's input pins against its driver's max_capacitance"}
 
 
 def _register(netlist: str, instance: str) -> str:
@@ -210,14 +242,14 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
 
 
 def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap],
-                  flip_flop_w: float | None = None) -> dict:
+                  flip_flop_w: float | None = None, load_watts: dict[str, float] | None = None) -> dict:
     """pJ per row (logic by block over the row cycles; SRAM reads and buffer writes by memory role)
-    and per key loaded (store writes and the logic over the load cycles)."""
+    and per key loaded (store writes and the logic over the load cycles, at `load_watts` if given)."""
     from .activity import is_store
 
     row_cycles = activity.cycles - activity.load_cycles
     per_row: dict[str, float] = {b: w * period_ns * 1e3 * row_cycles / activity.rows for b, w in watts.items()}
-    load_pj = sum(watts.values()) * period_ns * 1e3 * activity.load_cycles
+    load_pj = sum((load_watts or watts).values()) * period_ns * 1e3 * activity.load_cycles
     for m in mapped:
         if m.kind != "macro":
             continue
@@ -262,7 +294,7 @@ def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementat
     entry = manifest["tops"][top]
     mapped = prepare(design_dir, entry, manifest["memory_module"]["module"], work)
     result = area_report(json.loads((work / "stat.json").read_text()), top, entry["modules"], mapped,
-                         json.loads((work / "fanout_buffers.json").read_text()))
+                         json.loads((work / "added_cells.json").read_text()))
     result["pdk"] = "IHP SG13G2, typical corner 1.2 V 25 °C (sg13g2_stdcell, RM_IHPSG13_1P SRAM macros)"
     if sta_binary() is None:
         result["skipped"] = f"timing and energy skipped: {STA_HINT}"
@@ -271,10 +303,82 @@ def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementat
     return result, Implementation(design_dir, top, entry["module"], mapped, work, result["critical_path_ns"])
 
 
-def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
-    """Energy per row of an implementation, from a run at `keep_ratio` (synth/activity.py): gated
-    (each ICG's flip-flops clocked in the cycles its enable is high) and `ungated` (OpenSTA's
-    figure: every flip-flop clocked every cycle)."""
+def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool = False) -> dict:
+    """Energy per row of an implementation on the activity input at `keep_ratio`, from the gate-level
+    run (`gate_level_energy`); with `rtl_estimate`, the RTL-activity estimate of earlier releases
+    beside it, block by block (`rtl_activity`)."""
+    manifest = json.loads((impl.design_dir / "manifest.json").read_text())
+    if manifest.get("interface", "native") != "native":  # the native harness drives valid/ready ports only
+        energy = rtl_activity_energy(cfg, impl, keep_ratio)[1]
+        energy["method"] = (f"RTL-activity estimate: the gate-level run needs the native interface, not "
+                            f"{manifest['interface']}")
+        return energy
+    energy = gate_level_energy(cfg, impl, keep_ratio)
+    if rtl_estimate:
+        activity, rtl = rtl_activity_energy(cfg, impl, keep_ratio)
+        energy["rtl_activity"] = {k: rtl[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
+                                                      "flip_flop_mw", "ungated", "activity")}
+        energy["rtl_activity"]["method"] = ("one mean toggle rate per block from the RTL run, on every pin of its "
+                                            "cells (duty 0.5); ICG duties from the enables' cones on RTL signals")
+    return energy
+
+
+def gate_level_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
+    """Energy from the netlist's own switching: the netlist simulated on the activity input
+    (synth/gatelevel.py, bit-exact with golden), each cell pin's toggles per cycle set in OpenSTA,
+    rows and K/V load apart; each gated flip-flop clocked in the cycles its GCLK was high; SRAM
+    accesses counted on the macros' enables."""
+    import tempfile
+
+    from .activity import Activity, activity_input
+    from .gatelevel import Netlist, simulate_gates
+
+    with tempfile.TemporaryDirectory(prefix="latte-gates-") as tmp:
+        source = Path(tmp) / "input.npz"
+        info = activity_input(cfg, source, rows_per_head=2, keep=keep_ratio)
+        run = simulate_gates(impl.design_dir, impl.top, impl.work, impl.work / "netlist.v", impl.mapped, source)
+    netlist = Netlist.parse((impl.work / "netlist.v").read_text(), impl.module)
+    gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
+    clock_pj = _clock_energy(impl, gating)
+    phase = {}
+    for name in ("rows", "load"):
+        pins = {p: r for p, r in run.pin_rates(netlist, name).items() if re.fullmatch(r"[\w/]+", p)}
+        watts, flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, {},
+                                   float(np.mean(list(pins.values()))) if pins else 0.0, pins)
+        saved = gating_savings(impl.top, gating, run.duties[name], clock_pj, impl.period_ns)
+        phase[name] = ({b: w - saved.get(b, 0.0) for b, w in watts.items()}, flops - sum(saved.values()), watts, flops)
+    paths = [m.path for m in impl.mapped]
+    activity = Activity(cycles=run.cycles["load"] + run.cycles["rows"], load_cycles=run.cycles["load"],
+                        rows=info["rows"], keys=info["keys"], kept=info["kept"], input=info["input"],
+                        reads={p: run.accesses.get(p, {}).get("read", 0) for p in paths},
+                        writes={p: run.accesses.get(p, {}).get("write", 0) for p in paths},
+                        read_write_conflicts={})
+    energy = energy_report(activity, phase["rows"][0], impl.period_ns, impl.mapped, phase["rows"][1],
+                           load_watts=phase["load"][0])
+    ungated = energy_report(activity, phase["rows"][2], impl.period_ns, impl.mapped, phase["rows"][3])
+    energy["ungated"] = {k: ungated[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
+                                                 "flip_flop_mw")}
+    energy["clock_gating"] = gating_summary(impl.top, gating, run.duties["rows"], clock_pj)
+    energy["activity"]["input"] = activity.input
+    del energy["activity"]["read_write_conflicts"]  # the macros' wrappers give a write the port: not visible here
+    energy["method"] = ("gate level: the mapped netlist simulated (Verilator, cell functions from the liberty) on "
+                        "the activity input, bit-exact with golden; each cell pin's toggles per cycle over the rows "
+                        "(K/V load apart) set in OpenSTA; gated flip-flops clocked in the cycles their GCLK is high; "
+                        "SRAM accesses counted on the macros' enables")
+    energy["gate_level"] = {"bit_exact": True, "rows_cycles": run.cycles["rows"], "load_cycles": run.cycles["load"],
+                            "simulated_s": round(run.seconds, 2)}
+    return energy
+
+
+def _clock_energy(impl: Implementation, gating) -> dict[str, float]:
+    return clock_energy_pj(impl.work, {c for f in gating.flops.values() for c in f}, impl.period_ns,
+                           lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name, netlist))
+
+
+def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float):
+    """(the RTL run's Activity, energy per row from it): each block's mean toggle rate on its cells'
+    pins, gated (each ICG's flip-flops clocked in the cycles its enable, evaluated on the RTL's
+    signals, is high) and `ungated` (OpenSTA's figure: every flip-flop clocked every cycle)."""
     from .activity import measure
 
     gated = load_gated(impl.work / "gated.json")
@@ -291,14 +395,14 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
 
     activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio,
                        watch_for=watch_for)
-    duties = enable_duties(cones, activity)
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
+    duties = enable_duties(cones, activity)
+    duties.update({icg: duties[base] for icg in gating.icgs
+                   if (base := re.sub(r"__\d+$", "", icg)) != icg and base in duties})  # clones share their enable
     watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
                                     activity.toggles, activity.toggles.get("", 0.1),
                                     register_pins(gating, activity.signal_toggles))
-    clock_pj = clock_energy_pj(impl.work, {c for f in gating.flops.values() for c in f}, impl.period_ns,
-                               lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name,
-                                                                            netlist))
+    clock_pj = _clock_energy(impl, gating)
     saved = gating_savings(impl.top, gating, duties, clock_pj, impl.period_ns)
     gated_watts = {b: w - saved.get(b, 0.0) for b, w in watts.items()}
     energy = energy_report(activity, gated_watts, impl.period_ns, impl.mapped, flip_flops - sum(saved.values()))
@@ -307,7 +411,7 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float) -> dict:
                                                  "flip_flop_mw")}
     energy["clock_gating"] = gating_summary(impl.top, gating, duties, clock_pj)
     energy["activity"]["input"] = activity.input
-    return energy
+    return activity, energy
 
 
 def register_pins(gating, signal_toggles: dict) -> dict[str, float]:
@@ -378,9 +482,10 @@ def gating_summary(top: str, gating, duties: dict, clock_pj: dict) -> dict:
                       "gated netlist on the simulated signals) is high; ICGs at full activity"}
 
 
-def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float) -> dict:
-    """Area, timing and energy per row of `top` on IHP SG13G2. Timing and energy need OpenSTA and
-    energy a Verilator run: without them the report says what was skipped and how to get it."""
+def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float, rtl_estimate: bool = False) -> dict:
+    """Area, timing and energy per row of `top` on IHP SG13G2 (with `rtl_estimate`, also the RTL-activity
+    estimate). Timing and energy need OpenSTA and energy Verilator: without them the report says
+    what was skipped and how to get it."""
     from latte_rtl.sim.runner import INSTALL_HINT, verilator_bin_dir
 
     from .activity import ACTIVITY_SIM
@@ -391,5 +496,5 @@ def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float)
     if verilator_bin_dir() is None and shutil.which("verilator") is None:
         result["skipped"] = f"energy skipped (needs a {ACTIVITY_SIM} run): {INSTALL_HINT[ACTIVITY_SIM]}"
         return result
-    result["energy"] = energy_at(cfg, impl, keep_ratio)
+    result["energy"] = energy_at(cfg, impl, keep_ratio, rtl_estimate)
     return result

@@ -26,16 +26,18 @@ from .flows import TARGETS
 from .report import DEFAULT_KEEP_RATIO
 
 
-def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: int) -> dict:
+def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: int, rtl_estimate: bool) -> dict:
     """Every flow on every top of the design (the tools' temporary files in a private TMPDIR,
-    removed after, also on a signal) and its report."""
+    removed after, also on a signal) and its report; `rtl_estimate`: the RTL-activity energy beside
+    the gate-level one."""
     from latte_rtl.design.files import private_tmpdir
 
     from .flows import synthesize
     from .report import build_report
 
     with private_tmpdir("latte-synth-"):
-        results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep)
+        results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep,
+                             rtl_estimate=rtl_estimate)
     return build_report(cfg, manifest, results, keep)
 
 
@@ -62,7 +64,7 @@ def cmd_synth(args) -> int:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
     jobs = bounded_jobs(args.jobs, len(manifest["tops"]) * len(targets), "flows", "--jobs")
     print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({jobs} parallel flows)...")
-    report = _synth_report(cfg, manifest, design, targets, keep, jobs)
+    report = _synth_report(cfg, manifest, design, targets, keep, jobs, rtl_estimate=True)
     print(format_table(report))
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n", "--json")
     write_report(html, f"latte-rtl synth: {design}", [
@@ -239,7 +241,7 @@ def cmd_flow(args) -> int:
             return 1
         sections.append(Section("Real data: the shipped lm, every layer", [Table(rows)]))
     print(wrap(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}"))
-    synth = _synth_report(cfg, manifest, out, targets, keep, 2)
+    synth = _synth_report(cfg, manifest, out, targets, keep, 2, rtl_estimate=False)
     synth["cycle_ratio_measured"] = ratios
     print(format_table(synth))
     _flow_outputs(cfg, synth, costs, out, sections)

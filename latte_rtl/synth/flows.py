@@ -182,7 +182,8 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
     return result
 
 
-def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path, keep_ratio: float):
+def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path, keep_ratio: float,
+          rtl_estimate: bool):
     """(top, report key, callable) for every flow to run."""
     for top in tops:
         for target in targets:
@@ -195,7 +196,8 @@ def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str
             elif target == "ecp5":
                 yield top, "ecp5", lambda t=top, w=w: synth_fpga(cfg, t, "ecp5", True, w / "ecp5")
             elif target == "ihp130":
-                yield top, "ihp130", lambda t=top, w=w: synth_ihp130(cfg, design_dir, t, w / "ihp130", keep_ratio)
+                yield top, "ihp130", lambda t=top, w=w: synth_ihp130(cfg, design_dir, t, w / "ihp130", keep_ratio,
+                                                                     rtl_estimate)
 
 
 def warm_up(targets: list[str]) -> None:
@@ -208,16 +210,16 @@ def warm_up(targets: list[str]) -> None:
 
 
 def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], *, workers: int = 2,
-               work_dir: Path | None = None, keep_ratio: float = 0.10, log=print) -> dict:
+               work_dir: Path | None = None, keep_ratio: float = 0.10, log=print, rtl_estimate: bool = False) -> dict:
     """Run every flow of `targets` on every top; {top: {flow: result}}. Failures are recorded
-    with their reason, not raised."""
+    with their reason, not raised. `rtl_estimate`: ihp130 energy also by the RTL-activity estimate."""
     for target in targets:
         if target not in TARGETS:
             raise UserError(f"unknown target {target!r}: expected a comma-separated list of {', '.join(TARGETS)}")
     warm_up(targets)
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio))
+        jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio, rtl_estimate))
         report: dict = {top: {} for top in tops}
 
         bar = Progress(len(jobs), "synthesis")

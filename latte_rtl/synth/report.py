@@ -184,6 +184,11 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
         if a.get(field) or b.get(field):
             rows.append((f"ihp130:   critical path {field[:-5]}", _fmt(a.get(field)), _fmt(b.get(field)), ""))
     add("ICGs (clock gates)", a.get("icgs"), b.get("icgs"))
+    la, lb = a.get("electrical") or {}, b.get("electrical") or {}
+    if la or lb:
+        for key, label in (("max_transition_violations", "max transition violations"),
+                           ("max_capacitance_violations", "max capacitance violations")):
+            add(f"  {label}", la.get(key), lb.get(key))
     ca, cb = a.get("clock_gating_check") or {}, b.get("clock_gating_check") or {}
     if ca or cb:
         add("  ICG enable setup slack at fmax, ns", ca.get("slack_at_fmax_ns"), cb.get("slack_at_fmax_ns"), ".3f")
@@ -195,17 +200,19 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
         for block in sorted(set(ga.get("by_block", {})) | set(gb.get("by_block", {}))):
             x, y = ga.get("by_block", {}).get(block, {}), gb.get("by_block", {}).get(block, {})
             rows.append((f"ihp130:   gated/flip-flops {block}", _gated(x), _gated(y), ""))
-    add("pJ per row (gated clocks)", ea.get("pj_per_row"), eb.get("pj_per_row"))
+    ra, rb = ea.get("rtl_activity") or {}, eb.get("rtl_activity") or {}
+    add("pJ per row (gate level, gated clocks)", ea.get("pj_per_row"), eb.get("pj_per_row"))
     add("pJ per row (ungated: every flop clocked)", (ea.get("ungated") or {}).get("pj_per_row"),
         (eb.get("ungated") or {}).get("pj_per_row"))
+    if ra or rb:
+        add("pJ per row (RTL-activity estimate; per block in parentheses)", ra.get("pj_per_row"), rb.get("pj_per_row"))
     add("pJ per key", ea.get("pj_per_key"), eb.get("pj_per_key"), ".1f")
     blocks_a, blocks_b = ea.get("pj_per_row_by_block", {}), eb.get("pj_per_row_by_block", {})
-    ungated_a = (ea.get("ungated") or {}).get("pj_per_row_by_block", {})
-    ungated_b = (eb.get("ungated") or {}).get("pj_per_row_by_block", {})
+    rtl_a, rtl_b = ra.get("pj_per_row_by_block", {}), rb.get("pj_per_row_by_block", {})
     for block in sorted(set(blocks_a) | set(blocks_b)):
         x, y = blocks_a.get(block), blocks_b.get(block)
-        rows.append((f"ihp130:   pJ/row {block} (ungated)", _with_ungated(x, ungated_a.get(block)),
-                     _with_ungated(y, ungated_b.get(block)), _ratio(x, y)))
+        rows.append((f"ihp130:   pJ/row {block}", _with_estimate(x, rtl_a.get(block)),
+                     _with_estimate(y, rtl_b.get(block)), _ratio(x, y)))
     for name, r in (("top", a), ("baseline", b)):
         for key in ("error", "skipped"):
             if key in r:
@@ -222,10 +229,10 @@ def _gated(block: dict) -> str:
             + (f", duty {duty:.2f})" if duty is not None else ")"))
 
 
-def _with_ungated(gated, ungated) -> str:
-    if gated is None:
+def _with_estimate(figure, estimate) -> str:
+    if figure is None:
         return "-"
-    return f"{gated:,.0f}" + (f" ({ungated:,.0f})" if ungated is not None and round(ungated) != round(gated) else "")
+    return f"{figure:,.0f}" + (f" ({estimate:,.0f})" if estimate is not None else "")
 
 
 def format_table(report: dict) -> str:
