@@ -4,7 +4,7 @@ embedded lm dump's rows run through it with thresholds for that ratio (Verilator
 golden) and OpenSTA gives the logic power with that run's switching activity.
 
     python benchmarks/bench_ihp130.py [--keep 0.05,0.1,0.2,0.4,1] [--out docs/data/bench_ihp130.json]
-                                      [--plot docs/img/ihp130_energy_vs_keep.png]
+                                      [--plot build/ihp130_energy_vs_keep.png]
 """
 
 import argparse
@@ -64,7 +64,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", default="0.05,0.1,0.2,0.4,1")
     ap.add_argument("--out", type=Path, default=Path("docs/data/bench_ihp130.json"))
-    ap.add_argument("--plot", type=Path, default=Path("docs/img/ihp130_energy_vs_keep.png"))
+    ap.add_argument("--plot", type=Path, default=Path("build/ihp130_energy_vs_keep.png"))
     args = ap.parse_args()
     keeps = [float(k) for k in args.keep.split(",")]
     cfg = LatteConfig.from_params(attention=True)
