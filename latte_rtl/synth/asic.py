@@ -309,13 +309,13 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool =
     beside it, block by block (`rtl_activity`)."""
     manifest = json.loads((impl.design_dir / "manifest.json").read_text())
     if manifest.get("interface", "native") != "native":  # the native harness drives valid/ready ports only
-        energy = rtl_activity_energy(cfg, impl, keep_ratio)[1]
+        energy = rtl_activity_energy(cfg, impl, keep_ratio)
         energy["method"] = (f"RTL-activity estimate: the gate-level run needs the native interface, not "
                             f"{manifest['interface']}")
         return energy
     energy = gate_level_energy(cfg, impl, keep_ratio)
     if rtl_estimate:
-        activity, rtl = rtl_activity_energy(cfg, impl, keep_ratio)
+        rtl = rtl_activity_energy(cfg, impl, keep_ratio)
         energy["rtl_activity"] = {k: rtl[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
                                                       "flip_flop_mw", "ungated", "activity")}
         energy["rtl_activity"]["method"] = ("one mean toggle rate per block from the RTL run, on every pin of its "
@@ -331,18 +331,17 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
     import tempfile
 
     from .activity import Activity, activity_input
-    from .gatelevel import Netlist, simulate_gates
+    from .gatelevel import simulate_gates
 
     with tempfile.TemporaryDirectory(prefix="latte-gates-") as tmp:
         source = Path(tmp) / "input.npz"
         info = activity_input(cfg, source, rows_per_head=2, keep=keep_ratio)
         run = simulate_gates(impl.design_dir, impl.top, impl.work, impl.work / "netlist.v", impl.mapped, source)
-    netlist = Netlist.parse((impl.work / "netlist.v").read_text(), impl.module)
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
     clock_pj = _clock_energy(impl, gating)
     phase = {}
     for name in ("rows", "load"):
-        pins = {p: r for p, r in run.pin_rates(netlist, name).items() if re.fullmatch(r"[\w/]+", p)}
+        pins = {p: r for p, r in run.pin_rates(name).items() if re.fullmatch(r"[\w/]+", p)}
         watts, flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, {},
                                    float(np.mean(list(pins.values()))) if pins else 0.0, pins)
         saved = gating_savings(impl.top, gating, run.duties[name], clock_pj, impl.period_ns)
@@ -375,10 +374,11 @@ def _clock_energy(impl: Implementation, gating) -> dict[str, float]:
                            lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name, netlist))
 
 
-def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float):
-    """(the RTL run's Activity, energy per row from it): each block's mean toggle rate on its cells'
-    pins, gated (each ICG's flip-flops clocked in the cycles its enable, evaluated on the RTL's
-    signals, is high) and `ungated` (OpenSTA's figure: every flip-flop clocked every cycle)."""
+def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
+    """Energy per row estimated from the RTL run's activity (its `activity` in the result): each
+    block's mean toggle rate on its cells' pins, gated (each ICG's flip-flops clocked in the cycles
+    its enable, evaluated on the RTL's signals, is high) and `ungated` (OpenSTA's figure: every
+    flip-flop clocked every cycle)."""
     from .activity import measure
 
     gated = load_gated(impl.work / "gated.json")
@@ -411,7 +411,7 @@ def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float):
                                                  "flip_flop_mw")}
     energy["clock_gating"] = gating_summary(impl.top, gating, duties, clock_pj)
     energy["activity"]["input"] = activity.input
-    return activity, energy
+    return energy
 
 
 def register_pins(gating, signal_toggles: dict) -> dict[str, float]:

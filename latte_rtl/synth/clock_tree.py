@@ -14,9 +14,11 @@ import re
 
 ICG_CELLS = ("sg13g2_lgcp_1", "sg13g2_slgcp_1")
 MAX_GCLK_LOADS = 32
-_MODULE = re.compile(r"^module (\S+)\(.*?^endmodule", re.M | re.S)
-_CELL = re.compile(r"^  (\S+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
-_PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
+# A mapped netlist as Yosys writes it (`write_verilog -noattr -noexpr`): a module, a cell instance
+# (type, name, pin lines), a pin line (pin, connection). Shared by gatelevel.py and electrical.py.
+NETLIST_MODULE = re.compile(r"^module (\S+)\(.*?^endmodule", re.M | re.S)
+NETLIST_CELL = re.compile(r"^  (\S+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
+NETLIST_PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
 
 
 def _clone_name(name: str, k: int) -> str:
@@ -25,11 +27,11 @@ def _clone_name(name: str, k: int) -> str:
 
 
 def _split_module(text: str) -> tuple[str, int]:
-    cells = list(_CELL.finditer(text))
-    gclk = {dict(_PIN.findall(c.group(3)))["GCLK"].strip(): c for c in cells if c.group(1) in ICG_CELLS}
+    cells = list(NETLIST_CELL.finditer(text))
+    gclk = {dict(NETLIST_PIN.findall(c.group(3)))["GCLK"].strip(): c for c in cells if c.group(1) in ICG_CELLS}
     loads: dict[str, list] = {g: [] for g in gclk}
     for c in cells:
-        for pin, net in _PIN.findall(c.group(3)):
+        for pin, net in NETLIST_PIN.findall(c.group(3)):
             if pin != "GCLK" and net.strip() in loads:
                 loads[net.strip()].append((c, pin))
     edits: dict[int, str] = {}  # cell start -> its new text
@@ -72,4 +74,4 @@ def split_icgs(netlist: str) -> tuple[str, int]:
         total += added
         return text
 
-    return _MODULE.sub(module, netlist), total
+    return NETLIST_MODULE.sub(module, netlist), total

@@ -10,13 +10,13 @@ import functools
 import re
 from collections import defaultdict
 
+from .clock_tree import NETLIST_CELL as _INSTANCE
+from .clock_tree import NETLIST_PIN as _PIN
 from .pdk import STDCELL, liberty_text
 
 _CELL = re.compile(r"^\s*cell\s*\(\s*\"?(\w+)\"?\s*\)\s*\{", re.M)
 _GROUP = re.compile(r"^\s*(?:pin|bus)\s*\(\s*\"?(\w+)(?:\[[\d:]+\])?\"?\s*\)\s*\{", re.M)
 _ATTR = re.compile(r"^\s*(direction|capacitance|max_capacitance)\s*:\s*\"?([\w.]+)\"?\s*;", re.M)
-_INSTANCE = re.compile(r"^  (\S+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
-_PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
 _NET = re.compile(r"\\\S+ |[A-Za-z_][\w$]*(?:\[\d+\])?")
 
 

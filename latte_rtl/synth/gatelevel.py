@@ -22,6 +22,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .clock_tree import ICG_CELLS
+from .clock_tree import NETLIST_CELL as _CELL
+from .clock_tree import NETLIST_MODULE as _MODULE
+from .clock_tree import NETLIST_PIN as _PIN
 from .pdk import STDCELL, Macro, stdcell_liberty
 
 # Latch-based clock gates (liberty `statetable`: int_GATE follows GATE while CLK is low).
@@ -42,7 +46,6 @@ module sg13g2_slgcp_1(CLK, GATE, SCE, GCLK);
   assign GCLK = CLK & int_GATE;
 endmodule
 """
-ICG_CELLS = {"sg13g2_lgcp_1", "sg13g2_slgcp_1"}
 GATED = "latte_gated_"  # prefix of a flip-flop model clocked by CLK with enable EN (gated_flops)
 
 
@@ -138,9 +141,6 @@ def wrapped_netlist(netlist: str, module: str, ports: list[dict], probe: tuple[s
             + f"\n{extra_decls}  {inner} gates (\n" + ",\n".join(conns) + f"\n  );\n{assigns}endmodule\n")
 
 
-_MODULE = re.compile(r"^module (\S+)\(.*?^endmodule", re.M | re.S)
-_CELL = re.compile(r"^  (\S+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
-_PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
 _NET = re.compile(r"\\\S+ |[A-Za-z_][\w$]*")
 
 
@@ -243,21 +243,21 @@ class GateRun:
     """Counts of a gate-level run in two phases, "load" (K/V streams delivering) and "rows": per phase its
     cycles, each net's toggles per cycle {(instance path, net)} and each ICG's clocked fraction
     {"path/icg"} (path dotted, as synth/gating.py names them); SRAM accesses over the whole run
-    {memory path: {"read": cycles, "write": cycles}}."""
+    {memory path: {"read": cycles, "write": cycles}}; the parsed `netlist` it ran."""
     cycles: dict
     rates: dict
     duties: dict
     accesses: dict
+    netlist: Netlist
     seconds: float = 0.0
-    built: bool = False
 
-    def pin_rates(self, netlist: Netlist, phase: str) -> dict[str, float]:
+    def pin_rates(self, phase: str) -> dict[str, float]:
         """{OpenSTA pin path ("a/b/cell/PIN"): toggles per cycle} of every cell pin in `phase`."""
         rates = self.rates[phase]
         out = {}
-        for path, module in netlist.instances():
+        for path, module in self.netlist.instances():
             prefix = path.replace(".", "/") + "/" if path else ""
-            for cell, pin, net in netlist.pins[module]:
+            for cell, pin, net in self.netlist.pins[module]:
                 out[f"{prefix}{cell}/{pin}"] = rates[(path, net)]
         return out
 
@@ -305,4 +305,4 @@ def simulate_gates(design_dir: Path, top: str, work: Path, netlist_file: Path, m
         cycles={k: c for k, (c, _, _) in phases.items()},
         rates={k: dict(zip(nets, (t / max(1, c)).tolist())) for k, (c, t, _) in phases.items()},
         duties={k: {icg: h[i] / max(1, c) for i, icg in icgs} for k, (c, _, h) in phases.items()},
-        accesses=accesses, seconds=stats["seconds"], built=harness[1])
+        accesses=accesses, netlist=netlist, seconds=stats["seconds"])
