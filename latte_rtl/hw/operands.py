@@ -15,9 +15,12 @@ from .readport import ReadPortSignature
 OUTSTANDING = 1
 
 
-def key_part_needed(token, part: str):
-    """Whether a token reads the key bank `part`: the full word (dense), k_L on an LSB pass, else k_H."""
-    return 1 if part == "full" else token.k_low == (part == "lsb")
+def part_needed(parts: tuple[str, ...], token, flag: str, part: str):
+    """Whether `token` reads bank `part` of the banks `parts`: the full word (dense) or a lone plane
+    always, else the LSB plane where its `flag` (k_low, q_low) is set and the MSB plane where not. A
+    plane no lane multiplies is not read, so its port's output and the select's input hold (operand
+    isolation)."""
+    return 1 if part == "full" or len(parts) == 1 else getattr(token, flag) == (part == "lsb")
 
 
 class OperandFetch(wiring.Component):
@@ -50,8 +53,8 @@ class OperandFetch(wiring.Component):
 
     def _ports(self, token):
         """(port, needed by `token`) for every read port."""
-        return ([(getattr(self, f"k_{p}"), key_part_needed(token, p)) for p in self.parts]
-                + [(getattr(self, f"q_{p}"), 1) for p in self.q_parts])
+        return ([(getattr(self, f"k_{p}"), part_needed(self.parts, token, "k_low", p)) for p in self.parts]
+                + [(getattr(self, f"q_{p}"), part_needed(self.q_parts, token, "q_low", p)) for p in self.q_parts])
 
     def elaborate(self, platform):
         m = Module()

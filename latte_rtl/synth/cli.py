@@ -357,8 +357,8 @@ def register(sub) -> None:
     add_config_options(p)
     p.add_argument("--sim", default="verilator", help="simulator of the regression step, one of icarus, verilator "
                                                       "(default %(default)s)")
-    p.add_argument("--target", default="generic,ecp5,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
-                   "(default %(default)s)")
+    p.add_argument("--target", default="generic,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
+                   "(default %(default)s; add ecp5 for the FPGA figures, about 1.5 min more)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.add_argument("--force", action="store_true", help="replace another design in the output directory")
     p.set_defaults(func=cmd_flow)

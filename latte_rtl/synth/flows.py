@@ -30,6 +30,7 @@ from .harness import FpgaHarness
 
 SCRIPTS = Path(__file__).resolve().parent
 TARGETS = ("generic", "ice40", "ecp5", "ihp130")
+FLOW_ORDER = {"ihp130": 0, "ecp5": 1, "ice40": 2, "ice40_dsp": 2}  # flows by time, the longest first
 # FPGA runs cap the key store so that both banks fit the device's block RAM; the logic grows
 # only logarithmically with max_keys (counters, addresses).
 FPGA_MAX_KEYS = 64
@@ -220,6 +221,9 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
         jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio, rtl_estimate))
+        # the longest flows first (a pool of workers ends sooner): ihp130, then the FPGAs; later tops (attention
+        # after score) are the larger
+        jobs.sort(key=lambda job: (FLOW_ORDER.get(job[1], len(FLOW_ORDER)), -tops.index(job[0])))
         report: dict = {top: {} for top in tops}
 
         bar = Progress(len(jobs), "synthesis")
