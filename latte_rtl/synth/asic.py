@@ -209,11 +209,12 @@ _POWER_LINE = re.compile(r"^\s*([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d.eE+-]+)\s+([\d
 
 def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, period_ns: float,
                 activity: dict[str, float], default: float,
-                pins: dict[str, float] | None = None) -> tuple[dict[str, float], float]:
+                pins: dict[str, float] | None = None) -> tuple[dict[str, float], float, dict[str, float]]:
     """Watts per report block at `period_ns`, with toggles per cycle `activity` per instance path
     (`a.b`: on the pins of the cells directly in it), `default` elsewhere, and `pins` {pin: toggles
     per cycle} over both. Macros are left out (their energy is counted per access). Also returns
-    the flip-flops' share (W)."""
+    the flip-flops' share (W) and each ICG's switching power (W, its GCLK net: OpenSTA clocks it
+    every cycle) by instance path."""
     # OpenSTA 2.0.17: set_power_activity -pins is broken, so each pin is set through the API under
     # it; and a -global activity overrides every pin's (so none is set: the top's own cells and the
     # inputs get `default`, each instance's cells its rate, then the given pins theirs).
@@ -231,14 +232,16 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
         commands.append(f"foreach p {{{' '.join(group)}}} {{ pins_activity $p {rate} }}")
     commands += ["report_power -digits 6", "report_power -instances [get_cells -hierarchical *] -digits 6"]
     text = _sta(work, mapped, module, "\n".join(commands), "power.tcl", "netlist.v")
-    watts = {}
+    watts, gclk = {}, {}
     for *figures, name in _POWER_LINE.findall(text):
         parent, _, leaf = name.rpartition("/")
         if re.fullmatch(r"m_\d+_\d+", leaf):
             continue
+        if re.fullmatch(r"icg_\d+(__\d+)?", leaf):  # synth/ihp130.ys and clock_tree.py name them so
+            gclk[name] = float(figures[1])
         block = block_of_path(top, parent.replace("/", "."))
         watts[block] = watts.get(block, 0.0) + float(figures[3])
-    return watts, float(re.search(r"^Sequential\s+\S+\s+\S+\s+\S+\s+(\S+)", text, re.M).group(1))
+    return watts, float(re.search(r"^Sequential\s+\S+\s+\S+\s+\S+\s+(\S+)", text, re.M).group(1)), gclk
 
 
 def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap],
@@ -342,9 +345,9 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
     phase = {}
     for name in ("rows", "load"):
         pins = {p: r for p, r in run.pin_rates(name).items() if re.fullmatch(r"[\w/]+", p)}
-        watts, flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, {},
-                                   float(np.mean(list(pins.values()))) if pins else 0.0, pins)
-        saved = gating_savings(impl.top, gating, run.duties[name], clock_pj, impl.period_ns)
+        watts, flops, gclk = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, {},
+                                         float(np.mean(list(pins.values()))) if pins else 0.0, pins)
+        saved = gating_savings(impl.top, gating, run.duties[name], clock_pj, impl.period_ns, gclk)
         phase[name] = ({b: w - saved.get(b, 0.0) for b, w in watts.items()}, flops - sum(saved.values()), watts, flops)
     paths = [m.path for m in impl.mapped]
     activity = Activity(cycles=run.cycles["load"] + run.cycles["rows"], load_cycles=run.cycles["load"],
@@ -399,11 +402,11 @@ def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
     duties = enable_duties(cones, activity)
     duties.update({icg: duties[base] for icg in gating.icgs
                    if (base := re.sub(r"__\d+$", "", icg)) != icg and base in duties})  # clones share their enable
-    watts, flip_flops = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
-                                    activity.toggles, activity.toggles.get("", 0.1),
-                                    register_pins(gating, activity.signal_toggles))
+    watts, flip_flops, gclk = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
+                                          activity.toggles, activity.toggles.get("", 0.1),
+                                          register_pins(gating, activity.signal_toggles))
     clock_pj = _clock_energy(impl, gating)
-    saved = gating_savings(impl.top, gating, duties, clock_pj, impl.period_ns)
+    saved = gating_savings(impl.top, gating, duties, clock_pj, impl.period_ns, gclk)
     gated_watts = {b: w - saved.get(b, 0.0) for b, w in watts.items()}
     energy = energy_report(activity, gated_watts, impl.period_ns, impl.mapped, flip_flops - sum(saved.values()))
     ungated = energy_report(activity, watts, impl.period_ns, impl.mapped, flip_flops)
@@ -440,14 +443,19 @@ def enable_duties(cones: dict, activity) -> dict[str, float]:
     return duties
 
 
-def gating_savings(top: str, gating, duties: dict, clock_pj: dict, period_ns: float) -> dict[str, float]:
-    """Watts per report block that OpenSTA's full-rate clock counts but the gated flip-flops do not
-    spend: (1 − duty) × their clock energy per cycle. An ICG without a measured duty saves nothing."""
+def gating_savings(top: str, gating, duties: dict, clock_pj: dict, period_ns: float,
+                   gclk_watts: dict[str, float]) -> dict[str, float]:
+    """Watts per report block that OpenSTA's full-rate clock counts but a gated clock does not
+    spend: (1 − duty) × the clock energy per cycle of the flip-flops behind each ICG and of its GCLK
+    net (`gclk_watts`, by instance path; the ICG's own internal energy stays at the full rate). An
+    ICG without a measured duty saves nothing."""
     saved: dict[str, float] = {}
     for icg, flops in gating.icgs.items():
-        pj = sum(n * clock_pj[cell] for cell, n in flops.items()) * (1.0 - duties.get(icg, 1.0))
+        idle = 1.0 - duties.get(icg, 1.0)
+        watts = (sum(n * clock_pj[cell] for cell, n in flops.items()) * 1e-3 / period_ns
+                 + gclk_watts.get(icg.replace(".", "/"), 0.0)) * idle
         block = block_of_path(top, icg.rpartition("/")[0])
-        saved[block] = saved.get(block, 0.0) + pj * 1e-3 / period_ns
+        saved[block] = saved.get(block, 0.0) + watts
     return saved
 
 
