@@ -280,6 +280,11 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
     }
 
 
+# Rows of each head in an energy run: 8 rows of the lm dump; all 64 of layer 1 give 2.8 % (LATTE attention)
+# and 1.2 % (dense) more energy per row (docs/results/asic.md, `benchmarks/bench_ihp130.py --rows-per-head 16`).
+ENERGY_ROWS_PER_HEAD = 2
+
+
 @dataclass(frozen=True)
 class Implementation:
     """A top mapped and timed in `work`: what an energy run needs."""
@@ -306,17 +311,18 @@ def implement(design_dir: Path, top: str, work: Path) -> tuple[dict, Implementat
     return result, Implementation(design_dir, top, entry["module"], mapped, work, result["critical_path_ns"])
 
 
-def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool = False) -> dict:
-    """Energy per row of an implementation on the activity input at `keep_ratio`, from the gate-level
-    run (`gate_level_energy`); with `rtl_estimate`, the RTL-activity estimate of earlier releases
-    beside it, block by block (`rtl_activity`)."""
+def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool = False,
+              rows_per_head: int = ENERGY_ROWS_PER_HEAD) -> dict:
+    """Energy per row of an implementation on the activity input at `keep_ratio` (`rows_per_head` rows
+    of each head), from the gate-level run (`gate_level_energy`); with `rtl_estimate`, the
+    RTL-activity estimate of earlier releases beside it, block by block (`rtl_activity`)."""
     manifest = json.loads((impl.design_dir / "manifest.json").read_text())
     if manifest.get("interface", "native") != "native":  # the native harness drives valid/ready ports only
         energy = rtl_activity_energy(cfg, impl, keep_ratio)
         energy["method"] = (f"RTL-activity estimate: the gate-level run needs the native interface, not "
                             f"{manifest['interface']}")
         return energy
-    energy = gate_level_energy(cfg, impl, keep_ratio)
+    energy = gate_level_energy(cfg, impl, keep_ratio, rows_per_head)
     if rtl_estimate:
         rtl = rtl_activity_energy(cfg, impl, keep_ratio)
         energy["rtl_activity"] = {k: rtl[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
@@ -326,7 +332,7 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool =
     return energy
 
 
-def gate_level_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
+def gate_level_energy(cfg, impl: Implementation, keep_ratio: float, rows_per_head: int = ENERGY_ROWS_PER_HEAD) -> dict:
     """Energy from the netlist's own switching: the netlist simulated on the activity input
     (synth/gatelevel.py, bit-exact with golden), each cell pin's toggles per cycle set in OpenSTA,
     rows and K/V load apart; each gated flip-flop clocked in the cycles its GCLK was high; SRAM
@@ -338,7 +344,7 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="latte-gates-") as tmp:
         source = Path(tmp) / "input.npz"
-        info = activity_input(cfg, source, rows_per_head=2, keep=keep_ratio)
+        info = activity_input(cfg, source, rows_per_head=rows_per_head, keep=keep_ratio)
         run = simulate_gates(impl.design_dir, impl.top, impl.work, impl.work / "netlist.v", impl.mapped, source)
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
     clock_pj = _clock_energy(impl, gating)

@@ -112,10 +112,10 @@ def test_each_enable_gets_one_icg_and_its_measured_duty(gated):
 def test_gated_clock_energy_hand_calculation(gated):
     """Against OpenSTA's full-rate clock, 16 flip-flops at duty 0.1 and 16 at 0.3 save
     (16·E + G)·0.9 + (16·E + G)·0.7 per cycle, E = a flip-flop's clock energy per edge, G = a GCLK
-    net's switching energy per cycle (2·C·V² in OpenSTA, C = 16 clock pins' liberty capacitance, 1.2 V). E as OpenSTA measures
-    it: about 0.1 pJ (IHP sg13g2_dfrbpq_1; docs/spec.md §8: 0.111 pJ), the same at a tenth of the clock
-    rate (so a flip-flop gated to 10 % costs what one clocked at f/10 does), and 36 × E is
-    OpenSTA's own figure for the block's 36 flip-flops clocked every cycle."""
+    net's switching energy per cycle (2·C·V² in OpenSTA, C = 16 clock pins' liberty capacitance, 1.2 V).
+    E as OpenSTA measures it: about 0.1 pJ (IHP sg13g2_dfrbpq_1; docs/spec.md §8: 0.111 pJ), the same
+    at a tenth of the clock rate (so a flip-flop gated to 10 % costs what one clocked at f/10 does),
+    and 36 × E is OpenSTA's own figure for the block's 36 flip-flops clocked every cycle."""
     require_sta()
     period = 5.0
 
