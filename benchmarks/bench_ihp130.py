@@ -70,6 +70,9 @@ def main():
     ap.add_argument("--plot", type=Path, default=Path("build/ihp130_energy_vs_keep.png"))
     args = ap.parse_args()
     keeps = [float(k) for k in args.keep.split(",")]
+    unknown = set(args.tops.split(",")) - set(TOPS)
+    if unknown:
+        ap.error(f"--tops must be a comma list of {', '.join(TOPS)}, not {', '.join(sorted(unknown))}")
     tops = [t for t in TOPS if t in args.tops.split(",")]
     cfg = LatteConfig.from_params(attention=True)
     start = time.perf_counter()

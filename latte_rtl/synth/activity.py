@@ -81,6 +81,11 @@ def _decode_input(cfg, path: Path) -> dict:
             "input": f"random int{cfg.score.bits} decode steps (seed {ACTIVITY_SEED})"}
 
 
+# Rows of each head in an energy run: 8 rows of the lm dump; all 64 of layer 1 give 2.8 % (LATTE attention)
+# and 1.2 % (dense) more energy per row (docs/results/asic.md, `benchmarks/bench_ihp130.py --rows-per-head 16`).
+ENERGY_ROWS_PER_HEAD = 2
+
+
 def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -> dict:
     """Write the run's input: real rows of the embedded lm dump where it fits the design, else random
     ones (seed ACTIVITY_SEED); with `keep`, per-head thresholds that keep about that fraction.
@@ -108,7 +113,7 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     return {"rows": len(q), "keys": k.shape[-2], "kept": int(kept.sum()), "input": source}
 
 
-def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_per_head: int = 2,
+def measure(design_dir: Path, top: str, cfg, memory_paths: list[str], *, rows_per_head: int = ENERGY_ROWS_PER_HEAD,
             keep: float | None = None, watch_for=None) -> Activity:
     """Simulate `top` with waves on the activity input and read the VCD. `watch_for({path: names
     the VCD has})` -> {(path, signal): bits} asks for those bits' values at every rising edge."""

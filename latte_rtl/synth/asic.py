@@ -25,6 +25,7 @@ import numpy as np
 
 from latte_rtl.signals import run_child
 
+from .activity import ENERGY_ROWS_PER_HEAD
 from .blocks import block_areas, block_of_path
 from .clock_tree import MAX_GCLK_LOADS, split_icgs
 from .electrical import capacitance_violations
@@ -280,11 +281,6 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
     }
 
 
-# Rows of each head in an energy run: 8 rows of the lm dump; all 64 of layer 1 give 2.8 % (LATTE attention)
-# and 1.2 % (dense) more energy per row (docs/results/asic.md, `benchmarks/bench_ihp130.py --rows-per-head 16`).
-ENERGY_ROWS_PER_HEAD = 2
-
-
 @dataclass(frozen=True)
 class Implementation:
     """A top mapped and timed in `work`: what an energy run needs."""
@@ -318,13 +314,13 @@ def energy_at(cfg, impl: Implementation, keep_ratio: float, rtl_estimate: bool =
     RTL-activity estimate of earlier releases beside it, block by block (`rtl_activity`)."""
     manifest = json.loads((impl.design_dir / "manifest.json").read_text())
     if manifest.get("interface", "native") != "native":  # the native harness drives valid/ready ports only
-        energy = rtl_activity_energy(cfg, impl, keep_ratio)
+        energy = rtl_activity_energy(cfg, impl, keep_ratio, rows_per_head)
         energy["method"] = (f"RTL-activity estimate: the gate-level run needs the native interface, not "
                             f"{manifest['interface']}")
         return energy
     energy = gate_level_energy(cfg, impl, keep_ratio, rows_per_head)
     if rtl_estimate:
-        rtl = rtl_activity_energy(cfg, impl, keep_ratio)
+        rtl = rtl_activity_energy(cfg, impl, keep_ratio, rows_per_head)
         energy["rtl_activity"] = {k: rtl[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
                                                       "flip_flop_mw", "ungated", "activity")}
         energy["rtl_activity"]["method"] = ("one mean toggle rate per block from the RTL run, on every pin of its "
@@ -353,8 +349,8 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float, rows_per_hea
         pins = {p: r for p, r in run.pin_rates(name).items() if re.fullmatch(r"[\w/]+", p)}
         watts, flops, gclk = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns, {},
                                          float(np.mean(list(pins.values()))) if pins else 0.0, pins)
-        saved = gating_savings(impl.top, gating, run.duties[name], clock_pj, impl.period_ns, gclk)
-        phase[name] = ({b: w - saved.get(b, 0.0) for b, w in watts.items()}, flops - sum(saved.values()), watts, flops)
+        gated = gated_power(impl.top, gating, run.duties[name], clock_pj, impl.period_ns, watts, flops, gclk)
+        phase[name] = (*gated, watts, flops)
     paths = [m.path for m in impl.mapped]
     activity = Activity(cycles=run.cycles["load"] + run.cycles["rows"], load_cycles=run.cycles["load"],
                         rows=info["rows"], keys=info["keys"], kept=info["kept"], input=info["input"],
@@ -371,8 +367,8 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float, rows_per_hea
     del energy["activity"]["read_write_conflicts"]  # the macros' wrappers give a write the port: not visible here
     energy["method"] = ("gate level: the mapped netlist simulated (Verilator, cell functions from the liberty) on "
                         "the activity input, bit-exact with golden; each cell pin's toggles per cycle over the rows "
-                        "(K/V load apart) set in OpenSTA; gated flip-flops clocked in the cycles their GCLK is high; "
-                        "SRAM accesses counted on the macros' enables")
+                        "(K/V load apart) set in OpenSTA; gated flip-flops and their GCLK nets clocked in the cycles "
+                        "their GCLK is high; SRAM accesses counted on the macros' enables")
     energy["gate_level"] = {"bit_exact": True, "rows_cycles": run.cycles["rows"], "load_cycles": run.cycles["load"],
                             "simulated_s": round(run.seconds, 2)}
     return energy
@@ -383,7 +379,8 @@ def _clock_energy(impl: Implementation, gating) -> dict[str, float]:
                            lambda commands, name, netlist, module: _sta(impl.work, [], module, commands, name, netlist))
 
 
-def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
+def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float,
+                        rows_per_head: int = ENERGY_ROWS_PER_HEAD) -> dict:
     """Energy per row estimated from the RTL run's activity (its `activity` in the result): each
     block's mean toggle rate on its cells' pins, gated (each ICG's flip-flops clocked in the cycles
     its enable, evaluated on the RTL's signals, is high) and `ungated` (OpenSTA's figure: every
@@ -402,8 +399,8 @@ def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
                 watch.setdefault((icg.rpartition("/")[0], name), set()).add(bit)
         return watch
 
-    activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], keep=keep_ratio,
-                       watch_for=watch_for)
+    activity = measure(impl.design_dir, impl.top, cfg, [m.path for m in impl.mapped], rows_per_head=rows_per_head,
+                       keep=keep_ratio, watch_for=watch_for)
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
     duties = enable_duties(cones, activity)
     duties.update({icg: duties[base] for icg in gating.icgs
@@ -412,9 +409,8 @@ def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float) -> dict:
                                           activity.toggles, activity.toggles.get("", 0.1),
                                           register_pins(gating, activity.signal_toggles))
     clock_pj = _clock_energy(impl, gating)
-    saved = gating_savings(impl.top, gating, duties, clock_pj, impl.period_ns, gclk)
-    gated_watts = {b: w - saved.get(b, 0.0) for b, w in watts.items()}
-    energy = energy_report(activity, gated_watts, impl.period_ns, impl.mapped, flip_flops - sum(saved.values()))
+    gated_watts, gated_flops = gated_power(impl.top, gating, duties, clock_pj, impl.period_ns, watts, flip_flops, gclk)
+    energy = energy_report(activity, gated_watts, impl.period_ns, impl.mapped, gated_flops)
     ungated = energy_report(activity, watts, impl.period_ns, impl.mapped, flip_flops)
     energy["ungated"] = {k: ungated[k] for k in ("pj_per_row", "pj_per_key", "pj_per_row_by_block", "logic_mw",
                                                  "flip_flop_mw")}
@@ -450,19 +446,29 @@ def enable_duties(cones: dict, activity) -> dict[str, float]:
 
 
 def gating_savings(top: str, gating, duties: dict, clock_pj: dict, period_ns: float,
-                   gclk_watts: dict[str, float]) -> dict[str, float]:
+                   gclk_watts: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """Watts per report block that OpenSTA's full-rate clock counts but a gated clock does not
-    spend: (1 − duty) × the clock energy per cycle of the flip-flops behind each ICG and of its GCLK
-    net (`gclk_watts`, by instance path; the ICG's own internal energy stays at the full rate). An
-    ICG without a measured duty saves nothing."""
-    saved: dict[str, float] = {}
+    spend: (1 − duty) × the clock energy per cycle of the flip-flops behind each ICG, and of its GCLK
+    net (`gclk_watts`, by instance path; the ICG's own internal energy stays at the full rate); the
+    two apart (flip-flops, GCLK nets). An ICG without a measured duty saves nothing."""
+    flops_saved: dict[str, float] = {}
+    nets_saved: dict[str, float] = {}
     for icg, flops in gating.icgs.items():
         idle = 1.0 - duties.get(icg, 1.0)
-        watts = (sum(n * clock_pj[cell] for cell, n in flops.items()) * 1e-3 / period_ns
-                 + gclk_watts.get(icg.replace(".", "/"), 0.0)) * idle
         block = block_of_path(top, icg.rpartition("/")[0])
-        saved[block] = saved.get(block, 0.0) + watts
-    return saved
+        flops_w = sum(n * clock_pj[cell] for cell, n in flops.items()) * 1e-3 / period_ns
+        flops_saved[block] = flops_saved.get(block, 0.0) + flops_w * idle
+        nets_saved[block] = nets_saved.get(block, 0.0) + gclk_watts[icg.replace(".", "/")] * idle
+    return flops_saved, nets_saved
+
+
+def gated_power(top: str, gating, duties: dict, clock_pj: dict, period_ns: float, watts: dict[str, float],
+                flip_flops: float, gclk_watts: dict[str, float]) -> tuple[dict[str, float], float]:
+    """`logic_power`'s watts per block and flip-flop watts with each gated clock charged by its duty
+    (`gating_savings`)."""
+    flops_saved, nets_saved = gating_savings(top, gating, duties, clock_pj, period_ns, gclk_watts)
+    return ({b: w - flops_saved.get(b, 0.0) - nets_saved.get(b, 0.0) for b, w in watts.items()},
+            flip_flops - sum(flops_saved.values()))
 
 
 def gating_summary(top: str, gating, duties: dict, clock_pj: dict) -> dict:
@@ -491,9 +497,10 @@ def gating_summary(top: str, gating, duties: dict, clock_pj: dict) -> dict:
         b["mean_gated_duty"] = round(clocked / b["measured_flip_flops"], 4) if b["measured_flip_flops"] else None
     return {**total, "by_block": dict(sorted(blocks.items())), "icg_cell": ICG_CELL, "min_flops_per_icg": ICG_MIN_FLOPS,
             "clock_energy_pj": {c: round(v, 4) for c, v in clock_pj.items()},
-            "method": "OpenSTA power at full clock on every flip-flop, less (1 - duty) x the clock energy of each "
-                      "flip-flop behind an ICG; duty = fraction of simulated cycles its enable (evaluated from the "
-                      "gated netlist on the simulated signals) is high; ICGs at full activity"}
+            "method": "OpenSTA power at full clock on every flip-flop and GCLK net, less (1 - duty) x the clock "
+                      "energy of each flip-flop behind an ICG and of its GCLK net; duty = fraction of simulated "
+                      "cycles its GCLK is high (gate level) or its enable, evaluated from the gated netlist on the "
+                      "simulated signals, is (RTL estimate); the ICGs' own clock pins at full activity"}
 
 
 def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float, rtl_estimate: bool = False) -> dict:

@@ -221,10 +221,11 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
         jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio, rtl_estimate))
+        order = [(top, name) for top, name, _ in jobs]  # the report's: by top, then target
         # the longest flows first (a pool of workers ends sooner): ihp130, then the FPGAs; later tops (attention
         # after score) are the larger
         jobs.sort(key=lambda job: (FLOW_ORDER.get(job[1], len(FLOW_ORDER)), -tops.index(job[0])))
-        report: dict = {top: {} for top in tops}
+        results: dict = {}
 
         bar = Progress(len(jobs), "synthesis")
 
@@ -244,5 +245,8 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
 
         with bar, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for top, name, result in pool.map(run, jobs):
-                report[top][name] = result
+                results[top, name] = result
+    report: dict = {top: {} for top in tops}
+    for top, name in order:
+        report[top][name] = results[top, name]
     return report
