@@ -61,13 +61,14 @@ def plot(results: dict, keeps: list[float], path: Path) -> None:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--keep", default="0.05,0.1,0.2,0.4,1")
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap.add_argument("--keep", default="0.05,0.1,0.2,0.4,1", help="keep ratios, comma list (default %(default)s)")
     ap.add_argument("--rows-per-head", type=int, default=ENERGY_ROWS_PER_HEAD,
                     help="rows of each head in every energy run (default %(default)s, the flows'; 16: layer 1's all)")
     ap.add_argument("--tops", default=",".join(TOPS), help="LATTE/dense pairs of tops (default: all four)")
-    ap.add_argument("--out", type=Path, default=Path("build/bench_ihp130.json"))
-    ap.add_argument("--plot", type=Path, default=Path("build/ihp130_energy_vs_keep.png"))
+    ap.add_argument("--out", type=Path, default=Path("build/bench_ihp130.json"), help="JSON (default %(default)s)")
+    ap.add_argument("--plot", type=Path, default=Path("build/ihp130_energy_vs_keep.png"),
+                    help="plot, when all four tops run (default %(default)s)")
     args = ap.parse_args()
     keeps = [float(k) for k in args.keep.split(",")]
     unknown = set(args.tops.split(",")) - set(TOPS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..config import STAGES, LatteConfig, implied_params
@@ -20,18 +21,23 @@ class Parser(argparse.ArgumentParser):
         raise UserError(message)
 
 
-def add_config_options(p: argparse.ArgumentParser) -> None:
+def add_config_options(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     """One option per design parameter of every stage; help, choices and range from its param spec
-    (defaults stay None here so that a given option can be told from a default)."""
+    (defaults stay None here so that a given option can be told from a default). `defaults` {name:
+    value}: where the command's default differs from the parameter's (the help says so)."""
     g = p.add_argument_group("design parameters")
     for name, f in design_parameters().items():
-        spec = spec_of(f)
+        spec, text = spec_of(f), help_text(f)
+        if name in (defaults or {}):
+            value = defaults[name]
+            shown = ("on" if value else "off") if isinstance(value, bool) else value
+            text = re.sub(r"\(default [^()]*\)$", f"(default {shown} here)", text)
         if isinstance(f.default, bool):
-            g.add_argument(cli_flag(name), action=argparse.BooleanOptionalAction, default=None, help=help_text(f))
+            g.add_argument(cli_flag(name), action=argparse.BooleanOptionalAction, default=None, help=text)
         elif spec.choices:
-            g.add_argument(cli_flag(name), choices=spec.choices, default=None, help=help_text(f))
+            g.add_argument(cli_flag(name), choices=spec.choices, default=None, help=text)
         else:
-            g.add_argument(cli_flag(name), type=int, default=None, metavar="N", help=help_text(f))
+            g.add_argument(cli_flag(name), type=int, default=None, metavar="N", help=text)
 
 
 def given_config_options(args) -> dict:

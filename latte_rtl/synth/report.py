@@ -241,10 +241,20 @@ def format_table(report: dict) -> str:
     for comp in report["comparison"].values():
         text = text_table(format_pair(report, comp))
         if "break_even_keep_ratio" in comp:
-            text += "\n" + wrap(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while keep "
-                                f"ratio < {comp['break_even_keep_ratio']:.3f}")
+            text += "\n" + wrap(break_even_line(comp))
         out.append(text)
     return "\n\n".join(out)
+
+
+def break_even_line(comp: dict) -> str:
+    """Where a comparison's top beats its baseline in throughput per transistor (keep ratios below the
+    break-even one, or none)."""
+    ratio = comp["break_even_keep_ratio"]
+    if ratio <= 0:
+        return f"{comp['top']} does not beat {comp['baseline']} in throughput per transistor at any keep ratio"
+    if ratio >= 1:
+        return f"{comp['top']} beats {comp['baseline']} in throughput per transistor at every keep ratio"
+    return f"{comp['top']} beats {comp['baseline']} in throughput per transistor while keep ratio < {ratio:.3f}"
 
 
 def html_sections(report: dict) -> list:
@@ -255,8 +265,7 @@ def html_sections(report: dict) -> list:
     for name, comp in report["comparison"].items():
         blocks = [Table(format_pair(report, comp), caption=f"keep ratio {comp['keep_ratio']:.3f}")]
         if "break_even_keep_ratio" in comp:
-            blocks.append(Paragraph(f"{comp['top']} beats {comp['baseline']} in throughput per transistor while "
-                                    f"keep ratio < {comp['break_even_keep_ratio']:.3f}"))
+            blocks.append(Paragraph(break_even_line(comp)))
         sections.append(Section(f"Comparison {name}", blocks))
     flows = [["top", "flow", "seconds", "result"]]
     for top, results in report["tops"].items():

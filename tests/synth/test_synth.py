@@ -12,7 +12,7 @@ import pytest
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
 from latte_rtl.synth import flows
-from latte_rtl.synth.report import build_report, compare_pair, format_table
+from latte_rtl.synth.report import break_even_line, build_report, compare_pair, format_table
 from latte_rtl.synth.sweep import run_sweep
 from latte_rtl.tops import get_top
 
@@ -56,6 +56,14 @@ def test_comparison_arithmetic():
     manifest = {"tops": {name: {"memories": [{"words": 4, "bits": 8}]} for name in results}}
     table = format_table(build_report(cfg, manifest, results, 0.10))
     assert "keys/cycle per Mtransistor" in table and "0.500" in table
+
+
+def test_break_even_line_says_never_always_or_below():
+    comp = {"top": "latte", "baseline": "dense"}
+    assert break_even_line({**comp, "break_even_keep_ratio": 0.0}).endswith("does not beat dense in throughput per "
+                                                                             "transistor at any keep ratio")
+    assert break_even_line({**comp, "break_even_keep_ratio": 1.0}).endswith("at every keep ratio")
+    assert break_even_line({**comp, "break_even_keep_ratio": 0.1217}).endswith("while keep ratio < 0.122")
 
 
 def test_real_synthesis_of_a_small_design(tmp_path):
@@ -129,6 +137,7 @@ def test_main_job_flow_on_a_small_design(tmp_path):
                 "--target", "generic,ecp5", "-o", tmp_path)  # ihp130: tests/synth/test_asic.py
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "keys/cycle per Mtransistor" in proc.stdout and "end to end" not in proc.stdout  # d = 8: no real dump
+    assert "3/4 real data: skipped, the shipped lm dump" in proc.stdout  # says why, not silently
     report = json.loads((tmp_path / "synth_report.json").read_text())
     assert report["tops"]["latte_score_engine"]["ecp5"]["fmax_mhz"] > 0
     assert report["comparison"]["latte_vs_dense"]["keep_ratio"] == 0.10
