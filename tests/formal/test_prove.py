@@ -126,6 +126,17 @@ def test_prove_refuses_a_proof_that_does_not_apply(decode_design):
                       "latte_decode_engine: protocol, liveness", "dense_decode_engine: protocol, liveness")
 
 
+@pytest.mark.parametrize("clock", ["23:41:07", " 0:18:22", " 9:05:00"])
+def test_yosys_error_line_read_at_any_hour(clock):
+    """SymbiYosys pads the hour with a space before 10:00; a syntax error must still be read as Yosys's (the
+    edited-Verilog test below failed between midnight and 10:00)."""
+    log = (f"SBY {clock} [proof] base: starting process\n"
+           f"SBY {clock} [proof] base: latte_score_engine.v:371: ERROR: syntax error, unexpected TOK_ID\n"
+           f"SBY {clock} [proof] engine_0: ERROR: not Yosys's\n")
+    found = sby._YOSYS_ERROR.search(log)
+    assert found and found.group(1).startswith("latte_score_engine.v:371: ERROR: syntax error")
+
+
 def test_prove_user_errors_on_edited_verilog(design, tmp_path):
     """Issue 29: a non-UTF-8 file was a traceback; a syntax error was a proof failure (exit 1) quoting a log in a
     deleted temporary directory. Both are one-line user errors; the log is kept in -o."""
