@@ -15,7 +15,8 @@ from pathlib import Path
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.design import generate
-from latte_rtl.synth.asic import ENERGY_ROWS_PER_HEAD, energy_at, implement, sta_version
+from latte_rtl.synth.activity import ENERGY_ROWS_PER_HEAD
+from latte_rtl.synth.asic import energy_at, implement, sta_version
 from latte_rtl.synth.report import keys_per_s_per_mm2
 from latte_rtl.tools import tool_versions
 
@@ -71,10 +72,10 @@ def main():
                     help="plot, when all four tops run (default %(default)s)")
     args = ap.parse_args()
     keeps = [float(k) for k in args.keep.split(",")]
-    unknown = set(args.tops.split(",")) - set(TOPS)
-    if unknown:
+    asked = args.tops.split(",")
+    if unknown := set(asked) - set(TOPS):
         ap.error(f"--tops must be a comma list of {', '.join(TOPS)}, not {', '.join(sorted(unknown))}")
-    tops = [t for t in TOPS if t in args.tops.split(",")]
+    tops = [t for t in TOPS if t in asked]
     cfg = LatteConfig.from_params(attention=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-ihp130-") as tmp:

@@ -146,14 +146,16 @@ def cli_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def help_text(f: dataclasses.Field) -> str:
-    """The CLI help of a parameter: its phrase, range and default."""
+def help_text(f: dataclasses.Field, default=dataclasses.MISSING) -> str:
+    """The CLI help of a parameter: its phrase, range and default (its field's, or `default` where a
+    command has its own)."""
     spec = spec_of(f)
-    if isinstance(f.default, bool):
-        return f"{spec.help} (default {'on' if f.default else 'off'})"
+    default = f.default if default is dataclasses.MISSING else default
+    if isinstance(default, bool):
+        return f"{spec.help} (default {'on' if default else 'off'})"
     if spec.choices:  # argparse lists the choices
-        return f"{spec.help} (default {f.default})"
-    return f"{spec.symbol + ': ' if spec.symbol else ''}{spec.help}, {range_text(spec)} (default {f.default})"
+        return f"{spec.help} (default {default})"
+    return f"{spec.symbol + ': ' if spec.symbol else ''}{spec.help}, {range_text(spec)} (default {default})"
 
 
 def markdown_table(stages: dict) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..config import STAGES, LatteConfig, implied_params
@@ -27,11 +26,7 @@ def add_config_options(p: argparse.ArgumentParser, defaults: dict | None = None)
     value}: where the command's default differs from the parameter's (the help says so)."""
     g = p.add_argument_group("design parameters")
     for name, f in design_parameters().items():
-        spec, text = spec_of(f), help_text(f)
-        if name in (defaults or {}):
-            value = defaults[name]
-            shown = ("on" if value else "off") if isinstance(value, bool) else value
-            text = re.sub(r"\(default [^()]*\)$", f"(default {shown} here)", text)
+        spec, text = spec_of(f), help_text(f, (defaults or {}).get(name, f.default))
         if isinstance(f.default, bool):
             g.add_argument(cli_flag(name), action=argparse.BooleanOptionalAction, default=None, help=text)
         elif spec.choices:

@@ -27,7 +27,7 @@ from latte_rtl.signals import run_child
 
 from .activity import ENERGY_ROWS_PER_HEAD
 from .blocks import block_areas, block_of_path
-from .clock_tree import MAX_GCLK_LOADS, split_icgs
+from .clock_tree import ICG_NAME, MAX_GCLK_LOADS, clone_base, split_icgs
 from .electrical import capacitance_violations
 from .fanout import BUFFER, repair_fanout
 from .gating import (
@@ -238,7 +238,7 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
         parent, _, leaf = name.rpartition("/")
         if re.fullmatch(r"m_\d+_\d+", leaf):
             continue
-        if re.fullmatch(r"icg_\d+(__\d+)?", leaf):  # synth/ihp130.ys and clock_tree.py name them so
+        if ICG_NAME.fullmatch(leaf):
             gclk[name] = float(figures[1])
         block = block_of_path(top, parent.replace("/", "."))
         watts[block] = watts.get(block, 0.0) + float(figures[3])
@@ -404,7 +404,7 @@ def rtl_activity_energy(cfg, impl: Implementation, keep_ratio: float,
     gating = netlist_gating((impl.work / "netlist.v").read_text(), impl.module)
     duties = enable_duties(cones, activity)
     duties.update({icg: duties[base] for icg in gating.icgs
-                   if (base := re.sub(r"__\d+$", "", icg)) != icg and base in duties})  # clones share their enable
+                   if (base := clone_base(icg)) != icg and base in duties})  # clones share their enable
     watts, flip_flops, gclk = logic_power(impl.work, impl.mapped, impl.top, impl.module, impl.period_ns,
                                           activity.toggles, activity.toggles.get("", 0.1),
                                           register_pins(gating, activity.signal_toggles))

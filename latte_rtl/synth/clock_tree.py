@@ -21,6 +21,14 @@ NETLIST_CELL = re.compile(r"^  (\S+) (\S+) +\(\n(.*?)\n  \);\n", re.M | re.S)
 NETLIST_PIN = re.compile(r"^    \.(\w+)\((.*)\),?$", re.M)
 
 
+ICG_NAME = re.compile(r"icg_\d+(?:__\d+)?")  # an ICG instance: synth/ihp130.ys's `icg_N`, a clone's `icg_N__K`
+
+
+def clone_base(name: str) -> str:
+    """The ICG a clone was made from (`a.b/icg_3__1` -> `a.b/icg_3`); an ICG's own name otherwise."""
+    return re.sub(r"__\d+$", "", name)
+
+
 def _clone_name(name: str, k: int) -> str:
     """`icg_3` -> `icg_3__1`; an escaped name keeps its form (`\\a.icg_3 ` -> `\\a.icg_3__1 `)."""
     return f"{name.rstrip()}__{k}" + (" " if name.startswith("\\") else "")
