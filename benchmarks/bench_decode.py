@@ -33,8 +33,8 @@ def thresholds_for(spec, q, k, keep):
 
 def step_all(spec, q, k, v, keep, mult, args):
     t = thresholds_for(spec, q, k, keep)
-    return {e: decode_step(spec, q, k, v, t, mult, engine=e, bandwidth=args.bandwidth, latency=args.latency)
-            for e in ENGINES}
+    return {e: decode_step(spec, q, k, v, t, mult, engine=e, bandwidth=args.bandwidth, latency=args.latency,
+                           queue=args.queue) for e in ENGINES}
 
 
 def synthetic(n, g, d, seed):
@@ -64,16 +64,20 @@ def main():
     ap.add_argument("--keys", type=int, default=4096)
     ap.add_argument("--group", type=int, default=3, help="query heads per KV head (G)")
     ap.add_argument("--dim", type=int, default=64)
-    ap.add_argument("--lanes", type=int, default=64, help="multipliers per query head's array")
     ap.add_argument("--bus-bits", type=int, default=256, help="AXI data width")
     ap.add_argument("--bandwidth", type=float, default=16.0, help="memory bytes per cycle")
     ap.add_argument("--latency", type=int, default=200, help="cycles from AR to first R beat")
+    ap.add_argument("--outstanding", type=int, default=128, help="axi_outstanding of the design")
+    ap.add_argument("--rows-in-flight", type=int, default=256, help="rows_in_flight of the design")
+    ap.add_argument("--queue", type=int, default=128, help="bursts the memory accepts ahead")
     ap.add_argument("--real", help="a SmolLM2 dump (.npz) to measure on as well")
     args = ap.parse_args()
-    spec = LatteConfig.from_params(kv_memory="axi", dim=args.dim, lanes=args.lanes, axi_data_width=args.bus_bits,
-                                   max_keys=65536, kept_buffer=65536).decode_spec()
-    print(f"decode model: d {args.dim}, 8-bit, m 4, {args.lanes} lanes/query head, AXI {args.bus_bits} bit, "
-          f"{args.bandwidth:g} B/cycle, latency {args.latency} cycles, absolute thresholds; synthetic seed {SEED}")
+    spec = LatteConfig.from_params(kv_memory="axi", dim=args.dim, axi_data_width=args.bus_bits,
+                                   max_keys=65536, kept_buffer=65536, axi_outstanding=args.outstanding,
+                                   rows_in_flight=args.rows_in_flight).decode_spec()
+    print(f"decode model: d {args.dim}, 8-bit, m 4, AXI {args.bus_bits} bit, {args.outstanding} bursts and "
+          f"{args.rows_in_flight} rows in flight, memory {args.bandwidth:g} B/cycle, latency {args.latency} cycles, "
+          f"{args.queue} bursts queued, absolute thresholds; synthetic seed {SEED}")
     g, n = args.group, args.keys
     res = step_all(spec, *synthetic(n, g, args.dim, SEED), args.keep, [MULT] * g, args)
     lat, den = res["latte"], res["dense"]

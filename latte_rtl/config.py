@@ -296,8 +296,12 @@ class DecodeConfig:
     axi_addr_width: int = param(32, "AXI4 address width in bits", lo=13, hi=64, requires=_EXTERNAL)
     kept_buffer: int = param(1024, "kept-score buffer entries per query row (keys kept past it are dropped and "
                                    "counted in overflow); at most max_keys", lo=1, hi=65536, requires=_EXTERNAL)
-    axi_outstanding: int = param(32, "AXI4 read bursts in flight at most (hides the memory latency)", lo=1, hi=64,
+    axi_outstanding: int = param(32, "AXI4 read bursts in flight at most (hides the memory latency)", lo=1, hi=256,
                                  requires=_EXTERNAL)
+    rows_in_flight: int = param(0, "plane rows a decode top keeps asked for ahead of its datapath (MSB rows of the "
+                                   "score pass, V rows of the walk; its FIFOs are this deep); 0: max(8, "
+                                   "axi_outstanding). Hiding latency L at B bytes per cycle takes about L·B / "
+                                   "row bytes", lo=0, hi=1024, requires=_EXTERNAL)
     group: int = param(1, "query rows per KV head processed together in one decode step (grouped-query "
                           "attention; SmolLM2-135M: 3)", lo=1, hi=16, requires=_EXTERNAL, symbol="G")
 
@@ -398,7 +402,9 @@ class LatteConfig:
                           threshold_mode=sc.threshold_mode, kept_buffer=self.decode.kept_buffer,
                           bus_bytes=self.decode.axi_data_width // 8, max_keys=sc.max_keys,
                           addr_width=self.decode.axi_addr_width, mult_bits=at.mult_bits, softmax=softmax,
-                          estimate=sc.estimate, sink_keys=sc.sink_keys, window_keys=sc.window_keys)
+                          estimate=sc.estimate, sink_keys=sc.sink_keys, window_keys=sc.window_keys,
+                          rows_in_flight=self.decode.rows_in_flight or max(8, self.decode.axi_outstanding),
+                          outstanding=self.decode.axi_outstanding, max_burst=getattr(self.bus, "max_burst", 0) or 1)
 
 
 def implied_params(params: dict) -> dict:

@@ -68,6 +68,7 @@ class MemoryBus:
         """The memory model bound to testbench `tb` (cocotb or native), or None."""
         return None
 
-    def native_memory(self, cfg, memory: tuple[int, float | None]) -> tuple[int, float] | None:
-        """The native harness's memory arguments (latency, bytes per cycle) from `run`'s, or None."""
+    def native_memory(self, cfg, memory: tuple) -> tuple | None:
+        """The native harness's memory arguments (latency, bytes per cycle[, queued bursts]) from `run`'s, or
+        None."""
         return None

@@ -130,5 +130,5 @@ class ExternalBus(MemoryBus):
         return {"axi_addr_width": spec.addr_width, "mult_bits": spec.mult_bits,
                 "C_g (max_keys << exp_bits)": (spec.max_keys << spec.softmax["exp_bits"]).bit_length()}
 
-    def native_memory(self, cfg, memory: tuple[int, float | None]) -> tuple[int, float]:
-        return memory[0], memory[1] or cfg.decode_spec().bus_bytes
+    def native_memory(self, cfg, memory: tuple) -> tuple:
+        return memory[0], memory[1] or cfg.decode_spec().bus_bytes, *memory[2:]

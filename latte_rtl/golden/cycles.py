@@ -267,20 +267,68 @@ def decode_reads(row_beats: dict, bus_bytes: int, n_keys: int, lsb_rows: int, v_
     return {**reads, "total": sum(reads.values())}
 
 
-def decode_cycles(reads: dict, *, beats: int, n_keys: int, kept: int, v_rows: int, prob_bits: int,
-                  bandwidth: float, latency: int, msb_passes: int = 1, dense: bool = False) -> dict:
-    """Model cycles of one decode step at `bandwidth` bytes/cycle and `latency` cycles per dependent
-    fetch (one array of `lanes` multipliers per query row of the group, working in parallel).
+MEMORY_QUEUE = 16     # bursts a memory accepts ahead by default (the native engine's AXI memory model)
 
-    K phase: max(K bytes / bandwidth, compute) + latency, compute = beats (passes N + 3 kept) (LATTE,
-    kept = the most any row keeps) or beats N (dense); softmax 3 kept + B; V phase: max(V bytes /
-    bandwidth, beats v_rows) + latency (none when no V row is read); + beats (output).
+
+def _memory_phase(nbytes: int, bursts: int, credit: float, *, bandwidth: float, latency: int,
+                  slots: int, in_flight: int) -> tuple[int, str]:
+    """(cycles, what bounds them) of a phase reading `nbytes` in `bursts` bursts: the most of its bytes at the
+    bandwidth ("memory"), its bursts through `slots` in flight, each waiting `latency`, and `credit` row-cycles
+    (rows times the cycles each holds one of `in_flight` credits; both "latency"); plus the latency of the
+    last."""
+    wire = math.ceil(nbytes / bandwidth)
+    waits = max(math.ceil(bursts * latency / slots), math.ceil(credit / in_flight))
+    return max(wire, waits) + latency, "memory" if wire >= waits else "latency"
+
+
+def _bus_bound(phase: tuple[int, str], clipped: bool) -> tuple[int, str]:
+    """A memory-bound phase whose bandwidth is the bus's own (one beat a cycle) is bound by the datapath."""
+    return (phase[0], "compute") if clipped and phase[1] == "memory" else phase
+
+
+def decode_cycles(spec, reads: dict, *, n_keys: int, lsb_rows: int, v_rows: int, entries: int, group: int,
+                  bandwidth: float, latency: int, queue: int = MEMORY_QUEUE, msb_passes: int = 1,
+                  dense: bool = False) -> dict:
+    """Model cycles of one decode step of the decode tops (tops/decode.py) at `bandwidth` bytes/cycle and
+    `latency` cycles from a burst's request to its first beat, the memory taking `queue` bursts ahead.
+
+    `spec` (a DecodeSpec) gives the bus width, plane row beats, rows in flight R, outstanding bursts and
+    the burst cap; `reads` the bytes per plane (decode_reads); `entries` the kept-score buffer's entries
+    (keys some row keeps; dense N). The tops take one bus beat a cycle, so the bandwidth is at most the
+    bus width. Phases, each the most of bytes / bandwidth, bursts · latency / min(outstanding, queue),
+    and the row credit (rows × cycles each holds a credit) / R, plus the latency:
+    K (each MSB pass): the MSB plane in requests of c = min(max_burst / beats, R) rows, each row holding a
+    credit for the latency and half its request's transfer; LATTE's LSB rows one burst each, a kept key
+    holding a credit until its LSB row is in; dense's LSB rows in requests paired with the MSB ones;
+    SUM: entries + 2; DIVIDE: prob_bits + 3; V walk: at least one entry a cycle, scattered V rows one burst
+    each, dense's walk of every V row in requests of max_burst / beats rows; the output: G + 3.
     """
-    k_mem = math.ceil((reads["k_msb"] + reads["k_lsb"]) / bandwidth)
-    k_compute = beats * n_keys if dense else beats * (msb_passes * n_keys + 3 * kept)
-    v_mem = math.ceil(reads["v"] / bandwidth)
-    v_compute = beats * v_rows
-    total = (max(k_mem, k_compute) + latency + 3 * kept + prob_bits
-             + (max(v_mem, v_compute) + latency if v_rows else 0) + beats)
-    return {"total": total, "k_memory": k_mem, "k_compute": k_compute, "v_memory": v_mem, "v_compute": v_compute,
-            "bound": "memory" if k_mem + v_mem >= k_compute + v_compute else "compute"}
+    beats = {p: spec.row_beats(p) for p in ("k_msb", "k_lsb", "v")}
+    clipped, bandwidth = bandwidth >= spec.bus_bytes, min(bandwidth, spec.bus_bytes)
+    in_flight, slots = spec.rows_in_flight, max(1, min(spec.outstanding, queue))
+    mem = {"bandwidth": bandwidth, "latency": latency, "slots": slots, "in_flight": in_flight}
+    k_beats = max(beats["k_msb"], beats["k_lsb"]) if dense else beats["k_msb"]
+    chunk = max(1, min(spec.max_burst // k_beats, in_flight))
+    msb_bursts = math.ceil(n_keys / chunk)
+    pass_bytes = reads["k_msb"] // msb_passes
+    transfer = {p: b * spec.bus_bytes / bandwidth for p, b in beats.items()}   # cycles of one row on the wire
+    # a row's credit is held from its request until it leaves: the latency and, on average, half its request
+    msb_hold = latency + (chunk + 1) / 2 * transfer["k_msb"]
+    probe = [_memory_phase(pass_bytes, msb_bursts, n_keys * msb_hold, **mem) for _ in range(msb_passes - 1)]
+    if dense:      # an MSB row's entry waits for its LSB row, in the request after its own
+        credit = n_keys * (latency + chunk * transfer["k_msb"] + (chunk + 1) / 2 * transfer["k_lsb"])
+    else:          # an MSB row, then a kept key's entry until its own LSB row
+        credit = n_keys * msb_hold + lsb_rows * (latency + transfer["k_lsb"])
+    score = _memory_phase(pass_bytes + reads["k_lsb"], 2 * msb_bursts if dense else msb_bursts + lsb_rows,
+                          credit, **mem)
+    v_chunk = max(1, spec.max_burst // beats["v"]) if dense and v_rows == n_keys else 1   # a walk of every V row
+    v_hold = latency + (v_chunk + 1) / 2 * transfer["v"]
+    walk = _memory_phase(reads["v"], math.ceil(v_rows / v_chunk), v_rows * v_hold, **mem) if v_rows else (0, "compute")
+    score, walk = _bus_bound(score, clipped), _bus_bound(walk, clipped)
+    if walk[0] < entries:
+        walk = (entries, "compute")
+    softmax = entries + 2 + spec.softmax["prob_bits"] + 3
+    k_cycles = sum(p[0] for p in (*probe, score))
+    total = k_cycles + walk[0] + softmax + group + 3
+    return {"total": total, "k_cycles": k_cycles, "v_cycles": walk[0], "softmax": softmax,
+            "bound": max((score, walk), key=lambda p: p[0])[1]}

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from .attention import pv_rows, softmax_rows
-from .cycles import decode_cycles, decode_reads
+from .cycles import MEMORY_QUEUE, decode_cycles, decode_reads
 from .latte import estimates, keep_mask, partial_sums, recombine
 
 PLANES = ("k_msb", "k_lsb", "v")
@@ -64,6 +64,9 @@ class DecodeSpec:
     estimate: str                # what the filter compares (golden.ESTIMATES)
     sink_keys: int               # keys j < sink_keys are always kept
     window_keys: int             # keys j >= N − window_keys are always kept
+    rows_in_flight: int          # plane rows the tops keep asked for (MSB rows of the score pass, V rows)
+    outstanding: int             # bursts the bus master keeps in flight
+    max_burst: int               # beats per burst at most (the bus master's)
 
     @property
     def lsb_bits(self) -> int:
@@ -189,14 +192,15 @@ ENGINES = ("latte", "dense", "dense_skip")
 
 
 def decode_step(spec: DecodeSpec, q, k, v, thresholds, mult, comp=None, *, engine: str = "latte",
-                bandwidth: float = 32.0, latency: int = 100) -> dict[str, np.ndarray]:
+                bandwidth: float = 32.0, latency: int = 100, queue: int = MEMORY_QUEUE) -> dict[str, np.ndarray]:
     """One KV head's decode step: q [G, d] (its G query rows), k, v [N, d], thresholds, mult and
     comp [G] (per query row). engine latte; dense (every key kept, K and V of every key read);
     dense_skip (the dense twin reading only V rows with p > 0).
 
     Returns hh, estimate (E, what the filter compares), kept, scores, probs [G, N]; out [G, d]; overflow,
     kept_count [G]; lsb_rows, v_rows (keys whose LSB / V row the group needs, bool [N]: kept / p > 0 by some
-    row); bytes (per plane and total, for the group) and cycles (the decode cycle model of golden/cycles.py).
+    row); bytes (per plane and total, for the group) and cycles (the decode cycle model of golden/cycles.py at
+    `bandwidth` bytes/cycle, `latency` and a memory taking `queue` bursts ahead).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -220,9 +224,9 @@ def decode_step(spec: DecodeSpec, q, k, v, thresholds, mult, comp=None, *, engin
     passes = 2 if spec.threshold_mode == "relative" and not dense else 1
     reads = decode_reads({p: spec.row_beats(p) for p in PLANES}, spec.bus_bytes, n, int(lsb_rows.sum()),
                          n if engine == "dense" else int(v_rows.sum()), msb_passes=passes)
-    cycles = decode_cycles(reads, beats=spec.beats, n_keys=n, kept=int(kept.sum(axis=1).max()),
-                           v_rows=n if engine == "dense" else int(v_rows.sum()), prob_bits=spec.softmax["prob_bits"],
-                           bandwidth=bandwidth, latency=latency, msb_passes=passes, dense=dense)
+    cycles = decode_cycles(spec, reads, n_keys=n, lsb_rows=int(lsb_rows.sum()),
+                           v_rows=n if engine == "dense" else int(v_rows.sum()), entries=int(lsb_rows.sum()),
+                           group=g, bandwidth=bandwidth, latency=latency, queue=queue, msb_passes=passes, dense=dense)
     return {"hh": hh, "estimate": est, "kept": kept, "scores": np.where(kept, exact, 0), "probs": soft["probs"],
             "out": out,
             "overflow": overflow, "kept_count": kept.sum(axis=1), "lsb_rows": lsb_rows, "v_rows": v_rows,

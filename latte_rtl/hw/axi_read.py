@@ -42,7 +42,7 @@ class AxiReadMaster(wiring.Component):
     """Requests in on `req` (addr bytes, beats), data beats out on `resp`, AXI4 AR/R on `axi`.
 
     data_width bits per beat (64..512), len_width bits of request length, max_burst beats per burst
-    (1..256), max_outstanding bursts in flight (1..64), id_width bits of ARID / RID (ARID is 0).
+    (1..256), max_outstanding bursts in flight (1..256), id_width bits of ARID / RID (ARID is 0).
     """
 
     def __init__(self, *, addr_width: int = 32, data_width: int = 64, len_width: int = 16,
@@ -51,8 +51,8 @@ class AxiReadMaster(wiring.Component):
             raise ValueError(f"data_width must be one of {DATA_WIDTHS}, not {data_width!r}")
         if not 1 <= max_burst <= 256:
             raise ValueError(f"max_burst must be in 1..256, not {max_burst!r}")
-        if not 1 <= max_outstanding <= 64:
-            raise ValueError(f"max_outstanding must be in 1..64, not {max_outstanding!r}")
+        if not 1 <= max_outstanding <= 256:
+            raise ValueError(f"max_outstanding must be in 1..256, not {max_outstanding!r}")
         if not 13 <= addr_width <= 64:
             raise ValueError(f"addr_width must be in 13..64, not {addr_width!r}")
         if not 1 <= id_width <= 16:

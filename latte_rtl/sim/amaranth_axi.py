@@ -22,6 +22,7 @@ class ReactiveMemory:
         self.ar_busy, self.r_busy = ar_busy, r_busy
         self.mem = bytes(rng.getrandbits(8) for _ in range(MEMORY_BYTES))
         self.bursts, self.beat, self.most_in_flight, self.longest = [], 0, 0, 0
+        self.requests = []         # (address, beats) of every burst taken
 
     def load(self, address: int, image: bytes) -> None:
         """The contents: zero but `image` at byte `address`."""
@@ -57,5 +58,6 @@ class ReactiveMemory:
             assert addr % self.bytes == 0 and length <= master.max_burst
             assert addr % 4096 + length * self.bytes <= 4096, f"burst {addr:#x}+{length} crosses 4 KiB"
             self.bursts.append((addr, length, cycle + self.latency))
+            self.requests.append((addr, length))
             self.most_in_flight = max(self.most_in_flight, len(self.bursts))
             self.longest = max(self.longest, length)

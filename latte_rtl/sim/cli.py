@@ -87,13 +87,14 @@ def _engine(args, inputs: dict):
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
     prepare_simulator(sim)
-    memory = (args.mem_latency or 0, args.mem_bytes_per_cycle)
-    if name == "cocotb" and memory != (0, None):
-        raise UserError("--mem-latency and --mem-bytes-per-cycle apply to --engine native only (cocotb's memory is "
-                        "cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
+    memory = (args.mem_latency or 0, args.mem_bytes_per_cycle, args.mem_queue or MEM_QUEUE)
+    if name == "cocotb" and any(v is not None for v in (args.mem_latency, args.mem_bytes_per_cycle, args.mem_queue)):
+        raise UserError("--mem-latency, --mem-bytes-per-cycle and --mem-queue apply to --engine native only "
+                        "(cocotb's memory is cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
     return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves), *memory)
 
 
+MEM_QUEUE = 16  # bursts the native AXI memory model accepts ahead by default
 MAX_MEM_LATENCY = 65535  # cycles; far inside the harness's hang watchdog (native.stall_limit: ≥ 1 M quiet cycles)
 
 
@@ -102,8 +103,8 @@ def _check_memory_options(args, top) -> None:
     without one (an on-chip top takes its K/V as streams), not ignored."""
     if top.decode:
         return
-    given = [o for o, v in (("--mem-latency", args.mem_latency), ("--mem-bytes-per-cycle", args.mem_bytes_per_cycle))
-             if v is not None]
+    given = [o for o, v in (("--mem-latency", args.mem_latency), ("--mem-bytes-per-cycle", args.mem_bytes_per_cycle),
+                            ("--mem-queue", args.mem_queue)) if v is not None]
     if given:
         raise UserError(f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to the decode tops "
                         f"(generate --kv-memory axi), not {top.name}: its K and V stream in on chip, with no AXI "
@@ -165,7 +166,9 @@ def cmd_run(args) -> int:
     _save(result, path, cfg, top, engine, manifest)
     if args.waves and done[0]["waves"]:
         shutil.copyfile(done[0]["waves"], args.waves)
-    print(_summary(top.name, engine, inputs, done, wall, path))
+    print(_summary(top.name, engine, inputs, done, wall, path, cfg.decode.group if top.decode else 1))
+    if top.decode:
+        print(_decode_per_layer(done, cfg.decode.group))
     if mismatches:
         print(f"latte-rtl: RTL and golden disagree (first mismatch): {_first_mismatch(mismatches[0])}; the RTL's "
               f"result is in {path}, {args.output} was not written", file=sys.stderr)
@@ -187,18 +190,32 @@ def _compared(cfg, top) -> list[str]:
     return ["kept", "scores", "hh of the kept keys", "row records"]
 
 
-def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path: Path) -> str:
+def _summary(top: str, engine, inputs: dict, done: list[dict], wall: float, path: Path, group: int) -> str:
+    """`group`: rows sharing one record's cycles (a decode step's G rows each carry the step's), else 1."""
     rows = sum(inp.q.shape[0] for inp in inputs.values())
     keys = sorted({inp.n_keys for inp in inputs.values()})
     kept = sum(d["result"]["kept_count"].sum() for d in done) / max(1, sum(
         d["result"]["kept_count"].size * inputs[d["shard"].layer].n_keys for d in done))
     # rows that overlap (attention tops): the cycles they took together are the sum of the intervals
-    cycles = sum(int(d["result"]["interval" if "interval" in d["result"] else "cycles"].sum()) for d in done)
+    cycles = sum(int(d["result"]["interval" if "interval" in d["result"] else "cycles"].sum()) for d in done) // group
     layers = "" if None in inputs else f"{len(inputs)} layers, "
     cached = "" if any(d["built"] for d in done) else " (cached model)"
     return (f"run ({top}, {engine.name if engine.name == 'native' else engine.sim}): {layers}{rows} rows x "
             f"{'/'.join(map(str, keys))} keys, {kept:.1%} kept, {cycles} cycles -> {path}{cached}; "
             f"{len(done)} shard(s), {wall:.1f} s, {rows / wall:.1f} rows/s")
+
+
+def _decode_per_layer(done: list[dict], group: int) -> str:
+    """Bytes read per plane and cycles of a decode top's steps, per layer (each step's G rows carry its
+    figures: summed over steps)."""
+    lines = []
+    for d in sorted(done, key=lambda d: -1 if d["shard"].layer is None else d["shard"].layer):
+        r, layer = d["result"], d["shard"].layer
+        planes = {p: int(r[f"bytes_read_{p}"].sum()) // group for p in ("k_msb", "k_lsb", "v")}
+        lines.append(f"  {'all rows' if layer is None else f'layer {layer}'}: {sum(planes.values())} bytes read "
+                     f"(K MSB {planes['k_msb']}, K LSB {planes['k_lsb']}, V {planes['v']}), "
+                     f"{int(r['cycles'].sum()) // group} cycles in {r['cycles'].size // group} decode step(s)")
+    return "decode steps, per layer:\n" + "\n".join(lines)
 
 
 def _save(result: dict, output: Path, cfg, top, engine, manifest: dict) -> None:
@@ -250,6 +267,10 @@ def register(sub) -> None:
     p.add_argument("--mem-bytes-per-cycle", type=positive_number("--mem-bytes-per-cycle"), default=None, metavar="B",
                    help="decode tops, native engine: the AXI memory model's bandwidth in bytes per cycle, > 0 "
                         "(default: the data width, one beat per cycle)")
+    p.add_argument("--mem-queue", type=int_at_least("--mem-queue", 1, 4096), default=None, metavar="BURSTS",
+                   help=f"decode tops, native engine: bursts the AXI memory model accepts before it drops ARREADY (a "
+                        f"memory controller's read queue), 1..4096 (default {MEM_QUEUE}); scattered one-row bursts "
+                        "reach the bandwidth only when it covers latency × bytes per cycle / burst bytes")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
                    help="local worker processes over which the rows (of every layer) are sharded (at most one per "
                         "row and 2 per CPU core: more is clamped, with a note)")

@@ -158,8 +158,8 @@ def hang_budget(cfg: LatteConfig, latency: int) -> int:
         spec = cfg.decode_spec()
         rows = {p: spec.row_beats(p) for p in ("k_msb", "k_lsb", "v")}
         reads = golden.decode_reads(rows, spec.bus_bytes, n, n, n, msb_passes=2)
-        longest = golden.decode_cycles(reads, beats=spec.beats, n_keys=n, kept=n, v_rows=n, prob_bits=a.prob_bits,
-                                       bandwidth=1, latency=latency, msb_passes=2)["total"]
+        longest = golden.decode_cycles(spec, reads, n_keys=n, lsb_rows=n, v_rows=n, entries=n, group=cfg.decode.group,
+                                       bandwidth=1, latency=latency, queue=1, msb_passes=2)["total"]
         longest += 2 * latency * math.ceil(reads["total"] / spec.bus_bytes)   # no overlap at all
     else:
         score = golden.score_cycles(sc.beats, n, n, sc.completion_ratio, sc.threshold_mode)

@@ -211,8 +211,8 @@ def stall_limit(cfg) -> int:
 
 
 def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: float, limit: int, top: str,
-             memory: tuple[int, float] | None = None, env: dict | None = None) -> dict:
-    extra = [str(memory[0]), repr(float(memory[1]))] if memory else []
+             memory: tuple | None = None, env: dict | None = None) -> dict:
+    extra = [str(memory[0]), repr(float(memory[1])), *map(str, memory[2:])] if memory else []
     done = run_child([str(exe), str(work), str(seed), repr(valid_prob), repr(ready_prob), str(limit), *extra],
                      capture_output=True, text=True, env={**os.environ, **env} if env else None)
     if done.returncode:
@@ -222,12 +222,12 @@ def _harness(exe: Path, work: Path, seed: int, valid_prob: float, ready_prob: fl
 
 def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[Path], *, top: str,
                     seed: int = 1, valid_prob: float = 1.0, ready_prob: float = 1.0,
-                    memory: tuple[int, float | None] = (0, None), hang_limit: int | None = None,
+                    memory: tuple = (0, None), hang_limit: int | None = None,
                     harness: tuple[Path, bool] | None = None, env: dict | None = None) -> dict:
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
-    `memory` (decode tops): the memory model's (latency in cycles, bytes per cycle; None: the bus width), as the
-    design's bus passes them (`MemoryBus.native_memory`).
+    `memory` (decode tops): the memory model's (latency in cycles, bytes per cycle; None: the bus width[, bursts
+    it queues, default MEM_QUEUE]), as the design's bus passes them (`MemoryBus.native_memory`).
     `hang_limit`: cycles with no beat moving that count as a hang (default `stall_limit(cfg)`).
     `harness`: (executable, built now) of another model of the top (a gate-level netlist, build_harness's
     `sources`), run with `env` added to its environment.

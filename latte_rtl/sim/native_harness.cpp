@@ -4,7 +4,7 @@
 // valid gaps and ready stalls, the same clocking as sim/bfm.py's ClockedTB: every rising edge,
 // first sample (outputs as they were at the edge), then drive (inputs for the next cycle).
 //
-//   harness DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE]
+//   harness DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE [QUEUE]]
 //                                            run DIR/ops.bin, DIR/in_<stream>.bin (DIR/mem.bin: the bytes of
 //                                            the MEMORY ops of a top with an AXI4 read port); write
 //                                            DIR/out_<stream>.bin, acc_<stream>.bin, probes.bin, done.bin;
@@ -170,16 +170,15 @@ int idle(uint64_t cycles) {
 }
 
 #ifdef LATTE_AXI
-// Reactive AXI4 read memory (tops with an `axi` port): AR accepted while fewer than MAX_BURSTS bursts
-// are queued (arready paused with READY_PROB, seeded); each burst's data starts `latency` cycles after
+// Reactive AXI4 read memory (tops with an `axi` port): AR accepted while fewer than `queue` bursts
+// (default 16) are queued (arready paused with READY_PROB, seeded); each burst's data starts `latency` cycles after
 // its AR; R beats in order, at most `bytes_per_cycle` bytes per cycle on average (a token bucket),
 // rvalid paused with VALID_PROB (seeded). INCR bursts of arlen + 1 beats of 2^arsize bytes; RRESP OKAY.
 struct AxiMemory {
-    static constexpr size_t MAX_BURSTS = 16;
     struct Burst { uint64_t addr, beats, sent, size, ready_at; };
     std::vector<uint8_t> bytes;
     std::deque<Burst> bursts;
-    uint64_t latency = 0;
+    uint64_t latency = 0, queue = 16;
     double bytes_per_cycle = AXI_DATA_BYTES, credit = AXI_DATA_BYTES;
     bool ar_ready = false, r_valid = false;
     Rng ar_rng, r_rng;
@@ -204,7 +203,7 @@ struct AxiMemory {
     }
     void drive(Model* m, uint64_t cycle, double valid_prob, double ready_prob) {
         credit = std::min(credit + bytes_per_cycle, double(2 * AXI_DATA_BYTES));
-        ar_ready = bursts.size() < MAX_BURSTS && !ar_rng.pause(ready_prob);
+        ar_ready = bursts.size() < queue && !ar_rng.pause(ready_prob);
         const Burst* b = bursts.empty() ? nullptr : &bursts.front();
         r_valid = b && cycle >= b->ready_at && credit >= AXI_DATA_BYTES && !r_rng.pause(valid_prob);
         std::memset(word.data(), 0, 4 * word.size());
@@ -340,8 +339,8 @@ struct Run {
 
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "--idle") == 0) return idle(std::strtoull(argv[2], nullptr, 10));
-    if (argc != 6 && argc != 8) {
-        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE] | "
+    if (argc != 6 && argc != 8 && argc != 9) {
+        std::fprintf(stderr, "usage: %s DIR SEED VALID_PROB READY_PROB STALL_LIMIT [LATENCY BYTES_PER_CYCLE [QUEUE]] | "
                      "--idle CYCLES\n", argv[0]);
         return 2;
     }
@@ -366,7 +365,8 @@ int main(int argc, char** argv) {
     }
 #ifdef LATTE_AXI
     run.axi.ar_rng = Rng{seed * 1000003 + 101}, run.axi.r_rng = Rng{seed * 1000003 + 102};
-    if (argc == 8) run.axi.latency = std::strtoull(argv[6], nullptr, 10), run.axi.bytes_per_cycle = std::atof(argv[7]);
+    if (argc >= 8) run.axi.latency = std::strtoull(argv[6], nullptr, 10), run.axi.bytes_per_cycle = std::atof(argv[7]);
+    if (argc == 9) run.axi.queue = std::strtoull(argv[8], nullptr, 10);
     axi_drive(m, false, false, run.axi.word.data(), false);  // the memory's outputs defined from before reset
 #endif
     uint64_t cycle = 0, quiet = 0;

@@ -88,6 +88,7 @@ class Engine:
     waves: bool = False
     mem_latency: int = 0                  # native AXI memory model: cycles from AR to its first R beat
     mem_bytes_per_cycle: float | None = None  # native AXI memory model: bandwidth (None: the bus width)
+    mem_queue: int = 16                   # native AXI memory model: bursts it accepts ahead (a controller's queue)
 
 
 def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, arrays: dict) -> dict:
@@ -104,7 +105,7 @@ def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, array
 
                 info = simulate_native(design_dir, [source], [result], top=top, seed=engine.seed,
                                        valid_prob=engine.valid_prob, ready_prob=engine.ready_prob,
-                                       memory=(engine.mem_latency, engine.mem_bytes_per_cycle))
+                                       memory=(engine.mem_latency, engine.mem_bytes_per_cycle, engine.mem_queue))
             else:
                 from .runner import simulate
 

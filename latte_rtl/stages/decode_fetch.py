@@ -9,6 +9,9 @@ bursts hide the memory latency; otherwise it asks row by row;
 `fetch` asks for one row of the LSB or V plane by key index (these go before the MSB pass's next row).
 With `stream_v` (the dense twin) a V fetch on a packed V plane asks for up to `v_chunk` consecutive rows;
 the fetches of rows already asked for are then taken without a request (the walk asks 0, 1, …, N-1).
+With `stream_k` (the dense twin, which needs every key's LSB row) each MSB request is followed by one for
+the LSB rows of the same keys, so the LSB plane streams in bursts as the MSB plane does, with no `fetch`:
+an LSB row then always comes after its MSB row, and the consumer's MSB credit (`msb_room`) covers both.
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
 in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
 (the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth import Module, Mux, Signal
+from amaranth import C, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -43,7 +46,8 @@ class PlaneFetcher(wiring.Component):
     """Plane rows of one KV head of design `cfg` (its dim, bits, msb_bits, max_keys; its bus's width, address
     width, outstanding bursts and master). `max_room`: the most MSB rows the consumer offers (None: any)."""
 
-    def __init__(self, cfg: LatteConfig, *, stream_v: bool = False, max_room: int | None = None):
+    def __init__(self, cfg: LatteConfig, *, stream_v: bool = False, stream_k: bool = False,
+                 max_room: int | None = None):
         spec, self.cfg, self.bus = cfg.decode_spec(), cfg, cfg.bus
         data_width, index_width = 8 * spec.bus_bytes, spec.index_width
         self.beats = {kind: spec.row_beats(kind.name.lower()) for kind in PlaneKind}   # golden.decode.row_beats
@@ -52,7 +56,11 @@ class PlaneFetcher(wiring.Component):
         # the most MSB rows the consumer ever offers on msb_room (its FIFO depth; may exceed max_keys)
         self.max_room = (1 << (index_width + 1)) - 1 if max_room is None else max_room
         self.row_width = max(self.beats.values()) * data_width
-        self.msb_chunk = max(1, min(self.max_burst, 255) // self.beats[PlaneKind.K_MSB])   # rows per packed request
+        k_beats = max(self.beats[PlaneKind.K_MSB], self.beats[PlaneKind.K_LSB]) if stream_k else \
+            self.beats[PlaneKind.K_MSB]
+        # rows per packed request: a burst's worth, at most the credit the consumer can ever give
+        self.msb_chunk = max(1, min(min(self.max_burst, 255) // k_beats, self.max_room))
+        self.stream_k = stream_k
         # stream_v (the dense twin, whose V fetches are 0, 1, …, N-1): a V fetch asks for up to v_chunk
         # consecutive rows when the V plane is packed; the fetches of rows already asked for are absorbed
         self.stream_v = stream_v
@@ -91,9 +99,15 @@ class PlaneFetcher(wiring.Component):
         v_end = Signal(self.index_width + 1)             # stream_v: V rows below this are asked for already
         msb_addr = Signal(self.addr_width, reset_less=True)
         passing = Signal()
-        m.d.comb += self.start.ready.eq(~passing)
-        with m.If(self.start.valid & ~passing):
+        # stream_k: the LSB request owed for the MSB request just sent (rows, first index, address)
+        lsb_due = Signal(range(self.msb_chunk + 1)) if self.stream_k else C(0, 1)
+        lsb_index = Signal(self.index_width)
+        lsb_addr = Signal(self.addr_width, reset_less=True)
+        m.d.comb += self.start.ready.eq(~passing & (lsb_due == 0))
+        with m.If(self.start.valid & self.start.ready):
             m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb), v_end.eq(0)]
+            if self.stream_k:
+                m.d.sync += lsb_addr.eq(lay.base_lsb)
             m.d.sync += [self.bytes_read[p.name.lower()].eq(0) for p in PlaneKind]   # per pass
         tag = Signal(tag_layout)
         send = Signal()
@@ -105,7 +119,7 @@ class PlaneFetcher(wiring.Component):
         msb_sent = Signal()
         chunk = self._msb_chunk(m, msb_next, msb_inflight)
         m.d.sync += msb_inflight.eq(msb_inflight + Mux(msb_sent, chunk, 0) - msb_out)
-        fetch_go, msb_go, absorb = Signal(), Signal(), Signal()
+        fetch_go, msb_go, lsb_go, absorb = Signal(), Signal(), Signal(), Signal()
         v_rows = self._v_rows(m, v_end)
         # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
         # defined from time 0, and the counter it feeds never picks up an X
@@ -115,7 +129,8 @@ class PlaneFetcher(wiring.Component):
         with m.If(absorb):
             m.d.comb += self.fetch.ready.eq(1)
         m.d.comb += [fetch_go.eq(self.fetch.valid & ~absorb & tags.w_rdy),
-                     msb_go.eq(passing & (chunk != 0) & tags.w_rdy),
+                     lsb_go.eq((lsb_due != 0) & tags.w_rdy),
+                     msb_go.eq(passing & (chunk != 0) & (lsb_due == 0) & tags.w_rdy),
                      msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
         with m.If(fetch_go):
             plane, index = self.fetch.payload.plane, self.fetch.payload.index
@@ -130,15 +145,24 @@ class PlaneFetcher(wiring.Component):
             with m.Else():
                 m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
                              master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
+        if self.stream_k:
+            with m.Elif(lsb_go):
+                m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_LSB), tag.index.eq(lsb_index),
+                             tag.rows.eq(lsb_due), master.req.payload.addr.eq(lsb_addr),
+                             master.req.payload.beats.eq(lsb_due * self.beats[PlaneKind.K_LSB])]
+                with m.If(master.req.ready):
+                    m.d.sync += [lsb_due.eq(0), lsb_addr.eq(lsb_addr + lsb_due * lay.stride_lsb)]
         with m.Elif(msb_go):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
                          tag.rows.eq(chunk), master.req.payload.addr.eq(msb_addr),
                          master.req.payload.beats.eq(chunk * self.beats[PlaneKind.K_MSB])]
             with m.If(master.req.ready):
                 m.d.sync += [msb_next.eq(msb_next + chunk), msb_addr.eq(msb_addr + chunk * lay.stride_msb)]
+                if self.stream_k:
+                    m.d.sync += [lsb_due.eq(chunk), lsb_index.eq(msb_next)]
         with m.If(passing & (msb_next >= lay.n_keys)):
             m.d.sync += passing.eq(0)
-        m.d.comb += self.busy.eq(passing | tags.r_rdy)
+        m.d.comb += self.busy.eq(passing | (lsb_due != 0) | tags.r_rdy)
 
     def _v_rows(self, m, v_end):
         """Rows a V request asks for: min(v_chunk if packed else 1, n_keys - index), at least 1."""
@@ -155,18 +179,26 @@ class PlaneFetcher(wiring.Component):
         return rows
 
     def _msb_chunk(self, m, msb_next, msb_inflight):
-        """MSB rows the next MSB request asks for: min(rows left, credit left, msb_chunk if packed else 1)."""
+        """MSB rows the next MSB request asks for: min(rows left, msb_chunk if packed else 1; with stream_k
+        packed means both K planes) and the credit left, once that credit covers half of it (else 0)."""
         lay = self.layout
-        packed_stride = self.beats[PlaneKind.K_MSB] * (self.data_width // 8)
+        bus_bytes = self.data_width // 8
+        packed = lay.stride_msb == self.beats[PlaneKind.K_MSB] * bus_bytes
+        if self.stream_k:            # the LSB request of the same rows must be one burst too
+            packed &= lay.stride_lsb == self.beats[PlaneKind.K_LSB] * bus_bytes
         left = Signal(self.index_width + 1)
         credit = Signal(range(self.max_room + 1))
         cap = Signal(range(self.msb_chunk + 1))
         m.d.comb += [left.eq(Mux(msb_next < lay.n_keys, lay.n_keys - msb_next, 0)),
                      credit.eq(Mux(msb_inflight < self.msb_room, self.msb_room - msb_inflight, 0)),
-                     cap.eq(Mux(lay.stride_msb == packed_stride, self.msb_chunk, 1))]
-        a = Signal(self.index_width + 1)
+                     cap.eq(Mux(packed, self.msb_chunk, 1))]
+        want, least = Signal(range(self.msb_chunk + 1)), Signal(range(self.msb_chunk + 1))
         chunk = Signal(range(self.msb_chunk + 1))
-        m.d.comb += [a.eq(Mux(left < credit, left, credit)), chunk.eq(Mux(a < cap, a, cap))]
+        # at least half a request: asking as credit trickles back would cut the pass into one-row bursts,
+        # each paying the latency, exactly when the credit is what limits it
+        half = (self.msb_chunk + 1) // 2
+        m.d.comb += [want.eq(Mux(left < cap, left, cap)), least.eq(Mux(want < half, want, half)),
+                     chunk.eq(Mux(credit >= least, Mux(credit < want, credit, want), 0))]
         return chunk
 
     def _responses(self, m, master, tags, tag_layout):

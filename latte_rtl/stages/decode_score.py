@@ -44,7 +44,8 @@ class DecodeScoreStage(wiring.Component):
                                    estimate=spec.estimate)
         self.spec = spec
         estimate_width = self.widths.estimate_width if spec.estimate == "centred" else self.widths.hh_width
-        self.fetcher = PlaneFetcher(cfg, stream_v=dense, max_room=pending)
+        self.dense = dense
+        self.fetcher = PlaneFetcher(cfg, stream_v=dense, stream_k=dense, max_room=pending)
         count = index_width + 1
         score = signed(self.widths.score_width)
         super().__init__({
@@ -92,12 +93,8 @@ class DecodeScoreStage(wiring.Component):
                                    "hh": data.ArrayLayout(signed(self.widths.hh_width), self.group),
                                    "lh": data.ArrayLayout(signed(self.widths.lh_width), self.group)})
         m.submodules.waiting = waiting = SyncFIFO(width=entry.size, depth=self.pending)
-        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
-        m.d.comb += [fetch.msb_room.eq(self.pending - waiting.level),
-                     fetch.fetch.valid.eq(asks.r_rdy | self.v_fetch.valid),
-                     fetch.fetch.payload.plane.eq(Mux(asks.r_rdy, PlaneKind.K_LSB, PlaneKind.V)),
-                     fetch.fetch.payload.index.eq(Mux(asks.r_rdy, asks.r_data, self.v_fetch.payload)),
-                     asks.r_en.eq(fetch.fetch.ready), self.v_fetch.ready.eq(~asks.r_rdy & fetch.fetch.ready)]
+        m.d.comb += fetch.msb_room.eq(self.pending - waiting.level)
+        asks = self._lsb_asks(m, fetch)
         counts = [Signal(self.index_width + 1, name=f"kept_{g}") for g in range(self.group)]
         overflow = [Signal(self.index_width + 1, name=f"overflow_{g}") for g in range(self.group)]
         new = Signal(entry)
@@ -117,16 +114,18 @@ class DecodeScoreStage(wiring.Component):
                 m.d.sync += [counts[g].eq(counts[g] + keep), overflow[g].eq(overflow[g] + (passes & ~keep))]
                 with m.If(est > self.hh_max[g]):
                     m.d.sync += self.hh_max[g].eq(est)
-        m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new), asks.w_data.eq(row.index)]
+        m.d.comb += [new.index.eq(row.index), waiting.w_data.eq(new)]
         head = Signal(entry)
         m.d.comb += head.eq(waiting.r_data)
         is_v = row.plane == PlaneKind.V
         msb_row = fetch.rows.valid & is_msb                  # plane is unknown until valid
         lsb_row = fetch.rows.valid & ~is_msb & ~is_v
-        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, waiting.w_rdy & asks.w_rdy,
-                                             Mux(is_v, self.v_rows.ready, self.scores.ready))),
+        room = waiting.w_rdy if asks is None else waiting.w_rdy & asks.w_rdy
+        if asks is not None:
+            m.d.comb += [asks.w_en.eq(waiting.w_en), asks.w_data.eq(row.index)]
+        m.d.comb += [fetch.rows.ready.eq(Mux(is_msb, room, Mux(is_v, self.v_rows.ready, self.scores.ready))),
                      self.v_rows.valid.eq(fetch.rows.valid & is_v), self.v_rows.payload.eq(row.data),
-                     waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()), asks.w_en.eq(waiting.w_en),
+                     waiting.w_en.eq(msb_row & fetch.rows.ready & new.kept.any()),
                      self.scores.valid.eq(lsb_row), waiting.r_en.eq(lsb_row & self.scores.ready)]
         m.d.comb += [self.scores.payload.index.eq(head.index), self.scores.payload.kept.eq(head.kept)]
         for g in range(self.group):
@@ -135,6 +134,20 @@ class DecodeScoreStage(wiring.Component):
                 (head.hh[g] << 2 * self.l) + ((hl + head.lh[g]) << self.l) + ll)
         self._control(m, fetch, waiting, counts, overflow, is_msb)
         return m
+
+    def _lsb_asks(self, m, fetch):
+        """The fetcher's `fetch` port: LSB rows of kept keys (a FIFO of their indices, returned; LATTE) before
+        the V rows the walk asks for. The dense twin's fetcher streams the LSB plane itself (`stream_k`): None."""
+        if self.dense:
+            m.d.comb += [fetch.fetch.valid.eq(self.v_fetch.valid), fetch.fetch.payload.plane.eq(PlaneKind.V),
+                         fetch.fetch.payload.index.eq(self.v_fetch.payload), self.v_fetch.ready.eq(fetch.fetch.ready)]
+            return None
+        m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
+        m.d.comb += [fetch.fetch.valid.eq(asks.r_rdy | self.v_fetch.valid),
+                     fetch.fetch.payload.plane.eq(Mux(asks.r_rdy, PlaneKind.K_LSB, PlaneKind.V)),
+                     fetch.fetch.payload.index.eq(Mux(asks.r_rdy, asks.r_data, self.v_fetch.payload)),
+                     asks.r_en.eq(fetch.fetch.ready), self.v_fetch.ready.eq(~asks.r_rdy & fetch.fetch.ready)]
+        return asks
 
     def _estimates(self, m, q_h, k_h):
         """`estimate(g, hh)`: E_g of the MSB row now fetched: HH_g itself, or the centred E_g (Q_g, Σ q_H of

@@ -518,4 +518,28 @@ def synth_ihp130(cfg, design_dir: Path, top: str, work: Path, keep_ratio: float,
         result["skipped"] = f"energy skipped (needs a {ACTIVITY_SIM} run): {INSTALL_HINT[ACTIVITY_SIM]}"
         return result
     result["energy"] = energy_at(cfg, impl, keep_ratio, rtl_estimate)
+    if cfg.bus.external:
+        result["energy"]["decode_step"] = decode_step_energy(cfg, top, result["energy"])
     return result
+
+
+def decode_step_energy(cfg, top: str, energy: dict) -> dict:
+    """A decode top's energy per step (one KV head, its G rows) on the activity input: on chip (pJ per row
+    times G) and the DRAM it reads (golden's bytes of the same steps, bit-exact with the RTL) in every
+    DRAM class of synth/dram.py."""
+    import tempfile
+
+    from latte_rtl.npzio import load_qk
+    from latte_rtl.tops import get_top
+
+    from .activity import activity_input
+    from .dram import dram_energy
+
+    with tempfile.TemporaryDirectory(prefix="latte-dram-") as tmp:
+        path = Path(tmp) / "input.npz"
+        activity_input(cfg, path, rows_per_head=ENERGY_ROWS_PER_HEAD, keep=None)
+        bytes_read = get_top(top).expected(load_qk(path, cfg.score), cfg)["bytes_read"]
+    onchip = energy["pj_per_row"] * cfg.decode.group
+    dram = dram_energy(float(np.mean(bytes_read)))
+    return {"group": cfg.decode.group, "onchip_pj": round(onchip, 1), **dram,
+            "total_pj": {name: round(onchip + pj, 1) for name, pj in dram["pj_per_step"].items()}}

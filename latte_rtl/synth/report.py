@@ -213,10 +213,26 @@ def _asic_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
         x, y = blocks_a.get(block), blocks_b.get(block)
         rows.append((f"ihp130:   pJ/row {block}", _with_estimate(x, rtl_a.get(block)),
                      _with_estimate(y, rtl_b.get(block)), _ratio(x, y)))
+    rows += _decode_step_rows(ea.get("decode_step") or {}, eb.get("decode_step") or {})
     for name, r in (("top", a), ("baseline", b)):
         for key in ("error", "skipped"):
             if key in r:
                 rows.append((f"ihp130: {name} {key}", r[key], "", ""))
+    return rows
+
+
+def _decode_step_rows(a: dict, b: dict) -> list[tuple[str, str, str, str]]:
+    """A decode top's energy per step: on chip, bytes read, and with each DRAM class (synth/dram.py)."""
+    if not a and not b:
+        return []
+    rows = [("ihp130: decode step: pJ on chip", _fmt(a.get("onchip_pj"), ",.0f"), _fmt(b.get("onchip_pj"), ",.0f"),
+             _ratio(a.get("onchip_pj"), b.get("onchip_pj"))),
+            ("ihp130: decode step: bytes read", _fmt(a.get("bytes_per_step"), ",.0f"),
+             _fmt(b.get("bytes_per_step"), ",.0f"), _ratio(a.get("bytes_per_step"), b.get("bytes_per_step")))]
+    for name, pj_per_bit in (a.get("pj_per_bit") or b.get("pj_per_bit") or {}).items():
+        x, y = (a.get("total_pj") or {}).get(name), (b.get("total_pj") or {}).get(name)
+        rows.append((f"ihp130: decode step: pJ on chip + {name} ({pj_per_bit:g} pJ/bit)", _fmt(x, ",.0f"),
+                     _fmt(y, ",.0f"), _ratio(x, y)))
     return rows
 
 

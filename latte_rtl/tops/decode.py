@@ -68,8 +68,8 @@ _LAYOUT_REGS = {DecodeReg.BASE_MSB: "base_msb", DecodeReg.STRIDE_MSB: "stride_ms
 
 class _DecodeEngine(wiring.Component):
     """The decode top of design `cfg` (an external `kv_memory`): `group` query rows per KV head, K and V
-    through its bus (dense: every key, every V row). `rows_in_flight` overrides the MSB / V rows kept asked
-    for (0: max(8, axi_outstanding); a test's knob)."""
+    through its bus (dense: every key, every V row). `rows_in_flight` overrides the design's (the MSB / V rows
+    kept asked for; 0: the design's, whose 0 is max(8, axi_outstanding))."""
 
     dense = False
 
@@ -80,7 +80,7 @@ class _DecodeEngine(wiring.Component):
         spec = self.spec = cfg.decode_spec()
         self.group, self.bus_port, self.mult_bits = cfg.decode.group, cfg.bus.port, cfg.attention.mult_bits
         # rows in flight: MSB rows the score stage can take, V rows the walk has asked for
-        self.pending = rows_in_flight or max(8, cfg.decode.axi_outstanding)
+        self.pending = rows_in_flight or spec.rows_in_flight
         self.relative = spec.threshold_mode == "relative" and not self.dense
         self.index_width = spec.index_width
         self.count_width = self.index_width + 1

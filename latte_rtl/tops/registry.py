@@ -198,9 +198,8 @@ def _decode_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> flo
     kept = n if dense else max(1, round(keep * n))
     rows = {p: spec.row_beats(p) for p in ("k_msb", "k_lsb", "v")}
     reads = golden.decode_reads(rows, spec.bus_bytes, n, kept, kept)
-    cycles = golden.decode_cycles(reads, beats=spec.beats, n_keys=n, kept=kept, v_rows=kept,
-                                  prob_bits=cfg.attention.prob_bits, bandwidth=spec.bus_bytes, latency=100,
-                                  dense=dense)
+    cycles = golden.decode_cycles(spec, reads, n_keys=n, lsb_rows=kept, v_rows=kept, entries=kept,
+                                  group=cfg.decode.group, bandwidth=spec.bus_bytes, latency=100, dense=dense)
     return n / cycles["total"]
 
 

@@ -21,8 +21,12 @@ from ..design import atomic_write, atomic_write_text, check_output_file
 from ..design.cli import design_config
 from ..design.manifest import design_inputs
 from ..errors import UserError
+from ..npzio import LAYERS, layer_prefix
 from .smollm2_eval import KINDS
 from .tasks import WORKLOADS
+
+# keys a row keeps in a SmolLM2 decode dump: Top-θ k 64, the quality work's decode setting (+0.68 % on its slice)
+DECODE_KEPT = 64
 
 
 def cmd_evaluate(args) -> int:
@@ -143,7 +147,9 @@ def cmd_dump(args) -> int:
     check_output_file(args.output, "-o", design_inputs(args.design))
     attention = cfg.attention
     if args.workload == "smollm2":
-        return _dump_smollm2(args, attention)
+        return _dump_smollm2(args, cfg)
+    if args.kept is not None:
+        raise UserError("--kept applies to --workload smollm2 for a decode design (--kv-memory axi)")
     if args.all_layers and args.layer is not None:
         raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
     keys = 192 if args.keys is None else args.keys
@@ -182,18 +188,34 @@ def _check_dump_fits(args, cfg) -> None:
         raise UserError(f"--{name} {value}: {why}: give --{name} {want} or leave it out")
 
 
-def _dump_smollm2(args, attention) -> int:
-    from .smollm2_dump import dump_smollm2
+def _dump_smollm2(args, cfg) -> int:
+    from .smollm2_dump import decode_arrays, dump_smollm2_layers
 
-    if args.all_layers:
-        raise UserError("--all-layers is not supported for --workload smollm2: dump one --layer at a time")
-    layer = 1 if args.layer is None else args.layer
+    if args.all_layers and args.layer is not None:
+        raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
+    decode = cfg.bus.external
+    if args.kept is not None and not decode:
+        raise UserError("--kept calibrates a decode design's thresholds: give a design with --kv-memory axi")
+    layers = None if args.all_layers else [1 if args.layer is None else args.layer]
     keys = 1024 if args.keys is None else args.keys
-    arrays = dump_smollm2(layer=layer, keys=keys, rows=args.rows, sample=args.sample, attention=attention)
+    dumps = dump_smollm2_layers(layers=layers, keys=keys, rows=args.rows, sample=args.sample,
+                                attention=cfg.attention)
+    if decode:
+        dumps = {i: decode_arrays(a, cfg.score, args.kept or DECODE_KEPT) for i, a in dumps.items()}
+    if args.all_layers:
+        arrays = {LAYERS: np.array(sorted(dumps), np.int64)}
+        for i, a in dumps.items():
+            arrays.update({layer_prefix(i) + n: x for n, x in a.items()})
+    else:
+        arrays = next(iter(dumps.values()))
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
-    print(f"dump smollm2 layer {layer}: q {list(arrays['q'].shape)} (9 query heads), k/v {list(arrays['k'].shape)} "
-          f"(3 KV heads, causal key_limit), thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design "
-          f"with --dim 64 --heads ≥ 3 --max-keys ≥ {arrays['k'].shape[1]})")
+    first = next(iter(dumps.values()))
+    what = f"layers 0..{len(dumps) - 1}" if args.all_layers else f"layer {layers[0]}"
+    rows = (f"the decoded token's q {list(first['q'].shape)} (9 query heads, G = 3), thresholds per KV head for "
+            f"about {args.kept or DECODE_KEPT} kept keys ({cfg.score.threshold_mode}, {cfg.score.estimate})"
+            if decode else f"q {list(first['q'].shape)} (9 query heads)")
+    print(f"dump smollm2 {what}: {rows}, k/v {list(first['k'].shape)} (3 KV heads, causal key_limit) -> "
+          f"{args.output} (a design with --dim 64 --heads ≥ 3 --max-keys ≥ {first['k'].shape[1]})")
     return 0
 
 
@@ -266,5 +288,10 @@ def register(sub) -> None:
                         "minilm: the document's tokens)")
     p.add_argument("--sample", type=int, default=0,
                    help="held-out window / test image / test document (smollm2: the --keys-token window of its text)")
+    p.add_argument("--kept", type=int_at_least("--kept", 1), default=None, metavar="K",
+                   help=f"smollm2 for a decode design (--kv-memory axi): thresholds per KV head that keep about K "
+                        f"keys a row (calibrate --kept's rule in the design's mode and estimate: Top-θ for absolute), "
+                        f"calibrated on the --rows positions before the last; the file holds the last position, the "
+                        f"token decoded (default {DECODE_KEPT})")
     p.add_argument("-o", "--output", required=True, help="output .npz (the input format of golden and run)")
     p.set_defaults(func=cmd_dump)

@@ -33,20 +33,30 @@ def causal_float_attention(q, k, v, block: int = 512) -> np.ndarray:
 
 def dump_smollm2(*, layer: int = 1, keys: int = 1024, rows: int | None = None, sample: int = 0,
                  attention: AttentionConfig | None = None, keep: float = 0.12) -> dict:
-    """Layer `layer` on `keys` consecutive tokens of the test text (from window offset `sample` ·
+    """One layer (see dump_smollm2_layers)."""
+    return dump_smollm2_layers(layers=[layer], keys=keys, rows=rows, sample=sample, attention=attention,
+                               keep=keep)[layer]
+
+
+def dump_smollm2_layers(*, layers, keys: int = 1024, rows: int | None = None, sample: int = 0,
+                        attention: AttentionConfig | None = None, keep: float = 0.12) -> dict[int, dict]:
+    """Layers `layers` (None: all) on `keys` consecutive tokens of the test text (from window offset `sample` ·
     keys): k, v [3, N, d] (the KV cache, int8), q [9 · rows, d] (the last `rows` positions of each
     query head, head-major), heads [R] (KV head of each row: query head // 3), q_head [R],
     key_limit [R] (causal: position + 1), thresholds [3] (relative, calibrated on the dump at
     `keep`), softmax_mult [3]. A GQA engine shares one M_h per KV head, so q is quantized with the
-    group's scale (max |q| of its 3 query heads / 127). Earlier layers run float attention."""
+    group's scale (max |q| of its 3 query heads / 127). Every layer runs float attention (one forward
+    through the last layer asked for); returns {layer: arrays}."""
     if not 1 <= keys <= MAX_CONTEXT:
         raise UserError(f"--keys={keys} is out of range: expected 1..{MAX_CONTEXT} (SmolLM2's context)")
     rows = min(16, keys) if rows is None else rows
     if not 1 <= rows <= keys:
         raise UserError(f"--rows={rows} is out of range: expected 1..{keys} (--keys)")
     model = load_smollm2()
-    if not 0 <= layer < model.n_layers:
-        raise UserError(f"--layer={layer} is out of range: expected 0..{model.n_layers - 1}")
+    layers = list(range(model.n_layers)) if layers is None else list(layers)
+    for layer in layers:
+        if not 0 <= layer < model.n_layers:
+            raise UserError(f"--layer={layer} is out of range: expected 0..{model.n_layers - 1}")
     ids = tokenize("\n\n".join(json.loads(TEXT.read_text())["test"].values()))
     if not 0 <= sample < len(ids) // keys:
         raise UserError(f"--sample={sample} is out of range: expected 0..{len(ids) // keys - 1} "
@@ -54,12 +64,12 @@ def dump_smollm2(*, layer: int = 1, keys: int = 1024, rows: int | None = None, s
     captured = {}
 
     def probe(i, q, k, v, allowed):
-        if i == layer:
-            captured.update(q=q[0], k=k[0, ::model.group], v=v[0, ::model.group])
+        if i in layers:
+            captured[i] = {"q": q[0, :, -rows:], "k": k[0, ::model.group], "v": v[0, ::model.group]}
         return causal_float_attention(q[0], k[0], v[0])[None]
 
-    model.hidden(ids[None, sample * keys:(sample + 1) * keys], probe, stop_after=layer)
-    return _arrays(model, captured, layer, rows, attention or AttentionConfig(), keep)
+    model.hidden(ids[None, sample * keys:(sample + 1) * keys], probe, stop_after=max(layers))
+    return {i: _arrays(model, captured[i], i, rows, attention or AttentionConfig(), keep) for i in layers}
 
 
 def _arrays(model, cap, layer, rows, attention, keep) -> dict:
@@ -68,7 +78,7 @@ def _arrays(model, cap, layer, rows, attention, keep) -> dict:
     s_q = scales[:, 0].reshape(n_kv, g).max(axis=1)  # one S_q per KV head (its group)
     s_k = scales[::g, 1]
     s_v = np.maximum(np.abs(cap["v"]).max(axis=(1, 2)), 1e-12) / 127.0
-    q_float = cap["q"][:, n - rows:]  # [9, rows, d]
+    q_float = cap["q"][:, -rows:]  # [9, rows, d]
     q = np.clip(np.rint(q_float / np.repeat(s_q, g)[:, None, None]), -127, 127).astype(np.int8)
     k = np.clip(np.rint(cap["k"] / s_k[:, None, None]), -127, 127).astype(np.int8)
     v = np.clip(np.rint(cap["v"] / s_v[:, None, None]), -127, 127).astype(np.int8)
@@ -83,3 +93,28 @@ def _arrays(model, cap, layer, rows, attention, keep) -> dict:
             "softmax_mult": softmax_multiplier(s_q, s_k, model.head_dim, attention), "scale_q": s_q,
             "scale_k": s_k, "scale_v": s_v, "q_float": q_float.reshape(-1, q.shape[-1]).astype(np.float32),
             "k_float": cap["k"].astype(np.float32), "v_float": cap["v"].astype(np.float32)}
+
+
+def decode_arrays(arrays: dict, cfg: ScoreConfig, kept: int) -> dict:
+    """A decode design's input from a dump's arrays: its thresholds in the design's mode and estimate by
+    `calibrate --kept`'s rule (absolute: Top-θ's mean + 0.1σ of each row's `kept`-th largest estimate;
+    relative: the mean of row max − that), one per KV head, calibrated on the dump's rows before the last
+    position; then the last position of each query head alone (the token decoded: key_limit = N).
+    A dump of one row calibrates on that row."""
+    from types import SimpleNamespace
+
+    from .dump import calibrate_kept
+
+    heads, limit = arrays["heads"], arrays["key_limit"]
+    n = arrays["k"].shape[1]
+    last = limit == n
+    calib = ~last if (~last).any() else last
+    mask = np.arange(n)[None, :] < limit[calib, None]
+    inp = SimpleNamespace(q=arrays["q"][calib].astype(np.int64), k=arrays["k"].astype(np.int64),
+                          heads=heads[calib], thresholds=arrays["thresholds"], key_mask=mask)
+    thresholds = np.asarray(calibrate_kept(inp, cfg, kept)["thresholds"], np.int64)
+    out = {name: a[last] if name in ROW_ARRAYS else a for name, a in arrays.items()}
+    return {**out, "thresholds": thresholds}
+
+
+ROW_ARRAYS = ("q", "heads", "q_head", "key_limit", "q_float")

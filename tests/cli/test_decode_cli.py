@@ -64,7 +64,9 @@ def test_an_old_file_loads_unchanged(tmp_path):
     (("generate", "--group", "3"), ("--group applies to --kv-memory axi only",)),
     (("generate", "--kept-buffer", "8"), ("--kept-buffer applies to --kv-memory axi only",)),
     (("generate", "--axi-outstanding", "4"), ("--axi-outstanding applies to --kv-memory axi only",)),
-    (("generate", "--kv-memory", "axi", "--axi-outstanding", "65"), ("axi_outstanding=65 is out of range",)),
+    (("generate", "--kv-memory", "axi", "--axi-outstanding", "257"), ("axi_outstanding=257 is out of range",)),
+    (("generate", "--kv-memory", "axi", "--rows-in-flight", "1025"), ("rows_in_flight=1025 is out of range",)),
+    (("generate", "--rows-in-flight", "64"), ("--rows-in-flight applies to --kv-memory axi only",)),
     (("generate", "--kv-memory", "axi", "--no-attention"), ("needs attention on",)),
     (("generate", "--kv-memory", "axi", "--axi-data-width", "96"), ("axi_data_width must be a power of two",)),
     (("generate", "--kv-memory", "axi", "--kept-buffer", "2048"), ("kept_buffer must be at most max_keys",)),
@@ -90,3 +92,25 @@ def test_bad_decode_inputs(tmp_path, changes, top, words):
     proc = run_cli("golden", *AXI, *extra, "--qk", tmp_path / "in.npz", "-o", tmp_path / "g.npz")
     assert_user_error(proc, *words)
     assert not (tmp_path / "g.npz").exists()
+
+
+@pytest.mark.parametrize("option", [("--mem-queue", "32"), ("--mem-latency", "10")])
+def test_memory_model_options_need_the_native_engine(tmp_path, option):
+    """cocotb's memory is AxiRamRead: the native model's options are refused with it, not ignored."""
+    rng = np.random.default_rng(SEED)
+    gqa_file(tmp_path / "in.npz", rng)
+    assert run_cli("generate", *AXI, "-o", tmp_path / "d").returncode == 0
+    assert_user_error(run_cli("run", tmp_path / "d", "--qk", tmp_path / "in.npz", "--engine", "cocotb", *option, "-o",
+                              tmp_path / "r.npz"), "apply to --engine native only")
+    assert not (tmp_path / "r.npz").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--workload", "lm", "--kept", "8"), ("--kept applies to --workload smollm2 for a decode design",)),
+    (("--workload", "smollm2", "--kept", "8"), ("--kept calibrates a decode design's thresholds",)),
+    (("--workload", "smollm2", "--layer", "2", "--all-layers"), ("--layer and --all-layers exclude each other",)),
+])
+def test_dump_kept_is_for_a_decode_design(tmp_path, args, words):
+    """dump --kept calibrates a decode design's thresholds: refused elsewhere in one line, before any work."""
+    assert_user_error(run_cli("dump", *args, "-o", tmp_path / "d.npz"), *words)
+    assert not (tmp_path / "d.npz").exists()

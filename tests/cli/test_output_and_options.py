@@ -101,6 +101,13 @@ def test_mem_latency_is_bounded(value, designs, capsys):
     assert not (designs / "r.npz").exists()
 
 
+@pytest.mark.parametrize("value", [0, 4097])
+def test_mem_queue_is_bounded(value, designs, capsys):
+    refused(capsys, "run", designs / "d", "--qk", designs / "in.npz", "-o", designs / "r.npz", "--mem-queue", value,
+            words=("--mem-queue", "1 ≤ N ≤ 4096", str(value)))
+    assert not (designs / "r.npz").exists()
+
+
 def test_mem_latency_at_its_bound_is_taken():
     args = build_parser().parse_args(["run", "d", "-o", "r.npz", "--mem-latency", "65535"])
     assert args.mem_latency == 65535
@@ -113,6 +120,7 @@ def test_mem_latency_at_its_bound_is_taken():
     (["--mem-bytes-per-cycle", "16"], ["--mem-bytes-per-cycle applies to the decode tops"]),
     (["--mem-latency", "5", "--mem-bytes-per-cycle", "16", "--top", "dense_score_engine"],
      ["--mem-latency and --mem-bytes-per-cycle apply", "dense_score_engine"]),
+    (["--mem-queue", "64"], ["--mem-queue applies to the decode tops"]),
 ])
 def test_memory_options_are_refused_for_an_on_chip_top(options, words, designs, capsys):
     line = refused(capsys, "run", designs / "d", "--qk", designs / "in.npz", "-o", designs / "r.npz", *options,

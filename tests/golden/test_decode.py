@@ -163,8 +163,14 @@ def test_bytes_and_cycles_hand_computed():
     assert got["kept"].astype(int).tolist() == [[0, 0, 1, 0], [0, 1, 0, 0]]
     # MSB: 4 keys x 8 B; LSB: keys 1, 2 (union of the group) x 8 B; V: keys 1, 2 (p > 0) x 8 B
     assert got["bytes"] == {"k_msb": 32, "k_lsb": 16, "v": 16, "total": 64}
-    # K phase max(48 / 4, 2 (4 + 3)) + 10 = 24; softmax 3 + 8; V max(16 / 4, 2 * 2) + 10 = 14; + 2 beats
-    assert got["cycles"]["total"] == 24 + 11 + 14 + 2
+    # the design: 32 rows in flight, 32 bursts outstanding, 16 beats a burst; the memory takes 16 bursts ahead.
+    # a row 2 cycles on the wire (8 B at 4 B/cycle); MSB requests of 16 rows. K phase: max(48 B / 4 = 12,
+    # 3 bursts · 10 / 16 → 2, credit (4 MSB rows · (10 + 8.5 · 2) + 2 kept · (10 + 2)) / 32 → 5) + 10 = 22;
+    # V walk: max(16 / 4 = 4, 2 · 10 / 16 → 2, 2 · (10 + 2) / 32 → 1) + 10 = 14;
+    # SUM 2 entries + 2, DIVIDE B + 3; output G + 3
+    prob_bits = SMALL.softmax["prob_bits"]
+    assert got["cycles"]["total"] == 22 + 14 + (2 + 2) + (prob_bits + 3) + (2 + 3)
+    assert got["cycles"]["bound"] == "memory"
     dense = decode_step(SMALL, q, k, v, [3, 2], [1 << 20, 1 << 20], engine="dense", bandwidth=4, latency=10)
     assert dense["bytes"] == {"k_msb": 32, "k_lsb": 32, "v": 32, "total": 96}
     relative = decode_step(SMALL_DESIGN.replace(threshold_mode="relative").decode_spec(), q, k, v, [0, 0],

@@ -303,3 +303,38 @@ def test_decode_long_row_native(tmp_path):
     assert got["bytes_read_k_msb"][0] == n * 32  # every key's 8-byte MSB row, once, as one 32-byte beat
     assert_user_error(run_cli("run", tmp_path / "design", "--qk", tmp_path / "row.npz", "-o", tmp_path / "j.npz",
                               "-j", "2"), "-j and --scheduler apply to the on-chip tops")
+
+
+@pytest.mark.parametrize("outstanding, rows_in_flight, queue", [(32, 0, 16), (64, 128, 64)])
+def test_decode_cycles_match_the_model(tmp_path, outstanding, rows_in_flight, queue):
+    """Both decode tops on the native engine with the harness's AXI memory (latency 100, 8 bytes per cycle,
+    `queue` bursts taken ahead), no stream stalls: each step's cycles are within 1.15 of golden.decode_cycles
+    either way, latency-bound (the defaults) and memory-bound (in flight sized to the latency); the dense
+    twin streams its LSB plane (its K bytes come in bursts of several rows: at least as fast as the model)."""
+    from latte_rtl.golden.decode import decode_step
+    from latte_rtl.golden.latte import partial_sums
+
+    require_simulator("verilator")
+    n = 2048
+    cfg = LatteConfig.from_params(kv_memory="axi", attention=True, threshold_mode="absolute", group=3, heads=3,
+                                  dim=16, lanes=16, max_keys=n, kept_buffer=n, axi_outstanding=outstanding,
+                                  rows_in_flight=rows_in_flight)
+    generate(cfg, tmp_path / "design")
+    rng = np.random.default_rng(SEED)
+    print(f"seed={SEED} N={n}")
+    q, k, v = (rng.integers(-128, 128, s) for s in ((3, 16), (n, 16), (n, 16)))
+    hh = partial_sums(q, k, cfg.decode_spec())["HH"]
+    thresholds = np.array([int(np.quantile(h, 0.9)) for h in hh])
+    mult = np.full(3, 900)
+    np.savez(tmp_path / "row.npz", q=q, k=k, v=v, thresholds=thresholds, heads=np.arange(3),
+             kv_heads=np.zeros(3, int), softmax_mult=mult)
+    for top, engine in (("latte_decode_engine", "latte"), ("dense_decode_engine", "dense")):
+        proc = run_cli("run", tmp_path / "design", "--top", top, "--qk", tmp_path / "row.npz", "-o",
+                       tmp_path / f"{engine}.npz", "--mem-latency", "100", "--mem-bytes-per-cycle", "8",
+                       "--mem-queue", str(queue))
+        assert proc.returncode == 0, proc.stderr
+        got = int(np.load(tmp_path / f"{engine}.npz")["cycles"][0])
+        model = decode_step(cfg.decode_spec(), q, k, v, thresholds, mult, engine=engine, bandwidth=8, latency=100,
+                            queue=queue)["cycles"]["total"]
+        print(f"{top}: {got} cycles, model {model}, ratio {got / model:.3f}")
+        assert 1 / 1.15 <= got / model <= 1.15, (top, got, model)

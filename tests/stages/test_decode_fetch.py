@@ -43,7 +43,7 @@ def set_layout(ctx, dut, layout, n: int) -> None:
     ctx.set(dut.layout.n_keys, n)
 
 
-def run_fetch(dut, memory, layout, n, fetches, rng, cycles=30000):
+def run_fetch(dut, memory, layout, n, fetches, rng, cycles=30000, expect=None):
     got, counters = [], {}
 
     async def bench(ctx):
@@ -68,7 +68,7 @@ def run_fetch(dut, memory, layout, n, fetches, rng, cycles=30000):
                             ctx.get(dut.rows.payload.data)))
             memory.update(ctx, dut.axi, cycle, dut)
             await ctx.tick()
-            if len(got) == n + len(fetches):
+            if len(got) == (expect or n + len(fetches)):
                 break
         for _ in range(3):
             await ctx.tick()
@@ -119,3 +119,37 @@ def test_rows_and_bytes_match_golden(dim, width, base, pad):
         assert memory.longest > max(dut.beats.values()), (memory.longest, msb_beats)
     assert counters == {PlaneKind.K_MSB: step["bytes"]["k_msb"], PlaneKind.K_LSB: step["bytes"]["k_lsb"],
                         PlaneKind.V: step["bytes"]["v"]}
+
+
+@pytest.mark.parametrize("room", [3, 64])
+def test_stream_k_pairs_lsb_bursts_with_msb(room):
+    """stream_k (the dense twin): no fetches; every key's MSB row and then its LSB row come back, the LSB
+    rows in bursts of several rows as the MSB rows are, each LSB row after its own MSB row (so a consumer
+    holding MSB rows by the credit never waits on an LSB row behind one), within `room` MSB rows asked."""
+    seed = SEED + room
+    print(f"seed {seed}")
+    rng = random.Random(seed)
+    design = decode_design(dim=20, lanes=20, axi_data_width=64, max_keys=64, kept_buffer=64, axi_outstanding=3)
+    spec = design.decode_spec()
+    n = 24
+    k, v, step, layout = golden_case(spec, n, 4096 - 48, seed)
+    lo, image = memory_image(spec, layout, k, v)
+    memory = ReactiveMemory(rng, 8, latency=rng.randrange(2, 10), ar_busy=0.6, r_busy=0.7)
+    memory.load(lo, image)
+    dut = PlaneFetcher(design, stream_k=True, stream_v=True, max_room=room)
+    got, counters = run_fetch(dut, memory, layout, n, [], rng, expect=2 * n)
+    order = [(p, j) for p, j, _ in got]
+    assert sorted(order) == sorted({(PlaneKind.K_MSB, j) for j in range(n)} | {(PlaneKind.K_LSB, j) for j in range(n)})
+    for j in range(n):
+        assert order.index((PlaneKind.K_MSB, j)) < order.index((PlaneKind.K_LSB, j)), j
+    values = plane_values(spec, k, v)
+    for plane, j, word in got:
+        name = NAMES[plane]
+        row = np.frombuffer(word.to_bytes(dut.row_width // 8, "little")[:spec.row_bytes(name)], np.uint8)
+        assert np.array_equal(unpack_rows(row[None], spec.field_bits(name), 20, signed=plane != PlaneKind.K_LSB)[0],
+                              values[name][j]), (name, j)
+    assert counters[PlaneKind.K_LSB] == n * dut.beats[PlaneKind.K_LSB] * 8
+    lsb = layout["k_lsb"]
+    lsb_bursts = [beats for addr, beats in memory.requests if lsb.base <= addr < lsb.base + n * lsb.stride]
+    assert sum(lsb_bursts) == n * dut.beats[PlaneKind.K_LSB]
+    assert max(lsb_bursts) > dut.beats[PlaneKind.K_LSB], lsb_bursts     # several LSB rows a burst

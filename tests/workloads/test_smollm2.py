@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from latte_rtl.workloads.smollm2_eval import RowAttention
+from tests.cli_helpers import run_cli
 from tests.conftest import require_model, require_torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,6 +208,41 @@ def test_dump_smollm2_through_the_rtl(smollm2, tmp_path):
     assert (want["kept"][:, 0]).all()  # --sink-keys 1: key 0 of every row kept
     arrays = np.load(qk)
     assert arrays["k"].shape == (3, 48, 64) and arrays["heads"].tolist() == [h // 3 for h in range(9)]
+
+
+def test_smollm2_token_through_the_decode_tops(smollm2, tmp_path):
+    """A whole decoded token: `dump --all-layers` for a decode design (the last position, Top-θ thresholds for
+    about --kept keys calibrated on the positions before it) through both decode tops on the native engine,
+    every layer bit-exact with golden and reported per layer; one layer on cocotb (Icarus) with AXI and stream
+    stalls."""
+    from tests.conftest import require_simulator
+
+    require_simulator("verilator")
+    require_simulator("icarus")
+    design, token, layer = tmp_path / "d", tmp_path / "token.npz", tmp_path / "layer.npz"
+    steps = [["generate", "--kv-memory", "axi", "--group", "3", "--heads", "3", "--max-keys", "64", "--kept-buffer",
+              "64", "-o", design],
+             ["dump", design, "--workload", "smollm2", "--all-layers", "--keys", "64", "--kept", "8", "-o", token],
+             ["dump", design, "--workload", "smollm2", "--layer", "5", "--keys", "64", "--kept", "8", "-o", layer]]
+    for args in steps:
+        assert run_cli(*args).returncode == 0, args
+    arrays = np.load(token)
+    assert arrays["layers"].tolist() == list(range(30))
+    assert arrays["layer5.q"].shape == (9, 64) and arrays["layer5.key_limit"].tolist() == [64] * 9
+    assert np.array_equal(arrays["layer5.q"], np.load(layer)["q"])       # the same token, one layer or all
+    for top in ("latte_decode_engine", "dense_decode_engine"):
+        proc = run_cli("run", design, "--top", top, "--qk", token, "--mem-latency", "30", "-o", tmp_path / f"{top}.npz")
+        assert proc.returncode == 0, proc.stderr
+        assert "RTL matches golden" in proc.stdout and "layer 29:" in proc.stdout, proc.stdout
+    latte = np.load(tmp_path / "latte_decode_engine.npz")
+    kept = np.mean([latte[f"layer{i}.kept_count"].mean() for i in range(1, 30)])
+    assert 2 <= kept <= 24, kept                          # about --kept 8 of 64 keys, not all, not none
+    dense = np.load(tmp_path / "dense_decode_engine.npz")
+    assert sum(latte[f"layer{i}.bytes_read"].sum() for i in range(30)) < sum(
+        dense[f"layer{i}.bytes_read"].sum() for i in range(30))
+    proc = run_cli("run", design, "--qk", layer, "--engine", "cocotb", "--sim", "icarus", "--valid-prob", "0.7",
+                   "--ready-prob", "0.6", "-o", tmp_path / "cocotb.npz")
+    assert proc.returncode == 0 and "RTL matches golden" in proc.stdout, proc.stderr
 
 
 def test_dump_smollm2_bad_keys_is_one_line(tmp_path):
