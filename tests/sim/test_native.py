@@ -339,8 +339,8 @@ def test_decode_cycles_match_the_model(tmp_path):
             model = decode_step(cfg.decode_spec(), q, k, v, thresholds, mult, engine=engine, bandwidth=8,
                                 latency=latency, queue=queue)["cycles"]
             bounds.add((engine, model["bound"]))
-            print(f"{top}, latency {latency}, memory queue {queue}: {got} cycles, model {model['total']} ({model['bound']}), "
-                  f"ratio {got / model['total']:.3f}")
+            print(f"{top}, latency {latency}, memory queue {queue}: {got} cycles, model {model['total']} "
+                  f"({model['bound']}), ratio {got / model['total']:.3f}")
             if model["bound"] == "latency" and engine == "latte":
                 assert got >= model["total"] / 1.15, (top, queue, got, model)
             else:
