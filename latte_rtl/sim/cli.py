@@ -21,6 +21,7 @@ from latte_rtl.cli.common import (
 )
 from latte_rtl.design.files import check_output_file, check_writable_dir
 from latte_rtl.errors import RunFailed, UserError
+from latte_rtl.golden.cycles import MEMORY_QUEUE
 
 from .runner import SIMULATORS, prepare_simulator
 
@@ -87,14 +88,13 @@ def _engine(args, inputs: dict):
             raise UserError(f"--waves {args.waves}: {sim} writes {WAVE_SUFFIX[sim]} waveforms: name the file "
                             f"*{WAVE_SUFFIX[sim]}")
     prepare_simulator(sim)
-    memory = (args.mem_latency or 0, args.mem_bytes_per_cycle, args.mem_queue or MEM_QUEUE)
+    memory = (args.mem_latency or 0, args.mem_bytes_per_cycle, args.mem_queue or MEMORY_QUEUE)
     if name == "cocotb" and any(v is not None for v in (args.mem_latency, args.mem_bytes_per_cycle, args.mem_queue)):
         raise UserError("--mem-latency, --mem-bytes-per-cycle and --mem-queue apply to --engine native only "
                         "(cocotb's memory is cocotbext-axi's AxiRamRead, stalled by --valid-prob and --ready-prob)")
     return Engine(name, sim, args.seed, args.valid_prob, args.ready_prob, bool(args.waves), *memory)
 
 
-MEM_QUEUE = 16  # bursts the native AXI memory model accepts ahead by default
 MAX_MEM_LATENCY = 65535  # cycles; far inside the harness's hang watchdog (native.stall_limit: ≥ 1 M quiet cycles)
 
 
@@ -269,7 +269,7 @@ def register(sub) -> None:
                         "(default: the data width, one beat per cycle)")
     p.add_argument("--mem-queue", type=int_at_least("--mem-queue", 1, 4096), default=None, metavar="BURSTS",
                    help=f"decode tops, native engine: bursts the AXI memory model accepts before it drops ARREADY (a "
-                        f"memory controller's read queue), 1..4096 (default {MEM_QUEUE}); scattered one-row bursts "
+                        f"memory controller's read queue), 1..4096 (default {MEMORY_QUEUE}); scattered one-row bursts "
                         "reach the bandwidth only when it covers latency × bytes per cycle / burst bytes")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
                    help="local worker processes over which the rows (of every layer) are sharded (at most one per "

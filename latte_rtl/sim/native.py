@@ -227,7 +227,7 @@ def simulate_native(design_dir: str | Path, stimuli: list[Path], results: list[P
     """As sim.runner.simulate, through the native harness: results[i] gets what the RTL produced
     for stimuli[i]. Returns {"built": compiled now, "cycles": simulated, "seconds": harness time}.
     `memory` (decode tops): the memory model's (latency in cycles, bytes per cycle; None: the bus width[, bursts
-    it queues, default MEM_QUEUE]), as the design's bus passes them (`MemoryBus.native_memory`).
+    it queues, default golden.cycles.MEMORY_QUEUE]), as the design's bus passes them (`MemoryBus.native_memory`).
     `hang_limit`: cycles with no beat moving that count as a hang (default `stall_limit(cfg)`).
     `harness`: (executable, built now) of another model of the top (a gate-level netlist, build_harness's
     `sources`), run with `env` added to its environment.

@@ -17,6 +17,7 @@ import numpy as np
 
 from latte_rtl.design.files import atomic_write, file_lock
 from latte_rtl.errors import RunFailed
+from latte_rtl.golden.cycles import MEMORY_QUEUE
 
 CACHE_ENV = "LATTE_RTL_CACHE"  # where a worker keeps designs shipped to it (default ~/.cache/latte-rtl)
 PER_ROW = ("q", "heads", "key_limit", "row_thresholds")  # the input arrays with one entry per row
@@ -88,7 +89,7 @@ class Engine:
     waves: bool = False
     mem_latency: int = 0                  # native AXI memory model: cycles from AR to its first R beat
     mem_bytes_per_cycle: float | None = None  # native AXI memory model: bandwidth (None: the bus width)
-    mem_queue: int = 16                   # native AXI memory model: bursts it accepts ahead (a controller's queue)
+    mem_queue: int = MEMORY_QUEUE         # native AXI memory model: bursts it accepts ahead (a controller's queue)
 
 
 def run_shard(design: DesignFiles, top: str, engine: Engine, shard: Shard, arrays: dict) -> dict:

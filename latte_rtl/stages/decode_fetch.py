@@ -101,8 +101,8 @@ class PlaneFetcher(wiring.Component):
         passing = Signal()
         # stream_k: the LSB request owed for the MSB request just sent (rows, first index, address)
         lsb_due = Signal(range(self.msb_chunk + 1)) if self.stream_k else C(0, 1)
-        lsb_index = Signal(self.index_width)
-        lsb_addr = Signal(self.addr_width, reset_less=True)
+        if self.stream_k:
+            lsb_index, lsb_addr = Signal(self.index_width), Signal(self.addr_width, reset_less=True)
         m.d.comb += self.start.ready.eq(~passing & (lsb_due == 0))
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [passing.eq(1), msb_next.eq(0), msb_addr.eq(lay.base_msb), v_end.eq(0)]

@@ -21,7 +21,6 @@ from ..design import atomic_write, atomic_write_text, check_output_file
 from ..design.cli import design_config
 from ..design.manifest import design_inputs
 from ..errors import UserError
-from ..npzio import LAYERS, layer_prefix
 from .smollm2_eval import KINDS
 from .tasks import WORKLOADS
 
@@ -146,12 +145,12 @@ def cmd_dump(args) -> int:
     _check_dump_fits(args, cfg.score)
     check_output_file(args.output, "-o", design_inputs(args.design))
     attention = cfg.attention
+    if args.all_layers and args.layer is not None:
+        raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
     if args.workload == "smollm2":
         return _dump_smollm2(args, cfg)
     if args.kept is not None:
         raise UserError("--kept applies to --workload smollm2 for a decode design (--kv-memory axi)")
-    if args.all_layers and args.layer is not None:
-        raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
     keys = 192 if args.keys is None else args.keys
     common = {"rows": args.rows, "keys": keys, "sample": args.sample, "attention": attention}
     layer = 1 if args.layer is None else args.layer
@@ -189,10 +188,9 @@ def _check_dump_fits(args, cfg) -> None:
 
 
 def _dump_smollm2(args, cfg) -> int:
+    from .dump import layers_file
     from .smollm2_dump import decode_arrays, dump_smollm2_layers
 
-    if args.all_layers and args.layer is not None:
-        raise UserError("--layer and --all-layers exclude each other: --all-layers dumps every layer")
     decode = cfg.bus.external
     if args.kept is not None and not decode:
         raise UserError("--kept calibrates a decode design's thresholds: give a design with --kv-memory axi")
@@ -202,12 +200,7 @@ def _dump_smollm2(args, cfg) -> int:
                                 attention=cfg.attention)
     if decode:
         dumps = {i: decode_arrays(a, cfg.score, args.kept or DECODE_KEPT) for i, a in dumps.items()}
-    if args.all_layers:
-        arrays = {LAYERS: np.array(sorted(dumps), np.int64)}
-        for i, a in dumps.items():
-            arrays.update({layer_prefix(i) + n: x for n, x in a.items()})
-    else:
-        arrays = next(iter(dumps.values()))
+    arrays = layers_file(dumps) if args.all_layers else next(iter(dumps.values()))
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     first = next(iter(dumps.values()))
     what = f"layers 0..{len(dumps) - 1}" if args.all_layers else f"layer {layers[0]}"

@@ -85,13 +85,19 @@ def _dump_thresholds(task) -> np.ndarray:
 def dump_all_layers(name: str, **options) -> dict:
     """dump_qk of every layer in one dict: `layers` [L] and each layer's arrays under
     `layer<i>.<name>` (the multi-layer input `latte-rtl run` takes)."""
-    from ..npzio import LAYERS, layer_prefix
     from .tasks import load_task
 
     layers = range(load_task(name, whole_test=True).n_layers)
-    arrays = {LAYERS: np.array(layers, np.int64)}
-    for layer in layers:
-        arrays.update({layer_prefix(layer) + n: a for n, a in dump_qk(name, layer=layer, **options).items()})
+    return layers_file({layer: dump_qk(name, layer=layer, **options) for layer in layers})
+
+
+def layers_file(dumps: dict[int, dict]) -> dict:
+    """{layer: arrays} as one multi-layer input: `layers` [L] and each layer's arrays as `layer<i>.<name>`."""
+    from ..npzio import LAYERS, layer_prefix
+
+    arrays = {LAYERS: np.array(sorted(dumps), np.int64)}
+    for layer, a in dumps.items():
+        arrays.update({layer_prefix(layer) + n: x for n, x in a.items()})
     return arrays
 
 
