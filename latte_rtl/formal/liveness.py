@@ -25,6 +25,12 @@ PLANE_OF = {"MSB": "k_msb", "LSB": "k_lsb", "V": "v"}
 BOUNDARY = 4096
 KEYS = 2  # N of the proof: 1..KEYS keys (short steps: the solver's depth grows with N)
 OVERHEAD = 8  # cycles: the first request, the walk's and the output's fixed cost (fits the worst step found)
+# cycles per row for the register stages of the timing-closed tops that the next row's burst does not hide
+# (an MSB row's dot stages; an LSB row's address stages, dot stages and exact score; a V row's address stages),
+# and for the collect's and the buffer read pipe's stages: the worst step the proof found on the CI decode
+# design fits {0, 2, 2} and 2; these keep a margin (a larger bound costs the solver depth)
+PIPELINE = {"k_msb": 1, "k_lsb": 3, "v": 3}
+DRAIN = 3
 RESTART = 4  # relative thresholds: the second MSB pass's start
 SLACK_PCT, SLACK_FIXED = 10, 4
 
@@ -58,13 +64,14 @@ def keys_of(cfg, dense: bool) -> int:
 def step_bound(cfg, row_beats: dict, *, n: int, stalls: int, dense: bool) -> int:
     """Cycles from the start beat to a step's last rows/out beat, at most, for N <= n keys: every row fetched
     (N MSB rows per MSB pass, N LSB rows, N V rows) as its own burst, one burst at a time, each costing
-    (beats + 1)(stalls + 1) + 1 cycles (request, AR, R beats, row out); the sum pass (N + 2), the dividers
-    (B + 2), the G out beats ((stalls + 1) each), a fixed OVERHEAD (first request, walk, output), and
+    (beats + 1)(stalls + 1) + 1 cycles (request, AR, R beats, row out) plus its PIPELINE stages; the sum
+    pass (N + 2), the dividers (B + 2), the G out beats ((stalls + 1) each), a fixed OVERHEAD (first request,
+    walk, output) and DRAIN, and
     SLACK_PCT % of the fetch cycles plus SLACK_FIXED of slack."""
     relative = cfg.score.threshold_mode == "relative" and not dense
-    cost = {p: (b + 1) * (stalls + 1) + 1 for p, b in row_beats.items()}
+    cost = {p: (b + 1) * (stalls + 1) + 1 + PIPELINE[p] for p, b in row_beats.items()}
     fetch = n * ((2 if relative else 1) * cost["k_msb"] + cost["k_lsb"] + cost["v"])
-    rest = (n + 2) + (cfg.attention.prob_bits + 2) + cfg.decode.group * (stalls + 1) + OVERHEAD
+    rest = (n + 2) + (cfg.attention.prob_bits + 2) + cfg.decode.group * (stalls + 1) + OVERHEAD + DRAIN
     return fetch + rest + (RESTART if relative else 0) + fetch * SLACK_PCT // 100 + SLACK_FIXED
 
 

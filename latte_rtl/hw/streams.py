@@ -50,3 +50,26 @@ class PipeRegister(wiring.Component):
         with m.If(load):
             m.d.sync += payload.eq(self.i.payload)
         return m
+
+
+class SkidRegister(PipeRegister):
+    """A register stage whose `i.ready` is a flip-flop (a skid buffer): a beat taken while `o` stalls waits in
+    a second register, so `i.ready` never depends on `o.ready` in the same cycle (it cuts a long ready path
+    back to a FIFO's read enable) at full throughput. Payload flops have no reset and load only on a transfer."""
+
+    def elaborate(self, platform):
+        m = Module()
+        payload = Signal(self.o.payload.shape(), reset_less=True)
+        skid = Signal(self.o.payload.shape(), reset_less=True)
+        skid_valid = Signal()
+        take = self.i.valid & self.i.ready
+        m.d.comb += [self.i.ready.eq(~skid_valid), self.o.payload.eq(payload)]
+        with m.If(~self.o.valid | self.o.ready):
+            m.d.sync += self.o.valid.eq(skid_valid | self.i.valid)
+            with m.If(skid_valid):
+                m.d.sync += [payload.eq(skid), skid_valid.eq(0)]
+            with m.Elif(self.i.valid):
+                m.d.sync += payload.eq(self.i.payload)
+        with m.Elif(take):
+            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m

@@ -12,6 +12,9 @@ the fetches of rows already asked for are then taken without a request (the walk
 With `stream_k` (the dense twin, which needs every key's LSB row) each MSB request is followed by one for
 the LSB rows of the same keys, so the LSB plane streams in bursts as the MSB plane does, with no `fetch`:
 an LSB row then always comes after its MSB row, and the consumer's MSB credit (`msb_room`) covers both.
+An indexed fetch's address (base + index × stride) is computed in register stages before its request,
+and the MSB pass's next request size is a register (computed from the cycle before; only this block's own
+requests lower the credit), so neither a multiplier nor the credit arithmetic shares a cycle with the bus.
 Every row comes back whole on `rows` (plane, index, data: the row's beats, beat 0 in the low bits),
 in request order. `bytes_read` counts the bytes of every R beat taken since the last `start`, per plane
 (the `bytes_read_<plane>` of a run). The layout registers must hold still while a pass or a fetch is in flight.
@@ -27,6 +30,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
+from ..hw.streams import PipeRegister, SkidRegister
 
 BYTES_COUNTER_BITS = 48
 
@@ -35,6 +39,9 @@ class PlaneKind(enum.IntEnum):
     K_MSB = 0
     K_LSB = 1
     V = 2
+
+
+_LAYOUT_NAME = {PlaneKind.K_MSB: "msb", PlaneKind.K_LSB: "lsb", PlaneKind.V: "v"}   # the layout's field suffix
 
 
 def layout_registers(addr_width: int, count_width: int) -> data.StructLayout:
@@ -109,6 +116,7 @@ class PlaneFetcher(wiring.Component):
             if self.stream_k:
                 m.d.sync += lsb_addr.eq(lay.base_lsb)
             m.d.sync += [self.bytes_read[p.name.lower()].eq(0) for p in PlaneKind]   # per pass
+        fetch, addressing = self._fetch_addresses(m)
         tag = Signal(tag_layout)
         send = Signal()
         m.d.comb += [master.req.valid.eq(0), tags.w_data.eq(tag), tags.w_en.eq(send),
@@ -117,63 +125,98 @@ class PlaneFetcher(wiring.Component):
         msb_out = Signal()
         m.d.comb += msb_out.eq(self.rows.valid & self.rows.ready & (self.rows.payload.plane == PlaneKind.K_MSB))
         msb_sent = Signal()
-        chunk = self._msb_chunk(m, msb_next, msb_inflight)
-        m.d.sync += msb_inflight.eq(msb_inflight + Mux(msb_sent, chunk, 0) - msb_out)
+        # the next MSB request's rows, registered: computed from the state of the cycle before (only this
+        # block's own requests lower the credit, so it is stale only after one, `fresh` low)
+        chunk, fresh = Signal(range(self.msb_chunk + 1), name="msb_chunk"), Signal(name="msb_chunk_fresh")
+        m.d.sync += [chunk.eq(self._msb_chunk(m, msb_next, msb_inflight)),
+                     fresh.eq(~msb_sent & ~(self.start.valid & self.start.ready))]
+        with m.If(msb_sent):         # msb_sent comes late (the master's ready): it only picks the result
+            m.d.sync += msb_inflight.eq(msb_inflight + chunk - msb_out)
+        with m.Else():
+            m.d.sync += msb_inflight.eq(msb_inflight - msb_out)
         fetch_go, msb_go, lsb_go, absorb = Signal(), Signal(), Signal(), Signal()
-        v_rows = self._v_rows(m, v_end)
+        v_rows = self._v_rows(m, v_end, fetch.payload.index)
         # msb_sent is a plain expression (not set inside an If): an event-driven simulator then has it
         # defined from time 0, and the counter it feeds never picks up an X
         if self.stream_v:
-            m.d.comb += absorb.eq(self.fetch.valid & (self.fetch.payload.plane == PlaneKind.V)
-                                  & (self.fetch.payload.index < v_end))
+            m.d.comb += absorb.eq(fetch.valid & (fetch.payload.plane == PlaneKind.V) & (fetch.payload.index < v_end))
         with m.If(absorb):
-            m.d.comb += self.fetch.ready.eq(1)
-        m.d.comb += [fetch_go.eq(self.fetch.valid & ~absorb & tags.w_rdy),
+            m.d.comb += fetch.ready.eq(1)
+        m.d.comb += [fetch_go.eq(fetch.valid & ~absorb & tags.w_rdy),
                      lsb_go.eq((lsb_due != 0) & tags.w_rdy),
-                     msb_go.eq(passing & (chunk != 0) & (lsb_due == 0) & tags.w_rdy),
+                     msb_go.eq(passing & fresh & (chunk != 0) & (lsb_due == 0) & tags.w_rdy),
                      msb_sent.eq(~fetch_go & msb_go & master.req.ready)]
         with m.If(fetch_go):
-            plane, index = self.fetch.payload.plane, self.fetch.payload.index
-            is_v = plane == PlaneKind.V
+            plane, index = fetch.payload.plane, fetch.payload.index
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(plane), tag.index.eq(index), tag.rows.eq(1),
-                         self.fetch.ready.eq(master.req.ready)]
-            with m.If(is_v):
-                m.d.comb += [master.req.payload.addr.eq(lay.base_v + index * lay.stride_v), tag.rows.eq(v_rows),
-                             master.req.payload.beats.eq(v_rows * self.beats[PlaneKind.V])]
+                         master.req.payload.addr.eq(fetch.payload.addr), fetch.ready.eq(master.req.ready)]
+            with m.If(plane == PlaneKind.V):
+                m.d.comb += [tag.rows.eq(v_rows), master.req.payload.beats.eq(v_rows * self.beats[PlaneKind.V])]
                 with m.If(master.req.ready):
                     m.d.sync += v_end.eq(index + v_rows)
             with m.Else():
-                m.d.comb += [master.req.payload.addr.eq(lay.base_lsb + index * lay.stride_lsb),
-                             master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])]
+                m.d.comb += master.req.payload.beats.eq(self.beats[PlaneKind.K_LSB])
         if self.stream_k:
             with m.Elif(lsb_go):
                 m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_LSB), tag.index.eq(lsb_index),
                              tag.rows.eq(lsb_due), master.req.payload.addr.eq(lsb_addr),
                              master.req.payload.beats.eq(lsb_due * self.beats[PlaneKind.K_LSB])]
                 with m.If(master.req.ready):
-                    m.d.sync += [lsb_due.eq(0), lsb_addr.eq(lsb_addr + lsb_due * lay.stride_lsb)]
+                    m.d.sync += [lsb_due.eq(0), lsb_addr.eq(lsb_addr + self._advance(lsb_due, PlaneKind.K_LSB))]
         with m.Elif(msb_go):
             m.d.comb += [master.req.valid.eq(1), tag.plane.eq(PlaneKind.K_MSB), tag.index.eq(msb_next),
                          tag.rows.eq(chunk), master.req.payload.addr.eq(msb_addr),
                          master.req.payload.beats.eq(chunk * self.beats[PlaneKind.K_MSB])]
             with m.If(master.req.ready):
-                m.d.sync += [msb_next.eq(msb_next + chunk), msb_addr.eq(msb_addr + chunk * lay.stride_msb)]
+                m.d.sync += [msb_next.eq(msb_next + chunk),
+                             msb_addr.eq(msb_addr + self._advance(chunk, PlaneKind.K_MSB))]
                 if self.stream_k:
                     m.d.sync += [lsb_due.eq(chunk), lsb_index.eq(msb_next)]
         with m.If(passing & (msb_next >= lay.n_keys)):
             m.d.sync += passing.eq(0)
-        m.d.comb += self.busy.eq(passing | (lsb_due != 0) | tags.r_rdy)
+        m.d.comb += self.busy.eq(passing | (lsb_due != 0) | tags.r_rdy | addressing[0] | addressing[1] | addressing[2])
 
-    def _v_rows(self, m, v_end):
-        """Rows a V request asks for: min(v_chunk if packed else 1, n_keys - index), at least 1."""
+    def _packed(self, plane: PlaneKind):
+        """Whether `plane`'s rows are back to back (stride = its row's beats times the bus width in bytes)."""
+        return self._stride(plane) == self.beats[plane] * (self.data_width // 8)
+
+    def _stride(self, plane: PlaneKind):
+        return getattr(self.layout, f"stride_{_LAYOUT_NAME[plane]}")
+
+    def _advance(self, rows, plane: PlaneKind):
+        """The address step past a request of `rows` consecutive rows of `plane`: rows times the packed row
+        size (a constant) when packed, else its stride (a request is then one row)."""
+        return Mux(self._packed(plane), rows * (self.beats[plane] * (self.data_width // 8)), self._stride(plane))
+
+    def _fetch_addresses(self, m):
+        """`fetch` through three register stages, the request as asked (a skid buffer: `fetch.ready` does not
+        wait on the master's), index × stride, then + base, so neither the multiplier nor the adder shares a
+        cycle with the request logic or the asker's FIFO.
+        Returns the last stage's output (plane, index, addr)."""
+        lay, addr = self.layout, self.addr_width
+        head = {"plane": PlaneKind, "index": self.index_width}
+        m.submodules.fetch_asked = asked = SkidRegister(data.StructLayout(head))     # `fetch.ready`: a flip-flop
+        m.submodules.fetch_offset = offset = PipeRegister(data.StructLayout({**head, "offset": addr}))
+        m.submodules.fetch_address = address = PipeRegister(data.StructLayout({**head, "addr": addr}))
+        wiring.connect(m, wiring.flipped(self.fetch), asked.i)
+        a, o = asked.o.payload, offset.o.payload
+        m.d.comb += [offset.i.valid.eq(asked.o.valid), asked.o.ready.eq(offset.i.ready),
+                     offset.i.payload.plane.eq(a.plane), offset.i.payload.index.eq(a.index),
+                     offset.i.payload.offset.eq(a.index * Mux(a.plane == PlaneKind.V, lay.stride_v, lay.stride_lsb)),
+                     address.i.valid.eq(offset.o.valid), offset.o.ready.eq(address.i.ready),
+                     address.i.payload.plane.eq(o.plane), address.i.payload.index.eq(o.index),
+                     address.i.payload.addr.eq(Mux(o.plane == PlaneKind.V, lay.base_v, lay.base_lsb) + o.offset)]
+        return address.o, [asked.o.valid, offset.o.valid, address.o.valid]
+
+    def _v_rows(self, m, v_end, index):
+        """Rows a V request at key `index` asks for: min(v_chunk if packed else 1, n_keys - index), at least 1."""
         lay = self.layout
         rows = Signal(range(self.v_chunk + 1))
         if not self.stream_v:
             m.d.comb += rows.eq(1)
             return rows
-        index = self.fetch.payload.index
         left = Signal(self.index_width + 1)
-        packed = lay.stride_v == self.beats[PlaneKind.V] * (self.data_width // 8)
+        packed = self._packed(PlaneKind.V)
         m.d.comb += left.eq(Mux(index < lay.n_keys, lay.n_keys - index, 1))
         m.d.comb += rows.eq(Mux(packed & (left > 1), Mux(left < self.v_chunk, left, self.v_chunk), 1))
         return rows
@@ -182,10 +225,9 @@ class PlaneFetcher(wiring.Component):
         """MSB rows the next MSB request asks for: min(rows left, msb_chunk if packed else 1; with stream_k
         packed means both K planes) and the credit left, once that credit covers half of it (else 0)."""
         lay = self.layout
-        bus_bytes = self.data_width // 8
-        packed = lay.stride_msb == self.beats[PlaneKind.K_MSB] * bus_bytes
+        packed = self._packed(PlaneKind.K_MSB)
         if self.stream_k:            # the LSB request of the same rows must be one burst too
-            packed &= lay.stride_lsb == self.beats[PlaneKind.K_LSB] * bus_bytes
+            packed &= self._packed(PlaneKind.K_LSB)
         left = Signal(self.index_width + 1)
         credit = Signal(range(self.max_room + 1))
         cap = Signal(range(self.msb_chunk + 1))

@@ -11,9 +11,16 @@ from amaranth import Array, C, Mux, signed
 from ..golden.attention import exp_table
 
 
-def scaled(score, mult, scale_shift: int):
-    """t = (s · M) >> R: signed score, unsigned M, floor shift."""
-    return (score * mult) >> scale_shift
+def scaled_parts(score, mult):
+    """The two halves of s · M (signed score, unsigned M): (s · M_low, s · M_high), M split at half its
+    width, so that each multiplier is half as deep (`scaled_from_parts` adds them)."""
+    half = (len(mult) + 1) // 2
+    return score * mult[:half], score * mult[half:]
+
+
+def scaled_from_parts(low, high, mult_bits: int, scale_shift: int):
+    """t = (s · M) >> R from `scaled_parts`: ((s · M_high) << half + s · M_low) >> R, floor shift."""
+    return ((high << ((mult_bits + 1) // 2)) + low) >> scale_shift
 
 
 def exp_of(d, softmax: dict, exp_width: int):

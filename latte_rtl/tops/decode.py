@@ -14,17 +14,22 @@ buffer (one entry per key some row keeps: index, kept mask, t_g = (s_g · M_g) >
 kept as entries arrive) → pass 2 sums D_g = Σ e_g + C_g → G serial dividers inv_g → the V walk reads the
 buffer in index order, computes p_g, fetches the V row of a key some row gives p > 0 (once for the group)
 and accumulates o_g += p_g · v. Relative thresholds take a first MSB pass for max HH_g (the score stage's
-`probe`), then decide HH_g >= max HH_g − T_g in the second (golden's msb_passes = 2). `DenseDecodeEngine`
+`probe`), then decide HH_g >= max HH_g − T_g in the second (golden's msb_passes = 2). Timing closure: the
+scaling multiply runs in two register stages (its halves, then their sum) before the buffer's write; the
+buffer's output goes straight into a register (an SRAM macro's read is late), then m_g − t_g into another;
+the walk's p_g lands in a register before its FIFOs; the P·V probabilities come from a buffered FIFO.
+`DenseDecodeEngine`
 keeps every key (no threshold, every LSB row) and reads the V row of every key, through the same blocks.
 """
 
 from __future__ import annotations
 
 import enum
+import typing
 
-from amaranth import C, Module, Mux, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig, unsigned_width
@@ -32,9 +37,18 @@ from ..hw.divider import SerialDivider
 from ..hw.sram import SRAM
 from ..stages.decode_fetch import BYTES_COUNTER_BITS, PlaneKind
 from ..stages.decode_score import DecodeScoreStage
-from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled
+from ..stages.decode_softmax import exp_of, lowest, prob_of, scaled_from_parts, scaled_parts
 
 CYCLE_BITS = 32
+
+
+class _Reads(typing.NamedTuple):
+    """The buffer's read pipe in SUM and WALK (`_DecodeEngine._read_pipe`)."""
+    valid: Signal
+    index: Signal
+    e: list              # e_g per query row
+    ready: Signal        # the pass takes the entry on the register
+    done: Signal         # every entry read and taken
 
 
 class DecodeReg(enum.IntEnum):
@@ -125,11 +139,12 @@ class _DecodeEngine(wiring.Component):
         maxes = [Signal(signed(self.widths.t_width), name=f"max_{g}", reset_less=True) for g in range(self.group)]
         record = Signal(score.record.payload.shape())
         probe_msb = self._start(m, score, phase, regs)
-        self._collect(m, score, buf, entry, regs, phase, count, maxes, record)
-        den = self._sum(m, buf, entry, regs, phase, count, maxes)
+        self._collect(m, score, buf, entry, regs, phase, count, maxes, record, probe_msb)
+        reads = self._read_pipe(m, buf, entry, phase, count, maxes)
+        den = self._sum(m, reads, regs, phase)
         inv = self._divide(m, phase, den, record)
-        acc = self._walk(m, score, buf, entry, phase, count, maxes, inv)
-        self._finish(m, score, phase, acc, record, probe_msb)
+        acc = self._walk(m, score, reads, phase, inv)
+        self._finish(m, score, phase, acc, record)
         return m
 
     def _config(self, m, score, phase):
@@ -184,62 +199,92 @@ class _DecodeEngine(wiring.Component):
                 m.d.sync += phase.eq(Phase.SCORE)
         return probe_msb
 
-    def _collect(self, m, score, buf, entry, regs, phase, count, maxes, record):
-        """start → SCORE: every scored key into the buffer with its t_g; the running max of each row."""
+    def _collect(self, m, score, buf, entry, regs, phase, count, maxes, record, probe_msb):
+        """start → SCORE: every scored key through two register stages, the halves of s_g · M_g then
+        t_g = (s_g · M_g) >> R, into the buffer the next cycle (no multiplier before the SRAM's setup);
+        the running max of each row."""
         with m.If(self.start.valid & self.start.ready):
             m.d.sync += [count.eq(0)] + [x.eq(lowest(self.widths.t_width)) for x in maxes]
-        new = Signal(entry)
-        p = score.scores.payload
-        m.d.comb += [new.index.eq(p.index), new.kept.eq(p.kept), score.scores.ready.eq(phase == Phase.SCORE),
-                     score.record.ready.eq((phase == Phase.SCORE) | (phase == Phase.PROBE)),
-                     buf.waddr.eq(count), buf.wdata.eq(new), buf.wen.eq(score.scores.valid & (phase == Phase.SCORE))]
+        p, scoring = score.scores.payload, phase == Phase.SCORE
+        halves = [scaled_parts(p.score[g], regs["mult"][g]) for g in range(self.group)]
+        parts = Signal(data.StructLayout({
+            "index": self.index_width, "kept": self.group,
+            "low": data.ArrayLayout(halves[0][0].shape(), self.group),
+            "high": data.ArrayLayout(halves[0][1].shape(), self.group)}), name="scaling", reset_less=True)
+        held = Signal(entry, name="held", reset_less=True)
+        scaling, holding = Signal(), Signal()
+        m.d.comb += [score.scores.ready.eq(scoring),
+                     score.record.ready.eq((scoring & ~scaling & ~holding) | (phase == Phase.PROBE)),
+                     buf.waddr.eq(count), buf.wdata.eq(held), buf.wen.eq(holding)]
+        m.d.sync += [scaling.eq(score.scores.valid & scoring), holding.eq(scaling)]
+        with m.If(score.scores.valid & scoring):
+            m.d.sync += [parts.index.eq(p.index), parts.kept.eq(p.kept)]
+            m.d.sync += [parts.low[g].eq(halves[g][0]) for g in range(self.group)]
+            m.d.sync += [parts.high[g].eq(halves[g][1]) for g in range(self.group)]
+        with m.If(scaling):
+            m.d.sync += [held.index.eq(parts.index), held.kept.eq(parts.kept)]
+            m.d.sync += [held.t[g].eq(scaled_from_parts(parts.low[g], parts.high[g], self.mult_bits,
+                                                        self.spec.softmax["scale_shift"]))
+                         for g in range(self.group)]
         for g in range(self.group):
-            t = Signal(signed(self.widths.t_width), name=f"t_{g}")
-            m.d.comb += [t.eq(scaled(p.score[g], regs["mult"][g], self.spec.softmax["scale_shift"])),
-                         new.t[g].eq(t)]
-            with m.If(buf.wen & p.kept[g] & (t > maxes[g])):
-                m.d.sync += maxes[g].eq(t)
-        with m.If(buf.wen):
+            with m.If(holding & held.kept[g] & (held.t[g] > maxes[g])):
+                m.d.sync += maxes[g].eq(held.t[g])
+        with m.If(holding):
             m.d.sync += count.eq(count + 1)
-        with m.If(score.record.valid & (phase == Phase.SCORE)):
+        with m.If(score.record.valid & score.record.ready & scoring):
             m.d.sync += [record.eq(score.record.payload), phase.eq(Phase.SUM)]
+            if self.relative:        # the probe pass's MSB bytes too
+                m.d.sync += record.bytes_read.k_msb.eq(score.record.payload.bytes_read.k_msb + probe_msb)
 
-    def _reader(self, m, buf, phase, which, count, consume):
-        """Reads entries 0..count-1 of the buffer during `which`, one per cycle while `consume` keeps up.
-        Returns (next index, a read's data is on rdata)."""
-        at, ready = Signal(self.index_width + 1, name=f"at_{which.name.lower()}"), Signal(
-            name=f"rd_{which.name.lower()}")
-        active = phase == which
-        ren = Signal(name=f"ren_{which.name.lower()}")
-        m.d.comb += ren.eq(active & (at < count) & (~ready | consume))
+    def _read_pipe(self, m, buf, entry, phase, count, maxes):
+        """SUM and WALK read entries 0..count-1 of the buffer, one per cycle while the pass keeps up (`ready`,
+        to drive), through two register stages: the entry as read (the SRAM's output is late: nothing more in
+        its cycle), then d_g = m_g − t_g; e_g = exp(d_g) (0 where row g does not keep the entry) is on `e`.
+        Returns (valid, index, e, ready, done)."""
+        at, pending = Signal(self.index_width + 1, name="read_at"), Signal(name="read_pending")
+        active = (phase == Phase.SUM) | (phase == Phase.WALK)
+        ren, ready = Signal(name="ren"), Signal(name="d_ready")
+        raw, raw_valid, valid = Signal(entry, name="read_entry", reset_less=True), Signal(name="read_valid"), \
+            Signal(name="d_valid")
+        index = Signal(self.index_width, name="d_index", reset_less=True)
+        kept = Signal(self.group, name="d_kept", reset_less=True)
+        d = [Signal(self.widths.d_width, name=f"d_{g}", reset_less=True) for g in range(self.group)]
+        advance = ~valid | ready                        # the d stage takes the raw entry
+        load = pending & (~raw_valid | advance)         # the raw stage takes the SRAM's output
+        m.d.comb += ren.eq(active & (at < count) & (~pending | load))
         with m.If(ren):
             m.d.comb += [buf.raddr.eq(at), buf.ren.eq(1)]
             m.d.sync += at.eq(at + 1)
-        m.d.sync += ready.eq(ren | (ready & ~consume))
+        m.d.sync += pending.eq(ren | (pending & ~load))
+        with m.If(load):
+            m.d.sync += raw.eq(buf.rdata)
+        with m.If(~raw_valid | advance):
+            m.d.sync += raw_valid.eq(pending)
+        with m.If(advance):
+            m.d.sync += valid.eq(raw_valid)
+        with m.If(raw_valid & advance):
+            m.d.sync += [index.eq(raw.index), kept.eq(raw.kept)] + [d[g].eq(maxes[g] - raw.t[g])
+                                                                    for g in range(self.group)]
         with m.If(~active):
-            m.d.sync += [at.eq(0), ready.eq(0)]
-        return at, ready
+            m.d.sync += [at.eq(0), pending.eq(0), raw_valid.eq(0), valid.eq(0)]
+        e = [Signal(self.widths.exp_width, name=f"e_{g}") for g in range(self.group)]
+        m.d.comb += [e[g].eq(Mux(kept[g], exp_of(d[g], self.spec.softmax, self.widths.exp_width), 0))
+                     for g in range(self.group)]
+        done = Signal(name="read_done")
+        m.d.comb += done.eq((at == count) & ~pending & ~raw_valid & ~valid)
+        return _Reads(valid, index, e, ready, done)
 
-    def _e(self, m, row, maxes, g, name):
-        e = Signal(self.widths.exp_width, name=f"e_{name}_{g}")
-        d = Signal(self.widths.d_width, name=f"d_{name}_{g}")
-        m.d.comb += [d.eq(maxes[g] - row.t[g]),
-                     e.eq(Mux(row.kept[g], exp_of(d, self.spec.softmax, self.widths.exp_width), 0))]
-        return e
-
-    def _sum(self, m, buf, entry, regs, phase, count, maxes):
+    def _sum(self, m, reads, regs, phase):
         """SUM: D_g = C_g + Σ e_g over the buffer."""
         den = [Signal(self.widths.denominator_width, name=f"den_{g}", reset_less=True) for g in range(self.group)]
-        at, ready = self._reader(m, buf, phase, Phase.SUM, count, C(1, 1))
-        row = Signal(entry)
-        m.d.comb += row.eq(buf.rdata)
+        summing = phase == Phase.SUM
         with m.If(phase == Phase.SCORE):
             m.d.sync += [den[g].eq(regs["comp"][g]) for g in range(self.group)]
-        for g in range(self.group):
-            e = self._e(m, row, maxes, g, "sum")
-            with m.If(ready & (phase == Phase.SUM)):
-                m.d.sync += den[g].eq(den[g] + e)
-        with m.If((phase == Phase.SUM) & (at == count) & ~ready):
+        with m.If(summing):
+            m.d.comb += reads.ready.eq(1)
+        with m.If(summing & reads.valid):
+            m.d.sync += [den[g].eq(den[g] + reads.e[g]) for g in range(self.group)]
+        with m.If(summing & reads.done):
             m.d.sync += phase.eq(Phase.DIVIDE)
         return den
 
@@ -265,22 +310,30 @@ class _DecodeEngine(wiring.Component):
             m.d.sync += [issued.eq(0), phase.eq(Phase.WALK)]
         return inv
 
-    def _walk(self, m, score, buf, entry, phase, count, maxes, inv):
-        """WALK: p_g of every buffer entry; the V row of an entry some row gives p > 0 (dense: every entry)
-        is fetched once and o_g += p_g · v."""
+    def _walk(self, m, score, reads, phase, inv):
+        """WALK: p_g of every buffer entry into a register stage; the V row of an entry some row gives p > 0
+        (dense: every entry) is fetched once and o_g += p_g · v."""
         b, w = self.spec.softmax["prob_bits"], self.widths
         probs_layout = data.ArrayLayout(b, self.group)
         m.submodules.asks = asks = SyncFIFO(width=self.index_width, depth=self.pending)
-        m.submodules.probs = probs = SyncFIFO(width=probs_layout.size, depth=self.pending)
-        push, consume = Signal(), Signal()
-        at, ready = self._reader(m, buf, phase, Phase.WALK, count, consume)
-        row, p = Signal(entry), Signal(probs_layout)
-        m.d.comb += row.eq(buf.rdata)
+        # buffered: the head probabilities come from a register (they fan out to every lane of P·V)
+        m.submodules.probs = probs = SyncFIFOBuffered(width=probs_layout.size, depth=self.pending)
+        p, index = Signal(probs_layout), Signal(self.index_width, reset_less=True)
+        held = Signal(probs_layout, name="p_held", reset_less=True)
+        valid, walking = Signal(name="p_valid"), phase == Phase.WALK
+        room = asks.w_rdy & probs.w_rdy          # from the FIFOs' levels: a short path back to the SRAM
         for g in range(self.group):
-            m.d.comb += p[g].eq(prob_of(self._e(m, row, maxes, g, "walk"), inv[g], self.spec.softmax))
-        need = 1 if self.dense else p.as_value().any()
-        m.d.comb += [consume.eq(ready & (~need | (asks.w_rdy & probs.w_rdy))), push.eq(ready & need & consume),
-                     asks.w_en.eq(push), asks.w_data.eq(row.index), probs.w_en.eq(push), probs.w_data.eq(p),
+            m.d.comb += p[g].eq(prob_of(reads.e[g], inv[g], self.spec.softmax))
+        with m.If(walking):
+            m.d.comb += reads.ready.eq(~valid | room)
+        with m.If(~valid | room):
+            m.d.sync += valid.eq(walking & reads.valid)
+            with m.If(walking & reads.valid):
+                m.d.sync += [held.eq(p), index.eq(reads.index)]
+        need = 1 if self.dense else held.as_value().any()
+        push = Signal()
+        m.d.comb += [push.eq(valid & room & need),
+                     asks.w_en.eq(push), asks.w_data.eq(index), probs.w_en.eq(push), probs.w_data.eq(held),
                      score.v_fetch.valid.eq(asks.r_rdy), score.v_fetch.payload.eq(asks.r_data),
                      asks.r_en.eq(score.v_fetch.ready)]
         acc = [Signal(data.ArrayLayout(signed(w.out_width), self.spec.dim), name=f"acc_{g}", reset_less=True)
@@ -296,11 +349,11 @@ class _DecodeEngine(wiring.Component):
                 for i in range(self.spec.dim):
                     v = score.v_rows.payload[i * bits:(i + 1) * bits].as_signed()
                     m.d.sync += acc[g][i].eq(acc[g][i] + head[g] * v)
-        with m.If((phase == Phase.WALK) & (at == count) & ~ready & ~asks.r_rdy & ~probs.r_rdy):
+        with m.If(walking & reads.done & ~valid & ~asks.r_rdy & ~probs.r_rdy):
             m.d.sync += phase.eq(Phase.OUTPUT)
         return acc
 
-    def _finish(self, m, score, phase, acc, record, probe_msb):
+    def _finish(self, m, score, phase, acc, record):
         """OUTPUT: o_g beats in order and the step's record (independent streams); the cycle counter."""
         sent, recorded = Signal(range(self.group + 1), name="sent"), Signal(name="recorded")
         cycles = Signal(CYCLE_BITS)
@@ -314,7 +367,7 @@ class _DecodeEngine(wiring.Component):
                      self.rows.valid.eq(out & ~recorded), self.rows.payload.kept_count.eq(record.kept_count),
                      self.rows.payload.overflow.eq(record.overflow), self.rows.payload.cycles.eq(cycles),
                      self.rows.payload.bytes_read.eq(score.fetcher.bytes_read),
-                     self.rows.payload.bytes_read.k_msb.eq(score.fetcher.bytes_read.k_msb + probe_msb)]
+                     self.rows.payload.bytes_read.k_msb.eq(record.bytes_read.k_msb)]   # both MSB passes
         row = acc[0].as_value()
         for g in range(1, self.group):       # a Mux chain (a plain assign): defined from time 0 in Icarus
             row = Mux(sent == g, acc[g].as_value(), row)
