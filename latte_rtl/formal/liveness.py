@@ -28,9 +28,10 @@ OVERHEAD = 8  # cycles: the first request, the walk's and the output's fixed cos
 # cycles per row for the register stages of the timing-closed tops that the next row's burst does not hide
 # (an MSB row's dot stages; an LSB row's address stages, dot stages and exact score; a V row's address stages),
 # and for the collect's and the buffer read pipe's stages: the worst step the proof found on the CI decode
-# design fits {0, 2, 2} and 2; these keep a margin (a larger bound costs the solver depth)
-PIPELINE = {"k_msb": 1, "k_lsb": 3, "v": 3}
-DRAIN = 3
+# design fits {0, 2, 2} and 2; the MSB row's 1 is a margin for the relative mode's second pass, the rest is
+# SLACK's (every cycle of bound costs the solver depth)
+PIPELINE = {"k_msb": 1, "k_lsb": 2, "v": 2}
+DRAIN = 2
 RESTART = 4  # relative thresholds: the second MSB pass's start
 SLACK_PCT, SLACK_FIXED = 10, 4
 

@@ -45,7 +45,7 @@ _LAYOUT_NAME = {PlaneKind.K_MSB: "msb", PlaneKind.K_LSB: "lsb", PlaneKind.V: "v"
 
 
 def layout_registers(addr_width: int, count_width: int) -> data.StructLayout:
-    fields = {f"{what}_{plane}": addr_width for plane in ("msb", "lsb", "v") for what in ("base", "stride")}
+    fields = {f"{what}_{plane}": addr_width for plane in _LAYOUT_NAME.values() for what in ("base", "stride")}
     return data.StructLayout({**fields, "n_keys": count_width})
 
 

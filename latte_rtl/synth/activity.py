@@ -67,18 +67,34 @@ def _random_rows(cfg, rows_per_head: int) -> dict:
     return case
 
 
-def _decode_input(cfg, path: Path) -> dict:
-    """A decode design's activity input: the `random` decode case (seed ACTIVITY_SEED; its thresholds as they
-    are, N within the dense top's kept buffer)."""
+def _decode_input(cfg, path: Path, keep: float | None) -> dict:
+    """A decode design's activity input: the `random` decode case (seed ACTIVITY_SEED; N within the dense top's
+    kept buffer), its thresholds as they are or, with `keep`, set to keep about that fraction of each row's keys."""
     from latte_rtl.npzio import load_qk
     from latte_rtl.sim.stimulus import decode_cases
     from latte_rtl.tops import default_top, get_top
 
     arrays = decode_cases(cfg, ACTIVITY_SEED, keys=192)["random"]
+    if keep is not None:
+        _thresholds_for_keep(cfg, arrays, keep)
     np.savez(path, **arrays)
     kept = get_top(default_top(cfg)).expected(load_qk(path, cfg.score), cfg)["kept"]
-    return {"rows": len(arrays["q"]), "keys": arrays["k"].shape[-2], "kept": int(kept.sum()),
-            "input": f"random int{cfg.score.bits} decode steps (seed {ACTIVITY_SEED})"}
+    source = f"random int{cfg.score.bits} decode steps (seed {ACTIVITY_SEED})"
+    return {"rows": len(arrays["q"]), "keys": arrays["k"].shape[-2], "kept": int(kept.sum()), "input": source}
+
+
+def _thresholds_for_keep(cfg, arrays: dict, keep: float) -> None:
+    """Set each head's threshold in `arrays` to keep about a fraction `keep` of its rows' keys (golden's
+    estimate; a decode input's head compares against its KV head's keys)."""
+    from latte_rtl import golden
+
+    q, k, heads = (np.asarray(arrays[n]) for n in ("q", "k", "heads"))
+    lo, hi = cfg.score.widths.threshold_range
+    for h in np.unique(heads):
+        keys = k[arrays["kv_heads"][h]] if "kv_heads" in arrays else k[h] if k.ndim == 3 else k
+        est = golden.estimates(golden.partial_sums(q[heads == h], keys, cfg.score)["HH"], q[heads == h], keys,
+                               cfg.score)
+        arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(est, keep, cfg.score.threshold_mode), lo, hi)
 
 
 # Rows of each head in an energy run: 8 rows of the lm dump; all 64 of layer 1 give 2.8 % (LATTE attention)
@@ -93,18 +109,13 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
     from latte_rtl import golden
 
     if cfg.bus.external:  # K and V in memory: decode steps, not rows
-        return _decode_input(cfg, path)
+        return _decode_input(cfg, path, keep)
     arrays = _embedded_rows(cfg, rows_per_head)
     source = "embedded lm dump" if arrays else f"random int{cfg.score.bits} (seed {ACTIVITY_SEED})"
     arrays = arrays or _random_rows(cfg, rows_per_head)
     q, k, heads = (np.asarray(arrays[n]) for n in ("q", "k", "heads"))
     if keep is not None:
-        lo, hi = cfg.score.widths.threshold_range
-        for h in np.unique(heads):
-            keys = k[h] if k.ndim == 3 else k
-            est = golden.estimates(golden.partial_sums(q[heads == h], keys, cfg.score)["HH"], q[heads == h], keys,
-                                   cfg.score)
-            arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(est, keep, cfg.score.threshold_mode), lo, hi)
+        _thresholds_for_keep(cfg, arrays, keep)
     if cfg.score.row_thresholds:  # each row brings its head's T
         arrays["row_thresholds"] = np.asarray(arrays["thresholds"])[heads]
     np.savez(path, **arrays)

@@ -329,8 +329,8 @@ def register(sub) -> None:
     p = sub.add_parser("synth", help="area / fmax of every top with Yosys + nextpnr")
     add_design_argument(p, "generated design directory (its manifest.json and Verilog)")
     p.add_argument("--target", default="generic,ecp5", help="generic, ice40, ecp5, ihp130 (default %(default)s)")
-    add_keep_ratio(p, "keep ratio 0..1 for the throughput comparison (default: the kept fraction of the "
-                      "embedded real dump when it fits the design, else 0.10)")
+    add_keep_ratio(p, "keep ratio 0..1 for the throughput comparison and the ihp130 energy run's thresholds "
+                      "(default: the kept fraction of the embedded real dump when it fits the design, else 0.10)")
     p.add_argument("--json", help="report file (default DIR/synth_report.json)")
     p.add_argument("--html", help="self-contained HTML report: every table, tool versions (default DIR/report.html)")
     p.add_argument("--jobs", type=int_at_least("--jobs", 1), default=2,

@@ -265,3 +265,26 @@ def test_gate_level_simulation_catches_a_changed_gate(tmp_path):
     activity_input(cfg, tmp_path / "input.npz", rows_per_head=2, keep=0.25)
     with pytest.raises(AssertionError, match="differs from golden"):
         simulate_gates(tmp_path / "d", top, work, work / "mutant.v", mapped, tmp_path / "input.npz")
+
+
+@pytest.mark.parametrize("mode", ["absolute", "relative"])
+def test_decode_activity_input_keeps_the_asked_fraction(tmp_path, mode):
+    """A decode design's energy run keeps about the keep ratio asked for (it used to keep what the random
+    case's thresholds gave, 0.62 on the d 64 design), counted by golden's decode step on the written input."""
+    import numpy as np
+
+    from latte_rtl.golden.decode import decode_step
+    from latte_rtl.synth.activity import activity_input
+
+    cfg = LatteConfig.from_params(kv_memory="axi", group=3, heads=3, dim=16, max_keys=256, kept_buffer=256,
+                                  attention=True, threshold_mode=mode)
+    spec = cfg.decode_spec()
+    for keep in (0.1, 0.5):
+        info = activity_input(cfg, tmp_path / "input.npz", rows_per_head=2, keep=keep)
+        a = np.load(tmp_path / "input.npz")
+        kept = sum(decode_step(spec, a["q"][a["heads"] == h], a["k"][a["kv_heads"][h]], a["v"][a["kv_heads"][h]],
+                               np.repeat(a["thresholds"][h], (a["heads"] == h).sum()),
+                               np.repeat(a["softmax_mult"][h], (a["heads"] == h).sum()))["kept"].sum()
+                   for h in np.unique(a["heads"]))
+        assert kept == info["kept"]
+        assert abs(kept / (info["rows"] * info["keys"]) - keep) < 0.05, (keep, kept)
