@@ -94,8 +94,11 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
     """(a): the design's accumulator fed key after key, each key's passes (HH, HL, LH, LL; `beats`
     beats each) with every beat sum free within what `lanes` products of its pass can reach; the
     exact score it emits must equal (HH << 2l) + ((HL + LH) << l) + LL computed in REF_WIDTH bits.
-    The reference sums restart with each key and `step` stays below one key's beats (asserted: the
-    strengthening invariant), so k-induction with k a key's beats + 2 proves it for every key."""
+    Strengthening invariants (`_recombination_invariants`): `step` stays below one key's beats, each
+    reference sum within what the beats seen so far can reach, and on every beat the accumulator's
+    output equals the partial score of the sums seen so far. k-induction with k a key's beats + 2 proves
+    it for every key: the base case runs a whole key from reset (a wrong recombination fails there, with
+    a trace), and the invariants keep every step's check local (a beat's sum on top of the last)."""
     s = cfg.score
     w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
     tok = layouts.token(s, w.hh_width)
@@ -141,8 +144,32 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
               field("token.index", "0"), field("token.init", "hh_out"), field("sum", "sum_in")]
     if _layout_field(beat, "token.beat")[1]:
         lines.append(field("token.beat", "b"))
-    lines += _recombination_checks(accumulator, res, l, beats, steps) + ["endmodule"]
+    lines += _recombination_checks(accumulator, res, l, beats, steps)
+    bounds = [(lo * s.dim, hi * s.dim, lo * s.lanes, hi * s.lanes) for lo, hi in (ranges[n] for n, _ in passes)]
+    lines += _recombination_invariants(res, l, bounds) + ["endmodule"]
     return "\n".join(lines) + "\n"
+
+
+def _recombination_invariants(res, l: int, bounds) -> list[str]:
+    """Per beat: each reference sum within its pass's reach so far (`bounds` per pass: whole pass lo, hi; one
+    full beat lo, hi), the stored HH equal to the HH sum, the accumulator's output (its next value, on `o`
+    whether valid or not) equal to the partial score of the sums so far plus this beat's."""
+    v_off, v_w = _layout_field(res, "value")
+    value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
+    mid = f"(total[0] <<< {l}) + total[1] + total[2]"
+    partial = ["total[0]", f"(total[0] <<< {l}) + total[1]", mid, f"(({mid}) <<< {l}) + total[3]"]
+    lines = [f"  wire signed [{REF_WIDTH - 1}:0] beats_in = b;  // beats of this pass seen so far",
+             "  always @(posedge clk) begin",
+             "    recombination__reset_at_a_key_start: assert (!rst || step == 0);",
+             "    if (!rst) begin"]
+    for p, (lo, hi, beat_lo, beat_hi) in enumerate(bounds):
+        so_far = f"total[{p}] >= beats_in * {beat_lo} && total[{p}] <= beats_in * {beat_hi}"
+        lines += [f"      recombination__pass{p}_sum_in_reach: assert (pass > {p} ? total[{p}] >= {lo} && "
+                  f"total[{p}] <= {hi} : pass == {p} ? {so_far} : total[{p}] == 0);",
+                  f"      if (pass == {p}) recombination__pass{p}_partial_score: assert ({value} == "
+                  f"{partial[p]} + sum_in);"]
+    lines += ["      if (pass != 0) recombination__stored_hh: assert (hh_out == total[0]);", "    end", "  end"]
+    return lines
 
 
 def _recombination_checks(accumulator: str, res, l: int, beats: int, steps: int) -> list[str]:
