@@ -4,8 +4,18 @@ import subprocess
 import sys
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "latte_rtl.cli", *map(str, args)], capture_output=True, text=True)
+def run_cli(*args, timeout: float | None = None):
+    """`latte-rtl ARGS` in a subprocess; past `timeout` seconds it gets SIGTERM (prove then stops its solvers)
+    and the test fails."""
+    with subprocess.Popen([sys.executable, "-m", "latte_rtl.cli", *map(str, args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.communicate()
+            raise AssertionError(f"latte-rtl {' '.join(map(str, args))} ran over {timeout} s") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def assert_user_error(proc, *words):

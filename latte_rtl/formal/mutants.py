@@ -37,7 +37,7 @@ MUTANTS = {
     "shift": Mutant("accumulator", re.compile(r"\{ ((?:acc\[\d+\], )+)acc, (\d+)'h0 \}"),  # sign bits, acc, l zeros
                     lambda m, _: f"{{ {m.group(1)}acc, {int(m.group(2)) + 1}'h0 }}",
                     "the LL pass shifts the accumulator by l + 1 instead of l", "recombination",
-                    "recombination__score_equals_qk"),
+                    "recombination__pass3_partial_score"),  # the LL pass's first beat: before the score leaves
     "ready": Mutant("dot", re.compile(r"assign p_ready = [^;]+;"), lambda m, _: "assign p_ready = 1'h1;",
                     "the dot product's sum register ignores o.ready (overwrites a stalled beat)", "protocol",
                     "protocol__"),

@@ -276,8 +276,8 @@ def test_decode_activity_input_keeps_the_asked_fraction(tmp_path, mode):
     from latte_rtl.golden.decode import decode_step
     from latte_rtl.synth.activity import activity_input
 
-    cfg = LatteConfig.from_params(kv_memory="axi", group=3, heads=3, dim=16, max_keys=256, kept_buffer=256,
-                                  attention=True, threshold_mode=mode)
+    cfg = LatteConfig.from_params(kv_memory="axi", group=3, heads=6, dim=16, max_keys=256, kept_buffer=256,
+                                  attention=True, threshold_mode=mode)  # 2 KV heads: each query head its own
     spec = cfg.decode_spec()
     for keep in (0.1, 0.5):
         info = activity_input(cfg, tmp_path / "input.npz", rows_per_head=2, keep=keep)
@@ -286,5 +286,5 @@ def test_decode_activity_input_keeps_the_asked_fraction(tmp_path, mode):
                                np.repeat(a["thresholds"][h], (a["heads"] == h).sum()),
                                np.repeat(a["softmax_mult"][h], (a["heads"] == h).sum()))["kept"].sum()
                    for h in np.unique(a["heads"]))
-        assert kept == info["kept"]
+        assert len(set(a["kv_heads"])) == 2 and kept == info["kept"]
         assert abs(kept / (info["rows"] * info["keys"]) - keep) < 0.05, (keep, kept)
