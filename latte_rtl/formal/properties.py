@@ -150,12 +150,17 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
     return "\n".join(lines) + "\n"
 
 
+def _acc_value(res) -> str:
+    """The accumulator's output value (`o__payload`'s value field, signed) in the recombination wrapper."""
+    v_off, v_w = _layout_field(res, "value")
+    return f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
+
+
 def _recombination_invariants(res, l: int, bounds) -> list[str]:
     """Per beat: each reference sum within its pass's reach so far (`bounds` per pass: whole pass lo, hi; one
     full beat lo, hi), the stored HH equal to the HH sum, the accumulator's output (its next value, on `o`
     whether valid or not) equal to the partial score of the sums so far plus this beat's."""
-    v_off, v_w = _layout_field(res, "value")
-    value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
+    value = _acc_value(res)
     mid = f"(total[0] <<< {l}) + total[1] + total[2]"
     partial = ["total[0]", f"(total[0] <<< {l}) + total[1]", mid, f"(({mid}) <<< {l}) + total[3]"]
     lines = [f"  wire signed [{REF_WIDTH - 1}:0] beats_in = b;  // beats of this pass seen so far",
@@ -174,9 +179,8 @@ def _recombination_invariants(res, l: int, bounds) -> list[str]:
 
 def _recombination_checks(accumulator: str, res, l: int, beats: int, steps: int) -> list[str]:
     """The accumulator's instance in `latte_formal_recombination` and the assertions on what it emits."""
-    v_off, v_w = _layout_field(res, "value")
     k_off, _ = _layout_field(res, "kind")
-    value = f"$signed(o__payload[{v_off + v_w - 1}:{v_off}])"
+    value = _acc_value(res)
     return [
         (f"  {accumulator} dut (.clk(clk), .rst(rst), .i__valid(i__valid), .i__ready(i__ready), "
          ".i__payload(i__payload), .o__valid(o__valid), .o__ready(1'b1), .o__payload(o__payload));"),

@@ -166,8 +166,8 @@ class DecodeScoreStage(wiring.Component):
         q_h, q_l = [[x >> self.l for x in q] for q in q_full], [[x[:self.l] for x in q] for q in q_full]
         k = fields.payload.k
         groups = [range(i, min(i + PARTIAL_LANES, self.dim)) for i in range(0, self.dim, PARTIAL_LANES)]
-        parts = {"a": [[adder_tree(q_h[g][i] * k[i] for i in lanes) for lanes in groups] for g in range(self.group)],
-                 "b": [[adder_tree(q_l[g][i] * k[i] for i in lanes) for lanes in groups] for g in range(self.group)]}
+        parts = {name: [[adder_tree(q[g][i] * k[i] for i in lanes) for lanes in groups] for g in range(self.group)]
+                 for name, q in (("a", q_h), ("b", q_l))}
         k_parts = [adder_tree(k[i] for i in lanes) for lanes in groups]
 
         def per_group(shape):
