@@ -29,7 +29,7 @@ from latte_rtl.design import generate  # noqa: E402
 from latte_rtl.golden.decode import decode_step  # noqa: E402
 from latte_rtl.golden.latte import partial_sums  # noqa: E402
 from latte_rtl.sim.native import simulate_native  # noqa: E402
-from latte_rtl.synth.dram import DEFAULT_DRAM, dram_pj, onchip_pj_per_key  # noqa: E402
+from latte_rtl.synth.dram import DEFAULT_DRAM, dram_pj, read_onchip  # noqa: E402
 
 G = 3
 MULT = 288
@@ -113,17 +113,16 @@ def plot(points: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def energy_per_step(point: dict, args) -> dict:
-    """pJ per decode step of each top at the goal point: DRAM (the default class) + on chip (pJ per key × N
-    from `--onchip`, else left out)."""
-    report = json.loads(args.onchip.read_text()) if args.onchip else None
+def energy_per_step(point: dict, keys: int, per_key: dict | None) -> dict:
+    """pJ per decode step of each top at the goal point: DRAM (the default class) + on chip (`per_key`, pJ per
+    key of a step from `--onchip`, × N; else left out)."""
     out = {}
-    for engine, top in TOPS.items():
-        onchip = onchip_pj_per_key(report, top) * args.keys if report else 0.0
+    for engine in TOPS:
+        onchip = per_key[engine] * keys if per_key else 0.0
         dram = dram_pj(point[engine]["bytes_per_row"] * G, DEFAULT_DRAM)
         out[engine] = {"onchip_pj": onchip, "dram_pj": dram, "total_pj": onchip + dram}
     out["ratio"] = out["latte"]["total_pj"] / out["dense"]["total_pj"]
-    print(f"energy per step ({DEFAULT_DRAM}{' + on chip' if report else ', DRAM only: no --onchip report'}): "
+    print(f"energy per step ({DEFAULT_DRAM}{' + on chip' if per_key else ', DRAM only: no --onchip report'}): "
           f"LATTE {out['latte']['total_pj'] / 1e3:.0f} nJ, dense {out['dense']['total_pj'] / 1e3:.0f} nJ, "
           f"ratio {out['ratio']:.3f} (goal <= 0.40)")
     return out
@@ -140,13 +139,17 @@ def main() -> None:
                                                "on-chip pJ per key, for the energy per step")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
+    try:
+        per_key = read_onchip(args.onchip, TOPS) if args.onchip else None
+    except ValueError as exc:
+        p.error(str(exc))
     with tempfile.TemporaryDirectory(prefix="bench-decode-rtl-") as tmp:
         figures = {"keys": args.keys, "group": G, **{name: run_setting(name, args, Path(tmp)) for name in SETTINGS}}
     for name in SETTINGS:
         goal = figures[name]["points"][0]
         print(f"GOAL ({name}): bytes/row LATTE/dense = {goal['bytes_ratio']:.3f} (goal <= 0.35), rows/s LATTE/dense "
               f"= {goal['rows_per_second_ratio']:.2f} (goal >= 2.5)")
-    figures["energy_per_step"] = energy_per_step(figures["sized"]["points"][0], args)
+    figures["energy_per_step"] = energy_per_step(figures["sized"]["points"][0], args.keys, per_key)
     ratios = [p[e]["measured_over_model"] for s in SETTINGS for p in figures[s]["points"] for e in TOPS]
     print(f"measured / model over {len(ratios)} runs: {min(ratios):.3f} .. {max(ratios):.3f} (goal within 1.15)")
     if args.plot and args.sweep:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from latte_rtl.design import load_design  # noqa: E402
 from latte_rtl.golden.decode import decode_step  # noqa: E402
 from latte_rtl.npzio import load_layers  # noqa: E402
-from latte_rtl.synth.dram import DEFAULT_DRAM, DRAM_CLASSES, dram_pj, onchip_pj_per_key  # noqa: E402
+from latte_rtl.synth.dram import DEFAULT_DRAM, DRAM_CLASSES, dram_pj, read_onchip  # noqa: E402
 
 G = 3
 TOPS = {"latte": "latte_decode_engine", "dense": "dense_decode_engine"}
@@ -59,14 +59,6 @@ def model_cycles(design: Path, token: Path, engine: str, args, queue: int) -> di
     return out
 
 
-def onchip_per_key(report: Path | None) -> dict[str, float] | None:
-    """Each top's on-chip pJ per key of a decode step from an ihp130 synth report (synth/dram.py)."""
-    if report is None:
-        return None
-    data = json.loads(report.read_text())
-    return {engine: onchip_pj_per_key(data, top) for engine, top in TOPS.items()}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--keys", type=int, default=4096)
@@ -78,6 +70,10 @@ def main() -> None:
     p.add_argument("--onchip", type=Path, help="ihp130 synth report of the same tops (on-chip pJ per key)")
     p.add_argument("--out", type=Path)
     args = p.parse_args()
+    try:
+        onchip = read_onchip(args.onchip, TOPS) if args.onchip else None
+    except ValueError as exc:
+        p.error(str(exc))
     outstanding, rows_in_flight, queue = SETTINGS[args.setting]
     with tempfile.TemporaryDirectory(prefix="bench-smollm2-") as tmp:
         tmp = Path(tmp)
@@ -102,7 +98,7 @@ def main() -> None:
                                        "kept": float(r[f"layer{layer}.kept_count"].mean() / args.keys)}
                                for layer in map(int, r["layers"])}
             print(f"{top}: bit-exact with golden on all {len(results[engine])} layers", flush=True)
-    report(results, args, onchip_per_key(args.onchip))
+    report(results, args, onchip)
 
 
 def report(results: dict, args, onchip: dict | None) -> None:

@@ -52,3 +52,19 @@ def onchip_pj_per_key(report: dict, top: str) -> float:
     waits longest)."""
     energy = report["tops"][top]["ihp130"]["energy"]
     return energy["pj_per_row"] * report["config"]["group"] / energy["activity"]["keys"]
+
+
+def read_onchip(path, tops: dict[str, str]) -> dict[str, float]:
+    """{name: on-chip pJ per key of a decode step} of each top in `tops` ({name: top}) from the `synth --target
+    ihp130` report at `path`. Raises ValueError, one line saying what is wrong, unless the report has every
+    top's energy (read before a long run, so a wrong path fails at once)."""
+    import json
+
+    try:
+        report = json.loads(open(path, encoding="utf-8").read())
+        return {name: onchip_pj_per_key(report, top) for name, top in tops.items()}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--onchip {path}: cannot read it ({exc})") from None
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"--onchip {path}: not a `synth --target ihp130` report with the energy of "
+                         f"{', '.join(tops.values())} (no {exc})") from None

@@ -46,3 +46,27 @@ def test_decode_step_energy_reads_golden_bytes(engine, tmp_path):
     rows = _decode_step_rows(got, got)
     assert [r[0] for r in rows][:2] == ["ihp130: decode step: pJ on chip", "ihp130: decode step: bytes read"]
     assert any("LPDDR4 (13 pJ/bit)" in r[0] and r[3] == "1.000" for r in rows)
+
+
+def test_read_onchip_per_key_and_its_errors(tmp_path):
+    """`--onchip` of the decode benchmarks: pJ per key of a step = pJ per row × G / the run's keys, from the
+    saved d 64 report; a missing file, a non-JSON file or another report is one ValueError line, before any run."""
+    import json
+    from pathlib import Path
+
+    from latte_rtl.synth.dram import read_onchip
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "data" / "decode_d64_ihp130.json"
+    report = json.loads(path.read_text())
+    tops = {"latte": "latte_decode_engine", "dense": "dense_decode_engine"}
+    got = read_onchip(path, tops)
+    for name, top in tops.items():
+        energy = report["tops"][top]["ihp130"]["energy"]
+        assert got[name] == pytest.approx(energy["pj_per_row"] * 3 / 192)
+    (tmp_path / "not.json").write_text("x")
+    (tmp_path / "other.json").write_text(json.dumps({"tops": {}}))
+    for bad, words in ((tmp_path / "none.json", "cannot read it"), (tmp_path / "not.json", "cannot read it"),
+                       (tmp_path / "other.json", "not a `synth --target ihp130` report")):
+        with pytest.raises(ValueError, match=words) as exc:
+            read_onchip(bad, tops)
+        assert "\n" not in str(exc.value)
