@@ -20,6 +20,10 @@ from .errors import UserError
 from .params import check_params, param, resolved_ranges
 
 THRESHOLD_MODES = ("relative", "absolute")
+# The default stage sizes: the explorer's best LATTE attention point on the real lm rows (docs/results/explore.md):
+# an estimate array a key a beat, P·V 16 wide (at 12 % kept its 4·kept cycles a row stay under the score's N + 3·kept).
+BALANCED_LANES = 64
+BALANCED_PV_LANES = 16
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -141,7 +145,8 @@ class ScoreConfig:
     bits: int = param(8, "operand width (signed)", lo=4, hi=16)
     msb_bits: int = param(4, "width m of the high part the estimate uses", lo=1, hi="bits-1")
     dim: int = param(64, "head dimension d (elements per q/k vector)", lo=1, hi=1024)
-    lanes: int = param(16, "multipliers in the array = elements per beat", lo=1, hi="dim")
+    lanes: int = param(0, "multipliers in the array = elements per beat (0: min(dim, 64), a key a beat up to d 64, "
+                          "the explorer's balanced point on real rows)", lo=0, hi="dim")
     heads: int = param(8, "per-head register sets (thresholds, M_h, C_h)", lo=1, hi=64)
     max_keys: int = param(1024, "keys the key store holds (N ≤ max_keys)", lo=1, hi=65536)
     threshold_mode: str = param("relative", "relative: LATTE, keep E ≥ max E − T; absolute: Top-θ, keep E ≥ T "
@@ -166,6 +171,8 @@ class ScoreConfig:
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if self.lanes == 0:
+            object.__setattr__(self, "lanes", min(self.dim, BALANCED_LANES))
         check_params(self)
         if self.completion_lanes and self.lanes % self.completion_lanes:
             raise UserError(f"completion_lanes must be 0 or a divisor of lanes = {self.lanes} (the completion "
@@ -253,8 +260,9 @@ class AttentionConfig:
     softmax_lanes: int = param(1, "kept scores a cycle through the softmax's max and sum passes (S buffer banks, S "
                                   "multipliers and exp units; the emit pass stays one a cycle)", lo=1, hi=64,
                                requires=_ATTENTION, symbol="S")
-    pv_lanes: int = param(0, "P·V multipliers and accumulator adders: V elements per cycle (0: lanes); else a "
-                             "divisor of lanes, each V word then taking lanes / pv_lanes cycles", lo=0, hi=1024,
+    pv_lanes: int = param(0, "P·V multipliers and accumulator adders: V elements per cycle (0: the largest divisor "
+                             "of lanes up to 16, P·V sized to the kept keys); else a divisor of lanes, each V word "
+                             "then taking lanes / pv_lanes cycles", lo=0, hi=1024,
                           requires=_ATTENTION)
 
     def __post_init__(self):
@@ -346,9 +354,16 @@ class LatteConfig:
         self.bus.check(self)
 
     @property
+    def pv_width(self) -> int:
+        """P·V multipliers: pv_lanes, or with 0 the largest divisor of lanes up to BALANCED_PV_LANES."""
+        lanes = self.score.lanes
+        return self.attention.pv_lanes or max(p for p in range(1, min(lanes, BALANCED_PV_LANES) + 1)
+                                              if lanes % p == 0)
+
+    @property
     def pv_ratio(self) -> int:
-        """Cycles P·V spends on one V word: lanes / pv_lanes (1 with pv_lanes 0)."""
-        return self.score.lanes // self.attention.pv_lanes if self.attention.pv_lanes else 1
+        """Cycles P·V spends on one V word: lanes / pv_width."""
+        return self.score.lanes // self.pv_width
 
     @property
     def bus(self) -> MemoryBus:
@@ -391,6 +406,8 @@ class LatteConfig:
         out = dict(dataclasses.asdict(self.score.widths))
         if self.attention.attention:
             out["attention"] = dataclasses.asdict(self.attention_widths)
+            if not self.bus.external:
+                out["pv_width"] = self.pv_width
         out.update(self.bus.derived(self))
         return json_values(out)
 

@@ -112,8 +112,9 @@ def main(argv=None) -> int:
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--rows", type=int, default=8, help="query rows of the embedded dump (1..16)")
     args = p.parse_args(argv)
+    args.output = args.output.resolve()  # the simulators run inside it: relative paths would not resolve there
     args.output.mkdir(parents=True, exist_ok=True)
-    design = args.design or args.output / "design"
+    design = (args.design or args.output / "design").resolve()
     if args.design is None:
         latte_rtl("generate", "-o", design)
     from latte_rtl.design import load_design

@@ -38,7 +38,7 @@ class ExternalBus(MemoryBus):
     """
 
     external = True
-    implies = MappingProxyType({"attention": True, "threshold_mode": "absolute"})
+    implies = MappingProxyType({"attention": True, "threshold_mode": "absolute", "lanes": 16})
     model_cycles = False
     counts_keys = False
     port: str = ""

@@ -63,7 +63,7 @@ def manifest_summary(manifest: dict) -> str:
                          f"R={p['scale_shift']} M_h {p['mult_bits']}b, {p['prob_format']}"
                          + (f" L={p['log_levels']}" if p["prob_format"] == "log2" else "")
                          + (", vmean" if p["vmean"] else "")
-                         + (f", P·V {p['pv_lanes']} lanes" if p.get("pv_lanes") else ""))
+                         + (f", P·V {d['pv_width']} lanes" if "pv_width" in d else ""))
     return "\n".join(lines)
 
 

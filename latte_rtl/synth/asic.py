@@ -136,7 +136,9 @@ def _sta(work: Path, mapped: list[MemoryMap], module: str, commands: str, name: 
     (work / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or "Error" in proc.stdout + proc.stderr:
         errors = [line for line in (proc.stdout + proc.stderr).splitlines() if "Error" in line]
-        raise RuntimeError(f"OpenSTA {name} failed: {(errors or [proc.stderr.strip()[-300:]])[0]}")
+        why = (errors or [proc.stderr.strip()[-300:]])[0] or (
+            f"it crashed (signal {-proc.returncode})" if proc.returncode < 0 else f"exit status {proc.returncode}")
+        raise RuntimeError(f"OpenSTA {name} failed: {why}")
     return proc.stdout
 
 

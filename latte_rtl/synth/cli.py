@@ -211,6 +211,7 @@ def cmd_flow(args) -> int:
     from latte_rtl.sim.runner import SIMULATORS
 
     from .report import format_table
+    from .right_sized import run_right_sized
 
     cfg = design_config_from_args(args, attention_default=True)
     targets = split_list(args.target, TARGETS, "--target")
@@ -232,49 +233,120 @@ def cmd_flow(args) -> int:
     sections.append(Section("Simulation", [
         Paragraph(f"Every top bit-exact against golden on {sim} (steady and backpressure traffic)."),
         Table([["top", "cycles measured / model"], *([t, f"{r:.3f}"] for t, r in ratios.items())])]))
-    keep, costs = DEFAULT_KEEP_RATIO, None
+    keep, costs, right = DEFAULT_KEEP_RATIO, None, None
     if embedded_keep_ratio(cfg) is not None:
         print(wrap(f"3/4 real data: every top on the whole lm (4 layers x 4 heads x {WHOLE_LM['rows']} queries x "
-                   f"{WHOLE_LM['keys']} keys, native engine, 2 processes)"))
-        keep, costs, rows = _real_data(cfg, manifest, out)
+                   f"{WHOLE_LM['keys']} keys, native engine, 2 processes), then the right-sized dense attention "
+                   "engine on layer 1"))
+        keep, costs, rows, layer1 = _real_data(cfg, manifest, out)
         if costs is None:
             return 1
         sections.append(Section("Real data: the shipped lm, every layer", [Table(rows)]))
+        if cfg.attention.attention:
+            right = run_right_sized(cfg, layer1, out, log=lambda text: print(wrap(text)))
+            if right is None:
+                return 1
     else:
         print(wrap(f"3/4 real data: skipped, the shipped lm dump (int8, d = 64, 4 heads, {WHOLE_LM['keys']} keys) "
                    "does not fit this design"))
-    print(wrap(f"4/4 synthesize ({', '.join(targets)}); throughput and energy compared at keep ratio {keep:.3f}"))
-    synth = _synth_report(cfg, manifest, out, targets, keep, 2, rtl_estimate=False)
+    units = _flow_units(cfg, manifest, out, targets, right)
+    print(wrap(f"4/4 synthesize ({'; '.join(f'{u.name}: {chr(44).join(u.targets)}' for u in units)}); throughput "
+               f"and energy compared at keep ratio {keep:.3f}"))
+    synth = _synth_units(cfg, manifest, units, keep)
     synth["cycle_ratio_measured"] = ratios
     print(format_table(synth))
-    _flow_outputs(cfg, synth, costs, out, sections)
+    _flow_outputs(synth, costs, right, out, sections)
     return 0
 
 
-def _flow_outputs(cfg, synth: dict, costs: dict | None, out: Path, sections: list) -> None:
+def _flow_units(cfg, manifest: dict, out: Path, targets: list[str], right) -> list:
+    """What the main job synthesizes: every top for every target, except ihp130 (gate-level energy, minutes a
+    top): with the attention tops only LATTE's and the right-sized dense one (the product and its best
+    baseline; the score engines and the same-lanes dense twin are compared on the other targets)."""
+    from .flows import Unit
+    from .right_sized import KEY, TOP
+
+    def asic(name: str) -> bool:
+        return not cfg.attention.attention or name == "latte_attention_engine"
+
+    units = [Unit(cfg, out, name, tuple(t for t in targets if t != "ihp130" or asic(name)))
+             for name in manifest["tops"]]
+    if right:
+        units.append(Unit(right[0], right[2], TOP, tuple(t for t in targets if t in ("generic", "ihp130")), KEY))
+    return units
+
+
+def _synth_units(cfg, manifest: dict, units: list, keep: float) -> dict:
+    """The main job's synthesis report; the right-sized dense engine's results under `right_sized_dense`."""
+    from latte_rtl.design.files import private_tmpdir
+
+    from .flows import synthesize_units
+    from .report import build_report
+    from .right_sized import KEY
+
+    with private_tmpdir("latte-synth-"):
+        results = synthesize_units(units, workers=2, keep_ratio=keep)
+    right = results.pop(KEY, None)
+    report = build_report(cfg, manifest, results, keep)
+    if right is not None:
+        report["right_sized_dense"] = right
+    return report
+
+
+def _flow_outputs(synth: dict, costs: dict | None, right, out: Path, sections: list) -> None:
     """The end-to-end table, synth_report.json, the plots and report.html of the main job."""
     from latte_rtl.design import atomic_write_text
     from latte_rtl.report_html import Figure, Paragraph, Section, Table, write_report
 
-    from .endtoend import compare, comparison_lines, cost_rows, format_costs
+    from .endtoend import comparison_lines, cost_rows, format_costs
     from .plots import plot_design
     from .report import html_sections
 
     if costs:
-        synth["end_to_end"] = {"per_row": costs, "comparison": compare(cfg, costs, synth)}
-        print("\nend to end on layer 1 of the lm (the embedded dump; LATTE attention vs dense attention):")
-        print(format_costs(costs, synth["end_to_end"]["comparison"], synth))
+        synth["end_to_end"] = _end_to_end(synth, costs, right)
+        print("\nend to end on layer 1 of the lm (the embedded dump; LATTE attention vs dense attention, its "
+              "same-lanes twin and right-sized):" if right else
+              "\nend to end on layer 1 of the lm (the embedded dump; LATTE attention vs dense attention):")
+        print(format_costs(costs, synth["end_to_end"]["comparison"]))
     atomic_write_text(out / "synth_report.json", json.dumps(synth, indent=2, sort_keys=True) + "\n")
     plots = plot_design(synth, out)
     *cost_sections, versions = html_sections(synth)
     sections += cost_sections
     if costs:
         sections.append(Section("End to end on layer 1 of the lm", [
-            Table(cost_rows(costs, synth)), *map(Paragraph, comparison_lines(synth["end_to_end"]["comparison"]))]))
+            Table(cost_rows(costs)), *map(Paragraph, comparison_lines(synth["end_to_end"]["comparison"]))]))
     sections.append(Section("Plots", [Figure(p) for p in plots]))
     sections.append(versions)  # tool versions last
     write_report(out / "report.html", f"latte-rtl flow: {out}", sections)
     print(wrap("wrote " + ", ".join(str(p) for p in [out / "synth_report.json", out / "report.html", *plots])))
+
+
+def _end_to_end(synth: dict, costs: dict, right) -> dict:
+    """The report's `end_to_end`: per-row costs of the attention tops (with their generic transistors), the
+    right-sized dense engine's beside them, and every comparison (LATTE against the right-sized dense engine
+    on ihp130 too: its measured cycles at each top's fmax)."""
+    from .endtoend import compare, registered_pairs
+    from .report import asic_comparison
+    from .right_sized import KEY, TOP, knobs_text
+
+    for name, cost in costs.items():
+        cost["transistors"] = synth["tops"].get(name, {}).get("generic", {}).get("transistors")
+    if not right:
+        return {"per_row": costs, "comparison": compare(costs)}
+    dcfg, costs[KEY], where = right
+    results = synth.pop("right_sized_dense", {})
+    costs[KEY]["transistors"] = results.get("generic", {}).get("transistors")
+    comparison = compare(costs, [*registered_pairs(costs), ("latte_attention_engine", KEY)])
+    a, b = synth["tops"].get("latte_attention_engine", {}).get("ihp130", {}), results.get("ihp130", {})
+    if "total_um2" in a and "total_um2" in b:
+        comp = comparison[f"latte_attention_vs_{KEY}"]["ihp130"] = asic_comparison(a, b)
+        if a.get("fmax_mhz") and b.get("fmax_mhz"):
+            rate = {name: costs[name]["keys_per_cycle"] * r["fmax_mhz"] / r["total_um2"]
+                    for name, r in (("latte_attention_engine", a), (KEY, b))}
+            comp["keys_per_s_per_mm2_measured_ratio"] = rate["latte_attention_engine"] / rate[KEY]
+    return {"per_row": costs, "comparison": comparison,
+            "right_sized_dense": {"top": TOP, "design": str(where), "knobs": knobs_text(dcfg), "params": dcfg.params(),
+                                  "synthesis": results}}
 
 
 WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the embedded dump
@@ -283,8 +355,8 @@ WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the
 def _real_data(cfg, manifest: dict, out: Path):
     """Every top on every layer of the shipped lm (`dump --all-layers`, rows sharded over 2
     processes, native engine), checked against golden; returns (the LATTE score top's kept
-    fraction, per-row costs of the attention tops), both on layer 1 (the embedded dump), and the
-    table of runs; (None, None, None) on a mismatch."""
+    fraction, per-row costs of the attention tops), both on layer 1 (the embedded dump), the
+    table of runs and layer 1's input; Nones on a mismatch."""
     import time
 
     import numpy as np
@@ -308,7 +380,7 @@ def _real_data(cfg, manifest: dict, out: Path):
         bad = [d["mismatch"] or "no result" for d in done if d["mismatch"] or d["result"] is None]
         if bad:
             print(f"latte-rtl: RTL and golden disagree on the lm dump: {bad[0]}", file=sys.stderr)
-            return None, None, None
+            return None, None, None, None
         raw = gather(done, {layer: inp.q.shape[0] for layer, inp in inputs.items()})
         rows = sum(len(r["cycles"]) for r in raw.values())
         built = ", incl. the harness build" if any(d["built"] for d in done) else ""
@@ -322,7 +394,7 @@ def _real_data(cfg, manifest: dict, out: Path):
             keep = float(raw[1]["kept"].mean())
         if get_top(name).attention:
             costs[name] = row_costs(cfg, raw[1])
-    return keep, costs, table
+    return keep, costs, table, inputs[1]
 
 
 def register(sub) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from latte_rtl.config import LatteConfig
 from latte_rtl.textfmt import text_table, wrap
-from latte_rtl.tops import comparison_pairs, get_top
+from latte_rtl.tops import TOPS, comparison_pairs
 
 
 def bank_bits(cfg: LatteConfig) -> dict[str, int]:
@@ -41,29 +41,39 @@ def row_costs(cfg: LatteConfig, raw: dict) -> dict:
     }
 
 
-def compare(cfg: LatteConfig, costs: dict[str, dict], synth: dict | None) -> dict:
-    """Each attention top against its baseline: cycles, SRAM bits and, with a synthesis report,
-    keys/cycle per transistor."""
+def compare(costs: dict[str, dict], pairs: list[tuple[str, str]] | None = None) -> dict:
+    """Each attention top against its baseline (`pairs` of cost keys, default every registered top with its
+    baseline among `costs`): cycles, SRAM bits and, where both carry `transistors` (generic), keys/cycle per
+    transistor."""
     out = {}
-    for top, base in comparison_pairs(costs):
-        a, b = costs[top.name], costs[base.name]
-        comp = {"top": top.name, "baseline": base.name,
+    for top, base in registered_pairs(costs) if pairs is None else pairs:
+        a, b = costs[top], costs[base]
+        comp = {"top": top, "baseline": base,
                 "cycles_ratio": a["cycles_per_row"] / b["cycles_per_row"],
                 "sram_bits_ratio": a["sram_bits_total_per_row"] / b["sram_bits_total_per_row"],
                 "mult_ops_ratio": sum(a["mult_ops_per_row"].values()) / sum(b["mult_ops_per_row"].values())}
-        ta = (synth or {}).get("tops", {}).get(top.name, {}).get("generic", {}).get("transistors")
-        tb = (synth or {}).get("tops", {}).get(base.name, {}).get("generic", {}).get("transistors")
+        ta, tb = a.get("transistors"), b.get("transistors")
         if ta and tb:
             comp["keys_per_cycle_per_transistor_ratio"] = (a["keys_per_cycle"] / ta) / (b["keys_per_cycle"] / tb)
             comp["logic_area_ratio"] = ta / tb
-        out[f"{top.key}_vs_{base.key}"] = comp
+        out[f"{label(top)}_vs_{label(base)}"] = comp
     return out
 
 
-def cost_rows(costs: dict[str, dict], synth: dict | None = None) -> list[tuple]:
+def registered_pairs(costs: dict) -> list[tuple[str, str]]:
+    """(top, baseline) names of every registered top among `costs` whose baseline is there too."""
+    return [(top.name, base.name) for top, base in comparison_pairs(n for n in costs if n in TOPS)]
+
+
+def label(name: str) -> str:
+    """A cost column's short name: a registered top's key, else the name itself."""
+    return TOPS[name].key if name in TOPS else name
+
+
+def cost_rows(costs: dict[str, dict]) -> list[tuple]:
     """Per-row costs side by side (one column per top), header first."""
     names = list(costs)
-    rows = [("per query row", *(get_top(n).key for n in names))]
+    rows = [("per query row", *map(label, names))]
 
     def add(label, fn, spec):
         rows.append((label, *(format(fn(costs[n]), spec) if fn(costs[n]) is not None else "-" for n in names)))
@@ -72,15 +82,14 @@ def cost_rows(costs: dict[str, dict], synth: dict | None = None) -> list[tuple]:
     add("latency, cycles (measured)", lambda c: c.get("latency_per_row", c["cycles_per_row"]), ".1f")
     add("keys kept", lambda c: c["kept_per_row"], ".1f")
     add("keys/cycle", lambda c: c["keys_per_cycle"], ".3f")
-    for bank, label in (("msb", "SRAM bits read: K MSB"), ("lsb", "SRAM bits read: K LSB"),
-                        ("full", "SRAM bits read: K"), ("v", "SRAM bits read: V")):
-        add(label, lambda c, b=bank: c["sram_bits_per_row"].get(b), ".0f")
+    for bank, label_ in (("msb", "SRAM bits read: K MSB"), ("lsb", "SRAM bits read: K LSB"),
+                         ("full", "SRAM bits read: K"), ("v", "SRAM bits read: V")):
+        add(label_, lambda c, b=bank: c["sram_bits_per_row"].get(b), ".0f")
     add("SRAM bits read: total", lambda c: c["sram_bits_total_per_row"], ".0f")
     for part in ("score", "softmax", "pv"):
         add(f"multiplier ops: {part}", lambda c, p=part: c["mult_ops_per_row"][p], ".0f")
-    if synth:
-        rows.append(("logic transistors (generic)",
-                     *(str(synth["tops"].get(n, {}).get("generic", {}).get("transistors", "-")) for n in names)))
+    if any("transistors" in c for c in costs.values()):
+        add("logic transistors (generic)", lambda c: c.get("transistors"), "")
     return rows
 
 
@@ -91,10 +100,16 @@ def comparison_lines(comparison: dict) -> list[str]:
                 f"multiplier ops x{comp['mult_ops_ratio']:.3f}")
         if "keys_per_cycle_per_transistor_ratio" in comp:
             text += f", keys/cycle per transistor x{comp['keys_per_cycle_per_transistor_ratio']:.3f}"
+        asic = comp.get("ihp130", {})
+        if "keys_per_s_per_mm2_measured_ratio" in asic:
+            text += (f"; ihp130: fmax x{asic['fmax_ratio']:.3f}, mm² x{asic['total_area_ratio']:.3f}, keys/s per mm² "
+                     f"x{asic['keys_per_s_per_mm2_measured_ratio']:.3f} (measured cycles)")
+        if "energy_per_row_ratio" in asic:
+            text += f", energy per row x{asic['energy_per_row_ratio']:.3f}"
         lines.append(text)
     return lines
 
 
-def format_costs(costs: dict[str, dict], comparison: dict, synth: dict | None = None) -> str:
+def format_costs(costs: dict[str, dict], comparison: dict) -> str:
     """Side-by-side table per row (one column per top), then the ratios; fits 100 columns."""
-    return "\n".join([text_table(cost_rows(costs, synth)), *(wrap(line) for line in comparison_lines(comparison))])
+    return "\n".join([text_table(cost_rows(costs)), *(wrap(line) for line in comparison_lines(comparison))])

@@ -32,7 +32,7 @@ OBJECTIVES = ("throughput-per-area", "energy")
 # A name the design does not declare is left out, so a new knob joins with one line here.
 KNOBS = {
     "latte": {"lanes": (16, 32, 64), "msb_bits": (3, 4), "pipeline": (True, False), "completion_lanes": (0, 8),
-              "pv_lanes": (0, 8, 16), "softmax_lanes": (1,)},
+              "pv_lanes": (0, 8), "softmax_lanes": (1,)},
     "dense": {"lanes": (8, 16, 32, 64), "pipeline": (True, False), "pv_lanes": (0, 4, 8), "softmax_lanes": (1, 2, 4)},
 }
 SHORT = {"msb_bits": "msb", "pipeline": "pipe", "completion_lanes": "clanes", "pv_lanes": "pv",

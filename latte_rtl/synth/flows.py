@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
@@ -183,22 +184,35 @@ def synth_fpga(cfg: LatteConfig, top: str, family: str, dsp: bool, work: Path) -
     return result
 
 
-def _jobs(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], work: Path, keep_ratio: float,
-          rtl_estimate: bool):
-    """(top, report key, callable) for every flow to run."""
-    for top in tops:
-        for target in targets:
-            w = work / top
-            if target == "generic":
-                yield top, "generic", lambda t=top, w=w: synth_generic(design_dir, t, w / "generic")
-            elif target == "ice40":
-                yield top, "ice40", lambda t=top, w=w: synth_fpga(cfg, t, "ice40", False, w / "ice40")
-                yield top, "ice40_dsp", lambda t=top, w=w: synth_fpga(cfg, t, "ice40", True, w / "ice40_dsp")
-            elif target == "ecp5":
-                yield top, "ecp5", lambda t=top, w=w: synth_fpga(cfg, t, "ecp5", True, w / "ecp5")
-            elif target == "ihp130":
-                yield top, "ihp130", lambda t=top, w=w: synth_ihp130(cfg, design_dir, t, w / "ihp130", keep_ratio,
-                                                                     rtl_estimate)
+@dataclass(frozen=True)
+class Unit:
+    """One top of one design to synthesize for `targets`; its results go under `key` (the top's name unless
+    two designs' tops meet in one run)."""
+    cfg: LatteConfig
+    design_dir: Path
+    top: str
+    targets: tuple[str, ...]
+    key: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.key or self.top
+
+
+def _jobs(unit: Unit, work: Path, keep_ratio: float, rtl_estimate: bool):
+    """(report key, flow name, callable) for every flow of one unit."""
+    cfg, design_dir, top, w = unit.cfg, unit.design_dir.resolve(), unit.top, work / unit.name
+    for target in unit.targets:
+        if target == "generic":
+            yield unit.name, "generic", lambda: synth_generic(design_dir, top, w / "generic")
+        elif target == "ice40":
+            yield unit.name, "ice40", lambda: synth_fpga(cfg, top, "ice40", False, w / "ice40")
+            yield unit.name, "ice40_dsp", lambda: synth_fpga(cfg, top, "ice40", True, w / "ice40_dsp")
+        elif target == "ecp5":
+            yield unit.name, "ecp5", lambda: synth_fpga(cfg, top, "ecp5", True, w / "ecp5")
+        elif target == "ihp130":
+            yield unit.name, "ihp130", lambda: synth_ihp130(cfg, design_dir, top, w / "ihp130", keep_ratio,
+                                                            rtl_estimate)
 
 
 def warm_up(targets: list[str]) -> None:
@@ -210,21 +224,28 @@ def warm_up(targets: list[str]) -> None:
             run_nextpnr(family, ["--version"], cwd=".", timeout=FLOW_TIMEOUT_S)
 
 
-def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], *, workers: int = 2,
-               work_dir: Path | None = None, keep_ratio: float = 0.10, log=print, rtl_estimate: bool = False) -> dict:
-    """Run every flow of `targets` on every top; {top: {flow: result}}. Failures are recorded
+def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: list[str], **options) -> dict:
+    """Run every flow of `targets` on every top; {top: {flow: result}} (`synthesize_units`' options)."""
+    return synthesize_units([Unit(cfg, Path(design_dir), top, tuple(targets)) for top in tops], **options)
+
+
+def synthesize_units(units: list[Unit], *, workers: int = 2, work_dir: Path | None = None, keep_ratio: float = 0.10,
+                     log=print, rtl_estimate: bool = False) -> dict:
+    """Run every flow of every unit in one pool of `workers`; {unit key: {flow: result}}. Failures are recorded
     with their reason, not raised. `rtl_estimate`: ihp130 energy also by the RTL-activity estimate."""
-    for target in targets:
+    targets = {t for unit in units for t in unit.targets}
+    for target in sorted(targets):
         if target not in TARGETS:
             raise UserError(f"unknown target {target!r}: expected a comma-separated list of {', '.join(TARGETS)}")
-    warm_up(targets)
+    warm_up(list(targets))
     with tempfile.TemporaryDirectory(prefix="latte-synth-") as tmp:
         work = Path(work_dir) if work_dir else Path(tmp)
-        jobs = list(_jobs(cfg, Path(design_dir).resolve(), tops, targets, work, keep_ratio, rtl_estimate))
-        order = [(top, name) for top, name, _ in jobs]  # the report's: by top, then target
-        # the longest flows first (a pool of workers ends sooner): ihp130, then the FPGAs; later tops (attention
+        jobs = [job for unit in units for job in _jobs(unit, work, keep_ratio, rtl_estimate)]
+        order = [(key, name) for key, name, _ in jobs]  # the report's: by unit, then target
+        # the longest flows first (a pool of workers ends sooner): ihp130, then the FPGAs; later units (attention
         # after score) are the larger
-        jobs.sort(key=lambda job: (FLOW_ORDER.get(job[1], len(FLOW_ORDER)), -tops.index(job[0])))
+        index = {unit.name: i for i, unit in enumerate(units)}
+        jobs.sort(key=lambda job: (FLOW_ORDER.get(job[1], len(FLOW_ORDER)), -index[job[0]]))
         results: dict = {}
 
         bar = Progress(len(jobs), "synthesis")
@@ -246,7 +267,7 @@ def synthesize(cfg: LatteConfig, design_dir: Path, tops: list[str], targets: lis
         with bar, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for top, name, result in pool.map(run, jobs):
                 results[top, name] = result
-    report: dict = {top: {} for top in tops}
-    for top, name in order:
-        report[top][name] = results[top, name]
+    report: dict = {unit.name: {} for unit in units}
+    for key, name in order:
+        report[key][name] = results[key, name]
     return report

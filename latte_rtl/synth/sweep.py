@@ -212,7 +212,7 @@ def sweep(grid: dict[str, list], targets: list[str], out_dir: Path, *, jobs: int
     lost, is reported in its row and the sweep goes on; finished points are cached, so an
     interrupted sweep resumes where it stopped). Returns (rows, the plots written)."""
     check_grid(grid)
-    points = expand(grid)
+    points = [{**p, "lanes": LatteConfig.from_params(**p).score.lanes} for p in expand(grid)]
     with point_pool(out_dir, targets, jobs=jobs, scheduler=scheduler, cache_dir=cache_dir) as (pool, cache):
         results = run_points(pool, [(p, None) for p in points], targets, cache, keep_ratio)
     rows = [_row(i, result, keep_ratio) for i, result in enumerate(results)]
@@ -320,7 +320,7 @@ def _cell(value) -> str:
 
 def parse_grid(args) -> dict[str, list]:
     """Comma lists from the CLI (e.g. --lanes 4,8,16) → {param: [values]}; unset ones use the default."""
-    defaults = LatteConfig().params()
+    defaults = {**LatteConfig().params(), "lanes": 0}   # lanes 0: each point's own default, min(dim, 64)
     grid = {}
     for name in SWEEPABLE:
         text = getattr(args, name)

@@ -72,7 +72,7 @@ def test_sim_rows_must_be_positive(rows, design):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--lanes", "0"], ["lanes=0"]),
+    (["--lanes", "-1"], ["lanes=-1"]),
     (["--bits", "3,8"], ["bits=3"]),
     (["--lanes", "128", "--dim", "64"], ["lanes=128", "dim = 64"]),
     (["--threshold-mode", "foo"], ["threshold_mode", "'foo'"]),
@@ -263,5 +263,5 @@ def test_edited_manifest_is_refused(tmp_path, design, qk):
                                       (32, ["completion_lanes=32", "lanes = 16"])])
 def test_completion_lanes_are_checked(c, words, tmp_path):
     out = tmp_path / "d"
-    assert_user_error(run_cli("generate", "--completion-lanes", c, "-o", out), *words)
+    assert_user_error(run_cli("generate", "--lanes", 16, "--completion-lanes", c, "-o", out), *words)
     assert not out.exists()

@@ -13,7 +13,7 @@ from latte_rtl.golden import partial_sums, recombine
 
 @pytest.mark.parametrize("changes, name", [
     ({"bits": 3}, "bits"), ({"bits": 17}, "bits"), ({"msb_bits": 0}, "msb_bits"), ({"msb_bits": 8}, "msb_bits"),
-    ({"dim": 0}, "dim"), ({"dim": 1025}, "dim"), ({"lanes": 0}, "lanes"), ({"lanes": 65}, "lanes"),
+    ({"dim": 0}, "dim"), ({"dim": 1025}, "dim"), ({"lanes": -1}, "lanes"), ({"lanes": 65}, "lanes"),
     ({"heads": 65}, "heads"), ({"max_keys": 0}, "max_keys"), ({"max_keys": 65537}, "max_keys"),
     ({"threshold_mode": "topk"}, "threshold_mode"), ({"dim": 2.5}, "dim"),
     ({"cycle_counter_bits": 15}, "cycle_counter_bits"),
@@ -122,8 +122,22 @@ def test_completion_lanes_must_divide_lanes():
         ScoreConfig(lanes=8, completion_lanes=16)
 
 
+def test_default_stage_sizes_are_the_balanced_point():
+    """lanes 0 (the default): min(d, 64), 16 with an external KV memory; pv_lanes 0: the largest divisor of lanes
+    up to 16 (lanes itself up to 16)."""
+    for params, lanes, pv in (({}, 64, 16), ({"dim": 32}, 32, 16), ({"dim": 12}, 12, 12), ({"dim": 128}, 64, 16),
+                              ({"lanes": 48}, 48, 16), ({"lanes": 40}, 40, 10), ({"lanes": 8}, 8, 8),
+                              ({"lanes": 0, "dim": 8}, 8, 8), ({"lanes": 64, "pv_lanes": 64}, 64, 64)):
+        cfg = LatteConfig.from_params(attention=True, **params)
+        assert (cfg.score.lanes, cfg.pv_width, cfg.pv_ratio) == (lanes, pv, lanes // pv), params
+        assert cfg.params()["lanes"] == lanes and cfg.derived()["pv_width"] == pv
+    assert LatteConfig.from_params(kv_memory="axi").score.lanes == 16
+    assert "pv_width" not in LatteConfig.from_params(kv_memory="axi").derived()
+    assert LatteConfig.from_params(kv_memory="axi", lanes=32).score.lanes == 32
+
+
 def test_pv_lanes_must_divide_lanes_and_stay_on_chip():
-    """pv_lanes: 0 (= lanes) or a divisor of lanes; r = lanes / pv_lanes cycles a V word; the decode tops refuse it."""
+    """pv_lanes: 0 (auto) or a divisor of lanes; r = lanes / pv_lanes cycles a V word; the decode tops refuse it."""
     assert LatteConfig.from_params(attention=True, lanes=16).pv_ratio == 1
     assert LatteConfig.from_params(attention=True, lanes=16, pv_lanes=4).pv_ratio == 4
     assert LatteConfig.from_params(attention=True, lanes=16, pv_lanes=16).pv_ratio == 1
@@ -172,7 +186,7 @@ def test_ranges_resolve_against_the_design():
     cfg = LatteConfig.from_params(dim=12, lanes=4, bits=6, attention=True, prob_format="log2", prob_bits=5,
                                   log_levels=3)
     ranges = cfg.param_ranges()
-    assert ranges["lanes"] == [1, 12] and ranges["msb_bits"] == [1, 5] and ranges["log_levels"] == [1, 5]
+    assert ranges["lanes"] == [0, 12] and ranges["msb_bits"] == [1, 5] and ranges["log_levels"] == [1, 5]
     assert ranges["threshold_mode"] == ["relative", "absolute"] and ranges["monitor"] == [False, True]
     # log_levels does not apply in the linear format: its bound is prob_bits' own maximum, 16
     assert LatteConfig.from_params(prob_bits=4).param_ranges()["log_levels"] == [1, 16]

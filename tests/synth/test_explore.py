@@ -47,7 +47,7 @@ def test_best_point_and_advantage():
 
 
 @pytest.mark.parametrize("args,words", [
-    (["--latte-lanes", "0"], ["lanes", "latte"]),
+    (["--latte-lanes", "65"], ["lanes=65", "latte"]),
     (["--dense-lanes", "8,128"], ["lanes=128", "dense"]),
     (["--latte-msb-bits", "4,x"], ["--latte-msb-bits", "integers"]),
     (["--latte-msb-bits", "8"], ["msb_bits"]),
@@ -106,10 +106,11 @@ def test_throughput_measured_on_real_rows():
                                   **cfg.attention.golden_params())["probs"]
     nonzero = float((probs > 0).sum(axis=1).mean())
     assert nonzero < 0.5 * 192  # the dump's rows are peaked: most keys get p = 0 even in dense
-    for lanes, pv_lanes, softmax_lanes in ((16, 0, 1), (16, 4, 1), (64, 0, 4)):
+    # (lanes, pv_lanes, softmax_lanes, V word cycles): pv_lanes 0 is the largest divisor of lanes up to 16
+    for lanes, pv_lanes, softmax_lanes, ratio in ((16, 0, 1, 1), (16, 4, 1, 4), (64, 64, 4, 1), (64, 0, 4, 4)):
         params = tuple(sorted({**base, "lanes": lanes, "pv_lanes": pv_lanes, "softmax_lanes": softmax_lanes}.items()))
         cycles, keys = measured_cycles_per_row("dense_attention_engine", params, qk, keep)
-        beats, ratio = 64 // lanes, lanes // (pv_lanes or lanes)
+        beats = 64 // lanes
         # the slower stage sets the pace: the score stage, or softmax (B 8) and P·V over the keys with p > 0
         score = beats * 192
         back = 2 * -(-192 // softmax_lanes) + 192 + 8 + beats * ratio * (nonzero + 1)

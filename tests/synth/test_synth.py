@@ -164,3 +164,70 @@ def _check_html_report(html_path, work, report):
     seen = png_content(render_html(html_path, work / "report.png"))
     print(seen)
     assert seen["table_header"] and seen["ink"] > 0.03 and seen["saturated_pixels"] > 1000
+
+
+def test_synthesize_units_keeps_two_designs_apart(tmp_path):
+    """One pool over the same top of two designs: each unit's results under its own key, each from its own
+    design (2 lanes are fewer transistors than 4), only the targets each unit asks for."""
+    small, wide = tmp_path / "small", tmp_path / "wide"
+    generate(LatteConfig.from_params(**TINY), small)
+    generate(LatteConfig.from_params(**{**TINY, "lanes": 4}), wide)
+    units = [flows.Unit(LatteConfig.from_params(**TINY), small, "dense_score_engine", ("generic",)),
+             flows.Unit(LatteConfig.from_params(**{**TINY, "lanes": 4}), wide, "dense_score_engine", ("generic",),
+                        "dense_wide")]
+    report = flows.synthesize_units(units, workers=2)
+    assert list(report) == ["dense_score_engine", "dense_wide"]
+    assert set(report["dense_wide"]) == {"generic"}
+    small_t, wide_t = (report[k]["generic"]["transistors"] for k in report)
+    print(f"dense 2 lanes {small_t}, 4 lanes {wide_t} transistors")
+    assert 0 < small_t < wide_t
+
+
+def test_sweep_without_lanes_takes_each_points_default(tmp_path):
+    """`sweep --dim 16,128` with no --lanes: each point gets its own default lanes, min(dim, 64), not 64 for all."""
+    import argparse
+
+    from latte_rtl.synth.sweep import SWEEPABLE, expand, parse_grid
+
+    args = argparse.Namespace(**{name: None for name in SWEEPABLE}, attention=False)
+    args.dim = "16,128"
+    points = expand(parse_grid(args))
+    assert [LatteConfig.from_params(**p).score.lanes for p in points] == [16, 64]
+
+
+def test_main_job_compares_latte_with_the_right_sized_dense_engine(tmp_path):
+    """The main job's `end_to_end`: LATTE against the same-lanes twin and against the right-sized dense engine,
+    keys/cycle per transistor from the generic counts, ihp130 keys/s per mm² from each engine's measured cycles
+    at its own fmax (hand-computed figures below)."""
+    from latte_rtl.synth.cli import _end_to_end
+    from latte_rtl.synth.right_sized import KEY, right_sized_config
+
+    def cost(cycles, bits, ops):
+        return {"cycles_per_row": cycles, "keys_per_cycle": 192 / cycles, "sram_bits_total_per_row": bits,
+                "mult_ops_per_row": {"score": ops, "softmax": 0, "pv": 0}, "kept_per_row": 20.0,
+                "sram_bits_per_row": {}}
+
+    def asic(fmax, um2, pj):
+        act = {"keys": 192, "rows": 8, "cycles": 8 * 300 + 100, "load_cycles": 100}
+        return {"fmax_mhz": fmax, "total_um2": um2, "logic_um2": um2 / 4, "macro_um2": um2 * 3 / 4,
+                "energy": {"pj_per_row": pj, "activity": act}}
+
+    costs = {"latte_attention_engine": cost(300.0, 80_000, 1000), "dense_attention_engine": cost(700.0, 120_000, 800)}
+    synth = {"tops": {"latte_attention_engine": {"generic": {"transistors": 360_000}, "ihp130": asic(150, 5e6, 250)},
+                      "dense_attention_engine": {"generic": {"transistors": 500_000}}},
+             "right_sized_dense": {"generic": {"transistors": 400_000}, "ihp130": asic(140, 4.5e6, 450)}}
+    dcfg = right_sized_config(LatteConfig.from_params(attention=True))
+    assert (dcfg.score.lanes, dcfg.pv_width, dcfg.attention.softmax_lanes) == (32, 16, 4)
+    out = _end_to_end(synth, costs, (dcfg, cost(450.0, 120_000, 800), tmp_path))
+    assert "right_sized_dense" not in synth
+    assert out["right_sized_dense"]["knobs"] == "lanes 32, pv_lanes 16, softmax_lanes 4"
+    comparison = out["comparison"]
+    twin, right = comparison["latte_attention_vs_dense_attention"], comparison[f"latte_attention_vs_{KEY}"]
+    # (192/300/360k) / (192/700/500k) = 700·500 / (300·360) ; (192/300/360k) / (192/450/400k) = 450·400 / (300·360)
+    assert twin["keys_per_cycle_per_transistor_ratio"] == pytest.approx(700 * 500 / (300 * 360))
+    assert right["keys_per_cycle_per_transistor_ratio"] == pytest.approx(450 * 400 / (300 * 360))
+    assert right["cycles_ratio"] == pytest.approx(300 / 450) and "ihp130" not in twin
+    # keys/s per mm²: 192/300 · 150 MHz / 5 mm² against 192/450 · 140 MHz / 4.5 mm²
+    assert right["ihp130"]["keys_per_s_per_mm2_measured_ratio"] == pytest.approx((150 / 300 / 5) / (140 / 450 / 4.5))
+    assert right["ihp130"]["energy_per_row_ratio"] == pytest.approx(250 / 450)
+    assert out["per_row"][KEY]["transistors"] == 400_000

@@ -169,12 +169,15 @@ def test_two_configurations_in_one_build(tmp_path, simulator):
         assert example.compare(tmp_path / name, tmp_path / name / "golden.npz", heads) == [], name
 
 
-def test_example_testbench(tmp_path, simulator):
-    """examples/verilog_tb on the default design (real data): PASS; a flipped score is caught."""
+def test_example_testbench(tmp_path, simulator, monkeypatch):
+    """examples/verilog_tb on the default design (real data), in a directory given relative, as the docs' command
+    gives it: PASS; a flipped score is caught."""
     example = _example()
-    assert example.main(["-o", str(tmp_path), "--rows", "3", "--sim", simulator]) == 0
-    run, gold = tmp_path / f"run_{simulator}", tmp_path / "golden.npz"
-    heads = np.load(tmp_path / "input.npz")["heads"]
+    monkeypatch.chdir(tmp_path)
+    assert example.main(["-o", "ex", "--rows", "3", "--sim", simulator]) == 0
+    out = tmp_path / "ex"
+    run, gold = out / f"run_{simulator}", out / "golden.npz"
+    heads = np.load(out / "input.npz")["heads"]
     lines = (run / "scores.out").read_text().splitlines()
     row, index, score, estimate = lines[0].split()
     lines[0] = f"{row} {index} {int(score) ^ 1} {estimate}"
