@@ -250,8 +250,8 @@ def cmd_flow(args) -> int:
         print(wrap(f"3/4 real data: skipped, the shipped lm dump (int8, d = 64, 4 heads, {WHOLE_LM['keys']} keys) "
                    "does not fit this design"))
     units = _flow_units(cfg, manifest, out, targets, right)
-    print(wrap(f"4/4 synthesize ({'; '.join(f'{u.name}: {chr(44).join(u.targets)}' for u in units)}); throughput "
-               f"and energy compared at keep ratio {keep:.3f}"))
+    plan = "; ".join(f"{unit.name}: {', '.join(unit.targets)}" for unit in units)
+    print(wrap(f"4/4 synthesize ({plan}); throughput and energy compared at keep ratio {keep:.3f}"))
     synth = _synth_units(cfg, manifest, units, keep)
     synth["cycle_ratio_measured"] = ratios
     print(format_table(synth))
@@ -428,12 +428,14 @@ def register(sub) -> None:
 
     _register_explore(sub)
 
-    p = sub.add_parser("flow", help="main job: generate, simulate, synthesize, compare, plot")
+    p = sub.add_parser("flow", help="main job: generate, simulate, run on the lm, synthesize, compare LATTE with its "
+                                    "same-lanes dense twin and the right-sized dense engine, plot")
     add_config_options(p, defaults={"attention": True})
     p.add_argument("--sim", default="verilator", help="simulator of the regression step, one of icarus, verilator "
                                                       "(default %(default)s)")
     p.add_argument("--target", default="generic,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
-                   "(default %(default)s; add ecp5 for the FPGA figures, about 1.5 min more)")
+                   "(default %(default)s; ihp130 runs on LATTE's attention engine and the right-sized dense one, "
+                   "both score engines without --attention; add ecp5 for the FPGA figures)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.add_argument("--force", action="store_true", help="replace another design in the output directory")
     p.set_defaults(func=cmd_flow)
