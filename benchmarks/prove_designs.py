@@ -5,7 +5,8 @@ depth, status and time, and the whole command's wall time, from `prove --json`.
 
 Designs (names for --designs): ci (the CI design), big_relative / big_absolute (`--bits 8 --msb-bits 4 --dim 8
 --lanes 4 --heads 2 --max-keys 16 --attention`, both threshold modes: score and attention tops), default (the
-tool's defaults: dim 64, lanes 16, max_keys 1024; recombination and protocol), decode_ci (the CI decode twin),
+former default design, `--lanes 16`: dim 64, max_keys 1024; recombination and protocol), default64 (today's
+default design, 64 lanes), decode_ci (the CI decode twin),
 deadlock (issue 29's deadlock design, tests/sim/test_fuzz.py REGRESSIONS, made as before its fix by the `credit`
 mutant: the liveness proof must refute it), big_*_equiv (the equivalence and latency at --depth 24),
 big_shift / big_ready / big_key_count (the mutants on the big design: the proof must fail). Prints one line per
@@ -37,7 +38,8 @@ DESIGNS = {  # name: (generate options, prove options[, mutant: the proof must f
     "big_shift": (BIG, "--top latte_score_engine --proofs recombination --allow-modified", "shift"),
     "big_ready": (BIG, "--top latte_score_engine --proofs protocol --allow-modified", "ready"),
     "big_key_count": (BIG, f"{EQUIV} --allow-modified", "key_count"),
-    "default": ("", "--proofs recombination,protocol"),
+    "default": ("--lanes 16", "--proofs recombination,protocol"),
+    "default64": ("", "--proofs recombination,protocol"),
     "deadlock": (DEADLOCK, "--top latte_decode_engine --proofs liveness --allow-modified", "credit"),
     "decode_ci": (f"{SMALL} --kv-memory axi --kept-buffer 2 --axi-data-width 64 --axi-outstanding 1 "
                   "--axi-addr-width 13 --prob-bits 1 --exp-bits 1 --mult-bits 1 --exp-frac-bits 0", ""),

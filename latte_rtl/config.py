@@ -428,7 +428,10 @@ def implied_params(params: dict) -> dict:
     """`params` with what its bus implies where not given (buses/: an external bus implies attention on and
     threshold_mode absolute, one MSB pass); the one place the rule is applied, for the config and the CLI."""
     bus = BUSES.get(params.get("kv_memory", DecodeConfig.kv_memory))
-    return {**bus.implies, **params} if bus else dict(params)
+    if not bus:
+        return dict(params)
+    given = {k: v for k, v in params.items() if not (k == "lanes" and v == 0 and k in bus.implies)}  # 0: the default
+    return {**bus.implies, **given}
 
 
 def json_values(x):

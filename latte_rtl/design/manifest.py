@@ -18,7 +18,7 @@ from .fusesoc import core_name
 from .netlist import sram_verilog
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 3
+MANIFEST_VERSION = 4  # 4: pv_lanes 0 means the largest divisor of lanes up to 16, no longer lanes
 
 
 def _sha(text: str) -> str:

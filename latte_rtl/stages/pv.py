@@ -12,9 +12,10 @@ answers in one cycle) and adds p_j · v (linear: multipliers of B × bits; log2:
 power of two) into the accumulators. A key with p_j = 0 costs no V read. Up to `reads_in_flight`
 requests wait for their words (each one's beat and p_j held in a small FIFO beside the port).
 
-With pv_lanes = lanes (0) a word a cycle: `lanes` multipliers add into the `lanes` accumulators of the
-word's beat. With pv_lanes P < lanes a word takes lanes / P cycles: P multipliers and P adders add one
-group of P elements a cycle into the head of a ring of accumulator groups that turns by a group
+With a P·V width of lanes (pv_lanes = lanes, or 0 at lanes ≤ 16) a word a cycle: `lanes` multipliers add
+into the `lanes` accumulators of the word's beat. With a width P < lanes a word takes lanes / P cycles: P
+multipliers and P adders add one group of P elements a cycle into the head of a ring of accumulator groups
+that turns by a group
 (`_ring_accumulators`), so the d accumulators share P adders without a read multiplexer.
 
 With `vmean` (Top-θ): while V loads, column sums are accumulated; after the load one serial

@@ -26,19 +26,23 @@ from .flows import TARGETS
 from .report import DEFAULT_KEEP_RATIO
 
 
-def _synth_report(cfg, manifest, design_dir: Path, targets, keep: float, jobs: int, rtl_estimate: bool) -> dict:
-    """Every flow on every top of the design (the tools' temporary files in a private TMPDIR,
-    removed after, also on a signal) and its report; `rtl_estimate`: the RTL-activity energy beside
-    the gate-level one."""
+def _synth_report(cfg, manifest, units: list, keep: float, jobs: int, rtl_estimate: bool) -> dict:
+    """Every flow of `units` (flows.Unit: the design's tops, and in the main job the right-sized dense engine,
+    whose results go under `right_sized_dense`; the tools' temporary files in a private TMPDIR, removed after,
+    also on a signal) and its report; `rtl_estimate`: the RTL-activity energy beside the gate-level one."""
     from latte_rtl.design.files import private_tmpdir
 
-    from .flows import synthesize
+    from .flows import synthesize_units
     from .report import build_report
+    from .right_sized import KEY
 
     with private_tmpdir("latte-synth-"):
-        results = synthesize(cfg, design_dir, list(manifest["tops"]), targets, workers=jobs, keep_ratio=keep,
-                             rtl_estimate=rtl_estimate)
-    return build_report(cfg, manifest, results, keep)
+        results = synthesize_units(units, workers=jobs, keep_ratio=keep, rtl_estimate=rtl_estimate)
+    right = results.pop(KEY, None)
+    report = build_report(cfg, manifest, results, keep)
+    if right is not None:
+        report["right_sized_dense"] = right
+    return report
 
 
 def cmd_synth(args) -> int:
@@ -48,6 +52,7 @@ def cmd_synth(args) -> int:
     from latte_rtl.design.manifest import design_inputs
     from latte_rtl.report_html import Section, Text, write_report
 
+    from .flows import Unit
     from .report import failed_flows, format_table, html_sections
 
     design = Path(required_design(args))
@@ -64,7 +69,8 @@ def cmd_synth(args) -> int:
         keep = embedded_keep_ratio(cfg) or DEFAULT_KEEP_RATIO
     jobs = bounded_jobs(args.jobs, len(manifest["tops"]) * len(targets), "flows", "--jobs")
     print(f"synthesizing {', '.join(manifest['tops'])} for {', '.join(targets)} ({jobs} parallel flows)...")
-    report = _synth_report(cfg, manifest, design, targets, keep, jobs, rtl_estimate=True)
+    units = [Unit(cfg, design, name, tuple(targets)) for name in manifest["tops"]]
+    report = _synth_report(cfg, manifest, units, keep, jobs, rtl_estimate=True)
     print(format_table(report))
     atomic_write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n", "--json")
     write_report(html, f"latte-rtl synth: {design}", [
@@ -235,14 +241,15 @@ def cmd_flow(args) -> int:
         Table([["top", "cycles measured / model"], *([t, f"{r:.3f}"] for t, r in ratios.items())])]))
     keep, costs, right = DEFAULT_KEEP_RATIO, None, None
     if embedded_keep_ratio(cfg) is not None:
+        compared = cfg.attention.attention and not cfg.bus.external
         print(wrap(f"3/4 real data: every top on the whole lm (4 layers x 4 heads x {WHOLE_LM['rows']} queries x "
-                   f"{WHOLE_LM['keys']} keys, native engine, 2 processes), then the right-sized dense attention "
-                   "engine on layer 1"))
+                   f"{WHOLE_LM['keys']} keys, native engine, 2 processes)"
+                   + (", then the right-sized dense attention engine on layer 1" if compared else "")))
         keep, costs, rows, layer1 = _real_data(cfg, manifest, out)
         if costs is None:
             return 1
         sections.append(Section("Real data: the shipped lm, every layer", [Table(rows)]))
-        if cfg.attention.attention:
+        if compared:
             right = run_right_sized(cfg, layer1, out, log=lambda text: print(wrap(text)))
             if right is None:
                 return 1
@@ -252,7 +259,7 @@ def cmd_flow(args) -> int:
     units = _flow_units(cfg, manifest, out, targets, right)
     plan = "; ".join(f"{unit.name}: {', '.join(unit.targets)}" for unit in units)
     print(wrap(f"4/4 synthesize ({plan}); throughput and energy compared at keep ratio {keep:.3f}"))
-    synth = _synth_units(cfg, manifest, units, keep)
+    synth = _synth_report(cfg, manifest, units, keep, 2, rtl_estimate=False)
     synth["cycle_ratio_measured"] = ratios
     print(format_table(synth))
     _flow_outputs(synth, costs, right, out, sections)
@@ -261,36 +268,19 @@ def cmd_flow(args) -> int:
 
 def _flow_units(cfg, manifest: dict, out: Path, targets: list[str], right) -> list:
     """What the main job synthesizes: every top for every target, except ihp130 (gate-level energy, minutes a
-    top): with the attention tops only LATTE's and the right-sized dense one (the product and its best
+    top): beside the right-sized dense engine only on LATTE's attention engine (the product and its best
     baseline; the score engines and the same-lanes dense twin are compared on the other targets)."""
     from .flows import Unit
     from .right_sized import KEY, TOP
 
     def asic(name: str) -> bool:
-        return not cfg.attention.attention or name == "latte_attention_engine"
+        return not right or name == "latte_attention_engine"
 
     units = [Unit(cfg, out, name, tuple(t for t in targets if t != "ihp130" or asic(name)))
              for name in manifest["tops"]]
     if right:
         units.append(Unit(right[0], right[2], TOP, tuple(t for t in targets if t in ("generic", "ihp130")), KEY))
     return units
-
-
-def _synth_units(cfg, manifest: dict, units: list, keep: float) -> dict:
-    """The main job's synthesis report; the right-sized dense engine's results under `right_sized_dense`."""
-    from latte_rtl.design.files import private_tmpdir
-
-    from .flows import synthesize_units
-    from .report import build_report
-    from .right_sized import KEY
-
-    with private_tmpdir("latte-synth-"):
-        results = synthesize_units(units, workers=2, keep_ratio=keep)
-    right = results.pop(KEY, None)
-    report = build_report(cfg, manifest, results, keep)
-    if right is not None:
-        report["right_sized_dense"] = right
-    return report
 
 
 def _flow_outputs(synth: dict, costs: dict | None, right, out: Path, sections: list) -> None:
@@ -434,8 +424,8 @@ def register(sub) -> None:
     p.add_argument("--sim", default="verilator", help="simulator of the regression step, one of icarus, verilator "
                                                       "(default %(default)s)")
     p.add_argument("--target", default="generic,ihp130", help="synthesis targets: generic, ice40, ecp5, ihp130 "
-                   "(default %(default)s; ihp130 runs on LATTE's attention engine and the right-sized dense one, "
-                   "both score engines without --attention; add ecp5 for the FPGA figures)")
+                   "(default %(default)s; where the right-sized dense engine runs, ihp130 runs on it and LATTE's "
+                   "attention engine only; add ecp5 for the FPGA figures)")
     p.add_argument("-o", "--output", default="build/flow", help="output directory (default %(default)s)")
     p.add_argument("--force", action="store_true", help="replace another design in the output directory")
     p.set_defaults(func=cmd_flow)

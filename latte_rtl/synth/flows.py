@@ -233,6 +233,9 @@ def synthesize_units(units: list[Unit], *, workers: int = 2, work_dir: Path | No
                      log=print, rtl_estimate: bool = False) -> dict:
     """Run every flow of every unit in one pool of `workers`; {unit key: {flow: result}}. Failures are recorded
     with their reason, not raised. `rtl_estimate`: ihp130 energy also by the RTL-activity estimate."""
+    names = [unit.name for unit in units]
+    if len(set(names)) != len(names):
+        raise ValueError(f"units must have distinct names (a key where two designs share a top), not {names}")
     targets = {t for unit in units for t in unit.targets}
     for target in sorted(targets):
         if target not in TARGETS:

@@ -19,9 +19,10 @@ SUBDIR = "dense_right_sized"
 
 def right_sized_config(cfg: LatteConfig) -> LatteConfig:
     """`cfg` with the dense engine's best stage sizes (lanes capped at d; P·V 0, the default width, where 16 does
-    not divide them)."""
+    not divide them; no completion array, which only LATTE has and which must divide the lanes)."""
     lanes, pv = min(RIGHT_SIZED_DENSE["lanes"], cfg.score.dim), RIGHT_SIZED_DENSE["pv_lanes"]
-    return cfg.replace(**{**RIGHT_SIZED_DENSE, "lanes": lanes, "pv_lanes": pv if lanes % pv == 0 else 0})
+    return cfg.replace(**{**RIGHT_SIZED_DENSE, "lanes": lanes, "pv_lanes": pv if lanes % pv == 0 else 0,
+                          "completion_lanes": 0})
 
 
 def knobs_text(cfg: LatteConfig) -> str:

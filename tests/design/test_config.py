@@ -132,6 +132,7 @@ def test_default_stage_sizes_are_the_balanced_point():
         assert (cfg.score.lanes, cfg.pv_width, cfg.pv_ratio) == (lanes, pv, lanes // pv), params
         assert cfg.params()["lanes"] == lanes and cfg.derived()["pv_width"] == pv
     assert LatteConfig.from_params(kv_memory="axi").score.lanes == 16
+    assert LatteConfig.from_params(kv_memory="axi", lanes=0).score.lanes == 16   # 0: the default, the bus's
     assert "pv_width" not in LatteConfig.from_params(kv_memory="axi").derived()
     assert LatteConfig.from_params(kv_memory="axi", lanes=32).score.lanes == 32
 

@@ -181,9 +181,33 @@ def test_synthesize_units_keeps_two_designs_apart(tmp_path):
     small_t, wide_t = (report[k]["generic"]["transistors"] for k in report)
     print(f"dense 2 lanes {small_t}, 4 lanes {wide_t} transistors")
     assert 0 < small_t < wide_t
+    both = flows.Unit(units[1].cfg, wide, "dense_score_engine", ("generic", "ihp130"), "dense_wide")
+    assert [(key, name) for key, name, _ in flows._jobs(both, tmp_path, 0.1, False)] == [
+        ("dense_wide", "generic"), ("dense_wide", "ihp130")]
+    with pytest.raises(ValueError, match="distinct names"):
+        flows.synthesize_units([units[0], units[0]])
 
 
-def test_sweep_without_lanes_takes_each_points_default(tmp_path):
+def test_main_job_runs_ihp130_on_latte_and_the_right_sized_engine(tmp_path):
+    """With the right-sized dense engine, ihp130 (minutes a top) runs on it and LATTE's attention engine only;
+    without it (the real-data step skipped), on every top."""
+    from latte_rtl.synth.cli import _flow_units
+    from latte_rtl.synth.right_sized import KEY, right_sized_config
+
+    cfg = LatteConfig.from_params(attention=True)
+    manifest = {"tops": {name: {} for name in ("latte_score_engine", "dense_score_engine", "latte_attention_engine",
+                                               "dense_attention_engine")}}
+    right = (right_sized_config(cfg), {}, tmp_path / "dense_right_sized")
+    plan = {u.name: u.targets for u in _flow_units(cfg, manifest, tmp_path, ["generic", "ihp130", "ecp5"], right)}
+    assert plan == {"latte_score_engine": ("generic", "ecp5"), "dense_score_engine": ("generic", "ecp5"),
+                    "latte_attention_engine": ("generic", "ihp130", "ecp5"),
+                    "dense_attention_engine": ("generic", "ecp5"), KEY: ("generic", "ihp130")}
+    plan = {u.name: u.targets for u in _flow_units(cfg, manifest, tmp_path, ["generic", "ihp130"], None)}
+    assert set(plan) == set(manifest["tops"]) and set(plan.values()) == {("generic", "ihp130")}
+    assert right_sized_config(LatteConfig.from_params(attention=True, completion_lanes=64)).score.completion_lanes == 0
+
+
+def test_sweep_without_lanes_takes_each_points_default():
     """`sweep --dim 16,128` with no --lanes: each point gets its own default lanes, min(dim, 64), not 64 for all."""
     import argparse
 
