@@ -7,6 +7,7 @@ writes nothing, so captured output stays exactly what the commands print.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 WIDTH = 24  # characters of the bar itself; a whole line stays within 100 columns
@@ -22,6 +23,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self._start = time.monotonic()
+        self._lock = threading.Lock()  # workers' threads advance and print: one line at a time
 
     def __enter__(self) -> Progress:
         self._draw("")
@@ -33,16 +35,20 @@ class Progress:
             self.stream.flush()
 
     def advance(self, note: str = "", n: int = 1) -> None:
-        self.done = min(self.total, self.done + n)
-        self._draw(note)
+        with self._lock:
+            self.done = min(self.total, self.done + n)
+            self._draw(note)
 
     def print(self, text: str) -> None:
-        """Print a line to standard output above the bar (the bar is redrawn below it)."""
-        if self.enabled:
-            self.stream.write("\r" + " " * 99 + "\r")
-            self.stream.flush()
-        print(text, flush=True)
-        self._draw("")
+        """Print a line to standard output above the bar (the bar is redrawn below it); safe from several
+        threads (print writes the text and its newline apart: two threads could share a line)."""
+        with self._lock:
+            if self.enabled:
+                self.stream.write("\r" + " " * 99 + "\r")
+                self.stream.flush()
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+            self._draw("")
 
     def line(self, note: str) -> str:
         """The bar as text (at most 99 characters)."""

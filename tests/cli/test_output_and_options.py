@@ -201,3 +201,33 @@ def test_dump_for_a_fitting_design_starts(options, designs):
     options = [str(designs / o) if o == "d" else o for o in options]
     with pytest.raises(Started):
         main(["dump", "--workload", "vision", *options, "-o", str(designs / "x.npz")])
+
+
+def test_progress_prints_each_line_in_one_write(monkeypatch):
+    """Synthesis workers print from several threads: each line and its newline go out in one write, under the
+    bar's lock, so two flows' lines never share a line of a log (print writes the text and the newline apart)."""
+    import io
+    import threading
+
+    from latte_rtl.progress import Progress
+
+    class Recorder(io.StringIO):
+        def __init__(self):
+            super().__init__()
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+            return super().write(text)
+
+    out = Recorder()
+    monkeypatch.setattr("sys.stdout", out)
+    bar = Progress(4, "synthesis", stream=io.StringIO())
+    threads = [threading.Thread(target=lambda t=t: [bar.print(f"flow {t} line {i}") for i in range(50)])
+               for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(out.writes) == 200 and all(w.startswith("flow ") and w.endswith("\n") for w in out.writes)
+    assert sorted(out.getvalue().splitlines()) == sorted(f"flow {t} line {i}" for t in range(4) for i in range(50))
