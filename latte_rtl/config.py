@@ -26,6 +26,11 @@ BALANCED_LANES = 64
 BALANCED_PV_LANES = 16
 
 
+def default_lanes(dim: int) -> int:
+    """What lanes 0 means: min(dim, BALANCED_LANES), a key a beat up to d = 64."""
+    return min(dim, BALANCED_LANES)
+
+
 def signed_width(lo: int, hi: int) -> int:
     """Smallest two's-complement width holding every integer in [lo, hi]."""
     width = 1
@@ -172,7 +177,7 @@ class ScoreConfig:
 
     def __post_init__(self):
         if self.lanes == 0:
-            object.__setattr__(self, "lanes", min(self.dim, BALANCED_LANES))
+            object.__setattr__(self, "lanes", default_lanes(self.dim))
         check_params(self)
         if self.completion_lanes and self.lanes % self.completion_lanes:
             raise UserError(f"completion_lanes must be 0 or a divisor of lanes = {self.lanes} (the completion "

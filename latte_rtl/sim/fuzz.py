@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..buses import BUSES
-from ..config import BALANCED_LANES, STAGES, LatteConfig
+from ..config import STAGES, LatteConfig, default_lanes
 from ..errors import UserError
 from ..params import applies, param_fields, spec_of
 
@@ -103,7 +103,7 @@ def draw_params(choose: Chooser) -> dict:
         if stage == "score" and external:
             fixed = {"completion_lanes": 0, "row_thresholds": False}  # T_g per query row already
         drawn.update(_draw_stage(STAGES[stage], choose, drawn, fixed))
-    drawn["lanes"] = drawn["lanes"] or min(drawn["dim"], BALANCED_LANES)   # 0: the default, drawn as its value
+    drawn["lanes"] = drawn["lanes"] or default_lanes(drawn["dim"])   # 0: the default, drawn as its value
     if BUSES[drawn["kv_memory"]].external:
         drawn["kept_buffer"] = min(drawn["kept_buffer"], drawn["max_keys"])
         drawn["vmean"] = False

@@ -279,7 +279,7 @@ def _flow_units(cfg, manifest: dict, out: Path, targets: list[str], right) -> li
     units = [Unit(cfg, out, name, tuple(t for t in targets if t != "ihp130" or asic(name)))
              for name in manifest["tops"]]
     if right:
-        units.append(Unit(right[0], right[2], TOP, tuple(t for t in targets if t in ("generic", "ihp130")), KEY))
+        units.append(Unit(right.cfg, right.design, TOP, tuple(t for t in targets if t in ("generic", "ihp130")), KEY))
     return units
 
 
@@ -323,7 +323,7 @@ def _end_to_end(synth: dict, costs: dict, right) -> dict:
         cost["transistors"] = synth["tops"].get(name, {}).get("generic", {}).get("transistors")
     if not right:
         return {"per_row": costs, "comparison": compare(costs)}
-    dcfg, costs[KEY], where = right
+    costs[KEY] = right.costs
     results = synth.pop("right_sized_dense", {})
     costs[KEY]["transistors"] = results.get("generic", {}).get("transistors")
     comparison = compare(costs, [*registered_pairs(costs), ("latte_attention_engine", KEY)])
@@ -335,8 +335,8 @@ def _end_to_end(synth: dict, costs: dict, right) -> dict:
                     for name, r in (("latte_attention_engine", a), (KEY, b))}
             comp["keys_per_s_per_mm2_measured_ratio"] = rate["latte_attention_engine"] / rate[KEY]
     return {"per_row": costs, "comparison": comparison,
-            "right_sized_dense": {"top": TOP, "design": str(where), "knobs": knobs_text(dcfg), "params": dcfg.params(),
-                                  "synthesis": results}}
+            "right_sized_dense": {"top": TOP, "design": str(right.design), "knobs": knobs_text(right.cfg),
+                                  "params": right.cfg.params(), "synthesis": results}}
 
 
 WHOLE_LM = {"rows": 16, "keys": 192}  # per head and layer; layer 1 of it is the embedded dump

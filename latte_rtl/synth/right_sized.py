@@ -6,23 +6,31 @@ compared with dense at its best and not only with its same-lanes twin."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from latte_rtl.config import LatteConfig
 
 # `latte-rtl explore --family attention ... --dense-lanes 16,32,64 --dense-pv-lanes 8,16
-# --dense-softmax-lanes 1,2,4` on the embedded lm dump: the most keys/cycle per transistor of any dense point.
-RIGHT_SIZED_DENSE = {"lanes": 32, "pv_lanes": 16, "softmax_lanes": 4}
+# --dense-softmax-lanes 1,2,4` on the embedded lm dump: the most keys/cycle per transistor of any dense point,
+# lanes 32, P·V 16 (pv_lanes 0: the default width, 16 at 32 lanes), softmax 4.
+RIGHT_SIZED_DENSE = {"lanes": 32, "pv_lanes": 0, "softmax_lanes": 4}
 TOP = "dense_attention_engine"
 KEY = "dense_attention_right_sized"     # its column and comparison name in the main job's outputs
 SUBDIR = "dense_right_sized"
 
 
 def right_sized_config(cfg: LatteConfig) -> LatteConfig:
-    """`cfg` with the dense engine's best stage sizes (lanes capped at d; P·V 0, the default width, where 16 does
-    not divide them; no completion array, which only LATTE has and which must divide the lanes)."""
-    lanes, pv = min(RIGHT_SIZED_DENSE["lanes"], cfg.score.dim), RIGHT_SIZED_DENSE["pv_lanes"]
-    return cfg.replace(**{**RIGHT_SIZED_DENSE, "lanes": lanes, "pv_lanes": pv if lanes % pv == 0 else 0,
+    """`cfg` with the dense engine's best stage sizes (lanes capped at d; no completion array, which only LATTE
+    has and which must divide the lanes)."""
+    return cfg.replace(**{**RIGHT_SIZED_DENSE, "lanes": min(RIGHT_SIZED_DENSE["lanes"], cfg.score.dim),
                           "completion_lanes": 0})
+
+
+class RightSized(NamedTuple):
+    """The right-sized dense engine's run: its config, its per-row costs on layer 1, its design directory."""
+    cfg: LatteConfig
+    costs: dict
+    design: Path
 
 
 def knobs_text(cfg: LatteConfig) -> str:
@@ -31,8 +39,7 @@ def knobs_text(cfg: LatteConfig) -> str:
 
 def run_right_sized(cfg: LatteConfig, layer_input, out: Path, log=print):
     """Generate the right-sized dense design in OUT/dense_right_sized and run its attention top on
-    `layer_input` (one layer's rows); (its config, per-row costs, its directory), or None where it disagrees
-    with golden."""
+    `layer_input` (one layer's rows): a RightSized, or None where it disagrees with golden."""
     import time
 
     from latte_rtl.design import generate
@@ -52,4 +59,4 @@ def run_right_sized(cfg: LatteConfig, layer_input, out: Path, log=print):
     costs = row_costs(dcfg, gather(done, {1: layer_input.q.shape[0]})[1])
     log(f"  {TOP}, right-sized ({knobs_text(dcfg)}; {where}): matches golden on layer 1 "
         f"({time.perf_counter() - start:.1f} s); {costs['cycles_per_row']:.0f} cycles/row")
-    return dcfg, costs, where
+    return RightSized(dcfg, costs, where)

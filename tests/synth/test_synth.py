@@ -192,12 +192,12 @@ def test_main_job_runs_ihp130_on_latte_and_the_right_sized_engine(tmp_path):
     """With the right-sized dense engine, ihp130 (minutes a top) runs on it and LATTE's attention engine only;
     without it (the real-data step skipped), on every top."""
     from latte_rtl.synth.cli import _flow_units
-    from latte_rtl.synth.right_sized import KEY, right_sized_config
+    from latte_rtl.synth.right_sized import KEY, RightSized, right_sized_config
 
     cfg = LatteConfig.from_params(attention=True)
     manifest = {"tops": {name: {} for name in ("latte_score_engine", "dense_score_engine", "latte_attention_engine",
                                                "dense_attention_engine")}}
-    right = (right_sized_config(cfg), {}, tmp_path / "dense_right_sized")
+    right = RightSized(right_sized_config(cfg), {}, tmp_path / "dense_right_sized")
     plan = {u.name: u.targets for u in _flow_units(cfg, manifest, tmp_path, ["generic", "ihp130", "ecp5"], right)}
     assert plan == {"latte_score_engine": ("generic", "ecp5"), "dense_score_engine": ("generic", "ecp5"),
                     "latte_attention_engine": ("generic", "ihp130", "ecp5"),
@@ -224,7 +224,7 @@ def test_main_job_compares_latte_with_the_right_sized_dense_engine(tmp_path):
     keys/cycle per transistor from the generic counts, ihp130 keys/s per mm² from each engine's measured cycles
     at its own fmax (hand-computed figures below)."""
     from latte_rtl.synth.cli import _end_to_end
-    from latte_rtl.synth.right_sized import KEY, right_sized_config
+    from latte_rtl.synth.right_sized import KEY, RightSized, right_sized_config
 
     def cost(cycles, bits, ops):
         return {"cycles_per_row": cycles, "keys_per_cycle": 192 / cycles, "sram_bits_total_per_row": bits,
@@ -242,7 +242,7 @@ def test_main_job_compares_latte_with_the_right_sized_dense_engine(tmp_path):
              "right_sized_dense": {"generic": {"transistors": 400_000}, "ihp130": asic(140, 4.5e6, 450)}}
     dcfg = right_sized_config(LatteConfig.from_params(attention=True))
     assert (dcfg.score.lanes, dcfg.pv_width, dcfg.attention.softmax_lanes) == (32, 16, 4)
-    out = _end_to_end(synth, costs, (dcfg, cost(450.0, 120_000, 800), tmp_path))
+    out = _end_to_end(synth, costs, RightSized(dcfg, cost(450.0, 120_000, 800), tmp_path))
     assert "right_sized_dense" not in synth
     assert out["right_sized_dense"]["knobs"] == "lanes 32, pv_lanes 16, softmax_lanes 4"
     comparison = out["comparison"]
