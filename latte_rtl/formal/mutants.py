@@ -43,8 +43,8 @@ MUTANTS = {
                     "protocol__"),
     "key_count": Mutant("issuer", re.compile(r"(assign \w+ = key) < (n_keys;)"),
                         lambda m, _: f"{m.group(1)} <= {m.group(2)}",
-                        "the key issuer issues keys j <= N (one too many): an estimate of key N appears", "latency",
-                        "equiv__estimate_equals_hh"),
+                        "the key issuer issues keys j <= N (one too many): an estimate of key N reaches the filter "
+                        "and the row does not end", "latency", "latency__row_within_cycle_model"),
     # issue 29: with max_keys 2 and 8 rows in flight the credit 8 reads as 0: no MSB row is ever asked for
     "credit": Mutant("score", re.compile(r"assign (\{ \S+, )?msb_room( \})? = ([^;]+);"), _truncated_credit,
                      "the decode score stage's MSB credit msb_room is cut to index_width + 1 bits (rows in flight "

@@ -17,18 +17,21 @@ import numpy as np
 # A measured LATTE score row may take up to CYCLE_SLACK × the model plus the q load (`beats`) and
 # OVERHEAD_CYCLES (pipeline fill and drain of phase 1 and of the completion, the start of the scan,
 # the end-of-row record; 14 since the dot product registers its products, and the dense engine its
-# operands, in every top: a LATTE row of one key and one beat takes 18 cycles); the regression
+# operands, in every top: a LATTE row of one key and one beat takes 16 cycles); the regression
 # checks every row against `score_cycle_bound`.
 CYCLE_SLACK = 1.15
 OVERHEAD_CYCLES = 14
 # Fixed hand-overs of an attention row: the stages, the read pipelines of softmax (4) and P·V (3), and
 # the score datapath's product register.
-ATTENTION_OVERHEAD = 22
+ATTENTION_OVERHEAD = 20
 # Overlapped rows (docs/spec.md §7): of ATTENTION_OVERHEAD, ATTENTION_BACK is after the score stage's
 # record (the softmax's passes start, P·V's pipeline, the output beats, the top's record); the next
-# row's first q beat is taken ATTENTION_HANDOVER cycles after the score stage's record.
+# row's first q beat is taken ATTENTION_HANDOVER cycles after the score stage's record; a LATTE score
+# stage on the shared array (C = 0) takes it once the row's last completion token has read its q, 4
+# cycles before its record (ATTENTION_SHARED_HANDOVER: its drain and record overlap the next row's start).
 ATTENTION_BACK = 12
 ATTENTION_HANDOVER = 2
+ATTENTION_SHARED_HANDOVER = ATTENTION_HANDOVER - 4
 # An attention top whose score stage overlaps rows (relative mode, C > 0; golden.score_overlap inside):
 # the score stage sees a row's first q beat ATTENTION_OVERLAP_Q cycles after the top, the top takes the
 # next row's first q beat ATTENTION_OVERLAP_NEXT cycles after the score stage's hand-over, the back end
@@ -44,8 +47,8 @@ ATTENTION_OVERLAP_RECORD = 8
 # phase-1 pipeline, the filter's last write); the record OVERLAP_BACK cycles after the completion's last
 # pass (the completion pipeline's drain, RowEnd, row control); a row's scan starts at the earliest
 # OVERLAP_HANDOVER cycles after the row before's record, and the next row's first q beat is taken then.
-OVERLAP_FRONT = 6
-OVERLAP_BACK = 8
+OVERLAP_FRONT = 5
+OVERLAP_BACK = 7
 OVERLAP_HANDOVER = 1
 
 # The model's formulas as text (manifest, summaries, docs), written from the constants above.
@@ -201,21 +204,32 @@ def attention_cycles(score_cycles, kept, nonzero, beats: int, prob_bits: int, pv
             + ATTENTION_OVERHEAD)
 
 
-def attention_interval(score_cycles, back_cycles):
+def hands_over_early(cfg) -> bool:
+    """LATTE's shared array (cfg: its ScoreConfig; dense: None): the score stage takes the next row's first q
+    beat once the row's last completion token has read its q, before its record (ATTENTION_SHARED_HANDOVER)."""
+    return cfg is not None and not getattr(cfg, "completion_ratio", 0)
+
+
+def attention_interval(score_cycles, back_cycles, early: bool = False):
     """Steady-state cycles between row completions, rows of equal cost back to back: the slower of
-    the score stage (with its hand-over) and the back end (golden.attention_pipeline's recurrence)."""
-    return np.maximum(np.asarray(score_cycles) + ATTENTION_OVERHEAD - ATTENTION_BACK + ATTENTION_HANDOVER,
+    the score stage (with its hand-over; `early`: hands_over_early) and the back end
+    (golden.attention_pipeline's recurrence)."""
+    handover = ATTENTION_SHARED_HANDOVER if early else ATTENTION_HANDOVER
+    return np.maximum(np.asarray(score_cycles) + ATTENTION_OVERHEAD - ATTENTION_BACK + handover,
                       np.asarray(back_cycles) + ATTENTION_BACK)
 
 
-def attention_pipeline(score_cycles, back_cycles, groups, overlap=None) -> tuple[np.ndarray, np.ndarray]:
+def attention_pipeline(score_cycles, back_cycles, groups, overlap=None,
+                       early: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Latency and interval of every row when the rows of each group (index arrays, in order) run
     back to back through the overlapped stages. Per row: front = score + ATTENTION_OVERHEAD −
     ATTENTION_BACK (first q beat to the score stage's record), back = back_cycles + ATTENTION_BACK.
-    The score stage takes a row ATTENTION_HANDOVER cycles after the last one's record; its record
-    waits for a free buffer bank (two: the row two before must be done); the back end takes one row
-    at a time. latency = completion − first q beat; interval = completion − the previous row's
-    completion (a group's first row: its latency). One row alone: latency = attention_cycles.
+    The score stage's record waits for a free buffer bank (two: the row two before must be done); the
+    back end takes one row at a time. The score stage takes a row ATTENTION_HANDOVER cycles after the
+    last one's record or, `early` (hands_over_early), ATTENTION_SHARED_HANDOVER cycles after the last
+    one's front, once the record of the one before it was taken. latency = completion − first q beat;
+    interval = completion − the previous row's completion (a group's first row: its latency). One row
+    alone: latency = attention_cycles.
     `overlap` (cfg, n_keys [R], kept [R, N]): the score stage overlaps rows (attention_overlap_pipeline)."""
     if overlap is not None:
         return attention_overlap_pipeline(*overlap, back_cycles, groups)
@@ -223,16 +237,21 @@ def attention_pipeline(score_cycles, back_cycles, groups, overlap=None) -> tuple
     latency, interval = np.zeros_like(score), np.zeros_like(score)
     for rows in groups:
         done = [None, None]  # completions of the two rows before
-        end_of_score = None
+        front, records = None, [None, None]  # the last row's front; the score records of the two rows before
         for r in rows:
-            start = 0 if end_of_score is None else end_of_score + ATTENTION_HANDOVER
-            end_of_score = start + score[r] + ATTENTION_OVERHEAD - ATTENTION_BACK
-            if done[0] is not None:
-                end_of_score = max(end_of_score, done[0])
-            complete = max(end_of_score, done[1] if done[1] is not None else 0) + back[r] + ATTENTION_BACK
+            if records[1] is None:
+                start = 0
+            elif early:
+                start = max(front + ATTENTION_SHARED_HANDOVER,
+                            records[0] + ATTENTION_HANDOVER if records[0] is not None else 0)
+            else:
+                start = records[1] + ATTENTION_HANDOVER
+            front = start + score[r] + ATTENTION_OVERHEAD - ATTENTION_BACK
+            record = front if done[0] is None else max(front, done[0])
+            complete = max(record, done[1] if done[1] is not None else 0) + back[r] + ATTENTION_BACK
             latency[r] = complete - start
             interval[r] = latency[r] if done[1] is None else complete - done[1]
-            done = [done[1], complete]
+            done, records = [done[1], complete], [records[1], record]
     return latency, interval
 
 

@@ -1,7 +1,7 @@
 """Token sources of the dot-product pipeline: phase-1 issue over every key, and the arbiter that
 merges it with the completion unit's tokens."""
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,7 +13,9 @@ from .layouts import PassKind
 class KeyIssuer(wiring.Component):
     """Per `job` (N keys): `beats` HH tokens for each key 0..N-1, in order, one per transfer.
 
-    The next job is taken once every token of the current one has been taken.
+    The job is taken with its first token (key 0, beat 0: no cycle between a row's start and its
+    first token; a job of N = 0 is taken alone). The next job is taken once every token of the
+    current one has been taken.
     """
 
     def __init__(self, cfg: ScoreConfig, token_layout):
@@ -29,25 +31,27 @@ class KeyIssuer(wiring.Component):
         n_keys = Signal.like(self.job.payload.n_keys)
         key = Signal(range(self.cfg.max_keys + 1))
         beat = Signal(range(max(2, beats)))
-        active = Signal()
+        active = Signal()  # a job has tokens left after the first
+        empty = self.job.payload.n_keys == 0
+        cur_key, cur_beat = Mux(active, key, 0), Mux(active, beat, 0)
         m.d.comb += [
-            self.job.ready.eq(~active),
-            self.o.valid.eq(active & (key < n_keys)),
+            self.job.ready.eq(~active & (self.o.ready | empty)),
+            self.o.valid.eq(Mux(active, key < n_keys, self.job.valid & ~empty)),
             self.o.payload.kind.eq(PassKind.HH),
-            self.o.payload.index.eq(key),
-            self.o.payload.beat.eq(beat),
-            self.o.payload.first.eq(beat == 0),
-            self.o.payload.last.eq(beat == beats - 1),
+            self.o.payload.index.eq(cur_key),
+            self.o.payload.beat.eq(cur_beat),
+            self.o.payload.first.eq(cur_beat == 0),
+            self.o.payload.last.eq(cur_beat == beats - 1),
         ]
         with m.If(self.job.valid & self.job.ready):
             m.d.sync += [active.eq(1), n_keys.eq(self.job.payload.n_keys), key.eq(0), beat.eq(0)]
         with m.If(active & (key == n_keys)):
             m.d.sync += active.eq(0)
-        with m.If(self.o.valid & self.o.ready):
-            with m.If(beat == beats - 1):
-                m.d.sync += [beat.eq(0), key.eq(key + 1)]
+        with m.If(self.o.valid & self.o.ready):  # after the job's reset: a job's first token counts
+            with m.If(cur_beat == beats - 1):
+                m.d.sync += [beat.eq(0), key.eq(cur_key + 1)]
             with m.Else():
-                m.d.sync += beat.eq(beat + 1)
+                m.d.sync += [beat.eq(cur_beat + 1), key.eq(cur_key)]
         return m
 
 

@@ -78,7 +78,9 @@ def score_ports(cfg: LatteConfig, parts, *, latte: bool) -> dict:
 
 class RowEnd(wiring.Component):
     """Passes scored keys from `i` to `o`, counting them; takes the datapath's row `summary` and
-    offers it on `done` once its kept_count keys have passed (the row is then complete)."""
+    offers it on `done` once its kept_count keys have passed, or in the cycle the last of them
+    passes (the row is then complete). A complete row's `done` waits to be taken before the next
+    row's keys pass; a summary is taken while no key waits (so a key on `o` stays until taken)."""
 
     def __init__(self, cfg: LatteConfig):
         score = cfg.score
@@ -93,9 +95,13 @@ class RowEnd(wiring.Component):
         m = Module()
         held = Signal()
         count = Signal.like(self.done.payload.kept_count)
-        wiring.connect(m, wiring.flipped(self.i), wiring.flipped(self.o))
-        m.d.comb += [self.summary.ready.eq(~held),
-                     self.done.valid.eq(held & (count == self.done.payload.kept_count))]
+        complete = held & (count == self.done.payload.kept_count)
+        passed = count + (self.o.valid & self.o.ready)
+        m.d.comb += [self.o.payload.eq(self.i.payload),
+                     self.o.valid.eq(self.i.valid & ~complete),
+                     self.i.ready.eq(self.o.ready & ~complete),
+                     self.summary.ready.eq(~held & ~self.i.valid),  # a waiting key never becomes the next row's
+                     self.done.valid.eq(held & (passed == self.done.payload.kept_count))]
         with m.If(self.summary.valid & self.summary.ready):
             m.d.sync += [held.eq(1), self.done.payload.eq(self.summary.payload)]
         with m.If(self.done.valid & self.done.ready):
@@ -202,7 +208,8 @@ class LatteScoreStage(wiring.Component):
         cfg = self.cfg.score
         split = bool(cfg.completion_lanes)
         overlap = rows_overlap(cfg)
-        row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS, overlap=overlap)
+        row, keys, qbuf = _shell(m, self, self.PARTS, q_parts=("msb",) if split else self.PARTS,
+                                 overlap=overlap or not split)
         if overlap:
             m.submodules.filter = filt = OverlapFilter(cfg)
             m.d.comb += [row.front_done.eq(filt.front_done), filt.front_take.eq(row.front_take)]
@@ -219,6 +226,9 @@ class LatteScoreStage(wiring.Component):
         ]
         wiring.connect(m, filt.kept, comp.job)
         scores = _output(m, self, row, filt.summary)
+        if not split:  # the next row's q may be written once the row's last completion token has read its q
+            last_token = comp.o.valid & comp.o.ready & comp.o.payload.last
+            m.d.comb += row.front_done.eq(filt.job.ready & (~comp.o.valid | last_token))
         if split:
             estimates = self._split_arrays(m, row, keys, qbuf, fork.a, comp, filt, scores)
         else:

@@ -138,7 +138,8 @@ def _attention_expected(score: dict, inp, cfg: LatteConfig, *, latte: bool) -> d
     back = _back_cycles(cfg, kept, nonzero)
     overlap = (cfg.score, inp.key_limit, score["kept"]) if latte and golden.rows_overlap(cfg.score) else None
     cycles, interval = golden.attention_pipeline(score.get("alone", score["cycles"]), back,
-                                                 attention_row_groups(inp, arrays.v), overlap)
+                                                 attention_row_groups(inp, arrays.v), overlap,
+                                                 early=latte and golden.hands_over_early(cfg.score))
     return {**score, "probs": att["probs"], "out": att["out"], "prob_sum": att["prob_sum"], "v_reads": nonzero,
             "cycles": cycles, "interval": interval}
 
@@ -218,7 +219,7 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
         return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
         sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
-    return n / float(golden.attention_interval(score, back))
+    return n / float(golden.attention_interval(score, back, not dense and golden.hands_over_early(sc)))
 
 
 _SCORE_BLOCKS = {
