@@ -168,17 +168,17 @@ class ThresholdFilter(wiring.Component):
                 m.d.sync += wr_lane.eq(wr_lane + 1)
 
     def _scan(self, m, buf, word_layout, words, scanning):
-        """Once the max is final: prefetch word `rd_word` while the current word's kept keys are
-        handed on, lowest index first."""
+        """Once the max is final: read word `rd_word`, compare its lanes in the cycle it arrives (a word
+        without kept keys is passed over at once: the next one is read in that cycle), then hand on its kept
+        keys, lowest index first, with their estimates straight from the buffer's read register, which holds
+        the word until the next read (issued once its last kept key is taken)."""
         width = self.cfg.widths.scan_width
         n_keys = self._n_keys
         rd_word = Signal(range(words + 1))
         rd_base = Signal(range(words * width + 1))  # first key of word rd_word
-        fetched = Signal()  # buf.rdata holds an unconsumed word whose first key is fetched_base
-        fetched_base = Signal(range(words * width + 1))
-        cur_bits = Signal(width)
-        cur_word = Signal(word_layout, name="cur_hh")  # the name of the HH-only filter's Verilog, kept
-        cur_base = Signal(range(words * width + 1))
+        fetched = Signal()  # buf.rdata holds a word just read, not yet compared
+        word_base = Signal(range(words * width + 1))  # first key of the word in buf.rdata
+        cur_bits = Signal(width)  # its kept keys not yet handed on (0 while `fetched`)
 
         lowest = Signal(range(max(2, width)))
         for i in reversed(range(width)):
@@ -186,26 +186,26 @@ class ThresholdFilter(wiring.Component):
                 m.d.comb += lowest.eq(i)
         take = Signal()
         remaining = Signal(width)
-        kept_hh, kept_value = layouts.buffered_fields(self.cfg, cur_word[lowest])
+        rdata = data.View(word_layout, buf.rdata)
+        kept_hh, kept_value = layouts.buffered_fields(self.cfg, rdata[lowest])
         if self.cfg.estimate == "centred":
             m.d.comb += self.kept.payload.centred.eq(kept_value)
         m.d.comb += [
             self.kept.valid.eq(cur_bits != 0),
-            self.kept.payload.index.eq(cur_base + lowest),
+            self.kept.payload.index.eq(word_base + lowest),
             self.kept.payload.hh.eq(kept_hh),
             take.eq(self.kept.valid & self.kept.ready),
             remaining.eq(cur_bits & ~(take << lowest)),
         ]
 
-        rdata = data.View(word_layout, buf.rdata)
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
-        keep_bits = Cat(*(((fetched_base + i) < n_keys)
-                          & self._or_always(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, fetched_base + i)
+        keep_bits = Cat(*(((word_base + i) < n_keys)
+                          & self._or_always(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, word_base + i)
                           for i in range(width)))
-        load, fetch = Signal(), Signal()
+        fetch = Signal()
+        word_done = Mux(fetched, keep_bits == 0, remaining == 0)  # nothing of buf.rdata's word left after this cycle
         m.d.comb += [
-            load.eq(fetched & (remaining == 0)),
-            fetch.eq(scanning & (rd_base < n_keys) & (~fetched | load)),
+            fetch.eq(scanning & (rd_base < n_keys) & word_done),
             buf.raddr.eq(rd_word),
             buf.ren.eq(fetch),
             self._drained.eq((rd_base >= n_keys) & ~fetched & (cur_bits == 0)),
@@ -213,17 +213,10 @@ class ThresholdFilter(wiring.Component):
         with m.If(self._start):
             m.d.sync += [fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]
         with m.Else():
-            with m.If(load):
-                m.d.sync += [cur_bits.eq(keep_bits), cur_word.eq(rdata), cur_base.eq(fetched_base)]
-            with m.Else():
-                m.d.sync += cur_bits.eq(remaining)
+            m.d.sync += cur_bits.eq(Mux(fetched, keep_bits, remaining))
+            m.d.sync += fetched.eq(fetch)
             with m.If(fetch):
-                m.d.sync += [
-                    rd_word.eq(rd_word + 1), rd_base.eq(rd_base + width),
-                    fetched.eq(1), fetched_base.eq(rd_base),
-                ]
-            with m.Elif(load):
-                m.d.sync += fetched.eq(0)
+                m.d.sync += [rd_word.eq(rd_word + 1), rd_base.eq(rd_base + width), word_base.eq(rd_base)]
         return m
 
 
