@@ -29,6 +29,8 @@ class Activity:
     toggles: dict = field(default_factory=dict)
     reads: dict = field(default_factory=dict)
     writes: dict = field(default_factory=dict)
+    slice_writes: dict = field(default_factory=dict)  # macro writes of one bank row (a write: the slices it reaches)
+    write_lanes: dict = field(default_factory=dict)  # memory -> {a write's lane enables: writes}
     read_write_conflicts: dict = field(default_factory=dict)
     input: str = ""
     load_cycles: int = 0  # cycles that write a key or V store (loads; the rest serve rows)
@@ -207,6 +209,7 @@ def parse_vcd(path: Path, memory_paths: list[str], watch: dict | None = None) ->
         values: dict[str, int] = {}
         flips = dict.fromkeys(variables, 0)
         counts = {m: [0, 0, 0] for m in memory_paths}  # reads, writes, both
+        lanes: dict = {m: {} for m in memory_paths}  # each write's lane enables
         cycles, loads, first, changes = 0, 0, True, []
         stores = [m for m in memory_paths if is_store(m)]
 
@@ -218,6 +221,8 @@ def parse_vcd(path: Path, memory_paths: list[str], watch: dict | None = None) ->
                 for memory, count in counts.items():
                     r, w = (values.get(enables.get((memory, n)), 0) for n in ("ren", "wen"))
                     count[0], count[1], count[2] = count[0] + bool(r), count[1] + bool(w), count[2] + bool(r and w)
+                    if w:
+                        lanes[memory][w] = lanes[memory].get(w, 0) + 1
             for ident, value in changes:
                 if not first and ident in flips:
                     flips[ident] += (value ^ values.get(ident, 0)).bit_count()
@@ -247,7 +252,7 @@ def parse_vcd(path: Path, memory_paths: list[str], watch: dict | None = None) ->
     signal_toggles = {key: flips[ident] / width / max(1, cycles) for key, (ident, width) in named.items()
                       if ident in flips}
     return Activity(cycles=cycles, rows=0, keys=0, kept=0, toggles=toggles, reads=reads, writes=writes,
-                    read_write_conflicts=both, load_cycles=loads, signal_toggles=signal_toggles,
+                    write_lanes=lanes, read_write_conflicts=both, load_cycles=loads, signal_toggles=signal_toggles,
                     samples=_samples(history, watch or {}, named, cycles))
 
 

@@ -247,6 +247,17 @@ def logic_power(work: Path, mapped: list[MemoryMap], top: str, module: str, peri
     return watts, float(re.search(r"^Sequential\s+\S+\s+\S+\s+\S+\s+(\S+)", text, re.M).group(1)), gclk
 
 
+def _slice_writes(activity, m: MemoryMap) -> int:
+    """Macro writes of one bank row of `m`: a write reaches only the slices its lane enables do (counted on the
+    macros in the gate-level run, from each write's lane enables in an RTL run); else every slice."""
+    if m.path in activity.slice_writes:
+        return activity.slice_writes[m.path]
+    if m.path in activity.write_lanes:
+        return sum(n * sum(any(wen >> lane & 1 for lane in m.slice_lanes(col)) for col in range(m.width))
+                   for wen, n in activity.write_lanes[m.path].items())
+    return activity.writes[m.path] * m.width
+
+
 def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: list[MemoryMap],
                   flip_flop_w: float | None = None, load_watts: dict[str, float] | None = None) -> dict:
     """pJ per row (logic by block over the row cycles; SRAM reads and buffer writes by memory role)
@@ -261,7 +272,7 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
             continue
         role = memory_role(m.path)
         reads_pj = activity.reads[m.path] * m.width * m.macro.read_pj
-        writes_pj = activity.writes[m.path] * m.width * m.macro.write_pj
+        writes_pj = _slice_writes(activity, m) * m.macro.write_pj
         per_row[f"{role} reads"] = per_row.get(f"{role} reads", 0.0) + reads_pj / activity.rows
         if is_store(m.path):
             load_pj += writes_pj
@@ -279,6 +290,7 @@ def energy_report(activity, watts: dict[str, float], period_ns: float, mapped: l
                      "keep_ratio": round(activity.kept / (activity.rows * activity.keys), 4),
                      "cycles": activity.cycles, "load_cycles": activity.load_cycles,
                      "reads": activity.reads, "writes": activity.writes,
+                     "slice_writes": {m.path: _slice_writes(activity, m) for m in mapped if m.kind == "macro"},
                      "read_write_conflicts": sum(activity.read_write_conflicts.values())},
     }
 
@@ -358,6 +370,7 @@ def gate_level_energy(cfg, impl: Implementation, keep_ratio: float, rows_per_hea
                         rows=info["rows"], keys=info["keys"], kept=info["kept"], input=info["input"],
                         reads={p: run.accesses.get(p, {}).get("read", 0) for p in paths},
                         writes={p: run.accesses.get(p, {}).get("write", 0) for p in paths},
+                        slice_writes={p: a["slice_write"] for p, a in run.accesses.items() if "slice_write" in a},
                         read_write_conflicts={})
     energy = energy_report(activity, phase["rows"][0], impl.period_ns, impl.mapped, phase["rows"][1],
                            load_watts=phase["load"][0])

@@ -185,7 +185,21 @@ def _plain(name: str) -> str:
 
 
 ICG_OUTPUT = "GCLK"
-FIRST_MACRO, MACRO_ENABLES = "m_0_0", {"A_REN": "read", "A_WEN": "write"}  # sram_map's names
+# sram_map's names: reads on the first macro's A_REN, write cycles on the write probe's output, macro writes
+# on every first-row macro's A_WEN (a write enables the slices its lanes reach)
+FIRST_MACRO, FIRST_ROW = "m_0_0", "m_0_"
+MEMORY_PROBES = ("read", "write", "slice_write")
+
+
+def _memory_probe(cell: str, pin: str) -> str | None:
+    """Which SRAM access a memory wrapper's (cell, pin) counts, if any."""
+    from .sram_map import WRITE_PROBE
+
+    if cell == FIRST_MACRO and pin == "A_REN":
+        return "read"
+    if cell == WRITE_PROBE and pin == "X":
+        return "write"
+    return "slice_write" if cell.startswith(FIRST_ROW) and pin == "A_WEN" else None
 
 
 def _ref(path: str, net: str) -> str:
@@ -198,8 +212,8 @@ def _ref(path: str, net: str) -> str:
 def probes(netlist: Netlist) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """What the harness counts: (instance path, net) of every net on a cell pin, once, for its toggles;
     and (instance path, name, net) of the nets whose high cycles are counted: each ICG's GCLK (name:
-    the ICG) and the read and write enables of each SRAM macro arrangement (name: "read"/"write",
-    from its first macro `m_0_0`)."""
+    the ICG) and the accesses of each SRAM macro arrangement (name: _memory_probe's "read", "write",
+    "slice_write")."""
     nets, levels, seen = [], [], set()
     for path, module in netlist.instances():
         for cell, pin, net in netlist.pins[module]:
@@ -208,8 +222,8 @@ def probes(netlist: Netlist) -> tuple[list[tuple[str, str]], list[tuple[str, str
                 nets.append((path, net))
             if pin == ICG_OUTPUT:
                 levels.append((path, cell, net))
-            elif cell == FIRST_MACRO and pin in MACRO_ENABLES:
-                levels.append((path, MACRO_ENABLES[pin], net))
+            elif _memory_probe(cell, pin):
+                levels.append((path, _memory_probe(cell, pin), net))
     return nets, levels
 
 
@@ -243,7 +257,8 @@ class GateRun:
     """Counts of a gate-level run in two phases, "load" (K/V streams delivering) and "rows": per phase its
     cycles, each net's toggles per cycle {(instance path, net)} and each ICG's clocked fraction
     {"path/icg"} (path dotted, as synth/gating.py names them); SRAM accesses over the whole run
-    {memory path: {"read": cycles, "write": cycles}}; the parsed `netlist` it ran."""
+    {memory path: {"read": cycles, "write": cycles, "slice_write": macro writes of one bank row}}; the parsed
+    `netlist` it ran."""
     cycles: dict
     rates: dict
     duties: dict
@@ -297,11 +312,12 @@ def simulate_gates(design_dir: Path, top: str, work: Path, netlist_file: Path, m
     n, g = len(nets), len(levels)
     toggles, highs = raw[2:2 + 2 * n].reshape(2, n), raw[2 + 2 * n:].reshape(2, g)
     phases = {name: (int(raw[k]), toggles[k], highs[k]) for k, name in enumerate(("load", "rows"))}
-    icgs = [(k, f"{p}/{c}" if p else c) for k, (p, c, _) in enumerate(levels) if c not in MACRO_ENABLES.values()]
+    icgs = [(k, f"{p}/{c}" if p else c) for k, (p, c, _) in enumerate(levels) if c not in MEMORY_PROBES]
     accesses: dict = {}
     for k, (path, kind, _) in enumerate(levels):
-        if kind in MACRO_ENABLES.values():
-            accesses.setdefault(path, {})[kind] = int(highs[0][k] + highs[1][k])
+        if kind in MEMORY_PROBES:  # slice writes: summed over the columns
+            count = accesses.setdefault(path, {})
+            count[kind] = count.get(kind, 0) + int(highs[0][k] + highs[1][k])
     return GateRun(
         cycles={k: c for k, (c, _, _) in phases.items()},
         rates={k: dict(zip(nets, (t / max(1, c)).tolist())) for k, (c, t, _) in phases.items()},

@@ -2,7 +2,9 @@
 onto IHP SG13G2 single-port SRAM macros, and write the Verilog that does it.
 
 An arrangement is `depth` macros deep (address banks; only the addressed one is enabled) × `width`
-macros wide (bit slices; all enabled together). The cheapest arrangement in area wins. A memory
+macros wide (bit slices: a read reads every slice, a write writes only the slices its lane enables
+reach, so a one-key write into a wide buffer word costs one macro write). The cheapest arrangement in
+area wins. A memory
 stays in flip-flops when they take less area than its cheapest arrangement (e.g. the 4-word query
 buffers: a macro has at least 64 words).
 
@@ -26,6 +28,7 @@ from .pdk import FLIP_FLOP, Macro, cell_area, macros
 # of about one mux per bit; used only to choose between flip-flops and macros.
 FF_BIT_CELLS = (FLIP_FLOP, "sg13g2_mux2_1", "sg13g2_mux2_1")
 MASK_BUFFER, MASK_FANOUT = "sg13g2_buf_4", 8
+WRITE_PROBE, WRITE_PROBE_CELL = "write_probe", "sg13g2_buf_1"
 CONTROL_PINS = ("A_WEN", "A_REN", "A_MEN")
 
 
@@ -54,6 +57,11 @@ class MemoryMap:
     @property
     def capacity_bits(self) -> int:
         return self.count * self.macro.words * self.macro.bits if self.macro else self.words * self.bits
+
+    def slice_lanes(self, col: int) -> range:
+        """The write lanes (of `granularity` bits) that hold bits of macro column `col`."""
+        lo, hi = col * self.macro.bits, min(self.bits, (col + 1) * self.macro.bits) - 1
+        return range(lo // self.granularity, hi // self.granularity + 1)
 
     def describe(self) -> str:
         if self.kind == "macro":
@@ -109,7 +117,7 @@ def _macro_instance(m: MemoryMap, row: int, col: int) -> str:
     pins = {"A_ADDR": f"addr[{macro.words.bit_length() - 2}:0]" if macro.words > 1 else "1'b0",
             "A_DIN": f"{{{pad}'b0, wdata[{hi}:{lo}]}}" if pad else f"wdata[{hi}:{lo}]",
             "A_BM": f"{{{pad}'b0, mask[{hi}:{lo}]}}" if pad else f"mask[{hi}:{lo}]",
-            "A_MEN": f"bank == {row}" if m.depth > 1 else "1'b1", "A_WEN": "write", "A_REN": "read",
+            "A_MEN": f"bank == {row}" if m.depth > 1 else "1'b1", "A_WEN": _slice_write(m, col), "A_REN": "read",
             "A_DLY": "1'b1"}
     # the macro's control pins allow 0.48 ns of transition: each gets a buffer of its own
     buffers = []
@@ -121,6 +129,12 @@ def _macro_instance(m: MemoryMap, row: int, col: int) -> str:
     for pin, width in macro.inputs:
         conns.append(f"        .{pin}({pins.get(pin, f'{width}' + chr(39) + 'b0')})")
     return "".join(buffers) + f"    {macro.name} m_{row}_{col} (\n" + ",\n".join(conns) + "\n    );\n"
+
+
+def _slice_write(m: MemoryMap, col: int) -> str:
+    """A_WEN of the macros of column `col`: a write that enables one of the lanes its bits hold."""
+    lanes = m.slice_lanes(col)
+    return "write" if len(lanes) == m.bits // m.granularity else f"|wen[{lanes[-1]}:{lanes[0]}]"
 
 
 def _mask_buffers(m: MemoryMap) -> list[str]:
@@ -141,6 +155,9 @@ def _macro_module(m: MemoryMap) -> str:
     abits, mbits = max(1, (m.words - 1).bit_length()), macro.words.bit_length() - 1
     lines = [f"// {m.path}: {m.describe()}", f"module {m.module} (", _ports(m), ");",
              "    wire write = |wen;", "    wire read = ren & ~write;",
+             # the energy run counts write cycles on this buffer's output (synth/gatelevel.py probes)
+             f"    (* keep *) wire {WRITE_PROBE}_net;",
+             f"    (* keep *) {WRITE_PROBE_CELL} {WRITE_PROBE} (.A(write), .X({WRITE_PROBE}_net));",
              f"    wire [{max(abits, mbits) - 1}:0] addr = write ? waddr : raddr;",
              *_mask_buffers(m)]
     if m.depth > 1:
