@@ -24,9 +24,9 @@ class RowControl(wiring.Component):
     * When the datapath offers `done` (its row summary), the end-of-row record goes out on
       `rows` with `cycles`: clock cycles from the first accepted q beat to the cycle the
       record becomes valid (saturating).
-    * `overlap` (relative mode with a completion array): the row moves to a pending slot when the
-      datapath's front end is free (`front_done` while `front_take`), and the next row's q is taken
-      while it completes; its `done` then produces its record. At most two rows are in flight.
+    * `overlap` (relative mode with a completion array; LATTE's shared array): the row moves to a pending
+      slot when the datapath's front end is free (`front_done` while `front_take`), and the next row's q
+      is taken while it completes; its `done` then produces its record. At most two rows are in flight.
     """
 
     def __init__(self, cfg: LatteConfig, *, overlap: bool = False):
