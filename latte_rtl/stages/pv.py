@@ -15,8 +15,8 @@ requests wait for their words (each one's beat and p_j held in a small FIFO besi
 With a P·V width of lanes (pv_lanes = lanes, or 0 at lanes ≤ 16) a word a cycle: `lanes` multipliers add
 into the `lanes` accumulators of the word's beat. With a width P < lanes a word takes lanes / P cycles: P
 multipliers and P adders add one group of P elements a cycle into the head of a ring of accumulator groups
-that turns by a group
-(`_ring_accumulators`), so the d accumulators share P adders without a read multiplexer.
+that turns by a group (`_ring_accumulators`), so the d accumulators share P adders without a read
+multiplexer.
 
 With `vmean` (Top-θ): while V loads, column sums are accumulated; after the load one serial
 divider computes vmean_i = floor(Σ_j v_{j,i} / N) element by element (rows wait meanwhile), and

@@ -253,8 +253,7 @@ def _slice_writes(activity, m: MemoryMap) -> int:
     if m.path in activity.slice_writes:
         return activity.slice_writes[m.path]
     if m.path in activity.write_lanes:
-        return sum(n * sum(any(wen >> lane & 1 for lane in m.slice_lanes(col)) for col in range(m.width))
-                   for wen, n in activity.write_lanes[m.path].items())
+        return sum(n * m.slices_written(wen) for wen, n in activity.write_lanes[m.path].items())
     return activity.writes[m.path] * m.width
 
 

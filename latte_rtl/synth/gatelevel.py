@@ -27,6 +27,7 @@ from .clock_tree import NETLIST_CELL as _CELL
 from .clock_tree import NETLIST_MODULE as _MODULE
 from .clock_tree import NETLIST_PIN as _PIN
 from .pdk import STDCELL, Macro, stdcell_liberty
+from .sram_map import WRITE_PROBE
 
 # Latch-based clock gates (liberty `statetable`: int_GATE follows GATE while CLK is low).
 ICG_MODELS = """
@@ -193,8 +194,6 @@ MEMORY_PROBES = ("read", "write", "slice_write")
 
 def _memory_probe(cell: str, pin: str) -> str | None:
     """Which SRAM access a memory wrapper's (cell, pin) counts, if any."""
-    from .sram_map import WRITE_PROBE
-
     if cell == FIRST_MACRO and pin == "A_REN":
         return "read"
     if cell == WRITE_PROBE and pin == "X":
@@ -222,8 +221,8 @@ def probes(netlist: Netlist) -> tuple[list[tuple[str, str]], list[tuple[str, str
                 nets.append((path, net))
             if pin == ICG_OUTPUT:
                 levels.append((path, cell, net))
-            elif _memory_probe(cell, pin):
-                levels.append((path, _memory_probe(cell, pin), net))
+            elif kind := _memory_probe(cell, pin):
+                levels.append((path, kind, net))
     return nets, levels
 
 

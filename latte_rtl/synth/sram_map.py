@@ -4,9 +4,8 @@ onto IHP SG13G2 single-port SRAM macros, and write the Verilog that does it.
 An arrangement is `depth` macros deep (address banks; only the addressed one is enabled) × `width`
 macros wide (bit slices: a read reads every slice, a write writes only the slices its lane enables
 reach, so a one-key write into a wide buffer word costs one macro write). The cheapest arrangement in
-area wins. A memory
-stays in flip-flops when they take less area than its cheapest arrangement (e.g. the 4-word query
-buffers: a macro has at least 64 words).
+area wins. A memory stays in flip-flops when they take less area than its cheapest arrangement (e.g. the
+4-word query buffers: a macro has at least 64 words).
 
 `latte_sram` is a simple dual-port RAM (a write and a read port). The macros are single-port: the
 wrapper gives the port to a write when there is one. The engines never write and read one memory in
@@ -62,6 +61,10 @@ class MemoryMap:
         """The write lanes (of `granularity` bits) that hold bits of macro column `col`."""
         lo, hi = col * self.macro.bits, min(self.bits, (col + 1) * self.macro.bits) - 1
         return range(lo // self.granularity, hi // self.granularity + 1)
+
+    def slices_written(self, wen: int) -> int:
+        """Macro columns a write with lane enables `wen` reaches (the only ones its A_WEN enables)."""
+        return sum(any(wen >> lane & 1 for lane in self.slice_lanes(col)) for col in range(self.width))
 
     def describe(self) -> str:
         if self.kind == "macro":

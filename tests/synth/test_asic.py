@@ -138,6 +138,7 @@ def test_a_write_enables_only_the_slices_its_lanes_reach():
     act = Activity(cycles=100, rows=2, keys=16, kept=2, reads={buf.path: 0}, writes={buf.path: 15},
                    write_lanes={buf.path: {1 << 0: 10, 1 << 4: 5}}, read_write_conflicts={buf.path: 0})
     e = energy_report(act, {}, 5.0, [buf])
+    assert (buf.slices_written(1 << 0), buf.slices_written(1 << 4), buf.slices_written(0xFFFF)) == (1, 2, 4)
     assert e["activity"]["slice_writes"][buf.path] == 10 * 1 + 5 * 2  # lane 4: bits 56..69, slices 0 and 1
     assert e["pj_per_row_by_block"]["SRAM buffer writes"] == pytest.approx(20 * buf.macro.write_pj / 2, abs=0.1)
 
