@@ -131,14 +131,17 @@ def fraction(option: str):
     return _number(option, "a number 0 ≤ R ≤ 1", lambda v: 0.0 <= v <= 1.0)
 
 
+def positive_fraction(option: str):
+    """argparse type: a number in (0, 1]."""
+    return _number(option, "a number 0 < R ≤ 1", lambda v: 0.0 < v <= 1.0)
+
+
 def add_keep_ratio(p: argparse.ArgumentParser, text: str, *, default=None, dest: str = "keep_ratio",
                    above_zero: bool = False) -> None:
     """`--keep-ratio R`, 0 ≤ R ≤ 1 (0 < R with `above_zero`), the one spelling every command shows, and
     `--keep`, its old spelling on calibrate and explore: the same value, hidden from help and usage."""
     def kind(option: str):
-        if above_zero:
-            return _number(option, "a number 0 < R ≤ 1", lambda v: 0.0 < v <= 1.0)
-        return fraction(option)
+        return positive_fraction(option) if above_zero else fraction(option)
 
     p.add_argument("--keep-ratio", dest=dest, type=kind("--keep-ratio"), default=default, metavar="R", help=text)
     p.add_argument("--keep", dest=dest, type=kind("--keep"), default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -39,6 +39,15 @@ from .latte import (
     threshold_for_keep,
 )
 from .reference import float_attention, softmax_attention
+from .rounds import (
+    ROUNDS,
+    round1_estimates,
+    round1_msb_bits,
+    round1_samples,
+    round1_survivors,
+    round1_threshold,
+    round1_threshold_range,
+)
 
 __all__ = [
     "attention_back_cycles",
@@ -68,6 +77,13 @@ __all__ = [
     "partial_sums",
     "quantile_threshold",
     "recombine",
+    "ROUNDS",
+    "round1_estimates",
+    "round1_msb_bits",
+    "round1_survivors",
+    "round1_samples",
+    "round1_threshold",
+    "round1_threshold_range",
     "score_cycles",
     "score_reads",
     "overlap_interval",

@@ -93,23 +93,28 @@ def max_estimate(bits: int, msb_bits: int, dim: int, estimate: str = "hh") -> in
 
 
 def keep_mask(est: np.ndarray, row_thresholds: np.ndarray, mode: str,
-              key_mask: np.ndarray | None = None, sink_keys: int = 0, window_keys: int = 0) -> np.ndarray:
+              key_mask: np.ndarray | None = None, sink_keys: int = 0, window_keys: int = 0,
+              survivors: np.ndarray | None = None) -> np.ndarray:
     """Keys kept per row. est [R, N] (the estimate E); row_thresholds [R] (T of each row).
 
     relative: keep ⇔ E >= max(E) - T (row max over allowed keys; always keeps the max);
     absolute: keep ⇔ E >= T. Keys j < sink_keys (attention sinks) and keys j >= key_limit −
     window_keys (the row's most recent keys; key_limit = the row's allowed keys, a prefix) are kept
     whatever their E; the max is still over every allowed key. Keys outside `key_mask` (e.g. causal)
-    are never kept.
+    are never kept. `survivors` [R, N] (a first round's, golden.rounds): only they are compared and
+    kept, and the relative max is over them.
     """
     t = np.asarray(row_thresholds, dtype=np.int64)[:, None]
     if mode == "relative":
-        masked = est if key_mask is None else np.where(key_mask, est, np.iinfo(np.int64).min)
+        seen = key_mask if survivors is None else survivors if key_mask is None else key_mask & survivors
+        masked = est if seen is None else np.where(seen, est, np.iinfo(np.int64).min)
         keep = est >= masked.max(axis=1, keepdims=True) - t
     elif mode == "absolute":
         keep = est >= t
     else:
         raise ValueError(f"threshold mode {mode!r}")
+    if survivors is not None:
+        keep &= survivors
     index = np.arange(est.shape[-1])
     keep |= index < sink_keys
     if window_keys:
@@ -146,16 +151,18 @@ class GoldenResult:
     cycles: np.ndarray
     exact: np.ndarray
     estimate: np.ndarray
+    survived: np.ndarray | None = None  # [R, N]: round 1's survivors (two rounds only)
 
 
 def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.ndarray,
                cfg: ScoreArithmetic, key_mask: np.ndarray | None = None,
-               row_thresholds: np.ndarray | None = None) -> GoldenResult:
+               row_thresholds: np.ndarray | None = None, round1_thresholds: np.ndarray | None = None) -> GoldenResult:
     """Run the engine's arithmetic on every row.
 
     q [R, d]; k [N, d] (shared by all heads) or [H, N, d] (per head); heads [R] in 0..H-1;
     thresholds [H]; row_thresholds [R] (a design whose rows bring their own T) replaces them.
-    Rows are grouped by head, so the only Python loop is over heads.
+    round1_thresholds [H] (T1 per head): a first round (golden.rounds) filters before the estimate. Rows
+    are grouped by head, so the only Python loop is over heads.
     """
     q = np.asarray(q, dtype=np.int64)
     k = np.asarray(k, dtype=np.int64)
@@ -164,6 +171,7 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
     hh = np.zeros((n_rows, n_keys), dtype=np.int64)
     exact = np.zeros((n_rows, n_keys), dtype=np.int64)
     est = np.zeros((n_rows, n_keys), dtype=np.int64)
+    est1 = None if round1_thresholds is None else np.zeros((n_rows, n_keys), dtype=np.int64)
     head_ids = np.unique(heads) if k.ndim == 3 else [None]
     for h in head_ids:
         rows = slice(None) if h is None else np.flatnonzero(heads == h)
@@ -172,9 +180,18 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
         hh[rows] = parts["HH"]
         exact[rows] = recombine(parts, cfg.lsb_bits)
         est[rows] = estimates(parts["HH"], q[rows], keys, cfg)
+        if est1 is not None:
+            from .rounds import round1_estimates
+
+            est1[rows] = round1_estimates(q[rows], keys, cfg)
     t = np.asarray(thresholds, dtype=np.int64)[heads] if row_thresholds is None else row_thresholds
+    survived = None
+    if est1 is not None:
+        from .rounds import round1_survivors
+
+        survived = round1_survivors(est1, np.asarray(round1_thresholds, dtype=np.int64)[heads], cfg, key_mask)
     kept = keep_mask(est, t, cfg.threshold_mode, key_mask, getattr(cfg, "sink_keys", 0),
-                     getattr(cfg, "window_keys", 0))
+                     getattr(cfg, "window_keys", 0), survived)
     cycles = score_row_cycles(cfg, np.full(n_rows, n_keys), kept)
     return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact,
-                        estimate=est)
+                        estimate=est, survived=survived)

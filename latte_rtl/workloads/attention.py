@@ -68,7 +68,7 @@ class Attention:
 
     def __init__(self, mode: str, n_layers: int, n_heads: int, head_dim: int, *, scales=None,
                  thresholds=None, capture: bool = False, integer: IntegerSoftmax | None = None,
-                 estimate: str = "hh"):
+                 estimate: str = "hh", round1_thresholds=None):
         if mode not in MODES:
             raise ValueError(f"attention mode {mode!r}: expected one of {MODES}")
         self.mode, self.head_dim = mode, head_dim
@@ -76,6 +76,8 @@ class Attention:
         self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.int64)
         self.kept = np.zeros((n_layers, n_heads), np.int64)
         self.allowed = np.zeros((n_layers, n_heads), np.int64)
+        self.round1_thresholds = None if round1_thresholds is None else np.asarray(round1_thresholds, np.int64)
+        self.survived = np.zeros((n_layers, n_heads), np.int64)  # keys that pass the first round (two rounds)
         self.capture, self.integer, self.estimate = capture, integer, estimate
         self.captured: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._cfg = {}
@@ -91,6 +93,11 @@ class Attention:
     @property
     def keys_filtered(self) -> float:
         return 1.0 - self.kept.sum() / max(1, self.allowed.sum())
+
+    @property
+    def round1_survived(self) -> float | None:
+        """Fraction of the allowed keys that pass the first round (None with one round)."""
+        return None if self.round1_thresholds is None else float(self.survived.sum() / max(1, self.allowed.sum()))
 
     def __call__(self, layer, q, k, v, allowed):
         b, h, s, dh = q.shape
@@ -117,9 +124,13 @@ class Attention:
                     t = cfg.widths.threshold_range[1]  # relative T = 2 maxHH: every allowed key kept
                 else:
                     t = int(np.clip(self.thresholds[layer, hi], *cfg.widths.threshold_range))
+                t1 = None if self.round1_thresholds is None else np.clip(
+                    self.round1_thresholds[layer, hi:hi + 1], *golden.round1_threshold_range(cfg, dh))
                 res = score_rows(qi[bi, hi], ki[bi, hi], np.zeros(s, np.int64), np.array([t]), cfg,
-                                 key_mask=allowed)
+                                 key_mask=allowed, round1_thresholds=t1)
                 self.kept[layer, hi] += res.kept.sum()
+                if t1 is not None:
+                    self.survived[layer, hi] += res.survived.sum()
                 if self.integer is None:
                     out[bi, hi] = softmax_attention(res.scores * real[0, hi, 0, 0], res.kept, v[bi, hi])
                 else:

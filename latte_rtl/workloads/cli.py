@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latte_rtl.golden import ROUNDS
+
 from ..cli.common import (
     add_config_options,
     add_design_argument,
@@ -15,6 +17,7 @@ from ..cli.common import (
     config_from_args,
     given_config_options,
     int_at_least,
+    positive_fraction,
     scheduler_address,
 )
 from ..design import atomic_write, atomic_write_text, check_output_file
@@ -24,6 +27,7 @@ from ..errors import UserError
 from .smollm2_eval import KINDS
 from .tasks import WORKLOADS
 
+ROUND1_RECALL = 0.99  # --rounds 2: the first round keeps ≥ 99 % of the keys one round keeps (docs/workloads.md)
 # keys a row keeps in a SmolLM2 decode dump: Top-θ k 64, the quality work's decode setting (+0.68 % on its slice)
 DECODE_KEPT = 64
 
@@ -47,11 +51,12 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
                         "runs locally (--jobs)")
     _check_samples(args)
+    _check_rounds(args, 4)
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
     if args.workload == "smollm2":
         return _evaluate_smollm2(args, args.samples, integer)
     result = evaluate(args.workload, limit=args.samples, calib_limit=args.calib_samples, curve=not args.no_curve,
-                      integer=integer, jobs=args.jobs)
+                      integer=integer, jobs=args.jobs, round1_recall=args.round1_recall if args.rounds == 2 else None)
     print(format_table(result))
     print(f"best LATTE setting: {result['best_setting']}: {result['keys_filtered']:.1%} keys filtered, "
           f"{result['metric']} {result['latte']:.4f} vs int8 dense {result['baseline']:.4f}")
@@ -83,7 +88,8 @@ def _evaluate_smollm2(args, limit, integer) -> int:
         print(f"§7 pipeline: B={integer.prob_bits} P={integer.exp_bits} F={integer.exp_frac_bits} "
               f"R={integer.scale_shift} {integer.prob_format}")
     result = ev.evaluate_smollm2(limit, args.calib_samples, integer=integer, curve=not args.no_curve, jobs=args.jobs,
-                                 scheduler=args.scheduler, seq=args.context or ev.SEQ, kinds=args.settings)
+                                 scheduler=args.scheduler, seq=args.context or ev.SEQ, kinds=args.settings,
+                                 round1_recall=args.round1_recall if args.rounds == 2 else None)
     print(ev.format_table(result))
     print(f"best setting within +{ev.QUALITY_BUDGET:.0%}: {result['best_setting']}: {result['keys_filtered']:.1%} "
           f"keys filtered, perplexity {result['latte']:.4f} vs int8 dense {result['baseline']:.4f} "
@@ -115,6 +121,7 @@ def cmd_calibrate(args) -> int:
                         "(keys kept per row)")
     design = design_config(args)
     cfg = design.score
+    _check_rounds(args, cfg.msb_bits)
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
     inp = load_qk(args.qk, replace(cfg, row_thresholds=False))  # per-head T: a row-thresholds host sends each row's
     if args.kept is not None:
@@ -130,12 +137,42 @@ def cmd_calibrate(args) -> int:
             raise UserError("--comp calibrates the attention tops' C_h: add --attention (or use --design of an "
                             "attention design)")
         result["denominator_comp"] = denominator_compensation(inp, design, np.array(result["thresholds"]))
+    if args.rounds == 2:
+        from .dump import calibrate_round1
+
+        result.update(calibrate_round1(inp, cfg, result["thresholds"], args.round1_recall))
     atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
     comp = f", denominator_comp {result['denominator_comp']}" if args.comp else ""
     per_row = f", {result['kept_per_row_mean']:.1f} keys per row" if args.kept is not None else ""
     print(f"thresholds {result['thresholds']} ({cfg.threshold_mode}, estimate {cfg.estimate}){comp}: kept "
           f"{result['kept_fraction_all']:.1%} of the dump's keys{per_row} -> {args.output}")
+    if args.rounds == 2:
+        print(f"round 1 ({result['round1_msb_bits']}-bit) thresholds {result['round1_thresholds']}: "
+              f"{result['round1_survived_fraction_all']:.1%} of the keys survive it; both rounds keep "
+              f"{result['kept_fraction_all_two_rounds']:.1%}, {result['one_round_kept_still_kept']:.2%} of the keys "
+              f"one round keeps")
     return 0
+
+
+def _check_rounds(args, msb_bits: int) -> None:
+    """--rounds 2 needs m ≥ 2 (its first round reads the top ⌊m / 2⌋ bits); --round1-recall only with it."""
+    if args.rounds == 2 and msb_bits < 2:
+        raise UserError(f"--rounds 2 reads the top ⌊m / 2⌋ bits in its first round: needs --msb-bits ≥ 2, not "
+                        f"{msb_bits}")
+    if args.rounds == 1 and args.round1_recall is not None:
+        raise UserError("--round1-recall sets the first round of --rounds 2: add --rounds 2")
+    if args.round1_recall is None:
+        args.round1_recall = ROUND1_RECALL
+
+
+def add_rounds_options(p) -> None:
+    """`--rounds` and `--round1-recall` (calibrate, evaluate)."""
+    p.add_argument("--rounds", type=int, choices=ROUNDS, default=1,
+                   help="filter rounds: 2 adds a first round on the top ⌊m / 2⌋ bits that drops clear losers before "
+                        "the m-bit estimate (golden, calibrate and evaluate; the RTL has one round)")
+    p.add_argument("--round1-recall", type=positive_fraction("--round1-recall"), default=None, metavar="R",
+                   help=f"--rounds 2: the first round's thresholds keep at least this fraction of the keys one round "
+                        f"keeps, 0 < R ≤ 1 (default {ROUND1_RECALL})")
 
 
 def cmd_dump(args) -> int:
@@ -245,6 +282,7 @@ def register(sub) -> None:
                         "test window; same results)")
     p.add_argument("--no-integer", action="store_true",
                    help="skip the §7 integer pipeline settings (softmax and P·V parameters: the options below)")
+    add_rounds_options(p)
     add_config_options(p)
     p.add_argument("--json", help="write the result JSON here")
     p.add_argument("--plot", help="write the trade-off curve here (a .png file)")
@@ -262,6 +300,7 @@ def register(sub) -> None:
                         "estimate, absolute: Top-θ's mean + 0.1σ of the K-th largest")
     p.add_argument("--comp", action="store_true",
                    help="also calibrate Top-θ's denominator compensation C_h (needs softmax_mult in the input)")
+    add_rounds_options(p)
     p.add_argument("-o", "--output", required=True, help="thresholds JSON")
     p.set_defaults(func=cmd_calibrate)
 

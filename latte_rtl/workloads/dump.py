@@ -135,6 +135,32 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
             "kept_fraction": per_head, "kept_fraction_all": float(achieved.sum() / mask.sum())}
 
 
+def calibrate_round1(inp, cfg: ScoreConfig, thresholds, recall: float) -> dict:
+    """Per-head first-round thresholds T1 (`calibrate --rounds 2`, golden.rounds) that keep at least `recall`
+    of the keys the one-round filter keeps under `thresholds`, and what both rounds then keep."""
+    from latte_rtl import golden
+
+    mask, t = inp.key_mask, np.asarray(thresholds, np.int64)
+    one = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask)
+    lo, hi = golden.round1_threshold_range(cfg, cfg.dim)
+    t1 = []
+    for h in range(len(t)):
+        rows = inp.heads == h
+        if not np.any(rows):
+            t1.append(hi if cfg.threshold_mode == "relative" else lo)  # no rows to learn from: round 1 keeps all
+            continue
+        e1 = golden.round1_estimates(inp.q[rows], inp.k[h] if inp.k.ndim == 3 else inp.k, cfg)
+        samples = golden.round1_samples(e1, one.kept[rows], cfg.threshold_mode, mask[rows])
+        t1.append(min(golden.round1_threshold(samples, recall, cfg.threshold_mode), hi))
+    t1 = np.clip(np.array(t1, np.int64), lo, hi)
+    two = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask, round1_thresholds=t1)
+    return {"rounds": 2, "round1_msb_bits": golden.round1_msb_bits(cfg.msb_bits), "round1_recall": recall,
+            "round1_thresholds": t1.tolist(),
+            "round1_survived_fraction_all": float(two.survived.sum() / mask.sum()),
+            "kept_fraction_all_two_rounds": float(two.kept.sum() / mask.sum()),
+            "one_round_kept_still_kept": float((one.kept & two.kept).sum() / max(1, one.kept.sum()))}
+
+
 def calibrate_kept(inp, cfg: ScoreConfig, kept: int) -> dict:
     """Thresholds that keep about `kept` keys per row (`calibrate --kept K`), from the dump's own rows.
 

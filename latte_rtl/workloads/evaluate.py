@@ -89,6 +89,28 @@ def hh_statistics(task, x, estimate: str = "hh"):
     return cat(gaps), cat(values)
 
 
+def round1_calibration(task, x, thresholds, estimate: str, recall: float) -> np.ndarray:
+    """First-round thresholds T1 [L, H] (golden.rounds) that keep at least `recall` of the keys the
+    one-round filter keeps under `thresholds` [L, H] on the calibration inputs `x` (relative mode)."""
+    from latte_rtl.golden import round1_estimates, round1_samples, round1_threshold
+
+    att = task.attention("latte", capture=True, estimate=estimate, thresholds=thresholds)
+    samples = [[[] for _ in range(task.n_heads)] for _ in range(task.n_layers)]
+    for i in range(0, len(x), task.batch):
+        task.forward(x[i:i + task.batch], att)
+        for layer, (qi, ki, _) in att.captured.items():
+            s = qi.shape[2]
+            cfg, allowed = att.cfg(s), _allowed(task, s)
+            for b in range(qi.shape[0]):
+                for h in range(task.n_heads):
+                    res = score_rows(qi[b, h], ki[b, h], np.zeros(s, np.int64), thresholds[layer, h:h + 1], cfg,
+                                     key_mask=allowed)
+                    e1 = round1_estimates(qi[b, h], ki[b, h], cfg)
+                    samples[layer][h].append(round1_samples(e1, res.kept, "relative", allowed))
+    return np.array([[round1_threshold(np.concatenate(v), recall, "relative") for v in per_layer]
+                     for per_layer in samples], np.int64)
+
+
 def integer_calibration(task, x, thresholds, attention):
     """For the §7 integer pipeline, from calibration inputs: static V scales [L, H] (max |v| / 127)
     and Top-θ's offline-calibrated C_h [L, H] for `thresholds` (relative mode): the mean over
@@ -141,19 +163,20 @@ def gamma_to_threshold(gamma: float, scale_q: float, scale_k: float, head_dim: i
 
 
 def evaluate(name: str, *, limit: int | None = None, calib_limit: int | None = None, curve: bool = True,
-             integer=None, log=print, jobs: int = 1) -> dict:
+             integer=None, log=print, jobs: int = 1, round1_recall: float | None = None) -> dict:
     """Quality of every setting (float, int8, LATTE variants, and the §7 integer pipeline with
     `integer`'s F, P, B, R: dense, LATTE linear/log2, with and without Top-θ's C_h); the settings
     run in `jobs` processes (same results). BLAS runs single-threaded meanwhile: the per-head
     matrices are small and its threads only spin (a 4-pair MiniLM evaluation on the shared 2-core
-    machine: 127 s wall with 2 BLAS threads, 9 s with one)."""
+    machine: 127 s wall with 2 BLAS threads, 9 s with one). With `round1_recall`, the calibrated head-wise
+    rows also run with two rounds (golden.rounds), T1 keeping that recall of their one-round keys."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):
-        return _evaluate(name, limit, calib_limit, curve, integer, log, jobs)
+        return _evaluate(name, limit, calib_limit, curve, integer, log, jobs, round1_recall)
 
 
-def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
+def _evaluate(name, limit, calib_limit, curve, integer, log, jobs, round1_recall) -> dict:
     from .tasks import load_task
 
     task = load_task(name, limit, calib_limit)
@@ -170,6 +193,9 @@ def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
     centred = calibrated_thresholds(hh_statistics(task, task.calib, "centred"), keep)
     settings.append((f"LATTE calibrated head-wise T, centred estimate (keep {keep:.2f})", task.attention(
         "latte", thresholds=centred, estimate="centred")))
+    if round1_recall is not None:
+        settings += two_round_settings(task, [(calibrated_thresholds(stats, keep), "hh"), (centred, "centred")],
+                                       round1_recall)
     if task.trained is not None:
         settings.append(("LATTE trained head-wise T", task.attention("latte", thresholds=task.trained)))
     settings.append((f"absolute calibrated head-wise T (keep {keep:.2f})", task.attention(
@@ -182,7 +208,10 @@ def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
     for (label, att), figures in zip(settings, scored):
         rows.append({"setting": label, **figures, "keys_filtered": att.keys_filtered,
                      "thresholds": None if att.thresholds is None else att.thresholds.tolist()})
-        log(f"  {label:48s} {figures['metric']:8.4f}  filtered {att.keys_filtered:6.1%}")
+        if att.round1_thresholds is not None:
+            rows[-1].update(round1_thresholds=att.round1_thresholds.tolist(), round1_survived=att.round1_survived)
+        survived = "" if att.round1_thresholds is None else f"  round 1 passes {att.round1_survived:6.1%}"
+        log(f"  {label:48s} {figures['metric']:8.4f}  filtered {att.keys_filtered:6.1%}{survived}")
     base = rows[1]["metric"]
     for r in rows:
         r["change_vs_int8"] = (r["metric"] - base) / base if task.relative_change else r["metric"] - base
@@ -203,6 +232,21 @@ def _evaluate(name, limit, calib_limit, curve, integer, log, jobs) -> dict:
         if trained is not None:
             result["curve"]["trained"] = [trained["keys_filtered"], trained["metric"]]
     return result
+
+
+def two_round_settings(task, one_round, recall: float) -> list:
+    """(label, Attention) of two rounds (golden.rounds) for each (thresholds [L, H], estimate) in `one_round`:
+    the same T, and T1 calibrated to keep `recall` of the keys one round keeps."""
+    from latte_rtl.golden import round1_msb_bits
+
+    m1 = round1_msb_bits(8 - LSB_BITS)
+    out = []
+    for thresholds, estimate in one_round:
+        t1 = round1_calibration(task, task.calib, thresholds, estimate, recall)
+        label = "" if estimate == "hh" else ", centred estimate"
+        out.append((f"LATTE head-wise T{label}, 2 rounds ({m1}-bit, recall {recall:.3g})", task.attention(
+            "latte", thresholds=thresholds, estimate=estimate, round1_thresholds=t1)))
+    return out
 
 
 def integer_settings(task, thresholds, integer) -> list:
@@ -257,7 +301,7 @@ _POOL = None  # (task, attentions) shared with forked workers
 def _score_one(i: int):
     task, atts = _POOL
     figures = task.score(atts[i], task.test)
-    return figures, atts[i].kept, atts[i].allowed
+    return figures, atts[i].kept, atts[i].allowed, atts[i].survived
 
 
 def score_all(task, atts: list, jobs: int = 1) -> list[dict]:
@@ -279,9 +323,9 @@ def score_all(task, atts: list, jobs: int = 1) -> list[dict]:
             results = pool.map(_score_one, range(1, len(atts)), chunksize=1)
     finally:
         _POOL = None
-    for att, (_, kept, allowed) in zip(atts[1:], results):
-        att.kept[...], att.allowed[...] = kept, allowed
-    return first + [figures for figures, _, _ in results]
+    for att, (_, kept, allowed, survived) in zip(atts[1:], results):
+        att.kept[...], att.allowed[...], att.survived[...] = kept, allowed, survived
+    return first + [figures for figures, *_ in results]
 
 
 def format_table(result: dict) -> str:

@@ -25,6 +25,9 @@ from .attention import quantize, softmax_multiplier
 HH_MAX = 64 * 64  # |HH| <= 8 * 8 * d for 4-bit signed halves, d = 64: histogram offset
 ESTIMATE_KINDS = ("hh", "centred")
 TOPT_SIGMAS = 0.1  # Top-θ: threshold = mean + 0.1σ of the calibration rows' k-th largest score
+# the first round's calibration histogram: gaps of the centred E1 (2-bit) of kept keys; SmolLM2's are below
+# about 2 000 (layer 5's dump: T1 969–1 079 at recall 0.99); a T1 at the cap keeps every key
+ROUND1_GAP_CAP = 1 << 13
 
 
 def buckets(seq: int) -> np.ndarray:
@@ -144,6 +147,44 @@ def _hist_quantile(hist: np.ndarray, q: float, offset: int) -> int:
     """Smallest value v (histogram index − offset) with cdf(v) ≥ q; −offset for an empty histogram."""
     total = hist.sum()
     return int(np.searchsorted(np.cumsum(hist), q * total)) - offset if total else -offset
+
+
+class Round1Stats:
+    """Calibration pass of a first filter round (golden.rounds) for the setting `att` (a RowAttention, one
+    round): per (layer, head), a histogram of the gaps to the row max of E1 of the keys `att` keeps
+    (filtered layers only; a gap ≥ ROUND1_GAP_CAP counts in the last bin). The pass runs `att` itself."""
+
+    def __init__(self, att):
+        self.att = att
+        self.arrays = {"gaps": np.zeros((*att.scales.shape[:2], ROUND1_GAP_CAP + 1), np.int64)}
+
+    def __call__(self, layer, q, k, v, allowed):
+        from latte_rtl.golden import keep_mask, round1_estimates, round1_samples
+
+        from .smollm2_eval import filter_inputs
+
+        a, rules = self.att, self.att.rules
+        if layer >= rules.dense_layers:
+            _, h, s, dh = q.shape
+            cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s, estimate=rules.estimate)
+            sq, sk = a.scales[layer, :, 0], a.scales[layer, :, 1]
+            qi, ki = quantize(q[0], sq[:, None, None]), quantize(k[0], sk[:, None, None])
+            _, est = filter_inputs(qi, ki, cfg)
+            mask = np.tile(allowed, (h, 1))
+            kept = keep_mask(est, a._row_thresholds(layer, s, cfg), "relative", mask, rules.sink_keys,
+                             rules.window_keys).reshape(h, s, s)
+            for hi in range(h):
+                gaps = round1_samples(round1_estimates(qi[hi], ki[hi], cfg), kept[hi], "relative", allowed)
+                self.arrays["gaps"][layer, hi] += np.bincount(np.minimum(gaps, ROUND1_GAP_CAP),
+                                                              minlength=ROUND1_GAP_CAP + 1)
+        return a(layer, q, k, v, allowed)
+
+    @staticmethod
+    def thresholds(arrays: dict, recall: float) -> np.ndarray:
+        """T1 [L, H]: the smallest gap at which `recall` of the kept keys pass (ROUND1_GAP_CAP: every key)."""
+        t1 = np.array([[_hist_quantile(hist, recall, 0) for hist in per_layer] for per_layer in arrays["gaps"]],
+                      np.int64)
+        return np.where(t1 >= ROUND1_GAP_CAP, np.iinfo(np.int64).max, t1)
 
 
 class CompStats:

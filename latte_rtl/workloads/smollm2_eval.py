@@ -27,7 +27,7 @@ import numpy as np
 from ..config import AttentionConfig, ScoreConfig
 from .attention import quantize, softmax_multiplier
 from .smollm2 import DATA, SEQ, load_smollm2, windows
-from .smollm2_calib import CompStats, Thresholds, WindowStats, buckets
+from .smollm2_calib import CompStats, Round1Stats, Thresholds, WindowStats, buckets
 
 META = DATA / "smollm2_model.json"  # training/smollm2_data.py calibrate
 LEARNED = DATA / "smollm2_learned.json"  # training/smollm2_thresholds.py (GPU)
@@ -70,19 +70,29 @@ class RowAttention:
     Counters: kept/allowed [L, H]; decode rows (r ≥ S/2): V rows read per KV head and the dense count."""
 
     def __init__(self, mode, scales, *, thresholds=None, integer: AttentionConfig | None = None,
-                 v_scales=None, comp=None, vmean=False, n_kv=3, rules: Rules = Rules()):
+                 v_scales=None, comp=None, vmean=False, n_kv=3, rules: Rules = Rules(), round1_thresholds=None):
         self.mode, self.scales, self.integer, self.rules = mode, np.asarray(scales), integer, rules
         self.thresholds = None if thresholds is None else np.asarray(thresholds, np.int64)
+        self.round1_thresholds = None if round1_thresholds is None else np.asarray(round1_thresholds, np.int64)
         self.v_scales, self.comp, self.vmean, self.n_kv = v_scales, comp, vmean, n_kv
         n_layers, n_heads = self.scales.shape[:2]
         self.kept = np.zeros((n_layers, n_heads), np.int64)
         self.allowed = np.zeros((n_layers, n_heads), np.int64)
         self.v_read = np.zeros((n_layers, n_kv), np.int64)
         self.v_dense = np.zeros((n_layers, n_kv), np.int64)
+        self.survived = np.zeros((n_layers, n_heads), np.int64)  # keys past the first round (two rounds)
 
     @property
     def keys_filtered(self) -> float:
         return 1.0 - self.kept.sum() / max(1, self.allowed.sum())
+
+    @property
+    def round1_survived(self) -> float | None:
+        """Fraction of the allowed keys of the filtered layers that pass the first round (None: one round)."""
+        if self.round1_thresholds is None:
+            return None
+        filtered = slice(self.rules.dense_layers, None)
+        return float(self.survived[filtered].sum() / max(1, self.allowed[filtered].sum()))
 
     @property
     def v_rows_fraction(self) -> float:
@@ -117,8 +127,9 @@ class RowAttention:
         qi, ki = quantize(q[0], sq[:, None, None]), quantize(k[0], sk[:, None, None])
         exact, est = filter_inputs(qi, ki, cfg)
         mask = np.tile(allowed, (h, 1))
-        kept = keep_mask(est, self._row_thresholds(layer, s, cfg), cfg.threshold_mode, mask,
-                         self.rules.sink_keys, self.rules.window_keys)
+        t = self._row_thresholds(layer, s, cfg)
+        survivors = self._round1(layer, qi, ki, cfg, mask, t)
+        kept = keep_mask(est, t, cfg.threshold_mode, mask, self.rules.sink_keys, self.rules.window_keys, survivors)
         self.kept[layer] += kept.reshape(h, -1).sum(axis=1)
         if self.integer is None or self.mode == "int8":  # float softmax over the kept keys' exact int8 scores
             read = kept.reshape(h, s, s)
@@ -131,6 +142,24 @@ class RowAttention:
         self.v_read[layer] += union[:, decode].sum(axis=(1, 2))
         self.v_dense[layer] += allowed[decode].sum()
         return out[None]
+    def _round1(self, layer, qi, ki, cfg, mask, row_thresholds):
+        """The first round's survivors [H · S, S] (golden.rounds), counted; None with one round or in a
+        dense layer. Rows whose T keeps every key (`row_thresholds` [H · S]) pass round 1 whole too."""
+        from latte_rtl.golden import keep_mask, round1_estimates, round1_threshold_range
+
+        if self.round1_thresholds is None or self.mode in ("int8", "dense") or layer < self.rules.dense_layers:
+            return None
+        h, s = qi.shape[:2]
+        e1 = np.concatenate([round1_estimates(qi[i], ki[i], cfg) for i in range(h)])
+        lo, hi = cfg.widths.threshold_range
+        lo1, hi1 = round1_threshold_range(cfg, qi.shape[-1])
+        keep_all, keep_all1 = (hi, hi1) if cfg.threshold_mode == "relative" else (lo, lo1)
+        t1 = np.clip(np.repeat(self.round1_thresholds[layer], s), lo1, hi1)
+        t1 = np.where(row_thresholds == keep_all, keep_all1, t1)
+        survivors = keep_mask(e1, t1, cfg.threshold_mode, mask, self.rules.sink_keys, self.rules.window_keys)
+        self.survived[layer] += survivors.reshape(h, -1).sum(axis=1)
+        return survivors
+
     def _integer(self, layer, scores, kept, v, sq, sk):
         """§7 softmax (golden.softmax_rows) and P·V of all heads' rows [H · S, S] (head-major);
         the causal V-mean term added as golden.pv_rows adds its: w · vmean, w = 2^B − 1 − Σ p,
@@ -283,7 +312,7 @@ def settings(thr: Thresholds, scales, integer: AttentionConfig | None, kept: tup
     return out
 
 
-COUNTERS = ("kept", "allowed", "v_read", "v_dense")
+COUNTERS = ("kept", "allowed", "v_read", "v_dense", "survived")
 
 
 def _window_job(att: RowAttention, window: np.ndarray) -> dict:
@@ -343,21 +372,22 @@ def score_all(test, atts, jobs: int, scheduler: str | None = None) -> list[dict]
 
 def evaluate_smollm2(limit: int | None = None, calib_limit: int | None = None, *, integer=None, curve=True,
                      jobs: int = 1, scheduler: str | None = None, seq: int = SEQ, kept=None, kinds=None,
-                     log=print) -> dict:
+                     log=print, round1_recall: float | None = None) -> dict:
     """Prefill and decode figures of every setting (module docstring). limit / calib_limit: test and
     calibration windows of `seq` tokens (default DEFAULT_SAMPLES; None of the CLI = default); kept: the
     kept counts k (default KEPT_COUNTS[seq], only the first without `curve`); kinds: the settings to run
-    (KINDS; default all; int8 dense always)."""
+    (KINDS; default all; int8 dense always); round1_recall: also LATTE k (the first), float softmax, with a
+    first round (golden.rounds) whose T1 keeps that recall of its kept keys on the calibration windows."""
     from threadpoolctl import threadpool_limits
 
     kept = tuple(kept or KEPT_COUNTS.get(seq, KEPT_COUNTS[SEQ]))
     kinds = set(KINDS if kinds is None else kinds) | {"int8"}
     with threadpool_limits(1, user_api="blas"):
         return _evaluate(limit, calib_limit, integer, kept if curve else kept[:1], (jobs, scheduler), seq, kinds,
-                         log)
+                         log, round1_recall)
 
 
-def _evaluate(limit, calib_limit, integer, kept, runner, seq, kinds, log) -> dict:
+def _evaluate(limit, calib_limit, integer, kept, runner, seq, kinds, log, round1_recall=None) -> dict:
     start = time.monotonic()
     test = windows("test", DEFAULT_SAMPLES[0] if limit is None else limit, seq)
     calib = windows("calib", DEFAULT_SAMPLES[1] if calib_limit is None else calib_limit, seq)
@@ -367,14 +397,19 @@ def _evaluate(limit, calib_limit, integer, kept, runner, seq, kinds, log) -> dic
     comp = None if integer is None or "topt_comp" not in kinds else compensation(calib, scales, thr.topt(kept[0]),
                                                                                   integer, runner)
     todo = [s for s in settings(thr, scales, integer, kept, comp, learned_thresholds(seq)) if s[1] in kinds]
+    if round1_recall is not None:
+        todo.append(two_round_setting(thr, scales, kept[0], calib, round1_recall, runner))
     figures = score_all(test, [att for *_, att in todo], *runner)
     rows = []
     for (label, kind, k, att), fig in zip(todo, figures):
         rows.append({"setting": label, "kind": kind, "kept_count" if kind != "head_wise_sink" else "keep_target": k,
                      **fig, "keys_filtered": att.keys_filtered, "v_rows_fraction": att.v_rows_fraction,
                      "v_rows_per_token": float(att.v_read.sum() / (len(test) * (seq - seq // 2)))})
+        if att.round1_thresholds is not None:
+            rows[-1].update(round1_survived=att.round1_survived, round1_thresholds=att.round1_thresholds.tolist())
+        survived = "" if att.round1_thresholds is None else f" round 1 passes {att.round1_survived:6.1%}"
         log(f"  {label:56s} ppl {fig['metric']:8.4f} cont {fig['ppl_continuation']:8.4f} filtered "
-            f"{att.keys_filtered:6.1%} V rows {att.v_rows_fraction:6.1%}")
+            f"{att.keys_filtered:6.1%} V rows {att.v_rows_fraction:6.1%}{survived}")
     base = next(r for r in rows if r["kind"] == "int8")
     for r in rows:
         r["change_vs_int8"] = r["metric"] / base["metric"] - 1
@@ -392,6 +427,29 @@ def _evaluate(limit, calib_limit, integer, kept, runner, seq, kinds, log) -> dic
                            for kind in ("best_float", "best", "topt", "learned_float", "learned")}
         result["curve"]["kept_counts"] = list(kept)
     return result
+
+
+def two_round_setting(thr: Thresholds, scales, k: int, calib, recall: float, runner) -> tuple:
+    """(label, kind, k, RowAttention) of LATTE k, float softmax, with a 2-bit first round: T1 per (layer, head)
+    from a pass of the one-round setting over the calibration windows (Round1Stats)."""
+    from latte_rtl.golden import round1_msb_bits
+
+    one = RowAttention("latte", scales, thresholds=thr.kept_count(k, "centred"), v_scales=thr.v_scales, rules=BEST)
+    parts = run_jobs([(_round1_job, (one, w)) for w in calib], *runner, what="calibration windows")
+    t1 = Round1Stats.thresholds({"gaps": sum(p["gaps"] for p in parts)}, recall)
+    att = RowAttention("latte", scales, thresholds=one.thresholds, v_scales=thr.v_scales, rules=BEST,
+                       round1_thresholds=t1)
+    label = f"LATTE k {k}, float softmax, 2 rounds ({round1_msb_bits(4)}-bit, recall {recall:.3g})"
+    return label, "best_rounds2", k, att
+
+
+def _round1_job(att, window) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    stats = Round1Stats(copy.deepcopy(att))
+    with threadpool_limits(1, user_api="blas"):
+        load_smollm2().hidden(window[None, :-1], stats)
+    return stats.arrays
 
 
 def best_row(rows: list[dict], kind: str) -> dict:

@@ -45,3 +45,18 @@ def test_an_error_names_the_spelling_given(command, option, capsys):
 def test_calibrate_takes_no_zero_keep_ratio(capsys):
     assert main(["calibrate", *COMMANDS["calibrate"], "--keep-ratio", "0"]) == 2
     assert "--keep-ratio must be a number 0 < R ≤ 1, not 0.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--round1-recall", "0.9"], "--round1-recall sets the first round of --rounds 2: add --rounds 2"),
+    (["--rounds", "2", "--round1-recall", "1.5"], "--round1-recall must be a number 0 < R ≤ 1, not 1.5"),
+    (["--rounds", "3"], "--rounds: invalid choice: 3"),
+    (["--rounds", "2", "--bits", "4", "--msb-bits", "1"], "--rounds 2 reads the top ⌊m / 2⌋ bits in its first round"),
+])
+def test_calibrate_rounds_errors(extra, words, capsys, tmp_path):
+    out = tmp_path / "t.json"
+    assert main(["calibrate", *COMMANDS["calibrate"], "--keep-ratio", "0.2", *extra, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not out.exists()
+

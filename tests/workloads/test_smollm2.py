@@ -349,3 +349,40 @@ def test_learned_thresholds_train_and_evaluate(smollm2, tmp_path, monkeypatch):
     rows = {row["kind"]: row for row in r["rows"]}
     assert set(rows) == {"int8", "best_float", "learned_float"}
     assert rows["learned_float"]["keys_filtered"] > rows["best_float"]["keys_filtered"]
+
+
+def test_two_round_row_attention_equals_score_rows():
+    """RowAttention with a first round keeps, head by head, what golden.score_rows keeps with the same T and
+    T1 (causal); rows whose T keeps every key (here a dense-threshold head) pass round 1 whole."""
+    from latte_rtl.config import ScoreConfig
+    from latte_rtl.golden import score_rows
+    from latte_rtl.workloads.smollm2_eval import Rules
+
+    rng = np.random.default_rng(31)
+    print("seed 31")
+    h, s, d, scale = 3, 24, 64, 0.02
+    q, k, v = (rng.normal(size=(1, h, s, d)) for _ in range(3))
+    allowed = np.tril(np.ones((s, s), bool))
+    cfg = ScoreConfig(bits=8, msb_bits=4, dim=d, lanes=1, heads=1, max_keys=s)
+    t, t1 = np.array([[20, 30, cfg.widths.threshold_range[1]]]), np.array([[3, 5, 0]])
+    att = RowAttention("latte", np.full((1, h, 2), scale), thresholds=t, rules=Rules(), round1_thresholds=t1)
+    att(0, q, k, v, allowed)
+    qi, ki = (np.clip(np.rint(x[0] / scale), -127, 127).astype(np.int64) for x in (q, k))
+    for hd in range(h):
+        res = score_rows(qi[hd], ki[hd], np.zeros(s, np.int64), t[0, hd:hd + 1], cfg, key_mask=allowed,
+                         round1_thresholds=t1[0, hd:hd + 1] if hd < 2 else None)
+        assert att.kept[0, hd] == res.kept.sum(), hd
+        survived = allowed.sum() if hd == 2 else res.survived.sum()
+        assert att.survived[0, hd] == survived, hd
+    assert att.survived[0, :2].sum() < 2 * allowed.sum()  # round 1 drops some keys of the filtered heads
+
+
+def test_evaluate_smollm2_two_rounds_tiny_slice(smollm2):
+    from latte_rtl.workloads.smollm2_eval import evaluate_smollm2
+
+    r = evaluate_smollm2(1, 1, curve=False, seq=48, kept=(8,), kinds=("best_float",), log=lambda *_: None,
+                         round1_recall=0.9)
+    rows = {row["kind"]: row for row in r["rows"]}
+    one, two = rows["best_float"], rows["best_rounds2"]
+    assert 0 < two["round1_survived"] < 1 and len(two["round1_thresholds"]) == 30
+    assert abs(two["keys_filtered"] - one["keys_filtered"]) < 0.05  # recall 0.9: about what one round filters

@@ -192,3 +192,45 @@ def test_workload_cli(tmp_path):
     ]:
         proc = _cli(*args)
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+
+
+@pytest.mark.parametrize("mode", ["relative", "absolute"])
+def test_calibrate_two_rounds_keeps_the_recall_of_one_round(tmp_path, mode):
+    """calibrate --rounds 2 on the embedded lm dump: per head, the first round (x >> 6, worked here in plain
+    NumPy) passes at least --round1-recall of the keys one round keeps; both rounds keep those minus at most
+    the recall's share."""
+    from tests.cli_helpers import run_cli
+
+    out = tmp_path / "t.json"
+    proc = run_cli("calibrate", "--qk", str(ROOT / "latte_rtl/data/default_qk.npz"), "--keep-ratio", "0.12",
+                   "--dim", "64", "--heads", "4", "--max-keys", "192", "--threshold-mode", mode, "--rounds", "2",
+                   "--round1-recall", "0.95", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert res["rounds"] == 2 and res["round1_msb_bits"] == 2 and len(res["round1_thresholds"]) == 4
+    z = np.load(ROOT / "latte_rtl/data/default_qk.npz")
+    q, k, heads = z["q"].astype(np.int64), z["k"].astype(np.int64), z["heads"]
+    survived = 0
+    for h in range(4):
+        qh = q[heads == h]
+        hh, e1 = (qh >> 4) @ (k[h] >> 4).T, (qh >> 6) @ (k[h] >> 6).T
+        t, t1 = res["thresholds"][h], res["round1_thresholds"][h]
+        if mode == "relative":
+            one, first = hh >= hh.max(1, keepdims=True) - t, e1 >= e1.max(1, keepdims=True) - t1
+        else:
+            one, first = hh >= t, e1 >= t1
+        assert (one & first).sum() >= 0.95 * one.sum(), h
+        survived += first.sum()
+    assert res["round1_survived_fraction_all"] == pytest.approx(survived / q.shape[0] / 192)
+    assert res["one_round_kept_still_kept"] >= 0.95 - 1e-9
+    assert "round 1 (2-bit) thresholds" in proc.stdout
+
+
+def test_evaluate_two_rounds_adds_its_rows():
+    result = evaluate("vision", limit=16, calib_limit=16, curve=False, log=lambda *_: None, round1_recall=0.99)
+    rows = {r["setting"].split(" (")[0]: r for r in result["rows"]}
+    one, two = rows["LATTE calibrated head-wise T"], rows["LATTE head-wise T, 2 rounds"]
+    assert two["thresholds"] == one["thresholds"] and len(two["round1_thresholds"]) == len(one["thresholds"])
+    assert two["keys_filtered"] <= one["keys_filtered"] + 0.02  # round 2 over the survivors keeps about as many
+    assert 1 - one["keys_filtered"] < two["round1_survived"] < 1  # drops some; passes more than one round keeps
+    assert "round1_survived" in rows["LATTE head-wise T, centred estimate, 2 rounds"]
