@@ -175,9 +175,16 @@ def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False, ratio:
     return 1.0 / float(score_cycles(beats, 1.0, keep_ratio, ratio, mode))
 
 
-def score_reads(beats: int, n_keys, kept) -> dict:
-    """Key-store word reads of a LATTE row: k_H in phase 1 and in the LH pass, k_L in HL and LL."""
-    return {"msb": beats * (n_keys + kept), "lsb": 2 * beats * kept}
+def reads_lsb_once(cfg) -> bool:
+    """Whether a kept key's k_L word is read once for its HL and LL passes: at one beat a key (cfg: a
+    ScoreConfig), where LL multiplies the word HL read (LH between them reads k_H)."""
+    return cfg.beats == 1
+
+
+def score_reads(beats: int, n_keys, kept, lsb_once: bool = False) -> dict:
+    """Key-store word reads of a LATTE row: k_H in phase 1 and in the LH pass, k_L in HL and LL (once for
+    both with `lsb_once`: reads_lsb_once)."""
+    return {"msb": beats * (n_keys + kept), "lsb": (1 if lsb_once else 2) * beats * kept}
 
 
 def dense_reads(beats: int, n_keys) -> dict:

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ScoreConfig
 from . import layouts
+from .layouts import PassKind
 from .readport import ReadPortSignature
 
 # Tokens whose words are requested and not yet consumed: 1 (a register that takes the next token in
@@ -32,12 +33,17 @@ class OperandFetch(wiring.Component):
     for the words (`ReadPortSignature`: any latency) with at most `outstanding` − 1 others. When its words are
     all there and `o` is free, `select(token, q_words, k_words)` picks each lane's operands into the
     output register: neither the store's output nor the select mux is in a multiplier's path. Payload
-    flops have no reset and load only on a transfer.
+    flops have no reset and load only on a transfer. With `lsb_once` (golden.reads_lsb_once: one beat a
+    key) a LOW-pass token reads no k_L word: it multiplies the one on the port, which its key's HL token
+    read two tokens before (the CompletionUnit's HL, LH, LL stay together and LH reads k_H; the SRAM's output
+    holds a word until the next read).
     """
 
     def __init__(self, cfg: ScoreConfig, *, token_layout, parts, part_shapes, operand_width: int,
-                 key_addr_width: int, q_addr_width: int, select, q_parts=None, outstanding: int = OUTSTANDING):
+                 key_addr_width: int, q_addr_width: int, select, q_parts=None, outstanding: int = OUTSTANDING,
+                 lsb_once: bool = False):
         self.cfg, self.parts, self.select, self.outstanding = cfg, tuple(parts), select, outstanding
+        self.lsb_once = lsb_once
         self.q_parts = tuple(q_parts if q_parts is not None else parts)
         self.token_layout = token_layout
         self.operand_layout = layouts.operands(cfg, token_layout, operand_width)
@@ -53,7 +59,10 @@ class OperandFetch(wiring.Component):
 
     def _ports(self, token):
         """(port, needed by `token`) for every read port."""
-        return ([(getattr(self, f"k_{p}"), part_needed(self.parts, token, "k_low", p)) for p in self.parts]
+        def k_needed(part):
+            needed = part_needed(self.parts, token, "k_low", part)
+            return needed & (token.kind != PassKind.LOW) if self.lsb_once and part == "lsb" else needed
+        return ([(getattr(self, f"k_{p}"), k_needed(p)) for p in self.parts]
                 + [(getattr(self, f"q_{p}"), part_needed(self.q_parts, token, "q_low", p)) for p in self.q_parts])
 
     def elaborate(self, platform):

@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import LatteConfig
-from ..golden.cycles import rows_overlap
+from ..golden.cycles import reads_lsb_once, rows_overlap
 from ..hw import layouts
 from ..hw.completion import CompletionUnit
 from ..hw.dot import Accumulator, DotProduct, centred_estimate
@@ -139,18 +139,18 @@ def _read_port(m, name, bank):
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
               select, prefix="", q_parts=None, key_ports=None, q_ports=None, lanes=None, outstanding=OUTSTANDING,
-              operand_sum_width=0):
+              operand_sum_width=0, lsb_once=False):
     """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
     multiply + adder tree → accumulator (with `operand_sum_width`, the operand sum beside: Q + S_j).
     Key and q words come through read ports: `key_ports` {part: port} where given (shared banks),
-    else a port of its own on each bank; q words likewise (`q_ports`). Returns
+    else a port of its own on each bank; q words likewise (`q_ports`); `lsb_once`: OperandFetch's. Returns
     (token input, accumulator output) streams."""
     cfg = stage.cfg.score
     q_parts = parts if q_parts is None else q_parts
     m.submodules[prefix + "fetch"] = fetch = OperandFetch(
         cfg, token_layout=token_layout, parts=parts, part_shapes={p: part_shape(cfg, p) for p in parts + q_parts},
         operand_width=operand_width, key_addr_width=keys.addr_width, q_addr_width=qbuf.addr_width,
-        select=select, q_parts=q_parts, outstanding=outstanding)
+        select=select, q_parts=q_parts, outstanding=outstanding, lsb_once=lsb_once)
     for part in parts:
         port = (key_ports or {}).get(part) or _read_port(m, f"{prefix}k_{part}_port", getattr(keys, part))
         wiring.connect(m, getattr(fetch, f"k_{part}"), port)
@@ -265,7 +265,8 @@ class LatteScoreStage(wiring.Component):
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
-            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=layouts.operand_sum_width(self.cfg.score))
+            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=layouts.operand_sum_width(self.cfg.score),
+            lsb_once=reads_lsb_once(self.cfg.score))
         wiring.connect(m, arb.o, tokens)
         is_hh = results.payload.kind == PassKind.HH  # HH → the filter; an exact score → the score register
         estimates = _estimates(m, self.cfg.score, results, results.valid & is_hh)
@@ -318,7 +319,7 @@ class LatteScoreStage(wiring.Component):
             m, self, keys, cq, parts=self.PARTS, token_layout=comp.token_layout, operand_width=w.nibble_width,
             sum_width=w.completion_beat_sum_width, acc_width=w.accumulator_width, lsb_bits=w.lsb_bits,
             select=nibble_select, prefix="completion_", key_ports={"msb": c_msb}, q_ports=q_ports,
-            lanes=cfg.completion_lanes)
+            lanes=cfg.completion_lanes, lsb_once=reads_lsb_once(cfg))
         wiring.connect(m, comp.o, c_tokens)
         m.d.comb += exact.ready.eq(scores.ready)
         _to_scores(m, exact, scores, exact.valid)

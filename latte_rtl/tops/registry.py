@@ -94,7 +94,7 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores,
            "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone,
            "max_estimate": np.where(mask, res.estimate, np.iinfo(np.int64).min).max(axis=1),
-           "reads": golden.score_reads(cfg.score.beats, visible, kept)}
+           "reads": golden.score_reads(cfg.score.beats, visible, kept, golden.reads_lsb_once(cfg.score))}
     if golden.rows_overlap(cfg.score):
         out["cycles"], out["interval"] = golden.score_overlap(cfg.score, visible, res.kept, score_row_groups(inp))
     return out

@@ -17,17 +17,19 @@ from tests.amaranth_helpers import SEED, pauses, simulate
     ("absolute", 1, True, "hh"), ("relative", 3, True, "hh"), ("absolute", 3, True, "hh"), ("absolute", 3, False, "hh"),
     ("relative", 0, True, "centred"), ("absolute", 0, False, "centred"), ("relative", 1, True, "centred"),
     ("absolute", 3, True, "centred")])
-def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate):
+@pytest.mark.parametrize("lanes", [3])
+def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate, lanes):
     """The whole LATTE score stage against golden, random stalls on every port, without Verilog:
     scored keys, row records (the max of the estimate E), every estimate on the monitor and its read
     counters (shared array, completion arrays of one lane and of every lane, with and without the
-    product register; both estimates)."""
+    product register; both estimates; a key a beat, where LL reuses HL's k_L word)."""
     from latte_rtl.stages.score import LatteScoreStage
 
-    cfg = LatteConfig.from_params(dim=10, lanes=3, heads=2, max_keys=12, threshold_mode=mode,
+    cfg = LatteConfig.from_params(dim=10, lanes=lanes, heads=2, max_keys=12, threshold_mode=mode,
                                   completion_lanes=completion_lanes, pipeline=pipeline, estimate=estimate)
     sc = cfg.score
-    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline} estimate={estimate}")
+    print(f"seed={SEED} mode={mode} completion_lanes={completion_lanes} pipeline={pipeline} estimate={estimate} "
+          f"lanes={lanes}")
     rng = np.random.default_rng(SEED)
     lo, hi = sc.operand_range
     q, k = rng.integers(lo, hi + 1, (4, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
@@ -75,6 +77,14 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate)
     _check_rows(sc, gold, got, estimates, len(k), overlap=mode == "relative" or completion_lanes == 0)
 
 
+@pytest.mark.parametrize("mode,completion_lanes,pipeline,estimate", [
+    ("relative", 0, True, "hh"), ("absolute", 5, True, "centred"), ("relative", 10, False, "hh")])
+def test_score_stage_a_key_a_beat_in_amaranth_sim(mode, completion_lanes, pipeline, estimate):
+    """As above with lanes = dim (one beat a key): the LL pass multiplies the k_L word its HL pass read, one
+    k_L read per kept key (the read counters), scores still exact (shared array, completion arrays)."""
+    test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate, lanes=10)
+
+
 def _check_rows(sc, gold, got, estimates, n, *, overlap):
     """Each row's scored keys, record and N estimates (in row order on the monitor) against golden, and
     the SRAM word reads (`overlap`: row r+1's estimate reads run before row r's record)."""
@@ -86,15 +96,16 @@ def _check_rows(sc, gold, got, estimates, n, *, overlap):
         assert (count, mx) == (len(kept), int(gold.estimate[r].max()))
         row_estimates = sorted(estimates[r * n:(r + 1) * n])
         assert row_estimates == [(j, int(gold.hh[r, j]), int(gold.estimate[r, j])) for j in range(n)], r
-        # every kept key: its `beats` words of k_L twice (HL, LL) and of k_H once more (LH)
-        lsb_total += 2 * sc.beats * len(kept)
+        # every kept key: its `beats` words of k_L twice (HL, LL; once at one beat a key) and of k_H once more (LH)
+        row_lsb = (1 if sc.beats == 1 else 2) * sc.beats * len(kept)
+        lsb_total += row_lsb
         msb_total += sc.beats * (n + len(kept))
         if overlap and r < len(got) - 1:
             assert lsb_reads == lsb_total and msb_total <= msb_reads <= msb_total + sc.beats * n, r
         else:
             assert (lsb_reads, msb_reads) == (lsb_total, msb_total), r
-        assert golden.score_reads(sc.beats, n, len(kept)) == {"msb": sc.beats * (n + len(kept)),
-                                                              "lsb": 2 * sc.beats * len(kept)}
+        assert golden.score_reads(sc.beats, n, len(kept), golden.reads_lsb_once(sc)) == {
+            "msb": sc.beats * (n + len(kept)), "lsb": row_lsb}
 
 
 @pytest.mark.parametrize("mode,completion_lanes,estimate", [("relative", 0, "hh"), ("absolute", 1, "centred"),
