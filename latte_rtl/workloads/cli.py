@@ -140,7 +140,9 @@ def cmd_calibrate(args) -> int:
     if args.rounds == 2:
         from .dump import calibrate_round1
 
-        result.update(calibrate_round1(inp, cfg, result["thresholds"], args.round1_recall))
+        rows = result.get("row_thresholds")  # --kept: each row's T
+        result.update(calibrate_round1(inp, cfg, result["thresholds"], args.round1_recall,
+                                       None if rows is None else np.array(rows, np.int64)))
     atomic_write_text(Path(args.output), json.dumps(result, indent=2) + "\n")
     comp = f", denominator_comp {result['denominator_comp']}" if args.comp else ""
     per_row = f", {result['kept_per_row_mean']:.1f} keys per row" if args.kept is not None else ""

@@ -135,13 +135,14 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
             "kept_fraction": per_head, "kept_fraction_all": float(achieved.sum() / mask.sum())}
 
 
-def calibrate_round1(inp, cfg: ScoreConfig, thresholds, recall: float) -> dict:
+def calibrate_round1(inp, cfg: ScoreConfig, thresholds, recall: float, row_thresholds=None) -> dict:
     """Per-head first-round thresholds T1 (`calibrate --rounds 2`, golden.rounds) that keep at least `recall`
-    of the keys the one-round filter keeps under `thresholds`, and what both rounds then keep."""
+    of the keys the one-round filter keeps under `thresholds` [H] (or each row's `row_thresholds` [R]), and
+    what both rounds then keep."""
     from latte_rtl import golden
 
     mask, t = inp.key_mask, np.asarray(thresholds, np.int64)
-    one = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask)
+    one = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask, row_thresholds=row_thresholds)
     lo, hi = golden.round1_threshold_range(cfg, cfg.dim)
     t1 = []
     for h in range(len(t)):
@@ -153,7 +154,8 @@ def calibrate_round1(inp, cfg: ScoreConfig, thresholds, recall: float) -> dict:
         samples = golden.round1_samples(e1, one.kept[rows], cfg.threshold_mode, mask[rows])
         t1.append(min(golden.round1_threshold(samples, recall, cfg.threshold_mode), hi))
     t1 = np.clip(np.array(t1, np.int64), lo, hi)
-    two = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask, round1_thresholds=t1)
+    two = score_rows(inp.q, inp.k, inp.heads, t, cfg, key_mask=mask, row_thresholds=row_thresholds,
+                     round1_thresholds=t1)
     return {"rounds": 2, "round1_msb_bits": golden.round1_msb_bits(cfg.msb_bits), "round1_recall": recall,
             "round1_thresholds": t1.tolist(),
             "round1_survived_fraction_all": float(two.survived.sum() / mask.sum()),

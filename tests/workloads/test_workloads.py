@@ -234,3 +234,23 @@ def test_evaluate_two_rounds_adds_its_rows():
     assert two["keys_filtered"] <= one["keys_filtered"] + 0.02  # round 2 over the survivors keeps about as many
     assert 1 - one["keys_filtered"] < two["round1_survived"] < 1  # drops some; passes more than one round keeps
     assert "round1_survived" in rows["LATTE head-wise T, centred estimate, 2 rounds"]
+
+
+def test_calibrate_two_rounds_on_each_rows_thresholds(tmp_path):
+    """calibrate --kept K --rounds 2: T1 keeps the recall of what each row's own T keeps (row_thresholds)."""
+    from latte_rtl.workloads.dump import calibrate_kept, calibrate_round1
+
+    arrays = dump_qk("lm", layer=1, rows=8, keys=96)
+    arrays["key_limit"] = np.tile(np.linspace(8, 96, 8).astype(np.int64), arrays["q"].shape[0] // 8)
+    path = tmp_path / "dump.npz"
+    np.savez(path, **arrays)
+    cfg = ScoreConfig(dim=64, heads=4, max_keys=96)
+    inp = load_qk(path, cfg)
+    kept = calibrate_kept(inp, cfg, 12)
+    rows = np.array(kept["row_thresholds"])
+    res = calibrate_round1(inp, cfg, kept["thresholds"], 0.95, rows)
+    one = score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg, key_mask=inp.key_mask, row_thresholds=rows).kept
+    two = score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg, key_mask=inp.key_mask, row_thresholds=rows,
+                     round1_thresholds=np.array(res["round1_thresholds"])).kept
+    assert (one & two).sum() >= 0.95 * one.sum() and res["one_round_kept_still_kept"] == (one & two).sum() / one.sum()
+    assert res["round1_survived_fraction_all"] < 1
