@@ -171,7 +171,9 @@ def add_rounds_options(p) -> None:
     """`--rounds` and `--round1-recall` (calibrate, evaluate)."""
     p.add_argument("--rounds", type=int, choices=ROUNDS, default=1,
                    help="filter rounds: 2 adds a first round on the top ⌊m / 2⌋ bits that drops clear losers before "
-                        "the m-bit estimate (golden, calibrate and evaluate; the RTL has one round)")
+                        "the m-bit estimate (the golden model's; the RTL has one round): calibrate adds its thresholds "
+                        "T1 per head, evaluate two-round rows beside the calibrated head-wise settings (smollm2: "
+                        "beside LATTE k, float softmax)")
     p.add_argument("--round1-recall", type=positive_fraction("--round1-recall"), default=None, metavar="R",
                    help=f"--rounds 2: the first round's thresholds keep at least this fraction of the keys one round "
                         f"keeps, 0 < R ≤ 1 (default {ROUND1_RECALL})")
