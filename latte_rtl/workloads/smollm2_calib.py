@@ -159,25 +159,20 @@ class Round1Stats:
         self.arrays = {"gaps": np.zeros((*att.scales.shape[:2], ROUND1_GAP_CAP + 1), np.int64)}
 
     def __call__(self, layer, q, k, v, allowed):
-        from latte_rtl.golden import keep_mask, round1_estimates, round1_samples
+        from latte_rtl.golden import round1_estimates, round1_samples
 
-        from .smollm2_eval import filter_inputs
-
-        a, rules = self.att, self.att.rules
-        if layer >= rules.dense_layers:
-            _, h, s, dh = q.shape
-            cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s, estimate=rules.estimate)
-            sq, sk = a.scales[layer, :, 0], a.scales[layer, :, 1]
-            qi, ki = quantize(q[0], sq[:, None, None]), quantize(k[0], sk[:, None, None])
-            _, est = filter_inputs(qi, ki, cfg)
-            mask = np.tile(allowed, (h, 1))
-            kept = keep_mask(est, a._row_thresholds(layer, s, cfg), "relative", mask, rules.sink_keys,
-                             rules.window_keys).reshape(h, s, s)
-            for hi in range(h):
-                gaps = round1_samples(round1_estimates(qi[hi], ki[hi], cfg), kept[hi], "relative", allowed)
-                self.arrays["gaps"][layer, hi] += np.bincount(np.minimum(gaps, ROUND1_GAP_CAP),
-                                                              minlength=ROUND1_GAP_CAP + 1)
-        return a(layer, q, k, v, allowed)
+        a = self.att
+        if layer < a.rules.dense_layers:
+            return a(layer, q, k, v, allowed)
+        a.allowed[layer] += allowed.sum()
+        filtered = a.filter_keys(layer, q, k, allowed)
+        cfg, qi, ki, _, kept = filtered
+        h, s = qi.shape[:2]
+        for hi, kept_h in enumerate(kept.reshape(h, s, s)):
+            gaps = round1_samples(round1_estimates(qi[hi], ki[hi], cfg), kept_h, "relative", allowed)
+            self.arrays["gaps"][layer, hi] += np.bincount(np.minimum(gaps, ROUND1_GAP_CAP),
+                                                          minlength=ROUND1_GAP_CAP + 1)
+        return a._attend(layer, v, allowed, filtered)
 
     @staticmethod
     def thresholds(arrays: dict, recall: float) -> np.ndarray:

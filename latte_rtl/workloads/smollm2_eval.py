@@ -114,13 +114,20 @@ class RowAttention:
         return np.clip(t, lo, hi).reshape(-1)
 
     def __call__(self, layer, q, k, v, allowed):
-        from latte_rtl.golden import keep_mask, softmax_attention
+        from latte_rtl.golden import softmax_attention
 
-        _, h, s, dh = q.shape
         self.allowed[layer] += allowed.sum()
         if self.mode == "float":
             self.kept[layer] += allowed.sum()
-            return softmax_attention(q[0] @ k[0].transpose(0, 2, 1) / np.sqrt(dh), allowed, v[0])[None]
+            return softmax_attention(q[0] @ k[0].transpose(0, 2, 1) / np.sqrt(q.shape[-1]), allowed, v[0])[None]
+        return self._attend(layer, v, allowed, self.filter_keys(layer, q, k, allowed))
+
+    def filter_keys(self, layer, q, k, allowed) -> tuple:
+        """The integer modes' filter of one layer (batch 1): (cfg, int8 qi, ki [H, S, d], exact scores and
+        kept keys [H · S, S]), kept counted."""
+        from latte_rtl.golden import keep_mask
+
+        _, h, s, dh = q.shape
         cfg = ScoreConfig(bits=8, msb_bits=4, dim=dh, lanes=1, heads=h, max_keys=s, estimate=self.rules.estimate,
                           threshold_mode="absolute" if self.mode == "topt" else "relative")
         sq, sk = self.scales[layer, :, 0], self.scales[layer, :, 1]
@@ -131,6 +138,15 @@ class RowAttention:
         survivors = self._round1(layer, qi, ki, cfg, mask, t)
         kept = keep_mask(est, t, cfg.threshold_mode, mask, self.rules.sink_keys, self.rules.window_keys, survivors)
         self.kept[layer] += kept.reshape(h, -1).sum(axis=1)
+        return cfg, qi, ki, exact, kept
+
+    def _attend(self, layer, v, allowed, filtered):
+        """The attention output [1, H, S, d] of `filter_keys`' keys, V rows read counted."""
+        from latte_rtl.golden import softmax_attention
+
+        _, qi, _, exact, kept = filtered
+        h, s, dh = qi.shape
+        sq, sk = self.scales[layer, :, 0], self.scales[layer, :, 1]
         if self.integer is None or self.mode == "int8":  # float softmax over the kept keys' exact int8 scores
             read = kept.reshape(h, s, s)
             out = softmax_attention(exact.reshape(h, s, s) * (sq * sk / np.sqrt(dh))[:, None, None], read, v[0])
@@ -142,6 +158,7 @@ class RowAttention:
         self.v_read[layer] += union[:, decode].sum(axis=(1, 2))
         self.v_dense[layer] += allowed[decode].sum()
         return out[None]
+
     def _round1(self, layer, qi, ki, cfg, mask, row_thresholds):
         """The first round's survivors [H · S, S] (golden.rounds), counted; None with one round or in a
         dense layer. Rows whose T keeps every key (`row_thresholds` [H · S]) pass round 1 whole too."""
