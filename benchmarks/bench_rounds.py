@@ -79,18 +79,23 @@ def measure(inp, cfg: Arithmetic, keep: float, recall: float) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--qk", type=Path, default=Path(default_qk()))
-    p.add_argument("--keep-ratio", type=float, default=0.12)
-    p.add_argument("--recall", type=float, default=0.99)
-    p.add_argument("--round1-bits", default="2,3")
-    p.add_argument("--json", type=Path)
+    p.add_argument("--qk", type=Path, default=Path(default_qk()), help="input .npz (default: the embedded lm dump)")
+    p.add_argument("--keep-ratio", type=float, default=0.12, help="keep target of round 2's T per head")
+    p.add_argument("--recall", type=float, default=0.99, help="of the one-round keys, what T1 keeps")
+    p.add_argument("--round1-bits", default="2,3", help="first-round widths m1 to measure, e.g. 2,3")
+    p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args()
+    bits = [b.strip() for b in args.round1_bits.split(",")]
+    if not all(b.isdigit() and 1 <= int(b) < 4 for b in bits):
+        p.error(f"--round1-bits must be a comma-separated list of 1, 2 or 3 (m1 < m = 4), not {args.round1_bits!r}")
+    if not 0 < args.keep_ratio <= 1 or not 0 < args.recall <= 1:
+        p.error(f"--keep-ratio and --recall must be numbers 0 < R ≤ 1, not {args.keep_ratio} and {args.recall}")
     with np.load(args.qk) as z:
         n_heads, n_keys, dim = z["k"].shape
     base = ScoreConfig(dim=dim, lanes=dim, heads=n_heads, max_keys=n_keys)
     inp = load_qk(args.qk, base)
     results = [measure(inp, Arithmetic(8, 4, estimate, int(m1)), args.keep_ratio, args.recall)
-               for m1 in args.round1_bits.split(",") for estimate in ("hh", "centred")]
+               for m1 in bits for estimate in ("hh", "centred")]
     print(f"{args.qk}: {len(inp.q)} rows x {n_keys} keys, keep {args.keep_ratio}, recall {args.recall}")
     print(f"{'m1':>3s} {'estimate':>8s} {'survive':>8s} {'kept/row':>9s} {'retained':>9s} "
           f"{'1 round':>8s} {'2 shared':>9s} {'2 own unit':>11s}")

@@ -52,6 +52,10 @@ def cmd_evaluate(args) -> int:
                         "runs locally (--jobs)")
     _check_samples(args)
     _check_rounds(args, 4)
+    fixed = sorted({"bits", "msb_bits"} & set(given_config_options(args)))
+    if args.rounds == 2 and fixed:
+        raise UserError(f"--{fixed[0].replace('_', '-')} does not apply to evaluate --rounds 2: the workloads are "
+                        "int8 with m = 4, so the first round reads their top 2 bits")
     print(f"evaluate {args.workload} (NumPy inference, LATTE arithmetic through golden/)")
     if args.workload == "smollm2":
         return _evaluate_smollm2(args, args.samples, integer)

@@ -398,7 +398,8 @@ def evaluate_smollm2(limit: int | None = None, calib_limit: int | None = None, *
     from threadpoolctl import threadpool_limits
 
     kept = tuple(kept or KEPT_COUNTS.get(seq, KEPT_COUNTS[SEQ]))
-    kinds = set(KINDS if kinds is None else kinds) | {"int8"}
+    # the two-round row sits beside its one-round twin, LATTE k, float softmax
+    kinds = set(KINDS if kinds is None else kinds) | {"int8"} | ({"best_float"} if round1_recall else set())
     with threadpool_limits(1, user_api="blas"):
         return _evaluate(limit, calib_limit, integer, kept if curve else kept[:1], (jobs, scheduler), seq, kinds,
                          log, round1_recall)

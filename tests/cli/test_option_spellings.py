@@ -60,3 +60,10 @@ def test_calibrate_rounds_errors(extra, words, capsys, tmp_path):
     assert len(err) == 1 and words in err[0], err
     assert not out.exists()
 
+
+
+def test_evaluate_two_rounds_refuses_operand_widths(capsys):
+    """evaluate's workloads are int8 with m = 4: --msb-bits would only relabel nothing, so it is refused."""
+    assert main(["evaluate", "--workload", "vision", "--rounds", "2", "--msb-bits", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--msb-bits does not apply to evaluate --rounds 2" in err[0], err

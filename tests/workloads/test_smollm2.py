@@ -380,7 +380,8 @@ def test_two_round_row_attention_equals_score_rows():
 def test_evaluate_smollm2_two_rounds_tiny_slice(smollm2):
     from latte_rtl.workloads.smollm2_eval import evaluate_smollm2
 
-    r = evaluate_smollm2(1, 1, curve=False, seq=48, kept=(8,), kinds=("best_float",), log=lambda *_: None,
+    # kinds without best_float: the two-round row still gets its one-round twin beside it
+    r = evaluate_smollm2(1, 1, curve=False, seq=48, kept=(8,), kinds=("int8",), log=lambda *_: None,
                          round1_recall=0.9)
     rows = {row["kind"]: row for row in r["rows"]}
     one, two = rows["best_float"], rows["best_rounds2"]
