@@ -1,5 +1,6 @@
 """`latte-rtl prove` on the designs of issue 35: each proof task's mode (unbounded k-induction or bounded BMC),
-depth, status and time, and the whole command's wall time, from `prove --json`.
+where a block's protocol was tried (alone, inside an enclosing module), depth, status and time, and the whole
+command's wall time, from `prove --json`.
 
     python benchmarks/prove_designs.py [--designs big_relative,big_absolute] [-j 2] [-o build/prove_designs]
 
@@ -76,12 +77,14 @@ def prove(name: str, out: Path, jobs: int, timeout: float) -> int:
         print(f"{name}: no report (exit {proc.returncode}): {errors.strip()}")
         return 1
     for t in json.loads(report.read_text())["tasks"]:
-        kind = "unbounded" if t["unbounded"] else ("context" if t["block"] else f"bounded {t['depth']}")
-        print(f"  {name:13s} {t['top']:24s} {t['proof']:13s} {(t['block'] or '-')[-34:]:34s} {t['status']:8s} "
-              f"{kind:11s} {t['seconds']:7.1f} s", flush=True)
+        kind = "unbounded" if t["unbounded"] else ("not closed" if t["block"] else f"bounded {t['depth']}")
+        where = ("inside " + t["within"].split("__", 1)[-1] if "__" in t["within"] else "inside top") \
+            if t.get("within") else ("alone" if t["block"] else "")
+        print(f"  {name:13s} {t['top']:24s} {t['proof']:13s} {(t['block'] or '-')[-34:]:34s} {where[:20]:20s} "
+              f"{t['status']:8s} {kind:11s} {t['seconds']:7.1f} s", flush=True)
     print(f"{name}: exit {proc.returncode}, {wall:.0f} s wall with -j {jobs} ({gen or 'defaults'})", flush=True)
     failed = [f"{f['property']} at cycle {f['cycle']}" for t in json.loads(report.read_text())["tasks"]
-              if not t["block"] for f in t["failed"]]  # a block alone that fails is checked in context
+              if not t["block"] for f in t["failed"]]  # a block's try that fails is tried further up, or in context
     if mutant:
         print(f"{name}: mutant {mutant[0]} caught by {'; '.join(failed) or 'nothing'}", flush=True)
         return int(proc.returncode != 1)

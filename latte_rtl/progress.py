@@ -34,6 +34,11 @@ class Progress:
             self.stream.write("\r" + " " * 99 + "\r")
             self.stream.flush()
 
+    def add(self, n: int) -> None:
+        """`n` more steps to do (work found on the way)."""
+        with self._lock:
+            self.total += n
+
     def advance(self, note: str = "", n: int = 1) -> None:
         with self._lock:
             self.done = min(self.total, self.done + n)

@@ -29,6 +29,24 @@ def simulate(dut, *testbenches, cycles: int = 20000):
     sim.run_until(cycles * 1e-6)
 
 
+def checked_sink(port, count: int, prng, out: list, broken: list):
+    """A testbench taking `count` beats of stream `port` (ready low when `prng` says stall) into `out`, and every
+    breach of the stream protocol into `broken`: a beat offered and not taken that is gone or changed a cycle
+    later (valid and payload must hold until the transfer)."""
+    async def take(ctx):
+        stalled = None  # the payload offered and not taken last cycle
+        while len(out) < count:
+            ready = not next(prng)
+            ctx.set(port.ready, int(ready))
+            _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
+            if stalled is not None and (not valid or payload != stalled):
+                broken.append((len(out), stalled, valid, payload))
+            if valid and ready:
+                out.append(payload)
+            stalled = payload if valid and not ready else None
+    return take
+
+
 def token(cfg, kind, beat, index, *, q_low=0, k_low=0, first=0, last=0, init=0):
     return {"kind": kind, "q_low": q_low, "k_low": k_low, "beat": beat, "first": first, "last": last,
             "index": index, "init": init}

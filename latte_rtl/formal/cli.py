@@ -32,15 +32,51 @@ class Task:
     block: str | None = None  # protocol of this module alone (blocks.py), not of the whole top
     proven: tuple[str, ...] = ()  # modules whose output streams are proven (by their block tasks): not asserted
     extra: tuple[str, ...] = ()  # block tasks: more property lines for the block's module (axi_master.py)
+    within: str | None = None  # the enclosing module a block's protocol is proven in (None: alone)
+    ancestors: tuple[str, ...] = ()  # block tasks: the enclosing modules still to try, parent first
+    free: tuple[tuple[str, str], ...] = ()  # protocol: (module, input stream) neither assumed nor asserted (glue)
+    glue: tuple[tuple[str, str], ...] = ()  # glue tasks: the (module, input stream) pairs asserted inside `within`
 
     @property
     def label(self) -> str:
-        """The task's name in reports and file names: the proof, and its block if any."""
-        if not self.block:
-            return self.name
+        """The task's name in reports and file names: the proof, its block if any, and where it is proven."""
         from .blocks import short_name
 
-        return f"{self.name}.{short_name(self.block)}"
+        where = f"@{short_name(self.within)}" if self.within else ""
+        if self.glue:
+            return f"{self.name}.glue{where}"
+        return f"{self.name}.{short_name(self.block)}{where}" if self.block else self.name
+
+    @property
+    def falls_back(self) -> bool:
+        """A task whose induction may not close without a failure of the design: a block's protocol, alone or
+        inside an enclosing module, or the glue between blocks; what it checks goes to the top's protocol task
+        in context."""
+        return self.block is not None or bool(self.glue)
+
+    @property
+    def at_top(self) -> bool:
+        """A proof of the whole design (the top's ports assumed): a counterexample here is one of the design,
+        from reset, in an environment that keeps the protocol."""
+        if self.within is not None:
+            return not self.ancestors
+        return self.block is not None and "__" not in self.block  # the top module's own block task
+
+    def failed(self, verdict) -> bool:
+        """Whether `verdict` is a failure of the design: any failure of a proof, an ERROR, or a counterexample
+        of the whole design (a block's induction that does not close, or a counterexample of a block alone with
+        free inputs, is not)."""
+        if verdict.status == "PASS":
+            return False
+        return not self.falls_back or verdict.status == "ERROR" or (self.at_top and verdict.status == "FAIL")
+
+    def escalated(self) -> Task:
+        """This task one level up: its streams proven inside its next enclosing module."""
+        from .blocks import glue_scope, scope
+
+        within, rest = self.ancestors[0], self.ancestors[1:]
+        what = glue_scope(within, self.glue) if self.glue else scope(self.block, within)
+        return dataclasses.replace(self, formal_top=within, within=within, ancestors=rest, scope=what)
 
 
 def row_depth(cfg) -> int:
@@ -64,13 +100,24 @@ def block_tasks(cfg, manifest: dict, top: str, ports: dict, text: str) -> list[T
     from .verilog import module_body
 
     tasks = []
-    for b in blocks.clocked_blocks(ports, text):
-        task = Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b)
-        if axi_master.is_master(ports[b]) and cfg.bus.name == "axi":
+    found = blocks.clocked_blocks(ports, text)
+    modules = manifest["tops"][top]["modules"]
+    glue = blocks.glue(text, ports, modules, found) if found else {}
+    free = tuple(glue)
+    for b in found:
+        task = Task(top, "protocol", blocks.BLOCK_DEPTH, b, None, True, blocks.scope(b), "prove", b,
+                    ancestors=blocks.ancestors(b, modules, ports), free=free)
+        if axi_master.is_master(ports[b]) and cfg.bus.name == "axi":  # its assumptions hold alone only
             extra = axi_master.lines(ports[b], module_body(text, b), bus_bytes=cfg.decode_spec().bus_bytes,
                                      max_burst=cfg.bus.max_burst, outstanding=cfg.decode.axi_outstanding)
-            task = dataclasses.replace(task, extra=tuple(extra), scope=task.scope + " and its AXI4 AR rules")
+            task = dataclasses.replace(task, extra=tuple(extra), scope=task.scope + " and its AXI4 AR rules",
+                                       ancestors=())  # its FAIL alone is checked in context
         tasks.append(task)
+    for holder in dict.fromkeys(glue.values()):  # the glue's own protocol, where it is
+        streams = tuple(s for s, h in glue.items() if h == holder)
+        tasks.append(Task(top, "protocol", blocks.BLOCK_DEPTH, holder, None, True, blocks.glue_scope(holder, streams),
+                          "prove", within=holder, ancestors=blocks.ancestors(holder, modules, ports), free=free,
+                          glue=streams))
     return tasks
 
 
@@ -82,9 +129,10 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
 
     entry = manifest["tops"][top]
     k = depth or min(row_depth(cfg), DEFAULT_DEPTH_CAP)
-    tasks = block_tasks(cfg, manifest, top, ports, text) + [
+    per_block = block_tasks(cfg, manifest, top, ports, text)
+    tasks = per_block + [
         Task(top, "protocol", k, entry["module"], None, True,
-             f"bounded, depth {k}: the streams of the blocks not proven alone, in context; kept FIFO never "
+             f"bounded, depth {k}: the streams of the blocks not proven unbounded, in context; FIFOs never "
              "written when full")]
     notes = []
     if liveness.is_decode(top):  # an AXI4 slave and a user around the top: see liveness.py
@@ -127,7 +175,7 @@ def read_verilog(path: Path) -> str:
 
 def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
-    from . import properties, sby
+    from . import invariants, properties, sby
     from .memory import abstract
     from .verilog import insert_before_endmodule
 
@@ -138,19 +186,36 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     memory = read_verilog(design_dir / manifest["memory_module"]["file"])
     model = abstract(memory, manifest["memory_module"]["module"]) if task.name == "protocol" else None
     files[0].write_text(model or memory)  # protocol: the SRAM's contents abstracted away (memory.py)
-    if task.block:  # the block alone: its own lines only, its input streams assumed
-        text = properties.instrument(text, task.block, blocks=False)
-        if task.extra:
-            text = insert_before_endmodule(text, task.block, list(task.extra))
+    if task.within:  # a block's output streams, or the glue, inside an enclosing module
+        text = properties.instrument_within(text, task.within, *_within_checks(task, text), free=task.free)
+    elif task.block:  # the block alone: its own lines only, its input streams assumed (those from glue: free)
+        text = properties.instrument(text, task.block, blocks=False, free=task.free)
     else:
         text = properties.instrument(text, manifest["tops"][task.top]["module"], reset_assumed=task.reset_assumed,
-                                     blocks=task.name == "protocol", proven=task.proven)
+                                     blocks=task.name == "protocol", proven=task.proven, free=task.free)
+    if task.falls_back:
+        text = invariants.instrument(text, manifest["tops"][task.top]["modules"])
+    if task.extra:
+        text = insert_before_endmodule(text, task.block, list(task.extra))
     files[1].write_text(text)
     if task.wrapper:
         files.append(src / "properties.sv")
         files[-1].write_text(task.wrapper)
     return sby.run_task(src, "proof", mode=task.mode, depth=task.depth, top=task.formal_top,
                         files=[str(f) for f in files])
+
+
+def _within_checks(task: Task, text: str) -> tuple[dict, tuple]:
+    """({module: stream names to assert}, FIFO modules) of a task inside an enclosing module: a block's output
+    streams (and, for a FIFO, no write while full), or the glue streams."""
+    from .verilog import module_ports, stream_ports
+
+    if task.glue:
+        checks: dict[str, list[str]] = {}
+        for module, stream in task.glue:
+            checks.setdefault(module, []).append(stream)
+        return checks, ()
+    return {task.block: [s.name for s in stream_ports(module_ports(text)[task.block]) if not s.valid_in]}, (task.block,)
 
 
 def keep_log(task: Task, verdict, out_dir: Path) -> Path:
@@ -162,13 +227,18 @@ def keep_log(task: Task, verdict, out_dir: Path) -> Path:
 
 
 def report(task: Task, verdict, vcd_dir: Path) -> str:
+    from .blocks import short_name
+
     head = f"  {task.top:24s} {task.label:14s}"
-    if task.block and verdict.status != "PASS":  # not a failure: the block is then asserted in context
-        why = "a counterexample alone" if verdict.status == "FAIL" else "the induction does not close alone"
-        return (f"{head} CONTEXT  {why}: its protocol rests on its context, checked by the top's protocol "
+    if verdict.status != "PASS" and not task.failed(verdict):  # tried further up, or asserted in context
+        why = "a counterexample" if verdict.status == "FAIL" else "the induction does not close"
+        where = f"inside {short_name(task.within)}" if task.within else "alone"
+        if task.ancestors:
+            return f"{head} NEXT  {why} {where}: tried inside {short_name(task.ancestors[0])} ({verdict.seconds:.1f} s)"
+        return (f"{head} CONTEXT  {why} {where}: its protocol rests on its context, checked by the top's protocol "
                 f"proof ({verdict.seconds:.1f} s)")
     if verdict.status == "PASS":
-        proven = f"; {len(task.proven)} block(s) proven alone not checked again" if task.proven else ""
+        proven = f"; {len(task.proven)} block(s) proven unbounded not checked again" if task.proven else ""
         return f"{head} PASS  {task.scope}{proven} ({verdict.seconds:.1f} s)"
     if verdict.status == "FAIL":
         vcd = vcd_dir / f"{task.top}_{task.label}.vcd"
@@ -264,12 +334,11 @@ def cmd_prove(args) -> int:
             return report(task, verdict, out_dir)
 
         outcomes = runner.run_all(tasks, run, line, jobs, bar)
-    failures = sum(o.verdict.status != "PASS" and not o.task.block for o in outcomes)
+    failures = sum(o.task.failed(o.verdict) for o in outcomes)
     seconds = time.monotonic() - start
     if json_out:
         atomic_write_text(json_out, json.dumps(runner.json_report(outcomes, seconds), indent=2) + "\n", "--json")
-    unbounded = sum(o.task.mode == "prove" and o.verdict.status == "PASS" for o in outcomes)
-    print(f"{unbounded} of {len(outcomes)} task(s) proven unbounded; {seconds:.1f} s")
+    print(runner.summary(outcomes, seconds))
     print("all properties hold" if not failures else f"{failures} proof(s) failed")
     return 0 if not failures else 1
 

@@ -27,25 +27,39 @@ def _held(s) -> list[tuple[str, str]]:
     return held
 
 
-def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool = False) -> list[str]:
+def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool = False,
+                   free=()) -> list[str]:
     """Stream protocol of every valid/ready group of one module: valid and payload held until the
     transfer. Asserted on every group, except a top's input streams, where it is assumed (the
     environment's side of the contract); a `proven` module's output streams (proven of the module alone,
     by induction: blocks.py) are left out, its input streams stay asserted (the producers' part). Plus,
-    where the module is a FIFO (w_en, w_rdy): no write while full."""
+    where the module is a FIFO (w_en, w_rdy): no write while full. Input streams named in `free` are neither
+    assumed nor asserted (they pass through glue, and no proof relies on them: blocks.glue)."""
+    streams = [s for s in stream_ports(ports) if s.name not in free]
+    assumable = {s.name for s in _assumable(ports)}
+    return stream_lines(ports, assumed=[s.name for s in streams if top and s.name in assumable],
+                        asserted=[s.name for s in streams if not (top and s.valid_in)
+                                  and not (proven and not s.valid_in)],
+                        fifo=True, reset_assumed=top and reset_assumed)
+
+
+def stream_lines(ports: dict, *, assumed=(), asserted=(), fifo: bool = False, reset_assumed: bool = False) -> list[str]:
+    """The stream protocol lines of one module (`ports`): the streams named in `assumed` assumed, those in
+    `asserted` asserted, with `fifo` (where the module is a FIFO: w_en, w_rdy) no write while full; with
+    `reset_assumed`, rst high in cycle 0 only."""
     lines = ["  // latte-rtl prove: stream protocol"] + _live()
-    if top and reset_assumed:
+    if reset_assumed:
         lines += ["  reg latte_f_init = 1'b1;", "  always @(posedge clk) latte_f_init <= 1'b0;",
                   "  always @* assume (rst == latte_f_init);"]
     body = []
     for s in stream_ports(ports):
-        if proven and not s.valid_in:
+        if s.name not in assumed and s.name not in asserted:
             continue
-        check = "assume" if top and s.valid_in else "assert"
+        check = "assume" if s.name in assumed else "assert"
         body.append(f"    if ($past({s.name}__valid && !{s.name}__ready)) begin")
         body += [f"      protocol__{s.name}__{label}: {check} ({cond});" for label, cond in _held(s)]
         body.append("    end")
-    if "w_en" in ports and "w_rdy" in ports:
+    if fifo and "w_en" in ports and "w_rdy" in ports:
         body.append("    fifo__no_write_when_full: assert (!w_en || w_rdy);")
     if body:
         lines += ["  always @(posedge clk) if (latte_f_live && !rst) begin"] + body + ["  end"]
@@ -53,17 +67,43 @@ def protocol_lines(ports: dict, *, top: bool, reset_assumed: bool, proven: bool 
 
 
 def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool = True,
-               proven: tuple[str, ...] = ()) -> str:
+               proven: tuple[str, ...] = (), free=()) -> str:
     """`text` (a top's Verilog) with protocol_lines in every clocked module (only the top's, which
     holds the assumptions on its inputs, unless `blocks`). The output streams of the modules in `proven`
-    (proven alone, by induction: blocks.py) are not asserted again."""
+    (proven alone, by induction: blocks.py) are not asserted again; the input streams in `free` ((module,
+    stream) pairs) are neither assumed nor asserted."""
     from .verilog import insert_before_endmodule
 
     for module, ports in module_ports(text).items():
         if "clk" in ports and "rst" in ports and (blocks or module == top):
             text = insert_before_endmodule(text, module, protocol_lines(
-                ports, top=module == top, reset_assumed=reset_assumed, proven=module in proven))
+                ports, top=module == top, reset_assumed=reset_assumed, proven=module in proven,
+                free=[s for m, s in free if m == module]))
     return text
+
+
+def instrument_within(text: str, within: str, checks: dict[str, list[str]], fifo=(), free=()) -> str:
+    """`text` with the streams `checks` names ({module: stream names}) asserted, and no write while full in the
+    FIFOs `fifo`, inside module `within`, whose input streams are assumed (but those in `free`: (module, stream)
+    pairs) and whose reset is in cycle 0; nothing else asserted: a block's output streams where its protocol
+    rests on its surroundings, or the glue between blocks."""
+    from .verilog import insert_before_endmodule
+
+    ports = module_ports(text)
+    own = [s.name for s in _assumable(ports[within]) if (within, s.name) not in free]
+    text = insert_before_endmodule(text, within, stream_lines(
+        ports[within], assumed=own, asserted=checks.get(within, ()), reset_assumed=True))
+    for module in sorted((set(checks) | set(fifo)) - {within}):
+        text = insert_before_endmodule(text, module, stream_lines(
+            ports[module], asserted=checks.get(module, ()), fifo=module in fifo))
+    return text
+
+
+def _assumable(ports: dict) -> list:
+    """The input streams of a module whose valid and payload are both its inputs and ready its output: only those
+    may be assumed (an assumption on a signal the module drives would prune its own behaviour)."""
+    return [s for s in stream_ports(ports) if s.valid_in and ports[f"{s.name}__ready"].direction == "output"
+            and (s.payload is None or s.payload.direction == "input")]
 
 
 def _field(manifest_port: dict, name: str) -> str:

@@ -60,7 +60,9 @@ class TokenArbiter(wiring.Component):
 
     Completion tokens win, except in the middle of a phase-1 key (its next token is not a first
     beat): a key's HH beats are never split. A completion job's tokens stay together because
-    the completion unit offers them back to back.
+    the completion unit offers them back to back. A token offered on `o` and not taken stays
+    there (the choice is held), so `o` keeps the stream protocol: the operand fetch may have sent
+    part of its reads.
     """
 
     def __init__(self, token_layout):
@@ -74,9 +76,12 @@ class TokenArbiter(wiring.Component):
         m = Module()
         mid_key = self.phase1.valid & ~self.phase1.payload.first
         pick_completion = Signal()
-        m.d.comb += pick_completion.eq(self.completion.valid & ~mid_key)
+        held = Signal(name="held")  # `o` offered and not taken last cycle
+        held_completion = Signal()  # ... from `completion`
+        m.d.comb += pick_completion.eq(Mux(held, held_completion, self.completion.valid & ~mid_key))
+        m.d.sync += [held.eq(self.o.valid & ~self.o.ready), held_completion.eq(pick_completion)]
         with m.If(pick_completion):
-            m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(self.completion.payload),
+            m.d.comb += [self.o.valid.eq(self.completion.valid), self.o.payload.eq(self.completion.payload),
                          self.completion.ready.eq(self.o.ready)]
         with m.Else():
             m.d.comb += [self.o.valid.eq(self.phase1.valid), self.o.payload.eq(self.phase1.payload),

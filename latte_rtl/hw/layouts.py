@@ -95,8 +95,9 @@ def row_job(cfg: ScoreConfig) -> data.StructLayout:
 
 
 def filter_job(cfg: ScoreConfig) -> data.StructLayout:
-    """Start of a row for the threshold filter: N and the threshold of the row's head."""
-    return data.StructLayout({"n_keys": cfg.widths.count_width, "threshold": threshold_shape(cfg)})
+    """Start of a row for the threshold filter: N (the row's threshold is sampled beside it, on the
+    filter's `threshold` input: a register file's value that may change while the job waits)."""
+    return data.StructLayout({"n_keys": cfg.widths.count_width})
 
 
 def row_summary(cfg: ScoreConfig) -> data.StructLayout:

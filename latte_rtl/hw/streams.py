@@ -5,9 +5,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
-class Fork(wiring.Component):
-    """One stream to two consumers: a transfer happens on `i` when both `a` and `b` take it
-    in the same cycle (a "lazy" fork; neither output ever sees a beat twice)."""
+class EagerFork(wiring.Component):
+    """One stream to two consumers, each taking the beat in its own cycle: `a` and `b` offer it until
+    taken (a flag per output remembers which has it), `i` moves on once both have. An output's valid never
+    depends on the other consumer's ready (as a lazy fork's does), so both keep the stream protocol."""
 
     def __init__(self, payload_shape):
         super().__init__({
@@ -18,13 +19,20 @@ class Fork(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        done_a, done_b = Signal(name="done_a"), Signal(name="done_b")  # took the current beat already
+        took_a = self.a.valid & self.a.ready
+        took_b = self.b.valid & self.b.ready
         m.d.comb += [
             self.a.payload.eq(self.i.payload),
             self.b.payload.eq(self.i.payload),
-            self.a.valid.eq(self.i.valid & self.b.ready),
-            self.b.valid.eq(self.i.valid & self.a.ready),
-            self.i.ready.eq(self.a.ready & self.b.ready),
+            self.a.valid.eq(self.i.valid & ~done_a),
+            self.b.valid.eq(self.i.valid & ~done_b),
+            self.i.ready.eq((done_a | self.a.ready) & (done_b | self.b.ready)),
         ]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [done_a.eq(0), done_b.eq(0)]
+        with m.Else():
+            m.d.sync += [done_a.eq(done_a | took_a), done_b.eq(done_b | took_b)]
         return m
 
 

@@ -47,8 +47,9 @@ def threshold_registers(cfg: ScoreConfig) -> HeadRegisterFile:
 class ThresholdFilter(wiring.Component):
     """Decides which keys of a row are kept and hands them on, in index order, on `kept`.
 
-    A row starts with `job` (N, threshold); `estimate` then brings the estimate E of each of the N keys
-    (HH, or the centred E beside it; layouts.estimate) (always ready in relative mode). Absolute mode
+    A row starts with `job` (N), its threshold sampled from `threshold` as the job is taken; `estimate`
+    then brings the estimate E of each of the N keys (HH, or the centred E beside it; layouts.estimate)
+    (ready for exactly N a row; in relative mode at once, every cycle). Absolute mode
     (keep ⇔ E ≥ T) queues kept keys at once in a FIFO of `kept_depth` (shown on `queued`); a kept key
     that finds it full waits on `estimate` (ready low). Relative mode
     (keep ⇔ E ≥ max − T) writes every estimate into the estimate buffer, `scan_width` per word; once
@@ -64,6 +65,7 @@ class ThresholdFilter(wiring.Component):
         self.cfg, self.kept_depth = cfg, kept_depth
         super().__init__({
             "job": In(stream.Signature(layouts.filter_job(cfg))),
+            "threshold": In(layouts.threshold_shape(cfg)),
             "estimate": In(stream.Signature(layouts.estimate(cfg))),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
             "summary": Out(stream.Signature(layouts.row_summary(cfg))),
@@ -74,13 +76,14 @@ class ThresholdFilter(wiring.Component):
         m = Module()
         w = self.cfg.widths
         est, summary = self.estimate, self.summary.payload
-        active, have_max = Signal(), Signal()
+        active, have_max = Signal(name="active"), Signal(name="have_max")
         n_keys = Signal(w.count_width)
         threshold = Signal(layouts.threshold_shape(self.cfg))
         seen = Signal(w.count_width)
         # Row state shared with the mode-specific parts (_absolute, _relative, _scan):
         self._start = Signal()  # a row begins this cycle
         self._all_seen = Signal()
+        self._accepting = Signal()  # a row takes estimates: never more than its N (so its summary stays offered)
         self._drained = Signal()  # set by the mode: nothing kept is left to hand on
         self._threshold = threshold
         self._n_keys = n_keys
@@ -88,11 +91,12 @@ class ThresholdFilter(wiring.Component):
             self.job.ready.eq(~active),
             self._start.eq(self.job.valid & self.job.ready),
             self._all_seen.eq(seen == n_keys),
+            self._accepting.eq(active & ~self._all_seen),
             self.summary.valid.eq(active & self._all_seen & self._drained),
         ]
         with m.If(self._start):
             m.d.sync += [active.eq(1), have_max.eq(0), summary.max_estimate.eq(0), summary.kept_count.eq(0),
-                         seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
+                         seen.eq(0), n_keys.eq(self.job.payload.n_keys), threshold.eq(self.threshold)]
         with m.If(self.summary.valid & self.summary.ready):
             m.d.sync += active.eq(0)
         value = layouts.compared(self.cfg, est.payload)
@@ -123,12 +127,12 @@ class ThresholdFilter(wiring.Component):
         value = layouts.compared(self.cfg, self.estimate.payload)
         m.d.comb += [
             keep.eq(self._or_always(value >= self._threshold, self.estimate.payload.index)),
-            self.estimate.ready.eq(~keep | fifo.w_rdy),
+            self.estimate.ready.eq(self._accepting & (~keep | fifo.w_rdy)),
             fifo.w_data.eq(self.estimate.payload.as_value()),
-            fifo.w_en.eq(self.estimate.valid & keep & fifo.w_rdy),
+            fifo.w_en.eq(self.estimate.valid & self.estimate.ready & keep),
             self.kept.valid.eq(fifo.r_rdy),
             self.kept.payload.eq(fifo.r_data),
-            fifo.r_en.eq(self.kept.ready),
+            fifo.r_en.eq(self.kept.valid & self.kept.ready),  # its own net: `kept` stays a stream of ports
             self._drained.eq(~fifo.r_rdy),
             self.queued.eq(fifo.level),
         ]
@@ -139,7 +143,7 @@ class ThresholdFilter(wiring.Component):
         word_layout = data.ArrayLayout(layouts.buffered_estimate(self.cfg), width)
         m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words,
                                                   granularity=Shape.cast(word_layout.elem_shape).width)
-        m.d.comb += self.estimate.ready.eq(1)
+        m.d.comb += self.estimate.ready.eq(self._accepting)
         self._write(m, [buf], None, self._start, words)
         self._scan(m, buf, word_layout, words, scanning=active & self._all_seen)
 
@@ -152,8 +156,9 @@ class ThresholdFilter(wiring.Component):
         entry = self.estimate.payload.hh
         if self.cfg.estimate == "centred":
             entry = Cat(self.estimate.payload.hh, self.estimate.payload.centred)  # layouts.buffered_estimate
+        taken = self.estimate.valid & self.estimate.ready
         for i, buf in enumerate(banks):
-            valid = self.estimate.valid if bank is None else self.estimate.valid & (bank == i)
+            valid = taken if bank is None else taken & (bank == i)
             m.d.comb += [
                 buf.waddr.eq(wr_word),
                 buf.wdata.eq(Cat(*([entry] * width))),
@@ -161,7 +166,7 @@ class ThresholdFilter(wiring.Component):
             ]
         with m.If(start):
             m.d.sync += [wr_word.eq(0), wr_lane.eq(0)]
-        with m.Elif(self.estimate.valid):
+        with m.Elif(taken):
             with m.If(wr_lane == width - 1):
                 m.d.sync += [wr_lane.eq(0), wr_word.eq(wr_word + 1)]
             with m.Else():
@@ -235,6 +240,7 @@ class OverlapFilter(ThresholdFilter):
         self.cfg, self.kept_depth = cfg, KEPT_FIFO_DEPTH
         wiring.Component.__init__(self, {
             "job": In(stream.Signature(layouts.filter_job(cfg))),
+            "threshold": In(layouts.threshold_shape(cfg)),
             "estimate": In(stream.Signature(layouts.estimate(cfg))),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
             "summary": Out(stream.Signature(layouts.row_summary(cfg))),
@@ -273,7 +279,7 @@ class OverlapFilter(ThresholdFilter):
         ]
         with m.If(start):
             m.d.sync += [collecting.eq(1), have_max.eq(0), max_estimate.eq(0), seen.eq(0),
-                         n_keys.eq(self.job.payload.n_keys), threshold.eq(self.job.payload.threshold)]
+                         n_keys.eq(self.job.payload.n_keys), threshold.eq(self.threshold)]
         value = layouts.compared(self.cfg, est.payload)
         with m.If(est.valid):
             m.d.sync += seen.eq(seen + 1)

@@ -99,7 +99,8 @@ class PVStage(wiring.Component):
         # (beat, p) of every request whose word has not come back, in request order
         m.submodules.pending = pending = SyncFIFO(width=len(beat) + len(cur_prob), depth=self.reads_in_flight)
         # The word back is registered (add): payload flops without reset, loaded only with a word.
-        add, add_beat, add_prob = Signal(), Signal.like(beat, reset_less=True), Signal.like(cur_prob)
+        add = Signal(name="add")  # a word back to add this cycle
+        add_beat, add_prob = Signal.like(beat, reset_less=True), Signal.like(cur_prob)
         v_word = Signal.like(resp.payload, reset_less=True)  # off the store's clock-to-output path
         v_rows = Signal(sc.widths.count_width)
         issue = Signal()  # a V word request goes out this cycle
@@ -111,7 +112,8 @@ class PVStage(wiring.Component):
                      issue.eq(req.valid & req.ready),
                      pending.w_en.eq(issue), pending.w_data.eq(Cat(beat, cur_prob)),
                      resp.ready.eq(word_done), pending.r_en.eq(resp.valid & resp.ready),
-                     self.probs.ready.eq(accumulating & (~cur | last_issue))]
+                     # not in the cycle the row's summary is taken: the next row's words wait for its output
+                     self.probs.ready.eq(accumulating & (~cur | last_issue) & ~self.rows.ready)]
         with m.If(resp.ready):
             m.d.sync += add.eq(resp.valid)
         with m.If(resp.valid & resp.ready):

@@ -29,7 +29,7 @@ from ..hw.layouts import PassKind
 from ..hw.narrow import LaneSplitter
 from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select
 from ..hw.readport import ReadArbiter, ResponseBuffer, SRAMReadPort
-from ..hw.streams import Fork, PipeRegister
+from ..hw.streams import EagerFork, PipeRegister
 from ..hw.threshold import KEPT_FIFO_DEPTH, OverlapFilter, ThresholdFilter, threshold_registers
 from .row import RowControl
 
@@ -216,12 +216,12 @@ class LatteScoreStage(wiring.Component):
         else:
             m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
         m.submodules.completion = comp = CompletionUnit(cfg)
-        m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
+        m.submodules.row_fork = fork = EagerFork(layouts.row_job(cfg))
         wiring.connect(m, row.start, fork.i)
-        m.d.comb += [  # the filter's job: N, and the row's threshold
+        m.d.comb += [  # the filter's job: N; the row's threshold beside it
             filt.job.valid.eq(fork.b.valid),
             filt.job.payload.n_keys.eq(fork.b.payload.n_keys),
-            filt.job.payload.threshold.eq(self._row_threshold(m, fork.b.payload)),
+            filt.threshold.eq(self._row_threshold(m, fork.b.payload)),
             fork.b.ready.eq(filt.job.ready),
         ]
         wiring.connect(m, filt.kept, comp.job)
@@ -404,7 +404,7 @@ class DenseScoreStage(wiring.Component):
         row, keys, qbuf = _shell(m, self, self.PARTS)
         token_layout = layouts.token(cfg, 1)
         m.submodules.issuer = issuer = KeyIssuer(cfg, token_layout)
-        m.submodules.row_fork = fork = Fork(layouts.row_job(cfg))
+        m.submodules.row_fork = fork = EagerFork(layouts.row_job(cfg))  # the summary may go first
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=token_layout, operand_width=cfg.bits,
             sum_width=w.dense_beat_sum_width, acc_width=w.score_width, lsb_bits=0, select=full_select)

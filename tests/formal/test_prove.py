@@ -46,9 +46,11 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
     runs = [(("--proofs", "recombination,protocol,latency", "-j", "2", "--json", report),
              ("recombination", "protocol", "latency")),
             (("--top", "latte_score_engine", "--proofs", "equivalence", "--depth", "24"), ("equivalence",))]
+    summaries = []
     for options, tasks in runs:
         proc = run_cli("prove", design, *options, "-o", tmp_path)
         print(proc.stdout)
+        summaries.append(proc.stdout.splitlines()[-2])
         assert proc.returncode == 0, proc.stdout + proc.stderr
         for task in tasks:
             assert any(f" {task} " in line and " PASS " in line for line in proc.stdout.splitlines()), task
@@ -60,11 +62,44 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
     assert recombination["mode"] == "prove" and recombination["unbounded"], recombination
     # the blocks every design proves alone (their outputs registered or passed on with their inputs)
     for block in ("latte_score_engine", "latte_score_engine__accumulator", "latte_score_engine__dot",
-                  "latte_score_engine__issuer", "latte_score_engine__row", "dense_score_engine__row"):
+                  "latte_score_engine__filter", "latte_score_engine__row", "dense_score_engine__row"):
         top = block.split("__")[0]
         assert by[top, "protocol", block]["unbounded"], by[top, "protocol", block]
-    context = by["latte_score_engine", "protocol", None]
-    assert context["mode"] == "bmc" and context["status"] == "PASS" and context["proven_blocks"] >= 6, context
+    # every other block inside an enclosing module (a read port's word, a FIFO kept from filling, a payload passed
+    # on), and the glue between blocks where it is: the whole protocol is unbounded, no bounded proof in context
+    blocks = {(t["top"], t["block"]) for t in got["tasks"] if t["block"]}
+    proven = {(t["top"], t["block"]) for t in got["tasks"] if t["block"] and t["unbounded"]}
+    assert proven == blocks and not [t for t in got["tasks"] if t["proof"] == "protocol" and t["mode"] == "bmc"]
+    inside = by["latte_score_engine", "protocol", "latte_score_engine__row_end"]  # the last try is kept
+    assert inside["within"] == "latte_score_engine" and inside["unbounded"], inside
+    glue = {s for t in got["tasks"] for s in t["glue"]}
+    assert glue == {s for t in got["tasks"] if t["unbounded"] for s in t["glue"]}, glue
+    assert "latte_score_engine__score_reg.i" in glue, glue
+    assert summaries[0].startswith("stream protocol of 29 of 29 block(s) unbounded"), summaries
+    assert "4 of 4 glue stream(s)" in summaries[0], summaries
+    assert summaries[1].startswith("0 of 1 proof(s) unbounded"), summaries  # the equivalence: bounded
+
+
+def test_protocol_of_the_attention_tops_is_unbounded(tmp_path):
+    """Issue 35: every block of the attention tops (softmax, its divider, P·V with its word FIFO, the timestamps)
+    closes alone or inside an enclosing module, with the invariants of formal/invariants.py, and the glue between
+    them where it is: no bounded proof in context is left."""
+    design = tmp_path / "d"
+    assert run_cli("generate", *SMALL, "--attention", "-o", design).returncode == 0
+    report = tmp_path / "prove.json"
+    proc = run_cli("prove", design, "--top", "latte_attention_engine", "--proofs", "protocol", "-j", "2",
+                   "--json", report, "-o", tmp_path / "out", timeout=600)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tasks = json.loads(report.read_text())["tasks"]
+    blocks = {t["block"] for t in tasks if t["block"]}
+    proven = {t["block"] for t in tasks if t["block"] and t["unbounded"]}
+    assert proven == blocks, blocks - proven  # every block proven
+    glue = {s for t in tasks for s in t["glue"]}
+    assert glue and glue == {s for t in tasks if t["unbounded"] for s in t["glue"]}, tasks  # the glue, where it is
+    assert all(t["mode"] == "prove" for t in tasks)  # no bounded proof in context
+    for part in ("pv", "softmax__divider", "pv__pending", "timestamps"):
+        assert f"latte_attention_engine__{part}" in proven, part
 
 
 @pytest.mark.parametrize("options, depth", [([], 6), (["--lanes", "16"], 18)])
@@ -234,7 +269,7 @@ def test_the_top_protocol_in_context_waits_for_its_blocks():
         ran.append(t)
         return SimpleNamespace(status="PASS" if t.block != "m__b" else "UNKNOWN", seconds=0.1, failed=[])
 
-    bar = SimpleNamespace(print=lambda line: None, advance=lambda *a: None)
+    bar = SimpleNamespace(print=lambda line: None, advance=lambda *a: None, add=lambda n: None)
     out = runner.run_all([*blocks, task("protocol"), task("recombination")], run, lambda t, v: "", 1, bar)
     context = next(t for t in ran if t.name == "protocol" and not t.block)
     assert context.proven == ("m__a",) and ran.index(context) > max(ran.index(b) for b in blocks)
@@ -245,6 +280,102 @@ def test_the_top_protocol_in_context_waits_for_its_blocks():
     ran.clear()
     runner.run_all([blocks[0], task("protocol", wrapper="module w; endmodule")], run, lambda t, v: "", 1, bar)
     assert [t.label for t in ran] == ["protocol.a", "protocol"]
+
+
+def test_a_block_not_closing_alone_is_tried_inside_its_enclosing_modules():
+    """Issue 35: a block whose induction does not close alone is tried in its parent, then up to the top; once every
+    block is proven the top's bounded proof in context is left out, else it runs without the proven blocks.
+    A counterexample inside the top is a failure of the design; one alone or inside a block is not."""
+    from types import SimpleNamespace
+
+    from latte_rtl.formal import runner
+
+    def task(block=None, ancestors=()):
+        return cli.Task("t", "protocol", 4, block or "m", None, True, "", "prove" if block else "bmc", block,
+                        ancestors=ancestors)
+
+    verdicts = {("m__p__b", None): "UNKNOWN", ("m__p__b", "m__p"): "UNKNOWN", ("m__p__b", "m"): "PASS",
+                ("m__c", None): "PASS"}
+    ran = []
+
+    def run(t):
+        ran.append((t.block, t.within))
+        return SimpleNamespace(status=verdicts.get((t.block, t.within), "PASS"), seconds=0.1, failed=[])
+
+    added = []
+    bar = SimpleNamespace(print=lambda line: None, advance=lambda *a: None, add=added.append)
+    plan = [task("m__p__b", ("m__p", "m")), task("m__c", ("m",)), task()]
+    out = runner.run_all(plan, run, lambda t, v: "", 1, bar)
+    assert ("m__p__b", "m__p") in ran and ("m__p__b", "m") in ran and (None, None) not in ran, ran
+    assert [o.task.label for o in out] == ["protocol.p__b", "protocol.p__b@p", "protocol.p__b@top", "protocol.c"]
+    assert sum(added) == 2 and "2 of 2 block(s) unbounded (1 alone, 1 inside" in runner.summary(out, 1.0)
+    verdicts["m__p__b", "m"] = "FAIL"
+    ran.clear()
+    out = runner.run_all(plan, run, lambda t, v: "", 1, bar)
+    assert ran[-1] == (None, None) and out[-1].task.proven == ("m__c",), ran  # the context, without m__c
+    top_try = next(o for o in out if o.task.within == "m")
+    assert top_try.task.at_top and top_try.task.failed(top_try.verdict) and not runner.json_report(out, 1)["all_hold"]
+    inner = next(o for o in out if o.task.within == "m__p")
+    assert not inner.task.failed(SimpleNamespace(status="FAIL"))  # the parent's inputs are free: not the design's
+
+
+def test_glue_streams_and_invariants_from_the_verilog():
+    """Issue 35: an input stream straight from a block's output (same valid, ready, payload nets, or a slice) is
+    assumed in proofs; one through glue (a lazy fork: another net for valid) is not. The invariants are read off
+    the block's registers: a SyncFIFO's depth from its w_rdy."""
+    from latte_rtl.formal import invariants, structure
+    from latte_rtl.formal.verilog import module_ports
+
+    text = """module t (
+    input  wire clk,
+    input  wire rst
+);
+  t__a a (
+    .clk(clk),
+    .o__payload(x),
+    .o__ready(r),
+    .o__valid(v),
+    .rst(rst)
+  );
+  t__b b (
+    .clk(clk),
+    .i__payload(x [3:1]),
+    .i__ready(r),
+    .i__valid(v),
+    .j__payload(x),
+    .j__ready(r2),
+    .j__valid(v2),
+    .rst(rst)
+  );
+endmodule
+module t__a (
+    input  wire clk,
+    input  wire rst,
+    output wire o__valid,
+    input  wire o__ready,
+    output wire [3:0] o__payload
+);
+endmodule
+module t__b (
+    input  wire clk,
+    input  wire rst,
+    input  wire i__valid,
+    output wire i__ready,
+    input  wire [2:0] i__payload,
+    input  wire j__valid,
+    output wire j__ready,
+    input  wire [3:0] j__payload
+);
+endmodule
+"""
+    ports = module_ports(text)
+    assert structure.glue_streams(text, ports, "t", {"t__a", "t__b"}) == [("t__b", "j")]
+    assert structure.glue_streams(text, ports, "t", {"t__b"}) == [("t__b", "i"), ("t__b", "j")]  # a: not proven
+    fifo = "  reg [1:0] consume;\n  reg [2:0] level;\n  reg [1:0] produce;\n  assign w_rdy = level != 3'h3;\n"
+    lines = "\n".join(invariants.block_lines("score.fetch.pending", fifo))
+    assert "level <= 3 && produce < 3 && consume < 3" in lines
+    assert "((produce + 3 - consume) % 3) == (level % 3)" in lines
+    assert invariants.block_lines("score.filter", fifo.replace("w_rdy", "ready")) == []
 
 
 def test_axi_master_rules_and_their_invariant():

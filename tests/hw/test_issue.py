@@ -11,13 +11,13 @@ from latte_rtl.config import ScoreConfig
 from latte_rtl.hw.completion import CompletionUnit
 from latte_rtl.hw.issue import KeyIssuer, TokenArbiter
 from latte_rtl.hw.layouts import PassKind
-from latte_rtl.sim.amaranth_streams import stream_get, stream_put
-from tests.amaranth_helpers import SEED, pauses, simulate
+from latte_rtl.sim.amaranth_streams import stream_put
+from tests.amaranth_helpers import SEED, checked_sink, pauses, simulate
 
 
 def test_key_issuer_and_arbiter_never_split_a_key():
     """Phase-1 tokens of keys 0..N-1 interleaved with completion jobs: every token passes once,
-    a key's HH beats and a job's tokens stay contiguous."""
+    a key's HH beats and a job's tokens stay contiguous, and a token on `o` stays until taken."""
     cfg = ScoreConfig(dim=10, lanes=3, max_keys=12)  # 4 beats
     print(f"seed={SEED}")
     comp = CompletionUnit(cfg)
@@ -40,7 +40,6 @@ def test_key_issuer_and_arbiter_never_split_a_key():
             return m
 
     dut, n, kept = Merge(), 9, [2, 5, 6]
-    got = []
 
     async def rows(ctx):
         await stream_put(ctx, dut.job, {"head": 0, "n_keys": n})
@@ -50,13 +49,11 @@ def test_key_issuer_and_arbiter_never_split_a_key():
         for j in kept:
             await stream_put(ctx, dut.kept, {"index": j, "hh": -j}, prng)
 
-    async def sink(ctx):
-        prng = pauses(random.Random(SEED + 1), 0.8)
-        for _ in range(cfg.beats * (n + 3 * len(kept))):
-            t = await stream_get(ctx, dut.o, prng)
-            got.append((t.kind, t.index, t.beat, t.q_low, t.k_low))
-
+    taken, broken = [], []  # issue 35: a token offered and not taken stays (the arbiter holds its choice)
+    sink = checked_sink(dut.o, cfg.beats * (n + 3 * len(kept)), pauses(random.Random(SEED + 1), 0.6), taken, broken)
     simulate(dut, rows, completions, sink)
+    assert not broken, broken
+    got = [(t.kind, t.index, t.beat, t.q_low, t.k_low) for t in taken]
     runs = [list(g) for _, g in itertools.groupby(got, key=lambda t: (t[0] == PassKind.HH, t[1]))]
     hh_runs = [r for r in runs if r[0][0] == PassKind.HH]
     assert [r[0][1] for r in hh_runs] == list(range(n))

@@ -47,7 +47,8 @@ def test_threshold_filter(config):
 
     async def producer(ctx):
         for hh, est, thr in trials:
-            await stream_put(ctx, dut.job, {"n_keys": len(hh), "threshold": thr})
+            ctx.set(dut.threshold, thr)
+            await stream_put(ctx, dut.job, {"n_keys": len(hh)})
             for j in range(len(hh)):
                 payload = {"index": j, "hh": int(hh[j])}
                 if centred:
@@ -85,6 +86,42 @@ def test_threshold_filter(config):
 
 
 # the golden twin: keep_mask by hand
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_threshold_filter_takes_n_estimates_a_row(config):
+    """Issue 35: `estimate` is ready for exactly the job's N estimates (none before the job, none past N, so
+    the row's summary stays offered while it waits) and the threshold is sampled as the job is taken (a write
+    to it during the row changes nothing)."""
+    cfg = CONFIGS[config]
+    dut = ThresholdFilter(cfg)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.estimate.valid, 1)
+        ctx.set(dut.estimate.payload, {"index": 0, "hh": 1})
+        _, _, ready = await ctx.tick().sample(dut.estimate.ready)
+        seen.append(ready)  # no job yet
+        ctx.set(dut.threshold, 0)
+        await stream_put(ctx, dut.job, {"n_keys": 2})
+        ctx.set(dut.threshold, cfg.widths.threshold_range[1])  # a write during the row
+        for j in range(4):
+            ctx.set(dut.estimate.payload, {"index": min(j, 1), "hh": 1})
+            _, _, ready = await ctx.tick().sample(dut.estimate.ready)
+            seen.append(ready)
+        ctx.set(dut.estimate.valid, 0)
+        ctx.set(dut.kept.ready, 1)
+        ctx.set(dut.summary.ready, 0)
+        while not ctx.get(dut.summary.valid):
+            await ctx.tick()
+        summary = ctx.get(dut.summary.payload)
+        seen.append((summary.kept_count, summary.max_estimate))
+        await ctx.tick().repeat(3)
+        seen.append(ctx.get(dut.summary.valid))
+
+    simulate(dut, bench, cycles=100)
+    # both estimates equal: kept at T = 0 in either mode (relative: E >= max - 0; absolute: E >= 0)
+    assert seen == [0, 1, 1, 0, 0, (2, 1), 1], seen
+
 
 def test_relative_ties_keep_boundary_and_max():
     hh = np.array([[10, 7, 6, 10, -3]])
