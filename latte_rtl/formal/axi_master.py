@@ -9,10 +9,8 @@ decode protocol proof, liveness.py, with INCR and the beat size: bounded)."""
 
 from __future__ import annotations
 
-import re
-
 from .liveness import AR_HELD
-from .verilog import Port
+from .verilog import Port, has_regs
 
 AR_PORTS = ("req__valid", "req__payload", "axi__arvalid", "axi__arready", "axi__araddr", "axi__arlen",
             "resp__valid", "axi__rready", "axi__rlast")
@@ -20,11 +18,6 @@ AR_PORTS = ("req__valid", "req__payload", "axi__arvalid", "axi__arready", "axi__
 
 def is_master(ports: dict[str, Port]) -> bool:
     return all(p in ports for p in AR_PORTS)
-
-
-def _has_reg(body: str, name: str) -> bool:
-    """Whether the master's Verilog has register `name` (hw/axi_read.py's `outstanding`, `addr`)."""
-    return re.search(rf"^\s*reg (?:\[\d+:0\] )?{name};", body, re.MULTILINE) is not None
 
 
 def lines(ports: dict[str, Port], body: str, *, bus_bytes: int, max_burst: int, outstanding: int) -> list[str]:
@@ -46,8 +39,8 @@ def lines(ports: dict[str, Port], body: str, *, bus_bytes: int, max_burst: int, 
            "<= 4096);",
            "    end",
            f"    axi__outstanding_at_most_max: assert (latte_f_bursts <= {outstanding});"]
-    if _has_reg(body, "outstanding"):
+    if has_regs(body, "outstanding"):
         out.append("    axi__outstanding_counts_bursts: assert (outstanding == latte_f_bursts + axi__arvalid);")
-    if _has_reg(body, "addr") and _has_reg(body, "remaining") and size:
+    if has_regs(body, "addr", "remaining") and size:
         out.append(f"    axi__next_address_aligned: assert (remaining == 0 || addr[{size - 1}:0] == 0);")
     return out + ["  end"]

@@ -66,8 +66,9 @@ def glue(text: str, ports: dict[str, dict[str, Port]], modules: dict[str, str], 
         if f"module {parent} (" not in text:
             continue
         own = {s for (m, s) in found if m == parent}  # glue one level up: not a source for its children either
-        found.update({stream: parent for stream in glue_streams(text, ports, parent, set(blocks), own)})
-        placed |= {module for module, _ in instances(text, parent).values()}
+        children = instances(text, parent)
+        found.update({stream: parent for stream in glue_streams(children, ports, parent, set(blocks), own)})
+        placed |= {module for module, _ in children.values()}
     for b in blocks:
         if b not in placed:
             found.update({(b, s.name): top for s in stream_ports(ports[b]) if s.valid_in})

@@ -187,7 +187,7 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     model = abstract(memory, manifest["memory_module"]["module"]) if task.name == "protocol" else None
     files[0].write_text(model or memory)  # protocol: the SRAM's contents abstracted away (memory.py)
     if task.within:  # a block's output streams, or the glue, inside an enclosing module
-        text = properties.instrument_within(text, task.within, *_within_checks(task, text), free=task.free)
+        text = properties.instrument_within(text, task.within, block=task.block, glue=task.glue, free=task.free)
     elif task.block:  # the block alone: its own lines only, its input streams assumed (those from glue: free)
         text = properties.instrument(text, task.block, blocks=False, free=task.free)
     else:
@@ -203,19 +203,6 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
         files[-1].write_text(task.wrapper)
     return sby.run_task(src, "proof", mode=task.mode, depth=task.depth, top=task.formal_top,
                         files=[str(f) for f in files])
-
-
-def _within_checks(task: Task, text: str) -> tuple[dict, tuple]:
-    """({module: stream names to assert}, FIFO modules) of a task inside an enclosing module: a block's output
-    streams (and, for a FIFO, no write while full), or the glue streams."""
-    from .verilog import module_ports, stream_ports
-
-    if task.glue:
-        checks: dict[str, list[str]] = {}
-        for module, stream in task.glue:
-            checks.setdefault(module, []).append(stream)
-        return checks, ()
-    return {task.block: [s.name for s in stream_ports(module_ports(text)[task.block]) if not s.valid_in]}, (task.block,)
 
 
 def keep_log(task: Task, verdict, out_dir: Path) -> Path:

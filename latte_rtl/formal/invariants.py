@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import re
 
+from .verilog import has_regs
+
 _FILTER_REGS = ("active", "seen", "n_keys")
 _SCAN_REGS = ("fetched", "cur_bits")  # relative mode only
 _PENDING_R_RDY = re.compile(r" pending \(\n(?:\s+\..*\n)*?\s+\.r_rdy\(([\w$]+)\)")
 _FIFO_DEPTH = re.compile(r"^\s*assign w_rdy = level != \d+'h([0-9a-f]+);", re.MULTILINE)
 
 
-def _has_regs(body: str, names) -> bool:
-    return all(re.search(rf"^\s*reg (?:\[\d+:0\] )?{name};", body, re.MULTILINE) for name in names)
-
-
 def _filter(body: str) -> list[str]:
-    if not _has_regs(body, _FILTER_REGS):
+    if not has_regs(body, *_FILTER_REGS):
         return []
     lines = ["    filter__at_most_n_estimates: assert (seen <= n_keys);"]
-    if _has_regs(body, _SCAN_REGS):
+    if has_regs(body, *_SCAN_REGS):
         lines += ["    filter__scan_once_all_seen: assert (!(fetched || cur_bits != 0) || (active && seen == n_keys));",
                   "    filter__word_compared_once_read: assert (!fetched || cur_bits == 0);"]
     return lines
@@ -38,7 +36,7 @@ def _fifo(body: str) -> list[str]:
     """Amaranth's SyncFIFO (`level`, `produce`, `consume`; w_rdy = level != depth): the level within the depth
     and equal to the entries between the pointers (else a write could land on the word being read)."""
     depth = _FIFO_DEPTH.search(body)
-    if not depth or not _has_regs(body, ("produce", "consume")):
+    if not depth or not has_regs(body, "produce", "consume"):
         return []
     d = int(depth.group(1), 16)
     return [f"    fifo__level_within_depth: assert (level <= {d} && produce < {d} && consume < {d});",
@@ -47,14 +45,14 @@ def _fifo(body: str) -> list[str]:
 
 def _divider(body: str) -> list[str]:
     """hw/divider.py: a quotient is offered only once its bits are all in (never while still dividing)."""
-    return ["    divider__offered_once_done: assert (!(busy && o__valid));"] if _has_regs(body, ("busy",)) else []
+    return ["    divider__offered_once_done: assert (!(busy && o__valid));"] if has_regs(body, "busy") else []
 
 
 def _pv(body: str) -> list[str]:
     """stages/pv.py: past ACCUMULATE (the FSM's first state) no V word is asked for, waits or is added, so
     the accumulators hold while the out beats are offered."""
     waiting = _PENDING_R_RDY.search(body)  # the net of its word FIFO's r_rdy (a request waits for its word)
-    if not _has_regs(body, ("fsm_state", "cur", "add")) or not waiting:
+    if not has_regs(body, "fsm_state", "cur", "add") or not waiting:
         return []
     idle = f"!cur && !add && !{waiting.group(1)}"
     return [f"    pv__nothing_in_flight_past_accumulate: assert (fsm_state == 0 || ({idle}));"]

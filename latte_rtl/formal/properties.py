@@ -82,14 +82,20 @@ def instrument(text: str, top: str, *, reset_assumed: bool = True, blocks: bool 
     return text
 
 
-def instrument_within(text: str, within: str, checks: dict[str, list[str]], fifo=(), free=()) -> str:
-    """`text` with the streams `checks` names ({module: stream names}) asserted, and no write while full in the
-    FIFOs `fifo`, inside module `within`, whose input streams are assumed (but those in `free`: (module, stream)
-    pairs) and whose reset is in cycle 0; nothing else asserted: a block's output streams where its protocol
-    rests on its surroundings, or the glue between blocks."""
+def instrument_within(text: str, within: str, *, block: str | None = None, glue=(), free=()) -> str:
+    """`text` with, inside module `within`, `block`'s output streams asserted (and, for a FIFO, no write while
+    full) or the `glue` streams ((module, input stream) pairs); `within`'s input streams assumed (but those in
+    `free`: (module, stream) pairs) and its reset in cycle 0; nothing else asserted: a block whose protocol rests
+    on its surroundings, or the glue between blocks."""
     from .verilog import insert_before_endmodule
 
     ports = module_ports(text)
+    checks: dict[str, list[str]] = {}
+    for module, stream in glue:
+        checks.setdefault(module, []).append(stream)
+    if block:
+        checks[block] = [s.name for s in stream_ports(ports[block]) if not s.valid_in]
+    fifo = (block,) if block else ()
     own = [s.name for s in _assumable(ports[within]) if (within, s.name) not in free]
     text = insert_before_endmodule(text, within, stream_lines(
         ports[within], assumed=own, asserted=checks.get(within, ()), reset_assumed=True))

@@ -59,15 +59,14 @@ def _sources(ports: dict[str, dict[str, Port]], parent: str, found: dict, blocks
     return sources
 
 
-def glue_streams(text: str, ports: dict[str, dict[str, Port]], parent: str, blocks: set[str],
+def glue_streams(found: dict, ports: dict[str, dict[str, Port]], parent: str, blocks: set[str],
                  free=()) -> list[tuple[str, str]]:
-    """(block module, stream name) of every input stream of a block instanced in `parent` that does not come
-    straight from a block's output stream or from `parent`'s own input stream (one not in `free`, itself glue
-    in `parent`'s parent): same valid and ready nets, and
-    the payload the same net (or a slice of it), or no payload port on the consumer (its payload passes through
-    to one of its outputs, checked there). A producer whose payload port is an input (it passes a payload on)
-    counts: its proof asserts the hold on that very net."""
-    found = instances(text, parent)
+    """(block module, stream name) of every input stream of a block instanced in `parent` (`found`: its
+    `instances`) that does not come straight from a block's output stream or from `parent`'s own input stream
+    (one not in `free`, itself glue in `parent`'s parent): same valid and ready nets, and the payload the same
+    net (or a slice of it), or no payload port on the consumer (its payload passes through to one of its
+    outputs, checked there). A producer whose payload port is an input (it passes a payload on) counts: its
+    proof asserts the hold on that very net."""
     sources = _sources(ports, parent, found, blocks, free)
     glue = []
     for _, (module, conns) in found.items():

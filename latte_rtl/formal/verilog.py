@@ -47,6 +47,11 @@ def stream_ports(ports: dict[str, Port]) -> list[StreamPort]:
     return streams
 
 
+def has_regs(body: str, *names: str) -> bool:
+    """Whether a module's Verilog `body` declares every register in `names` (Amaranth keeps a Signal's name)."""
+    return all(re.search(rf"^\s*reg (?:\[\d+:0\] )?{name};", body, re.MULTILINE) for name in names)
+
+
 def insert_before_endmodule(text: str, module: str, lines: list[str]) -> str:
     """`text` with `lines` added at the end of `module`'s body."""
     for match in _MODULE.finditer(text):

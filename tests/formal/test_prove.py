@@ -369,8 +369,9 @@ module t__b (
 endmodule
 """
     ports = module_ports(text)
-    assert structure.glue_streams(text, ports, "t", {"t__a", "t__b"}) == [("t__b", "j")]
-    assert structure.glue_streams(text, ports, "t", {"t__b"}) == [("t__b", "i"), ("t__b", "j")]  # a: not proven
+    children = structure.instances(text, "t")
+    assert structure.glue_streams(children, ports, "t", {"t__a", "t__b"}) == [("t__b", "j")]
+    assert structure.glue_streams(children, ports, "t", {"t__b"}) == [("t__b", "i"), ("t__b", "j")]  # a: not proven
     fifo = "  reg [1:0] consume;\n  reg [2:0] level;\n  reg [1:0] produce;\n  assign w_rdy = level != 3'h3;\n"
     lines = "\n".join(invariants.block_lines("score.fetch.pending", fifo))
     assert "level <= 3 && produce < 3 && consume < 3" in lines
