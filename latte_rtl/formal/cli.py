@@ -310,7 +310,8 @@ def cmd_prove(args) -> int:
     json_out = check_output_file(args.json, "--json") if args.json else None
     tasks = all_tasks(args, cfg, manifest, design_dir, tops, wanted)
     jobs = bounded_jobs(args.jobs, len(tasks), "proof tasks", "-j")
-    print(f"prove {design_dir}: {len(tasks)} proof task(s), {jobs} in parallel, SymbiYosys + smtbmc + Yices 2")
+    print(f"prove {design_dir}: {len(tasks)} proof task(s) planned (a block or glue that does not close where it is "
+          f"is tried again further up), {jobs} in parallel, SymbiYosys + smtbmc + Yices 2")
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="latte-prove-") as tmp, Progress(len(tasks), "prove") as bar:
         def run(task):
@@ -333,7 +334,13 @@ def cmd_prove(args) -> int:
 def register(sub) -> None:
     from ..cli.common import int_at_least
 
-    p = sub.add_parser("prove", help="formal proofs (SymbiYosys) of a generated design's own Verilog")
+    p = sub.add_parser("prove", help="formal proofs (SymbiYosys) of a generated design's own Verilog",
+                       description="Formal proofs (SymbiYosys + Yices) of a generated design's own Verilog: the "
+                       "recombination and each block's stream protocol by k-induction (unbounded; a block that does "
+                       "not close alone is tried inside its enclosing modules, lines marked NEXT, and the glue "
+                       "between blocks where it is), the rest bounded (a proof in context, marked CONTEXT, only for "
+                       "what closes nowhere; equivalence, latency, liveness). Exit 0: every property holds; 1: one "
+                       "fails (a VCD in -o); 2: a user error. See docs/verification.md.")
     p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
     p.add_argument("--top", help="prove only this top (default: every top of the design)")
     p.add_argument("--depth", type=int, help="cycles of the bounded proofs (default: one full row of max_keys "
@@ -347,7 +354,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="directory for counterexample VCDs and logs (default: DIR/prove)")
     p.add_argument("-j", "--jobs", type=int_at_least("-j", 1), default=1,
                    help="proof tasks run in parallel (each one SymbiYosys run, one solver process; default 1)")
-    p.add_argument("--json", help="write each task's status, mode (bmc: bounded; prove: k-induction), depth and "
-                                  "seconds to this file")
+    p.add_argument("--json", help="write each task's top, proof, block, within, glue, status, failure (a failure "
+                                  "of the design: a try that moved up is not), mode (bmc: bounded; prove: "
+                                  "k-induction), depth, unbounded, seconds and failed properties to this file")
     p.add_argument("--allow-modified", action="store_true", help="prove Verilog edited after generation")
     p.set_defaults(func=cmd_prove)

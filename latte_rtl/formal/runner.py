@@ -91,7 +91,7 @@ def json_report(outcomes: list[Outcome], seconds: float) -> dict:
             "all_hold": not any(o.task.failed(o.verdict) for o in outcomes),
             "tasks": [{"top": o.task.top, "proof": o.task.name, "block": o.task.block, "within": o.task.within,
                        "glue": [f"{m}.{s}" for m, s in o.task.glue], "mode": o.task.mode,
-                       "depth": o.task.depth, "status": o.verdict.status,
+                       "depth": o.task.depth, "status": o.verdict.status, "failure": o.task.failed(o.verdict),
                        "unbounded": o.task.mode == "prove" and o.verdict.status == "PASS",
                        "seconds": round(o.verdict.seconds, 1), "scope": o.task.scope,
                        "proven_blocks": len(o.task.proven),

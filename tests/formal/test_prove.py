@@ -72,6 +72,8 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
     assert proven == blocks and not [t for t in got["tasks"] if t["proof"] == "protocol" and t["mode"] == "bmc"]
     inside = by["latte_score_engine", "protocol", "latte_score_engine__row_end"]  # the last try is kept
     assert inside["within"] == "latte_score_engine" and inside["unbounded"], inside
+    tries = [t for t in got["tasks"] if t["block"] and t["status"] != "PASS"]  # moved up: no failure of the design
+    assert tries and not any(t["failure"] for t in got["tasks"]), tries
     glue = {s for t in got["tasks"] for s in t["glue"]}
     assert glue == {s for t in got["tasks"] if t["unbounded"] for s in t["glue"]}, glue
     assert "latte_score_engine__score_reg.i" in glue, glue
@@ -314,7 +316,9 @@ def test_a_block_not_closing_alone_is_tried_inside_its_enclosing_modules():
     out = runner.run_all(plan, run, lambda t, v: "", 1, bar)
     assert ran[-1] == (None, None) and out[-1].task.proven == ("m__c",), ran  # the context, without m__c
     top_try = next(o for o in out if o.task.within == "m")
-    assert top_try.task.at_top and top_try.task.failed(top_try.verdict) and not runner.json_report(out, 1)["all_hold"]
+    report = runner.json_report(out, 1)
+    assert top_try.task.at_top and top_try.task.failed(top_try.verdict) and not report["all_hold"]
+    assert [t["failure"] for t in report["tasks"] if t["within"] == "m"] == [True], report
     inner = next(o for o in out if o.task.within == "m__p")
     assert not inner.task.failed(SimpleNamespace(status="FAIL"))  # the parent's inputs are free: not the design's
 
