@@ -13,7 +13,7 @@ from ..errors import UserError
 # (c) and (d) need every key in the solver: by default only for designs this small (any design with --depth).
 EQUIV_LIMITS = {"dim": 4, "max_keys": 6, "bits": 8}
 LATTE_SCORE_TOP = "latte_score_engine"
-PROOFS = ("recombination", "protocol", "equivalence", "latency", "liveness")
+PROOFS = ("recombination", "datapath", "protocol", "equivalence", "latency", "liveness")
 DEFAULT_DEPTH_CAP = 40  # cycles: a large design's full row is beyond any solver's reach
 MAX_STALLS = 8  # --stalls: cycles a handshake of the liveness environment may wait in a row
 
@@ -36,6 +36,7 @@ class Task:
     ancestors: tuple[str, ...] = ()  # block tasks: the enclosing modules still to try, parent first
     free: tuple[tuple[str, str], ...] = ()  # protocol: (module, input stream) neither assumed nor asserted (glue)
     glue: tuple[tuple[str, str], ...] = ()  # glue tasks: the (module, input stream) pairs asserted inside `within`
+    exposed: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (module, internal signals) on ports for the wrapper
 
     @property
     def label(self) -> str:
@@ -122,9 +123,9 @@ def block_tasks(cfg, manifest: dict, top: str, ports: dict, text: str) -> list[T
 
 
 def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
-         stalls: int = 0, text: str = "") -> tuple[list[Task], list[str]]:
+         stalls: int = 0, text: str = "", asked: tuple[str, ...] = ()) -> tuple[list[Task], list[str]]:
     """The proof tasks of one top (`ports`: its Verilog `text`'s {module: ports}), and notes on what is
-    skipped."""
+    skipped (`asked`: proofs named in --proofs, run even where they are skipped by default)."""
     from . import liveness, properties
 
     entry = manifest["tops"][top]
@@ -142,12 +143,29 @@ def plan(cfg, manifest: dict, top: str, depth: int | None, ports: dict,
                              for name, d, text, scope in parts], notes
     if top != LATTE_SCORE_TOP:
         return tasks, notes
-    acc = next(m for m, path in entry["modules"].items() if path == "accumulator")
-    steps = properties.recombination_steps(cfg) + 2
-    tasks.insert(0, Task(top, "recombination", steps, "latte_formal_recombination",
-                         properties.recombination_wrapper(cfg, acc, ports[acc]), False,
-                         f"unbounded (k-induction, k = {steps}): every key's score from its passes, every beat "
-                         "sum", "prove"))
+    from . import datapath
+
+    modules = entry["modules"]
+    per_key = datapath.steps(cfg)
+    too_big = datapath.fits(cfg)
+    if too_big and "datapath" not in asked:
+        notes.append(f"{top}: datapath skipped ({too_big}): name it in --proofs to run it anyway")
+    else:
+        tasks.insert(0, Task(top, "datapath", per_key, datapath.MODULE, datapath.wrapper(cfg, modules, ports),
+                             False,
+                             f"unbounded (k-induction, k = {per_key}): each key's HH and exact score from the lane "
+                             "products of its beats through the dot product and accumulator, any stall and "
+                             "backpressure, independent of max_keys", "prove", exposed=datapath.exposed(cfg, modules)))
+    if cfg.score.completion_lanes:
+        notes.append(f"{top}: recombination skipped (split arrays: the completion accumulator starts from the "
+                     "token's HH; the datapath proof covers both arrays)")
+    else:
+        acc = next(m for m, path in modules.items() if path == "accumulator")
+        steps = properties.recombination_steps(cfg) + 2
+        tasks.insert(0, Task(top, "recombination", steps, "latte_formal_recombination",
+                             properties.recombination_wrapper(cfg, acc, ports[acc]), False,
+                             f"unbounded (k-induction, k = {steps}): every key's score from its passes, every beat "
+                             "sum", "prove"))
     why = equivalence_fits(cfg)
     if why and depth is None:
         notes.append(f"{top}: equivalence and latency skipped ({why}; by default they need dim <= "
@@ -177,7 +195,7 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     """Instrument the top's Verilog copy in `workdir`, add the wrapper, run SymbiYosys."""
     from . import invariants, properties, sby
     from .memory import abstract
-    from .verilog import insert_before_endmodule
+    from .verilog import expose, insert_before_endmodule
 
     src = workdir / task.top / task.label
     src.mkdir(parents=True, exist_ok=True)
@@ -193,6 +211,8 @@ def run_task(task: Task, design_dir: Path, manifest: dict, workdir: Path):
     else:
         text = properties.instrument(text, manifest["tops"][task.top]["module"], reset_assumed=task.reset_assumed,
                                      blocks=task.name == "protocol", proven=task.proven, free=task.free)
+    for module, names in task.exposed:
+        text = expose(text, module, names)
     if task.falls_back:
         text = invariants.instrument(text, manifest["tops"][task.top]["modules"])
     if task.extra:
@@ -276,7 +296,8 @@ def all_tasks(args, cfg, manifest: dict, design_dir: Path, tops: list[str], want
     tasks, applies = [], []
     for top in tops:
         text = read_verilog(design_dir / manifest["tops"][top]["file"])
-        planned, notes = plan(cfg, manifest, top, args.depth, module_ports(text), args.stalls, text)
+        planned, notes = plan(cfg, manifest, top, args.depth, module_ports(text), args.stalls, text,
+                              asked=tuple(wanted) if args.proofs is not None else ())
         tasks += [t for t in planned if t.name in wanted]
         applies.append(f"{top}: {', '.join(dict.fromkeys(t.name for t in planned))}")
         for note in notes:
@@ -336,10 +357,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("prove", help="formal proofs (SymbiYosys) of a generated design's own Verilog",
                        description="Formal proofs (SymbiYosys + Yices) of a generated design's own Verilog: the "
-                       "recombination and each block's stream protocol by k-induction (unbounded; a block that does "
-                       "not close alone is tried inside its enclosing modules, lines marked NEXT, and the glue "
-                       "between blocks where it is), the rest bounded (a proof in context, marked CONTEXT, only for "
-                       "what closes nowhere; equivalence, latency, liveness). Exit 0: every property holds; 1: one "
+                       "recombination, each key's HH and score through the dot product and accumulator (datapath; by "
+                       "default up to 8 lanes) and each block's stream protocol by k-induction (unbounded; a block "
+                       "that does not close alone is tried inside its enclosing modules, lines marked NEXT, and the "
+                       "glue between blocks where it is), the rest bounded (a proof in context, marked CONTEXT, only "
+                       "for what closes nowhere; equivalence, latency, liveness). Exit 0: every property holds; 1: one "
                        "fails (a VCD in -o); 2: a user error. See docs/verification.md.")
     p.add_argument("design_dir", help="generated design directory (latte-rtl generate -o DIR)")
     p.add_argument("--top", help="prove only this top (default: every top of the design)")

@@ -38,6 +38,10 @@ MUTANTS = {
                     lambda m, _: f"{{ {m.group(1)}acc, {int(m.group(2)) + 1}'h0 }}",
                     "the LL pass shifts the accumulator by l + 1 instead of l", "recombination",
                     "recombination__pass3_partial_score"),  # the LL pass's first beat: before the score leaves
+    "product": Mutant("dot.multipliers", re.compile(r"\$signed\(([^()]+?)\) \* \$signed\(([^()]+?)\)"),
+                      lambda m, _: f"{m.group(1)} * {m.group(2)}",
+                      "a lane multiplies its operands as unsigned numbers", "datapath",
+                      "datapath__stage_products"),  # the products stage, a cycle before the sum
     "ready": Mutant("dot", re.compile(r"assign p_ready = [^;]+;"), lambda m, _: "assign p_ready = 1'h1;",
                     "the dot product's sum register ignores o.ready (overwrites a stalled beat)", "protocol",
                     "protocol__"),

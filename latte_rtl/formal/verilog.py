@@ -61,6 +61,26 @@ def insert_before_endmodule(text: str, module: str, lines: list[str]) -> str:
     raise ValueError(f"module must be in the Verilog, not {module!r}")
 
 
+def expose(text: str, module: str, names: tuple[str, ...]) -> str:
+    """`text` with `module`'s internal signals `names` also on output ports `formal_<name>` (a proof's wrapper
+    reads them); ValueError if one is not declared (Amaranth keeps a Signal's name)."""
+    for match in _MODULE.finditer(text):
+        if match.group(1) == module:
+            break
+    else:
+        raise ValueError(f"module must be in the Verilog, not {module!r}")
+    ports, assigns = [], []
+    for name in names:
+        declared = rf"^\s*(?:reg|wire) (?:signed )?(?:\[(\d+):0\] )?{re.escape(name)};"
+        decl = re.search(declared, match.group(3), re.MULTILINE)
+        if not decl:
+            raise ValueError(f"{module} must declare a signal named {name!r}")
+        ports.append(f"\n    output wire [{int(decl.group(1) or 0)}:0] formal_{name},")
+        assigns.append(f"  assign formal_{name} = {name};\n")
+    end = match.end() - len("endmodule")
+    return (text[:match.start(2)] + "".join(ports) + text[match.start(2):end] + "".join(assigns) + text[end:])
+
+
 def module_body(text: str, module: str) -> str:
     """The text of `module` in `text` (header to endmodule)."""
     for match in _MODULE.finditer(text):

@@ -50,12 +50,14 @@ class DotProduct(wiring.Component):
         if not self.pipeline:
             return self._single_stage(m, mul)
         token_shape = self.i.payload.token.shape()
-        p_valid, p_ready = Signal(), Signal()  # stage 1: the products (and the operand sum)
+        p_valid = Signal()  # stage 1: the products (and the operand sum); on its own line to keep its name
+        p_ready = Signal()
         p_token = Signal(token_shape, reset_less=True)
         products = Signal(mul.products.shape(), reset_less=True)
         token = Signal(token_shape, reset_less=True)  # stage 2: their sum, on `o`
         total = Signal(self.o.payload.sum.shape(), reset_less=True)
-        load_products, load_sum = Signal(), Signal()  # the payload flops' clock-gate enables
+        load_products = Signal()  # the payload flops' clock-gate enables
+        load_sum = Signal()
         m.d.comb += [
             p_ready.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(~p_valid | p_ready),

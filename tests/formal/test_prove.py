@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from latte_rtl.formal import cli, mutants, sby
+from latte_rtl.formal import cli, mutants, sby, verilog
 from latte_rtl.formal.verilog import module_ports, stream_ports
 from tests.cli_helpers import assert_user_error, run_cli
 
@@ -43,8 +43,8 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
     Issue 35: the recombination and the protocol of every block that closes alone are unbounded
     (k-induction), and --json has each task's mode, status and time."""
     report = tmp_path.parent / "prove.json"
-    runs = [(("--proofs", "recombination,protocol,latency", "-j", "2", "--json", report),
-             ("recombination", "protocol", "latency")),
+    runs = [(("--proofs", "recombination,datapath,protocol,latency", "-j", "2", "--json", report),
+             ("recombination", "datapath", "protocol", "latency")),
             (("--top", "latte_score_engine", "--proofs", "equivalence", "--depth", "24"), ("equivalence",))]
     summaries = []
     for options, tasks in runs:
@@ -58,8 +58,9 @@ def test_prove_passes_on_the_small_design(design, tmp_path):
     got = json.loads(report.read_text())
     by = {(t["top"], t["proof"], t["block"]): t for t in got["tasks"]}
     assert got["all_hold"] and all(t["seconds"] > 0 for t in got["tasks"])
-    recombination = by["latte_score_engine", "recombination", None]
-    assert recombination["mode"] == "prove" and recombination["unbounded"], recombination
+    for proof in ("recombination", "datapath"):  # per key, whatever max_keys
+        task = by["latte_score_engine", proof, None]
+        assert task["mode"] == "prove" and task["unbounded"], task
     # the blocks every design proves alone (their outputs registered or passed on with their inputs)
     for block in ("latte_score_engine", "latte_score_engine__accumulator", "latte_score_engine__dot",
                   "latte_score_engine__filter", "latte_score_engine__row", "dense_score_engine__row"):
@@ -118,6 +119,26 @@ def test_recombination_is_unbounded_on_the_default_design(options, depth, tmp_pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (task,) = json.loads(report.read_text())["tasks"]
     assert task["proof"] == "recombination" and task["unbounded"] and task["depth"] == depth, task
+    lanes = 64 if not options else 16  # past datapath.MAX_LANES: the per-key datapath runs only when asked for
+    assert f"datapath skipped ({lanes} lanes > 8): name it in --proofs to run it anyway" in proc.stdout, proc.stdout
+
+
+def test_datapath_of_split_arrays_with_the_centred_estimate(tmp_path):
+    """Issue 35 item 2: each key's HH, Q + S_j and exact score, through both arrays' dot products and accumulators
+    (the completion's on one lane, two dot beats a stored word), by k-induction: nothing in it depends on max_keys.
+    The recombination (the shared accumulator's) does not apply: a note says so."""
+    design = tmp_path / "d"
+    options = ["--bits", "4", "--msb-bits", "2", "--dim", "2", "--lanes", "2", "--completion-lanes", "1", "--heads",
+               "1", "--max-keys", "2", "--estimate", "centred"]
+    assert run_cli("generate", *options, "-o", design).returncode == 0
+    report = tmp_path / "prove.json"
+    proc = run_cli("prove", design, "--top", "latte_score_engine", "--proofs", "recombination,datapath", "--json",
+                   report, timeout=300)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "recombination skipped (split arrays" in proc.stdout
+    (task,) = json.loads(report.read_text())["tasks"]
+    assert task["proof"] == "datapath" and task["unbounded"] and task["mode"] == "prove", task
 
 
 @pytest.mark.parametrize("name", list(mutants.MUTANTS))
@@ -165,7 +186,7 @@ def test_prove_user_errors(design, tmp_path):
     assert_user_error(run_cli("prove", design, "--stalls", "1"), "--stalls applies to the decode tops only")
     assert_user_error(run_cli("prove", design, "--top", "latte_score_engine", "--proofs", "liveness"),
                       "--proofs liveness must name a proof that applies to --top latte_score_engine",
-                      "latte_score_engine: recombination, protocol, equivalence, latency")
+                      "latte_score_engine: recombination, datapath, protocol, equivalence, latency")
     broken = tmp_path / "d"
     shutil.copytree(design, broken)
     mutants.apply(broken, "shift")
@@ -381,6 +402,17 @@ endmodule
     assert "level <= 3 && produce < 3 && consume < 3" in lines
     assert "((produce + 3 - consume) % 3) == (level % 3)" in lines
     assert invariants.block_lines("score.filter", fifo.replace("w_rdy", "ready")) == []
+
+
+def test_expose_puts_internal_signals_on_ports():
+    text = ("module m (\n    input  wire clk,\n    output wire o\n);\n  reg signed [4:0] acc;\n  wire w;\n"
+            "  assign o = w;\nendmodule\n")
+    out = verilog.expose(text, "m", ("acc", "w"))
+    ports = verilog.module_ports(out)["m"]
+    assert ports["formal_acc"] == verilog.Port("output", "formal_acc", 5), ports
+    assert ports["formal_w"].width == 1 and "assign formal_acc = acc;" in out and "assign o = w;" in out
+    with pytest.raises(ValueError, match="must declare a signal named 'nope'"):
+        verilog.expose(text, "m", ("nope",))
 
 
 def test_axi_master_rules_and_their_invariant():
