@@ -10,8 +10,8 @@ former default design, `--lanes 16`: dim 64, max_keys 1024; recombination and pr
 default design, 64 lanes), decode_ci (the CI decode twin),
 deadlock (issue 29's deadlock design, tests/sim/test_fuzz.py REGRESSIONS, made as before its fix by the `credit`
 mutant: the liveness proof must refute it), big_*_equiv (the equivalence and latency at --depth 24),
-big_shift / big_ready / big_key_count (the mutants on the big design: the proof must fail). Prints one line per
-task and one per design; exits 1 if a proof fails (a mutant: if none does)."""
+big_product / big_shift / big_ready / big_key_count (the mutants on the big design: the proof must fail).
+Prints one line per task and one per design; exits 1 if a proof fails (a mutant: if none does)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ DESIGNS = {  # name: (generate options, prove options[, mutant: the proof must f
     "big_relative_equiv": (BIG, EQUIV),
     "big_absolute_equiv": (f"{BIG} --threshold-mode absolute", EQUIV),
     "big_shift": (BIG, "--top latte_score_engine --proofs recombination --allow-modified", "shift"),
+    "big_product": (BIG, "--top latte_score_engine --proofs datapath --allow-modified", "product"),
     "big_ready": (BIG, "--top latte_score_engine --proofs protocol --allow-modified", "ready"),
     "big_key_count": (BIG, f"{EQUIV} --allow-modified", "key_count"),
     "default": ("--lanes 16", "--proofs recombination,protocol"),

@@ -81,10 +81,11 @@ def exposed(cfg: LatteConfig, modules: dict[str, str]) -> tuple[tuple[str, tuple
 def fits(cfg: LatteConfig) -> str | None:
     """None if the proof runs by default on this design, else why not: past MAX_LANES lanes (or with the centred
     estimate's operand sums past MAX_CENTRED_LANES) the solver's cost grows steeply (adder trees against sums)."""
-    lanes = max(p.lanes for p in pipelines(cfg))
-    limit = MAX_CENTRED_LANES if cfg.score.estimate == "centred" else MAX_LANES
-    return f"{lanes} lanes > {limit}{' with the centred estimate' if cfg.score.estimate == 'centred' else ''}" \
-        if lanes > limit else None
+    lanes, centred = max(p.lanes for p in pipelines(cfg)), cfg.score.estimate == "centred"
+    limit = MAX_CENTRED_LANES if centred else MAX_LANES
+    if lanes <= limit:
+        return None
+    return f"{lanes} lanes > {limit}" + (" with the centred estimate" if centred else "")
 
 
 def steps(cfg: LatteConfig) -> int:
@@ -112,7 +113,7 @@ def _pick(pos: str, values: list) -> str:
 
 class _Pipeline:
     """The lines of one pipeline in the wrapper (its names prefixed with the pipeline's prefix). Positions count a
-    pair of keys' beats: key · steps + step."""
+    round of keys' beats: key · steps + step."""
 
     def __init__(self, cfg: LatteConfig, pipe: Pipeline, by_path: dict, ports: dict):
         s = cfg.score
