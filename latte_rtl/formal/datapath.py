@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..config import LatteConfig
 from ..hw import layouts
 from ..hw.layouts import PassKind
-from .properties import REF_WIDTH, _layout_field
+from .properties import REF_WIDTH, _layout_field, lane_range, nibble_ranges
 
 # pass: (kind, q_low, k_low)
 PASSES = {"HH": (PassKind.HH, 0, 0), "HL": (PassKind.MID, 0, 1), "LH": (PassKind.MID, 1, 0),
@@ -133,8 +133,7 @@ class _Pipeline:
         self.keys = max(2, -(-MIN_POSITIONS // pipe.steps))
         self.n = self.keys * pipe.steps
         self.pw = max(1, (self.n - 1).bit_length())
-        m, l = s.msb_bits, s.lsb_bits
-        self.high, self.low = (-(1 << (m - 1)), (1 << (m - 1)) - 1), (0, (1 << l) - 1)  # nibble ranges
+        self.high, self.low = nibble_ranges(s)
 
     def inputs(self) -> list[str]:
         """The wrapper's free inputs: whether a beat is offered, whether the result is taken, the operands."""
@@ -189,10 +188,9 @@ class _Pipeline:
     def _beat_bounds(self, t: int, operand_sum: bool = False) -> tuple[int, int]:
         """(min, max) of the beat's product sum (or operand sum) at step t."""
         _, q_low, k_low = PASSES[self._where(t)[0]]
-        a, b = (self.low if q_low else self.high), (self.low if k_low else self.high)
-        corners = [x + y if operand_sum else x * y for x in a for y in b]
+        lo, hi = lane_range(self.s, q_low, k_low, operand_sum)
         lanes = sum(e is not None for e in self._elements(t))
-        return min(corners) * lanes, max(corners) * lanes
+        return lo * lanes, hi * lanes
 
     def _in_reach(self, pos: str, value: str, operand_sum: bool = False) -> str:
         """`value` (a beat's sum) within what the beat at position `pos` can reach."""
@@ -208,17 +206,13 @@ class _Pipeline:
         lines = [f"  wire [{self.pipe.token.size - 1}:0] {x}tok{i} = {self._token(i // steps, i % steps)};"
                  for i in range(self.n)]
         if self.init_width > 1:  # the HH a completion token carries: any HH of the design's range
-            lo, hi = (self.s.dim * c for c in self._hh_range())
+            lo, hi = (self.s.dim * c for c in lane_range(self.s, False, False))
             for j in range(self.keys):
                 lines += [f"  (* anyconst *) reg signed [{self.init_width - 1}:0] {x}init{j};",
                           f"  always @* assume ({x}init{j} >= {lo} && {x}init{j} <= {hi});"]
         else:
             lines += [f"  wire signed [{R - 1}:0] {x}init{j} = 0;" for j in range(self.keys)]
         return lines
-
-    def _hh_range(self) -> tuple[int, int]:
-        lo, hi = self.high
-        return lo * hi, lo * lo
 
     # -- the beats offered, the design's blocks ------------------------------------------------------------------
     def _feed(self) -> list[str]:
@@ -321,12 +315,22 @@ class _Pipeline:
         lines += ["  end"]
         init = _pick(f"{x}before_key", [f"{x}init{j}" for j in range(self.keys)])
         tot = {name: f"{x}tot{passes.index(name)}" for name in passes}
+
         hl_lh = " + ".join(tot[n] for n in ("HL", "LH") if n in tot)
-        partial = {"HH": tot.get("HH"), "HL": f"({init} <<< {l}) + {tot.get('HL')}",
-                   "LH": f"({init} <<< {l}) + {hl_lh}",
-                   "LL": f"((({init} <<< {l}) + {hl_lh}) <<< {l}) + {tot.get('LL')}"}
+
+        def after(name: str) -> str:
+            """The accumulator's value once pass `name`'s beats so far are in (the MID and LOW passes on the HH the
+            key's tokens carry)."""
+            if name == "HH":
+                return tot["HH"]
+            if name == "HL":
+                return f"({init} <<< {l}) + {tot['HL']}"
+            if name == "LH":
+                return f"({init} <<< {l}) + {hl_lh}"
+            return f"((({init} <<< {l}) + {hl_lh}) <<< {l}) + {tot['LL']}"
+
         lines.append(f"  wire signed [{R - 1}:0] {x}acc_before = "
-                     + _pick(f"{x}before_pass", [partial[n] for n in passes]) + ";")
+                     + _pick(f"{x}before_pass", [after(n) for n in passes]) + ";")
         return lines
 
     # -- the invariants and the results -------------------------------------------------------------------------

@@ -131,6 +131,20 @@ def _layout_field(layout, path: str) -> tuple[int, int]:
     return offset, field.width
 
 
+def nibble_ranges(s) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((min, max) of x_H, (min, max) of x_L): docs/spec.md §2's signed high and unsigned low parts."""
+    m, l = s.msb_bits, s.lsb_bits
+    return (-(1 << (m - 1)), (1 << (m - 1)) - 1), (0, (1 << l) - 1)
+
+
+def lane_range(s, q_low: bool, k_low: bool, operand_sum: bool = False) -> tuple[int, int]:
+    """(min, max) of one lane's product (or, with `operand_sum`, sum) of q_L or q_H and k_L or k_H."""
+    high, low = nibble_ranges(s)
+    a, b = (low if q_low else high), (low if k_low else high)
+    corners = [x + y if operand_sum else x * y for x in a for y in b]
+    return min(corners), max(corners)
+
+
 def recombination_steps(cfg: LatteConfig) -> int:
     """Beats of one key's pass sequence (HH, HL, LH, LL; `beats` each)."""
     return 4 * cfg.score.beats
@@ -146,17 +160,14 @@ def recombination_wrapper(cfg: LatteConfig, accumulator: str, ports: dict) -> st
     it for every key: the base case runs a whole key from reset (a wrong recombination fails there, with
     a trace), and the invariants keep every step's check local (a beat's sum on top of the last)."""
     s = cfg.score
-    w, beats, m, l = s.widths, s.beats, s.msb_bits, s.lsb_bits
+    w, beats, l = s.widths, s.beats, s.lsb_bits
     tok = layouts.token(s, w.hh_width)
     beat = layouts.beat_sum(tok, w.beat_sum_width, layouts.operand_sum_width(s))  # operand sum: free, unchecked
     res = layouts.acc_result(s, w.accumulator_width, w.hh_width, layouts.operand_sum_width(s))
     if ports["i__payload"].width != beat.size or ports["o__payload"].width != res.size:
         raise ValueError(f"accumulator ports must match the config's layouts, not {ports['i__payload']}")
-    hi_h, lo_h = (1 << (m - 1)) - 1, -(1 << (m - 1))
-    lo_mask = (1 << l) - 1
-    ranges = {  # per lane product: (min, max)
-        "HH": (lo_h * hi_h, lo_h * lo_h), "HL": (lo_h * lo_mask, hi_h * lo_mask),
-        "LH": (lo_h * lo_mask, hi_h * lo_mask), "LL": (0, lo_mask * lo_mask)}
+    ranges = {"HH": lane_range(s, False, False), "HL": lane_range(s, False, True),  # per lane product: (min, max)
+              "LH": lane_range(s, True, False), "LL": lane_range(s, True, True)}
     passes = [("HH", PassKind.HH), ("HL", PassKind.MID), ("LH", PassKind.MID), ("LL", PassKind.LOW)]
 
     def field(name, value):
