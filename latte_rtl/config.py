@@ -172,6 +172,10 @@ class ScoreConfig:
     completion_lanes: int = param(0, "multipliers of a separate completion array that finishes kept keys while the "
                                      "estimate goes on (0: the estimate array completes them too); 0 or a divisor "
                                      "of lanes", lo=0, hi="lanes")
+    rounds: int = param(1, "filter rounds: 2 adds a first round on the top m1 = ⌊m/2⌋ bits of q and k (E1 against its "
+                           "own head-wise T1, docs/spec.md §2) before the m-bit estimate, which then runs on the "
+                           "survivors only; built on the shared array (completion_lanes 0) with head-wise thresholds "
+                           "(calibrate then also sets T1, evaluate adds two-round rows)", lo=1, hi=2)
     pipeline: bool = param(True, "register the lane products before the adder tree, in every engine "
                                  "(--no-pipeline: multiply and sum in one cycle, fewer flip-flops, a longer path)")
     widths: ScoreWidths = field(init=False, repr=False, compare=False)
@@ -183,9 +187,33 @@ class ScoreConfig:
         if self.completion_lanes and self.lanes % self.completion_lanes:
             raise UserError(f"completion_lanes must be 0 or a divisor of lanes = {self.lanes} (the completion "
                             f"consumes a stored word over lanes / C cycles), not {self.completion_lanes}")
+        self._check_rounds()
         object.__setattr__(self, "widths", derive_score(
             self.bits, self.msb_bits, self.dim, self.lanes, self.heads, self.max_keys, self.threshold_mode,
             self.completion_lanes, self.estimate))
+
+    def _check_rounds(self) -> None:
+        if self.rounds == 1:
+            return
+        if self.msb_bits < 2:
+            raise UserError(f"rounds 2 needs msb_bits ≥ 2 (the first round reads the top ⌊m/2⌋ bits), not "
+                            f"{self.msb_bits}")
+        if self.completion_lanes:
+            raise UserError(f"rounds 2 runs on the shared array: completion_lanes must be 0, not "
+                            f"{self.completion_lanes}")
+        if self.row_thresholds:
+            raise UserError("rounds 2 takes head-wise thresholds T and T1: turn row_thresholds off")
+
+    @property
+    def round1_msb_bits(self) -> int:
+        """m1: the first round's high part (rounds 2), ⌊m / 2⌋ bits."""
+        return self.msb_bits // 2
+
+    def check_round1_threshold(self, value: int, what: str = "round1_threshold") -> None:
+        lo, hi = golden.round1_threshold_range(self, self.dim)
+        if not (lo <= value <= hi):
+            raise UserError(f"{what}={value} is out of range for {self.threshold_mode} mode: expected "
+                            f"{lo} ≤ T1 ≤ {hi} (the first round's estimate at {self.round1_msb_bits} bits)")
 
     # The golden model's parameter protocol (golden.ScoreArithmetic): bits, msb_bits, lsb_bits,
     # threshold_mode, beats.
@@ -352,11 +380,15 @@ class LatteConfig:
             raise UserError(f"pv_lanes must be 0 or a divisor of lanes = {self.score.lanes} (P·V consumes a V word "
                             f"over lanes / pv_lanes cycles), not {self.attention.pv_lanes}")
         # A row's cycle count must be able to reach the longest row of the model.
-        longest = golden.score_cycles(self.score.beats, self.score.max_keys, self.score.max_keys,
-                                      self.score.completion_ratio)
+        sc = self.score
+        longest = golden.score_cycles(sc.beats, sc.max_keys, sc.max_keys, sc.completion_ratio,
+                                      survived=(sc.rounds - 1) * sc.max_keys)
         if longest >= 1 << self.row.cycle_counter_bits:
             raise UserError(f"cycle_counter_bits={self.row.cycle_counter_bits} is too narrow: a row of "
                             f"max_keys={self.score.max_keys} takes up to {longest} cycles")
+        if self.score.rounds == 2 and self.bus.external:
+            raise UserError(f"rounds 2 is built in the on-chip tops: kv_memory must be onchip, not "
+                            f"{self.decode.kv_memory!r}")
         self.bus.check(self)
 
     @property

@@ -20,7 +20,8 @@ from .errors import UserError
 @dataclass
 class AttentionInput:
     """q [R, d]; k [N, d] or [H, N, d]; heads [R]; thresholds [H]; row_thresholds [R] (a design with
-    row_thresholds: each row's own T) — all int64, validated."""
+    row_thresholds: each row's own T); round1_thresholds [H] (a design with rounds 2: T1) — all int64,
+    validated."""
 
     q: np.ndarray
     k: np.ndarray
@@ -31,6 +32,7 @@ class AttentionInput:
     kv_heads: np.ndarray | None = None  # [H]: query head -> KV head, when the file maps them (k then [H, N, d])
     kv_k: np.ndarray | None = None      # [Hkv, N, d]: the keys as given, one set per KV head (with kv_heads)
     row_thresholds: np.ndarray | None = None  # [R]: T of each row, for a design with row_thresholds
+    round1_thresholds: np.ndarray | None = None  # [H]: T1 of each head, for a design with rounds 2
 
     @property
     def n_keys(self) -> int:
@@ -71,8 +73,8 @@ def _read_npz(path: Path) -> dict:
 
 
 def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str, np.ndarray]:
-    """{"thresholds": [H], and "denominator_comp": [H] when present} from a JSON file written by
-    `calibrate`, checked against `cfg` (the values' ranges are checked with the input)."""
+    """{"thresholds": [H], and "denominator_comp" and "round1_thresholds" [H] when present} from a JSON file
+    written by `calibrate`, checked against `cfg` (the values' ranges are checked with the input)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -90,11 +92,13 @@ def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str,
     if mode != cfg.threshold_mode:
         raise UserError(f"--thresholds {path} holds {mode} thresholds but the design's mode is {cfg.threshold_mode}")
     out = {"thresholds": np.array(values, dtype=np.int64)}
-    comp = data.get("denominator_comp")
-    if comp is not None:
-        if not isinstance(comp, list) or len(comp) != len(values) or not all(isinstance(c, int) for c in comp):
-            raise UserError(f'--thresholds {path}: "denominator_comp" must be a list of {len(values)} integers')
-        out["denominator_comp"] = np.array(comp, dtype=np.int64)
+    for name in ("denominator_comp", "round1_thresholds"):
+        extra = data.get(name)
+        if extra is None:
+            continue
+        if not isinstance(extra, list) or len(extra) != len(values) or not all(isinstance(c, int) for c in extra):
+            raise UserError(f'--thresholds {path}: "{name}" must be a list of {len(values)} integers')
+        out[name] = np.array(extra, dtype=np.int64)
     return out
 
 
@@ -179,10 +183,27 @@ def _validated(arrays: dict, cfg: ScoreConfig, path) -> AttentionInput:
         heads = np.zeros(q.shape[0], dtype=np.int64)
     key_limit = _key_limit(arrays, q.shape[0], k.shape[-2], cfg.max_keys)
     row_thresholds = _row_thresholds(arrays, q.shape[0], cfg, path) if cfg.row_thresholds else None
+    round1 = _round1_thresholds(arrays, n_heads, cfg, path) if cfg.rounds == 2 else None
     extras = {name: arr for name, arr in arrays.items()
-              if name not in ("q", "k", "thresholds", "heads", "key_limit", "kv_heads", "row_thresholds")}
+              if name not in ("q", "k", "thresholds", "heads", "key_limit", "kv_heads", "row_thresholds",
+                              "round1_thresholds")}
     return AttentionInput(q=q, k=k, heads=heads, thresholds=thresholds, extras=extras, key_limit=key_limit,
-                          kv_heads=kv_heads, kv_k=kv_k, row_thresholds=row_thresholds)
+                          kv_heads=kv_heads, kv_k=kv_k, row_thresholds=row_thresholds, round1_thresholds=round1)
+
+
+def _round1_thresholds(arrays: dict, heads: int, cfg: ScoreConfig, path) -> np.ndarray:
+    """`round1_thresholds` [H] of a design with rounds 2 (required there), each in T1's range."""
+    if "round1_thresholds" not in arrays:
+        raise UserError(f"input file {path} has no array 'round1_thresholds': the design has rounds 2, expected "
+                        f"one first-round threshold T1 per head, [{heads}] (`latte-rtl calibrate --rounds 2` "
+                        "writes them; pass its JSON with --thresholds)")
+    t = _integer_array("round1_thresholds", arrays["round1_thresholds"], "round1_thresholds [H]")
+    if t.shape != (heads,):
+        raise UserError(f"array 'round1_thresholds' has shape {list(t.shape)}: expected [{heads}] (one per "
+                        "threshold)")
+    for h, value in enumerate(t.tolist()):
+        cfg.check_round1_threshold(value, f"round1_thresholds[{h}]")
+    return t
 
 
 def _row_thresholds(arrays: dict, rows: int, cfg: ScoreConfig, path) -> np.ndarray:

@@ -32,6 +32,8 @@ def _latte_model(p: dict, beats: int) -> str:
     """The LATTE row's cycle formula for the summary (golden/cycles.py), r = lanes / C."""
     c = p.get("completion_lanes") or 0
     if not c:
+        if p.get("rounds") == 2:
+            return f"{beats} × (N + S + 3 × kept), S: the keys that pass the first round"
         return f"{beats} × (N + 3 × kept)"
     r = p["lanes"] // c
     if p["threshold_mode"] == "relative":
@@ -45,7 +47,8 @@ def manifest_summary(manifest: dict) -> str:
     lines = [
         f"design  bits={p['bits']} msb_bits={p['msb_bits']} dim={p['dim']} lanes={p['lanes']} heads={p['heads']} "
         f"max_keys={p['max_keys']}",
-        f"        mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} monitor={p['monitor']}",
+        f"        mode={p['threshold_mode']} cycle_counter_bits={p['cycle_counter_bits']} monitor={p['monitor']}"
+        + (" rounds=2" if p.get("rounds") == 2 else ""),
         array,
         f"  widths          HH {d['hh_width']}b  HL/LH {d['hl_width']}b  LL {d['ll_width']}b  "
         f"score {d['score_width']}b  accumulator {d['accumulator_width']}b",

@@ -81,10 +81,14 @@ class Task:
 
 
 def row_depth(cfg) -> int:
-    """Cycles from reset to the end of one row of max_keys keys that keeps them all, if the row ends
-    within the cycle model: reset, key load, q beats, then the model's bound."""
+    """Cycles from reset to the end of one row of max_keys keys that keeps them all (with two rounds: all
+    survive the first), if the row ends within the cycle model: reset, key load, q beats, then the model's
+    bound."""
     s = cfg.score
-    return 1 + s.beats * s.max_keys + s.beats + (115 * s.beats * 4 * s.max_keys) // 100 + s.beats + 12 + 1
+    from .properties import row_overhead
+
+    passes = 4 + s.rounds - 1
+    return 1 + s.beats * s.max_keys + s.beats + (115 * s.beats * passes * s.max_keys) // 100 + row_overhead(s) + 1
 
 
 def equivalence_fits(cfg) -> str | None:

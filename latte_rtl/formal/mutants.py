@@ -20,6 +20,7 @@ class Mutant(NamedTuple):
     proof: str  # the proof that must catch it
     prop: str  # (a prefix of) the property that must fail
     top: str = "latte_score_engine"
+    design: str = "small"  # the CI design it breaks (tests/formal): small, decode, rounds2
 
 
 def _index_width(manifest: dict) -> int:
@@ -53,7 +54,11 @@ MUTANTS = {
     "credit": Mutant("score", re.compile(r"assign (\{ \S+, )?msb_room( \})? = ([^;]+);"), _truncated_credit,
                      "the decode score stage's MSB credit msb_room is cut to index_width + 1 bits (rows in flight "
                      "as a multiple of 2^(index_width + 1) read as 0: the step never ends)", "liveness",
-                     "liveness__step_ends_within_bound", "latte_decode_engine"),
+                     "liveness__step_ends_within_bound", "latte_decode_engine", "decode"),
+    # rounds 2: q's first-round operand is its whole high part, not its top m1 bits
+    "round1_bits": Mutant("fetch", re.compile(r"\{ (\S+)\[\d+\], \1\[\d+:\d+\] \}"), lambda m, _: m.group(1),
+                          "the first round multiplies q_H, not its top m1 bits (q_H >> (m − m1))", "equivalence",
+                          "equiv__", design="rounds2"),
 }
 
 

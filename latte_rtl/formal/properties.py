@@ -6,6 +6,7 @@ Every assertion has a label; SymbiYosys names a failing one as <hierarchy>.<labe
 
 from __future__ import annotations
 
+from .. import golden
 from ..config import LatteConfig
 from ..hw import layouts
 from ..hw.layouts import PassKind
@@ -274,21 +275,31 @@ def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
     With `latency`: outputs always ready, and a row must end within the manifest's cycle model."""
     s = cfg.score
     port = {p["name"]: p for p in top["ports"]}
-    ref = _Reference(s, {n: port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", "thresholds")
+    ref = _Reference(s, {n: port[f"{n}__payload"] for n in ("keys", "query", "scores", "rows", *THRESHOLD_PORTS)
                          if f"{n}__payload" in port})
     lines = (ref.instance(top["module"], latency) + ref.key_set() + ref.query_and_thresholds() + ref.sums()
              + ref.row_checks())
     if latency:
-        bound = f"(115 * {s.beats} * (n_row + 3 * kept_total)) / 100 + {s.beats + 12}"
+        survivors = " + survived_total" if s.rounds == 2 else ""
+        bound = f"(115 * {s.beats} * (n_row{survivors} + 3 * kept_total)) / 100 + {row_overhead(s)}"
         lines.append(f"  always @(posedge clk) if (!rst && row_open && q_done) latency__row_within_cycle_model: "
                      f"assert (elapsed < {bound} || (rows__valid && elapsed == {bound}));")
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
 
 
+def row_overhead(s) -> int:
+    """Cycles a row may take past 1.15 × its cycle model (s: a ScoreConfig): beats + 12, and 8 more with two rounds
+    (a second pipeline drain and scan)."""
+    return s.beats + 12 + 8 * (s.rounds - 1)
+
+
+THRESHOLD_PORTS = ("thresholds", "round1_thresholds")  # T_h; with rounds 2 also T1_h
+
+
 class _Reference:
     """The Verilog lines of `score_reference`, part by part (s: the ScoreConfig; ports: payload port of
-    keys, query, scores, rows, thresholds from the manifest)."""
+    keys, query, scores, rows, thresholds (and round1_thresholds) from the manifest)."""
 
     def __init__(self, s, ports: dict):
         self.s, self.p = s, ports
@@ -297,18 +308,20 @@ class _Reference:
 
     def instance(self, module: str, latency: bool) -> list[str]:
         kp, qp, sp, rp = (self.p[n] for n in ("keys", "query", "scores", "rows"))
-        tp = self.p.get("thresholds")  # none with row_thresholds
+        writes = [n for n in THRESHOLD_PORTS if n in self.p]  # none with row_thresholds
         inputs = ["input clk", "input keys__valid", f"input [{kp['width'] - 1}:0] keys__payload",
                   "input query__valid", f"input [{qp['width'] - 1}:0] query__payload"]
-        inputs += ["input thresholds__valid", f"input [{tp['width'] - 1}:0] thresholds__payload"] if tp else []
+        for n in writes:
+            inputs += [f"input {n}__valid", f"input [{self.p[n]['width'] - 1}:0] {n}__payload"]
         inputs += ["input scores__ready_in", "input rows__ready_in"]
         names = ("keys__valid", "keys__ready", "keys__payload", "query__valid", "query__ready", "query__payload",
-                 *(("thresholds__valid", "thresholds__ready", "thresholds__payload") if tp else ()), "scores__valid",
+                 *(f"{n}__{x}" for n in writes for x in ("valid", "ready", "payload")), "scores__valid",
                  "scores__ready", "scores__payload", "rows__valid", "rows__ready", "rows__payload")
         return [f"module latte_formal_score({', '.join(inputs)});",
                 "  reg rst = 1'b1;", "  always @(posedge clk) rst <= 1'b0;",
                 f"  wire [{sp['width'] - 1}:0] scores__payload;", f"  wire [{rp['width'] - 1}:0] rows__payload;",
-                f"  wire keys__ready, query__ready, {'thresholds__ready, ' if tp else ''}scores__valid, rows__valid;",
+                f"  wire keys__ready, query__ready, {''.join(f'{n}__ready, ' for n in writes)}scores__valid, "
+                "rows__valid;",
                 f"  wire scores__ready = {'1' if latency else 'scores__ready_in'};",
                 f"  wire rows__ready = {'1' if latency else 'rows__ready_in'};",
                 f"  {module} dut (.clk(clk), .rst(rst), " + ", ".join(f".{n}({n})" for n in names) + ");"]
@@ -347,7 +360,7 @@ class _Reference:
                  "  wire q_take = query__valid && query__ready;",
                  "  always @* if (!rst) begin",
                  "    assume (!query__valid || (loaded && (!row_open || (q_beat != 0))));",
-                 *(["    assume (!thresholds__valid || !row_open);"] if "thresholds" in self.p else []),
+                 *(f"    assume (!{n}__valid || !row_open);" for n in THRESHOLD_PORTS if n in self.p),
                  "  end"]
         for b in range(s.beats):
             sets = [f"q{b * s.lanes + i} <= {_field(self.p['query'], f'data[{i}]')};" for i in range(s.lanes)
@@ -357,25 +370,34 @@ class _Reference:
         lines.append(f"  wire [{self.cw - 1}:0] n_row = limit < n_loaded ? limit : n_loaded;")
         return lines + (self._row_threshold() if s.row_thresholds else self._head_thresholds())
 
-    def _threshold_value(self, valid: str, value: str) -> tuple[str, str]:
-        """(the assumption that `value`, a threshold field, is in range while `valid`; its signed value)."""
-        lo_t, hi_t = self.s.widths.threshold_range
+    def _threshold_value(self, valid: str, value: str, bounds=None) -> tuple[str, str]:
+        """(the assumption that `value`, a threshold field, is in range while `valid` (`bounds`, default T's);
+        its signed value)."""
+        lo_t, hi_t = bounds or self.s.widths.threshold_range
         if self.s.widths.threshold_signed:
             return f"  always @* if (!rst && {valid}) assume ({value} >= {lo_t} && {value} <= {hi_t});", value
         wide = f"$signed({{1'b0, {value}}})"
         return f"  always @* if (!rst && {valid}) assume ($signed({value}) >= {lo_t} && {wide} <= {hi_t});", wide
 
     def _head_thresholds(self) -> list[str]:
-        """T_h registers written through `thresholds`; the row's T is its head's."""
-        s, tp = self.s, self.p["thresholds"]
+        """T_h registers written through `thresholds` (and T1_h through `round1_thresholds`); the row's T is
+        its head's."""
+        lines = self._head_registers("thresholds", "thr", "threshold")
+        if "round1_thresholds" in self.p:
+            lines += self._head_registers("round1_thresholds", "thr1_", "threshold1",
+                                          golden.round1_threshold_range(self.s, self.s.dim))
+        return lines
+
+    def _head_registers(self, port: str, prefix: str, name: str, bounds=None) -> list[str]:
+        s, tp = self.s, self.p[port]
         t_head = _field(tp, "head")
-        assumption, value = self._threshold_value("thresholds__valid", _field(tp, "value"))
-        lines = [_regs("thr", s.heads, self.R), assumption]
+        assumption, value = self._threshold_value(f"{port}__valid", _field(tp, "value"), bounds)
+        lines = [_regs(prefix, s.heads, self.R), assumption]
         for h in range(s.heads):
-            lines.append(f"  always @(posedge clk) if (!rst && thresholds__valid && thresholds__ready && "
-                         f"{t_head} == {h}) thr{h} <= {value};")
-        return lines + [f"  wire signed [{self.R - 1}:0] threshold = " + " : ".join(
-            [f"head == {h} ? thr{h}" for h in range(s.heads - 1)] + [f"thr{s.heads - 1}"]) + ";"]
+            lines.append(f"  always @(posedge clk) if (!rst && {port}__valid && {port}__ready && "
+                         f"{t_head} == {h}) {prefix}{h} <= {value};")
+        return lines + [f"  wire signed [{self.R - 1}:0] {name} = " + " : ".join(
+            [f"head == {h} ? {prefix}{h}" for h in range(s.heads - 1)] + [f"{prefix}{s.heads - 1}"]) + ";"]
 
     def _row_threshold(self) -> list[str]:
         """row_thresholds: the row's T, from its first q beat."""
@@ -385,36 +407,63 @@ class _Reference:
 
     def sums(self) -> list[str]:
         """HH and the estimate E per key (q·k: scored_qk), the row max of E, the keep rule (sinks, window),
-        kept_total."""
-        s, R, lsb = self.s, self.R, self.s.lsb_bits
-        b2, m2, n_max = 2 * s.bits, 2 * s.msb_bits, s.max_keys
-        lines = [f"  wire signed [{s.msb_bits - 1}:0] qh{i} = q{i}[{s.bits - 1}:{lsb}];" for i in range(s.dim)]
-        for j in range(n_max):  # products in their own widths, sums in R bits: a small problem for the solver
-            for i in range(s.dim):
-                lines.append(f"  wire signed [{s.msb_bits - 1}:0] kh{j}_{i} = k{j}_{i}[{s.bits - 1}:{lsb}];")
-                lines.append(f"  wire signed [{m2 - 1}:0] ph{j}_{i} = qh{i} * kh{j}_{i};")
-            lines.append(f"  wire signed [{R - 1}:0] hh{j} = " + _sum([f"ph{j}_{i}" for i in range(s.dim)]) + ";")
-            lines.append(f"  wire signed [{R - 1}:0] e{j} = " + self._estimate(j) + ";")
+        kept_total; with rounds 2 first the first round's E1 and survivors (`survived_total`), E's max over
+        them (0 when none)."""
+        s, b2, n_max = self.s, 2 * self.s.bits, self.s.max_keys
+        lines = self._estimates("h", "", s.msb_bits)
         lines += self.scored_qk(b2)
-        lines.append(f"  reg signed [{R - 1}:0] row_max;")
-        lines.append("  always @* begin row_max = 0;" + "".join(
-            f" if (n_row > {j} && ({j} == 0 || e{j} > row_max)) row_max = e{j};" for j in range(n_max)) + " end")
+        seen = (lambda j: f"n_row > {j}") if s.rounds == 1 else (lambda j: f"survive{j}")
+        if s.rounds == 2:
+            lines += self._estimates("a", "1_", s.round1_msb_bits)
+            lines += self._row_max("row_max1", "e1_", lambda j: f"n_row > {j}")
+            rule1 = (lambda j: f"e1_{j} >= threshold1") if s.threshold_mode == "absolute" else (
+                lambda j: f"e1_{j} >= row_max1 - threshold1")
+            lines += [f"  wire survive{j} = n_row > {j} && ({rule1(j)}{self._always(j)});" for j in range(n_max)]
+            lines.append(f"  wire [{self.cw - 1}:0] survived_total = "
+                         + _sum([f"survive{j}" for j in range(n_max)]) + ";")
+        lines += self._row_max("row_max", "e", seen)
         rule = (lambda j: f"e{j} >= threshold") if s.threshold_mode == "absolute" else (
             lambda j: f"e{j} >= row_max - threshold")
         for j in range(n_max):
-            sink = " || 1'b1" if j < s.sink_keys else ""
-            window = f" || {j} + {s.window_keys} >= n_row" if s.window_keys else ""
-            lines.append(f"  wire keep{j} = n_row > {j} && ({rule(j)}{sink}{window});")
+            lines.append(f"  wire keep{j} = {seen(j)} && {rule(j)} || n_row > {j} && (1'b0{self._always(j)});")
         lines.append(f"  wire [{self.cw - 1}:0] kept_total = " + _sum([f"keep{j}" for j in range(n_max)]) + ";")
         return lines
 
-    def _estimate(self, j: int) -> str:
-        """E of key j (golden.estimates): HH, or 2^(l+1)·HH + (2^l − 1)·(Q + S_j) from the nibbles."""
+    def _always(self, j: int) -> str:
+        """` || ...` terms that keep key j whatever its estimate: a sink, the window."""
         s = self.s
-        if s.estimate != "centred":
-            return f"hh{j}"
-        qs = _sum([f"qh{i} + kh{j}_{i}" for i in range(s.dim)])
-        return f"hh{j} * {1 << (s.lsb_bits + 1)} + ({(1 << s.lsb_bits) - 1}) * ({qs})"
+        sink = " || 1'b1" if j < s.sink_keys else ""
+        return sink + (f" || {j} + {s.window_keys} >= n_row" if s.window_keys else "")
+
+    def _row_max(self, name: str, e: str, seen) -> list[str]:
+        """`name`: the largest `e<j>` of the keys j where `seen(j)` (0 when none)."""
+        return [f"  reg signed [{self.R - 1}:0] {name};", f"  reg {name}_have;",
+                f"  always @* begin {name} = 0; {name}_have = 0;" + "".join(
+                    f" if ({seen(j)} && (!{name}_have || {e}{j} > {name})) begin {name} = {e}{j}; {name}_have = 1; end"
+                    for j in range(self.s.max_keys)) + " end"]
+
+    def _estimates(self, tag: str, suffix: str, msb: int) -> list[str]:
+        """Per key j the m-bit (`msb`) HH `hh{suffix}{j}` and estimate `e{suffix}{j}` from the top `msb` bits of q
+        and k (q{tag}{i}, k{tag}{j}_{i}; products in their own widths, sums in R bits: a small problem for the
+        solver)."""
+        s, R, low = self.s, self.R, self.s.bits - msb
+        lines = [f"  wire signed [{msb - 1}:0] q{tag}{i} = q{i}[{s.bits - 1}:{low}];" for i in range(s.dim)]
+        for j in range(s.max_keys):
+            for i in range(s.dim):
+                lines.append(f"  wire signed [{msb - 1}:0] k{tag}{j}_{i} = k{j}_{i}[{s.bits - 1}:{low}];")
+                lines.append(f"  wire signed [{2 * msb - 1}:0] p{tag}{j}_{i} = q{tag}{i} * k{tag}{j}_{i};")
+            lines.append(f"  wire signed [{R - 1}:0] hh{suffix}{j} = "
+                         + _sum([f"p{tag}{j}_{i}" for i in range(s.dim)]) + ";")
+            lines.append(f"  wire signed [{R - 1}:0] e{suffix}{j} = " + self._estimate(j, tag, suffix, low) + ";")
+        return lines
+
+    def _estimate(self, j: int, tag: str, suffix: str, low: int) -> str:
+        """E of key j (golden.estimates) at l = `low` bits: HH, or 2^(l+1)·HH + (2^l − 1)·(Q + S_j) from the
+        high parts."""
+        if self.s.estimate != "centred":
+            return f"hh{suffix}{j}"
+        qs = _sum([f"q{tag}{i} + k{tag}{j}_{i}" for i in range(self.s.dim)])
+        return f"hh{suffix}{j} * {1 << (low + 1)} + ({(1 << low) - 1}) * ({qs})"
 
     def scored_qk(self, b2: int) -> list[str]:
         """`qk_scored`: q·k of the key whose score leaves now (its index picks the key's elements first, then

@@ -24,6 +24,7 @@ from .cycles import (
     score_overlap,
     score_reads,
     score_row_cycles,
+    survived_fraction,
 )
 from .latte import (
     ESTIMATES,
@@ -92,6 +93,7 @@ __all__ = [
     "rows_overlap",
     "score_overlap",
     "score_row_cycles",
+    "survived_fraction",
     "score_rows",
     "softmax_attention",
     "split",

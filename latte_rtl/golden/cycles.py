@@ -68,21 +68,23 @@ CYCLE_MODEL = {
 }
 
 
-def score_cycles(beats: int, n_keys, kept, ratio: int = 0, mode: str = "relative"):
+def score_cycles(beats: int, n_keys, kept, ratio: int = 0, mode: str = "relative", survived=0):
     """Model cycles of a LATTE row of N keys with `kept` kept (scalars or arrays). Shared array (ratio 0):
-    beats · (N + 3 · kept). Completion array (ratio r = lanes / C): relative mode beats · N + 3 · beats · r ·
+    beats · (N + 3 · kept), and with two rounds beats · (N + S + 3 · kept) (`survived` S: the first round's
+    survivors, whose HH pass follows). Completion array (ratio r = lanes / C): relative mode beats · N + 3 · beats · r ·
     kept (the completion starts once the max is final); absolute mode max(beats · (N + kept), 3 · beats ·
     r · kept), kept keys spread over the row (`score_row_cycles` bounds any placement)."""
     if not ratio:
-        return beats * (n_keys + 3 * kept)
+        return beats * (n_keys + survived + 3 * kept)
     if mode == "relative":
         return beats * n_keys + 3 * beats * ratio * kept
     return np.maximum(beats * (n_keys + kept), 3 * beats * ratio * kept)
 
 
-def score_row_cycles(cfg, n_keys, kept) -> np.ndarray:
+def score_row_cycles(cfg, n_keys, kept, survived=None) -> np.ndarray:
     """Model cycles of each row [R] from its kept mask `kept` [R, N] (cfg: beats, completion_ratio,
-    threshold_mode). Absolute mode with a completion array: the k-th kept key j_k has its HH after at most
+    threshold_mode; `survived` [R, N]: a first round's survivors, shared array). Absolute mode with a
+    completion array: the k-th kept key j_k has its HH after at most
     beats · (j_k + k) cycles (its own phase 1 and the LH reads of the k − 1 before it), the completion
     takes kept keys in order, 3 · beats · r each: c_k = max(c_(k−1), beats · (j_k + k)) + 3 · beats · r; the
     row ends at max(beats · (N + kept), c_kept)."""
@@ -90,7 +92,9 @@ def score_row_cycles(cfg, n_keys, kept) -> np.ndarray:
     count = kept.sum(axis=1, dtype=np.int64)
     beats, ratio = cfg.beats, getattr(cfg, "completion_ratio", 0)
     if not ratio or cfg.threshold_mode == "relative":
-        return np.asarray(score_cycles(beats, np.asarray(n_keys, dtype=np.int64), count, ratio, cfg.threshold_mode))
+        survivors = 0 if survived is None else np.asarray(survived, dtype=bool).sum(axis=1, dtype=np.int64)
+        return np.asarray(score_cycles(beats, np.asarray(n_keys, dtype=np.int64), count, ratio, cfg.threshold_mode,
+                                       survivors))
     done = np.zeros(kept.shape[0], dtype=np.int64)
     seen = np.zeros(kept.shape[0], dtype=np.int64)
     for j in range(kept.shape[1]):
@@ -162,17 +166,32 @@ def dense_cycles(beats: int, n_keys):
     return beats * n_keys
 
 
+# Two rounds (rounds 2): the share of keys that pass a 2-bit first round at recall 0.99, measured on the embedded
+# lm dump's rows (HH: its own T and T1; centred: bench_rounds.py, T at keep 0.12). The throughput model's S / N.
+ROUND1_PASSED = {"hh": 0.51, "centred": 0.33}
+
+
+def survived_fraction(cfg, keep_ratio: float) -> float:
+    """S / N the throughput model charges a design (cfg: a ScoreConfig): 0 with one round, else ROUND1_PASSED
+    of its estimate (at least the keep ratio: the survivors hold every kept key)."""
+    if getattr(cfg, "rounds", 1) == 1:
+        return 0.0
+    return max(keep_ratio, ROUND1_PASSED[cfg.estimate])
+
+
 def keys_per_cycle(beats: int, keep_ratio: float, *, dense: bool = False, ratio: int = 0,
                    mode: str = "relative", cfg=None) -> float:
-    """Keys a row consumes per cycle at a keep ratio k: 1 / (beats (1 + 3 k)) on the shared array, 1 / beats
-    dense; with a completion array (ratio r = lanes / C) N / score_cycles(beats, N, k N, r, mode); relative mode
-    with a completion array and `cfg` given (rows overlapped): max_keys / overlap_interval."""
+    """Keys a row consumes per cycle at a keep ratio k: 1 / (beats (1 + 3 k)) on the shared array (two rounds,
+    `cfg` given: 1 / (beats (1 + s + 3 k)), s = survived_fraction), 1 / beats dense; with a completion array
+    (ratio r = lanes / C) N / score_cycles(beats, N, k N, r, mode); relative mode with a completion array and
+    `cfg` given (rows overlapped): max_keys / overlap_interval."""
     if dense:
         return 1.0 / beats
     if cfg is not None and rows_overlap(cfg):
         n = cfg.max_keys
         return n / overlap_interval(cfg, n, max(1, round(keep_ratio * n)))
-    return 1.0 / float(score_cycles(beats, 1.0, keep_ratio, ratio, mode))
+    survived = 0.0 if cfg is None else survived_fraction(cfg, keep_ratio)
+    return 1.0 / float(score_cycles(beats, 1.0, keep_ratio, ratio, mode, survived))
 
 
 def reads_lsb_once(cfg) -> bool:
@@ -181,10 +200,10 @@ def reads_lsb_once(cfg) -> bool:
     return cfg.beats == 1
 
 
-def score_reads(beats: int, n_keys, kept, lsb_once: bool = False) -> dict:
+def score_reads(beats: int, n_keys, kept, lsb_once: bool = False, survived=0) -> dict:
     """Key-store word reads of a LATTE row: k_H in phase 1 and in the LH pass, k_L in HL and LL (once for
-    both with `lsb_once`: reads_lsb_once)."""
-    return {"msb": beats * (n_keys + kept), "lsb": (1 if lsb_once else 2) * beats * kept}
+    both with `lsb_once`: reads_lsb_once); with two rounds k_H once more for each of the `survived` keys."""
+    return {"msb": beats * (n_keys + survived + kept), "lsb": (1 if lsb_once else 2) * beats * kept}
 
 
 def dense_reads(beats: int, n_keys) -> dict:

@@ -192,6 +192,6 @@ def score_rows(q: np.ndarray, k: np.ndarray, heads: np.ndarray, thresholds: np.n
         survived = round1_survivors(est1, np.asarray(round1_thresholds, dtype=np.int64)[heads], cfg, key_mask)
     kept = keep_mask(est, t, cfg.threshold_mode, key_mask, getattr(cfg, "sink_keys", 0),
                      getattr(cfg, "window_keys", 0), survived)
-    cycles = score_row_cycles(cfg, np.full(n_rows, n_keys), kept)
+    cycles = score_row_cycles(cfg, np.full(n_rows, n_keys), kept, survived)
     return GoldenResult(hh=hh, kept=kept, scores=np.where(kept, exact, 0), cycles=cycles, exact=exact,
                         estimate=est, survived=survived)

@@ -115,19 +115,19 @@ def centred_estimate(hh, operand_sum, lsb_bits: int):
 class Accumulator(wiring.Component):
     """Accumulates beat sums; per beat (`i.payload.token`):
 
-    * HH, first beat:   acc = sum                       (phase 1: the estimate)
+    * HH, first beat:   acc = sum                       (phase 1: the estimate; with `first_round`, ROUND1 too)
     * MID, first beat:  acc = (token.init << l) + sum   (HL then LH on top of the stored HH)
     * LOW, first beat:  acc = (acc << l) + sum          (LL; after its last beat acc = q·k)
     * any other beat:   acc = acc + sum
 
-    On the last beat of an HH or LOW pass the new value leaves on `o` in the same cycle (HH, or
+    On the last beat of an HH, ROUND1 or LOW pass the new value leaves on `o` in the same cycle (HH, or
     the exact score); that beat is taken only when `o` is. Other beats are always taken. Beats that
     carry an operand sum (DotProduct's `operand_sum_width`) have it summed over the pass beside: on
     an HH pass's result, Q + S_j.
     """
 
-    def __init__(self, *, beat_layout, acc_width: int, lsb_bits: int, result_layout):
-        self.lsb_bits, self.acc_width = lsb_bits, acc_width
+    def __init__(self, *, beat_layout, acc_width: int, lsb_bits: int, result_layout, first_round: bool = False):
+        self.lsb_bits, self.acc_width, self.first_round = lsb_bits, acc_width, first_round
         super().__init__({
             "i": In(stream.Signature(beat_layout)),
             "o": Out(stream.Signature(result_layout)),
@@ -139,9 +139,12 @@ class Accumulator(wiring.Component):
         acc = Signal(self.o.payload.value.shape(), reset_less=True)  # every pass starts by loading it
         acc_next = Signal.like(acc)
         take = Signal()  # the accumulator's clock-gate enable
+        fresh = tok.kind == PassKind.HH
+        if self.first_round:
+            fresh = fresh | (tok.kind == PassKind.ROUND1)
         with m.If(~tok.first):
             m.d.comb += acc_next.eq(acc + beat_sum)
-        with m.Elif(tok.kind == PassKind.HH):
+        with m.Elif(fresh):
             m.d.comb += acc_next.eq(beat_sum)
         with m.Elif(tok.kind == PassKind.MID):
             m.d.comb += acc_next.eq((tok.init << self.lsb_bits) + beat_sum)

@@ -11,15 +11,16 @@ from .layouts import PassKind
 
 
 class KeyIssuer(wiring.Component):
-    """Per `job` (N keys): `beats` HH tokens for each key 0..N-1, in order, one per transfer.
+    """Per `job` (N keys): `beats` tokens of pass `kind` (HH; ROUND1 for a first round) for each key 0..N-1, in
+    order, one per transfer.
 
     The job is taken with its first token (key 0, beat 0: no cycle between a row's start and its
     first token; a job of N = 0 is taken alone). The next job is taken once every token of the
     current one has been taken.
     """
 
-    def __init__(self, cfg: ScoreConfig, token_layout):
-        self.cfg = cfg
+    def __init__(self, cfg: ScoreConfig, token_layout, kind: PassKind = PassKind.HH):
+        self.cfg, self.kind = cfg, kind
         super().__init__({
             "job": In(stream.Signature(layouts.row_job(cfg))),
             "o": Out(stream.Signature(token_layout)),
@@ -37,7 +38,7 @@ class KeyIssuer(wiring.Component):
         m.d.comb += [
             self.job.ready.eq(~active & (self.o.ready | empty)),
             self.o.valid.eq(Mux(active, key < n_keys, self.job.valid & ~empty)),
-            self.o.payload.kind.eq(PassKind.HH),
+            self.o.payload.kind.eq(self.kind),
             self.o.payload.index.eq(cur_key),
             self.o.payload.beat.eq(cur_beat),
             self.o.payload.first.eq(cur_beat == 0),

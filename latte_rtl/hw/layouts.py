@@ -12,6 +12,7 @@ class PassKind(enum.Enum, shape=2):
     HH = 0   # phase 1 (estimate), or the whole product in the dense engine
     MID = 1  # HL and LH passes, accumulated on top of HH << l
     LOW = 2  # LL pass: after its last beat the accumulator holds q·k
+    ROUND1 = 3  # rounds 2: the first round's estimate, from the top m1 bits of q_H and k_H
 
 
 def vector(cfg: ScoreConfig) -> data.ArrayLayout:
@@ -142,6 +143,7 @@ class ConfigReg(enum.Enum, shape=2):
     THRESHOLD = 0      # T_h of the LATTE filter
     SOFTMAX_MULT = 1   # M_h
     DENOM_COMP = 2     # C_h
+    ROUND1_THRESHOLD = 3  # T1_h of the first filter round (rounds 2)
 
 
 def config_write(cfg: LatteConfig) -> data.StructLayout:

@@ -171,6 +171,15 @@ def nibble_select(token, q_words, k_words):
     return [pick(q_words, token.q_low, i) for i in lanes], [pick(k_words, token.k_low, i) for i in lanes]
 
 
+def round1_select(shift: int):
+    """rounds 2: nibble_select, and on a ROUND1 token q_H >> shift and k_H >> shift (their top m1 bits, signed)."""
+    def select(token, q_words, k_words):
+        first = token.kind == PassKind.ROUND1
+        a, b = nibble_select(token, q_words, k_words)
+        return [Mux(first, x >> shift, x) for x in a], [Mux(first, x >> shift, x) for x in b]
+    return select
+
+
 def full_select(token, q_words, k_words):
     """Dense: the whole operands."""
     lanes = range(len(q_words["full"]))

@@ -39,9 +39,9 @@ class HeadRegisterFile(wiring.Component):
         return m
 
 
-def threshold_registers(cfg: ScoreConfig) -> HeadRegisterFile:
-    """The per-head threshold registers of the LATTE filter."""
-    return HeadRegisterFile(cfg.heads, cfg.widths.head_width, layouts.threshold_shape(cfg), "threshold")
+def threshold_registers(cfg: ScoreConfig, name: str = "threshold") -> HeadRegisterFile:
+    """The per-head threshold registers of the LATTE filter (`round1_threshold`: of its first round, T1)."""
+    return HeadRegisterFile(cfg.heads, cfg.widths.head_width, layouts.threshold_shape(cfg), name)
 
 
 class ThresholdFilter(wiring.Component):
@@ -59,18 +59,25 @@ class ThresholdFilter(wiring.Component):
     either mode whatever their E.
     When every kept key has been handed on, `summary` offers (kept_count, max_estimate); the next
     job is taken after it.
+
+    With `survivors` (rounds 2, the second round) the estimates are those of a first round's survivors
+    only, in index order: their number comes on `count` (the first round's summary, its kept_count) during
+    the row; the estimate buffer keeps each one's index beside it, and the max is theirs.
     """
 
-    def __init__(self, cfg: ScoreConfig, kept_depth: int = KEPT_FIFO_DEPTH):
-        self.cfg, self.kept_depth = cfg, kept_depth
-        super().__init__({
+    def __init__(self, cfg: ScoreConfig, kept_depth: int = KEPT_FIFO_DEPTH, survivors: bool = False):
+        self.cfg, self.kept_depth, self.survivors = cfg, kept_depth, survivors
+        members = {
             "job": In(stream.Signature(layouts.filter_job(cfg))),
             "threshold": In(layouts.threshold_shape(cfg)),
             "estimate": In(stream.Signature(layouts.estimate(cfg))),
             "kept": Out(stream.Signature(layouts.estimate(cfg))),
             "summary": Out(stream.Signature(layouts.row_summary(cfg))),
             "queued": Out(range(kept_depth + 1)),  # absolute mode: kept keys waiting in the FIFO
-        })
+        }
+        if survivors:
+            members["count"] = In(stream.Signature(layouts.row_summary(cfg)))  # its kept_count: the estimates due
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -87,10 +94,13 @@ class ThresholdFilter(wiring.Component):
         self._drained = Signal()  # set by the mode: nothing kept is left to hand on
         self._threshold = threshold
         self._n_keys = n_keys
+        self._positions = n_keys  # estimates due in the row (its keys, or the first round's survivors)
+        if self.survivors:
+            self._positions = self._survivor_count(m, active)
         m.d.comb += [
             self.job.ready.eq(~active),
             self._start.eq(self.job.valid & self.job.ready),
-            self._all_seen.eq(seen == n_keys),
+            self._all_seen.eq((self._count_known & (seen == self._positions)) if self.survivors else seen == n_keys),
             self._accepting.eq(active & ~self._all_seen),
             self.summary.valid.eq(active & self._all_seen & self._drained),
         ]
@@ -111,6 +121,17 @@ class ThresholdFilter(wiring.Component):
         else:
             self._relative(m, active)
         return m
+
+    def _survivor_count(self, m, active):
+        """The first round's survivor count, taken from `count` once a row: (the count register; `_count_known`)."""
+        count = Signal(self.cfg.widths.count_width, name="survivor_count")
+        self._count_known = known = Signal(name="count_known")
+        m.d.comb += self.count.ready.eq(active & ~known)
+        with m.If(self._start):
+            m.d.sync += known.eq(0)
+        with m.Elif(self.count.valid & self.count.ready):
+            m.d.sync += [known.eq(1), count.eq(self.count.payload.kept_count)]
+        return count
 
     def _or_always(self, keep, index):
         """`keep`, or key `index` is always kept: an attention sink (j < sink_keys) or in the row's recent
@@ -137,10 +158,21 @@ class ThresholdFilter(wiring.Component):
             self.queued.eq(fifo.level),
         ]
 
+    def _entry_layout(self):
+        """A buffered estimate; with `survivors` beside its key's index (the buffer then holds them in order)."""
+        if self.survivors:
+            return data.StructLayout({"estimate": layouts.buffered_estimate(self.cfg),
+                                      "index": self.cfg.widths.index_width})
+        return layouts.buffered_estimate(self.cfg)
+
+    def _entry(self, entry, position):
+        """(buffered estimate, key index) of a buffer entry at key position `position`."""
+        return (entry.estimate, entry.index) if self.survivors else (entry, position)
+
     def _relative(self, m, active):
         width = self.cfg.widths.scan_width
         words = -(-self.cfg.max_keys // width)
-        word_layout = data.ArrayLayout(layouts.buffered_estimate(self.cfg), width)
+        word_layout = data.ArrayLayout(self._entry_layout(), width)
         m.submodules.estimate_buffer = buf = SRAM(width=word_layout.size, depth=words,
                                                   granularity=Shape.cast(word_layout.elem_shape).width)
         m.d.comb += self.estimate.ready.eq(self._accepting)
@@ -156,6 +188,8 @@ class ThresholdFilter(wiring.Component):
         entry = self.estimate.payload.hh
         if self.cfg.estimate == "centred":
             entry = Cat(self.estimate.payload.hh, self.estimate.payload.centred)  # layouts.buffered_estimate
+        if self.survivors:
+            entry = Cat(entry, self.estimate.payload.index)  # _entry_layout
         taken = self.estimate.valid & self.estimate.ready
         for i, buf in enumerate(banks):
             valid = taken if bank is None else taken & (bank == i)
@@ -178,7 +212,7 @@ class ThresholdFilter(wiring.Component):
         keys, lowest index first, with their estimates straight from the buffer's read register, which holds
         the word until the next read (issued once its last kept key is taken)."""
         width = self.cfg.widths.scan_width
-        n_keys = self._n_keys
+        n_keys = self._positions
         rd_word = Signal(range(words + 1))
         rd_base = Signal(range(words * width + 1))  # first key of word rd_word
         fetched = Signal()  # buf.rdata holds a word just read, not yet compared
@@ -192,21 +226,24 @@ class ThresholdFilter(wiring.Component):
         take = Signal()
         remaining = Signal(width)
         rdata = data.View(word_layout, buf.rdata)
-        kept_hh, kept_value = layouts.buffered_fields(self.cfg, rdata[lowest])
+        kept_entry, kept_index = self._entry(rdata[lowest], word_base + lowest)
+        kept_hh, kept_value = layouts.buffered_fields(self.cfg, kept_entry)
         if self.cfg.estimate == "centred":
             m.d.comb += self.kept.payload.centred.eq(kept_value)
         m.d.comb += [
             self.kept.valid.eq(cur_bits != 0),
-            self.kept.payload.index.eq(word_base + lowest),
+            self.kept.payload.index.eq(kept_index),
             self.kept.payload.hh.eq(kept_hh),
             take.eq(self.kept.valid & self.kept.ready),
             remaining.eq(cur_bits & ~(take << lowest)),
         ]
 
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
-        keep_bits = Cat(*(((word_base + i) < n_keys)
-                          & self._or_always(layouts.buffered_fields(self.cfg, rdata[i])[1] >= bound, word_base + i)
-                          for i in range(width)))
+        def keeps(i):
+            entry, index = self._entry(rdata[i], word_base + i)
+            return ((word_base + i) < n_keys) & self._or_always(layouts.buffered_fields(self.cfg, entry)[1] >= bound,
+                                                                index)
+        keep_bits = Cat(*(keeps(i) for i in range(width)))
         fetch = Signal()
         word_done = Mux(fetched, keep_bits == 0, remaining == 0)  # nothing of buf.rdata's word left after this cycle
         m.d.comb += [
@@ -237,7 +274,7 @@ class OverlapFilter(ThresholdFilter):
     def __init__(self, cfg: ScoreConfig):
         if cfg.threshold_mode != "relative":
             raise ValueError(f"threshold_mode must be 'relative', not {cfg.threshold_mode!r}")
-        self.cfg, self.kept_depth = cfg, KEPT_FIFO_DEPTH
+        self.cfg, self.kept_depth, self.survivors = cfg, KEPT_FIFO_DEPTH, False
         wiring.Component.__init__(self, {
             "job": In(stream.Signature(layouts.filter_job(cfg))),
             "threshold": In(layouts.threshold_shape(cfg)),
@@ -267,6 +304,7 @@ class OverlapFilter(ThresholdFilter):
         # scan side: row r
         scanning, scan_bank = Signal(), Signal()
         self._n_keys = Signal(w.count_width)
+        self._positions = self._n_keys
         self._threshold = Signal(layouts.threshold_shape(self.cfg), reset_less=True)  # loads at the hand-over
         self._start, self._drained = Signal(), Signal()
         start = self.job.valid & self.job.ready

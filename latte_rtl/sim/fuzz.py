@@ -101,7 +101,7 @@ def draw_params(choose: Chooser) -> dict:
         external = stage != "decode" and BUSES[drawn["kv_memory"]].external
         fixed = {"attention": True} if stage == "attention" and external else {}
         if stage == "score" and external:
-            fixed = {"completion_lanes": 0, "row_thresholds": False}  # T_g per query row already
+            fixed = {"completion_lanes": 0, "row_thresholds": False, "rounds": 1}  # T_g per query row already
         drawn.update(_draw_stage(STAGES[stage], choose, drawn, fixed))
     drawn["lanes"] = drawn["lanes"] or default_lanes(drawn["dim"])   # 0: the default, drawn as its value
     if BUSES[drawn["kv_memory"]].external:
@@ -113,6 +113,8 @@ def draw_params(choose: Chooser) -> dict:
         for knob in ("completion_lanes", "pv_lanes"):   # 0 or a divisor of lanes: 1 divides every lanes
             if drawn[knob] and drawn["lanes"] % drawn[knob]:
                 drawn[knob] = 1
+        if drawn["completion_lanes"] or drawn["row_thresholds"] or drawn["msb_bits"] < 2:
+            drawn["rounds"] = 1  # two rounds: the shared array, head-wise T1, m ≥ 2
     return drawn
 
 

@@ -88,8 +88,9 @@ class ScoreScoreboard:
 
     async def run(self) -> None:
         inp = self.inp
-        if "thresholds" in self.m:
-            await self.m["thresholds"].send([{"head": h, "value": int(t)} for h, t in enumerate(inp.thresholds)])
+        for port, values in (("thresholds", inp.thresholds), ("round1_thresholds", inp.round1_thresholds)):
+            if port in self.m:
+                await self.m[port].send([{"head": h, "value": int(t)} for h, t in enumerate(values)])
         groups = [(h, np.flatnonzero(inp.heads == h)) for h in np.unique(inp.heads)] if inp.k.ndim == 3 \
             else [(None, np.arange(inp.q.shape[0]))]
         for h, rows in groups:
@@ -114,7 +115,7 @@ class ScoreScoreboard:
             scores = [s[0] for s in scores]
             estimates = None
             if "monitor__estimate" in self.m:
-                estimates = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
+                estimates = self._take(self.m["monitor__estimate"].queue, len(self.compared_keys(r)))
             self.finish_row(r, record, scores, estimates, valid_at - query.accepted_at[start])
             self.result["interval"][r] = self.result["measured_cycles"][r] if previous is None \
                 else valid_at - previous
@@ -125,6 +126,10 @@ class ScoreScoreboard:
             got, want = int(after[b] - before[b]), int(self.expected["reads"][b][rows].sum())
             if got != want:
                 self.errors.append(f"rows {rows[0]}..{rows[-1]}: {got} {b}-bank word reads, golden {want}")
+
+    def compared_keys(self, r: int) -> list[int]:
+        """The keys whose estimate row r's filter compares: those it sees (two rounds: the survivors)."""
+        return np.flatnonzero(self.expected["seen"][r]).tolist()
 
     @staticmethod
     def _take(queue, n: int) -> list:
@@ -204,10 +209,10 @@ class ScoreScoreboard:
         out["cycles"][r] = record["cycles"]
         out["measured_cycles"][r] = measured
         if estimates is not None:
-            seen, visible = [e["index"] for e in estimates], int(self.inp.key_limit[r])
-            if sorted(seen) != list(range(visible)):
-                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, "
-                                   f"expected each of 0..{visible - 1} once")
+            seen, want = [e["index"] for e in estimates], self.compared_keys(r)
+            if sorted(seen) != want:
+                self.errors.append(f"row {r}: estimates for keys {sorted(seen)}, expected each of {want} once "
+                                   "(every key the row sees; with two rounds the first round's survivors)")
             out["hh"][r, seen] = [e["hh"] for e in estimates]
             out["estimate"][r, seen] = [estimate_of(e) for e in estimates]
         else:  # the scores carry HH: E of the kept keys where E is HH
@@ -220,7 +225,7 @@ class ScoreScoreboard:
         exp, out, errors = self.expected, self.result, self.errors
         errors += first_mismatch("kept", r, out["kept"][r], exp["kept"][r])
         errors += first_mismatch("score", r, out["scores"][r], exp["scores"][r])
-        hh_mask = slice(None) if "monitor__estimate" in self.m else idx
+        hh_mask = self.compared_keys(r) if "monitor__estimate" in self.m else idx
         errors += first_mismatch("HH", r, out["hh"][r][hh_mask], exp["hh"][r][hh_mask])
         if "estimate" in out:
             errors += first_mismatch("estimate", r, out["estimate"][r][hh_mask], exp["estimate"][r][hh_mask])
@@ -257,7 +262,7 @@ class AttentionScoreboard(ScoreScoreboard):
     golden's sum; `reads_<bank>` holds a group's total on its last row (0 on the others), so sums and
     means over rows are exact."""
 
-    REG = {"THRESHOLD": 0, "SOFTMAX_MULT": 1, "DENOM_COMP": 2}
+    REG = {"THRESHOLD": 0, "SOFTMAX_MULT": 1, "DENOM_COMP": 2, "ROUND1_THRESHOLD": 3}
 
     def __init__(self, tb, models: dict, cfg, top, inp):
         from latte_rtl.npzio import load_attention
@@ -279,6 +284,8 @@ class AttentionScoreboard(ScoreScoreboard):
     async def run(self) -> None:
         inp, a = self.inp, self.arrays
         writes = [("THRESHOLD", inp.thresholds), ("SOFTMAX_MULT", a.mult), ("DENOM_COMP", a.comp)]
+        if inp.round1_thresholds is not None:
+            writes.append(("ROUND1_THRESHOLD", inp.round1_thresholds))
         await self.m["config"].send([{"reg": self.REG[reg], "head": h, "value": int(x)}
                                      for reg, values in writes for h, x in enumerate(values)])
         from latte_rtl.tops.registry import attention_row_groups
@@ -350,7 +357,7 @@ class AttentionScoreboard(ScoreScoreboard):
                 if key == "scores":
                     res["kept"][r, idx] = True
         if "monitor__estimate" in self.m:
-            est = self._take(self.m["monitor__estimate"].queue, int(self.inp.key_limit[r]))
+            est = self._take(self.m["monitor__estimate"].queue, len(self.compared_keys(r)))
             res["hh"][r, [e["index"] for e in est]] = [e["hh"] for e in est]
             res["estimate"][r, [e["index"] for e in est]] = [estimate_of(e) for e in est]
 
@@ -362,8 +369,9 @@ class AttentionScoreboard(ScoreScoreboard):
             errors += first_mismatch("score", r, res["scores"][r], exp["scores"][r])
             errors += first_mismatch("prob", r, res["probs"][r], exp["probs"][r])
         if "monitor__estimate" in self.m:
-            errors += first_mismatch("HH", r, res["hh"][r], exp["hh"][r])
-            errors += first_mismatch("estimate", r, res["estimate"][r], exp["estimate"][r])
+            seen = self.compared_keys(r)
+            errors += first_mismatch("HH", r, res["hh"][r][seen], exp["hh"][r][seen])
+            errors += first_mismatch("estimate", r, res["estimate"][r][seen], exp["estimate"][r][seen])
         for field, want in (("kept_count", exp["kept"][r].sum()), ("prob_sum", exp["prob_sum"][r]),
                             ("v_reads", exp["v_reads"][r])):
             if record[field] != want:

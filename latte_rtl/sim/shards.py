@@ -45,6 +45,8 @@ def shard_arrays(inp, shard: Shard) -> dict[str, np.ndarray]:
     arrays.update({n: inp.extras[n] for n in SHARED if n in inp.extras})
     if inp.row_thresholds is not None:
         arrays["row_thresholds"] = inp.row_thresholds[rows]
+    if inp.round1_thresholds is not None:
+        arrays["round1_thresholds"] = inp.round1_thresholds
     if inp.kv_heads is not None:  # the file's keys per KV head and the mapping, as given
         arrays.update({"k": inp.kv_k, "kv_heads": inp.kv_heads})
     return arrays

@@ -85,7 +85,32 @@ def regression_cases(cfg: ScoreConfig, seed: int, rows: int = 6, keys: int | Non
                            thresholds=np.array([t], dtype=np.int64))
     if cfg.row_thresholds:
         _add_row_thresholds(cfg, cases, rng)
+    if cfg.rounds == 2:
+        _add_round1_thresholds(cfg, cases, rng)
     return cases
+
+
+def _add_round1_thresholds(cfg: ScoreConfig, cases: dict[str, dict], rng) -> None:
+    """`round1_thresholds` [H] for a design with rounds 2: a T1 that lets about 60 % of the keys through, and
+    in keep_all / keep_none_or_max T1 at the same end of its range as T; in `random` heads 1 and 2 get T1's
+    keep-all and keep-none ends (relative: only the row's largest E1)."""
+    from latte_rtl.golden.rounds import round1_estimates, round1_threshold_range
+
+    lo, hi = round1_threshold_range(cfg, cfg.dim)
+    keep_all, keep_none = (hi, lo) if cfg.threshold_mode == "relative" else (lo, hi)
+    for name, case in cases.items():
+        heads = len(case["thresholds"])
+        k = np.asarray(case["k"])
+        t = threshold_for_keep(round1_estimates(np.asarray(case["q"]), k if k.ndim == 2 else k[0], cfg), 0.6,
+                               cfg.threshold_mode)
+        t1 = np.full(heads, t) + rng.integers(-1, 2, heads)
+        if name == "keep_all":
+            t1[:] = keep_all
+        elif name == "keep_none_or_max":
+            t1[:] = keep_none
+        elif name == "random":
+            t1[1:3] = [keep_all, keep_none][:heads - 1]
+        case["round1_thresholds"] = np.clip(t1, lo, hi)
 
 
 def _add_row_thresholds(cfg: ScoreConfig, cases: dict[str, dict], rng) -> None:

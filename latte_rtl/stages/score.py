@@ -21,13 +21,13 @@ from amaranth.lib.wiring import In, Out
 from ..config import LatteConfig
 from ..golden.cycles import reads_lsb_once, rows_overlap
 from ..hw import layouts
-from ..hw.completion import CompletionUnit
+from ..hw.completion import SURVIVOR_PASSES, CompletionUnit
 from ..hw.dot import Accumulator, DotProduct, centred_estimate
 from ..hw.issue import KeyCredits, KeyIssuer, TokenArbiter
 from ..hw.keystore import VectorStore, part_shape
 from ..hw.layouts import PassKind
 from ..hw.narrow import LaneSplitter
-from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select
+from ..hw.operands import OUTSTANDING, OperandFetch, full_select, nibble_select, round1_select
 from ..hw.readport import ReadArbiter, ResponseBuffer, SRAMReadPort
 from ..hw.streams import EagerFork, PipeRegister
 from ..hw.threshold import KEPT_FIFO_DEPTH, OverlapFilter, ThresholdFilter, threshold_registers
@@ -71,6 +71,8 @@ def score_ports(cfg: LatteConfig, parts, *, latte: bool) -> dict:
     }
     if latte and not score.row_thresholds:  # else each row brings its T on the query
         ports["thresholds"] = In(stream.Signature(layouts.threshold_write(score)))
+    if latte and score.rounds == 2:
+        ports["round1_thresholds"] = In(stream.Signature(layouts.threshold_write(score)))
     if cfg.row.monitor:
         ports["monitor"] = Out(MonitorSignature(cfg, parts, estimate=latte))
     return ports
@@ -139,12 +141,12 @@ def _read_port(m, name, bank):
 
 def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_width, acc_width, lsb_bits,
               select, prefix="", q_parts=None, key_ports=None, q_ports=None, lanes=None, outstanding=OUTSTANDING,
-              operand_sum_width=0, lsb_once=False):
+              operand_sum_width=0, lsb_once=False, first_round=False):
     """Token stream in → operand fetch → (with `lanes` below the words' lanes, a lane splitter) →
     multiply + adder tree → accumulator (with `operand_sum_width`, the operand sum beside: Q + S_j).
     Key and q words come through read ports: `key_ports` {part: port} where given (shared banks),
-    else a port of its own on each bank; q words likewise (`q_ports`); `lsb_once`: OperandFetch's. Returns
-    (token input, accumulator output) streams."""
+    else a port of its own on each bank; q words likewise (`q_ports`); `lsb_once`: OperandFetch's;
+    `first_round`: the accumulator's (ROUND1 passes). Returns (token input, accumulator output) streams."""
     cfg = stage.cfg.score
     q_parts = parts if q_parts is None else q_parts
     m.submodules[prefix + "fetch"] = fetch = OperandFetch(
@@ -169,7 +171,7 @@ def _pipeline(m, stage, keys, qbuf, *, parts, token_layout, operand_width, sum_w
     init_width = token_layout.members["init"].width
     m.submodules[prefix + "accumulator"] = acc = Accumulator(
         beat_layout=dot.o.payload.shape(), acc_width=acc_width, lsb_bits=lsb_bits,
-        result_layout=layouts.acc_result(cfg, acc_width, init_width, operand_sum_width))
+        result_layout=layouts.acc_result(cfg, acc_width, init_width, operand_sum_width), first_round=first_round)
     wiring.connect(m, operands, dot.i)
     wiring.connect(m, dot.o, acc.i)
     return fetch.i, acc.o
@@ -214,7 +216,8 @@ class LatteScoreStage(wiring.Component):
             m.submodules.filter = filt = OverlapFilter(cfg)
             m.d.comb += [row.front_done.eq(filt.front_done), filt.front_take.eq(row.front_take)]
         else:
-            m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH)
+            m.submodules.filter = filt = ThresholdFilter(cfg, kept_depth_for(cfg) if split else KEPT_FIFO_DEPTH,
+                                                         survivors=cfg.rounds == 2)
         m.submodules.completion = comp = CompletionUnit(cfg)
         m.submodules.row_fork = fork = EagerFork(layouts.row_job(cfg))
         wiring.connect(m, row.start, fork.i)
@@ -232,47 +235,89 @@ class LatteScoreStage(wiring.Component):
         if split:
             estimates = self._split_arrays(m, row, keys, qbuf, fork.a, comp, filt, scores)
         else:
-            estimates = self._shared_array(m, keys, qbuf, fork.a, comp, scores)
+            estimates = self._shared_array(m, keys, qbuf, fork.a, comp, scores, filt)
         wiring.connect(m, estimates, filt.estimate)
         if self.cfg.row.monitor:
             m.d.comb += [self.monitor.estimate.valid.eq(filt.estimate.valid & filt.estimate.ready),
                          self.monitor.estimate.payload.eq(filt.estimate.payload)]
         return m
 
-    def _row_threshold(self, m, job):
+    def _row_threshold(self, m, job, port="thresholds"):
         """The threshold of the row `job` starts: its own (row_thresholds), else its head's register, written
-        through `thresholds` (a write is accepted every cycle)."""
+        through `port` (`thresholds`; `round1_thresholds`: T1; a write is accepted every cycle)."""
         if self.cfg.score.row_thresholds:
             return job.threshold
-        m.submodules.thresholds = thr = threshold_registers(self.cfg.score)
+        m.submodules[port] = thr = threshold_registers(self.cfg.score, port[:-1])
+        writes = getattr(self, port)
         m.d.comb += [
-            self.thresholds.ready.eq(1),
-            thr.write.valid.eq(self.thresholds.valid),
-            thr.write.payload.eq(self.thresholds.payload),
+            writes.ready.eq(1),
+            thr.write.valid.eq(writes.valid),
+            thr.write.payload.eq(writes.payload),
             thr.head.eq(job.head),
         ]
         return thr.value
 
-    def _shared_array(self, m, keys, qbuf, job, comp, scores):
-        """One nibble array: phase-1 and completion tokens merged by the arbiter (completion_lanes 0).
+    def _shared_array(self, m, keys, qbuf, job, comp, scores, filt):
+        """One nibble array: phase-1 and completion tokens merged by the arbiter (completion_lanes 0); with
+        rounds 2 the first round's tokens and its survivors' HH tokens are phase 1 (`_first_round`).
         Returns the estimate stream for the filter."""
-        w = self.cfg.score.widths
-        m.submodules.issuer = issuer = KeyIssuer(self.cfg.score, comp.token_layout)
+        cfg, w = self.cfg.score, self.cfg.score.widths
+        rounds2 = cfg.rounds == 2
+        if rounds2:
+            phase1, round1 = self._first_round(m, job, comp.token_layout, filt)
+        else:
+            m.submodules.issuer = issuer = KeyIssuer(cfg, comp.token_layout)
+            wiring.connect(m, job, issuer.job)
+            phase1 = issuer.o
         m.submodules.arbiter = arb = TokenArbiter(comp.token_layout)
-        wiring.connect(m, job, issuer.job)
-        wiring.connect(m, issuer.o, arb.phase1)
+        wiring.connect(m, phase1, arb.phase1)
         wiring.connect(m, comp.o, arb.completion)
+        select = round1_select(cfg.msb_bits - cfg.round1_msb_bits) if rounds2 else nibble_select
         tokens, results = _pipeline(
             m, self, keys, qbuf, parts=self.PARTS, token_layout=comp.token_layout,
             operand_width=w.nibble_width, sum_width=w.beat_sum_width, acc_width=w.accumulator_width,
-            lsb_bits=w.lsb_bits, select=nibble_select, operand_sum_width=layouts.operand_sum_width(self.cfg.score),
-            lsb_once=reads_lsb_once(self.cfg.score))
+            lsb_bits=w.lsb_bits, select=select, operand_sum_width=layouts.operand_sum_width(cfg),
+            lsb_once=reads_lsb_once(cfg), first_round=rounds2)
         wiring.connect(m, arb.o, tokens)
-        is_hh = results.payload.kind == PassKind.HH  # HH → the filter; an exact score → the score register
-        estimates = _estimates(m, self.cfg.score, results, results.valid & is_hh)
-        m.d.comb += results.ready.eq(Mux(is_hh, estimates.ready, scores.ready))
-        _to_scores(m, results, scores, results.valid & ~is_hh)
+        kind = results.payload.kind  # HH → the filter; ROUND1 → the first round's; an exact score → scores
+        is_hh = kind == PassKind.HH
+        estimates = _estimates(m, cfg, results, results.valid & is_hh)
+        is_score = ~is_hh
+        ready = Mux(is_hh, estimates.ready, scores.ready)
+        if rounds2:
+            is_round1 = kind == PassKind.ROUND1
+            estimates1 = _estimates(m, cfg, results, results.valid & is_round1, cfg.bits - cfg.round1_msb_bits,
+                                    "round1_estimates")
+            wiring.connect(m, estimates1, round1)
+            is_score = is_score & ~is_round1
+            ready = Mux(is_round1, estimates1.ready, ready)
+        m.d.comb += results.ready.eq(ready)
+        _to_scores(m, results, scores, results.valid & is_score)
         return estimates
+
+    def _first_round(self, m, job, token_layout, filt):
+        """rounds 2: ROUND1 tokens for every key → the first round's filter (E1 against T1) → each survivor's
+        HH tokens (they win the array over the next ROUND1 key) → `filt`, which takes the survivor count from
+        the first round's summary. Returns (phase-1 token stream, the first round's estimate input)."""
+        cfg = self.cfg.score
+        m.submodules.round1_fork = fork = EagerFork(layouts.row_job(cfg))
+        wiring.connect(m, job, fork.i)
+        m.submodules.issuer = issuer = KeyIssuer(cfg, token_layout, kind=PassKind.ROUND1)
+        wiring.connect(m, fork.a, issuer.job)
+        m.submodules.round1_filter = first = ThresholdFilter(cfg)
+        m.d.comb += [
+            first.job.valid.eq(fork.b.valid),
+            first.job.payload.n_keys.eq(fork.b.payload.n_keys),
+            first.threshold.eq(self._row_threshold(m, fork.b.payload, "round1_thresholds")),
+            fork.b.ready.eq(first.job.ready),
+        ]
+        wiring.connect(m, first.summary, filt.count)
+        m.submodules.survivor_issuer = survivors = CompletionUnit(cfg, SURVIVOR_PASSES)
+        wiring.connect(m, first.kept, survivors.job)
+        m.submodules.round1_arbiter = arb = TokenArbiter(token_layout)
+        wiring.connect(m, issuer.o, arb.phase1)
+        wiring.connect(m, survivors.o, arb.completion)
+        return arb.o, first.estimate
 
     def _split_arrays(self, m, row, keys, qbuf, job, comp, filt, scores):
         """An estimate array of `lanes` (HH of every key) and a completion array of `completion_lanes`
@@ -361,10 +406,11 @@ def kept_depth_for(cfg) -> int:
     return max(KEPT_FIFO_DEPTH, -(-(cfg.beats + 5) // cfg.beats) + 2)
 
 
-def _estimates(m, cfg, results, valid):
+def _estimates(m, cfg, results, valid, lsb_bits=None, name="estimates"):
     """The estimate stream for the filter from the accumulator's HH `results` (valid with `valid`): the
-    index, HH and, with the centred estimate, E (dot.centred_estimate, from the pass's Q + S_j)."""
-    estimates = stream.Signature(layouts.estimate(cfg)).create(path=("estimates",))
+    index, HH and, with the centred estimate, E (dot.centred_estimate, from the pass's Q + S_j; `lsb_bits`:
+    the pass's l, default the design's; a first round's is bits − m1)."""
+    estimates = stream.Signature(layouts.estimate(cfg)).create(path=(name,))
     m.d.comb += [
         estimates.valid.eq(valid),
         estimates.payload.index.eq(results.payload.index),
@@ -372,7 +418,8 @@ def _estimates(m, cfg, results, valid):
     ]
     if cfg.estimate == "centred":
         m.d.comb += estimates.payload.centred.eq(
-            centred_estimate(results.payload.value, results.payload.operand_sum, cfg.lsb_bits))
+            centred_estimate(results.payload.value, results.payload.operand_sum,
+                             cfg.lsb_bits if lsb_bits is None else lsb_bits))
     return estimates
 
 

@@ -3,7 +3,8 @@
   keys     In  stream  key beats (as the score engines)
   values   In  stream  V beats in the same format (`last` ends the set); accepted while idle
   query    In  stream  q beats, head and key_limit on the first
-  config   In  stream  per-head register writes: reg (THRESHOLD, SOFTMAX_MULT, DENOM_COMP), head, value
+  config   In  stream  per-head register writes: reg (THRESHOLD, SOFTMAX_MULT, DENOM_COMP; ROUND1_THRESHOLD with
+                       rounds 2), head, value
   out      Out stream  o: `beats` beats of `lanes` exact accumulators
   rows     Out stream  end-of-row record: kept_count, Σp, V rows read, head, cycles
   n_keys / n_values / busy   Out  (busy: a row in flight, or V means being computed after a load)
@@ -97,10 +98,11 @@ class _AttentionEngine(wiring.Component):
             softmax.comp_write.payload.head.eq(p.head),
             softmax.comp_write.payload.value.eq(p.value),
         ]
-        if hasattr(score, "thresholds"):
-            m.d.comb += [score.thresholds.valid.eq(cfg.valid & (reg == ConfigReg.THRESHOLD)),
-                         score.thresholds.payload.head.eq(p.head),
-                         score.thresholds.payload.value.eq(p.value)]
+        for port, kind in (("thresholds", ConfigReg.THRESHOLD), ("round1_thresholds", ConfigReg.ROUND1_THRESHOLD)):
+            if hasattr(score, port):
+                writes = getattr(score, port)
+                m.d.comb += [writes.valid.eq(cfg.valid & (reg == kind)), writes.payload.head.eq(p.head),
+                             writes.payload.value.eq(p.value)]
 
     def _rows(self, m, score, pv):
         """Query intake with a timestamp per row; the end-of-row record with the row's cycles.

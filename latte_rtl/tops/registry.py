@@ -87,14 +87,17 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     `alone`: each row's cycles through an empty stage (golden.score_row_cycles)."""
     mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score, key_mask=mask,
-                            row_thresholds=inp.row_thresholds)
+                            row_thresholds=inp.row_thresholds, round1_thresholds=inp.round1_thresholds)
     kept, visible = res.kept.sum(axis=1), inp.key_limit
     hh = np.where(mask, res.hh, 0)
-    alone = golden.score_row_cycles(cfg.score, visible, res.kept)
+    seen = mask if res.survived is None else mask & res.survived  # the keys whose estimate the filter compares
+    survived = 0 if res.survived is None else seen.sum(axis=1)
+    alone = golden.score_row_cycles(cfg.score, visible, res.kept, seen if res.survived is not None else None)
     out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores,
-           "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone,
-           "max_estimate": np.where(mask, res.estimate, np.iinfo(np.int64).min).max(axis=1),
-           "reads": golden.score_reads(cfg.score.beats, visible, kept, golden.reads_lsb_once(cfg.score))}
+           "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone, "seen": seen,
+           "max_estimate": np.where(seen.any(axis=1), np.where(seen, res.estimate, np.iinfo(np.int64).min).max(axis=1),
+                                    0),
+           "reads": golden.score_reads(cfg.score.beats, visible, kept, golden.reads_lsb_once(cfg.score), survived)}
     if golden.rows_overlap(cfg.score):
         out["cycles"], out["interval"] = golden.score_overlap(cfg.score, visible, res.kept, score_row_groups(inp))
     return out
@@ -104,7 +107,7 @@ def dense_score_expected(inp, cfg: LatteConfig) -> dict:
     mask = inp.key_mask
     res = golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, cfg.score)
     rows = res.exact.shape[0]
-    return {"hh": np.zeros_like(res.hh), "estimate": np.zeros_like(res.hh), "kept": mask,
+    return {"hh": np.zeros_like(res.hh), "estimate": np.zeros_like(res.hh), "kept": mask, "seen": mask,
             "scores": np.where(mask, res.exact, 0), "exact": res.exact, "kept_count": mask.sum(axis=1),
             "cycles": golden.dense_cycles(cfg.score.beats, inp.key_limit), "max_estimate": np.zeros(rows, np.int64),
             "reads": golden.dense_reads(cfg.score.beats, inp.key_limit)}
@@ -218,7 +221,7 @@ def _attention_keys_per_cycle(cfg: LatteConfig, keep: float, *, dense: bool) -> 
         _, interval = golden.attention_pipeline(None, np.full(8, back), [np.arange(8)], (sc, n, mask))
         return n / float(interval[-1])
     score = golden.dense_cycles(sc.beats, n) if dense else golden.score_cycles(
-        sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode)
+        sc.beats, n, kept, sc.completion_ratio, sc.threshold_mode, round(golden.survived_fraction(sc, keep) * n))
     return n / float(golden.attention_interval(score, back, not dense and golden.hands_over_early(sc)))
 
 
@@ -237,6 +240,10 @@ _COMPLETION_BLOCKS = {
     "completion_q0": "completion array", "completion_q1": "completion array",
 }
 
+# LATTE with rounds 2: the first round's filter, T1 registers and its survivors' HH issue.
+_ROUND1_BLOCKS = {name: "first round" for name in ("round1_filter", "round1_thresholds", "survivor_issuer",
+                                                     "round1_arbiter", "round1_fork")}
+
 _DECODE_BLOCKS = {"score": "score (estimate, filter, completion)", "score.fetcher": "AXI read master + fetch",
                   "buffer": "kept-score buffer", "asks": "P·V", "probs": "P·V",
                   "divider_*": "softmax dividers"}
@@ -248,7 +255,7 @@ TOPS: dict[str, Top] = {t.name: t for t in (
                                                                ratio=cfg.score.completion_ratio,
                                                                mode=cfg.score.threshold_mode),
         blocks={**_SCORE_BLOCKS, "filter": "threshold filter", "thresholds": "threshold filter",
-                **_COMPLETION_BLOCKS},
+                **_COMPLETION_BLOCKS, **_ROUND1_BLOCKS},
         baseline="dense_score_engine",
         description="LATTE score stage: MSB estimate, threshold filter, exact completion reusing HH"),
     Top(name="dense_score_engine", key="dense", component=DenseScoreStage, expected=dense_score_expected,
@@ -259,7 +266,8 @@ TOPS: dict[str, Top] = {t.name: t for t in (
         expected=latte_attention_expected,
         keys_per_cycle=lambda cfg, keep: _attention_keys_per_cycle(cfg, keep, dense=False),
         blocks={**{f"score.{k}": v for k, v in _SCORE_BLOCKS.items()}, "score.filter": "threshold filter",
-                "score.thresholds": "threshold filter", **{f"score.{k}": v for k, v in _COMPLETION_BLOCKS.items()},
+                "score.thresholds": "threshold filter",
+                **{f"score.{k}": v for k, v in {**_COMPLETION_BLOCKS, **_ROUND1_BLOCKS}.items()},
                 "softmax": "softmax", "pv": "P·V"},
         baseline="dense_attention_engine", attention=True,
         description="LATTE attention: score filter → softmax → P·V over the kept keys only"),

@@ -4,11 +4,10 @@ from a dump) and `dump` (real Q/K rows of a shipped model in the input format)."
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from latte_rtl.golden import ROUNDS
 
 from ..cli.common import (
     add_config_options,
@@ -51,7 +50,7 @@ def cmd_evaluate(args) -> int:
         raise UserError(f"--scheduler runs the passes of --workload smollm2 on a Dask cluster; {args.workload} "
                         "runs locally (--jobs)")
     _check_samples(args)
-    _check_rounds(args, 4)
+    _check_rounds(args)
     fixed = sorted({"bits", "msb_bits"} & set(given_config_options(args)))
     if args.rounds == 2 and fixed:
         raise UserError(f"--{fixed[0].replace('_', '-')} does not apply to evaluate --rounds 2: the workloads are "
@@ -125,8 +124,9 @@ def cmd_calibrate(args) -> int:
                         "(keys kept per row)")
     design = design_config(args)
     cfg = design.score
-    _check_rounds(args, cfg.msb_bits)
+    _check_rounds(args, cfg.rounds)
     check_output_file(args.output, "-o", {"the input --qk": args.qk, **design_inputs(args.design)})
+    cfg = replace(cfg, rounds=1)  # calibrates T (and with rounds 2 then T1): the input needs no T1
     inp = load_qk(args.qk, replace(cfg, row_thresholds=False))  # per-head T: a row-thresholds host sends each row's
     if args.kept is not None:
         from .dump import calibrate_kept
@@ -160,11 +160,10 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def _check_rounds(args, msb_bits: int) -> None:
-    """--rounds 2 needs m ≥ 2 (its first round reads the top ⌊m / 2⌋ bits); --round1-recall only with it."""
-    if args.rounds == 2 and msb_bits < 2:
-        raise UserError(f"--rounds 2 reads the top ⌊m / 2⌋ bits in its first round: needs --msb-bits ≥ 2, not "
-                        f"{msb_bits}")
+def _check_rounds(args, rounds: int | None = None) -> None:
+    """--round1-recall only with --rounds 2 (the design parameter, checked with the design; `rounds`: a
+    --design's)."""
+    args.rounds = rounds or args.rounds or 1
     if args.rounds == 1 and args.round1_recall is not None:
         raise UserError("--round1-recall sets the first round of --rounds 2: add --rounds 2")
     if args.round1_recall is None:
@@ -172,12 +171,9 @@ def _check_rounds(args, msb_bits: int) -> None:
 
 
 def add_rounds_options(p) -> None:
-    """`--rounds` and `--round1-recall` (calibrate, evaluate)."""
-    p.add_argument("--rounds", type=int, choices=ROUNDS, default=1,
-                   help="filter rounds: 2 adds a first round on the top ⌊m / 2⌋ bits that drops clear losers before "
-                        "the m-bit estimate (the golden model's; the RTL has one round): calibrate adds its thresholds "
-                        "T1 per head, evaluate two-round rows beside the calibrated head-wise settings (smollm2: "
-                        "beside LATTE k, float softmax)")
+    """`--round1-recall` (calibrate, evaluate; `--rounds` is the design parameter: calibrate then adds the
+    thresholds T1 per head, evaluate two-round rows beside the calibrated head-wise settings, smollm2's beside
+    LATTE k, float softmax)."""
     p.add_argument("--round1-recall", type=positive_fraction("--round1-recall"), default=None, metavar="R",
                    help=f"--rounds 2: the first round's thresholds keep at least this fraction of the keys one round "
                         f"keeps, 0 < R ≤ 1 (default {ROUND1_RECALL})")
@@ -201,6 +197,8 @@ def cmd_dump(args) -> int:
     layer = 1 if args.layer is None else args.layer
     arrays = dump_all_layers(args.workload, **common) if args.all_layers else dump_qk(args.workload, layer=layer,
                                                                                        **common)
+    if cfg.score.rounds == 2:
+        _add_round1_thresholds(arrays, cfg.score)
     atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **arrays))
     if args.all_layers:
         print(f"dump {args.workload} layers {arrays['layers'].tolist()}: q {list(arrays['layer0.q'].shape)}, "
@@ -211,6 +209,25 @@ def cmd_dump(args) -> int:
           f"thresholds {arrays['thresholds'].tolist()} -> {args.output} (a design with --dim {arrays['q'].shape[1]} "
           f"--heads ≥ {len(arrays['thresholds'])} --max-keys ≥ {arrays['k'].shape[-2]})")
     return 0
+
+
+def _add_round1_thresholds(arrays: dict, cfg) -> None:
+    """A rounds-2 design's dump: each layer's T1 (`round1_thresholds`), calibrate --rounds 2's at the default
+    recall against the layer's thresholds, on the dumped rows."""
+    from dataclasses import replace
+
+    from ..npzio import LAYERS, layer_prefix, load_layers
+    from .dump import calibrate_round1
+
+    one_round = replace(cfg, rounds=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dump.npz"
+        np.savez(path, **arrays)
+        layers = load_layers(path, one_round)
+    for layer, inp in layers.items():
+        t1 = calibrate_round1(inp, one_round, inp.thresholds, ROUND1_RECALL)["round1_thresholds"]
+        name = "round1_thresholds" if LAYERS not in arrays else layer_prefix(layer) + "round1_thresholds"
+        arrays[name] = np.array(t1, np.int64)
 
 
 def _check_dump_fits(args, cfg) -> None:

@@ -50,8 +50,8 @@ def test_calibrate_takes_no_zero_keep_ratio(capsys):
 @pytest.mark.parametrize("extra, words", [
     (["--round1-recall", "0.9"], "--round1-recall sets the first round of --rounds 2: add --rounds 2"),
     (["--rounds", "2", "--round1-recall", "1.5"], "--round1-recall must be a number 0 < R ≤ 1, not 1.5"),
-    (["--rounds", "3"], "--rounds: invalid choice: 3"),
-    (["--rounds", "2", "--bits", "4", "--msb-bits", "1"], "--rounds 2 reads the top ⌊m / 2⌋ bits in its first round"),
+    (["--rounds", "3"], "rounds=3 is out of range: rounds must be an integer 1 ≤ rounds ≤ 2, not 3"),
+    (["--rounds", "2", "--bits", "4", "--msb-bits", "1"], "rounds 2 needs msb_bits ≥ 2 (the first round reads the top"),
 ])
 def test_calibrate_rounds_errors(extra, words, capsys, tmp_path):
     out = tmp_path / "t.json"

@@ -26,16 +26,16 @@ SEED = 20261124
 ATTENTION_TOPS = ("latte_attention_engine", "dense_attention_engine")
 # The default design and others that fit the embedded dump (d = 64, 192 keys, 4 heads):
 # 8 lanes with m = 3, log2 probabilities and a 2-lane completion array (relative mode: rows overlap,
-# the score engine's too); 5 lanes (a
-# 4-lane tail beat) with m = 5, F = 3, B = 10; a 4-lane completion array in absolute mode with the centred
-# estimate and a window of 4 keys (the dump's HH-unit thresholds then keep about half the keys).
+# the score engine's too); 5 lanes (a 4-lane tail beat) with m = 5, F = 3, B = 10 and two filter rounds (the
+# dump's T1); a 4-lane completion array in absolute mode with the centred estimate and a window of 4 keys (the
+# dump's HH-unit thresholds then keep about half the keys).
 # (Not --vmean: with beats > 1 its V mean of element `lanes` is wrong on cocotb too; see CHANGELOG.md.)
 CONFIGS = {
     "default": (dict(attention=True), ("latte_score_engine", "dense_score_engine", *ATTENTION_TOPS)),
     "l8m3log2c2": (dict(attention=True, lanes=8, msb_bits=3, heads=4, max_keys=256, prob_format="log2",
                         completion_lanes=2), ("latte_score_engine", *ATTENTION_TOPS)),
-    "l5m5f3b10": (dict(attention=True, lanes=5, msb_bits=5, heads=4, max_keys=200, exp_frac_bits=3, prob_bits=10),
-                  ATTENTION_TOPS),
+    "l5m5f3b10r2": (dict(attention=True, lanes=5, msb_bits=5, heads=4, max_keys=200, exp_frac_bits=3, prob_bits=10,
+                         rounds=2), ATTENTION_TOPS),
     "c4abs": (dict(attention=True, completion_lanes=4, threshold_mode="absolute", estimate="centred", window_keys=4),
               ("latte_score_engine", "latte_attention_engine")),
 }

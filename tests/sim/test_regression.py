@@ -20,10 +20,10 @@ SEED = 20261122
 # both threshold modes, one head, a key store of a single key, the unpipelined dot product; a completion
 # array (completion_lanes C > 0) in both modes: one lane under a 5-lane word (relative), 2 under 4 (absolute);
 # issue 32's centred estimate with window keys (causal limits included), row thresholds (absolute) and a sink
-# (relative, rows overlapped).
+# (relative, rows overlapped); two filter rounds (absolute; relative in the first ATTENTION design).
 SWEEP = [
     dict(bits=8, msb_bits=4, dim=16, lanes=4, heads=4, max_keys=32, threshold_mode="relative"),
-    dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute"),
+    dict(bits=8, msb_bits=4, dim=16, lanes=5, heads=4, max_keys=32, threshold_mode="absolute", rounds=2),
     dict(bits=6, msb_bits=2, dim=8, lanes=3, heads=2, max_keys=20, threshold_mode="relative"),
     dict(bits=6, msb_bits=3, dim=9, lanes=9, heads=3, max_keys=24, threshold_mode="absolute", estimate="centred",
          window_keys=2, row_thresholds=True),
@@ -45,7 +45,7 @@ SWEEP = [
 # tests/sim/test_native.py).
 ATTENTION = [
     dict(bits=8, msb_bits=4, dim=8, lanes=4, heads=2, max_keys=16, threshold_mode="relative", attention=True,
-         exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12, pv_lanes=2),
+         exp_frac_bits=2, exp_bits=10, prob_bits=8, scale_shift=12, mult_bits=12, pv_lanes=2, rounds=2),
     dict(bits=6, msb_bits=3, dim=7, lanes=3, heads=2, max_keys=12, threshold_mode="absolute", attention=True,
          exp_frac_bits=0, exp_bits=6, prob_bits=7, scale_shift=8, mult_bits=10, prob_format="log2", log_levels=5,
          pipeline=False, softmax_lanes=2),
@@ -63,6 +63,7 @@ def _id(p):
     name += "cen" if p.get("estimate") == "centred" else ""
     name += "".join(f"{tag}{p[key]}" for key, tag in (("window_keys", "w"), ("sink_keys", "s")) if p.get(key))
     name += "rt" if p.get("row_thresholds") else ""
+    name += "r2" if p.get("rounds") == 2 else ""
     name += f"pv{p['pv_lanes']}" if p.get("pv_lanes") else ""
     name += f"sm{p['softmax_lanes']}" if p.get("softmax_lanes", 1) != 1 else ""
     return name + (f"F{p['exp_frac_bits']}{p.get('prob_format', 'linear')}{'vmean' if p.get('vmean') else ''}"

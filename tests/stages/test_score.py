@@ -217,3 +217,72 @@ def test_overlapped_rows_match_the_cycle_model(dim, lanes, completion_lanes, kee
         if r:
             assert at - got[r - 1][2] == interval[r], (r, at - got[r - 1][2], interval[r])
     assert sum(interval[1:]) < sum(latency[1:])  # the rows overlap
+
+
+@pytest.mark.parametrize("mode,estimate,lanes,pipeline", [
+    ("relative", "hh", 3, True), ("absolute", "centred", 3, False), ("relative", "centred", 10, True),
+    ("absolute", "hh", 10, True)])
+def test_two_rounds_in_amaranth_sim(mode, estimate, lanes, pipeline):
+    """rounds 2 on the shared array against golden.score_rows(round1_thresholds=...): a first round on the top
+    m1 bits, then HH of its survivors only; T1 per head typical, keep-all and keep-none; random stalls on every
+    port. Scored keys, records (the max over the survivors), the monitor's estimates (the survivors')."""
+    from latte_rtl.golden.rounds import round1_estimates, round1_threshold_range
+    from latte_rtl.stages.score import LatteScoreStage
+
+    cfg = LatteConfig.from_params(dim=10, lanes=lanes, heads=3, max_keys=12, threshold_mode=mode, rounds=2,
+                                  estimate=estimate, pipeline=pipeline, sink_keys=1)
+    sc = cfg.score
+    print(f"seed={SEED} mode={mode} estimate={estimate} lanes={lanes} pipeline={pipeline}")
+    rng = np.random.default_rng(SEED + 3)
+    lo, hi = sc.operand_range
+    q, k = rng.integers(lo, hi + 1, (5, sc.dim)), rng.integers(lo, hi + 1, (11, sc.dim))
+    q[0], k[3] = lo, lo
+    heads = np.array([0, 1, 2, 0, 1])
+    thr = golden.threshold_for_keep(golden.score_rows(q, k, heads, [0] * 3, sc).estimate, 0.3, mode)
+    t1_lo, t1_hi = round1_threshold_range(sc, sc.dim)
+    typical1 = golden.threshold_for_keep(round1_estimates(q, k, sc), 0.6, mode)
+    keep_all1, keep_none1 = (t1_hi, t1_lo) if mode == "relative" else (t1_lo, t1_hi)
+    thresholds, thresholds1 = np.array([thr] * 3), np.array([typical1, keep_all1, keep_none1])
+    gold = golden.score_rows(q, k, heads, thresholds, sc, round1_thresholds=thresholds1)
+    assert gold.survived.sum(axis=1).min() < len(k) and gold.kept.any()
+    dut = LatteScoreStage(cfg)
+    got, estimates = {}, []
+
+    def beats(v):
+        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
+                for b in range(sc.beats)]
+
+    async def producer(ctx):
+        prng = pauses(random.Random(SEED), 0.6)
+        for h in range(3):
+            await stream_put(ctx, dut.thresholds, {"head": h, "value": int(thresholds[h])})
+            await stream_put(ctx, dut.round1_thresholds, {"head": h, "value": int(thresholds1[h])})
+        for j in range(len(k)):
+            for b, beat in enumerate(beats(k[j])):
+                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)},
+                                 prng)
+        for r in range(len(q)):
+            for beat in beats(q[r]):
+                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": len(k)}, prng)
+
+    async def consumer(ctx):
+        prng = pauses(random.Random(SEED + 1), 0.5)
+        for r in range(len(q)):
+            scored, rp = await stream_until(ctx, dut.scores, dut.rows, prng)
+            got[r] = ([(sp.index, sp.score, sp.estimate) for sp in scored], rp.summary.kept_count,
+                      rp.summary.max_estimate)
+
+    async def monitor(ctx):
+        async for _, _, valid, payload in ctx.tick().sample(dut.monitor.estimate.valid, dut.monitor.estimate.payload):
+            if valid:
+                estimates.append((payload.index, payload.hh))
+
+    simulate(dut, producer, consumer, monitor)
+    start = 0
+    for r in range(len(q)):
+        kept, survived = np.flatnonzero(gold.kept[r]), np.flatnonzero(gold.survived[r])
+        top = int(gold.estimate[r][survived].max()) if survived.size else 0
+        assert got[r] == ([(j, int(gold.scores[r, j]), int(gold.hh[r, j])) for j in kept], len(kept), top), r
+        assert estimates[start:start + survived.size] == [(j, int(gold.hh[r, j])) for j in survived], r
+        start += survived.size
+    assert start == len(estimates)

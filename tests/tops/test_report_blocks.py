@@ -2,7 +2,8 @@
 elaborated: a renamed submodule would otherwise move its area to "control + stores" in silence. The
 paths are those the reports see (design.emit.top_verilog's {module: path}, manifest `memories`), taken
 from the RTLIL of small designs: on-chip with relative and absolute thresholds, each with and without a
-completion array (the blocks that only some configurations build), and a kv_memory axi design."""
+completion array (the blocks that only some configurations build), two filter rounds, and a kv_memory axi
+design."""
 
 import re
 
@@ -20,6 +21,7 @@ VARIANTS = {
     "absolute": {"threshold_mode": "absolute"},
     "relative, completion array": {"completion_lanes": 2},
     "absolute, completion array": {"threshold_mode": "absolute", "completion_lanes": 2},
+    "two rounds": {"rounds": 2},
     "decode": {"threshold_mode": "absolute", "kv_memory": "axi", "axi_data_width": 64, "group": 2,
                "kept_buffer": 16},
 }
