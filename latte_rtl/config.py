@@ -206,8 +206,8 @@ class ScoreConfig:
 
     @property
     def round1_msb_bits(self) -> int:
-        """m1: the first round's high part (rounds 2), ⌊m / 2⌋ bits."""
-        return self.msb_bits // 2
+        """m1: the first round's high part (rounds 2), ⌊m / 2⌋ bits (golden.round1_msb_bits)."""
+        return golden.round1_msb_bits(self.msb_bits)
 
     def check_round1_threshold(self, value: int, what: str = "round1_threshold") -> None:
         lo, hi = golden.round1_threshold_range(self, self.dim)

@@ -92,6 +92,10 @@ def load_thresholds_json(path: str | os.PathLike, cfg: ScoreConfig) -> dict[str,
     if mode != cfg.threshold_mode:
         raise UserError(f"--thresholds {path} holds {mode} thresholds but the design's mode is {cfg.threshold_mode}")
     out = {"thresholds": np.array(values, dtype=np.int64)}
+    m1 = data.get("round1_msb_bits")
+    if "round1_thresholds" in data and cfg.rounds == 2 and m1 is not None and m1 != cfg.round1_msb_bits:
+        raise UserError(f"--thresholds {path} holds first-round thresholds of {m1}-bit operands but the design's "
+                        f"first round reads {cfg.round1_msb_bits} (msb_bits {cfg.msb_bits}): calibrate them for it")
     for name in ("denominator_comp", "round1_thresholds"):
         extra = data.get(name)
         if extra is None:

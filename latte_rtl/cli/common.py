@@ -193,4 +193,5 @@ def embedded_keep_ratio(cfg: LatteConfig) -> float | None:
         inp = load_qk(default_qk(), score)
     except UserError:
         return None
-    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, score).kept.mean())
+    return float(golden.score_rows(inp.q, inp.k, inp.heads, inp.thresholds, score,
+                                   round1_thresholds=inp.round1_thresholds).kept.mean())

@@ -57,7 +57,8 @@ MUTANTS = {
                      "liveness__step_ends_within_bound", "latte_decode_engine", "decode"),
     # rounds 2: q's first-round operand is its whole high part, not its top m1 bits
     "round1_bits": Mutant("fetch", re.compile(r"\{ (\S+)\[\d+\], \1\[\d+:\d+\] \}"), lambda m, _: m.group(1),
-                          "the first round multiplies q_H, not its top m1 bits (q_H >> (m − m1))", "equivalence",
+                          "the first round multiplies one operand's whole high part (the first in the fetch's "
+                          "Verilog), not its top m1 bits", "equivalence",
                           "equiv__", design="rounds2"),
 }
 

@@ -289,9 +289,9 @@ def score_reference(cfg: LatteConfig, top: dict, *, latency: bool) -> str:
 
 
 def row_overhead(s) -> int:
-    """Cycles a row may take past 1.15 × its cycle model (s: a ScoreConfig): beats + 12, and 8 more with two rounds
-    (a second pipeline drain and scan)."""
-    return s.beats + 12 + 8 * (s.rounds - 1)
+    """Cycles a row may take past 1.15 × its cycle model (s: a ScoreConfig): beats + 12, and
+    golden.ROUND1_OVERHEAD_CYCLES more with two rounds (a second pipeline drain and scan)."""
+    return s.beats + 12 + golden.ROUND1_OVERHEAD_CYCLES * (s.rounds - 1)
 
 
 THRESHOLD_PORTS = ("thresholds", "round1_thresholds")  # T_h; with rounds 2 also T1_h

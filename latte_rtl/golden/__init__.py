@@ -7,6 +7,7 @@ never the reverse; parameters come as plain ints or as an object with the attrib
 
 from .attention import attention_rows, dense_attention_rows, exp_table, key_limit_mask, pv_rows, softmax_rows, vmean_of
 from .cycles import (
+    ROUND1_OVERHEAD_CYCLES,
     attention_back_cycles,
     attention_cycles,
     attention_interval,
@@ -52,6 +53,7 @@ from .rounds import (
 )
 
 __all__ = [
+    "ROUND1_OVERHEAD_CYCLES",
     "attention_back_cycles",
     "attention_cycles",
     "attention_interval",

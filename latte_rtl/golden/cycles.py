@@ -21,6 +21,7 @@ import numpy as np
 # checks every row against `score_cycle_bound`.
 CYCLE_SLACK = 1.15
 OVERHEAD_CYCLES = 14
+ROUND1_OVERHEAD_CYCLES = 8  # two rounds: a second pipeline drain and scan (rounds 2)
 # Fixed hand-overs of an attention row: the stages, the read pipelines of softmax (4) and P·V (3), and
 # the score datapath's product register.
 ATTENTION_OVERHEAD = 20
@@ -54,12 +55,14 @@ OVERLAP_HANDOVER = 1
 # The model's formulas as text (manifest, summaries, docs), written from the constants above.
 CYCLE_MODEL = {
     "latte_score_engine": f"cycles(row) <= {CYCLE_SLACK} * beats * (N + 3 * kept) + beats + {OVERHEAD_CYCLES} "
-                          "(shared array, completion_lanes 0); with C completion lanes, r = lanes / C: relative "
-                          "mode beats * N + 3 * beats * r * kept, absolute mode max(beats * (N + kept), c_kept) "
-                          "with c_k = max(c_(k-1), beats * (j_k + k)) + 3 * beats * r over the kept keys "
-                          "j_1 < ... < j_kept (about max(estimate, completion)); same slack and overhead. Relative "
-                         "mode with C > 0, rows back to back (the estimate of row r+1 overlaps the completion of "
-                         "row r): golden.score_overlap, interval(row) ~= max(estimate(r+1), completion(r))",
+                          "(shared array, completion_lanes 0; with rounds 2 N + S + 3 * kept, S the first round's "
+                          f"survivors, and {ROUND1_OVERHEAD_CYCLES} more cycles); with C completion lanes, r = "
+                          "lanes / C: relative mode beats * N + 3 * beats * r * kept, absolute mode "
+                          "max(beats * (N + kept), c_kept) with c_k = max(c_(k-1), beats * (j_k + k)) + 3 * beats * "
+                          "r over the kept keys j_1 < ... < j_kept (about max(estimate, completion)); same slack and "
+                          "overhead. Relative mode with C > 0, rows back to back (the estimate of row r+1 overlaps "
+                          "the completion of row r): golden.score_overlap, interval(row) ~= max(estimate(r+1), "
+                          "completion(r))",
     "dense_score_engine": "cycles(row) ~= beats * N",
     "attention_engines": "cycles(row) ~= score stage + 2 * ceil(kept / softmax_lanes) + kept + prob_bits + "
                          "beats * lanes / pv_lanes * (V rows read + 1) + "
@@ -154,11 +157,13 @@ def overlap_interval(cfg, n_keys: int, kept: int) -> float:
     return float(score_overlap(cfg, n_keys, mask, [np.arange(8)])[1][-1])
 
 
-def score_cycle_bound(beats: int, model_cycles):
-    """The most cycles a measured row may take: floor(CYCLE_SLACK × model) + beats + OVERHEAD_CYCLES."""
+def score_cycle_bound(beats: int, model_cycles, rounds: int = 1):
+    """The most cycles a measured row may take: floor(CYCLE_SLACK × model) + beats + OVERHEAD_CYCLES (+
+    ROUND1_OVERHEAD_CYCLES with two `rounds`)."""
+    overhead = beats + OVERHEAD_CYCLES + ROUND1_OVERHEAD_CYCLES * (rounds - 1)
     if isinstance(model_cycles, (int, float)):
-        return math.floor(CYCLE_SLACK * model_cycles) + beats + OVERHEAD_CYCLES
-    return (CYCLE_SLACK * model_cycles) // 1 + beats + OVERHEAD_CYCLES
+        return math.floor(CYCLE_SLACK * model_cycles) + overhead
+    return (CYCLE_SLACK * model_cycles) // 1 + overhead
 
 
 def dense_cycles(beats: int, n_keys):

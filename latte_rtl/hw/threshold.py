@@ -212,7 +212,7 @@ class ThresholdFilter(wiring.Component):
         keys, lowest index first, with their estimates straight from the buffer's read register, which holds
         the word until the next read (issued once its last kept key is taken)."""
         width = self.cfg.widths.scan_width
-        n_keys = self._positions
+        positions = self._positions
         rd_word = Signal(range(words + 1))
         rd_base = Signal(range(words * width + 1))  # first key of word rd_word
         fetched = Signal()  # buf.rdata holds a word just read, not yet compared
@@ -241,16 +241,16 @@ class ThresholdFilter(wiring.Component):
         bound = self.summary.payload.max_estimate - self._threshold  # widened: no overflow
         def keeps(i):
             entry, index = self._entry(rdata[i], word_base + i)
-            return ((word_base + i) < n_keys) & self._or_always(layouts.buffered_fields(self.cfg, entry)[1] >= bound,
+            return ((word_base + i) < positions) & self._or_always(layouts.buffered_fields(self.cfg, entry)[1] >= bound,
                                                                 index)
         keep_bits = Cat(*(keeps(i) for i in range(width)))
         fetch = Signal()
         word_done = Mux(fetched, keep_bits == 0, remaining == 0)  # nothing of buf.rdata's word left after this cycle
         m.d.comb += [
-            fetch.eq(scanning & (rd_base < n_keys) & word_done),
+            fetch.eq(scanning & (rd_base < positions) & word_done),
             buf.raddr.eq(rd_word),
             buf.ren.eq(fetch),
-            self._drained.eq((rd_base >= n_keys) & ~fetched & (cur_bits == 0)),
+            self._drained.eq((rd_base >= positions) & ~fetched & (cur_bits == 0)),
         ]
         with m.If(self._start):
             m.d.sync += [fetched.eq(0), cur_bits.eq(0), rd_word.eq(0), rd_base.eq(0)]

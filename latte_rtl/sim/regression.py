@@ -24,7 +24,7 @@ TRAFFIC = (("steady", 1.0, 1.0), ("backpressure", 0.6, 0.5))
 
 def cycle_bound(cfg: LatteConfig, model_cycles) -> np.ndarray:
     """Cycles a row may take (golden.cycles.score_cycle_bound)."""
-    return score_cycle_bound(cfg.score.beats, np.asarray(model_cycles))
+    return score_cycle_bound(cfg.score.beats, np.asarray(model_cycles), cfg.score.rounds)
 
 
 def run_regression(design_dir: str | Path, *, sims=("icarus", "verilator"), tops=None, seed: int = 1,

@@ -242,12 +242,12 @@ class LatteScoreStage(wiring.Component):
                          self.monitor.estimate.payload.eq(filt.estimate.payload)]
         return m
 
-    def _row_threshold(self, m, job, port="thresholds"):
-        """The threshold of the row `job` starts: its own (row_thresholds), else its head's register, written
-        through `port` (`thresholds`; `round1_thresholds`: T1; a write is accepted every cycle)."""
+    def _row_threshold(self, m, job, port="thresholds", name="threshold"):
+        """The threshold of the row `job` starts: its own (row_thresholds), else its head's register `name`,
+        written through `port` (`round1_thresholds`: T1; a write is accepted every cycle)."""
         if self.cfg.score.row_thresholds:
             return job.threshold
-        m.submodules[port] = thr = threshold_registers(self.cfg.score, port[:-1])
+        m.submodules[port] = thr = threshold_registers(self.cfg.score, name)
         writes = getattr(self, port)
         m.d.comb += [
             writes.ready.eq(1),
@@ -304,11 +304,12 @@ class LatteScoreStage(wiring.Component):
         wiring.connect(m, job, fork.i)
         m.submodules.issuer = issuer = KeyIssuer(cfg, token_layout, kind=PassKind.ROUND1)
         wiring.connect(m, fork.a, issuer.job)
-        m.submodules.round1_filter = first = ThresholdFilter(cfg)
+        # its survivors also wait behind the completion's tokens: one entry more than the filter's FIFO (absolute)
+        m.submodules.round1_filter = first = ThresholdFilter(cfg, KEPT_FIFO_DEPTH + 1)
         m.d.comb += [
             first.job.valid.eq(fork.b.valid),
             first.job.payload.n_keys.eq(fork.b.payload.n_keys),
-            first.threshold.eq(self._row_threshold(m, fork.b.payload, "round1_thresholds")),
+            first.threshold.eq(self._row_threshold(m, fork.b.payload, "round1_thresholds", "round1_threshold")),
             fork.b.ready.eq(first.job.ready),
         ]
         wiring.connect(m, first.summary, filt.count)

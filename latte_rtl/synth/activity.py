@@ -54,6 +54,8 @@ def _embedded_rows(cfg, rows_per_head: int) -> dict | None:
         return None
     rows = np.concatenate([np.flatnonzero(inp.heads == h)[:rows_per_head] for h in np.unique(inp.heads)])
     extras = {k: v for k, v in inp.extras.items() if k in ("v", "softmax_mult", "denominator_comp")}
+    if inp.round1_thresholds is not None:
+        extras["round1_thresholds"] = inp.round1_thresholds.copy()
     return dict(q=inp.q[rows], k=inp.k, heads=inp.heads[rows], thresholds=inp.thresholds.copy(),
                 key_limit=inp.key_limit[rows], **extras)
 
@@ -99,6 +101,21 @@ def _thresholds_for_keep(cfg, arrays: dict, keep: float) -> None:
         arrays["thresholds"][h] = np.clip(golden.threshold_for_keep(est, keep, cfg.score.threshold_mode), lo, hi)
 
 
+def _round1_for(cfg, arrays: dict) -> None:
+    """A rounds-2 design's T1 per head (`round1_thresholds`) for the thresholds in `arrays`: calibrate --rounds 2's
+    at its default recall, on these rows."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from latte_rtl.workloads.dump import ROUND1_RECALL, calibrate_round1
+
+    q, k, heads = (np.asarray(arrays[n]) for n in ("q", "k", "heads"))
+    limit = np.asarray(arrays.get("key_limit", np.full(len(q), k.shape[-2])))
+    rows = SimpleNamespace(q=q, k=k, heads=heads, key_mask=np.arange(k.shape[-2])[None, :] < limit[:, None])
+    arrays["round1_thresholds"] = np.array(calibrate_round1(rows, replace(cfg.score, rounds=1), arrays["thresholds"],
+                                                            ROUND1_RECALL)["round1_thresholds"], np.int64)
+
+
 # Rows of each head in an energy run: 8 rows of the lm dump; all 64 of layer 1 give 2.8 % (LATTE attention)
 # and 1.2 % (dense) more energy per row (docs/results/asic.md, `benchmarks/bench_ihp130.py --rows-per-head 16`).
 ENERGY_ROWS_PER_HEAD = 2
@@ -120,9 +137,12 @@ def activity_input(cfg, path: Path, *, rows_per_head: int, keep: float | None) -
         _thresholds_for_keep(cfg, arrays, keep)
     if cfg.score.row_thresholds:  # each row brings its head's T
         arrays["row_thresholds"] = np.asarray(arrays["thresholds"])[heads]
+    if cfg.score.rounds == 2 and (keep is not None or "round1_thresholds" not in arrays):
+        _round1_for(cfg, arrays)
     np.savez(path, **arrays)
     kept = golden.score_rows(q, k, heads, np.asarray(arrays["thresholds"]), cfg.score,
-                             row_thresholds=arrays.get("row_thresholds")).kept
+                             row_thresholds=arrays.get("row_thresholds"),
+                             round1_thresholds=arrays.get("round1_thresholds")).kept
     return {"rows": len(q), "keys": k.shape[-2], "kept": int(kept.sum()), "input": source}
 
 

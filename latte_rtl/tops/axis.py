@@ -38,12 +38,6 @@ DECODE_REGISTER_MAP = {"BASE_MSB": 0x000, "STRIDE_MSB": 0x100, "BASE_LSB": 0x200
                        "COMP": 0x900, "BUSY": 0xF00}
 
 
-def config_blocks(cfg: LatteConfig) -> int:
-    """Per-head register blocks of an on-chip top: ConfigReg's kinds, ROUND1_THRESHOLD (0x300, write only) with
-    rounds 2 only."""
-    return len(ConfigReg) if cfg.score.rounds == 2 else ConfigReg.ROUND1_THRESHOLD.value
-
-
 def register_map(decode: bool) -> dict[str, int]:
     return DECODE_REGISTER_MAP if decode else REGISTER_MAP
 AXIS_CORE = "core"  # the native top's instance name inside the wrapper
@@ -56,8 +50,11 @@ PROTOCOL = ("AXI-Stream: s_axis_<in>/m_axis_<out> _tvalid/_tready/_tdata/_tlast/
 
 
 def check_registers(cfg: LatteConfig) -> None:
-    """UserError unless every register value of the design's tops (its bus's `register_widths`) fits the
-    AXI4-Lite data word."""
+    """UserError unless the design has one register port (not rounds 2) and every register value of its tops
+    (its bus's `register_widths`) fits the AXI4-Lite data word."""
+    if cfg.score.rounds == 2:
+        raise UserError("--interface axis does not wrap rounds 2 designs (the score engine has two register ports, "
+                        "thresholds and round1_thresholds): expected --interface native")
     wide = {k: w for k, w in cfg.bus.register_widths(cfg).items() if w > DATA_WIDTH}
     if wide:
         name, width = next(iter(wide.items()))
@@ -97,9 +94,6 @@ class AxisWrapper(wiring.Component):
         members = {}
         for name, member in core.signature.members.items():
             sig = member.signature if member.is_signature else None
-            if name == "round1_thresholds":
-                raise UserError("--interface axis does not wrap rounds 2 designs (the score engine has two register "
-                                "ports, thresholds and round1_thresholds): expected --interface native")
             if isinstance(sig, stream.Signature) and member.flow == In and name in ("thresholds", "config"):
                 self.registers = name
             elif isinstance(sig, stream.Signature) and member.flow == In:
@@ -188,7 +182,8 @@ class AxisWrapper(wiring.Component):
         head = addr[2:8]
         payload = port.payload
         fields = {n for n, _ in payload.shape()}
-        blocks = len(payload.shape()["reg"].shape) if self.decode else config_blocks(self.core.cfg)
+        # on-chip: THRESHOLD, SOFTMAX_MULT, DENOM_COMP (ROUND1_THRESHOLD is rounds 2's, not wrapped: check_registers)
+        blocks = len(payload.shape()["reg"].shape) if self.decode else ConfigReg.ROUND1_THRESHOLD.value
         hit = (head < self.heads) & ((block < blocks) if "reg" in fields else (block == 0))
         m.d.comb += [self.s_axil_awready.eq(both & port.ready), self.s_axil_wready.eq(both & port.ready),
                      port.valid.eq(both & hit), _as_value(payload["head"]).eq(head[:head_bits]),

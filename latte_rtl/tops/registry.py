@@ -92,7 +92,7 @@ def latte_score_expected(inp, cfg: LatteConfig) -> dict:
     hh = np.where(mask, res.hh, 0)
     seen = mask if res.survived is None else mask & res.survived  # the keys whose estimate the filter compares
     survived = 0 if res.survived is None else seen.sum(axis=1)
-    alone = golden.score_row_cycles(cfg.score, visible, res.kept, seen if res.survived is not None else None)
+    alone = golden.score_row_cycles(cfg.score, visible, res.kept, None if res.survived is None else seen)
     out = {"hh": hh, "estimate": np.where(mask, res.estimate, 0), "kept": res.kept, "scores": res.scores,
            "exact": res.exact, "kept_count": kept, "cycles": alone, "alone": alone, "seen": seen,
            "max_estimate": np.where(seen.any(axis=1), np.where(seen, res.estimate, np.iinfo(np.int64).min).max(axis=1),

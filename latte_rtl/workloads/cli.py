@@ -23,10 +23,10 @@ from ..design import atomic_write, atomic_write_text, check_output_file
 from ..design.cli import design_config
 from ..design.manifest import design_inputs
 from ..errors import UserError
+from .dump import ROUND1_RECALL
 from .smollm2_eval import KINDS
 from .tasks import WORKLOADS
 
-ROUND1_RECALL = 0.99  # --rounds 2: the first round keeps ≥ 99 % of the keys one round keeps (docs/workloads.md)
 # keys a row keeps in a SmolLM2 decode dump: Top-θ k 64, the quality work's decode setting (+0.68 % on its slice)
 DECODE_KEPT = 64
 
@@ -163,7 +163,10 @@ def cmd_calibrate(args) -> int:
 def _check_rounds(args, rounds: int | None = None) -> None:
     """--round1-recall only with --rounds 2 (the design parameter, checked with the design; `rounds`: a
     --design's)."""
-    args.rounds = rounds or args.rounds or 1
+    args.rounds = rounds or (1 if args.rounds is None else args.rounds)
+    if args.rounds not in (1, 2):  # evaluate without the integer pipeline builds no design that would check it
+        raise UserError(f"rounds={args.rounds} is out of range: rounds must be an integer 1 ≤ rounds ≤ 2, not "
+                        f"{args.rounds}")
     if args.rounds == 1 and args.round1_recall is not None:
         raise UserError("--round1-recall sets the first round of --rounds 2: add --rounds 2")
     if args.round1_recall is None:

@@ -135,6 +135,9 @@ def calibrate(inp, cfg: ScoreConfig, *, keep: float | None = None, gamma: float 
             "kept_fraction": per_head, "kept_fraction_all": float(achieved.sum() / mask.sum())}
 
 
+ROUND1_RECALL = 0.99  # --rounds 2: the first round keeps ≥ 99 % of the keys one round keeps (docs/workloads.md)
+
+
 def calibrate_round1(inp, cfg: ScoreConfig, thresholds, recall: float, row_thresholds=None) -> dict:
     """Per-head first-round thresholds T1 (`calibrate --rounds 2`, golden.rounds) that keep at least `recall`
     of the keys the one-round filter keeps under `thresholds` [H] (or each row's `row_thresholds` [R]), and

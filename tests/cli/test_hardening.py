@@ -265,3 +265,38 @@ def test_completion_lanes_are_checked(c, words, tmp_path):
     out = tmp_path / "d"
     assert_user_error(run_cli("generate", "--lanes", 16, "--completion-lanes", c, "-o", out), *words)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--completion-lanes", "2"], ["rounds 2 runs on the shared array", "completion_lanes must be 0, not 2"]),
+    (["--row-thresholds"], ["rounds 2 takes head-wise thresholds T and T1", "row_thresholds off"]),
+    (["--bits", "4", "--msb-bits", "1"], ["rounds 2 needs msb_bits ≥ 2", "not 1"]),
+    (["--kv-memory", "axi"], ["rounds 2 is built in the on-chip tops", "not 'axi'"]),
+    (["--interface", "axis"], ["--interface axis does not wrap rounds 2 designs", "--interface native"]),
+])
+def test_two_rounds_refuse_what_they_do_not_build(extra, words, tmp_path):
+    out = tmp_path / "d"
+    assert_user_error(run_cli("generate", "--dim", 4, "--lanes", 2, "--rounds", 2, *extra, "-o", out), *words)
+    assert not out.exists()
+
+
+def test_two_rounds_need_their_thresholds(tmp_path, qk):
+    """A rounds-2 design's input must carry T1 per head, in its range; a calibrate JSON of another m1 is refused."""
+    design = tmp_path / "d"
+    assert run_cli("generate", "--dim", 8, "--lanes", 4, "--heads", 2, "--max-keys", 16, "--rounds", 2,
+                   "-o", design).returncode == 0
+    out = tmp_path / "o.npz"
+    assert_user_error(run_cli("golden", design, "--qk", qk, "-o", out), "no array 'round1_thresholds'",
+                      "calibrate --rounds 2")
+    arrays = dict(np.load(qk))
+    for t1, words in (([1, 2, 3], ["round1_thresholds", "expected [2]"]), ([0, 10**6], ["round1_thresholds[1]=1000000",
+                                                                                     "out of range"])):
+        bad = tmp_path / "bad.npz"
+        np.savez(bad, **arrays, round1_thresholds=np.array(t1))
+        assert_user_error(run_cli("golden", design, "--qk", bad, "-o", out), *words)
+    other = tmp_path / "t.json"
+    other.write_text(json.dumps({"threshold_mode": "relative", "thresholds": [1, 2], "round1_thresholds": [1, 1],
+                                 "round1_msb_bits": 3}))
+    assert_user_error(run_cli("golden", design, "--qk", qk, "--thresholds", other, "-o", out), "3-bit operands",
+                      "reads 2")
+    assert not out.exists()

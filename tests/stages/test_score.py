@@ -12,6 +12,26 @@ from latte_rtl.sim.amaranth_streams import stream_put, stream_until
 from tests.amaranth_helpers import SEED, pauses, simulate
 
 
+def _beats(sc, v) -> list[list[int]]:
+    """A q or k vector as `beats` beats of `lanes` elements, zeros past dim."""
+    return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
+            for b in range(sc.beats)]
+
+
+async def _put_rows(ctx, dut, sc, q, heads, key_limit: int, prng=None) -> None:
+    """The rows `q` [R, d] of heads `heads` [R], each seeing `key_limit` keys, with the pauses of `prng`."""
+    for r in range(len(q)):
+        for beat in _beats(sc, q[r]):
+            await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": key_limit}, prng)
+
+
+async def _put_keys(ctx, dut, sc, k, prng=None) -> None:
+    """Load the keys `k` [N, d] (`last` on the final beat), with the pauses of `prng`."""
+    for j in range(len(k)):
+        for b, beat in enumerate(_beats(sc, k[j])):
+            await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)}, prng)
+
+
 @pytest.mark.parametrize("mode,completion_lanes,pipeline,estimate", [
     ("relative", 0, True, "hh"), ("absolute", 0, True, "hh"), ("relative", 0, False, "hh"), ("relative", 1, True, "hh"),
     ("absolute", 1, True, "hh"), ("relative", 3, True, "hh"), ("absolute", 3, True, "hh"), ("absolute", 3, False, "hh"),
@@ -42,21 +62,12 @@ def test_score_stage_in_amaranth_sim(mode, completion_lanes, pipeline, estimate,
     dut = LatteScoreStage(cfg)
     got, estimates = {}, []
 
-    def beats(v):
-        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
-                for b in range(sc.beats)]
-
     async def producer(ctx):
         prng = pauses(random.Random(SEED), 0.6)
         for h, t in enumerate(thresholds):
             await stream_put(ctx, dut.thresholds, {"head": h, "value": int(t)})
-        for j in range(len(k)):
-            for b, beat in enumerate(beats(k[j])):
-                last = int(j == len(k) - 1 and b == sc.beats - 1)
-                await stream_put(ctx, dut.keys, {"data": beat, "last": last}, prng)
-        for r in range(len(q)):
-            for beat in beats(q[r]):
-                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": len(k)}, prng)
+        await _put_keys(ctx, dut, sc, k, prng)
+        await _put_rows(ctx, dut, sc, q, heads, len(k), prng)
 
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.5)
@@ -134,18 +145,11 @@ def test_row_thresholds_and_window_keys_in_amaranth_sim(mode, completion_lanes, 
     assert not hasattr(dut, "thresholds")
     got = {}
 
-    def beats(v):
-        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
-                for b in range(sc.beats)]
-
     async def producer(ctx):
         prng = pauses(random.Random(SEED), 0.6)
-        for j in range(len(k)):
-            for b, beat in enumerate(beats(k[j])):
-                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)},
-                                 prng)
+        await _put_keys(ctx, dut, sc, k, prng)
         for r in range(len(q)):
-            for b, beat in enumerate(beats(q[r])):  # T on the first beat only: the others carry 0
+            for b, beat in enumerate(_beats(sc, q[r])):  # T on the first beat only: the others carry 0
                 await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": int(limit[r]),
                                                   "threshold": int(row_t[r]) if b == 0 else 0}, prng)
 
@@ -183,18 +187,10 @@ def test_overlapped_rows_match_the_cycle_model(dim, lanes, completion_lanes, kee
     dut = LatteScoreStage(cfg)
     got = []
 
-    def beats(v):
-        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
-                for b in range(sc.beats)]
-
     async def producer(ctx):
         await stream_put(ctx, dut.thresholds, {"head": 0, "value": int(thr)})
-        for j in range(n):
-            for b, beat in enumerate(beats(k[j])):
-                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == n - 1 and b == sc.beats - 1)})
-        for r in range(rows):
-            for beat in beats(q[r]):
-                await stream_put(ctx, dut.query, {"data": beat, "head": 0, "key_limit": n})
+        await _put_keys(ctx, dut, sc, k[:n])
+        await _put_rows(ctx, dut, sc, q[:rows], np.zeros(rows, int), n)
 
     async def consumer(ctx):
         ctx.set(dut.scores.ready, 1)
@@ -248,22 +244,13 @@ def test_two_rounds_in_amaranth_sim(mode, estimate, lanes, pipeline):
     dut = LatteScoreStage(cfg)
     got, estimates = {}, []
 
-    def beats(v):
-        return [list(v[b * sc.lanes:(b + 1) * sc.lanes]) + [0] * max(0, (b + 1) * sc.lanes - sc.dim)
-                for b in range(sc.beats)]
-
     async def producer(ctx):
         prng = pauses(random.Random(SEED), 0.6)
         for h in range(3):
             await stream_put(ctx, dut.thresholds, {"head": h, "value": int(thresholds[h])})
             await stream_put(ctx, dut.round1_thresholds, {"head": h, "value": int(thresholds1[h])})
-        for j in range(len(k)):
-            for b, beat in enumerate(beats(k[j])):
-                await stream_put(ctx, dut.keys, {"data": beat, "last": int(j == len(k) - 1 and b == sc.beats - 1)},
-                                 prng)
-        for r in range(len(q)):
-            for beat in beats(q[r]):
-                await stream_put(ctx, dut.query, {"data": beat, "head": int(heads[r]), "key_limit": len(k)}, prng)
+        await _put_keys(ctx, dut, sc, k, prng)
+        await _put_rows(ctx, dut, sc, q, heads, len(k), prng)
 
     async def consumer(ctx):
         prng = pauses(random.Random(SEED + 1), 0.5)
